@@ -1,0 +1,106 @@
+"""Derived defaults: the documented defaults that depend on other fields or on the tier.
+
+Each step is a small function from a typed model to a typed model; `resolve_*` applies them in
+order. Static defaults live in `model.py` as field defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .model import ComputePool, EnvironmentSpec, NetworkSettings, Pipeline, ProjectSpec, Tier
+
+DEFAULT_SCHEDULES: dict[str, str | None] = {
+    "feature-refresh": "0 2 * * *",
+    "training": "0 3 * * 0",
+    "batch-inference": "0 5 * * *",
+    "monitoring": "0 * * * *",
+    "vector-index-refresh": "0 4 * * *",
+    "model-deployment": None,
+    "fine-tuning": None,
+}
+
+
+def default_cidr(index: int) -> str:
+    return f"10.{(10 * (index + 1)) % 256}.0.0/16"
+
+
+def resolve_network(network: NetworkSettings, tier: Tier, index: int) -> NetworkSettings:
+    prod = tier == "prod"
+    return network.model_copy(
+        update={
+            "cidr": network.cidr or default_cidr(index),
+            "availability_zones": network.availability_zones or (3 if prod else 2),
+            "nat_gateways": network.nat_gateways or ("per-az" if prod else "single"),
+            "flow_logs": prod if network.flow_logs is None else network.flow_logs,
+        }
+    )
+
+
+def resolve_environment(env: EnvironmentSpec, index: int) -> EnvironmentSpec:
+    return env.model_copy(update={"network": resolve_network(env.network, env.tier, index)})
+
+
+ProjectStep = Callable[[ProjectSpec, str, Tier], ProjectSpec]
+
+
+def _pipeline_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSpec:
+    first_registry = spec.registries[0] if spec.registries else None
+    pipelines: dict[str, Pipeline] = {}
+    for name, pipeline in spec.pipelines.items():
+        update: dict[str, object] = {}
+        if pipeline.schedule is None and DEFAULT_SCHEDULES[pipeline.type] is not None:
+            schedule = spec.monitoring.schedule if pipeline.type == "monitoring" else DEFAULT_SCHEDULES[pipeline.type]
+            update["schedule"] = schedule
+        if pipeline.image is None and first_registry:
+            update["image"] = first_registry
+        pipelines[name] = pipeline.model_copy(update=update) if update else pipeline
+    return spec.model_copy(update={"pipelines": pipelines})
+
+
+def _pool_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSpec:
+    pools: list[ComputePool] = [
+        pool if pool.disk_gib is not None else pool.model_copy(update={"disk_gib": 200 if pool.gpu else 100})
+        for pool in spec.compute.pools
+    ]
+    return spec.model_copy(update={"compute": spec.compute.model_copy(update={"pools": pools})})
+
+
+def _endpoint_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSpec:
+    first_registry = spec.registries[0] if spec.registries else None
+    endpoints = []
+    for endpoint in spec.serving.endpoints:
+        update: dict[str, object] = {}
+        if endpoint.model is None:
+            update["model"] = project
+        if endpoint.image is None and endpoint.runtime == "custom" and first_registry:
+            update["image"] = first_registry
+        endpoints.append(endpoint.model_copy(update=update) if update else endpoint)
+    return spec.model_copy(update={"serving": spec.serving.model_copy(update={"endpoints": endpoints})})
+
+
+def _vector_database_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSpec:
+    vdb = spec.llm.vector_database
+    if vdb is None or vdb.instance_class is not None:
+        return spec
+    prod = tier == "prod"
+    if vdb.engine == "pgvector":
+        instance = "db.r6g.large" if prod else "db.t4g.medium"
+    else:
+        instance = "r6g.large.search" if prod else "t3.medium.search"
+    llm = spec.llm.model_copy(update={"vector_database": vdb.model_copy(update={"instance_class": instance})})
+    return spec.model_copy(update={"llm": llm})
+
+
+PROJECT_STEPS: tuple[ProjectStep, ...] = (
+    _pipeline_defaults,
+    _pool_defaults,
+    _endpoint_defaults,
+    _vector_database_defaults,
+)
+
+
+def resolve_project_spec(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSpec:
+    for step in PROJECT_STEPS:
+        spec = step(spec, project, tier)
+    return spec

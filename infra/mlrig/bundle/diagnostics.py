@@ -1,0 +1,58 @@
+"""Diagnostics: what every phase of the bundle pipeline reports, with file, position and path."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+Path = tuple[str | int, ...]
+
+
+def format_path(path: Path) -> str:
+    """`("spec", "compute", "pools", 0, "max")` → `spec.compute.pools[0].max`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif out:
+            out += f".{part}"
+        else:
+            out = str(part)
+    return out or "(document)"
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """` (did you mean 'maxReplicas'?)` or an empty string."""
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{matches[0]}'?)" if matches else ""
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+    rule: str = field(default="schema", compare=False)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+            "rule": self.rule,
+        }
+
+    def text(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.path}: {self.message}"
+
+
+class BundleError(Exception):
+    """Raised where a caller needs valid bundles and got diagnostics instead."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]):
+        self.diagnostics = list(diagnostics)
+        super().__init__("\n".join(d.text() for d in self.diagnostics))

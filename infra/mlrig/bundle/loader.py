@@ -1,0 +1,289 @@
+"""Safe YAML loading that keeps source positions.
+
+Builds plain Python data straight from libyaml's event stream (no Python composer, no object
+construction beyond the YAML core schema), recording the line and column of every key and value
+by path. Rejects what a bundle must never be: non-UTF-8, empty, several documents, a top level
+that is not a mapping, duplicate keys, non-string keys, custom tags, alias bombs (expansion is
+counted, not performed), pathological nesting and oversized files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+import yaml
+
+from .diagnostics import Diagnostic, Path
+
+MAX_FILE_BYTES = 1_000_000
+MAX_DEPTH = 64
+MAX_NODES = 50_000  # after alias expansion; a billion-laughs document hits this at once
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+}
+_COLLECTION_TAGS = {None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+_CONSTRUCT = yaml.SafeLoader.yaml_constructors
+
+
+@dataclass
+class Document:
+    """A loaded bundle file: its data and where every key and value came from."""
+
+    file: str
+    data: dict[str, Any]
+    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def position(self, path: Path, *, key: bool = False) -> tuple[int, int]:
+        """Line and column (1-based) of `path`, or of its nearest ancestor that has one."""
+        probe = tuple(path)
+        if key and probe in self.key_positions:
+            return self.key_positions[probe]
+        while probe:
+            if probe in self.positions:
+                return self.positions[probe]
+            if probe in self.key_positions:
+                return self.key_positions[probe]
+            probe = probe[:-1]
+        return self.positions.get((), (1, 1))
+
+
+class LoadError(Exception):
+    def __init__(self, diagnostic: Diagnostic):
+        self.diagnostic = diagnostic
+        super().__init__(diagnostic.text())
+
+
+def _fail(file: str, mark: Any, message: str, path: str = "(document)") -> LoadError:
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    return LoadError(Diagnostic(file, line, column, path, message, rule="load"))
+
+
+class _Builder:
+    """Turns libyaml events into dicts, lists and scalars, recording positions."""
+
+    def __init__(self, file: str, text: str):
+        self.file = file
+        self.loader = _Loader(text)
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.nodes = 0
+        self.positions: dict[Path, tuple[int, int]] = {}
+        self.key_positions: dict[Path, tuple[int, int]] = {}
+
+    def build(self) -> Document:
+        loader = self.loader
+        try:
+            loader.get_event()  # StreamStart
+            if loader.check_event(yaml.StreamEndEvent):
+                raise _fail(self.file, None, "the file is empty; a bundle needs apiVersion, kind, metadata and spec")
+            loader.get_event()  # DocumentStart
+            if loader.check_event(yaml.DocumentEndEvent):
+                raise _fail(self.file, None, "the file is empty; a bundle needs apiVersion, kind, metadata and spec")
+            first = loader.peek_event()
+            data, _ = self._node((), 0)
+            loader.get_event()  # DocumentEnd
+            if not loader.check_event(yaml.StreamEndEvent):
+                extra = loader.peek_event()
+                raise _fail(
+                    self.file,
+                    extra.start_mark,
+                    "the file holds more than one YAML document; put each bundle in its own file",
+                )
+        finally:
+            loader.dispose()
+        if data is None:
+            raise _fail(self.file, first.start_mark, "the file is empty; a bundle needs apiVersion, kind, metadata and spec")
+        if not isinstance(data, dict):
+            raise _fail(
+                self.file,
+                first.start_mark,
+                f"the top level must be a mapping (apiVersion, kind, metadata, spec), not a {_kind(data)}",
+            )
+        return Document(self.file, data, self.positions, self.key_positions)
+
+    def _count(self, amount: int, mark: Any) -> None:
+        self.nodes += amount
+        if self.nodes > MAX_NODES:
+            raise _fail(
+                self.file,
+                mark,
+                f"the document expands to more than {MAX_NODES} values (an alias bomb?); "
+                "bundles should not need that many",
+            )
+
+    def _node(self, path: Path, depth: int) -> tuple[Any, int]:
+        """Returns the value and its expanded size in nodes."""
+        event = self.loader.get_event()
+        mark = event.start_mark
+        self.positions[path] = (mark.line + 1, mark.column + 1)
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in self.anchors:
+                raise _fail(self.file, mark, f"unknown alias *{event.anchor}")
+            value, size = self.anchors[event.anchor]
+            self._count(size, mark)
+            return value, size
+        if depth > MAX_DEPTH:
+            raise _fail(self.file, mark, f"nesting deeper than {MAX_DEPTH} levels; bundles are never that deep")
+        if isinstance(event, yaml.ScalarEvent):
+            self._count(1, mark)
+            value = self._scalar(event, path)
+            size = 1
+        elif isinstance(event, yaml.SequenceStartEvent):
+            self._check_collection_tag(event, path)
+            self._count(1, mark)
+            items: list[Any] = []
+            size = 1
+            while not self.loader.check_event(yaml.SequenceEndEvent):
+                item, item_size = self._node((*path, len(items)), depth + 1)
+                items.append(item)
+                size += item_size
+            self.loader.get_event()
+            value = items
+        elif isinstance(event, yaml.MappingStartEvent):
+            self._check_collection_tag(event, path)
+            self._count(1, mark)
+            value, size = self._mapping(path, depth)
+        else:  # pragma: no cover - libyaml never yields other events here
+            raise _fail(self.file, mark, f"unexpected YAML event {type(event).__name__}")
+        anchor = getattr(event, "anchor", None)
+        if anchor:
+            self.anchors[anchor] = (value, size)
+        return value, size
+
+    def _mapping(self, path: Path, depth: int) -> tuple[dict[str, Any], int]:
+        mapping: dict[str, Any] = {}
+        explicit: set[str] = set()
+        merged: dict[str, Any] = {}
+        size = 1
+        while not self.loader.check_event(yaml.MappingEndEvent):
+            key_event = self.loader.peek_event()
+            key_mark = key_event.start_mark
+            if not isinstance(key_event, yaml.ScalarEvent):
+                raise _fail(self.file, key_mark, "mapping keys must be plain strings, not collections or aliases", _path_text(path))
+            self.loader.get_event()
+            if key_event.tag is None and key_event.implicit[0] and key_event.value == "<<":
+                value, value_size = self._node((*path, "<<"), depth + 1)
+                for source in value if isinstance(value, list) else [value]:
+                    if not isinstance(source, dict):
+                        raise _fail(self.file, key_mark, "a merge key (<<) needs a mapping or a list of mappings", _path_text(path))
+                    for k, v in source.items():
+                        merged.setdefault(k, v)
+                size += value_size
+                continue
+            key = self._scalar(key_event, path, as_key=True)
+            if not isinstance(key, str):
+                raise _fail(
+                    self.file,
+                    key_mark,
+                    f"mapping keys must be strings; quote the key {key_event.value!r}",
+                    _path_text(path),
+                )
+            if key in explicit:
+                first_line = self.key_positions[(*path, key)][0]
+                raise _fail(
+                    self.file,
+                    key_mark,
+                    f"duplicate key '{key}' (first defined on line {first_line}); remove one",
+                    _path_text((*path, key)),
+                )
+            explicit.add(key)
+            self.key_positions[(*path, key)] = (key_mark.line + 1, key_mark.column + 1)
+            value, value_size = self._node((*path, key), depth + 1)
+            mapping[key] = value
+            size += value_size
+        self.loader.get_event()
+        for k, v in merged.items():
+            mapping.setdefault(k, v)
+        return mapping, size
+
+    def _check_collection_tag(self, event: Any, path: Path) -> None:
+        if event.tag not in _COLLECTION_TAGS:
+            raise _fail(self.file, event.start_mark, f"custom YAML tag {event.tag} is not allowed in bundles", _path_text(path))
+
+    def _scalar(self, event: yaml.ScalarEvent, path: Path, *, as_key: bool = False) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag not in _SCALAR_TAGS:
+            raise _fail(self.file, event.start_mark, f"custom YAML tag {tag} is not allowed in bundles", _path_text(path))
+        if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
+            # Timestamps stay strings: bundles hold no dates, and a string is what a schema can judge.
+            return event.value
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        try:
+            return _CONSTRUCT[tag](self.loader, node)
+        except (ValueError, yaml.YAMLError) as error:
+            raise _fail(self.file, event.start_mark, f"invalid {tag.rsplit(':', 1)[-1]} {event.value!r}: {error}", _path_text(path)) from None
+
+
+def _path_text(path: Path) -> str:
+    from .diagnostics import format_path
+
+    return format_path(path)
+
+
+def _kind(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), type(value).__name__)
+
+
+def load_text(text: str, file: str) -> Document:
+    """Load one bundle document from text. Raises LoadError with a positioned diagnostic."""
+    if len(text) > MAX_FILE_BYTES:
+        raise LoadError(
+            Diagnostic(file, 1, 1, "(document)", f"the file is larger than {MAX_FILE_BYTES // 1000} kB; bundles are small", rule="load")
+        )
+    try:
+        return _Builder(file, text).build()
+    except LoadError:
+        raise
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = error.problem or "invalid YAML"
+        context = f" {error.context}" if error.context else ""
+        raise _fail(file, mark, f"YAML syntax error: {problem}{context}") from None
+    except yaml.YAMLError as error:
+        raise _fail(file, None, f"YAML error: {error}") from None
+    except RecursionError:
+        raise _fail(file, None, f"nesting deeper than {MAX_DEPTH} levels; bundles are never that deep") from None
+
+
+def load_file(path: str | FsPath, display: str | None = None) -> Document:
+    """Load a bundle file. I/O problems raise OSError; content problems raise LoadError."""
+    name = display or str(path)
+    fs_path = FsPath(path)
+    size = fs_path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise LoadError(
+            Diagnostic(name, 1, 1, "(document)", f"the file is {size // 1000} kB, over the {MAX_FILE_BYTES // 1000} kB limit; bundles are small", rule="load")
+        )
+    raw = fs_path.read_bytes()
+    return load_bytes(raw, name)
+
+
+def load_bytes(raw: bytes, file: str) -> Document:
+    if len(raw) > MAX_FILE_BYTES:
+        raise LoadError(
+            Diagnostic(file, 1, 1, "(document)", f"the file is larger than {MAX_FILE_BYTES // 1000} kB; bundles are small", rule="load")
+        )
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        raise LoadError(
+            Diagnostic(file, line, column, "(document)", "the file is not valid UTF-8; save it as UTF-8", rule="load")
+        ) from None
+    if "\x00" in text:
+        raise LoadError(Diagnostic(file, 1, 1, "(document)", "the file contains NUL bytes; is it binary?", rule="load"))
+    return load_text(text, file)

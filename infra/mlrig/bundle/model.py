@@ -1,0 +1,745 @@
+"""The typed bundle model: the single source of truth for bundle format v1.
+
+`schemas/bundle.schema.json` is generated from these classes (see `schema.py`), so the schema
+editors see and the model the program uses cannot drift. Every field carries a description, a
+default (unless DESIGN.md §3 makes it required) and an example; `tests/test_schema.py` enforces it.
+
+Models are frozen and strict: YAML `"3"` is not the integer 3, unknown keys are errors.
+Defaults that depend on other fields (a pool's disk size, a tier's NAT layout) are left `None`
+here and derived by `resolve.py`, so the typed model the program sees is always concrete.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+API_VERSION = "mlrig/v1"
+
+# --- value types -------------------------------------------------------------------------------
+# Each pattern has a human description in PATTERN_HINTS so errors say what is expected.
+
+DNS_LABEL = r"^[a-z]([a-z0-9-]*[a-z0-9])?$"
+ACCOUNT_ID = r"^[0-9]{12}$"
+REGION = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"
+CIDR = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$"
+GITHUB_OWNER = r"^@[A-Za-z0-9](-?[A-Za-z0-9])*(/[A-Za-z0-9._-]+)?$"
+GITHUB_ORG = r"^[A-Za-z0-9](-?[A-Za-z0-9])*$"
+REPOSITORY = r"^[A-Za-z0-9](-?[A-Za-z0-9])*/[A-Za-z0-9._-]+$"
+PRINCIPAL_ARN = r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(root|(user|role)/[A-Za-z0-9+=,.@_/-]+)$"
+INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$"
+CPU_QUANTITY = r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$"
+MEMORY_QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$"
+STATE_BACKEND = r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?|https://.+|file://.+)$"
+BRANCH = r"^[A-Za-z0-9._/-]+$"
+SEMVERISH = r"^v?[0-9]+(\.[0-9]+){1,2}([-+][0-9A-Za-z.-]+)?$"
+K8S_VERSION = r"^1\.[0-9]{2}$"
+TAG_KEY = r"^[A-Za-z0-9 _.:/=+@-]{1,128}$"
+
+PATTERN_HINTS: dict[str, str] = {
+    DNS_LABEL: "a DNS label: lowercase letters, digits and '-', starting with a letter",
+    ACCOUNT_ID: "a 12-digit AWS account id, quoted so YAML keeps it a string",
+    REGION: "an AWS region such as us-east-1",
+    CIDR: "an IPv4 CIDR block such as 10.10.0.0/16",
+    GITHUB_OWNER: "a GitHub user or team handle such as @acme/platform",
+    GITHUB_ORG: "a GitHub organisation name such as acme",
+    REPOSITORY: "a GitHub repository as org/name, such as acme/fraud-detection",
+    PRINCIPAL_ARN: "an IAM user or role ARN such as arn:aws:iam::111111111111:role/alice",
+    INSTANCE_TYPE: "an EC2 instance type such as g5.2xlarge",
+    CPU_QUANTITY: "a Kubernetes CPU quantity such as 2 or 500m",
+    MEMORY_QUANTITY: "a Kubernetes memory quantity such as 8Gi",
+    STATE_BACKEND: "a Pulumi backend URL such as s3://acme-pulumi-state",
+    BRANCH: "a git branch name",
+    SEMVERISH: "a version such as 1.8.1",
+    K8S_VERSION: "a Kubernetes minor version such as 1.34",
+    TAG_KEY: "an AWS tag key",
+}
+
+DnsName = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
+AccountId = Annotated[str, StringConstraints(pattern=ACCOUNT_ID)]
+Region = Annotated[str, StringConstraints(pattern=REGION)]
+Cidr = Annotated[str, StringConstraints(pattern=CIDR)]
+GithubOwner = Annotated[str, StringConstraints(pattern=GITHUB_OWNER)]
+PrincipalArn = Annotated[str, StringConstraints(pattern=PRINCIPAL_ARN)]
+InstanceType = Annotated[str, StringConstraints(pattern=INSTANCE_TYPE)]
+CpuQuantity = Annotated[str, StringConstraints(pattern=CPU_QUANTITY)]
+MemoryQuantity = Annotated[str, StringConstraints(pattern=MEMORY_QUANTITY)]
+Branch = Annotated[str, StringConstraints(pattern=BRANCH, max_length=255)]
+ChartVersion = Annotated[str, StringConstraints(pattern=SEMVERISH)]
+Cron = Annotated[str, StringConstraints(min_length=9, max_length=120)]
+TagKey = Annotated[str, StringConstraints(pattern=TAG_KEY)]
+TagValue = Annotated[str, StringConstraints(max_length=256)]
+Percent = Annotated[int, Field(ge=0, le=100)]
+ParameterValue = str | int | float | bool
+
+Tier = Literal["dev", "staging", "prod"]
+Isolation = Literal["account", "cluster", "namespace"]
+Capacity = Literal["spot", "on-demand"]
+PipelineType = Literal[
+    "feature-refresh",
+    "training",
+    "model-deployment",
+    "batch-inference",
+    "monitoring",
+    "fine-tuning",
+    "vector-index-refresh",
+]
+PIPELINE_TYPES: tuple[str, ...] = PipelineType.__args__  # type: ignore[attr-defined]
+RolloutStrategy = Literal["canary", "ab", "shadow", "direct"]
+VectorEngine = Literal["pgvector", "opensearch"]
+Direction = Literal["maximize", "minimize"]
+Approval = Literal["manual", "automatic"]
+DeploymentPattern = Literal["deploy-code", "deploy-models"]
+ServingRuntime = Literal["custom", "sklearn", "xgboost", "lightgbm", "pytorch", "huggingface", "vllm"]
+DriftMethod = Literal["psi", "ks", "wasserstein", "jensen-shannon"]
+AlertRouteType = Literal["slack", "email", "pagerduty", "sns", "webhook"]
+GatewayProvider = Literal[
+    "openai", "anthropic", "azure-openai", "bedrock", "vertex-ai", "mistral", "cohere", "groq"
+]
+Architecture = Literal["amd64", "arm64"]
+NatLayout = Literal["single", "per-az"]
+
+
+def spec_field(default: Any, description: str, example: Any, *, alias: str | None = None) -> Any:
+    """A field with a default: every optional field documents its default and an example."""
+    if isinstance(default, (list, dict)):
+        frozen_default = default
+        return Field(
+            default_factory=lambda: type(frozen_default)(frozen_default),
+            description=description,
+            examples=[example],
+            json_schema_extra={"default": default},
+            alias=alias,
+        )
+    return Field(default=default, description=description, examples=[example], alias=alias)
+
+
+def model_field(model: type[BaseModel], description: str, example: Any) -> Any:
+    """A nested settings block whose own fields carry the defaults."""
+    return Field(
+        default_factory=model,
+        description=description,
+        examples=[example],
+        json_schema_extra={"default": {}},
+    )
+
+
+def required(description: str, example: Any) -> Any:
+    return Field(..., description=description, examples=[example])
+
+
+class Strict(BaseModel):
+    """Base of every bundle model: camelCase keys, no unknown keys, no coercion, immutable."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=False,
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        use_attribute_docstrings=False,
+    )
+
+
+# --- metadata ------------------------------------------------------------------------------------
+
+
+class PlatformMetadata(Strict):
+    name: DnsName = required(
+        "Name of the platform (the organisation's MLOps platform). Stacks are named "
+        "`<name>.<environment>`; projects refer to it in `spec.platform`.",
+        "acme-ml",
+    )
+    owners: list[GithubOwner] = spec_field(
+        [],
+        "GitHub users or teams that own this bundle; they become its CODEOWNERS.",
+        ["@acme/platform"],
+    )
+    description: str = spec_field("", "Free text shown in plans and generated docs.", "Acme ML platform")
+
+
+class ProjectMetadata(Strict):
+    name: DnsName = required(
+        "Name of the ML project. Stacks are named `<name>.<environment>`; namespaces, buckets, roles "
+        "and repositories are derived from it, so keep it short.",
+        "fraud-detection",
+    )
+    team: DnsName | None = spec_field(
+        None, "Owning team, used in the `team` tag. Defaults to the project name.", "risk-ml"
+    )
+    owners: list[GithubOwner] = spec_field(
+        [],
+        "GitHub users or teams that own this bundle; they become its CODEOWNERS.",
+        ["@acme/risk-ml"],
+    )
+    cost_center: Annotated[str, StringConstraints(max_length=128)] | None = spec_field(
+        None,
+        "Cost centre for the `cost-center` tag. Defaults to `unassigned`.",
+        "cc-1234",
+    )
+    description: str = spec_field("", "Free text shown in plans and generated docs.", "Card fraud scoring")
+
+
+# --- platform ----------------------------------------------------------------------------------
+
+
+class StateSettings(Strict):
+    backend: Annotated[str, StringConstraints(pattern=STATE_BACKEND)] | None = spec_field(
+        None,
+        "Pulumi state backend URL. Default: `s3://<platform>-pulumi-state` (created by "
+        "`mlrig bootstrap`).",
+        "s3://acme-pulumi-state",
+    )
+    secrets_provider: str | None = spec_field(
+        None,
+        "Pulumi secrets provider. Default: `awskms://alias/<platform>-pulumi-secrets`.",
+        "awskms://alias/acme-ml-pulumi-secrets",
+    )
+
+
+class GithubSettings(Strict):
+    organization: Annotated[str, StringConstraints(pattern=GITHUB_ORG)] | None = spec_field(
+        None,
+        "GitHub organisation hosting the platform and project repositories. Without it, no "
+        "GitHub OIDC deployment role is created.",
+        "acme",
+    )
+    repository: Annotated[str, StringConstraints(pattern=REPOSITORY)] | None = spec_field(
+        None,
+        "The platform repository (this repository of bundles) as org/name; only it may deploy "
+        "platform stacks. Default: `<organization>/<platform name>`.",
+        "acme/ml-platform",
+    )
+    default_branch: Branch = spec_field(
+        "main", "Default branch: merges apply dev and staging stacks.", "main"
+    )
+    release_branch: Branch = spec_field(
+        "release", "Release branch: pushes apply prod stacks behind an approval.", "release"
+    )
+    prod_approvers: list[GithubOwner] = spec_field(
+        [], "Required reviewers of the `prod` GitHub environment.", ["@acme/platform-leads"]
+    )
+
+
+class NetworkSettings(Strict):
+    cidr: Cidr | None = spec_field(
+        None,
+        "VPC CIDR block (a /16 to /24). Default: `10.<10·(n+1)>.0.0/16` for the n-th "
+        "environment (0-based), so defaults never overlap.",
+        "10.10.0.0/16",
+    )
+    availability_zones: Annotated[int, Field(ge=2, le=6)] | None = spec_field(
+        None, "Availability zones to span. Default: 3 in prod, 2 elsewhere.", 3
+    )
+    nat_gateways: NatLayout | None = spec_field(
+        None,
+        "`single` NAT gateway (cheap) or one `per-az` (resilient). Default: per-az in prod, "
+        "single elsewhere.",
+        "per-az",
+    )
+    flow_logs: bool | None = spec_field(
+        None, "VPC flow logs to CloudWatch. Default: on in prod, off elsewhere.", True
+    )
+
+
+class SystemNodeGroup(Strict):
+    instance_types: Annotated[list[InstanceType], Field(min_length=1)] = spec_field(
+        ["m6i.large"], "On-demand instance types of the node group that runs cluster add-ons.", ["m6i.large"]
+    )
+    min: Annotated[int, Field(ge=1, le=100)] = spec_field(2, "Minimum nodes.", 2)
+    max: Annotated[int, Field(ge=1, le=100)] = spec_field(4, "Maximum nodes.", 4)
+    disk_gib: Annotated[int, Field(ge=20, le=2000)] = spec_field(50, "Root volume size in GiB.", 50, alias="diskGiB")
+
+
+class Addon(Strict):
+    enabled: bool = spec_field(True, "Install this add-on.", True)
+    version: ChartVersion | None = spec_field(
+        None, "Helm chart version. Default: the version this mlrig release pins.", "1.8.1"
+    )
+
+
+class Addons(Strict):
+    karpenter: Addon = model_field(
+        Addon, "Karpenter node autoscaling (scales GPU pools from zero).", {"enabled": True}
+    )
+    nvidia_device_plugin: Addon = model_field(
+        Addon, "NVIDIA device plugin, exposing `nvidia.com/gpu` on GPU nodes.", {"enabled": True}
+    )
+    dcgm_exporter: Addon = model_field(
+        Addon, "NVIDIA DCGM exporter for GPU metrics.", {"enabled": True}
+    )
+    argo_workflows: Addon = model_field(
+        Addon, "Argo Workflows, the engine that runs project pipelines.", {"enabled": True}
+    )
+    kserve: Addon = model_field(Addon, "KServe, the model serving engine.", {"enabled": True})
+    monitoring: Addon = model_field(
+        Addon, "kube-prometheus-stack: Prometheus, Alertmanager and Grafana.", {"enabled": True}
+    )
+    external_secrets: Addon = model_field(
+        Addon, "External Secrets Operator, syncing AWS Secrets Manager into Kubernetes.", {"enabled": True}
+    )
+    metrics_server: Addon = model_field(
+        Addon, "metrics-server for resource metrics and autoscaling.", {"enabled": True}
+    )
+
+
+class ClusterSettings(Strict):
+    version: Annotated[str, StringConstraints(pattern=K8S_VERSION)] = spec_field(
+        "1.34", "EKS Kubernetes version.", "1.34"
+    )
+    endpoint_public_access: bool = spec_field(
+        True,
+        "Expose the API server endpoint publicly (restricted to `publicAccessCidrs`); CI "
+        "runners on GitHub-hosted machines need it.",
+        True,
+    )
+    public_access_cidrs: list[Cidr] = spec_field(
+        ["0.0.0.0/0"], "CIDR blocks allowed to reach the public API endpoint.", ["203.0.113.0/24"]
+    )
+    log_retention_days: Annotated[int, Field(ge=1, le=3653)] = spec_field(
+        90, "Retention of the control-plane logs in CloudWatch.", 90
+    )
+    system_node_group: SystemNodeGroup = model_field(
+        SystemNodeGroup,
+        "The small on-demand node group that runs cluster add-ons.",
+        {"instanceTypes": ["m6i.large"], "min": 2, "max": 4},
+    )
+    addons: Addons = model_field(
+        Addons, "Cluster add-ons, each switchable.", {"kserve": {"enabled": False}}
+    )
+
+
+class EnvironmentSpec(Strict):
+    tier: Tier = required(
+        "Tier of the environment: `dev` (open, no guarantees), `staging` (mirrors prod, gates "
+        "it), `prod` (business critical, changed only by automation).",
+        "prod",
+    )
+    account: AccountId | None = spec_field(
+        None,
+        "AWS account of this environment. Required with `account` isolation (each "
+        "environment its own account); otherwise the deploying credentials' account.",
+        "333333333333",
+    )
+    region: Region = required("AWS region of this environment.", "us-east-1")
+    deployment_role: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")] = spec_field(
+        "mlrig-deployer",
+        "Role that Pulumi assumes in the environment's account under `account` isolation.",
+        "mlrig-deployer",
+    )
+    network: NetworkSettings = model_field(
+        NetworkSettings, "The environment's VPC.", {"cidr": "10.30.0.0/16"}
+    )
+    cluster: ClusterSettings | None = spec_field(
+        None,
+        "Per-environment overrides of `spec.cluster`, deep-merged over it.",
+        {"systemNodeGroup": {"max": 6}},
+    )
+
+
+class PlatformSpec(Strict):
+    isolation: Isolation = spec_field(
+        "cluster",
+        "How environments are isolated: `account` (an AWS account each), `cluster` (a VPC "
+        "and EKS cluster each in one account) or `namespace` (one shared cluster).",
+        "account",
+    )
+    state: StateSettings = model_field(
+        StateSettings, "Where Pulumi keeps state.", {"backend": "s3://acme-pulumi-state"}
+    )
+    github: GithubSettings = model_field(
+        GithubSettings, "GitHub organisation and platform repository.", {"organization": "acme"}
+    )
+    cluster: ClusterSettings = model_field(
+        ClusterSettings, "EKS settings for every environment.", {"version": "1.34"}
+    )
+    environments: Annotated[dict[DnsName, EnvironmentSpec], Field(min_length=1)] = required(
+        "The environments, by name. Any names; `tier` decides the semantics.",
+        {"dev": {"tier": "dev", "region": "us-east-1"}},
+    )
+    tags: dict[TagKey, TagValue] = spec_field(
+        {}, "Extra tags on every AWS resource.", {"department": "ml"}
+    )
+
+
+class PlatformBundle(Strict):
+    api_version: Literal["mlrig/v1"] = required("Bundle format version.", "mlrig/v1")
+    kind: Literal["Platform"] = required("Bundle kind.", "Platform")
+    metadata: PlatformMetadata = required("Identity of the bundle.", {"name": "acme-ml"})
+    spec: PlatformSpec = required(
+        "The platform.", {"environments": {"dev": {"tier": "dev", "region": "us-east-1"}}}
+    )
+
+
+# --- project -------------------------------------------------------------------------------------
+
+
+class AccessSettings(Strict):
+    data_scientists: list[PrincipalArn] = spec_field(
+        [],
+        "IAM principals who act as data scientists: read+write in dev, read in staging, "
+        "read-only data, artifacts and logs in prod.",
+        ["arn:aws:iam::111111111111:role/ds-alice"],
+    )
+    ml_engineers: list[PrincipalArn] = spec_field(
+        [],
+        "IAM principals who act as ML engineers: read+write in dev and staging, read-only in "
+        "prod (prod changes go through CI).",
+        ["arn:aws:iam::111111111111:role/mle-bob"],
+    )
+
+
+class StorageSettings(Strict):
+    staging_retention_days: Annotated[int, Field(ge=1, le=365)] = spec_field(
+        14, "Days after which staging data expires (staging data is temporary).", 14
+    )
+    prod_read_access_from_dev: bool = spec_field(
+        True, "Dev personas and workloads may read prod data (read-only).", True
+    )
+    noncurrent_version_retention_days: Annotated[int, Field(ge=1, le=3650)] = spec_field(
+        30, "Days old object versions are kept in versioned buckets.", 30
+    )
+    data_layers: Annotated[list[DnsName], Field(min_length=1)] = spec_field(
+        ["bronze", "silver", "gold"], "Prefixes of the data bucket (medallion layers).", ["raw", "curated"]
+    )
+
+
+class RegistrySettings(Strict):
+    keep_last_images: Annotated[int, Field(ge=1, le=10000)] = spec_field(
+        50, "Tagged images kept per repository; older ones expire.", 100
+    )
+    untagged_expiry_days: Annotated[int, Field(ge=1, le=365)] = spec_field(
+        7, "Days after which untagged images expire.", 7
+    )
+
+
+class GpuSettings(Strict):
+    count: Annotated[int, Field(ge=1, le=16)] = spec_field(
+        1, "GPUs per node the pool's workloads may request; every instance type must have at least this many.", 1
+    )
+
+
+class ComputePool(Strict):
+    name: DnsName = required("Name of the pool; pipelines and endpoints refer to it.", "gpu-train")
+    instance_types: Annotated[list[InstanceType], Field(min_length=1)] = spec_field(
+        ["m6i.2xlarge", "m7i.2xlarge"],
+        "EC2 instance types the autoscaler may launch. GPU pools need GPU instance families.",
+        ["g5.2xlarge", "g6.2xlarge"],
+    )
+    gpu: GpuSettings | None = spec_field(
+        None, "Makes this a GPU pool: nodes are tainted `nvidia.com/gpu`.", {"count": 1}
+    )
+    capacity: Capacity = spec_field("on-demand", "`spot` or `on-demand` capacity.", "spot")
+    min: Annotated[int, Field(ge=0, le=1000)] = spec_field(
+        0, "Nodes kept warm at all times (0 scales to zero).", 0
+    )
+    max: Annotated[int, Field(ge=0, le=1000)] = spec_field(4, "Upper bound on nodes.", 4)
+    disk_gib: Annotated[int, Field(ge=20, le=16000)] | None = spec_field(
+        None, "Root volume in GiB. Default: 200 for GPU pools, 100 otherwise.", 200, alias="diskGiB"
+    )
+    architecture: Architecture = spec_field("amd64", "CPU architecture of the nodes.", "amd64")
+
+
+class ComputeSettings(Strict):
+    pools: list[ComputePool] = spec_field(
+        [],
+        "Node pools of the project, merged by `name` in overrides.",
+        [{"name": "gpu-train", "instanceTypes": ["g5.2xlarge"], "gpu": {"count": 1}, "capacity": "spot"}],
+    )
+
+
+class Resources(Strict):
+    cpu: CpuQuantity = spec_field("1", "CPU request (and limit) per pod.", "4")
+    memory: MemoryQuantity = spec_field("4Gi", "Memory request and limit per pod.", "16Gi")
+    gpu: Annotated[int, Field(ge=0, le=16)] = spec_field(
+        0, "GPUs per pod (`nvidia.com/gpu`); needs a GPU pool.", 1
+    )
+
+
+class Pipeline(Strict):
+    type: PipelineType = required(
+        "What the pipeline does: feature-refresh, training, model-deployment, batch-inference, "
+        "monitoring, fine-tuning or vector-index-refresh.",
+        "training",
+    )
+    schedule: Cron | None = spec_field(
+        None,
+        "5-field cron schedule (UTC). Default by type: feature-refresh `0 2 * * *`, training "
+        "`0 3 * * 0`, batch-inference `0 5 * * *`, monitoring `0 * * * *`, "
+        "vector-index-refresh `0 4 * * *`; model-deployment and fine-tuning run when triggered. "
+        "Dev schedules are created suspended.",
+        "0 3 * * 0",
+    )
+    image: DnsName | None = spec_field(
+        None, "Registry (an entry of `registries`) holding the image. Default: the first registry.", "training"
+    )
+    pool: DnsName | None = spec_field(
+        None, "Compute pool (a `compute.pools` name) to run on. Default: the cluster's general nodes.", "gpu-train"
+    )
+    command: list[str] = spec_field(
+        [], "Container command. Default: the image's entrypoint.", ["python", "-m", "train"]
+    )
+    resources: Resources = model_field(
+        Resources, "Resources per step pod.", {"cpu": "4", "memory": "16Gi", "gpu": 1}
+    )
+    parameters: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")], ParameterValue] = spec_field(
+        {}, "Parameters passed to the pipeline.", {"epochs": 10}
+    )
+    timeout_minutes: Annotated[int, Field(ge=1, le=10080)] = spec_field(
+        240, "Maximum run time before the run fails.", 120
+    )
+    retries: Annotated[int, Field(ge=0, le=10)] = spec_field(2, "Retries of a failed step.", 1)
+    staging_data_fraction: Annotated[float, Field(gt=0, le=1)] = spec_field(
+        0.1, "Fraction of the data used when the pipeline runs in staging.", 0.1
+    )
+    workers: Annotated[int, Field(ge=1, le=256)] = spec_field(
+        1, "Parallel workers (distributed training and fine-tuning).", 4
+    )
+    base_model: str | None = spec_field(
+        None, "fine-tuning only: the base model in the model hub.", "meta-llama/Llama-3.1-8B-Instruct"
+    )
+    mode: Literal["batch", "streaming"] = spec_field(
+        "batch", "batch-inference only: `batch` or `streaming`.", "batch"
+    )
+
+
+class Comparison(Strict):
+    metric: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")] = spec_field(
+        "auc", "Metric that decides whether the candidate beats the champion.", "f1"
+    )
+    direction: Direction = spec_field("maximize", "Whether higher (`maximize`) or lower is better.", "maximize")
+    min_improvement: Annotated[float, Field(ge=0)] = spec_field(
+        0.0, "Minimum improvement over the current production model.", 0.01
+    )
+    baseline_threshold: float | None = spec_field(
+        None,
+        "Threshold the candidate must reach on first deploy (no champion yet). Default: none.",
+        0.8,
+    )
+
+
+class ModelDeploymentSettings(Strict):
+    compliance_checks: list[DnsName] = spec_field(
+        ["schema", "signature", "model-card"],
+        "Checks the candidate must pass before comparison.",
+        ["schema", "bias", "pii-scan"],
+    )
+    comparison: Comparison = model_field(Comparison, "Champion vs challenger comparison.", {"metric": "auc"})
+    approval: Approval = spec_field(
+        "manual", "`manual` suspends for a human before promotion; `automatic` promotes.", "manual"
+    )
+
+
+class Rollout(Strict):
+    strategy: RolloutStrategy = spec_field(
+        "direct",
+        "`canary` (percent of traffic to the new revision), `ab` (percent to variant B), "
+        "`shadow` (percent mirrored, responses dropped) or `direct`.",
+        "canary",
+    )
+    percent: Percent = spec_field(10, "Traffic share for the strategy, 0–100.", 10)
+
+
+class Autoscaling(Strict):
+    min_replicas: Annotated[int, Field(ge=0, le=1000)] = spec_field(1, "Minimum replicas (0 scales to zero).", 1)
+    max_replicas: Annotated[int, Field(ge=1, le=1000)] = spec_field(3, "Maximum replicas.", 10)
+    target_concurrency: Annotated[int, Field(ge=1, le=10000)] = spec_field(
+        10, "In-flight requests per replica that trigger scaling.", 10
+    )
+
+
+class Endpoint(Strict):
+    name: DnsName = required("Name of the endpoint.", "scorer")
+    image: DnsName | None = spec_field(
+        None, "Registry holding the server image (custom runtime). Default: the first registry.", "serving"
+    )
+    runtime: ServingRuntime = spec_field(
+        "custom", "Serving runtime; `vllm` serves LLMs on GPU.", "sklearn"
+    )
+    model: str | None = spec_field(
+        None, "Registered model (or hub model for `vllm`) served. Default: the project name.", "fraud-model"
+    )
+    pool: DnsName | None = spec_field(None, "Compute pool to run on.", "gpu-serve")
+    resources: Resources = model_field(Resources, "Resources per replica.", {"cpu": "2", "memory": "4Gi"})
+    rollout: Rollout = model_field(Rollout, "Gradual rollout of new revisions.", {"strategy": "canary", "percent": 10})
+    autoscaling: Autoscaling = model_field(Autoscaling, "Replica bounds.", {"minReplicas": 1, "maxReplicas": 5})
+    request_logging: bool = spec_field(
+        True, "Log requests and responses to the logs bucket (inference tables).", True
+    )
+
+
+class ServingSettings(Strict):
+    endpoints: list[Endpoint] = spec_field(
+        [], "Online endpoints, merged by `name` in overrides.", [{"name": "scorer", "image": "serving"}]
+    )
+
+
+class DriftSettings(Strict):
+    threshold: Annotated[float, Field(ge=0, le=1)] = spec_field(
+        0.2, "Drift score above which an alert fires (and retraining, with `retrainOnDrift`).", 0.2
+    )
+    method: DriftMethod = spec_field("psi", "Drift statistic.", "psi")
+    features: list[str] = spec_field([], "Features to watch. Default: all.", ["amount", "merchant"])
+
+
+class QualityMetric(Strict):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")] = required(
+        "Metric name.", "auc"
+    )
+    threshold: float = required("Alert when the metric crosses this value.", 0.75)
+    direction: Direction = spec_field(
+        "maximize", "`maximize`: alert below the threshold; `minimize`: above.", "maximize"
+    )
+
+
+class AlertRoute(Strict):
+    type: AlertRouteType = required("Channel type.", "slack")
+    target: Annotated[str, StringConstraints(min_length=1, max_length=512)] = required(
+        "Channel, address, service key secret name or topic ARN.", "#fraud-alerts"
+    )
+
+
+class MonitoringSettings(Strict):
+    schedule: Cron = spec_field("0 * * * *", "Schedule of the monitoring pipeline.", "*/30 * * * *")
+    drift: DriftSettings = model_field(DriftSettings, "Data drift detection.", {"threshold": 0.2})
+    quality: list[QualityMetric] = spec_field(
+        [], "Model quality metrics with alert thresholds.", [{"name": "auc", "threshold": 0.75}]
+    )
+    latency_p99_ms: Annotated[int, Field(ge=1, le=600000)] = spec_field(
+        1000, "Serving p99 latency alert threshold in ms.", 250
+    )
+    error_rate: Annotated[float, Field(ge=0, le=1)] = spec_field(
+        0.01, "Serving error-rate alert threshold (fraction of requests).", 0.02
+    )
+    alerts: list[AlertRoute] = spec_field(
+        [], "Where alerts go.", [{"type": "slack", "target": "#fraud-alerts"}]
+    )
+    retrain_on_drift: bool = spec_field(
+        False, "Submit the training pipeline when drift exceeds the threshold.", True
+    )
+
+
+class ModelHubSettings(Strict):
+    enabled: bool = spec_field(True, "Keep a mirror of base models in the artifacts bucket.", True)
+    models: list[str] = spec_field([], "Base models to mirror.", ["meta-llama/Llama-3.1-8B-Instruct"])
+
+
+class VectorDatabaseSettings(Strict):
+    engine: VectorEngine = spec_field("pgvector", "`pgvector` (RDS PostgreSQL) or `opensearch`.", "pgvector")
+    instance_class: str | None = spec_field(
+        None,
+        "Database instance class. Default: db.t4g.medium (pgvector) / t3.medium.search "
+        "(opensearch) outside prod, db.r6g.large / r6g.large.search in prod.",
+        "db.r6g.large",
+    )
+    storage_gib: Annotated[int, Field(ge=10, le=16000)] = spec_field(50, "Allocated storage in GiB.", 100, alias="storageGiB")
+    dimensions: Annotated[int, Field(ge=1, le=16000)] = spec_field(1536, "Embedding dimensions.", 1024)
+
+
+class ProviderLimits(Strict):
+    requests_per_minute: Annotated[int, Field(ge=1)] | None = spec_field(None, "Requests per minute. Default: unlimited.", 600)
+    tokens_per_minute: Annotated[int, Field(ge=1)] | None = spec_field(None, "Tokens per minute. Default: unlimited.", 200000)
+    monthly_budget_usd: Annotated[float, Field(gt=0)] | None = spec_field(
+        None, "Monthly spend cap in USD. Default: none.", 500.0
+    )
+
+
+class GatewaySettings(Strict):
+    providers: list[GatewayProvider] = spec_field(
+        [], "Third-party LLM API providers reachable through the gateway.", ["openai", "anthropic"]
+    )
+    limits: dict[GatewayProvider, ProviderLimits] = spec_field(
+        {}, "Per-provider rate limits and budgets.", {"openai": {"requestsPerMinute": 600, "monthlyBudgetUsd": 500}}
+    )
+    requests_per_minute: Annotated[int, Field(ge=1)] | None = spec_field(
+        None, "Overall request rate limit for the project. Default: unlimited.", 1000
+    )
+    monthly_budget_usd: Annotated[float, Field(gt=0)] | None = spec_field(
+        None, "Overall monthly budget in USD. Default: none.", 1000.0
+    )
+    replicas: Annotated[int, Field(ge=1, le=50)] = spec_field(2, "Gateway replicas.", 2)
+
+
+class FeedbackSettings(Strict):
+    enabled: bool = spec_field(False, "Capture human feedback into the logs bucket.", True)
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = spec_field(
+        365, "Days feedback records are kept.", 365
+    )
+
+
+class LlmSettings(Strict):
+    model_hub: ModelHubSettings | None = spec_field(None, "Mirror of base models.", {"models": ["mistralai/Mistral-7B-v0.3"]})
+    vector_database: VectorDatabaseSettings | None = spec_field(
+        None, "Vector database (operationally like a feature store).", {"engine": "pgvector"}
+    )
+    gateway: GatewaySettings | None = spec_field(
+        None, "Gateway to third-party LLM APIs with central credentials.", {"providers": ["openai"]}
+    )
+    feedback: FeedbackSettings = model_field(FeedbackSettings, "Human feedback capture.", {"enabled": True})
+
+
+class CiSettings(Strict):
+    default_branch: Branch = spec_field("main", "Merges here deploy to staging.", "main")
+    release_branch: Branch = spec_field("release", "Pushes here deploy to prod.", "release")
+    prod_approvers: list[GithubOwner] = spec_field(
+        [], "Required reviewers of the `prod` environment.", ["@acme/ml-leads"]
+    )
+    manage_repository: bool = spec_field(
+        True, "Provision the repository's environments, variables, branch protection and workflows.", True
+    )
+    python_version: Annotated[str, StringConstraints(pattern=r"^3\.[0-9]{1,2}$")] = spec_field(
+        "3.11", "Python version of the project's CI.", "3.12"
+    )
+
+
+class ProjectSpecBase(Strict):
+    """Everything a project environment can override."""
+
+    deployment_pattern: DeploymentPattern = spec_field(
+        "deploy-code", "`deploy-code` (code is promoted, models trained per environment) or `deploy-models`.", "deploy-code"
+    )
+    access: AccessSettings = model_field(AccessSettings, "Principals per persona.", {"dataScientists": []})
+    storage: StorageSettings = model_field(StorageSettings, "Storage semantics.", {"stagingRetentionDays": 14})
+    registries: list[DnsName] = spec_field(
+        [], "Container image repositories (ECR), one per image family.", ["training", "serving"]
+    )
+    registry: RegistrySettings = model_field(RegistrySettings, "Image retention of every registry.", {"keepLastImages": 50})
+    compute: ComputeSettings = model_field(ComputeSettings, "Compute pools.", {"pools": []})
+    pipelines: dict[DnsName, Pipeline] = spec_field(
+        {}, "Pipelines by name.", {"train": {"type": "training", "image": "training", "pool": "gpu-train"}}
+    )
+    model_deployment: ModelDeploymentSettings = model_field(
+        ModelDeploymentSettings, "How the model-deployment pipeline gates promotion.", {"approval": "manual"}
+    )
+    serving: ServingSettings = model_field(ServingSettings, "Online serving.", {"endpoints": []})
+    monitoring: MonitoringSettings = model_field(MonitoringSettings, "Monitoring and retraining.", {"retrainOnDrift": True})
+    llm: LlmSettings = model_field(LlmSettings, "LLMOps additions.", {"feedback": {"enabled": True}})
+    ci: CiSettings = model_field(CiSettings, "CI/CD of the project repository.", {"defaultBranch": "main"})
+    tags: dict[TagKey, TagValue] = spec_field({}, "Extra tags on every AWS resource.", {"data-owner": "risk"})
+
+
+class ProjectSpec(ProjectSpecBase):
+    platform: DnsName = required("Name of the Platform bundle this project deploys into.", "acme-ml")
+    repository: Annotated[str, StringConstraints(pattern=REPOSITORY)] = required(
+        "The project's ML code repository as org/name; its CI deploys the project.", "acme/fraud-detection"
+    )
+    environments: dict[DnsName, dict[str, Any]] = spec_field(
+        {},
+        "Per-environment overrides, deep-merged over the spec: maps merge key by key, lists of "
+        "named items (pools, endpoints) merge by `name`, other lists replace.",
+        {"prod": {"compute": {"pools": [{"name": "gpu-train", "max": 16}]}}},
+    )
+
+
+class ProjectBundle(Strict):
+    api_version: Literal["mlrig/v1"] = required("Bundle format version.", "mlrig/v1")
+    kind: Literal["Project"] = required("Bundle kind.", "Project")
+    metadata: ProjectMetadata = required("Identity of the bundle.", {"name": "fraud-detection"})
+    spec: ProjectSpec = required(
+        "The project.", {"platform": "acme-ml", "repository": "acme/fraud-detection"}
+    )
+
+
+BUNDLE_MODELS: dict[str, type[Strict]] = {"Platform": PlatformBundle, "Project": ProjectBundle}

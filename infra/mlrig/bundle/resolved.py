@@ -1,0 +1,79 @@
+"""What the rest of mlrig consumes: validated bundles with every default and override resolved.
+
+A `Platform` has one `PlatformEnvironment` per environment; a `Project` has one
+`ProjectEnvironment` per environment of its platform. Components take these, never raw YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .model import EnvironmentSpec, Isolation, PlatformBundle, ProjectBundle, ProjectSpec, Tier
+
+
+@dataclass(frozen=True)
+class PlatformEnvironment:
+    name: str
+    index: int
+    spec: EnvironmentSpec  # network fully resolved, cluster = spec.cluster merged with overrides
+    platform_name: str
+    isolation: Isolation
+
+    @property
+    def tier(self) -> Tier:
+        return self.spec.tier
+
+    @property
+    def region(self) -> str:
+        return self.spec.region
+
+    @property
+    def account(self) -> str | None:
+        return self.spec.account
+
+    @property
+    def stack(self) -> str:
+        return f"{self.platform_name}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Platform:
+    file: str
+    bundle: PlatformBundle
+    environments: dict[str, PlatformEnvironment] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.bundle.metadata.name
+
+    @property
+    def isolation(self) -> Isolation:
+        return self.bundle.spec.isolation
+
+
+@dataclass(frozen=True)
+class ProjectEnvironment:
+    name: str
+    spec: ProjectSpec  # overrides merged, defaults resolved
+    platform_environment: PlatformEnvironment
+    project: ProjectBundle
+
+    @property
+    def tier(self) -> Tier:
+        return self.platform_environment.tier
+
+    @property
+    def stack(self) -> str:
+        return f"{self.project.metadata.name}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Project:
+    file: str
+    bundle: ProjectBundle
+    platform: Platform
+    environments: dict[str, ProjectEnvironment] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.bundle.metadata.name

@@ -1,0 +1,69 @@
+"""Semantic rules: what the schema cannot say.
+
+A rule is a small function that looks at one resolved bundle and yields `Finding`s. Add one by
+writing the function in the module of its concern, decorating it, and adding its failing and
+passing cases to `tests/rules/`. Importing this package registers every rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ..diagnostics import Path
+from ..model import PlatformBundle, ProjectBundle, ProjectSpec
+from ..resolved import Platform, PlatformEnvironment
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: Path
+    message: str
+    key: bool = False  # the position is the key's, not the value's
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    """One project as a rule sees it: in one environment (overrides merged, defaults resolved),
+    or without environment when its platform is unknown."""
+
+    bundle: ProjectBundle
+    spec: ProjectSpec
+    environment: str | None
+    platform: Platform | None
+    platform_environment: PlatformEnvironment | None
+
+
+@dataclass(frozen=True)
+class BundleSetView:
+    platforms: list[tuple[str, PlatformBundle]]  # (file, bundle)
+    projects: list[tuple[str, ProjectBundle]]
+
+
+PlatformRule = Callable[[Platform], Iterable[Finding]]
+ProjectRule = Callable[[ProjectView], Iterable[Finding]]
+SetRule = Callable[[BundleSetView], Iterable[tuple[str, Finding]]]
+
+PLATFORM_RULES: list[PlatformRule] = []
+PROJECT_RULES: list[ProjectRule] = []
+SET_RULES: list[SetRule] = []
+
+
+def platform_rule(fn: PlatformRule) -> PlatformRule:
+    PLATFORM_RULES.append(fn)
+    return fn
+
+
+def project_rule(fn: ProjectRule) -> ProjectRule:
+    PROJECT_RULES.append(fn)
+    return fn
+
+
+def set_rule(fn: SetRule) -> SetRule:
+    SET_RULES.append(fn)
+    return fn
+
+
+def load_all() -> None:
+    """Import every rule module (registration happens on import)."""
+    from . import compute, names, network, references, schedules, values  # noqa: F401

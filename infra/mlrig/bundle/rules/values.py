@@ -1,0 +1,49 @@
+"""Value rules the schema cannot express: fields that only apply to some types, ordered bounds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from . import Finding, ProjectView, project_rule
+
+
+@project_rule
+def autoscaling_bounds_ordered(view: ProjectView) -> Iterator[Finding]:
+    for i, endpoint in enumerate(view.spec.serving.endpoints):
+        scaling = endpoint.autoscaling
+        if scaling.min_replicas > scaling.max_replicas:
+            yield Finding(
+                ("spec", "serving", "endpoints", i, "autoscaling", "minReplicas"),
+                f"minReplicas ({scaling.min_replicas}) is greater than maxReplicas ({scaling.max_replicas})",
+            )
+
+
+@project_rule
+def rollout_percent_meaningful(view: ProjectView) -> Iterator[Finding]:
+    for i, endpoint in enumerate(view.spec.serving.endpoints):
+        rollout = endpoint.rollout
+        if rollout.strategy in ("canary", "ab") and rollout.percent in (0, 100):
+            yield Finding(
+                ("spec", "serving", "endpoints", i, "rollout", "percent"),
+                f"a {rollout.strategy} rollout with percent {rollout.percent} sends all traffic one way; use 1–99 or strategy `direct`",
+            )
+
+
+@project_rule
+def mode_only_for_inference(view: ProjectView) -> Iterator[Finding]:
+    for name, pipeline in view.spec.pipelines.items():
+        if pipeline.mode == "streaming" and pipeline.type != "batch-inference":
+            yield Finding(("spec", "pipelines", name, "mode"), "`mode` only applies to batch-inference pipelines")
+
+
+@project_rule
+def retraining_needs_training(view: ProjectView) -> Iterator[Finding]:
+    if view.spec.monitoring.retrain_on_drift and not any(p.type == "training" for p in view.spec.pipelines.values()):
+        yield Finding(("spec", "monitoring", "retrainOnDrift"), "`retrainOnDrift` needs a pipeline of type training to submit")
+
+
+@project_rule
+def vector_refresh_needs_database(view: ProjectView) -> Iterator[Finding]:
+    refreshes = [n for n, p in view.spec.pipelines.items() if p.type == "vector-index-refresh"]
+    if refreshes and view.spec.llm.vector_database is None:
+        yield Finding(("spec", "pipelines", refreshes[0], "type"), "a vector-index-refresh pipeline needs `llm.vectorDatabase`")

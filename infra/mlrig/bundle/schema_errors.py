@@ -1,0 +1,183 @@
+"""Turns pydantic validation errors into messages a bundle author can act on."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic_core import ErrorDetails
+
+from .diagnostics import Path, did_you_mean
+from .model import PATTERN_HINTS
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if not isinstance(value, (dict, list)) else _type_name(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_EXPECTED = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+@cache
+def _schema_root() -> dict[str, Any]:
+    from .schema import bundle_schema
+
+    return bundle_schema()
+
+
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    root = _schema_root()
+    seen = 0
+    while "$ref" in node and seen < 20:
+        node = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+        seen += 1
+    return node
+
+
+def _object_branch(node: dict[str, Any]) -> dict[str, Any] | None:
+    node = _resolve(node)
+    if node.get("type") == "object" or "properties" in node or "additionalProperties" in node:
+        return node
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in node.get(key, []):
+            found = _object_branch(option)
+            if found is not None:
+                return found
+    return None
+
+
+def _array_branch(node: dict[str, Any]) -> dict[str, Any] | None:
+    node = _resolve(node)
+    if node.get("type") == "array":
+        return node
+    for option in node.get("anyOf", []):
+        found = _array_branch(option)
+        if found is not None:
+            return found
+    return None
+
+
+def schema_at(kind: str, path: Path) -> dict[str, Any] | None:
+    """The JSON schema node describing `path` in a bundle of `kind`."""
+    root = _schema_root()
+    node: dict[str, Any] | None = root["$defs"].get(f"{kind}Bundle")
+    for part in path:
+        if node is None:
+            return None
+        if isinstance(part, int):
+            array = _array_branch(node)
+            node = array.get("items") if array else None
+            continue
+        obj = _object_branch(node)
+        if obj is None:
+            return None
+        props = obj.get("properties", {})
+        if part in props:
+            node = props[part]
+        elif isinstance(obj.get("additionalProperties"), dict):
+            node = obj["additionalProperties"]
+        else:
+            return None
+    return _resolve(node) if node is not None else None
+
+
+def allowed_keys(kind: str, path: Path) -> list[str]:
+    node = schema_at(kind, path)
+    obj = _object_branch(node) if node else None
+    return list(obj.get("properties", {})) if obj else []
+
+
+def describe(kind: str, error: ErrorDetails) -> tuple[Path, str, bool]:
+    """(path, message, points_at_key) for one pydantic error."""
+    loc = tuple(part for part in error["loc"] if part not in ("function-after", "function-before"))
+    # Union branches add their type names to the location; keep only real path parts.
+    loc = tuple(part for part in loc if not (isinstance(part, str) and ("[" in part and part.endswith("]") and part != "[key]")))
+    kind_ = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    if loc and loc[-1] == "[key]":
+        path = loc[:-1]
+        return path, f"invalid key {_show(path[-1] if path else value)}: {_key_message(kind_, ctx, value)}", True
+    if kind_ == "extra_forbidden":
+        key = str(loc[-1])
+        hint = did_you_mean(key, allowed_keys(kind, loc[:-1]))
+        allowed = allowed_keys(kind, loc[:-1])
+        tail = hint or (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
+        return loc, f"unknown key '{key}'{tail}", True
+    if kind_ == "missing":
+        return loc, f"missing required key '{loc[-1]}'", True
+    if kind_ in ("literal_error", "enum"):
+        expected = ctx.get("expected", "")
+        options = [o.strip().strip("'") for o in expected.replace(" or ", ",").split(",") if o.strip()]
+        hint = did_you_mean(str(value), options) if isinstance(value, str) else ""
+        return loc, f"{_show(value)} is not allowed; use one of {expected}{hint}", False
+    if kind_ == "string_pattern_mismatch":
+        pattern = ctx.get("pattern", "")
+        expected = PATTERN_HINTS.get(pattern, f"a value matching {pattern}")
+        return loc, f"{_show(value)} is not {expected}", False
+    if kind_ in _EXPECTED:
+        message = f"expected {_EXPECTED[kind_]}, got {_type_name(value)} {_show(value) if not isinstance(value, (dict, list)) else ''}".rstrip()
+        if kind_ == "string_type" and isinstance(value, (int, float, bool)):
+            message += "; quote it to make it a string"
+        if kind_ in ("int_type", "float_type") and isinstance(value, str):
+            message += "; remove the quotes"
+        return loc, message, False
+    if kind_ in ("too_short", "too_long"):
+        limit = ctx.get("min_length" if kind_ == "too_short" else "max_length")
+        word = "at least" if kind_ == "too_short" else "at most"
+        return loc, f"needs {word} {limit} item(s)", False
+    if kind_ in ("string_too_short", "string_too_long"):
+        limit = ctx.get("min_length" if kind_ == "string_too_short" else "max_length")
+        word = "at least" if kind_ == "string_too_short" else "at most"
+        return loc, f"{_show(value)} must be {word} {limit} characters long", False
+    comparisons = {
+        "greater_than_equal": ("ge", "at least"),
+        "greater_than": ("gt", "greater than"),
+        "less_than_equal": ("le", "at most"),
+        "less_than": ("lt", "less than"),
+    }
+    if kind_ in comparisons:
+        key, words = comparisons[kind_]
+        return loc, f"{_show(value)} must be {words} {ctx.get(key)}", False
+    if kind_ in ("int_from_float",):
+        return loc, f"expected an integer, got {_show(value)}", False
+    return loc, error["msg"], False
+
+
+def _key_message(kind_: str, ctx: dict[str, Any], value: Any) -> str:
+    if kind_ == "string_pattern_mismatch":
+        pattern = ctx.get("pattern", "")
+        return f"must be {PATTERN_HINTS.get(pattern, 'a value matching ' + pattern)}"
+    if kind_ == "literal_error":
+        return f"use one of {ctx.get('expected', '')}" + (did_you_mean(str(value), [o.strip().strip("'") for o in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]) if isinstance(value, str) else "")
+    if kind_ == "string_too_long":
+        return f"at most {ctx.get('max_length')} characters"
+    if kind_ == "string_type":
+        return "keys must be strings"
+    return kind_.replace("_", " ")

@@ -1,0 +1,315 @@
+"""The bundle pipeline: load → schema → resolve (overrides, defaults) → semantic rules.
+
+`validate_paths` validates every file it is given, reporting every error of every file, and
+returns the resolved platforms and projects of the valid ones. Context bundles (the other files
+of a given file's directory) are loaded to resolve references but not reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import rules
+from .defaults import resolve_environment, resolve_project_spec
+from .diagnostics import Diagnostic, Path, did_you_mean, format_path
+from .loader import Document, LoadError, load_file
+from .model import API_VERSION, BUNDLE_MODELS, ClusterSettings, PlatformBundle, ProjectBundle, ProjectSpec
+from .resolve import Merged, merge_override
+from .resolved import Platform, PlatformEnvironment, Project, ProjectEnvironment
+from .schema_errors import describe
+
+BUNDLE_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class FileReport:
+    file: str
+    kind: str | None = None
+    name: str | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    context: bool = False  # loaded only to resolve references
+
+    @property
+    def valid(self) -> bool:
+        return not self.diagnostics
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "valid": self.valid,
+            "kind": self.kind,
+            "name": self.name,
+            "errors": [d.as_dict() for d in sorted(self.diagnostics)],
+        }
+
+
+@dataclass
+class ValidationResult:
+    reports: list[FileReport]
+    platforms: dict[str, Platform]
+    projects: dict[str, Project]
+
+    @property
+    def valid(self) -> bool:
+        return all(r.valid for r in self.reports if not r.context)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return sorted(d for r in self.reports if not r.context for d in r.diagnostics)
+
+
+class UsageError(Exception):
+    """A path that does not exist or cannot be read: exit code 2, not 1."""
+
+
+def collect_files(paths: Sequence[str | FsPath]) -> list[FsPath]:
+    files: list[FsPath] = []
+    for raw in paths:
+        path = FsPath(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in BUNDLE_SUFFIXES and p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UsageError(f"{raw}: no such file or directory")
+    seen: set[FsPath] = set()
+    unique = []
+    for f in files:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+# --- per-file phases --------------------------------------------------------------------------
+
+
+class _FileCheck:
+    """Validation state of one file."""
+
+    def __init__(self, report: FileReport, document: Document | None):
+        self.report = report
+        self.document = document
+        self.bundle: PlatformBundle | ProjectBundle | None = None
+        self._seen: set[tuple[str, str]] = set()
+
+    def add(self, path: Path, message: str, *, key: bool = False, rule: str = "schema") -> None:
+        text_path = format_path(path)
+        if (text_path, message) in self._seen:
+            return
+        self._seen.add((text_path, message))
+        assert self.document is not None
+        line, column = self.document.position(path, key=key)
+        self.report.diagnostics.append(Diagnostic(self.report.file, line, column, text_path, message, rule))
+
+
+def _schema_errors(check: _FileCheck, kind: str, error: ValidationError, to_source: Any = None, prefix: Path = ()) -> None:
+    for detail in error.errors(include_url=False):
+        path, message, at_key = describe(kind, detail)
+        full = (*prefix, *path)
+        source = to_source(full) if to_source else full
+        check.add(source, message, key=at_key)
+
+
+def _check_header(check: _FileCheck) -> str | None:
+    assert check.document is not None
+    data = check.document.data
+    api = data.get("apiVersion")
+    kind = data.get("kind")
+    ok = True
+    if api is None:
+        check.add(("apiVersion",), f"missing required key 'apiVersion'; set it to {API_VERSION}", key=True)
+        ok = False
+    elif api != API_VERSION:
+        check.add(("apiVersion",), f"unsupported apiVersion {api!r}; this mlrig reads {API_VERSION}")
+        ok = False
+    if kind is None:
+        check.add(("kind",), "missing required key 'kind'; use Platform or Project", key=True)
+        return None
+    if kind not in BUNDLE_MODELS:
+        check.add(("kind",), f"unknown kind {kind!r}; use Platform or Project{did_you_mean(str(kind), BUNDLE_MODELS)}")
+        return None
+    check.report.kind = kind
+    name = (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
+    check.report.name = name if isinstance(name, str) else None
+    return kind if ok else None
+
+
+def _validate_schema(check: _FileCheck, kind: str) -> None:
+    assert check.document is not None
+    try:
+        check.bundle = BUNDLE_MODELS[kind].model_validate(check.document.data)  # type: ignore[assignment]
+    except ValidationError as error:
+        _schema_errors(check, kind, error)
+
+
+# --- platforms ---------------------------------------------------------------------------------
+
+
+def _resolve_platform(check: _FileCheck) -> Platform | None:
+    bundle = check.bundle
+    assert isinstance(bundle, PlatformBundle) and check.document is not None
+    raw_spec = check.document.data["spec"]
+    base_cluster = raw_spec.get("cluster") or {}
+    environments: dict[str, PlatformEnvironment] = {}
+    failed = False
+    for index, (name, env) in enumerate(bundle.spec.environments.items()):
+        raw_env = raw_spec["environments"][name]
+        if isinstance(raw_env.get("cluster"), dict):
+            merged_raw, merged = merge_override(base_cluster, raw_env["cluster"], ("spec", "cluster"), ("spec", "environments", name, "cluster"))
+            try:
+                cluster = ClusterSettings.model_validate(merged_raw)
+            except ValidationError as error:
+                _schema_errors(check, "Platform", error, lambda p, m=merged: m.source_of(p[3:]) if p[:3] == ("spec", "environments", name) else p)
+                failed = True
+                continue
+        else:
+            cluster = bundle.spec.cluster
+        spec = resolve_environment(env.model_copy(update={"cluster": cluster}), index)
+        environments[name] = PlatformEnvironment(name, index, spec, bundle.metadata.name, bundle.spec.isolation)
+    if failed:
+        return None
+    return Platform(check.report.file, bundle, environments)
+
+
+def _run_platform_rules(check: _FileCheck, platform: Platform) -> None:
+    for rule in rules.PLATFORM_RULES:
+        for finding in rule(platform):
+            check.add(finding.path, finding.message, key=finding.key, rule=rule.__name__)
+
+
+# --- projects ----------------------------------------------------------------------------------
+
+
+def _project_views(check: _FileCheck, platform: Platform | None) -> Iterable[tuple[rules.ProjectView, Merged | None]]:
+    bundle = check.bundle
+    assert isinstance(bundle, ProjectBundle) and check.document is not None
+    raw_spec = {k: v for k, v in check.document.data["spec"].items() if k != "environments"}
+    project = bundle.metadata.name
+    if platform is None:
+        names = list(bundle.spec.environments) or [None]
+    else:
+        names = list(platform.environments)
+    for env_name in names:
+        override = bundle.spec.environments.get(env_name, {}) if env_name else {}
+        merged: Merged | None = None
+        spec: ProjectSpec | None
+        if override:
+            merged_raw, merged = merge_override(raw_spec, override, ("spec",), ("spec", "environments", str(env_name)))
+            try:
+                spec = ProjectSpec.model_validate({**merged_raw, "environments": {}})
+            except ValidationError as error:
+                m = merged
+                _schema_errors(check, "Project", error, lambda p, m=m: ("spec", *m.source_of(p[1:])) if p[:1] == ("spec",) else p, prefix=("spec",))
+                continue
+        else:
+            spec = bundle.spec
+        platform_env = platform.environments.get(env_name) if platform and env_name else None
+        tier = platform_env.tier if platform_env else "dev"
+        resolved = resolve_project_spec(spec, project, tier)
+        yield rules.ProjectView(bundle, resolved, env_name if platform_env else None, platform, platform_env), merged
+
+
+def _check_project(check: _FileCheck, platforms: dict[str, Platform], checks_platform_names: set[str]) -> Project | None:
+    bundle = check.bundle
+    assert isinstance(bundle, ProjectBundle)
+    platform = platforms.get(bundle.spec.platform)
+    environments: dict[str, ProjectEnvironment] = {}
+    before = len(check.report.diagnostics)
+    for view, merged in _project_views(check, platform):
+        for rule in rules.PROJECT_RULES:
+            for finding in rule(view):
+                path = finding.path
+                if merged is not None and path[:1] == ("spec",):
+                    path = ("spec", *merged.source_of(path[1:]))
+                check.add(path, finding.message, key=finding.key, rule=rule.__name__)
+        if view.platform_environment is not None and view.environment is not None:
+            environments[view.environment] = ProjectEnvironment(view.environment, view.spec, view.platform_environment, bundle)
+    if platform is None:
+        invalid = [p for p in checks_platform_names if p == bundle.spec.platform]
+        if invalid:
+            check.add(("spec", "platform"), f"platform '{bundle.spec.platform}' has errors of its own; fix its bundle first")
+        return None
+    if len(check.report.diagnostics) > before:
+        return None
+    return Project(check.report.file, bundle, platform, environments)
+
+
+# --- the whole set -----------------------------------------------------------------------------
+
+
+def _load(path: FsPath, context: bool) -> _FileCheck:
+    display = str(path)
+    report = FileReport(display, context=context)
+    try:
+        document = load_file(path, display)
+    except LoadError as error:
+        report.diagnostics.append(error.diagnostic)
+        return _FileCheck(report, None)
+    except OSError as error:
+        report.diagnostics.append(Diagnostic(display, 1, 1, "(document)", f"cannot read the file: {error.strerror or error}", "load"))
+        return _FileCheck(report, None)
+    check = _FileCheck(report, document)
+    kind = _check_header(check)
+    if kind:
+        _validate_schema(check, kind)
+    return check
+
+
+def validate_paths(paths: Sequence[str | FsPath], *, with_context: bool = True) -> ValidationResult:
+    """Validate files and directories; raises UsageError for paths that do not exist."""
+    rules.load_all()
+    files = collect_files(paths)
+    targets = {f.resolve() for f in files}
+    context_files: list[FsPath] = []
+    if with_context:
+        for directory in sorted({f.resolve().parent for f in files}):
+            context_files.extend(p for p in sorted(directory.glob("*")) if p.suffix in BUNDLE_SUFFIXES and p.resolve() not in targets and p.is_file())
+    checks = [_load(f, False) for f in files] + [_load(f, True) for f in context_files]
+    return _validate_checks(checks)
+
+
+def validate_documents(documents: Sequence[Document]) -> ValidationResult:
+    """Validate already loaded documents (used by tests and the fuzzer)."""
+    rules.load_all()
+    checks = []
+    for document in documents:
+        check = _FileCheck(FileReport(document.file), document)
+        kind = _check_header(check)
+        if kind:
+            _validate_schema(check, kind)
+        checks.append(check)
+    return _validate_checks(checks)
+
+
+def _validate_checks(checks: list[_FileCheck]) -> ValidationResult:
+    set_view = rules.BundleSetView(
+        platforms=[(c.report.file, c.bundle) for c in checks if isinstance(c.bundle, PlatformBundle)],
+        projects=[(c.report.file, c.bundle) for c in checks if isinstance(c.bundle, ProjectBundle)],
+    )
+    by_file = {c.report.file: c for c in checks}
+    for rule in rules.SET_RULES:
+        for file, finding in rule(set_view):
+            by_file[file].add(finding.path, finding.message, key=finding.key, rule=rule.__name__)
+
+    platforms: dict[str, Platform] = {}
+    for check in checks:
+        if isinstance(check.bundle, PlatformBundle):
+            platform = _resolve_platform(check)
+            if platform is not None:
+                _run_platform_rules(check, platform)
+                if check.report.valid and platform.name not in platforms:
+                    platforms[platform.name] = platform
+    projects: dict[str, Project] = {}
+    for check in checks:
+        if isinstance(check.bundle, ProjectBundle):
+            project = _check_project(check, platforms, {b.metadata.name for _, b in set_view.platforms})
+            if project is not None and project.name not in projects and check.report.valid:
+                projects[project.name] = project
+    return ValidationResult([c.report for c in checks], platforms, projects)

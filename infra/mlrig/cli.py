@@ -1,0 +1,183 @@
+"""The `mlrig` command line (DESIGN §5): validate, plan, generate, affected, schema, bootstrap.
+
+Exit codes: 0 success, 1 invalid input or failed check, 2 usage or I/O error. No command ever
+shows a Python traceback to a user; set MLRIG_DEBUG=1 to see one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+
+from .bundle.diagnostics import BundleError, Diagnostic
+from .bundle.validate import UsageError, ValidationResult, validate_paths
+
+stdout = Console(soft_wrap=True, highlight=False)
+stderr = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+class MlrigGroup(click.Group):
+    """Maps every failure to a clear message and the contract's exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("standalone_mode", True)
+        try:
+            return super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.exceptions.Exit as done:
+            sys.exit(done.exit_code)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(2)
+        except click.exceptions.Abort:
+            stderr.print("aborted")
+            sys.exit(130)
+        except UsageError as error:
+            stderr.print(f"[red]error:[/] {error}", markup=True)
+            sys.exit(2)
+        except BundleError as error:
+            print_diagnostics(error.diagnostics)
+            sys.exit(1)
+        except OSError as error:
+            stderr.print(f"[red]error:[/] {error.filename or ''}: {error.strerror or error}", markup=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            stderr.print("interrupted")
+            sys.exit(130)
+        except Exception as error:  # never a traceback for users
+            if os.environ.get("MLRIG_DEBUG"):
+                raise
+            stderr.print(f"[red]internal error:[/] {type(error).__name__}: {error}", markup=True)
+            stderr.print("This is a bug in mlrig; rerun with MLRIG_DEBUG=1 for details and report it.")
+            sys.exit(1)
+
+
+def print_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:
+    for d in diagnostics:
+        stderr.print(f"[bold]{d.file}:{d.line}:{d.column}[/]: [cyan]{d.path}[/]: {d.message}", markup=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    stderr.print(f"[red]error:[/] {message}", markup=True)
+    sys.exit(code)
+
+
+@click.group(cls=MlrigGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mlrig")
+def cli() -> None:
+    """mlrig: one YAML bundle per team becomes a complete, isolated, audited MLOps platform."""
+
+
+# --- validate ------------------------------------------------------------------------------------
+
+
+def _github_escape(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github_property(text: str) -> str:
+    return _github_escape(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_validation(result: ValidationResult, fmt: str) -> None:
+    reports = [r for r in result.reports if not r.context]
+    if fmt == "json":
+        payload = {"valid": result.valid, "files": [r.as_dict() for r in reports]}
+        click.echo(json.dumps(payload, indent=2))
+        return
+    if fmt == "github":
+        for report in reports:
+            for d in sorted(report.diagnostics):
+                click.echo(
+                    f"::error file={_github_property(d.file)},line={d.line},col={d.column},"
+                    f"title={_github_property('mlrig: ' + d.path)}::{_github_escape(d.message)}"
+                )
+        click.echo(f"{sum(r.valid for r in reports)} of {len(reports)} bundle(s) valid")
+        return
+    for report in reports:
+        label = f"{report.kind or '?'} {report.name or ''}".strip()
+        if report.valid:
+            stdout.print(f"[green]✓[/] {report.file} ({label})", markup=True)
+        else:
+            stdout.print(f"[red]✗[/] {report.file} ({label}): {len(report.diagnostics)} error(s)", markup=True)
+            for d in sorted(report.diagnostics):
+                stdout.print(f"    [bold]{d.file}:{d.line}:{d.column}[/] [cyan]{d.path}[/]: {d.message}", markup=True)
+    errors = sum(len(r.diagnostics) for r in reports)
+    if result.valid:
+        stdout.print(f"[green]{len(reports)} bundle(s) valid[/]", markup=True)
+    else:
+        stdout.print(f"[red]{errors} error(s) in {sum(not r.valid for r in reports)} of {len(reports)} bundle(s)[/]", markup=True)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True)
+def validate(paths: tuple[str, ...], fmt: str) -> None:
+    """Validate bundle files and directories (default: bundles/). Exit 0 valid, 1 invalid, 2 usage error."""
+    result = validate_paths(list(paths) or ["bundles"])
+    render_validation(result, fmt)
+    sys.exit(0 if result.valid else 1)
+
+
+# --- schema --------------------------------------------------------------------------------------
+
+
+@cli.command()
+def schema() -> None:
+    """Print the bundle JSON Schema (2020-12)."""
+    from .bundle.schema import bundle_schema_text
+
+    click.echo(bundle_schema_text(), nl=False)
+
+
+# --- plan ----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("bundles", nargs=-1, type=click.Path(), required=True)
+@click.option("--env", "envs", multiple=True, help="Environment to plan (repeatable). Default: all.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write the JSON plan to FILE.")
+def plan(bundles: tuple[str, ...], envs: tuple[str, ...], fmt: str, out: str | None) -> None:
+    """Run the real Pulumi program offline, under the SDK's mock runtime, for each environment."""
+    from .plan.command import run_plan_command
+
+    sys.exit(run_plan_command(list(bundles), list(envs), fmt, out, stdout=stdout, stderr=stderr))
+
+
+# --- generate, affected, bootstrap ---------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="Exit 1 when any generated file is stale; write nothing.")
+@click.option("--root", type=click.Path(file_okay=False), default=".", show_default=True, help="Repository root.")
+def generate(check: bool, root: str) -> None:
+    """Write stack configs, CI workflows, CODEOWNERS and the schema from bundles/."""
+    from .generate import run_generate_command
+
+    sys.exit(run_generate_command(root, check=check, stdout=stdout, stderr=stderr))
+
+
+@cli.command()
+@click.option("--base", required=True, help="Git ref to compare with (e.g. origin/main).")
+@click.option("--head", default=None, help="Git ref of the change (default: the working tree).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--root", type=click.Path(file_okay=False), default=".", show_default=True, help="Repository root.")
+def affected(base: str, head: str | None, fmt: str, root: str) -> None:
+    """The stacks a change since BASE affects, one per line (or JSON for a CI matrix)."""
+    from .ci.affected import run_affected_command
+
+    sys.exit(run_affected_command(root, base, head, fmt, stdout=stdout, stderr=stderr))
+
+
+def main() -> None:
+    cli(prog_name="mlrig")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
