@@ -33,6 +33,8 @@ LIMITS: dict[str, int] = {
 DATA_CLASSES: tuple[str, ...] = ("data", "artifacts", "logs", "access-logs")
 PERSONAS: tuple[str, ...] = ("data-scientist", "ml-engineer", "ci-deployer", "workload")
 PLACEHOLDER_ACCOUNT = "000000000000"
+# Workload identities besides one per pipeline; pipelines may not take these names.
+RESERVED_WORKLOADS: tuple[str, ...] = ("serving", "tracking", "gateway", "feedback")
 
 # Tag keys (DESIGN §5).
 TAG_PERSONA = "mlrig:persona"
@@ -126,6 +128,11 @@ class ProjectNames:
     def workload_role(self, workload: str) -> str:
         return f"{self.prefix}-wl-{workload}"
 
+    def service_account(self, workload: str) -> str:
+        """Kubernetes service account of a workload (a pipeline name or a RESERVED_WORKLOADS
+        entry); EKS Pod Identity binds it to `workload_role(workload)`."""
+        return f"wl-{workload}"
+
     def repository(self, registry: str) -> str:
         return f"{self.project}/{self.environment}/{registry}"
 
@@ -169,7 +176,7 @@ class ProjectNames:
         names: list[tuple[str, str]] = [("s3-bucket", self.bucket(c)) for c in DATA_CLASSES]
         names += [("iam-role", self.role(p)) for p in PERSONAS]
         names += [("iam-role", self.workload_role(p)) for p in pipelines]
-        names += [("iam-role", self.workload_role(w)) for w in ("serving", "tracking", "gateway")]
+        names += [("iam-role", self.workload_role(w)) for w in RESERVED_WORKLOADS]
         names += [("ecr-repository", self.repository(r)) for r in registries]
         names += [("rds-instance", self.database(p)) for p in ("mlflow", "vectors")]
         names += [("firehose-stream", self.firehose("feedback")), ("k8s-namespace", self.namespace)]

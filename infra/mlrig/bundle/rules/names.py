@@ -73,3 +73,14 @@ def derived_names_fit(view: ProjectView) -> Iterator[Finding]:
                     f"derived {limit_key} name '{name}' is {len(name)} characters, over the limit of "
                     f"{limit}; shorten the project name, the environment name or the item name",
                 )
+
+
+@project_rule
+def pipeline_names_not_reserved(view: ProjectView) -> Iterator[Finding]:
+    for name in view.spec.pipelines:
+        if name in naming.RESERVED_WORKLOADS:
+            yield Finding(
+                ("spec", "pipelines", name),
+                f"pipeline name '{name}' is reserved for a built-in workload ({', '.join(naming.RESERVED_WORKLOADS)}); rename it",
+                key=True,
+            )

@@ -1,0 +1,93 @@
+"""What every project component receives: the resolved environment, its names, the platform's
+outputs and the stack's providers. Components never read files, config or environment variables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from .. import outputs
+from ..bundle.resolved import Project, ProjectEnvironment
+from ..naming import ProjectNames
+
+
+@dataclass(frozen=True)
+class PlatformRef:
+    """The platform environment's outputs, read through a StackReference."""
+
+    cluster_name: pulumi.Output[Any]
+    cluster_endpoint: pulumi.Output[Any]
+    cluster_ca: pulumi.Output[Any]
+    oidc_issuer_url: pulumi.Output[Any]
+    vpc_id: pulumi.Output[Any]
+    vpc_cidr: pulumi.Output[Any]
+    private_subnet_ids: pulumi.Output[Any]
+    database_subnet_group: pulumi.Output[Any]
+    cluster_security_group_id: pulumi.Output[Any]
+    node_role_name: pulumi.Output[Any]
+    node_role_arn: pulumi.Output[Any]
+    karpenter_discovery: pulumi.Output[Any]
+    github_oidc_provider_arn: pulumi.Output[Any]
+    addons: pulumi.Output[Any]
+    monitoring_namespace: pulumi.Output[Any]
+    ingress_namespace: pulumi.Output[Any]
+
+    @classmethod
+    def from_stack_reference(cls, ref: pulumi.StackReference) -> PlatformRef:
+        get = ref.require_output
+        return cls(
+            cluster_name=get(outputs.CLUSTER_NAME),
+            cluster_endpoint=get(outputs.CLUSTER_ENDPOINT),
+            cluster_ca=get(outputs.CLUSTER_CA),
+            oidc_issuer_url=get(outputs.OIDC_ISSUER_URL),
+            vpc_id=get(outputs.VPC_ID),
+            vpc_cidr=get(outputs.VPC_CIDR),
+            private_subnet_ids=get(outputs.PRIVATE_SUBNET_IDS),
+            database_subnet_group=get(outputs.DATABASE_SUBNET_GROUP),
+            cluster_security_group_id=get(outputs.CLUSTER_SECURITY_GROUP_ID),
+            node_role_name=get(outputs.NODE_ROLE_NAME),
+            node_role_arn=get(outputs.NODE_ROLE_ARN),
+            karpenter_discovery=get(outputs.KARPENTER_DISCOVERY),
+            github_oidc_provider_arn=get(outputs.GITHUB_OIDC_PROVIDER_ARN),
+            addons=get(outputs.ADDONS),
+            monitoring_namespace=get(outputs.MONITORING_NAMESPACE),
+            ingress_namespace=get(outputs.INGRESS_NAMESPACE),
+        )
+
+
+@dataclass(frozen=True)
+class ProjectContext:
+    project: Project
+    env: ProjectEnvironment
+    names: ProjectNames
+    platform: PlatformRef
+    aws_provider: aws.Provider
+    k8s_provider: k8s.Provider
+
+    @property
+    def tier(self) -> str:
+        return self.env.tier
+
+    @property
+    def protect(self) -> bool:
+        """Prod stateful resources are protected and retained on delete."""
+        return self.env.tier == "prod"
+
+    def aws_opts(
+        self, parent: pulumi.Resource, *, stateful: bool = False, depends_on: Sequence[pulumi.Resource] = ()
+    ) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(
+            parent=parent,
+            provider=self.aws_provider,
+            protect=self.protect and stateful,
+            retain_on_delete=self.protect and stateful,
+            depends_on=list(depends_on),
+        )
+
+    def k8s_opts(self, parent: pulumi.Resource, *, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=parent, provider=self.k8s_provider, depends_on=list(depends_on))
