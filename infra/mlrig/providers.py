@@ -24,20 +24,23 @@ def aws_provider(
     """An explicit AWS provider: every resource of the stack goes through it, so default tags
     apply everywhere and, under `account` isolation, Pulumi works inside the environment's
     account through its deployment role."""
-    args: dict[str, object] = {
-        "region": region,
-        "default_tags": aws.ProviderDefaultTagsArgs(tags=default_tags),
-    }
-    if account:
-        args["allowed_account_ids"] = [account]
-    if assume_role and account:
-        args["assume_roles"] = [
+    assume_roles = (
+        [
             aws.ProviderAssumeRoleArgs(
                 role_arn=f"arn:{partition(region)}:iam::{account}:role/{assume_role}",
                 session_name=session_name[:64],
             )
         ]
-    return aws.Provider(name, **args)  # type: ignore[arg-type]
+        if assume_role and account
+        else None
+    )
+    return aws.Provider(
+        name,
+        region=region,
+        default_tags=aws.ProviderDefaultTagsArgs(tags=default_tags),
+        allowed_account_ids=[account] if account else None,
+        assume_roles=assume_roles,
+    )
 
 
 def kubeconfig(
