@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from .bundle.diagnostics import BundleError, Diagnostic
 from .bundle.validate import UsageError, ValidationResult, validate_paths
@@ -38,13 +39,13 @@ class MlrigGroup(click.Group):
             stderr.print("aborted")
             sys.exit(130)
         except UsageError as error:
-            stderr.print(f"[red]error:[/] {error}", markup=True)
+            stderr.print(f"[red]error:[/] {escape(str(error))}", markup=True)
             sys.exit(2)
         except BundleError as error:
             print_diagnostics(error.diagnostics)
             sys.exit(1)
         except OSError as error:
-            stderr.print(f"[red]error:[/] {error.filename or ''}: {error.strerror or error}", markup=True)
+            stderr.print(f"[red]error:[/] {escape(str(error.filename or ''))}: {escape(str(error.strerror or error))}", markup=True)
             sys.exit(2)
         except KeyboardInterrupt:
             stderr.print("interrupted")
@@ -52,18 +53,18 @@ class MlrigGroup(click.Group):
         except Exception as error:  # never a traceback for users
             if os.environ.get("MLRIG_DEBUG"):
                 raise
-            stderr.print(f"[red]internal error:[/] {type(error).__name__}: {error}", markup=True)
+            stderr.print(f"[red]internal error:[/] {type(error).__name__}: {escape(str(error))}", markup=True)
             stderr.print("This is a bug in mlrig; rerun with MLRIG_DEBUG=1 for details and report it.")
             sys.exit(1)
 
 
 def print_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:
     for d in diagnostics:
-        stderr.print(f"[bold]{d.file}:{d.line}:{d.column}[/]: [cyan]{d.path}[/]: {d.message}", markup=True)
+        stderr.print(f"[bold]{escape(d.file)}:{d.line}:{d.column}[/]: [cyan]{escape(d.path)}[/]: {escape(d.message)}", markup=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    stderr.print(f"[red]error:[/] {message}", markup=True)
+    stderr.print(f"[red]error:[/] {escape(message)}", markup=True)
     sys.exit(code)
 
 
@@ -100,13 +101,14 @@ def render_validation(result: ValidationResult, fmt: str) -> None:
         click.echo(f"{sum(r.valid for r in reports)} of {len(reports)} bundle(s) valid")
         return
     for report in reports:
-        label = f"{report.kind or '?'} {report.name or ''}".strip()
+        label = escape(f"{report.kind or '?'} {report.name or ''}".strip())
+        file = escape(report.file)
         if report.valid:
-            stdout.print(f"[green]✓[/] {report.file} ({label})", markup=True)
+            stdout.print(f"[green]✓[/] {file} ({label})", markup=True)
         else:
-            stdout.print(f"[red]✗[/] {report.file} ({label}): {len(report.diagnostics)} error(s)", markup=True)
+            stdout.print(f"[red]✗[/] {file} ({label}): {len(report.diagnostics)} error(s)", markup=True)
             for d in sorted(report.diagnostics):
-                stdout.print(f"    [bold]{d.file}:{d.line}:{d.column}[/] [cyan]{d.path}[/]: {d.message}", markup=True)
+                stdout.print(f"    [bold]{escape(d.file)}:{d.line}:{d.column}[/] [cyan]{escape(d.path)}[/]: {escape(d.message)}", markup=True)
     errors = sum(len(r.diagnostics) for r in reports)
     if result.valid:
         stdout.print(f"[green]{len(reports)} bundle(s) valid[/]", markup=True)
@@ -173,6 +175,39 @@ def affected(base: str, head: str | None, fmt: str, root: str) -> None:
     from .ci.affected import run_affected_command
 
     sys.exit(run_affected_command(root, base, head, fmt, stdout=stdout, stderr=stderr))
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path())
+@click.option("--region", default=None, help="Region of the state bucket and key (default: the first environment's).")
+@click.option("--dry-run", is_flag=True, help="Print what would be created or changed; change nothing.")
+def bootstrap(path: str | None, region: str | None, dry_run: bool) -> None:
+    """Create the S3 state bucket and KMS secrets key of the platform (idempotent)."""
+    from .platform.bootstrap import bootstrap as run_bootstrap
+    from .platform.bootstrap import next_steps, state_backend
+
+    result = validate_paths([path or "bundles"], with_context=False)
+    if not result.valid:
+        print_diagnostics(result.diagnostics)
+        sys.exit(1)
+    if len(result.platforms) != 1:
+        fail(f"expected exactly one Platform bundle in {path or 'bundles'}, found {len(result.platforms)}")
+    platform = next(iter(result.platforms.values()))
+    projects = [p for p in result.projects.values() if p.platform.name == platform.name]
+    backend = state_backend(platform, region, projects)
+    try:
+        report = run_bootstrap(backend, dry_run=dry_run)
+    except ImportError:
+        fail("mlrig bootstrap needs boto3: pip install boto3")
+    except Exception as error:  # botocore errors: credentials, permissions, throttling
+        if os.environ.get("MLRIG_DEBUG"):
+            raise
+        fail(f"bootstrap of s3://{backend.bucket} failed: {type(error).__name__}: {error}")
+    for step in report.steps or ["nothing to do: the state backend is ready"]:
+        stdout.print(f"• {step}")
+    stdout.print("next:")
+    for command in next_steps(backend, platform):
+        stdout.print(f"  {command}", markup=False)
 
 
 def main() -> None:

@@ -55,10 +55,14 @@ def _pipeline_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSp
         if pipeline.image is None and first_registry:
             update["image"] = first_registry
         pipelines[name] = pipeline.model_copy(update=update) if update else pipeline
+    if all(pipelines[name] is pipeline for name, pipeline in spec.pipelines.items()):
+        return spec
     return spec.model_copy(update={"pipelines": pipelines})
 
 
 def _pool_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSpec:
+    if all(pool.disk_gib is not None for pool in spec.compute.pools):
+        return spec
     pools: list[ComputePool] = [
         pool if pool.disk_gib is not None else pool.model_copy(update={"disk_gib": 200 if pool.gpu else 100})
         for pool in spec.compute.pools
@@ -76,6 +80,8 @@ def _endpoint_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSp
         if endpoint.image is None and endpoint.runtime == "custom" and first_registry:
             update["image"] = first_registry
         endpoints.append(endpoint.model_copy(update=update) if update else endpoint)
+    if all(new is old for new, old in zip(endpoints, spec.serving.endpoints, strict=True)):
+        return spec
     return spec.model_copy(update={"serving": spec.serving.model_copy(update={"endpoints": endpoints})})
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 Path = tuple[str | int, ...]
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def format_path(path: Path) -> str:
@@ -15,6 +17,8 @@ def format_path(path: Path) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not _PLAIN_KEY.match(part):
+            out += f"[{part!r}]"  # keys such as '' or 'a.b' would make the path ambiguous
         elif out:
             out += f".{part}"
         else:
@@ -24,7 +28,12 @@ def format_path(path: Path) -> str:
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """` (did you mean 'maxReplicas'?)` or an empty string."""
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    options = list(candidates)
+    matches = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not matches and len(word) >= 3:
+        # Abbreviations and long forms: 'development' → 'dev', 'prod' → 'production'.
+        lowered = word.lower()
+        matches = [c for c in options if len(c) >= 3 and (lowered.startswith(c.lower()) or c.lower().startswith(lowered))][:1]
     return f" (did you mean '{matches[0]}'?)" if matches else ""
 
 

@@ -10,6 +10,7 @@ counted, not performed), pathological nesting and oversized files.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -120,56 +121,65 @@ class _Builder:
                 "bundles should not need that many",
             )
 
-    def _node(self, path: Path, depth: int) -> tuple[Any, int]:
+    def _node(self, path: Path, depth: int, event: Any = None) -> tuple[Any, int]:
         """Returns the value and its expanded size in nodes."""
-        event = self.loader.get_event()
+        if event is None:
+            event = self.loader.get_event()
         mark = event.start_mark
         self.positions[path] = (mark.line + 1, mark.column + 1)
-        if isinstance(event, yaml.AliasEvent):
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            self.nodes += 1
+            value: Any = self._scalar(event, path)
+            size = 1
+        elif kind is yaml.AliasEvent:
             if event.anchor not in self.anchors:
                 raise _fail(self.file, mark, f"unknown alias *{event.anchor}")
             value, size = self.anchors[event.anchor]
             self._count(size, mark)
             return value, size
-        if depth > MAX_DEPTH:
+        elif depth > MAX_DEPTH:
             raise _fail(self.file, mark, f"nesting deeper than {MAX_DEPTH} levels; bundles are never that deep")
-        if isinstance(event, yaml.ScalarEvent):
-            self._count(1, mark)
-            value = self._scalar(event, path)
-            size = 1
-        elif isinstance(event, yaml.SequenceStartEvent):
+        elif kind is yaml.SequenceStartEvent:
             self._check_collection_tag(event, path)
             self._count(1, mark)
-            items: list[Any] = []
-            size = 1
-            while not self.loader.check_event(yaml.SequenceEndEvent):
-                item, item_size = self._node((*path, len(items)), depth + 1)
-                items.append(item)
-                size += item_size
-            self.loader.get_event()
-            value = items
-        elif isinstance(event, yaml.MappingStartEvent):
+            value, size = self._sequence(path, depth)
+        elif kind is yaml.MappingStartEvent:
             self._check_collection_tag(event, path)
             self._count(1, mark)
             value, size = self._mapping(path, depth)
         else:  # pragma: no cover - libyaml never yields other events here
-            raise _fail(self.file, mark, f"unexpected YAML event {type(event).__name__}")
-        anchor = getattr(event, "anchor", None)
-        if anchor:
-            self.anchors[anchor] = (value, size)
+            raise _fail(self.file, mark, f"unexpected YAML event {kind.__name__}")
+        if self.nodes > MAX_NODES:
+            self._count(0, mark)
+        if event.anchor:
+            self.anchors[event.anchor] = (value, size)
         return value, size
+
+    def _sequence(self, path: Path, depth: int) -> tuple[list[Any], int]:
+        items: list[Any] = []
+        size = 1
+        get_event = self.loader.get_event
+        while True:
+            event = get_event()
+            if type(event) is yaml.SequenceEndEvent:
+                return items, size
+            item, item_size = self._node((*path, len(items)), depth + 1, event)
+            items.append(item)
+            size += item_size
 
     def _mapping(self, path: Path, depth: int) -> tuple[dict[str, Any], int]:
         mapping: dict[str, Any] = {}
-        explicit: set[str] = set()
         merged: dict[str, Any] = {}
         size = 1
-        while not self.loader.check_event(yaml.MappingEndEvent):
-            key_event = self.loader.peek_event()
+        get_event = self.loader.get_event
+        while True:
+            key_event = get_event()
+            if type(key_event) is yaml.MappingEndEvent:
+                break
             key_mark = key_event.start_mark
-            if not isinstance(key_event, yaml.ScalarEvent):
+            if type(key_event) is not yaml.ScalarEvent:
                 raise _fail(self.file, key_mark, "mapping keys must be plain strings, not collections or aliases", _path_text(path))
-            self.loader.get_event()
             if key_event.tag is None and key_event.implicit[0] and key_event.value == "<<":
                 value, value_size = self._node((*path, "<<"), depth + 1)
                 for source in value if isinstance(value, list) else [value]:
@@ -179,7 +189,7 @@ class _Builder:
                         merged.setdefault(k, v)
                 size += value_size
                 continue
-            key = self._scalar(key_event, path, as_key=True)
+            key = self._scalar(key_event, path)
             if not isinstance(key, str):
                 raise _fail(
                     self.file,
@@ -187,20 +197,19 @@ class _Builder:
                     f"mapping keys must be strings; quote the key {key_event.value!r}",
                     _path_text(path),
                 )
-            if key in explicit:
-                first_line = self.key_positions[(*path, key)][0]
+            key_path = (*path, key)
+            if key in mapping:
+                first_line = self.key_positions[key_path][0]
                 raise _fail(
                     self.file,
                     key_mark,
                     f"duplicate key '{key}' (first defined on line {first_line}); remove one",
-                    _path_text((*path, key)),
+                    _path_text(key_path),
                 )
-            explicit.add(key)
-            self.key_positions[(*path, key)] = (key_mark.line + 1, key_mark.column + 1)
-            value, value_size = self._node((*path, key), depth + 1)
+            self.key_positions[key_path] = (key_mark.line + 1, key_mark.column + 1)
+            value, value_size = self._node(key_path, depth + 1)
             mapping[key] = value
             size += value_size
-        self.loader.get_event()
         for k, v in merged.items():
             mapping.setdefault(k, v)
         return mapping, size
@@ -209,20 +218,34 @@ class _Builder:
         if event.tag not in _COLLECTION_TAGS:
             raise _fail(self.file, event.start_mark, f"custom YAML tag {event.tag} is not allowed in bundles", _path_text(path))
 
-    def _scalar(self, event: yaml.ScalarEvent, path: Path, *, as_key: bool = False) -> Any:
+    def _scalar(self, event: yaml.ScalarEvent, path: Path) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
-            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+            if not event.implicit[0]:
+                return event.value  # quoted: always a string
+            tag = _plain_tag(event.value)
         if tag not in _SCALAR_TAGS:
             raise _fail(self.file, event.start_mark, f"custom YAML tag {tag} is not allowed in bundles", _path_text(path))
         if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
             # Timestamps stay strings: bundles hold no dates, and a string is what a schema can judge.
             return event.value
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        node = yaml.ScalarNode(tag, event.value, None, None, event.style)
         try:
             return _CONSTRUCT[tag](self.loader, node)
-        except (ValueError, yaml.YAMLError) as error:
-            raise _fail(self.file, event.start_mark, f"invalid {tag.rsplit(':', 1)[-1]} {event.value!r}: {error}", _path_text(path)) from None
+        except (ValueError, yaml.YAMLError):
+            name = tag.rsplit(":", 1)[-1]
+            fix = f"fix it or drop the !!{name} tag" if event.tag not in (None, "!") else "quote it if it is text"
+            raise _fail(self.file, event.start_mark, f"{event.value!r} is not a valid {name}; {fix}", _path_text(path)) from None
+
+
+_RESOLVER = yaml.resolver.Resolver()
+
+
+@lru_cache(maxsize=8192)
+def _plain_tag(value: str) -> str:
+    """The core-schema tag of a plain (unquoted) scalar; bundles repeat the same few values."""
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
+    return tag
 
 
 def _path_text(path: Path) -> str:
@@ -250,8 +273,15 @@ def load_text(text: str, file: str) -> Document:
         problem = error.problem or "invalid YAML"
         context = f" {error.context}" if error.context else ""
         raise _fail(file, mark, f"YAML syntax error: {problem}{context}") from None
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+        message = f"the file contains the character #x{error.character:04x}, which YAML does not allow; remove it"
+        raise LoadError(Diagnostic(file, line, column, "(document)", message, rule="load")) from None
     except yaml.YAMLError as error:
         raise _fail(file, None, f"YAML error: {error}") from None
+    except UnicodeError:
+        raise _fail(file, None, "the text is not valid Unicode (lone surrogates); save the file as UTF-8") from None
     except RecursionError:
         raise _fail(file, None, f"nesting deeper than {MAX_DEPTH} levels; bundles are never that deep") from None
 

@@ -2,18 +2,19 @@
 
 `schemas/bundle.schema.json` is generated from these classes (see `schema.py`), so the schema
 editors see and the model the program uses cannot drift. Every field carries a description, a
-default (unless DESIGN.md §3 makes it required) and an example; `tests/test_schema.py` enforces it.
+default (unless DESIGN.md §3 makes it required) and an example; `tests/bundle/test_schema.py` enforces it.
 
 Models are frozen and strict: YAML `"3"` is not the integer 3, unknown keys are errors.
 Defaults that depend on other fields (a pool's disk size, a tier's NAT layout) are left `None`
-here and derived by `resolve.py`, so the typed model the program sees is always concrete.
+here and derived by `defaults.py`, so the typed model the program sees is always concrete.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 from pydantic.alias_generators import to_camel
 
 API_VERSION = "mlrig/v1"
@@ -37,6 +38,9 @@ BRANCH = r"^[A-Za-z0-9._/-]+$"
 SEMVERISH = r"^v?[0-9]+(\.[0-9]+){1,2}([-+][0-9A-Za-z.-]+)?$"
 K8S_VERSION = r"^1\.[0-9]{2}$"
 TAG_KEY = r"^[A-Za-z0-9 _.:/=+@-]{1,128}$"
+ROLE_NAME = r"^[A-Za-z0-9+=,.@_-]{1,64}$"
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
+PYTHON_VERSION = r"^3\.[0-9]{1,2}$"
 
 PATTERN_HINTS: dict[str, str] = {
     DNS_LABEL: "a DNS label: lowercase letters, digits and '-', starting with a letter",
@@ -54,7 +58,10 @@ PATTERN_HINTS: dict[str, str] = {
     BRANCH: "a git branch name",
     SEMVERISH: "a version such as 1.8.1",
     K8S_VERSION: "a Kubernetes minor version such as 1.34",
-    TAG_KEY: "an AWS tag key",
+    TAG_KEY: "an AWS tag key: 1 to 128 letters, digits, spaces and _ . : / = + - @",
+    ROLE_NAME: "an IAM role name: 1 to 64 letters, digits and + = , . @ _ -",
+    IDENTIFIER: "a name such as learning_rate: a letter or '_', then letters, digits, '_', '.' or '-'",
+    PYTHON_VERSION: "a Python version such as 3.12",
 }
 
 DnsName = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
@@ -68,7 +75,7 @@ CpuQuantity = Annotated[str, StringConstraints(pattern=CPU_QUANTITY)]
 MemoryQuantity = Annotated[str, StringConstraints(pattern=MEMORY_QUANTITY)]
 Branch = Annotated[str, StringConstraints(pattern=BRANCH, max_length=255)]
 ChartVersion = Annotated[str, StringConstraints(pattern=SEMVERISH)]
-Cron = Annotated[str, StringConstraints(min_length=9, max_length=120)]
+Cron = Annotated[str, StringConstraints(min_length=1, max_length=120)]  # parsed by rules/schedules.py
 TagKey = Annotated[str, StringConstraints(pattern=TAG_KEY)]
 TagValue = Annotated[str, StringConstraints(max_length=256)]
 Percent = Annotated[int, Field(ge=0, le=100)]
@@ -324,7 +331,7 @@ class EnvironmentSpec(Strict):
         "333333333333",
     )
     region: Region = required("AWS region of this environment.", "us-east-1")
-    deployment_role: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")] = spec_field(
+    deployment_role: Annotated[str, StringConstraints(pattern=ROLE_NAME)] = spec_field(
         "mlrig-deployer",
         "Role that Pulumi assumes in the environment's account under `account` isolation.",
         "mlrig-deployer",
@@ -484,7 +491,7 @@ class Pipeline(Strict):
     resources: Resources = model_field(
         Resources, "Resources per step pod.", {"cpu": "4", "memory": "16Gi", "gpu": 1}
     )
-    parameters: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")], ParameterValue] = spec_field(
+    parameters: dict[Annotated[str, StringConstraints(pattern=IDENTIFIER)], ParameterValue] = spec_field(
         {}, "Parameters passed to the pipeline.", {"epochs": 10}
     )
     timeout_minutes: Annotated[int, Field(ge=1, le=10080)] = spec_field(
@@ -506,7 +513,7 @@ class Pipeline(Strict):
 
 
 class Comparison(Strict):
-    metric: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")] = spec_field(
+    metric: Annotated[str, StringConstraints(pattern=IDENTIFIER)] = spec_field(
         "auc", "Metric that decides whether the candidate beats the champion.", "f1"
     )
     direction: Direction = spec_field("maximize", "Whether higher (`maximize`) or lower is better.", "maximize")
@@ -585,7 +592,7 @@ class DriftSettings(Strict):
 
 
 class QualityMetric(Strict):
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")] = required(
+    name: Annotated[str, StringConstraints(pattern=IDENTIFIER)] = required(
         "Metric name.", "auc"
     )
     threshold: float = required("Alert when the metric crosses this value.", 0.75)
@@ -689,7 +696,7 @@ class CiSettings(Strict):
     manage_repository: bool = spec_field(
         True, "Provision the repository's environments, variables, branch protection and workflows.", True
     )
-    python_version: Annotated[str, StringConstraints(pattern=r"^3\.[0-9]{1,2}$")] = spec_field(
+    python_version: Annotated[str, StringConstraints(pattern=PYTHON_VERSION)] = spec_field(
         "3.11", "Python version of the project's CI.", "3.12"
     )
 
@@ -743,3 +750,18 @@ class ProjectBundle(Strict):
 
 
 BUNDLE_MODELS: dict[str, type[Strict]] = {"Platform": PlatformBundle, "Project": ProjectBundle}
+
+OVERRIDABLE_KEYS: dict[str, str] = {
+    (field.alias or to_camel(name)): name for name, field in ProjectSpecBase.model_fields.items()
+}  # camelCase key -> field name
+
+
+@cache
+def single_field_model(key: str) -> tuple[str, type[Strict]]:
+    """(field name, a model holding only that field) for a top-level key of an environment
+    override, so an override revalidates just the blocks it touches. Raises KeyError for keys
+    an override cannot hold."""
+    name = OVERRIDABLE_KEYS[key]
+    field = ProjectSpecBase.model_fields[name]
+    model: type[Strict] = create_model(f"Override_{name}", __base__=Strict, **{name: (field.annotation, field)})  # type: ignore[call-overload]
+    return name, model

@@ -36,7 +36,7 @@ class Merged:
                 return self.origins[probe] + suffix
             suffix = (probe[-1], *suffix)
             probe = probe[:-1]
-        return tuple(path)
+        return self.origins.get((), ()) + suffix
 
     def merge(self, base: Any, override: Any, path: Path, base_src: Path, override_src: Path) -> Any:
         if isinstance(base, dict) and isinstance(override, dict):
@@ -59,7 +59,8 @@ class Merged:
             used: set[str] = set()
             for i, item in enumerate(base):
                 name = item["name"]
-                match = next((j for j, o in enumerate(override) if o["name"] == name), None)
+                # Only the first item of a name takes the override; a duplicate is reported as such.
+                match = None if name in used else next((j for j, o in enumerate(override) if o["name"] == name), None)
                 if match is None:
                     merged_items.append(item)
                     self.origins[(*path, i)] = (*base_src, i)

@@ -29,7 +29,6 @@ def _partial_defs(defs: dict[str, Any], root: str) -> str:
         defs[partial] = {}  # placeholder against cycles
         node = copy.deepcopy(defs[name])
         defs[partial] = rewrite(node, top=True)
-        defs[partial]["title"] = f"{node.get('title', name)} (override)"
         return partial
 
     def rewrite(node: Any, top: bool = False) -> Any:
@@ -54,6 +53,23 @@ def _partial_defs(defs: dict[str, Any], root: str) -> str:
     return convert(root)
 
 
+_NAMED_CONTAINERS = ("properties", "patternProperties", "$defs")
+
+
+def _without_titles(node: Any) -> Any:
+    """Drop pydantic's automatic titles ("Instance Types"): editors show the key and the
+    description, and the titles only add noise. Keys named `title` inside `properties` stay."""
+    if isinstance(node, dict):
+        return {
+            key: ({name: _without_titles(sub) for name, sub in value.items()} if key in _NAMED_CONTAINERS else _without_titles(value))
+            for key, value in node.items()
+            if key != "title"
+        }
+    if isinstance(node, list):
+        return [_without_titles(item) for item in node]
+    return node
+
+
 @cache
 def _bundle_schema() -> str:
     _, top = models_json_schema(
@@ -61,9 +77,12 @@ def _bundle_schema() -> str:
         by_alias=True,
         ref_template="#/$defs/{model}",
     )
-    defs: dict[str, Any] = top["$defs"]
+    defs: dict[str, Any] = _without_titles(top["$defs"])
     override = _partial_defs(defs, "ProjectSpecBase")
     envs = defs["ProjectSpec"]["properties"]["environments"]
+    # Overrides are checked by the partial spec; pydantic's generic patternProperties for
+    # `dict[DnsName, dict]` would take precedence over additionalProperties and accept anything.
+    envs.pop("patternProperties", None)
     envs["additionalProperties"] = {"$ref": f"#/$defs/{override}"}
     envs["propertyNames"] = {"pattern": r"^[a-z]([a-z0-9-]*[a-z0-9])?$"}
     del defs["ProjectSpecBase"]

@@ -102,6 +102,8 @@ def schema_at(kind: str, path: Path) -> dict[str, Any] | None:
             node = props[part]
         elif isinstance(obj.get("additionalProperties"), dict):
             node = obj["additionalProperties"]
+        elif obj.get("patternProperties"):
+            node = next(iter(obj["patternProperties"].values()))
         else:
             return None
     return _resolve(node) if node is not None else None
@@ -113,9 +115,10 @@ def allowed_keys(kind: str, path: Path) -> list[str]:
     return list(obj.get("properties", {})) if obj else []
 
 
-def describe(kind: str, error: ErrorDetails) -> tuple[Path, str, bool]:
-    """(path, message, points_at_key) for one pydantic error."""
-    loc = tuple(part for part in error["loc"] if part not in ("function-after", "function-before"))
+def describe(kind: str, error: ErrorDetails, prefix: Path = ()) -> tuple[Path, str, bool]:
+    """(path, message, points_at_key) for one pydantic error; `prefix` is where the validated
+    value sits in a bundle of `kind` (errors of a merged override validate only the spec)."""
+    loc = (*prefix, *(part for part in error["loc"] if part not in ("function-after", "function-before")))
     # Union branches add their type names to the location; keep only real path parts.
     loc = tuple(part for part in loc if not (isinstance(part, str) and ("[" in part and part.endswith("]") and part != "[key]")))
     kind_ = error["type"]
@@ -142,7 +145,8 @@ def describe(kind: str, error: ErrorDetails) -> tuple[Path, str, bool]:
         expected = PATTERN_HINTS.get(pattern, f"a value matching {pattern}")
         return loc, f"{_show(value)} is not {expected}", False
     if kind_ in _EXPECTED:
-        message = f"expected {_EXPECTED[kind_]}, got {_type_name(value)} {_show(value) if not isinstance(value, (dict, list)) else ''}".rstrip()
+        shown = "" if value is None or isinstance(value, (dict, list)) else f" {_show(value)}"
+        message = f"expected {_EXPECTED[kind_]}, got {_type_name(value)}{shown}"
         if kind_ == "string_type" and isinstance(value, (int, float, bool)):
             message += "; quote it to make it a string"
         if kind_ in ("int_type", "float_type") and isinstance(value, str):

@@ -7,7 +7,9 @@ of a given file's directory) are loaded to resolve references but not reported.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -18,7 +20,16 @@ from . import rules
 from .defaults import resolve_environment, resolve_project_spec
 from .diagnostics import Diagnostic, Path, did_you_mean, format_path
 from .loader import Document, LoadError, load_file
-from .model import API_VERSION, BUNDLE_MODELS, ClusterSettings, PlatformBundle, ProjectBundle, ProjectSpec
+from .model import (
+    API_VERSION,
+    BUNDLE_MODELS,
+    OVERRIDABLE_KEYS,
+    ClusterSettings,
+    PlatformBundle,
+    ProjectBundle,
+    ProjectSpec,
+    single_field_model,
+)
 from .resolve import Merged, merge_override
 from .resolved import Platform, PlatformEnvironment, Project, ProjectEnvironment
 from .schema_errors import describe
@@ -108,12 +119,18 @@ class _FileCheck:
         line, column = self.document.position(path, key=key)
         self.report.diagnostics.append(Diagnostic(self.report.file, line, column, text_path, message, rule))
 
+    def add_diagnostic(self, diagnostic: Diagnostic) -> None:
+        if (diagnostic.path, diagnostic.message) not in self._seen:
+            self._seen.add((diagnostic.path, diagnostic.message))
+            self.report.diagnostics.append(diagnostic)
 
-def _schema_errors(check: _FileCheck, kind: str, error: ValidationError, to_source: Any = None, prefix: Path = ()) -> None:
+
+def _schema_errors(check: _FileCheck, kind: str, error: ValidationError, merged: Merged | None = None, prefix: Path = ()) -> None:
+    """Report pydantic errors. `prefix` is where the validated value sits in the bundle; with
+    `merged`, paths are mapped back from the merged document to the lines the user wrote."""
     for detail in error.errors(include_url=False):
-        path, message, at_key = describe(kind, detail)
-        full = (*prefix, *path)
-        source = to_source(full) if to_source else full
+        path, message, at_key = describe(kind, detail, prefix)
+        source = merged.source_of(path[len(prefix) :]) if merged is not None else path
         check.add(source, message, key=at_key)
 
 
@@ -132,7 +149,7 @@ def _check_header(check: _FileCheck) -> str | None:
     if kind is None:
         check.add(("kind",), "missing required key 'kind'; use Platform or Project", key=True)
         return None
-    if kind not in BUNDLE_MODELS:
+    if not isinstance(kind, str) or kind not in BUNDLE_MODELS:
         check.add(("kind",), f"unknown kind {kind!r}; use Platform or Project{did_you_mean(str(kind), BUNDLE_MODELS)}")
         return None
     check.report.kind = kind
@@ -147,6 +164,47 @@ def _validate_schema(check: _FileCheck, kind: str) -> None:
         check.bundle = BUNDLE_MODELS[kind].model_validate(check.document.data)  # type: ignore[assignment]
     except ValidationError as error:
         _schema_errors(check, kind, error)
+        if kind == "Project":
+            _check_raw_overrides(check)
+        else:
+            check.bundle = _platform_without_broken_environments(check.document.data, error)
+
+
+def _platform_without_broken_environments(data: dict[str, Any], error: ValidationError) -> PlatformBundle | None:
+    """When every schema error of a platform lies inside some of its environments, the others
+    are still worth the semantic rules, so one run shows every error. The file stays invalid."""
+    broken: set[str] = set()
+    for detail in error.errors(include_url=False):
+        loc = detail["loc"]
+        if len(loc) < 3 or loc[:2] != ("spec", "environments") or not isinstance(loc[2], str):
+            return None
+        broken.add(loc[2])
+    environments = {k: v for k, v in data["spec"]["environments"].items() if k not in broken}
+    if not environments:
+        return None
+    try:
+        return PlatformBundle.model_validate({**data, "spec": {**data["spec"], "environments": environments}})
+    except ValidationError:
+        return None
+
+
+def _check_raw_overrides(check: _FileCheck) -> None:
+    """A project whose schema fails still has its overrides checked, so one run shows every
+    error: each is merged over the raw spec, keeping only the errors inside the override."""
+    assert check.document is not None
+    spec = check.document.data.get("spec")
+    if not isinstance(spec, dict) or not isinstance(spec.get("environments"), dict):
+        return
+    raw_spec = {k: v for k, v in spec.items() if k != "environments"}
+    for env_name, override in spec["environments"].items():
+        if not isinstance(override, dict) or not override:
+            continue
+        scratch = _FileCheck(FileReport(check.report.file), check.document)
+        _merge_project_override(scratch, None, raw_spec, override, env_name)
+        inside = format_path(("spec", "environments", env_name))
+        for d in scratch.report.diagnostics:
+            if d.path == inside or d.path.startswith((inside + ".", inside + "[")):
+                check.add_diagnostic(d)
 
 
 # --- platforms ---------------------------------------------------------------------------------
@@ -166,7 +224,7 @@ def _resolve_platform(check: _FileCheck) -> Platform | None:
             try:
                 cluster = ClusterSettings.model_validate(merged_raw)
             except ValidationError as error:
-                _schema_errors(check, "Platform", error, lambda p, m=merged: m.source_of(p[3:]) if p[:3] == ("spec", "environments", name) else p)
+                _schema_errors(check, "Platform", error, merged, prefix=("spec", "cluster"))
                 failed = True
                 continue
         else:
@@ -187,54 +245,93 @@ def _run_platform_rules(check: _FileCheck, platform: Platform) -> None:
 # --- projects ----------------------------------------------------------------------------------
 
 
+_PER_PROJECT_KEYS = ("platform", "repository", "environments")
+
+
+def _merge_project_override(
+    check: _FileCheck, base: ProjectSpec | None, raw_spec: dict[str, Any], override: dict[str, Any], env_name: str
+) -> tuple[ProjectSpec | None, Merged]:
+    """The project spec of one environment: the override deep-merged over the raw spec. Only the
+    top-level blocks the override touches are validated again; the rest is the base model's."""
+    source = ("spec", "environments", env_name)
+    touched = {key: value for key, value in override.items() if key in OVERRIDABLE_KEYS}
+    for key in override.keys() - touched.keys():
+        if key in _PER_PROJECT_KEYS:
+            message = f"`{key}` is the same in every environment; set it once under `spec`"
+        else:
+            hint = did_you_mean(key, OVERRIDABLE_KEYS) or f"; an override may hold {', '.join(OVERRIDABLE_KEYS)}"
+            message = f"unknown key '{key}'{hint}"
+        check.add((*source, key), message, key=True)
+    merged_raw, merged = merge_override(raw_spec, touched, ("spec",), source)
+    update: dict[str, Any] = {}
+    for key in touched:
+        field_name, block = single_field_model(key)
+        try:
+            update[field_name] = getattr(block.model_validate({key: merged_raw[key]}), field_name)
+        except ValidationError as error:
+            _schema_errors(check, "Project", error, merged, prefix=("spec",))
+    if len(update) < len(override) or base is None:
+        return None, merged
+    return base.model_copy(update=update), merged
+
+
 def _project_views(check: _FileCheck, platform: Platform | None) -> Iterable[tuple[rules.ProjectView, Merged | None]]:
     bundle = check.bundle
     assert isinstance(bundle, ProjectBundle) and check.document is not None
     raw_spec = {k: v for k, v in check.document.data["spec"].items() if k != "environments"}
     project = bundle.metadata.name
-    if platform is None:
-        names = list(bundle.spec.environments) or [None]
-    else:
-        names = list(platform.environments)
+    names: list[str | None] = list(platform.environments) if platform else [*bundle.spec.environments] or [None]
+    resolved_by_tier: dict[tuple[int, str], ProjectSpec] = {}
     for env_name in names:
         override = bundle.spec.environments.get(env_name, {}) if env_name else {}
         merged: Merged | None = None
         spec: ProjectSpec | None
         if override:
-            merged_raw, merged = merge_override(raw_spec, override, ("spec",), ("spec", "environments", str(env_name)))
-            try:
-                spec = ProjectSpec.model_validate({**merged_raw, "environments": {}})
-            except ValidationError as error:
-                m = merged
-                _schema_errors(check, "Project", error, lambda p, m=m: ("spec", *m.source_of(p[1:])) if p[:1] == ("spec",) else p, prefix=("spec",))
+            spec, merged = _merge_project_override(check, bundle.spec, raw_spec, override, str(env_name))
+            if spec is None:
                 continue
         else:
             spec = bundle.spec
         platform_env = platform.environments.get(env_name) if platform and env_name else None
         tier = platform_env.tier if platform_env else "dev"
-        resolved = resolve_project_spec(spec, project, tier)
+        key = (id(spec), tier)  # environments without overrides share the base spec: resolve it once per tier
+        if key not in resolved_by_tier:
+            resolved_by_tier[key] = resolve_project_spec(spec, project, tier)
+        resolved = resolved_by_tier[key]
         yield rules.ProjectView(bundle, resolved, env_name if platform_env else None, platform, platform_env), merged
 
 
-def _check_project(check: _FileCheck, platforms: dict[str, Platform], checks_platform_names: set[str]) -> Project | None:
+def _check_project(check: _FileCheck, platforms: dict[str, Platform], platform_files: dict[str, str]) -> Project | None:
+    """Semantic rules of one project in every environment of its platform (`platform_files`:
+    the file of every platform in the set, valid or not)."""
     bundle = check.bundle
     assert isinstance(bundle, ProjectBundle)
     platform = platforms.get(bundle.spec.platform)
     environments: dict[str, ProjectEnvironment] = {}
     before = len(check.report.diagnostics)
+    # A finding may hold in every environment (reported once) or only in some, because of their
+    # overrides (reported naming them): (path, message, key, rule) -> environments.
+    findings: dict[tuple[Path, str, bool, str], list[str]] = {}
+    views = 0
     for view, merged in _project_views(check, platform):
+        views += 1
         for rule in rules.PROJECT_RULES:
             for finding in rule(view):
                 path = finding.path
                 if merged is not None and path[:1] == ("spec",):
-                    path = ("spec", *merged.source_of(path[1:]))
-                check.add(path, finding.message, key=finding.key, rule=rule.__name__)
+                    path = merged.source_of(path[1:])
+                findings.setdefault((path, finding.message, finding.key, rule.__name__), []).append(view.environment or "")
         if view.platform_environment is not None and view.environment is not None:
             environments[view.environment] = ProjectEnvironment(view.environment, view.spec, view.platform_environment, bundle)
+    for (path, message, key, rule_name), where in findings.items():
+        if len(where) < views and all(where):
+            label = "environment" if len(where) == 1 else "environments"
+            message = f"in {label} {', '.join(where)}: {message}"
+        check.add(path, message, key=key, rule=rule_name)
     if platform is None:
-        invalid = [p for p in checks_platform_names if p == bundle.spec.platform]
-        if invalid:
-            check.add(("spec", "platform"), f"platform '{bundle.spec.platform}' has errors of its own; fix its bundle first")
+        if bundle.spec.platform in platform_files:
+            platform_file = platform_files[bundle.spec.platform]
+            check.add(("spec", "platform"), f"platform '{bundle.spec.platform}' has errors of its own; fix {platform_file} first")
         return None
     if len(check.report.diagnostics) > before:
         return None
@@ -262,8 +359,27 @@ def _load(path: FsPath, context: bool) -> _FileCheck:
     return check
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Validation allocates millions of small, acyclic objects (values, positions, models) and
+    keeps them until the end; the cyclic garbage collector would rescan them again and again and
+    find nothing. Pausing it halves the time of `mlrig validate` on a thousand files."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def validate_paths(paths: Sequence[str | FsPath], *, with_context: bool = True) -> ValidationResult:
     """Validate files and directories; raises UsageError for paths that do not exist."""
+    with _collector_paused():
+        return _validate_paths(paths, with_context=with_context)
+
+
+def _validate_paths(paths: Sequence[str | FsPath], *, with_context: bool) -> ValidationResult:
     rules.load_all()
     files = collect_files(paths)
     targets = {f.resolve() for f in files}
@@ -292,6 +408,9 @@ def _validate_checks(checks: list[_FileCheck]) -> ValidationResult:
     set_view = rules.BundleSetView(
         platforms=[(c.report.file, c.bundle) for c in checks if isinstance(c.bundle, PlatformBundle)],
         projects=[(c.report.file, c.bundle) for c in checks if isinstance(c.bundle, ProjectBundle)],
+        broken_platforms={
+            c.report.name: c.report.file for c in checks if c.report.kind == "Platform" and c.bundle is None and c.report.name
+        },
     )
     by_file = {c.report.file: c for c in checks}
     for rule in rules.SET_RULES:
@@ -309,7 +428,8 @@ def _validate_checks(checks: list[_FileCheck]) -> ValidationResult:
     projects: dict[str, Project] = {}
     for check in checks:
         if isinstance(check.bundle, ProjectBundle):
-            project = _check_project(check, platforms, {b.metadata.name for _, b in set_view.platforms})
+            known = {b.metadata.name: file for file, b in set_view.platforms} | set_view.broken_platforms
+            project = _check_project(check, platforms, known)
             if project is not None and project.name not in projects and check.report.valid:
                 projects[project.name] = project
     return ValidationResult([c.report for c in checks], platforms, projects)

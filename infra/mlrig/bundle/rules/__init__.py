@@ -2,13 +2,14 @@
 
 A rule is a small function that looks at one resolved bundle and yields `Finding`s. Add one by
 writing the function in the module of its concern, decorating it, and adding its failing and
-passing cases to `tests/rules/`. Importing this package registers every rule.
+passing cases to `tests/bundle/rules/` (a test there fails for a rule without them). Importing
+this package registers every rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..diagnostics import Path
 from ..model import PlatformBundle, ProjectBundle, ProjectSpec
@@ -38,6 +39,8 @@ class ProjectView:
 class BundleSetView:
     platforms: list[tuple[str, PlatformBundle]]  # (file, bundle)
     projects: list[tuple[str, ProjectBundle]]
+    # Platforms named in a file whose schema failed: they exist, but cannot be checked further.
+    broken_platforms: dict[str, str] = field(default_factory=dict)  # name -> file
 
 
 PlatformRule = Callable[[Platform], Iterable[Finding]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...aws_catalog import ARM64_GPU_FAMILIES, NON_NVIDIA_ACCELERATORS, nvidia_gpus, split_instance_type
+from ..diagnostics import Path
 from . import Finding, ProjectView, project_rule
 
 
@@ -45,7 +46,9 @@ def gpu_pools_use_gpu_instances(view: ProjectView) -> Iterator[Finding]:
 @project_rule
 def gpu_requests_have_gpu_pools(view: ProjectView) -> Iterator[Finding]:
     pools = {p.name: p for p in view.spec.compute.pools}
-    workloads = [(("spec", "pipelines", name), name, p.pool, p.resources.gpu) for name, p in view.spec.pipelines.items()]
+    workloads: list[tuple[Path, str, str | None, int]] = [
+        (("spec", "pipelines", name), name, p.pool, p.resources.gpu) for name, p in view.spec.pipelines.items()
+    ]
     workloads += [
         (("spec", "serving", "endpoints", i), e.name, e.pool, e.resources.gpu)
         for i, e in enumerate(view.spec.serving.endpoints)

@@ -6,7 +6,8 @@ from collections import Counter
 from collections.abc import Iterator
 
 from ... import naming
-from . import BundleSetView, Finding, ProjectView, project_rule, set_rule
+from ..resolved import Platform
+from . import BundleSetView, Finding, ProjectView, platform_rule, project_rule, set_rule
 
 
 @set_rule
@@ -84,3 +85,38 @@ def pipeline_names_not_reserved(view: ProjectView) -> Iterator[Finding]:
                 f"pipeline name '{name}' is reserved for a built-in workload ({', '.join(naming.RESERVED_WORKLOADS)}); rename it",
                 key=True,
             )
+
+
+def _platform_derived_names(platform: Platform, environment: str) -> list[tuple[str, str]]:
+    """(limit key, name) of the AWS names a platform environment derives."""
+    name = platform.name
+    cluster = naming.cluster_name(name, environment, platform.isolation)
+    names = [
+        ("eks-cluster", cluster),
+        ("eks-node-group", naming.system_node_group(cluster)),
+        ("iam-role", naming.platform_deployer_role(name, environment)),
+        ("iam-role", naming.flow_log_role(name, environment)),
+        ("iam-role", naming.cluster_role(cluster)),
+        ("iam-role", naming.system_node_role(cluster)),
+        ("iam-role", naming.karpenter_node_role(cluster)),
+        ("iam-role", naming.karpenter_controller_role(cluster)),
+        ("sqs-queue", naming.karpenter_interruption_queue(cluster)),
+    ]
+    if not platform.bundle.spec.state.backend:
+        names.append(("s3-bucket", naming.state_bucket(name)))
+    return names
+
+
+@platform_rule
+def platform_derived_names_fit(platform: Platform) -> Iterator[Finding]:
+    """Every AWS name derived from the platform and environment names fits its limit."""
+    for environment in platform.environments:
+        for limit_key, name in _platform_derived_names(platform, environment):
+            limit = naming.LIMITS[limit_key]
+            if len(name) > limit:
+                yield Finding(
+                    ("spec", "environments", environment),
+                    f"derived {limit_key} name '{name}' is {len(name)} characters, over the limit of {limit}; "
+                    "shorten the platform name or this environment's name",
+                    key=True,
+                )

@@ -53,7 +53,7 @@ def accounts_fit_isolation(platform: Platform) -> Iterator[Finding]:
                 yield Finding(_env(name), f"environment '{name}' needs `account`: `account` isolation gives each environment its own AWS account")
                 continue
             if env.account in seen:
-                yield Finding(_env(name, "account"), f"account {env.account} is already environment '{seen[env.account]}''s; `account` isolation needs a distinct account per environment")
+                yield Finding(_env(name, "account"), f"account {env.account} is also used by environment '{seen[env.account]}'; `account` isolation needs a distinct account per environment")
             seen[env.account] = name
     if platform.isolation != "account":
         accounts = {env.account for env in platform.environments.values() if env.account}

@@ -12,7 +12,7 @@ from . import BundleSetView, Finding, ProjectView, project_rule, set_rule
 def project_platform_exists(view: BundleSetView) -> Iterator[tuple[str, Finding]]:
     names = [bundle.metadata.name for _, bundle in view.platforms]
     for file, project in view.projects:
-        if project.spec.platform not in names:
+        if project.spec.platform not in names and project.spec.platform not in view.broken_platforms:
             known = f"known platforms: {', '.join(sorted(names))}" if names else "no Platform bundle was found beside it"
             yield file, Finding(
                 ("spec", "platform"),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from croniter import croniter
 
 from . import Finding, ProjectView, project_rule
 
 
+@lru_cache(maxsize=4096)  # the same few schedules recur in every environment and file
 def cron_problem(expression: str) -> str | None:
     fields = expression.split()
     if expression.startswith("@"):
@@ -27,6 +29,8 @@ def cron_problem(expression: str) -> str | None:
 @project_rule
 def schedules_parse(view: ProjectView) -> Iterator[Finding]:
     for name, pipeline in view.spec.pipelines.items():
+        if pipeline.type == "monitoring" and pipeline.schedule == view.spec.monitoring.schedule:
+            continue  # the default, taken from monitoring.schedule: reported there
         if pipeline.schedule:
             problem = cron_problem(pipeline.schedule)
             if problem:

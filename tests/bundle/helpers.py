@@ -1,0 +1,162 @@
+"""Building, mutating and validating bundles in tests, without touching the disk."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlrig.bundle.diagnostics import Diagnostic
+from mlrig.bundle.loader import load_text
+from mlrig.bundle.validate import ValidationResult, validate_documents
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLES = ROOT / "bundles"
+EXAMPLE_FILES = {"platform": "platform.yaml", "fraud": "fraud-detection.yaml", "rag": "rag-assistant.yaml"}
+
+
+def example(name: str) -> dict[str, Any]:
+    """A fresh copy of an example bundle's data: `platform`, `fraud` or `rag`."""
+    return _examples()[name]
+
+
+_CACHE: dict[str, dict[str, Any]] = {}
+
+
+def _examples() -> dict[str, dict[str, Any]]:
+    if not _CACHE:
+        for key, file in EXAMPLE_FILES.items():
+            _CACHE[key] = yaml.safe_load((BUNDLES / file).read_text(encoding="utf-8"))
+    return copy.deepcopy(_CACHE)
+
+
+def minimal_platform(name: str = "acme-ml", **spec: Any) -> dict[str, Any]:
+    """A Platform bundle holding only the required fields (plus `spec` overrides)."""
+    return {
+        "apiVersion": "mlrig/v1",
+        "kind": "Platform",
+        "metadata": {"name": name},
+        "spec": {"environments": {"dev": {"tier": "dev", "region": "us-east-1"}}, **spec},
+    }
+
+
+def minimal_project(name: str = "churn", platform: str = "acme-ml", **spec: Any) -> dict[str, Any]:
+    """A Project bundle holding only the required fields (plus `spec` overrides)."""
+    return {
+        "apiVersion": "mlrig/v1",
+        "kind": "Project",
+        "metadata": {"name": name},
+        "spec": {"platform": platform, "repository": f"acme/{name}", **spec},
+    }
+
+
+def dump(document: dict[str, Any]) -> str:
+    return yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
+
+
+def validate(*documents: dict[str, Any] | str, files: list[str] | None = None) -> ValidationResult:
+    """Validate documents (data or YAML text) as one bundle set; files are named `0.yaml`, …"""
+    names = files or [f"{i}.yaml" for i in range(len(documents))]
+    loaded = [
+        load_text(doc if isinstance(doc, str) else dump(doc), name) for doc, name in zip(documents, names, strict=True)
+    ]
+    return validate_documents(loaded)
+
+
+def with_examples(*documents: dict[str, Any], replace: str | None = None) -> ValidationResult:
+    """Validate documents beside the example bundles (`replace` drops one example: platform, fraud, rag)."""
+    examples = {k: v for k, v in _examples().items() if k != replace}
+    files = [EXAMPLE_FILES[k] for k in examples] + [f"extra-{i}.yaml" for i in range(len(documents))]
+    return validate(*examples.values(), *documents, files=files)
+
+
+def errors(result: ValidationResult, rule: str | None = None) -> list[Diagnostic]:
+    return [d for d in result.diagnostics if rule is None or d.rule == rule]
+
+
+def paths(result: ValidationResult, rule: str | None = None) -> list[str]:
+    return [d.path for d in errors(result, rule)]
+
+
+def explain(result: ValidationResult) -> str:
+    return "\n".join(d.text() + f"  [{d.rule}]" for d in result.diagnostics) or "(no errors)"
+
+
+_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def parse_path(path: str) -> list[str | int]:
+    """`spec.compute.pools[0].max` → ["spec", "compute", "pools", 0, "max"]."""
+    return [int(index) if index else key for key, index in _PART.findall(path)]
+
+
+def set_path(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """Set a value at a dotted path, creating mappings on the way; returns the document."""
+    parts = parse_path(path)
+    node: Any = document
+    for part in parts[:-1]:
+        if isinstance(part, str) and part not in node:
+            node[part] = {}
+        node = node[part]
+    last = parts[-1]
+    if isinstance(node, list) and last == len(node):
+        node.append(value)
+    else:
+        node[last] = value
+    return document
+
+
+def delete_path(document: dict[str, Any], path: str) -> dict[str, Any]:
+    parts = parse_path(path)
+    node: Any = document
+    for part in parts[:-1]:
+        node = node[part]
+    del node[parts[-1]]
+    return document
+
+
+def line_of(text: str, needle: str, occurrence: int = 1) -> int:
+    """1-based line of the n-th line containing `needle`."""
+    hits = [i + 1 for i, line in enumerate(text.splitlines()) if needle in line]
+    return hits[occurrence - 1]
+
+
+def project_with(changes: dict[str, Any], base: str = "fraud", deletions: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An example project with values set at dotted paths (and some paths deleted)."""
+    document = example(base)
+    for path in deletions:
+        delete_path(document, path)
+    for path, value in changes.items():
+        set_path(document, path, value)
+    return document
+
+
+def platform_with(changes: dict[str, Any], deletions: tuple[str, ...] = ()) -> dict[str, Any]:
+    document = example("platform")
+    for path in deletions:
+        delete_path(document, path)
+    for path, value in changes.items():
+        set_path(document, path, value)
+    return document
+
+
+def check_project(changes: dict[str, Any], base: str = "fraud", deletions: tuple[str, ...] = ()) -> ValidationResult:
+    """Validate a changed example project beside the example platform."""
+    return validate(
+        example("platform"), project_with(changes, base, deletions), files=["platform.yaml", "project.yaml"]
+    )
+
+
+def check_platform(changes: dict[str, Any], deletions: tuple[str, ...] = ()) -> ValidationResult:
+    return validate(platform_with(changes, deletions), files=["platform.yaml"])
+
+
+def only(result: ValidationResult, rule: str) -> Diagnostic:
+    """The single error of a result, which must come from `rule`."""
+    assert len(result.diagnostics) == 1, explain(result)
+    [error] = result.diagnostics
+    assert error.rule == rule, explain(result)
+    return error

@@ -1,0 +1,101 @@
+"""rules/network.py: regions exist, CIDRs are valid, private and disjoint, accounts fit the
+isolation pattern, one prod, ordered node group bounds."""
+
+from __future__ import annotations
+
+import pytest
+
+from ..helpers import check_platform, explain, minimal_platform, only, validate
+
+
+def test_an_unknown_region_is_rejected_with_a_suggestion():
+    error = only(check_platform({"spec.environments.staging.region": "us-east-7"}), "regions_exist")
+    assert error.path == "spec.environments.staging.region"
+    assert "unknown AWS region 'us-east-7'" in error.message and "did you mean" in error.message
+
+
+@pytest.mark.parametrize("region", ["eu-central-1", "ap-southeast-2", "us-gov-west-1"])
+def test_real_regions_are_accepted(region: str):
+    assert check_platform({f"spec.environments.{env}.region": region for env in ("dev", "staging", "prod")}).valid
+
+
+@pytest.mark.parametrize(
+    ("cidr", "expected"),
+    [
+        ("10.10.0.1/16", "not a valid CIDR block"),
+        ("10.99.0.0/12", "not a valid CIDR block"),
+        ("999.10.0.0/16", "not a valid CIDR block"),
+        ("10.0.0.0/8", "between a /16 and a /24"),
+        ("10.40.0.0/28", "between a /16 and a /24"),
+        ("8.8.0.0/16", "not a private range"),
+        ("10.10.128.0/17", "overlaps environment 'dev'"),
+    ],
+)
+def test_environment_cidrs_must_be_valid_private_and_disjoint(cidr: str, expected: str):
+    error = only(check_platform({"spec.environments.prod.network.cidr": cidr}), "cidrs_valid_and_disjoint")
+    assert error.path == "spec.environments.prod.network.cidr" and expected in error.message
+
+
+def test_disjoint_private_cidrs_of_any_size_between_16_and_24_are_fine():
+    assert check_platform({"spec.environments.prod.network.cidr": "192.168.4.0/24"}).valid
+
+
+def test_default_cidrs_never_overlap():
+    envs = {f"e{i}": {"tier": "dev", "region": "us-east-1"} for i in range(5)}
+    assert validate(minimal_platform(environments=envs)).valid
+
+
+def test_account_isolation_needs_an_account_for_every_environment():
+    error = only(check_platform({}, deletions=("spec.environments.staging.account",)), "accounts_fit_isolation")
+    assert error.path == "spec.environments.staging" and "needs `account`" in error.message
+
+
+def test_account_isolation_needs_a_distinct_account_per_environment():
+    error = only(check_platform({"spec.environments.prod.account": "111111111111"}), "accounts_fit_isolation")
+    assert error.path == "spec.environments.prod.account"
+    assert "also used by environment 'dev'" in error.message
+
+
+def test_an_account_id_must_have_12_digits():
+    result = check_platform({"spec.environments.prod.account": "12345"})
+    assert [e.path for e in result.diagnostics] == ["spec.environments.prod.account"], explain(result)
+    assert "12-digit" in result.diagnostics[0].message
+
+
+def test_an_unquoted_account_id_is_told_to_be_quoted():
+    result = check_platform({"spec.environments.prod.account": 333333333333})
+    assert "quote it" in result.diagnostics[0].message
+
+
+def test_cluster_isolation_with_several_accounts_is_rejected():
+    error = only(check_platform({"spec.isolation": "cluster"}), "accounts_fit_isolation")
+    assert error.path == "spec.isolation" and "isolation: account" in error.message
+
+
+def test_cluster_isolation_in_one_account_is_fine():
+    accounts = {f"spec.environments.{env}.account": "111111111111" for env in ("dev", "staging", "prod")}
+    assert check_platform({"spec.isolation": "cluster", **accounts}).valid
+
+
+def test_namespace_isolation_shares_one_cluster_so_one_region():
+    envs = {"dev": {"tier": "dev", "region": "us-east-1"}, "prod": {"tier": "prod", "region": "eu-west-1"}}
+    error = only(validate(minimal_platform(isolation="namespace", environments=envs)), "accounts_fit_isolation")
+    assert "same region" in error.message
+    envs["prod"]["region"] = "us-east-1"
+    assert validate(minimal_platform(isolation="namespace", environments=envs)).valid
+
+
+def test_two_prod_environments_are_rejected():
+    error = only(check_platform({"spec.environments.staging.tier": "prod"}), "tiers_cover_promotion")
+    assert error.path == "spec.environments.prod.tier"
+
+
+def test_a_system_node_group_whose_min_exceeds_its_max_is_rejected():
+    error = only(check_platform({"spec.cluster.systemNodeGroup.min": 5}), "node_group_bounds")
+    # prod overrides both bounds (3..6), so only dev and staging break, at the shared line.
+    assert error.path == "spec.cluster.systemNodeGroup.min"
+
+
+def test_a_node_group_override_whose_min_exceeds_its_max_points_at_the_override():
+    error = only(check_platform({"spec.environments.prod.cluster.systemNodeGroup.min": 7}), "node_group_bounds")
+    assert error.path == "spec.environments.prod.cluster.systemNodeGroup.min"

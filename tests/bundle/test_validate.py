@@ -1,0 +1,64 @@
+"""The validation pipeline as a whole: every error of every file, context files, resolved output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlrig.bundle.validate import validate_paths
+
+from .helpers import dump, example, explain, platform_with, set_path, validate
+
+
+def test_a_platform_with_a_broken_environment_still_has_its_other_environments_checked():
+    platform = platform_with({"spec.environments.dev.tier": "develop", "spec.environments.staging.region": "us-east-7"})
+    result = validate(platform)
+    assert [(e.path, e.rule) for e in result.diagnostics] == [
+        ("spec.environments.dev.tier", "schema"),
+        ("spec.environments.staging.region", "regions_exist"),
+    ], explain(result)
+    assert result.platforms == {}
+
+
+def test_a_project_with_schema_errors_still_has_its_overrides_checked():
+    fraud = example("fraud")
+    set_path(fraud, "spec.compute.pools[0].max", "eight")
+    set_path(fraud, "spec.environments.prod.compute.pools[0].capacity", "reserved")
+    result = validate(example("platform"), fraud)
+    assert sorted(e.path for e in result.diagnostics) == [
+        "spec.compute.pools[0].max",
+        "spec.environments.prod.compute.pools[0].capacity",
+    ], explain(result)
+
+
+def test_validating_one_file_resolves_references_from_its_directory_without_reporting_them(tmp_path: Path):
+    platform = example("platform")
+    set_path(platform, "spec.environments.staging.region", "us-east-7")  # broken, but not asked about
+    (tmp_path / "platform.yaml").write_text(dump(platform))
+    (tmp_path / "fraud.yaml").write_text(dump(example("fraud")))
+    result = validate_paths([tmp_path / "fraud.yaml"])
+    assert [r.file for r in result.reports if not r.context] == [str(tmp_path / "fraud.yaml")]
+    [error] = result.diagnostics
+    assert error.path == "spec.platform" and "has errors of its own" in error.message
+
+
+def test_the_resolved_examples_hold_one_environment_per_platform_environment(example_result):
+    assert set(example_result.projects) == {"fraud-detection", "rag-assistant"}
+    for project in example_result.projects.values():
+        assert [e.stack for e in project.environments.values()] == [
+            f"{project.name}.{env}" for env in ("dev", "staging", "prod")
+        ]
+        assert all(e.platform_environment.platform_name == "acme-ml" for e in project.environments.values())
+
+
+def test_the_validator_leaves_the_collector_as_it_found_it(tmp_path: Path):
+    import gc
+
+    (tmp_path / "p.yaml").write_text(dump(example("platform")))
+    validate_paths([tmp_path])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        validate_paths([tmp_path])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
