@@ -145,6 +145,20 @@ class ProjectNames:
     def firehose(self, purpose: str) -> str:
         return f"{self.prefix}-{purpose}"
 
+    def kubernetes_group(self, persona: str) -> str:
+        """Kubernetes group an EKS access entry maps a persona role to. Named after the namespace,
+        so that under `namespace` isolation dev and prod groups of one project differ."""
+        return f"mlrig:{self.namespace}:{persona}"
+
+    def node_pool(self, pool: str) -> str:
+        """Karpenter NodePool / EC2NodeClass name: cluster-scoped, so unique per namespace."""
+        return f"{self.namespace}-{pool}"
+
+    def image(self, registry: str, tag: str) -> str:
+        """Image reference in the environment's ECR repository of `registry`."""
+        domain = "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com"
+        return f"{self.account}.dkr.ecr.{self.region}.{domain}/{self.repository(registry)}:{tag}"
+
     def glue_database(self) -> str:
         return f"{self.project}_{self.environment}".replace("-", "_")
 
@@ -183,3 +197,205 @@ class ProjectNames:
         if opensearch:
             names.append(("opensearch-domain", self.opensearch_domain()))
         return names
+
+
+# --- platform landing zone (added for the platform stacks) ------------------------------------
+
+
+def shared_cluster_owner(environments: dict[str, str]) -> str:
+    """Under `namespace` isolation, the environment whose stack owns the shared VPC and cluster:
+    the first environment of the highest tier (prod > staging > dev), so that changing the shared
+    cluster goes through the most guarded pipeline. `environments` maps name -> tier, in order."""
+    rank = {"prod": 2, "staging": 1, "dev": 0}
+    best = max(rank[tier] for tier in environments.values())
+    return next(name for name, tier in environments.items() if rank[tier] == best)
+
+
+def namespace_prefix(environment: str, isolation: str) -> str:
+    """Prefix of an environment's Kubernetes namespaces: only a shared cluster needs one."""
+    return f"{environment}-" if isolation == "namespace" else ""
+
+
+def karpenter_discovery(cluster: str) -> str:
+    """Value of the `karpenter.sh/discovery` tag on the subnets and security groups Karpenter uses."""
+    return cluster
+
+
+def karpenter_interruption_queue(cluster: str) -> str:
+    return f"{cluster}-karpenter"
+
+
+def karpenter_rule(cluster: str, event: str) -> str:
+    return f"{cluster}-karpenter-{event}"[: LIMITS["eventbridge-rule"]]
+
+
+def karpenter_node_role(cluster: str) -> str:
+    return f"{cluster}-karpenter-node"
+
+
+def karpenter_controller_role(cluster: str) -> str:
+    return f"{cluster}-karpenter-controller"
+
+
+def cluster_role(cluster: str) -> str:
+    return f"{cluster}-cluster"
+
+
+def system_node_role(cluster: str) -> str:
+    return f"{cluster}-system-node"
+
+
+def system_node_group(cluster: str) -> str:
+    return f"{cluster}-system"
+
+
+def addon_role(cluster: str, addon: str) -> str:
+    """Pod Identity role of a cluster add-on (vpc-cni, ebs-csi, external-secrets)."""
+    return f"{cluster}-{addon}"[: LIMITS["iam-role"]]
+
+
+def cluster_log_group(cluster: str) -> str:
+    """EKS writes control-plane logs to this fixed log group name."""
+    return f"/aws/eks/{cluster}/cluster"
+
+
+def cluster_secrets_key_alias(cluster: str) -> str:
+    return f"alias/{cluster}-eks-secrets"
+
+
+def flow_log_group(platform: str, environment: str) -> str:
+    return f"/mlrig/{platform}/{environment}/vpc-flow-logs"
+
+
+def flow_log_role(platform: str, environment: str) -> str:
+    return platform_resource(platform, environment, "flow-logs")
+
+
+def database_subnet_group(platform: str, environment: str) -> str:
+    return platform_resource(platform, environment, "databases")
+
+
+def platform_secrets_prefix() -> str:
+    """Secrets Manager names the External Secrets Operator may read: `mlrig/*` only."""
+    return "mlrig/"
+
+
+def state_bucket_of(backend: str | None, platform: str) -> str:
+    """The S3 bucket of a `s3://bucket/prefix` backend URL, or the default state bucket."""
+    if backend and backend.startswith("s3://"):
+        return backend[len("s3://") :].split("/", 1)[0]
+    return state_bucket(platform)
+
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+
+
+def github_oidc_provider_arn(account: str, region: str) -> str:
+    return f"arn:{partition(region)}:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}"
+
+
+# --- project stacks, AWS side (added for the project stacks) -----------------------------------
+
+# Fixed prefixes inside the project buckets (the storage layout users and pipelines rely on).
+ARTIFACT_PREFIXES: dict[str, str] = {"models": "models/", "tracking": "mlflow/", "hub": "hub/"}
+LOG_PREFIXES: dict[str, str] = {"inference": "inference/", "metrics": "metrics/", "feedback": "feedback/"}
+PREDICTIONS_PREFIX = "predictions/"
+
+
+def project_role_arn(names: ProjectNames, role_name: str) -> str:
+    return f"arn:{names.partition}:iam::{names.account}:role/{role_name}"
+
+
+def kms_key_arn_pattern(names: ProjectNames) -> str:
+    """Every key of the environment's account and region; narrowed by `kms:ResourceAliases`."""
+    return f"arn:{names.partition}:kms:{names.region}:{names.account}:key/*"
+
+
+def secret_arn_pattern(names: ProjectNames, purpose: str) -> str:
+    """Secrets Manager appends `-` and six random characters to a secret's ARN."""
+    return f"arn:{names.partition}:secretsmanager:{names.region}:{names.account}:secret:{names.secret(purpose)}-??????"
+
+
+def project_topic(names: ProjectNames, purpose: str) -> str:
+    return f"{names.prefix}-{purpose}"
+
+
+def project_security_group(names: ProjectNames, purpose: str) -> str:
+    return f"{names.prefix}-{purpose}"
+
+
+def project_alarm(names: ProjectNames, signal: str) -> str:
+    return f"{names.prefix}-{signal}"
+
+
+def cloudwatch_namespace(names: ProjectNames) -> str:
+    """CloudWatch metric namespace the monitoring pipeline publishes to."""
+    return f"mlrig/{names.project}/{names.environment}"
+
+
+# --- CI identities (GitHub OIDC) ----------------------------------------------------------------
+# The generated workflows and the roles' trust policies must agree on these names and subjects.
+
+
+def role_arn(account: str, region: str, role: str) -> str:
+    return f"arn:{partition(region)}:iam::{account}:role/{role}"
+
+
+def platform_deployer_role_arn(platform: str, environment: str, account: str, region: str) -> str:
+    """The role the platform repository's apply jobs assume (GitHub environment `<environment>`)."""
+    return role_arn(account, region, platform_deployer_role(platform, environment))
+
+
+def platform_preview_role(platform: str, environment: str) -> str:
+    """Read-only role of pull-request previews and nightly drift detection: a pull request can
+    change its own workflow, so it must never reach a role that can apply."""
+    return platform_resource(platform, environment, "platform-preview")
+
+
+def platform_preview_role_arn(platform: str, environment: str, account: str, region: str) -> str:
+    return role_arn(account, region, platform_preview_role(platform, environment))
+
+
+def github_environment_subject(repository: str, environment: str) -> str:
+    """OIDC `sub` of a job that runs in a GitHub environment (apply jobs)."""
+    return f"repo:{repository}:environment:{environment}"
+
+
+def github_pull_request_subject(repository: str) -> str:
+    """OIDC `sub` of a pull-request job (previews)."""
+    return f"repo:{repository}:pull_request"
+
+
+def github_branch_subject(repository: str, branch: str) -> str:
+    """OIDC `sub` of a job on a branch without an environment (scheduled drift detection)."""
+    return f"repo:{repository}:ref:refs/heads/{branch}"
+
+
+def ecr_registry(account: str, region: str) -> str:
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{account}.dkr.ecr.{region}.{suffix}"
+
+
+def firehose_delivery_role(names: ProjectNames, purpose: str) -> str:
+    """The role a Firehose stream assumes to deliver into the project's buckets (a service role,
+    distinct from the `feedback` workload that puts records into the stream)."""
+    return f"{names.prefix}-firehose-{purpose}"
+
+
+def alert_route_secret(route_type: str, target: str) -> str | None:
+    """Secret purpose (`ProjectNames.secret(...)`) holding an alert route's credential: the Slack
+    webhook URL, or the PagerDuty routing key named by the route's target. None: no credential."""
+    if route_type == "slack":
+        return "alerts/slack"
+    if route_type == "pagerduty":
+        return f"alerts/{target}"
+    return None
+
+
+def iam_principal_of(caller_arn: str) -> str:
+    """The IAM principal behind a caller ARN (`sts get-caller-identity`): an assumed-role
+    session becomes its role's ARN (without path: sessions do not carry it), others stay."""
+    parts = caller_arn.split(":", 5)
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        return f"arn:{parts[1]}:iam::{parts[4]}:role/{parts[5].split('/')[1]}"
+    return caller_arn

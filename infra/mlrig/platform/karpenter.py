@@ -1,0 +1,404 @@
+"""Karpenter: node autoscaling that scales GPU pools up from zero.
+
+Controller role through Pod Identity, a node role registered with an `EC2_LINUX` access entry
+(Karpenter creates instance profiles itself), the SQS interruption queue with its EventBridge
+rules, the Helm release, and a default CPU NodePool for general workloads. Project GPU pools are
+NodePools that project stacks add against the same EC2NodeClass discovery tag and node role.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from .. import naming
+from .cluster import SYSTEM_LABEL, SYSTEM_TOLERATIONS, Cluster
+from .context import PlatformTarget, managed_policy_arn, pod_identity_trust, policy_document, service_trust
+from .versions import KARPENTER, pinned
+
+NAMESPACE = "kube-system"
+SERVICE_ACCOUNT = "karpenter"
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonSSMManagedInstanceCore")
+# EventBridge events Karpenter handles before AWS takes a node away.
+INTERRUPTION_EVENTS: dict[str, dict[str, list[str]]] = {
+    "health": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
+    "spot": {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
+    "rebalance": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
+    "state-change": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
+}
+DEFAULT_NODE_CLASS = "default"
+GENERAL_NODE_POOL = "general"
+
+
+def controller_statements(
+    *,
+    partition: str,
+    region: str,
+    account: str,
+    cluster: str,
+    cluster_arn: pulumi.Input[str],
+    queue_arn: pulumi.Input[str],
+    node_role_arn: pulumi.Input[str],
+) -> list[dict[str, Any]]:
+    """Karpenter's controller policy (after the upstream v1 CloudFormation), scoped to this cluster's
+    tags, region and queue."""
+    ec2 = f"arn:{partition}:ec2:{region}"
+    owned = {f"aws:RequestTag/kubernetes.io/cluster/{cluster}": "owned", "aws:RequestTag/eks:eks-cluster-name": cluster}
+    owned_resource = {f"aws:ResourceTag/kubernetes.io/cluster/{cluster}": "owned"}
+    profile = f"arn:{partition}:iam::{account}:instance-profile/*"
+    return [
+        {
+            "Sid": "AllowScopedEC2InstanceAccessActions",
+            "Effect": "Allow",
+            "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
+            "Resource": [
+                f"{ec2}::image/*",
+                f"{ec2}::snapshot/*",
+                f"{ec2}:*:security-group/*",
+                f"{ec2}:*:subnet/*",
+                f"{ec2}:*:capacity-reservation/*",
+            ],
+        },
+        {
+            "Sid": "AllowScopedEC2LaunchTemplateAccessActions",
+            "Effect": "Allow",
+            "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
+            "Resource": f"{ec2}:*:launch-template/*",
+            "Condition": {"StringEquals": owned_resource, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}},
+        },
+        {
+            "Sid": "AllowScopedEC2InstanceActionsWithTags",
+            "Effect": "Allow",
+            "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
+            "Resource": [
+                f"{ec2}:*:{kind}/*"
+                for kind in (
+                    "fleet",
+                    "instance",
+                    "volume",
+                    "network-interface",
+                    "launch-template",
+                    "spot-instances-request",
+                )
+            ],
+            "Condition": {"StringEquals": owned, "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}},
+        },
+        {
+            "Sid": "AllowScopedResourceCreationTagging",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": [
+                f"{ec2}:*:{kind}/*"
+                for kind in (
+                    "fleet",
+                    "instance",
+                    "volume",
+                    "network-interface",
+                    "launch-template",
+                    "spot-instances-request",
+                )
+            ],
+            "Condition": {
+                "StringEquals": {**owned, "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"]},
+                "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},
+            },
+        },
+        {
+            "Sid": "AllowScopedResourceTagging",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": f"{ec2}:*:instance/*",
+            "Condition": {
+                "StringEquals": owned_resource,
+                "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
+                "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": cluster},
+                "ForAllValues:StringEquals": {
+                    "aws:TagKeys": ["eks:eks-cluster-name", "karpenter.sh/nodeclaim", "Name"]
+                },
+            },
+        },
+        {
+            "Sid": "AllowScopedDeletion",
+            "Effect": "Allow",
+            "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
+            "Resource": [f"{ec2}:*:instance/*", f"{ec2}:*:launch-template/*"],
+            "Condition": {"StringEquals": owned_resource, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}},
+        },
+        {
+            "Sid": "AllowRegionalReadActions",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:DescribeAvailabilityZones",
+                "ec2:DescribeCapacityReservations",
+                "ec2:DescribeImages",
+                "ec2:DescribeInstances",
+                "ec2:DescribeInstanceTypeOfferings",
+                "ec2:DescribeInstanceTypes",
+                "ec2:DescribeLaunchTemplates",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSpotPriceHistory",
+                "ec2:DescribeSubnets",
+            ],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
+        },
+        {
+            "Sid": "AllowSSMReadActions",
+            "Effect": "Allow",
+            "Action": "ssm:GetParameter",
+            # AWS public parameters have no account; `*` also matches the empty segment.
+            "Resource": f"arn:{partition}:ssm:{region}:*:parameter/aws/service/*",
+        },
+        {"Sid": "AllowPricingReadActions", "Effect": "Allow", "Action": "pricing:GetProducts", "Resource": "*"},
+        {
+            "Sid": "AllowInterruptionQueueActions",
+            "Effect": "Allow",
+            "Action": ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
+            "Resource": queue_arn,
+        },
+        {
+            "Sid": "AllowPassingInstanceRole",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": node_role_arn,
+            "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+        },
+        {
+            "Sid": "AllowScopedInstanceProfileCreationActions",
+            "Effect": "Allow",
+            "Action": ["iam:CreateInstanceProfile", "iam:TagInstanceProfile"],
+            "Resource": profile,
+            "Condition": {
+                "StringEquals": {**owned, "aws:RequestTag/topology.kubernetes.io/region": region},
+                "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"},
+            },
+        },
+        {
+            "Sid": "AllowScopedInstanceProfileActions",
+            "Effect": "Allow",
+            "Action": [
+                "iam:AddRoleToInstanceProfile",
+                "iam:RemoveRoleFromInstanceProfile",
+                "iam:DeleteInstanceProfile",
+            ],
+            "Resource": profile,
+            "Condition": {
+                "StringEquals": {**owned_resource, "aws:ResourceTag/topology.kubernetes.io/region": region},
+                "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"},
+            },
+        },
+        {
+            "Sid": "AllowInstanceProfileReadActions",
+            "Effect": "Allow",
+            "Action": "iam:GetInstanceProfile",
+            "Resource": profile,
+        },
+        {
+            "Sid": "AllowAPIServerEndpointDiscovery",
+            "Effect": "Allow",
+            "Action": "eks:DescribeCluster",
+            "Resource": cluster_arn,
+        },
+    ]
+
+
+def queue_policy_statements(queue_arn: pulumi.Input[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "Sid": "EventBridgeDeliversInterruptions",
+            "Effect": "Allow",
+            "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+        },
+        {
+            "Sid": "DenyHTTP",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:*",
+            "Resource": queue_arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+    ]
+
+
+class Karpenter(pulumi.ComponentResource):
+    node_role_name: pulumi.Output[str]
+    node_role_arn: pulumi.Output[str]
+    release: k8s.helm.v3.Release
+
+    def __init__(
+        self,
+        name: str,
+        target: PlatformTarget,
+        cluster: Cluster,
+        *,
+        k8s_provider: k8s.Provider,
+        version: str | None,
+    ) -> None:
+        super().__init__("mlrig:platform:Karpenter", name, None, pulumi.ResourceOptions(provider=target.aws_provider))
+        self._target = target
+        self._prefix = name
+        cluster_name = target.cluster_name
+        partition = target.partition
+
+        node_role = aws.iam.Role(
+            f"{name}-node",
+            name=naming.karpenter_node_role(cluster_name),
+            assume_role_policy=service_trust("ec2.amazonaws.com"),
+            opts=target.aws_opts(self),
+        )
+        for policy in NODE_POLICIES:
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{policy}",
+                role=node_role.name,
+                policy_arn=managed_policy_arn(partition, policy),
+                opts=target.aws_opts(self),
+            )
+        aws.eks.AccessEntry(
+            f"{name}-node",
+            cluster_name=cluster.name,
+            principal_arn=node_role.arn,
+            type="EC2_LINUX",
+            opts=target.aws_opts(self),
+        )
+        self.node_role_name = node_role.name
+        self.node_role_arn = node_role.arn
+
+        queue = self._interruption_queue(cluster_name)
+        controller = aws.iam.Role(
+            f"{name}-controller",
+            name=naming.karpenter_controller_role(cluster_name),
+            assume_role_policy=pod_identity_trust(),
+            opts=target.aws_opts(self),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-controller",
+            role=controller.id,
+            policy=policy_document(
+                controller_statements(
+                    partition=partition,
+                    region=target.env.region,
+                    account=target.env.account or "*",
+                    cluster=cluster_name,
+                    cluster_arn=cluster.arn,
+                    queue_arn=queue.arn,
+                    node_role_arn=node_role.arn,
+                )
+            ),
+            opts=target.aws_opts(self),
+        )
+        association = aws.eks.PodIdentityAssociation(
+            f"{name}-controller",
+            cluster_name=cluster.name,
+            namespace=NAMESPACE,
+            service_account=SERVICE_ACCOUNT,
+            role_arn=controller.arn,
+            opts=target.aws_opts(self),
+        )
+        chart = pinned(KARPENTER, version)
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name="karpenter",
+            chart=chart.chart,
+            version=chart.version,
+            namespace=NAMESPACE,
+            values={
+                "settings": {"clusterName": cluster_name, "interruptionQueue": queue.name},
+                "serviceAccount": {"name": SERVICE_ACCOUNT},
+                "replicas": 2,
+                "nodeSelector": SYSTEM_LABEL,
+                "tolerations": SYSTEM_TOLERATIONS,
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=k8s_provider, depends_on=[association, cluster.system_node_group]
+            ),
+        )
+        self._default_node_pool(cluster_name, node_role.name, k8s_provider)
+        self.register_outputs(
+            {"nodeRoleName": self.node_role_name, "nodeRoleArn": self.node_role_arn, "queue": queue.name}
+        )
+
+    def _interruption_queue(self, cluster_name: str) -> aws.sqs.Queue:
+        target = self._target
+        queue = aws.sqs.Queue(
+            f"{self._prefix}-interruptions",
+            name=naming.karpenter_interruption_queue(cluster_name),
+            message_retention_seconds=300,
+            sqs_managed_sse_enabled=True,
+            opts=target.aws_opts(self),
+        )
+        aws.sqs.QueuePolicy(
+            f"{self._prefix}-interruptions",
+            queue_url=queue.url,
+            policy=policy_document(queue_policy_statements(queue.arn)),
+            opts=target.aws_opts(self),
+        )
+        for event, pattern in INTERRUPTION_EVENTS.items():
+            rule = aws.cloudwatch.EventRule(
+                f"{self._prefix}-{event}",
+                name=naming.karpenter_rule(cluster_name, event),
+                event_pattern=json.dumps(pattern),
+                opts=target.aws_opts(self),
+            )
+            aws.cloudwatch.EventTarget(
+                f"{self._prefix}-{event}",
+                rule=rule.name,
+                arn=queue.arn,
+                target_id="karpenter-interruption-queue",
+                opts=target.aws_opts(self),
+            )
+        return queue
+
+    def _default_node_pool(self, cluster_name: str, node_role_name: pulumi.Output[str], provider: k8s.Provider) -> None:
+        """General-purpose CPU capacity (spot first) for add-ons' workloads and CPU pipelines."""
+        opts = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.release])
+        discovery = [{"tags": {"karpenter.sh/discovery": naming.karpenter_discovery(cluster_name)}}]
+        k8s.apiextensions.CustomResource(
+            f"{self._prefix}-node-class",
+            api_version="karpenter.k8s.aws/v1",
+            kind="EC2NodeClass",
+            metadata={"name": DEFAULT_NODE_CLASS},
+            spec={
+                "role": node_role_name,
+                "amiSelectorTerms": [{"alias": "al2023@latest"}],
+                "subnetSelectorTerms": discovery,
+                "securityGroupSelectorTerms": discovery,
+                # IMDSv2 only, one hop: pods cannot borrow the node's credentials.
+                "metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1, "httpEndpoint": "enabled"},
+                "blockDeviceMappings": [
+                    {"deviceName": "/dev/xvda", "ebs": {"volumeSize": "100Gi", "volumeType": "gp3", "encrypted": True}}
+                ],
+            },
+            opts=opts,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{self._prefix}-general",
+            api_version="karpenter.sh/v1",
+            kind="NodePool",
+            metadata={"name": GENERAL_NODE_POOL},
+            spec={
+                "template": {
+                    "spec": {
+                        "nodeClassRef": {
+                            "group": "karpenter.k8s.aws",
+                            "kind": "EC2NodeClass",
+                            "name": DEFAULT_NODE_CLASS,
+                        },
+                        "requirements": [
+                            {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+                            {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot", "on-demand"]},
+                            {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m", "r"]},
+                        ],
+                        "expireAfter": "720h",
+                    }
+                },
+                "limits": {"cpu": "1000"},
+                "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "1m"},
+            },
+            opts=opts,
+        )
