@@ -1,0 +1,286 @@
+"""`mlrig generate [--check]`: every file derived from `bundles/`, computed in memory, then written.
+
+Generated: `Pulumi.<stack>.yaml` for every bundle and environment, the platform repository's
+workflows in `.github/workflows/`, each project repository's workflows in
+`.github/projects/<project>/.github/workflows/` (for review; the project stack commits them),
+`.github/CODEOWNERS`, `schemas/bundle.schema.json` and (when
+its renderer is installed) `docs/bundle-reference.md`. Stack configs and workflows carry a header;
+files with that header that no bundle produces any more are deleted. Each file is written
+atomically (temporary file + rename), so an interrupted run leaves old or new files, never half.
+
+`--check` writes nothing and exits 1 listing every stale, missing or extra file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.markup import escape
+
+from .bundle.diagnostics import Diagnostic
+from .bundle.resolved import Platform, Project
+from .bundle.validate import UsageError, ValidationResult, validate_paths
+from .ci.render import (
+    GENERATED_HEADER,
+    WORKFLOWS_DIR,
+    render_codeowners,
+    render_platform_workflows,
+    render_project_workflows,
+)
+
+BUNDLES_DIR = "bundles"
+SCHEMA_FILE = "schemas/bundle.schema.json"
+REFERENCE_FILE = "docs/bundle-reference.md"
+CODEOWNERS_FILE = ".github/CODEOWNERS"
+# Each project repository's workflows, as its stack commits them (GitHub does not run them here).
+PROJECT_WORKFLOWS_DIR = ".github/projects"
+# Keys Pulumi itself writes into a stack config (`pulumi stack init`); kept across regenerations.
+PULUMI_OWNED_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
+# Stack settings that are not derived from bundles: the image tag CI sets after building images.
+PRESERVED_CONFIG_KEYS = ("mlrig:imageTag",)
+
+
+@dataclass(frozen=True)
+class GeneratedFile:
+    path: str  # relative to the repository root, with forward slashes
+    content: str
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    status: str  # "missing" | "stale" | "extra"
+    summary: str = ""
+
+
+# --- what the bundles produce ------------------------------------------------------------------
+
+
+def relative_bundle_path(root: Path, file: str) -> str:
+    path = Path(file)
+    absolute = path if path.is_absolute() else Path.cwd() / path
+    try:
+        return absolute.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def stack_config(stack: str, bundle_path: str, environment: str, region: str, preserved: dict[str, Any]) -> str:
+    config: dict[str, Any] = {
+        "aws:region": region,
+        "mlrig:bundle": bundle_path,
+        "mlrig:environment": environment,
+    }
+    config.update(preserved.get("config", {}))
+    document: dict[str, Any] = {"config": config}
+    document.update({k: v for k, v in preserved.items() if k != "config"})
+    body = yaml.safe_dump(document, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return f"# {GENERATED_HEADER}\n# Stack {stack}: bundle {bundle_path}, environment {environment}.\n{body}"
+
+
+def preserved_pulumi_keys(path: Path) -> dict[str, Any]:
+    """What an existing stack config holds that bundles do not decide: the secrets-provider keys
+    `pulumi stack init` wrote and the image tag CI set."""
+    try:
+        existing = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return {}
+    if not isinstance(existing, dict):
+        return {}
+    preserved: dict[str, Any] = {key: existing[key] for key in PULUMI_OWNED_KEYS if key in existing}
+    config = existing.get("config")
+    if isinstance(config, dict):
+        kept = {key: config[key] for key in PRESERVED_CONFIG_KEYS if key in config}
+        if kept:
+            preserved["config"] = kept
+    return preserved
+
+
+def stack_configs(root: Path, platforms: Iterable[Platform], projects: Iterable[Project]) -> list[GeneratedFile]:
+    files = []
+    entries: list[tuple[str, str, str, str]] = []  # stack, bundle file, environment, region
+    for platform in platforms:
+        entries += [(env.stack, platform.file, env.name, env.region) for env in platform.environments.values()]
+    for project in projects:
+        entries += [
+            (env.stack, project.file, env.name, env.platform_environment.region)
+            for env in project.environments.values()
+        ]
+    for stack, file, environment, region in entries:
+        path = f"Pulumi.{stack}.yaml"
+        preserved = preserved_pulumi_keys(root / path)
+        files.append(GeneratedFile(path, stack_config(stack, relative_bundle_path(root, file), environment, region, preserved)))
+    return files
+
+
+def reference_markdown() -> str | None:
+    """The bundle reference, when the renderer is part of this installation."""
+    try:
+        from .bundle.reference import render_reference_markdown  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    text: str = render_reference_markdown()
+    return text
+
+
+def generated_files(root: Path, result: ValidationResult) -> list[GeneratedFile]:
+    from .bundle.schema import bundle_schema_text
+
+    platforms = sorted(result.platforms.values(), key=lambda p: p.name)
+    projects = sorted(result.projects.values(), key=lambda p: p.name)
+    files = stack_configs(root, platforms, projects)
+    for platform in platforms:
+        rendered = render_platform_workflows(platform, projects)
+        files += [GeneratedFile(path, text) for path, text in rendered.items()]
+    for project in projects:
+        # Reviewable here, committed to the project repository by its stack (or copied by hand).
+        rendered = render_project_workflows(project)
+        files += [GeneratedFile(f"{PROJECT_WORKFLOWS_DIR}/{project.name}/{path}", text) for path, text in rendered.items()]
+    bundle_paths = {p.name: relative_bundle_path(root, p.file) for p in platforms}
+    bundle_paths.update({p.name: relative_bundle_path(root, p.file) for p in projects})
+    files.append(GeneratedFile(CODEOWNERS_FILE, render_codeowners(platforms, projects, bundle_paths)))
+    files.append(GeneratedFile(SCHEMA_FILE, bundle_schema_text()))
+    reference = reference_markdown()
+    if reference is not None:
+        files.append(GeneratedFile(REFERENCE_FILE, reference))
+    return sorted(files, key=lambda f: f.path)
+
+
+def owned_files(root: Path) -> list[str]:
+    """Files an earlier run generated (they carry the header) that may have become stale."""
+    candidates = [p for p in root.glob("Pulumi.*.yaml") if p.name != "Pulumi.yaml"]
+    workflows = root / WORKFLOWS_DIR
+    if workflows.is_dir():
+        candidates += [p for p in workflows.iterdir() if p.suffix in (".yml", ".yaml")]
+    project_workflows = root / PROJECT_WORKFLOWS_DIR
+    if project_workflows.is_dir():
+        candidates += [p for p in project_workflows.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()]
+    owned = []
+    for path in candidates:
+        try:
+            with path.open(encoding="utf-8") as handle:
+                head = handle.readline()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if GENERATED_HEADER in head:
+            owned.append(path.relative_to(root).as_posix())
+    return sorted(owned)
+
+
+# --- comparing and writing -----------------------------------------------------------------------
+
+
+def read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        return ""
+
+
+def diff_summary(old: str, new: str) -> str:
+    added = removed = 0
+    for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0):
+        if line.startswith("+") and not line.startswith("+++"):
+            added += 1
+        elif line.startswith("-") and not line.startswith("---"):
+            removed += 1
+    return f"+{added} -{removed} lines"
+
+
+def changes(root: Path, files: list[GeneratedFile]) -> list[Change]:
+    found = []
+    expected = {f.path for f in files}
+    for file in files:
+        current = read_text(root / file.path)
+        if current is None:
+            found.append(Change(file.path, "missing", f"+{len(file.content.splitlines())} lines"))
+        elif current != file.content:
+            found.append(Change(file.path, "stale", diff_summary(current, file.content)))
+    for path in owned_files(root):
+        if path not in expected:
+            found.append(Change(path, "extra", "its bundle or environment no longer exists"))
+    return found
+
+
+def write_atomically(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(content)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def apply_changes(root: Path, files: list[GeneratedFile], found: list[Change]) -> None:
+    contents = {f.path: f.content for f in files}
+    for change in found:
+        target = root / change.path
+        if change.status == "extra":
+            target.unlink(missing_ok=True)
+        else:
+            write_atomically(target, contents[change.path])
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+
+VERBS = {"missing": "created", "stale": "updated", "extra": "deleted"}
+
+
+def print_diagnostics(stderr: Console, diagnostics: Iterable[Diagnostic]) -> None:
+    for d in diagnostics:
+        stderr.print(f"{escape(d.file)}:{d.line}:{d.column}: {escape(d.path)}: {escape(d.message)}", markup=False)
+
+
+def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Console) -> int:
+    base = Path(root)
+    if not base.is_dir():
+        stderr.print(f"error: {root}: not a directory", markup=False)
+        return 2
+    if not (base / BUNDLES_DIR).is_dir():
+        stderr.print(f"error: {base / BUNDLES_DIR}: no bundles directory (is --root the repository root?)", markup=False)
+        return 2
+    try:
+        result = validate_paths([base / BUNDLES_DIR])
+    except UsageError as error:
+        stderr.print(f"error: {error}", markup=False)
+        return 2
+    if not result.valid:
+        print_diagnostics(stderr, result.diagnostics)
+        stderr.print("error: the bundles are invalid; nothing was generated (see `mlrig validate`)", markup=False)
+        return 1
+    files = generated_files(base, result)
+    found = changes(base, files)
+    if check:
+        return report_check(found, stdout, stderr)
+    apply_changes(base, files, found)
+    for change in found:
+        stdout.print(f"{VERBS[change.status]} {change.path} ({change.summary})", markup=False)
+    unchanged = len(files) - sum(c.status != "extra" for c in found)
+    stdout.print(f"{len(found)} file(s) changed, {unchanged} unchanged", markup=False)
+    return 0
+
+
+def report_check(found: list[Change], stdout: Console, stderr: Console) -> int:
+    if not found:
+        stdout.print("generated files are up to date", markup=False)
+        return 0
+    for change in found:
+        stderr.print(f"{change.status}: {change.path} ({change.summary})", markup=False)
+    stderr.print(f"error: {len(found)} generated file(s) out of date; run `mlrig generate` and commit the result", markup=False)
+    return 1
+

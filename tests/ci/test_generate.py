@@ -1,0 +1,143 @@
+"""`mlrig generate`: stack configs, workflows, CODEOWNERS and the schema, written from bundles/,
+idempotent, and `--check` failing on a stale tree."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from rich.console import Console
+
+from mlrig.ci.render import GENERATED_HEADER
+from mlrig.generate import run_generate_command
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = [f"{b}.{e}" for b in ("acme-ml", "fraud-detection", "rag-assistant") for e in ("dev", "staging", "prod")]
+
+
+def generate(root: Path, *, check: bool = False) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_generate_command(
+        str(root), check=check,
+        stdout=Console(file=out, soft_wrap=True, width=200),
+        stderr=Console(file=err, soft_wrap=True, width=200),
+    )
+    return code, out.getvalue(), err.getvalue()
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(ROOT / "bundles", root / "bundles")
+    return root
+
+
+def test_generate_writes_a_stack_config_for_every_bundle_and_environment(repo: Path) -> None:
+    code, out, err = generate(repo)
+    assert code == 0, err
+    for stack in STACKS:
+        text = (repo / f"Pulumi.{stack}.yaml").read_text()
+        assert text.startswith(f"# {GENERATED_HEADER}\n")
+        bundle, env = stack.split(".")
+        config = yaml.safe_load(text)["config"]
+        file = "platform.yaml" if bundle == "acme-ml" else f"{bundle}.yaml"
+        assert config == {"aws:region": "us-east-1", "mlrig:bundle": f"bundles/{file}", "mlrig:environment": env}
+        assert f"created Pulumi.{stack}.yaml" in out
+    for workflow in ("mlrig-pull-request", "mlrig-deploy", "mlrig-release", "mlrig-drift"):
+        assert (repo / f".github/workflows/{workflow}.yml").read_text().startswith(f"# {GENERATED_HEADER}")
+    assert (repo / ".github/CODEOWNERS").is_file()
+    for project in ("fraud-detection", "rag-assistant"):
+        for workflow in ("mlrig-pull-request", "mlrig-staging", "mlrig-release"):
+            path = repo / f".github/projects/{project}/.github/workflows/{workflow}.yml"
+            assert path.read_text().startswith(f"# {GENERATED_HEADER}"), "each team's CI is reviewable here"
+    assert (repo / "schemas/bundle.schema.json").read_text().lstrip().startswith("{")
+
+
+def test_generate_is_idempotent_and_check_passes_right_after(repo: Path) -> None:
+    assert generate(repo)[0] == 0
+    before = snapshot(repo)
+    code, out, _ = generate(repo)
+    assert code == 0 and out.startswith("0 file(s) changed")
+    assert snapshot(repo) == before
+    code, out, _ = generate(repo, check=True)
+    assert (code, out.strip()) == (0, "generated files are up to date")
+
+
+def test_check_fails_on_a_stale_tree_and_writes_nothing(repo: Path) -> None:
+    assert generate(repo)[0] == 0
+    platform = repo / "bundles/platform.yaml"
+    platform.write_text(platform.read_text().replace("region: us-east-1\n      network: { cidr: 10.30", "region: us-west-2\n      network: { cidr: 10.30"))
+    before = snapshot(repo)
+    code, _, err = generate(repo, check=True)
+    assert code == 1
+    assert "stale: Pulumi.acme-ml.prod.yaml (+1 -1 lines)" in err
+    assert "stale: Pulumi.fraud-detection.prod.yaml" in err
+    assert "stale: Pulumi.acme-ml.dev.yaml" not in err
+    assert "run `mlrig generate`" in err
+    assert snapshot(repo) == before
+
+
+def test_check_reports_missing_files(repo: Path) -> None:
+    code, _, err = generate(repo, check=True)
+    assert code == 1
+    assert "missing: Pulumi.acme-ml.dev.yaml" in err and "missing: .github/CODEOWNERS" in err
+    assert not (repo / "Pulumi.acme-ml.dev.yaml").exists()
+
+
+def test_stack_configs_of_a_removed_bundle_are_deleted_and_hand_written_files_kept(repo: Path) -> None:
+    assert generate(repo)[0] == 0
+    (repo / "Pulumi.hand-made.yaml").write_text("config: {}\n")
+    (repo / "bundles/rag-assistant.yaml").unlink()
+    code, _, err = generate(repo, check=True)
+    assert code == 1 and "extra: Pulumi.rag-assistant.dev.yaml (its bundle or environment no longer exists)" in err
+    code, out, _ = generate(repo)
+    assert code == 0 and "deleted Pulumi.rag-assistant.prod.yaml" in out
+    assert not list(repo.glob("Pulumi.rag-assistant.*.yaml"))
+    assert not list(repo.glob(".github/projects/rag-assistant/**/*.yml"))
+    assert (repo / "Pulumi.hand-made.yaml").exists(), "only files carrying the generated header are mlrig's"
+    assert "rag-assistant" not in (repo / ".github/CODEOWNERS").read_text()
+
+
+def test_what_pulumi_and_ci_add_to_a_stack_config_survives_regeneration(repo: Path) -> None:
+    assert generate(repo)[0] == 0
+    config = repo / "Pulumi.fraud-detection.prod.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["config"]["mlrig:imageTag"] = "3f2a9c1"
+    data["config"]["mlrig:environment"] = "hand-edited"
+    data["encryptedkey"] = "AQICAHh..."
+    config.write_text(yaml.safe_dump(data))
+    assert generate(repo)[0] == 0
+    kept = yaml.safe_load(config.read_text())
+    assert kept["config"]["mlrig:imageTag"] == "3f2a9c1"
+    assert kept["config"]["mlrig:environment"] == "prod", "bundle-derived settings are not hand-edited"
+    assert kept["encryptedkey"] == "AQICAHh..."
+    assert generate(repo, check=True)[0] == 0
+
+
+def test_invalid_bundles_generate_nothing(repo: Path) -> None:
+    bundle = repo / "bundles/fraud-detection.yaml"
+    bundle.write_text(bundle.read_text().replace("capacity: spot", "capacity: cheap", 1))
+    code, out, err = generate(repo)
+    assert code == 1 and out == ""
+    assert "fraud-detection.yaml" in err and "nothing was generated" in err
+    assert snapshot(repo).keys() == {"bundles/fraud-detection.yaml", "bundles/platform.yaml", "bundles/rag-assistant.yaml"}
+
+
+def test_a_root_without_bundles_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, err = generate(tmp_path)
+    assert code == 2 and "no bundles directory" in err
+    code, _, err = generate(tmp_path / "missing")
+    assert code == 2 and "not a directory" in err
+
+
+def test_the_repositorys_own_generated_files_are_current() -> None:
+    """What CI's `mlrig generate --check` asserts on every pull request."""
+    code, _, err = generate(ROOT, check=True)
+    assert code == 0, err

@@ -1,0 +1,66 @@
+"""A platform that names no accounts (`cluster` isolation) and a project holding only the required
+fields still get complete, checker-clean workflows."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlrig.bundle.validate import validate_paths
+from mlrig.ci.render import render_platform_workflows, render_project_workflows
+
+from .conftest import parse, write_files
+
+BIN = Path(sys.executable).parent
+PLATFORM = """\
+apiVersion: mlrig/v1
+kind: Platform
+metadata: { name: tiny, owners: ["@tiny/ops"] }
+spec:
+  isolation: cluster
+  github: { organization: tiny }
+  environments:
+    dev: { tier: dev, region: eu-west-1 }
+    live: { tier: prod, region: eu-west-1 }
+"""
+PROJECT = """\
+apiVersion: mlrig/v1
+kind: Project
+metadata: { name: scorer }
+spec: { platform: tiny, repository: tiny/scorer }
+"""
+
+
+@pytest.mark.slow
+def test_a_platform_without_accounts_reads_them_from_repository_variables(tmp_path: Path) -> None:
+    (tmp_path / "bundles").mkdir()
+    (tmp_path / "bundles/platform.yaml").write_text(PLATFORM)
+    (tmp_path / "bundles/scorer.yaml").write_text(PROJECT)
+    result = validate_paths([tmp_path / "bundles"])
+    assert result.valid, [d.text() for d in result.diagnostics]
+    platform, project = result.platforms["tiny"], result.projects["scorer"]
+    workflows = render_platform_workflows(platform, [project])
+    release = parse(workflows[".github/workflows/mlrig-release.yml"])
+    job = release["jobs"]["up-live-platform"]
+    assert job["environment"] == "live", "the GitHub environment is named like the prod-tier environment"
+    credentials = next(s for s in job["steps"] if "role-to-assume" in s.get("with", {}))["with"]
+    assert credentials["role-to-assume"] == "arn:aws:iam::${{ vars.AWS_ACCOUNT_ID_LIVE }}:role/tiny-live-platform-deployer"
+    project_files = render_project_workflows(project)
+    assert set(project_files) == {".github/workflows/mlrig-pull-request.yml", ".github/workflows/mlrig-release.yml"}, (
+        "no staging-tier environment: no staging workflow"
+    )
+    files = write_files(tmp_path / "out", {**workflows, **{f"p/{k}": v for k, v in project_files.items()}})
+    zizmor = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--format", "json", "--no-progress", *map(str, files)],
+        capture_output=True, text=True, check=False,
+    )
+    assert json.loads(zizmor.stdout or "[]") == [] and zizmor.returncode == 0, zizmor.stdout[:3000]
+    schema = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, files)],
+        capture_output=True, text=True, check=False,
+    )
+    assert schema.returncode == 0, schema.stdout
