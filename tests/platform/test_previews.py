@@ -9,13 +9,14 @@ import pytest
 from platform_helpers import as_json, one
 
 from mlrig.plan.engine import plan_stack
-from mlrig.platform.stack import assume_deployment_role_from_env, deploy_platform
+from mlrig.platform.stack import deploy_platform
+from mlrig.settings import DeploySettings
 
 
 @pytest.fixture(scope="module")
 def preview_plan(example_platform):
     env = example_platform.environments["prod"]
-    return plan_stack(lambda: deploy_platform(example_platform, env, assume_deployment_role=False), stack=env.stack)
+    return plan_stack(lambda: deploy_platform(example_platform, env, DeploySettings(assume_deployment_role=False)), stack=env.stack)
 
 
 def kubeconfig_args(plan):
@@ -40,9 +41,6 @@ def test_a_preview_plans_the_same_resources_as_an_apply(preview_plan, example_pl
 @pytest.mark.parametrize(
     ("value", "assume"), [(None, True), ("true", True), ("false", False), ("FALSE", False), ("0", False)]
 )
-def test_the_switch_is_read_from_mlrig_assume_deployment_role(monkeypatch, value, assume):
-    if value is None:
-        monkeypatch.delenv("MLRIG_ASSUME_DEPLOYMENT_ROLE", raising=False)
-    else:
-        monkeypatch.setenv("MLRIG_ASSUME_DEPLOYMENT_ROLE", value)
-    assert assume_deployment_role_from_env() is assume
+def test_the_switch_is_read_from_mlrig_assume_deployment_role(value, assume):
+    environ = {} if value is None else {"MLRIG_ASSUME_DEPLOYMENT_ROLE": value}
+    assert DeploySettings.read(environ, None).assume_deployment_role is assume

@@ -14,7 +14,6 @@ Isolation decides the topology:
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pulumi
@@ -24,6 +23,7 @@ from .. import naming, outputs
 from ..bundle.model import ClusterSettings
 from ..bundle.resolved import Platform, PlatformEnvironment
 from ..providers import aws_provider, kubeconfig, kubernetes_provider
+from ..settings import DeploySettings
 from .addons import INGRESS_NAMESPACE, MONITORING_NAMESPACE, ClusterAddons, addon_flags
 from .ci_identity import CiIdentity, CiTrust, ci_trust
 from .cluster import Cluster
@@ -85,12 +85,6 @@ def _provider(platform: Platform, environment: PlatformEnvironment, *, assume_de
     )
 
 
-def assume_deployment_role_from_env() -> bool:
-    """CI previews run as the read-only preview role and set MLRIG_ASSUME_DEPLOYMENT_ROLE=false:
-    the program must not assume the (writing) deployment role on their behalf."""
-    return os.environ.get("MLRIG_ASSUME_DEPLOYMENT_ROLE", "true").strip().lower() not in ("false", "0", "no")
-
-
 def _owner_reference(platform: Platform) -> pulumi.StackReference:
     owner = shared_owner(platform)
     return pulumi.StackReference(outputs.platform_stack_reference(platform.name, owner))
@@ -120,12 +114,12 @@ def _ci_identity(target: PlatformTarget, trust: CiTrust | None, permissions: str
 
 
 def deploy_platform(
-    platform: Platform, environment: PlatformEnvironment, *, assume_deployment_role: bool | None = None
+    platform: Platform, environment: PlatformEnvironment, settings: DeploySettings | None = None
 ) -> None:
-    """Register the platform stack of `environment`. `assume_deployment_role` (default: from
-    MLRIG_ASSUME_DEPLOYMENT_ROLE, read here once, true unless "false") decides whether, under
-    `account` isolation, the provider assumes the environment's deployment role."""
-    assume = assume_deployment_role_from_env() if assume_deployment_role is None else assume_deployment_role
+    """Register the platform stack of `environment`. `settings.assume_deployment_role` decides
+    whether, under `account` isolation, the provider assumes the environment's deployment role
+    (CI previews run as the read-only preview role and must not)."""
+    assume = (settings or DeploySettings()).assume_deployment_role
     target = PlatformTarget(platform, environment, _provider(platform, environment, assume_deployment_role=assume))
     if owns_landing_zone(platform, environment):
         _deploy_landing_zone(target, assume_deployment_role=assume)

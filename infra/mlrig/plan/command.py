@@ -1,0 +1,216 @@
+"""`mlrig plan BUNDLE... [--env E]... [--format text|json] [--out FILE]` (DESIGN §5).
+
+Validates first, then runs the real Pulumi program offline for every requested bundle and
+environment (platforms before projects), and prints a tree or the JSON contract. `--out` is
+written atomically, and only when every stack planned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from ..bundle.resolved import Platform
+from ..bundle.validate import UsageError, ValidationResult, validate_paths
+from ..program import Target
+from .engine import PlanError, StackPlan
+from .render import render_tree
+from .runner import Planner
+
+
+@dataclass
+class BundlePlan:
+    target: Target
+    environments: dict[str, StackPlan] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "bundle": {"name": self.target.name, "kind": self.target.bundle.kind, "file": self.target.file},
+            "environments": {env: plan.as_dict() for env, plan in self.environments.items()},
+        }
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, code: int = 1):
+        self.code = code
+        super().__init__(message)
+
+
+def run_plan_command(
+    bundles: list[str],
+    envs: list[str],
+    fmt: str,
+    out: str | None,
+    *,
+    stdout: Console,
+    stderr: Console,
+    planner: Planner | None = None,
+) -> int:
+    """`planner` lets tests share plans already made; the CLI always starts afresh."""
+    try:
+        if out:
+            check_out_directory(Path(out))
+        targets = requested_targets(bundles, stderr)
+        selection = select_environments(targets, envs)
+        plans = plan_all(selection, stderr, planner or Planner())
+        payload = contract(plans)
+        if out:
+            write_atomically(Path(out), json.dumps(payload, indent=2) + "\n")
+    except CommandError as error:
+        if str(error):
+            stderr.print(f"[red]error:[/] {escape(str(error))}", markup=True, highlight=False)
+        return error.code
+    if fmt == "json":
+        if out:
+            stderr.print(f"wrote {out}", highlight=False)
+        else:
+            stdout.file.write(json.dumps(payload, indent=2) + "\n")  # plain text, no rich rendering
+    else:
+        for plan in plans:
+            stdout.print(render_tree(plan.target, plan.environments), soft_wrap=False)
+        stdout.print(summary_line(plans), highlight=False)
+        if out:
+            stdout.print(f"wrote {out}", highlight=False)
+    return 0
+
+
+# --- steps ---------------------------------------------------------------------------------------
+
+
+def requested_targets(bundles: Sequence[str], stderr: Console) -> list[Target]:
+    """The valid Platform and Project bundles named by `bundles` (files or directories)."""
+    try:
+        result = validate_paths(list(bundles))
+    except UsageError as error:
+        raise CommandError(str(error), code=2) from None
+    if not result.valid:
+        for d in result.diagnostics:
+            stderr.print(
+                f"[bold]{escape(d.file)}:{d.line}:{d.column}[/]: [cyan]{escape(d.path)}[/]: {escape(d.message)}",
+                markup=True,
+                highlight=False,
+            )
+        raise CommandError(f"{len(result.diagnostics)} error(s) in the bundles; nothing planned")
+    targets = own_targets(result)
+    if not targets:
+        raise CommandError("no bundles to plan in " + ", ".join(bundles))
+    return targets
+
+
+def own_targets(result: ValidationResult) -> list[Target]:
+    """Platforms first (project stacks read their outputs), each group in file order."""
+    files = [Path(r.file).resolve() for r in result.reports if not r.context]
+    order = {f: i for i, f in enumerate(files)}
+    platforms = [p for p in result.platforms.values() if Path(p.file).resolve() in order]
+    projects = [p for p in result.projects.values() if Path(p.file).resolve() in order]
+    key = lambda t: order[Path(t.file).resolve()]  # noqa: E731
+    return [*sorted(platforms, key=key), *sorted(projects, key=key)]
+
+
+def select_environments(targets: list[Target], envs: Sequence[str]) -> list[tuple[Target, list[str]]]:
+    selection = []
+    for target in targets:
+        known = list(target.environments)
+        unknown = [e for e in envs if e not in target.environments]
+        if unknown:
+            raise CommandError(
+                f"{target.bundle.kind} {target.name} ({target.file}) has no environment "
+                f"{', '.join(repr(e) for e in unknown)}; its environments: {', '.join(known)}"
+            )
+        selection.append((target, [e for e in known if not envs or e in envs]))
+    return selection
+
+
+def plan_all(selection: list[tuple[Target, list[str]]], stderr: Console, planner: Planner) -> list[BundlePlan]:
+    plans: list[BundlePlan] = []
+    total = sum(len(envs) for _, envs in selection)
+    with progress_display(stderr, total) as advance:
+        for target, envs in selection:
+            bundle_plan = BundlePlan(target)
+            for env in envs:
+                stack = target.environments[env].stack
+                advance(stack, done=False)
+                try:
+                    bundle_plan.environments[env] = planner.plan(target, env)
+                except PlanError as error:
+                    raise CommandError(failure_message(target, env, error)) from None
+                advance(stack, done=True)
+            plans.append(bundle_plan)
+    return plans
+
+
+def failure_message(target: Target, env: str, error: PlanError) -> str:
+    kind = "platform" if isinstance(target, Platform) else "project"
+    own_stack = target.environments[env].stack
+    where = "" if error.stack == own_stack else f" (while planning its platform stack {error.stack})"
+    return f"plan of {kind} {target.name} ({target.file}), environment {env}, failed{where}: {error.message}"
+
+
+@contextmanager
+def progress_display(stderr: Console, total: int) -> Iterator[Any]:
+    """A progress bar on stderr while stacks are planned, only on a terminal."""
+    if not stderr.is_terminal:
+        yield lambda stack, done: None
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("planning [bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=stderr, transient=True) as progress:
+        task = progress.add_task("", total=total)
+
+        def advance(stack: str, done: bool) -> None:
+            progress.update(task, description=stack, advance=1 if done else 0)
+
+        yield advance
+
+
+def contract(plans: list[BundlePlan]) -> Any:
+    """DESIGN §5: one bundle gives the contract object; several give a list of them."""
+    if len(plans) == 1:
+        return plans[0].as_dict()
+    return [p.as_dict() for p in plans]
+
+
+def summary_line(plans: list[BundlePlan]) -> str:
+    stacks = [plan for bundle in plans for plan in bundle.environments.values()]
+    resources = sum(1 for p in stacks for r in p.resources if r["custom"])
+    protected = sum(1 for p in stacks for r in p.resources if r["options"]["protect"] and r["custom"])
+    return f"Planned {len(stacks)} stack(s) of {len(plans)} bundle(s): {resources} resources, {protected} protected"
+
+
+def check_out_directory(path: Path) -> None:
+    """Fail before planning, not after, when --out cannot be written."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise CommandError(f"cannot write {path}: directory {directory} does not exist", code=2)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename: readers never see a partial file."""
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as error:
+        raise CommandError(f"cannot write {path}: {error.strerror or error}", code=2) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temp, 0o644)  # mkstemp makes it private; a plan is an ordinary file
+        os.replace(temp, path)
+    except OSError as error:
+        Path(temp).unlink(missing_ok=True)
+        raise CommandError(f"cannot write {path}: {error.strerror or error}", code=2) from None

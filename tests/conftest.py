@@ -1,0 +1,63 @@
+"""Shared fixtures: the example bundles, validated once, and cached offline plans of them.
+
+`platform_plan(env)` and `project_plan(project, env)` are factories: each stack is planned once
+per test session (per xdist worker) and shared by every test that asks for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mlrig.bundle.validate import ValidationResult, validate_paths
+from mlrig.plan.engine import StackPlan
+from mlrig.plan.runner import Planner
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLES = ROOT / "bundles"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def example_result() -> ValidationResult:
+    """The ValidationResult of bundles/ (every example bundle is valid)."""
+    result = validate_paths([BUNDLES])
+    assert result.valid, "\n".join(d.text() for d in result.diagnostics)
+    return result
+
+
+@pytest.fixture(scope="session")
+def example_planner() -> Planner:
+    return Planner()
+
+
+@pytest.fixture(scope="session")
+def example_platform(example_result: ValidationResult):  # -> Platform
+    assert len(example_result.platforms) == 1, "the examples hold one platform bundle"
+    return next(iter(example_result.platforms.values()))
+
+
+@pytest.fixture(scope="session")
+def platform_plan(example_planner: Planner, example_platform) -> Callable[[str], StackPlan]:
+    """`platform_plan("prod")`: the plan of the example platform's stack for one environment."""
+
+    def plan(environment: str) -> StackPlan:
+        return example_planner.platform(example_platform, environment)
+
+    return plan
+
+
+@pytest.fixture(scope="session")
+def project_plan(example_planner: Planner, example_result: ValidationResult) -> Callable[[str, str], StackPlan]:
+    """`project_plan("fraud-detection", "dev")`: the plan of one example project stack."""
+
+    def plan(project: str, environment: str) -> StackPlan:
+        return example_planner.project(example_result.projects[project], environment)
+
+    return plan
