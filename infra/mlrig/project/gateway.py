@@ -1,0 +1,303 @@
+"""LLMOps in the namespace: the gateway to third-party LLM APIs and human-feedback capture.
+
+Gateway: a LiteLLM proxy (Deployment + Service + ConfigMap). Provider keys live in AWS Secrets
+Manager (`mlrig/<project>/<env>/llm-gateway/<provider>`, the key as the secret string) and reach
+the pods through an ExternalSecret; Bedrock uses the gateway's Pod Identity instead of a key.
+Rate limits (`rpm`/`tpm`) and monthly budgets come from `llm.gateway`; every request's spend is
+logged to `s3://<logs bucket>/llm-gateway/` — per project, so cost is attributed to the project,
+team and cost centre by construction.
+
+Feedback: a small collector (Vector) accepting JSON POSTs on `http://feedback-collector/` and
+forwarding them to the project's Firehose stream, which lands them in the logs bucket
+partitioned by date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from ..bundle.model import GatewaySettings
+from .context import ProjectContext
+from .kube import (
+    EXTERNAL_SECRETS_API,
+    SECRET_REFRESH,
+    SECRET_STORE,
+    addons_of,
+    disruption_budget,
+    metadata,
+    restricted_container_security,
+    restricted_pod_security,
+)
+from .serving import LOGGER_IMAGE, server_replicas
+
+GATEWAY = "llm-gateway"
+GATEWAY_IMAGE = "ghcr.io/berriai/litellm:main-v1.58.2"
+GATEWAY_PORT = 4000
+KEYS_SECRET = "llm-gateway-keys"
+FEEDBACK = "feedback-collector"
+FEEDBACK_PORT = 8080
+BUDGET_PERIOD = "30d"
+
+# LiteLLM's model prefix and the environment variable holding the provider's key (None: the
+# provider authenticates with the pod's AWS identity).
+PROVIDERS: dict[str, tuple[str, str | None]] = {
+    "openai": ("openai", "OPENAI_API_KEY"),
+    "anthropic": ("anthropic", "ANTHROPIC_API_KEY"),
+    "azure-openai": ("azure", "AZURE_API_KEY"),
+    "bedrock": ("bedrock", None),
+    "vertex-ai": ("vertex_ai", "VERTEXAI_CREDENTIALS"),
+    "mistral": ("mistral", "MISTRAL_API_KEY"),
+    "cohere": ("cohere", "COHERE_API_KEY"),
+    "groq": ("groq", "GROQ_API_KEY"),
+}
+GATEWAY_LABELS = {"app.kubernetes.io/name": GATEWAY}
+FEEDBACK_LABELS = {"app.kubernetes.io/name": FEEDBACK}
+
+
+def model_entry(provider: str, gateway: GatewaySettings) -> dict[str, Any]:
+    prefix, key_env = PROVIDERS[provider]
+    params: dict[str, Any] = {"model": f"{prefix}/*"}
+    if key_env:
+        params["api_key"] = f"os.environ/{key_env}"
+    limits = gateway.limits.get(provider)  # type: ignore[call-overload]
+    if limits is not None:
+        if limits.requests_per_minute:
+            params["rpm"] = limits.requests_per_minute
+        if limits.tokens_per_minute:
+            params["tpm"] = limits.tokens_per_minute
+    return {"model_name": f"{prefix}/*", "litellm_params": params}
+
+
+def gateway_config(ctx: ProjectContext, gateway: GatewaySettings) -> dict[str, Any]:
+    metadata_ = ctx.project.bundle.metadata
+    provider_budgets = {
+        PROVIDERS[p][0]: {"budget_limit": limits.monthly_budget_usd, "time_period": BUDGET_PERIOD}
+        for p, limits in gateway.limits.items()
+        if p in gateway.providers and limits.monthly_budget_usd
+    }
+    router: dict[str, Any] = {"routing_strategy": "simple-shuffle"}
+    if provider_budgets:
+        router["provider_budget_config"] = provider_budgets
+    settings: dict[str, Any] = {
+        "success_callback": ["s3"],
+        "failure_callback": ["s3"],
+        "s3_callback_params": {
+            "s3_bucket_name": ctx.names.bucket("logs"),
+            "s3_region_name": ctx.names.region,
+            "s3_path": "llm-gateway",
+        },
+        "drop_params": True,
+    }
+    if gateway.monthly_budget_usd:
+        settings["max_budget"] = gateway.monthly_budget_usd
+        settings["budget_duration"] = BUDGET_PERIOD
+    return {
+        "model_list": [model_entry(p, gateway) for p in gateway.providers],
+        "router_settings": router,
+        "litellm_settings": settings,
+        # Exported into the proxy's environment: who pays for this gateway, for audits.
+        "environment_variables": {
+            "MLRIG_PROJECT": ctx.project.name,
+            "MLRIG_TEAM": metadata_.team or ctx.project.name,
+            "MLRIG_COST_CENTER": metadata_.cost_center or "unassigned",
+        },
+    }
+
+
+def keys_secret_spec(ctx: ProjectContext, gateway: GatewaySettings) -> dict[str, Any]:
+    data = [
+        {"secretKey": key_env, "remoteRef": {"key": ctx.names.secret(f"llm-gateway/{p}")}}
+        for p in gateway.providers
+        for key_env in [PROVIDERS[p][1]]
+        if key_env
+    ]
+    return {
+        "refreshInterval": SECRET_REFRESH,
+        "secretStoreRef": {"name": SECRET_STORE, "kind": "SecretStore"},
+        "target": {"name": KEYS_SECRET, "creationPolicy": "Owner"},
+        "data": data,
+    }
+
+
+def gateway_deployment(ctx: ProjectContext, gateway: GatewaySettings) -> dict[str, Any]:
+    probe = {"httpGet": {"path": "/health/liveliness", "port": "http"}, "periodSeconds": 15, "timeoutSeconds": 5}
+    return {
+        "replicas": gateway.replicas,
+        "selector": {"matchLabels": GATEWAY_LABELS},
+        "template": {
+            "metadata": {"labels": GATEWAY_LABELS},
+            "spec": {
+                "serviceAccountName": ctx.names.service_account("gateway"),
+                "automountServiceAccountToken": False,
+                "securityContext": restricted_pod_security(),
+                "containers": [
+                    {
+                        "name": "litellm",
+                        "image": GATEWAY_IMAGE,
+                        "args": ["--config", "/etc/litellm/config.yaml", "--port", str(GATEWAY_PORT)],
+                        "ports": [{"name": "http", "containerPort": GATEWAY_PORT}],
+                        "env": [{"name": "HOME", "value": "/tmp"}, {"name": "AWS_REGION", "value": ctx.names.region}],
+                        "envFrom": [{"secretRef": {"name": KEYS_SECRET}}],
+                        "resources": {
+                            "requests": {"cpu": "500m", "memory": "1Gi"},
+                            "limits": {"cpu": "2", "memory": "2Gi"},
+                        },
+                        "readinessProbe": {**probe, "httpGet": {"path": "/health/readiness", "port": "http"}},
+                        "livenessProbe": {**probe, "initialDelaySeconds": 30},
+                        "securityContext": restricted_container_security(),
+                        "volumeMounts": [
+                            {"name": "config", "mountPath": "/etc/litellm", "readOnly": True},
+                            {"name": "tmp", "mountPath": "/tmp"},
+                        ],
+                    }
+                ],
+                "volumes": [{"name": "config", "configMap": {"name": GATEWAY}}, {"name": "tmp", "emptyDir": {}}],
+            },
+        },
+    }
+
+
+def feedback_config(ctx: ProjectContext) -> dict[str, Any]:
+    return {
+        "data_dir": "/var/lib/vector",
+        "sources": {
+            "feedback": {"type": "http_server", "address": f"0.0.0.0:{FEEDBACK_PORT}", "decoding": {"codec": "json"}}
+        },
+        "sinks": {
+            "firehose": {
+                "type": "aws_kinesis_firehose",
+                "inputs": ["feedback"],
+                "stream_name": ctx.names.firehose("feedback"),
+                "region": ctx.names.region,
+                "encoding": {"codec": "json"},
+            }
+        },
+    }
+
+
+def feedback_deployment(ctx: ProjectContext) -> dict[str, Any]:
+    return {
+        "replicas": server_replicas(ctx),
+        "selector": {"matchLabels": FEEDBACK_LABELS},
+        "template": {
+            "metadata": {"labels": FEEDBACK_LABELS},
+            "spec": {
+                "serviceAccountName": ctx.names.service_account("feedback"),
+                "automountServiceAccountToken": False,
+                "securityContext": restricted_pod_security(),
+                "containers": [
+                    {
+                        "name": "vector",
+                        "image": LOGGER_IMAGE,
+                        "args": ["--config", "/etc/vector/vector.yaml"],
+                        "ports": [{"name": "http", "containerPort": FEEDBACK_PORT}],
+                        "env": [{"name": "AWS_REGION", "value": ctx.names.region}],
+                        "resources": {
+                            "requests": {"cpu": "50m", "memory": "128Mi"},
+                            "limits": {"cpu": "500m", "memory": "256Mi"},
+                        },
+                        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 10},
+                        "securityContext": restricted_container_security(),
+                        "volumeMounts": [
+                            {"name": "config", "mountPath": "/etc/vector", "readOnly": True},
+                            {"name": "data", "mountPath": "/var/lib/vector"},
+                        ],
+                    }
+                ],
+                "volumes": [{"name": "config", "configMap": {"name": FEEDBACK}}, {"name": "data", "emptyDir": {}}],
+            },
+        },
+    }
+
+
+class LlmWorkloads(pulumi.ComponentResource):
+    """The LLM gateway (when `llm.gateway` is set) and the feedback collector (when enabled)."""
+
+    def __init__(
+        self,
+        name: str,
+        ctx: ProjectContext,
+        *,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlrig:project:LlmWorkloads", name, None, opts)
+        self._ctx = ctx
+        self._name = name
+        llm = ctx.env.spec.llm
+        after = list(depends_on)
+        if llm.gateway is not None:
+            self._gateway(llm.gateway, after)
+        if llm.feedback.enabled:
+            self._feedback(after)
+        self.register_outputs({})
+
+    def _app(
+        self,
+        app: str,
+        labels: dict[str, str],
+        config: dict[str, Any],
+        config_file: str,
+        deployment: dict[str, Any],
+        port: int,
+        after: list[pulumi.Resource],
+    ) -> None:
+        ctx = self._ctx
+        config_map = k8s.core.v1.ConfigMap(
+            f"{self._name}-{app}-config",
+            metadata=metadata(ctx, app, component="llm", labels=labels),
+            data={config_file: yaml.safe_dump(config, sort_keys=False)},
+            opts=ctx.k8s_opts(self, depends_on=after),
+        )
+        k8s.apps.v1.Deployment(
+            f"{self._name}-{app}",
+            metadata=metadata(ctx, app, component="llm", labels=labels),
+            spec=deployment,
+            opts=ctx.k8s_opts(self, depends_on=[*after, config_map]),
+        )
+        disruption_budget(ctx, self, f"{self._name}-{app}-disruption-budget", app, labels, deployment["replicas"])
+        k8s.core.v1.Service(
+            f"{self._name}-{app}-service",
+            metadata=metadata(ctx, app, component="llm", labels=labels),
+            spec={"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": port}]},
+            opts=ctx.k8s_opts(self, depends_on=after),
+        )
+
+    def _gateway(self, gateway: GatewaySettings, after: list[pulumi.Resource]) -> None:
+        ctx = self._ctx
+        if addons_of(ctx).external_secrets.enabled:
+            keys = k8s.apiextensions.CustomResource(
+                f"{self._name}-gateway-keys",
+                api_version=EXTERNAL_SECRETS_API,
+                kind="ExternalSecret",
+                metadata=metadata(ctx, KEYS_SECRET, component="llm", labels=GATEWAY_LABELS),
+                spec=keys_secret_spec(ctx, gateway),
+                opts=ctx.k8s_opts(self, depends_on=after),
+            )
+            after = [*after, keys]
+        self._app(
+            GATEWAY,
+            GATEWAY_LABELS,
+            gateway_config(ctx, gateway),
+            "config.yaml",
+            gateway_deployment(ctx, gateway),
+            GATEWAY_PORT,
+            after,
+        )
+
+    def _feedback(self, after: list[pulumi.Resource]) -> None:
+        ctx = self._ctx
+        self._app(
+            FEEDBACK,
+            FEEDBACK_LABELS,
+            feedback_config(ctx),
+            "vector.yaml",
+            feedback_deployment(ctx),
+            FEEDBACK_PORT,
+            after,
+        )

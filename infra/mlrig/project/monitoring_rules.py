@@ -1,0 +1,249 @@
+"""Alerts of one project environment: a PrometheusRule for pipeline failures, serving latency
+and errors, and data drift; an AlertmanagerConfig routing them to the bundle's channels.
+
+Metrics used:
+- `argo_workflows_mlrig_pipeline_failed` — counter every WorkflowTemplate emits on failure
+  (pipelines.py; Argo prefixes custom metrics with `argo_workflows_`, newer releases add `_total`);
+- `argo_workflows_mlrig_drift_score` — gauge the monitoring pipeline's drift step emits;
+- `http_request_duration_seconds_bucket` and `http_requests_total{status="5xx"}` — the HTTP
+  metrics of the model servers (vLLM and FastAPI servers instrumented with
+  prometheus-fastapi-instrumentator; custom images must expose the same), scraped from every
+  predictor pod by the namespace's PodMonitor and labelled `inference_service`. KServe runs in
+  RawDeployment mode, so there is no Knative queue-proxy to measure requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..bundle.model import AlertRoute, MonitoringSettings
+from .context import ProjectContext
+from .kube import EXTERNAL_SECRETS_API, SECRET_REFRESH, SECRET_STORE, addons_of, metadata
+
+MONITORING_API = "monitoring.coreos.com/v1"
+ALERTMANAGER_CONFIG_API = "monitoring.coreos.com/v1alpha1"
+ALERT_SECRET = "alert-routes"
+# kube-prometheus-stack selects rules and Alertmanager configs by this label.
+SELECTOR_LABELS = {"release": "kube-prometheus-stack"}
+
+
+def severity(ctx: ProjectContext) -> str:
+    return "critical" if ctx.tier == "prod" else "warning"
+
+
+def _selector(ctx: ProjectContext) -> str:
+    return f'project="{ctx.project.name}", environment="{ctx.env.name}"'
+
+
+def pipeline_rules(ctx: ProjectContext) -> list[dict[str, Any]]:
+    failed = f'{{__name__=~"argo_workflows_mlrig_pipeline_failed(_total)?", {_selector(ctx)}}}'
+    return [
+        {
+            "alert": "MlrigPipelineFailed",
+            "expr": f"sum by (pipeline) (increase({failed}[1h])) > 0",
+            "labels": {"severity": severity(ctx)},
+            "annotations": {
+                "summary": f"A pipeline of {ctx.project.name} ({ctx.env.name}) failed",
+                "description": "Pipeline {{ $labels.pipeline }} failed in the last hour.",
+            },
+        }
+    ]
+
+
+ISVC_LABEL = "inference_service"
+PREDICTOR_POD_LABEL = "serving.kserve.io/inferenceservice"
+MODEL_SERVER_PORT = 8080
+
+
+def predictor_pod_monitor_spec() -> dict[str, Any]:
+    """Scrape every predictor pod of the namespace, labelled with its InferenceService."""
+    source = "__meta_kubernetes_pod_label_" + PREDICTOR_POD_LABEL.replace(".", "_").replace("/", "_")
+    return {
+        "selector": {"matchExpressions": [{"key": PREDICTOR_POD_LABEL, "operator": "Exists"}]},
+        "podMetricsEndpoints": [
+            {
+                "portNumber": MODEL_SERVER_PORT,
+                "path": "/metrics",
+                "interval": "30s",
+                "relabelings": [{"sourceLabels": [source], "targetLabel": ISVC_LABEL}],
+            }
+        ],
+    }
+
+
+def serving_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[dict[str, Any]]:
+    namespace = f'namespace="{ctx.names.namespace}", {ISVC_LABEL}!=""'
+    latency = (
+        f"1000 * histogram_quantile(0.99, sum by (le, {ISVC_LABEL}) "
+        f"(rate(http_request_duration_seconds_bucket{{{namespace}}}[5m])))"
+    )
+    errors = f'sum by ({ISVC_LABEL}) (rate(http_requests_total{{{namespace}, status="5xx"}}[5m]))'
+    total = f"sum by ({ISVC_LABEL}) (rate(http_requests_total{{{namespace}}}[5m]))"
+    return [
+        {
+            "alert": "MlrigServingLatencyHigh",
+            "expr": f"{latency} > {monitoring.latency_p99_ms}",
+            "for": "10m",
+            "labels": {"severity": severity(ctx)},
+            "annotations": {
+                "summary": f"p99 latency above {monitoring.latency_p99_ms} ms",
+                "description": "{{ $labels.inference_service }} p99 latency is {{ $value }} ms.",
+            },
+        },
+        {
+            "alert": "MlrigServingErrorRateHigh",
+            "expr": f"({errors}) / ({total}) > {monitoring.error_rate}",
+            "for": "10m",
+            "labels": {"severity": severity(ctx)},
+            "annotations": {
+                "summary": f"Error rate above {monitoring.error_rate}",
+                "description": "{{ $labels.inference_service }} answers {{ $value }} of requests with 5xx.",
+            },
+        },
+    ]
+
+
+def drift_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[dict[str, Any]]:
+    threshold = monitoring.drift.threshold
+    retrain = " (retraining was submitted)" if monitoring.retrain_on_drift else ""
+    return [
+        {
+            "alert": "MlrigDataDrift",
+            "expr": f"max by (pipeline) (argo_workflows_mlrig_drift_score{{{_selector(ctx)}}}) > {threshold}",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": f"Data drift above {threshold} ({monitoring.drift.method})",
+                "description": "Drift score {{ $value }}" + retrain + ".",
+            },
+        }
+    ]
+
+
+def rule_groups(ctx: ProjectContext) -> list[dict[str, Any]]:
+    spec = ctx.env.spec
+    monitoring = spec.monitoring
+    prefix = f"mlrig.{ctx.project.name}.{ctx.env.name}"
+    groups = []
+    if spec.pipelines:
+        groups.append({"name": f"{prefix}.pipelines", "rules": pipeline_rules(ctx)})
+    if spec.serving.endpoints:
+        groups.append({"name": f"{prefix}.serving", "rules": serving_rules(ctx, monitoring)})
+    if any(p.type == "monitoring" for p in spec.pipelines.values()):
+        groups.append({"name": f"{prefix}.drift", "rules": drift_rules(ctx, monitoring)})
+    return groups
+
+
+# --- routing ------------------------------------------------------------------------------------
+
+
+def secret_key(index: int) -> str:
+    return f"route-{index}"
+
+
+def needs_secret(route: AlertRoute) -> bool:
+    return route.type in ("slack", "pagerduty")
+
+
+def receiver(ctx: ProjectContext, index: int, route: AlertRoute) -> dict[str, Any]:
+    name = f"{route.type}-{index}"
+    secret = {"name": ALERT_SECRET, "key": secret_key(index)}
+    if route.type == "slack":
+        return {"name": name, "slackConfigs": [{"channel": route.target, "apiURL": secret, "sendResolved": True}]}
+    if route.type == "pagerduty":
+        return {"name": name, "pagerdutyConfigs": [{"routingKey": secret, "sendResolved": True}]}
+    if route.type == "email":
+        return {"name": name, "emailConfigs": [{"to": route.target, "sendResolved": True}]}
+    if route.type == "sns":
+        return {"name": name, "snsConfigs": [{"topicARN": route.target, "sigv4": {"region": ctx.names.region}}]}
+    return {"name": name, "webhookConfigs": [{"url": route.target, "sendResolved": True}]}
+
+
+def alertmanager_config_spec(ctx: ProjectContext, routes: Sequence[AlertRoute]) -> dict[str, Any]:
+    receivers = [receiver(ctx, i, r) for i, r in enumerate(routes)]
+    return {
+        "route": {
+            "receiver": receivers[0]["name"],
+            "groupBy": ["alertname", "pipeline", ISVC_LABEL],
+            "groupWait": "30s",
+            "groupInterval": "5m",
+            "repeatInterval": "4h",
+            "routes": [{"receiver": r["name"], "continue": True} for r in receivers[1:]],
+        },
+        "receivers": receivers,
+    }
+
+
+def alert_secret_spec(ctx: ProjectContext, routes: Sequence[AlertRoute]) -> dict[str, Any]:
+    """Slack webhook URLs and PagerDuty routing keys: `mlrig/<project>/<env>/alerts/<type>`
+    (Slack) or `…/alerts/<target>` (PagerDuty: the target names the key's secret)."""
+    data = []
+    for index, route in enumerate(routes):
+        if not needs_secret(route):
+            continue
+        purpose = "alerts/slack" if route.type == "slack" else f"alerts/{route.target}"
+        data.append({"secretKey": secret_key(index), "remoteRef": {"key": ctx.names.secret(purpose)}})
+    return {
+        "refreshInterval": SECRET_REFRESH,
+        "secretStoreRef": {"name": SECRET_STORE, "kind": "SecretStore"},
+        "target": {"name": ALERT_SECRET, "creationPolicy": "Owner"},
+        "data": data,
+    }
+
+
+class MonitoringRules(pulumi.ComponentResource):
+    """PrometheusRule + AlertmanagerConfig of the project environment."""
+
+    def __init__(
+        self,
+        name: str,
+        ctx: ProjectContext,
+        *,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlrig:project:MonitoringRules", name, None, opts)
+        after = list(depends_on)
+        groups = rule_groups(ctx)
+        if groups:
+            k8s.apiextensions.CustomResource(
+                f"{name}-rules",
+                api_version=MONITORING_API,
+                kind="PrometheusRule",
+                metadata=metadata(ctx, "mlrig-alerts", component="monitoring", labels=SELECTOR_LABELS),
+                spec={"groups": groups},
+                opts=ctx.k8s_opts(self, depends_on=after),
+            )
+        if ctx.env.spec.serving.endpoints:
+            k8s.apiextensions.CustomResource(
+                f"{name}-predictors",
+                api_version=MONITORING_API,
+                kind="PodMonitor",
+                metadata=metadata(ctx, "mlrig-predictors", component="monitoring", labels=SELECTOR_LABELS),
+                spec=predictor_pod_monitor_spec(),
+                opts=ctx.k8s_opts(self, depends_on=after),
+            )
+        routes = ctx.env.spec.monitoring.alerts
+        if routes:
+            if any(needs_secret(r) for r in routes) and addons_of(ctx).external_secrets.enabled:
+                secret = k8s.apiextensions.CustomResource(
+                    f"{name}-alert-secret",
+                    api_version=EXTERNAL_SECRETS_API,
+                    kind="ExternalSecret",
+                    metadata=metadata(ctx, ALERT_SECRET, component="monitoring"),
+                    spec=alert_secret_spec(ctx, routes),
+                    opts=ctx.k8s_opts(self, depends_on=after),
+                )
+                after = [*after, secret]
+            k8s.apiextensions.CustomResource(
+                f"{name}-routes",
+                api_version=ALERTMANAGER_CONFIG_API,
+                kind="AlertmanagerConfig",
+                metadata=metadata(ctx, "mlrig-alert-routes", component="monitoring", labels=SELECTOR_LABELS),
+                spec=alertmanager_config_spec(ctx, routes),
+                opts=ctx.k8s_opts(self, depends_on=after),
+            )
+        self.register_outputs({"ruleGroups": [g["name"] for g in groups]})

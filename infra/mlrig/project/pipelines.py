@@ -1,0 +1,517 @@
+"""Every `spec.pipelines` entry on Argo Workflows: a WorkflowTemplate each, and a CronWorkflow for
+the scheduled ones (suspended in dev tier, like development mode in Databricks bundles).
+
+Step contract with the project's image: each step container gets `--step=<step>` followed by
+`--<parameter>=<value>` for every pipeline parameter; steps that produce a decision write it to
+`/tmp/outputs/<name>` (see `OUTPUTS`). The shapes by type:
+
+- model-deployment (the book's CD): compliance-<check>… → compare (writes `decision`:
+  `promote`/`reject`, against the champion on `comparison.metric` or the baseline threshold on
+  first deploy) → approval (an Argo suspend step, only with `approval: manual`) → promote.
+- monitoring: drift (writes `drifted` and `score`, published as the Prometheus gauge
+  `argo_workflows_mlrig_drift_score`) and quality → publish; with `retrainOnDrift`, a resource
+  step submits the training pipeline when `drifted == true`.
+- fine-tuning with `workers > 1`: a rendezvous daemon (torch TCPStore) and `workers` parallel pods
+  running `torchrun --nnodes=<workers>` against it.
+- every other type: one `run` step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .. import naming
+from ..bundle.model import Pipeline, ProjectSpec
+from .context import ProjectContext
+from .kube import (
+    EXTERNAL_SECRETS_API,
+    addons_of,
+    external_secret_spec,
+    metadata,
+    restricted_container_security,
+)
+from .pools import scheduling
+from .tracking_server import tracking_uri
+
+ARGO_API = "argoproj.io/v1alpha1"
+# Tag of the project images the pipelines and endpoints run. CI pushes immutable tags and passes
+# the one it built as the stack setting `mlrig:imageTag`; this is the default when it does not.
+DEFAULT_IMAGE_TAG = "ci"
+OUTPUTS = "/tmp/outputs"
+RENDEZVOUS_PORT = 29400
+VECTOR_DB_SECRET = "vector-db"
+HISTORY_LIMIT = 3
+TTL_AFTER_COMPLETION = 7 * 24 * 3600
+STEP_USER = 1000
+# Gates and comparisons run on small pods on the general nodes, whatever the pipeline's pool.
+LIGHT_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+
+
+def data_fraction(ctx: ProjectContext, pipeline: Pipeline) -> float:
+    """Staging runs on a subset of the data; dev and prod on all of it."""
+    return pipeline.staging_data_fraction if ctx.tier == "staging" else 1.0
+
+
+def workflow_parameters(ctx: ProjectContext, pipeline: Pipeline) -> dict[str, str]:
+    params = {k: str(v) for k, v in pipeline.parameters.items()}
+    params["data-fraction"] = str(data_fraction(ctx, pipeline))
+    params["tracking-uri"] = tracking_uri(ctx)
+    params["environment"] = ctx.env.name
+    if pipeline.base_model:
+        params["base-model"] = pipeline.base_model
+    return params
+
+
+def parameter_args(params: dict[str, str]) -> list[str]:
+    return [f"--{name}={{{{workflow.parameters.{name}}}}}" for name in params]
+
+
+def step_resources(pipeline: Pipeline) -> dict[str, Any]:
+    amounts: dict[str, Any] = {"cpu": pipeline.resources.cpu, "memory": pipeline.resources.memory}
+    if pipeline.resources.gpu:
+        amounts["nvidia.com/gpu"] = str(pipeline.resources.gpu)
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def step_env(ctx: ProjectContext, name: str, pipeline: Pipeline) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "HOME", "value": "/tmp"},
+        {"name": "AWS_REGION", "value": ctx.names.region},
+        {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri(ctx)},
+        {"name": "MLRIG_PROJECT", "value": ctx.project.name},
+        {"name": "MLRIG_ENVIRONMENT", "value": ctx.env.name},
+        {"name": "MLRIG_PIPELINE", "value": name},
+        {"name": "MLRIG_DATA_FRACTION", "value": str(data_fraction(ctx, pipeline))},
+        {"name": "MLRIG_DATA_BUCKET", "value": ctx.names.bucket("data")},
+        {"name": "MLRIG_ARTIFACTS_BUCKET", "value": ctx.names.bucket("artifacts")},
+        {"name": "MLRIG_LOGS_BUCKET", "value": ctx.names.bucket("logs")},
+    ]
+    if pipeline.base_model:
+        env.append({"name": "MLRIG_BASE_MODEL_URI", "value": model_hub_uri(ctx, pipeline.base_model)})
+    if pipeline.type == "batch-inference":
+        env.append({"name": "MLRIG_INFERENCE_MODE", "value": pipeline.mode})
+    if pipeline.type == "monitoring":
+        env.append({"name": "MLRIG_METRICS_PREFIX", "value": naming.LOG_PREFIXES["metrics"]})
+        env.append({"name": "MLRIG_CLOUDWATCH_NAMESPACE", "value": naming.cloudwatch_namespace(ctx.names)})
+    return env
+
+
+def model_hub_uri(ctx: ProjectContext, model: str) -> str:
+    """Where the model hub mirrors a base model: the artifacts bucket's `hub/` prefix."""
+    return f"s3://{ctx.names.bucket('artifacts')}/{naming.ARTIFACT_PREFIXES['hub']}{model}"
+
+
+def container(
+    ctx: ProjectContext,
+    name: str,
+    pipeline: Pipeline,
+    image: str,
+    step: str,
+    *,
+    extra_args: Sequence[str] = (),
+    command: Sequence[str] | None = None,
+    light: bool = False,
+) -> dict[str, Any]:
+    """A step container. `light` steps (gates, comparisons) run on small general-purpose pods."""
+    spec: dict[str, Any] = {
+        "image": image,
+        "args": [f"--step={step}", *parameter_args(workflow_parameters(ctx, pipeline)), *extra_args],
+        "env": step_env(ctx, name, pipeline),
+        "resources": LIGHT_RESOURCES if light else step_resources(pipeline),
+        "securityContext": restricted_container_security(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    chosen = command if command is not None else pipeline.command
+    if chosen:
+        spec["command"] = list(chosen)
+    if pipeline.type == "vector-index-refresh":
+        spec["envFrom"] = [{"secretRef": {"name": VECTOR_DB_SECRET}}]
+    if pipeline.resources.gpu and not light:
+        spec["volumeMounts"].append({"name": "dshm", "mountPath": "/dev/shm"})
+    return spec
+
+
+def retry(pipeline: Pipeline) -> dict[str, Any]:
+    return {"limit": pipeline.retries, "retryPolicy": "OnFailure"}
+
+
+def output_parameter(name: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"path": f"{OUTPUTS}/{name}"}}
+
+
+def metric_labels(ctx: ProjectContext, name: str) -> list[dict[str, str]]:
+    return [
+        {"key": "project", "value": ctx.project.name},
+        {"key": "environment", "value": ctx.env.name},
+        {"key": "pipeline", "value": name},
+    ]
+
+
+def failure_metric(ctx: ProjectContext, name: str) -> dict[str, Any]:
+    """Workflow-level counter of failed runs: `argo_workflows_mlrig_pipeline_failed`."""
+    return {
+        "name": "mlrig_pipeline_failed",
+        "help": "Failed runs of an mlrig pipeline",
+        "labels": metric_labels(ctx, name),
+        "when": "{{workflow.status}} != Succeeded",
+        "counter": {"value": "1"},
+    }
+
+
+# --- templates by pipeline type -----------------------------------------------------------------
+
+
+def run_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "main",
+            **scheduling(ctx, pipeline.pool),
+            "retryStrategy": retry(pipeline),
+            "container": container(ctx, name, pipeline, image, "run"),
+        }
+    ]
+
+
+def deployment_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str) -> list[dict[str, Any]]:
+    """The book's CD: compliance checks → compare → (manual approval) → promote."""
+    settings = ctx.env.spec.model_deployment
+    comparison = settings.comparison
+    checks = [f"compliance-{check}" for check in settings.compliance_checks]
+    promote_when = "{{tasks.compare.outputs.parameters.decision}} == promote"
+    tasks: list[dict[str, Any]] = [
+        {"name": check, "template": "step", "arguments": {"parameters": [{"name": "step", "value": check}]}}
+        for check in checks
+    ]
+    tasks.append({"name": "compare", "template": "compare", "dependencies": list(checks)})
+    promote_after = "compare"
+    if settings.approval == "manual":
+        tasks.append({"name": "approval", "template": "approval", "dependencies": ["compare"], "when": promote_when})
+        promote_after = "approval"
+    tasks.append(
+        {
+            "name": "promote",
+            "template": "step",
+            "dependencies": [promote_after],
+            "when": promote_when,
+            "arguments": {"parameters": [{"name": "step", "value": "promote"}]},
+        }
+    )
+    compare_args = [
+        f"--metric={comparison.metric}",
+        f"--direction={comparison.direction}",
+        f"--min-improvement={comparison.min_improvement}",
+    ]
+    if comparison.baseline_threshold is not None:
+        compare_args.append(f"--baseline-threshold={comparison.baseline_threshold}")
+    step = container(ctx, name, pipeline, image, "{{inputs.parameters.step}}", light=True)
+    templates: list[dict[str, Any]] = [
+        {"name": "main", "dag": {"tasks": tasks}},
+        {
+            "name": "step",
+            "inputs": {"parameters": [{"name": "step"}]},
+            "retryStrategy": retry(pipeline),
+            "container": step,
+        },
+        {
+            "name": "compare",
+            "retryStrategy": retry(pipeline),
+            "container": container(ctx, name, pipeline, image, "compare", extra_args=compare_args, light=True),
+            "outputs": {"parameters": [output_parameter("decision")]},
+        },
+    ]
+    if settings.approval == "manual":
+        templates.append({"name": "approval", "suspend": {}})
+    return templates
+
+
+def training_pipeline(spec: ProjectSpec) -> str | None:
+    """The pipeline that monitoring resubmits on drift."""
+    return next((n for n, p in spec.pipelines.items() if p.type == "training"), None)
+
+
+def submit_workflow_manifest(ctx: ProjectContext, template: str) -> str:
+    return "\n".join(
+        [
+            f"apiVersion: {ARGO_API}",
+            "kind: Workflow",
+            "metadata:",
+            f"  generateName: {template}-drift-",
+            f"  namespace: {ctx.names.namespace}",
+            "  labels:",
+            "    mlrig.io/triggered-by: drift",
+            "spec:",
+            "  workflowTemplateRef:",
+            f"    name: {template}",
+            "",
+        ]
+    )
+
+
+def monitoring_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str) -> list[dict[str, Any]]:
+    monitoring = ctx.env.spec.monitoring
+    drift = monitoring.drift
+    drift_args = [f"--method={drift.method}", f"--threshold={drift.threshold}"]
+    drift_args += [f"--feature={feature}" for feature in drift.features]
+    quality_args = [f"--metric={m.name}:{m.threshold}:{m.direction}" for m in monitoring.quality]
+    tasks: list[dict[str, Any]] = [
+        {"name": "drift", "template": "drift"},
+        {"name": "quality", "template": "quality"},
+        {"name": "publish", "template": "publish", "dependencies": ["drift", "quality"]},
+    ]
+    templates: list[dict[str, Any]] = [
+        {"name": "main", "dag": {"tasks": tasks}},
+        {
+            "name": "drift",
+            **scheduling(ctx, pipeline.pool),
+            "retryStrategy": retry(pipeline),
+            "container": container(ctx, name, pipeline, image, "drift", extra_args=drift_args),
+            "outputs": {"parameters": [output_parameter("drifted"), output_parameter("score")]},
+            "metrics": {
+                "prometheus": [
+                    {
+                        "name": "mlrig_drift_score",
+                        "help": "Data drift score of the last monitoring run",
+                        "labels": [*metric_labels(ctx, name), {"key": "method", "value": drift.method}],
+                        "gauge": {"value": "{{outputs.parameters.score}}", "realtime": False},
+                    }
+                ]
+            },
+        },
+        {
+            "name": "quality",
+            **scheduling(ctx, pipeline.pool),
+            "retryStrategy": retry(pipeline),
+            "container": container(ctx, name, pipeline, image, "quality", extra_args=quality_args),
+        },
+        {
+            "name": "publish",
+            "retryStrategy": retry(pipeline),
+            "container": container(ctx, name, pipeline, image, "publish", light=True),
+        },
+    ]
+    retrain = training_pipeline(ctx.env.spec)
+    if monitoring.retrain_on_drift and retrain is not None:
+        tasks.append(
+            {
+                "name": "retrain",
+                "template": "retrain",
+                "dependencies": ["drift"],
+                "when": "{{tasks.drift.outputs.parameters.drifted}} == true",
+            }
+        )
+        templates.append(
+            {"name": "retrain", "resource": {"action": "create", "manifest": submit_workflow_manifest(ctx, retrain)}}
+        )
+    return templates
+
+
+def fine_tuning_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str) -> list[dict[str, Any]]:
+    if pipeline.workers <= 1:
+        return run_templates(ctx, name, pipeline, image)
+    launcher = [
+        "torchrun",
+        f"--nnodes={pipeline.workers}",
+        f"--nproc-per-node={max(pipeline.resources.gpu, 1)}",
+        "--rdzv-backend=c10d",
+        f"--rdzv-endpoint={{{{inputs.parameters.rendezvous}}}}:{RENDEZVOUS_PORT}",
+        "--rdzv-id={{workflow.uid}}",
+        "--no-python",
+        *(pipeline.command or ["python", "-m", "train"]),
+    ]
+    store = (
+        "import time; from torch.distributed import TCPStore; "
+        f"store = TCPStore('0.0.0.0', {RENDEZVOUS_PORT}, is_master=True, wait_for_workers=False); "
+        "time.sleep(7 * 24 * 3600)"
+    )
+    rendezvous = container(ctx, name, pipeline, image, "rendezvous", command=["python", "-c", store], light=True)
+    rendezvous["args"] = []
+    rendezvous["ports"] = [{"name": "rendezvous", "containerPort": RENDEZVOUS_PORT}]
+    return [
+        {
+            "name": "main",
+            "steps": [
+                [{"name": "rendezvous", "template": "rendezvous"}],
+                [
+                    {
+                        "name": "worker",
+                        "template": "worker",
+                        "withSequence": {"count": str(pipeline.workers)},
+                        "arguments": {"parameters": [{"name": "rendezvous", "value": "{{steps.rendezvous.ip}}"}]},
+                    }
+                ],
+            ],
+        },
+        {"name": "rendezvous", "daemon": True, "container": rendezvous},
+        {
+            "name": "worker",
+            "inputs": {"parameters": [{"name": "rendezvous"}]},
+            **scheduling(ctx, pipeline.pool),
+            "retryStrategy": retry(pipeline),
+            "container": container(ctx, name, pipeline, image, "train", command=launcher),
+        },
+    ]
+
+
+TEMPLATES_BY_TYPE = {
+    "model-deployment": deployment_templates,
+    "monitoring": monitoring_templates,
+    "fine-tuning": fine_tuning_templates,
+}
+
+
+def workflow_spec(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str) -> dict[str, Any]:
+    build = TEMPLATES_BY_TYPE.get(pipeline.type, run_templates)
+    params = workflow_parameters(ctx, pipeline)
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
+    if pipeline.resources.gpu:
+        volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory"}})
+    return {
+        "entrypoint": "main",
+        "serviceAccountName": ctx.names.service_account(name),
+        "arguments": {"parameters": [{"name": k, "value": v} for k, v in params.items()]},
+        "activeDeadlineSeconds": pipeline.timeout_minutes * 60,
+        "ttlStrategy": {"secondsAfterCompletion": TTL_AFTER_COMPLETION},
+        "podGC": {"strategy": "OnPodSuccess"},
+        "podMetadata": {"labels": {"mlrig.io/pipeline": name, "mlrig.io/project": ctx.project.name}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": STEP_USER,
+            "runAsGroup": STEP_USER,
+            "fsGroup": STEP_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumes": volumes,
+        "metrics": {"prometheus": [failure_metric(ctx, name)]},
+        "templates": build(ctx, name, pipeline, image),
+    }
+
+
+def cron_spec(ctx: ProjectContext, name: str, schedule: str) -> dict[str, Any]:
+    return {
+        "schedule": schedule,
+        "timezone": "UTC",
+        "concurrencyPolicy": "Forbid",
+        # Dev schedules are created suspended: developers run pipelines by hand.
+        "suspend": ctx.tier == "dev",
+        "startingDeadlineSeconds": 600,
+        "successfulJobsHistoryLimit": HISTORY_LIMIT,
+        "failedJobsHistoryLimit": HISTORY_LIMIT,
+        "workflowSpec": {"workflowTemplateRef": {"name": name}},
+    }
+
+
+class Pipelines(pulumi.ComponentResource):
+    """WorkflowTemplates, CronWorkflows and the pipelines' in-namespace RBAC."""
+
+    def __init__(
+        self,
+        name: str,
+        ctx: ProjectContext,
+        *,
+        image_tag: str = DEFAULT_IMAGE_TAG,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlrig:project:Pipelines", name, None, opts)
+        self._ctx = ctx
+        self._name = name
+        spec = ctx.env.spec
+        after = list(depends_on)
+        self._executor_rbac(spec, after)
+        self._vector_db_secret(spec, after)
+        for pipeline_name, pipeline in spec.pipelines.items():
+            if pipeline.image is None:
+                pulumi.log.warn(
+                    f"pipeline {pipeline_name!r} has no image (the project has no registries); skipped", self
+                )
+                continue
+            image = ctx.names.image(pipeline.image, image_tag)
+            template = k8s.apiextensions.CustomResource(
+                f"{name}-{pipeline_name}-template",
+                api_version=ARGO_API,
+                kind="WorkflowTemplate",
+                metadata=metadata(
+                    ctx, pipeline_name, component="pipeline", labels={"mlrig.io/pipeline": pipeline_name}
+                ),
+                spec=workflow_spec(ctx, pipeline_name, pipeline, image),
+                opts=ctx.k8s_opts(self, depends_on=after),
+            )
+            if pipeline.schedule:
+                k8s.apiextensions.CustomResource(
+                    f"{name}-{pipeline_name}-cron",
+                    api_version=ARGO_API,
+                    kind="CronWorkflow",
+                    metadata=metadata(
+                        ctx, pipeline_name, component="pipeline", labels={"mlrig.io/pipeline": pipeline_name}
+                    ),
+                    spec=cron_spec(ctx, pipeline_name, pipeline.schedule),
+                    opts=ctx.k8s_opts(self, depends_on=[template]),
+                )
+        self.register_outputs({"pipelines": list(spec.pipelines)})
+
+    def _role(
+        self, role_name: str, rules: list[dict[str, Any]], subjects: list[str], after: list[pulumi.Resource]
+    ) -> None:
+        ctx = self._ctx
+        role = k8s.rbac.v1.Role(
+            f"{self._name}-role-{role_name}",
+            metadata=metadata(ctx, role_name, component="pipeline"),
+            rules=rules,
+            opts=ctx.k8s_opts(self, depends_on=after),
+        )
+        k8s.rbac.v1.RoleBinding(
+            f"{self._name}-rolebinding-{role_name}",
+            metadata=metadata(ctx, role_name, component="pipeline"),
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
+            subjects=[
+                {"kind": "ServiceAccount", "name": ctx.names.service_account(s), "namespace": ctx.names.namespace}
+                for s in subjects
+            ],
+            opts=ctx.k8s_opts(self, depends_on=[role]),
+        )
+
+    def _executor_rbac(self, spec: ProjectSpec, after: list[pulumi.Resource]) -> None:
+        """Argo's executor in each step reports results; monitoring may also submit training."""
+        if not spec.pipelines:
+            return
+        self._role(
+            "argo-executor",
+            [{"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]}],
+            list(spec.pipelines),
+            after,
+        )
+        retrain = training_pipeline(spec)
+        monitors = [n for n, p in spec.pipelines.items() if p.type == "monitoring"]
+        if spec.monitoring.retrain_on_drift and retrain and monitors:
+            self._role(
+                "submit-retraining",
+                [
+                    {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["create", "get"]},
+                    {
+                        "apiGroups": ["argoproj.io"],
+                        "resources": ["workflowtemplates"],
+                        "resourceNames": [retrain],
+                        "verbs": ["get"],
+                    },
+                ],
+                monitors,
+                after,
+            )
+
+    def _vector_db_secret(self, spec: ProjectSpec, after: list[pulumi.Resource]) -> None:
+        ctx = self._ctx
+        wanted = any(p.type == "vector-index-refresh" for p in spec.pipelines.values())
+        if not (wanted and spec.llm.vector_database is not None and addons_of(ctx).external_secrets.enabled):
+            return
+        k8s.apiextensions.CustomResource(
+            f"{self._name}-vector-db-secret",
+            api_version=EXTERNAL_SECRETS_API,
+            kind="ExternalSecret",
+            metadata=metadata(ctx, VECTOR_DB_SECRET, component="pipeline"),
+            spec=external_secret_spec(ctx.names.secret(VECTOR_DB_SECRET), VECTOR_DB_SECRET),
+            opts=ctx.k8s_opts(self, depends_on=after),
+        )

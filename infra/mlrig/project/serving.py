@@ -1,0 +1,361 @@
+"""Online endpoints as KServe InferenceServices, with their rollout strategy and request logging.
+
+The platform runs KServe in RawDeployment mode (no Knative, no service mesh), where an
+InferenceService has no traffic split of its own. Gradual rollouts are therefore explicit:
+
+- canary: `<name>-stable` and `<name>-canary` behind a KServe InferenceGraph `<name>` whose
+  Splitter sends `percent` of the traffic to the canary. The CD pipeline's promote step points the
+  canary's `storageUri` at the new model version (Pulumi ignores that field after creation) and,
+  once it is healthy, the stable one.
+- ab: `<name>-a` and `<name>-b` behind an InferenceGraph `<name>` sending `percent` to B.
+- shadow: `<name>` plus `<name>-shadow`; the inference logger replays `percent` of the primary's
+  requests to the shadow and drops its responses (an explicit mirror).
+- direct: one InferenceService `<name>`.
+
+Autoscaling is the HPA of RawDeployment: `minReplicas`/`maxReplicas` from the bundle, scaling on
+CPU (`targetConcurrency` needs Knative or KEDA and is recorded as an annotation).
+
+Request/response logging: KServe's logger (mode `all`) posts CloudEvents to the namespace's
+`inference-logger` (Vector), which writes them as gzipped JSON lines to
+`s3://<logs bucket>/inference/endpoint=<name>/date=<YYYY-MM-DD>/` — the inference tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from .. import naming
+from ..bundle.model import Endpoint
+from .context import ProjectContext
+from .kube import (
+    cluster_service_url,
+    disruption_budget,
+    metadata,
+    restricted_container_security,
+    restricted_pod_security,
+)
+from .pipelines import DEFAULT_IMAGE_TAG, model_hub_uri
+from .pools import scheduling
+
+KSERVE_API = "serving.kserve.io/v1beta1"
+GRAPH_API = "serving.kserve.io/v1alpha1"
+LOGGER = "inference-logger"
+LOGGER_IMAGE = "timberio/vector:0.53.0-distroless-static"
+LOGGER_PORT = 8080
+REQUEST_EVENT = "org.kubeflow.serving.inference.request"
+# KServe model formats served by its built-in runtimes.
+CPU_TARGET_PERCENT = 75
+BUILTIN_FORMATS = {"sklearn", "xgboost", "lightgbm", "pytorch", "huggingface"}
+STORAGE_URI_PATHS = ["spec.predictor.model.storageUri", "spec.predictor.containers[0].env[1].value"]
+
+
+def model_uri(ctx: ProjectContext, endpoint: Endpoint) -> str:
+    """Initial model location; the CD pipeline's promote step moves it to each new version."""
+    if endpoint.runtime in ("vllm", "huggingface"):
+        return model_hub_uri(ctx, endpoint.model or endpoint.name)
+    models = naming.ARTIFACT_PREFIXES["models"]
+    return f"s3://{ctx.names.bucket('artifacts')}/{models}{endpoint.model or ctx.project.name}/champion/"
+
+
+def resources(endpoint: Endpoint) -> dict[str, Any]:
+    amounts: dict[str, Any] = {"cpu": endpoint.resources.cpu, "memory": endpoint.resources.memory}
+    if endpoint.resources.gpu:
+        amounts["nvidia.com/gpu"] = str(endpoint.resources.gpu)
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served_name: str) -> dict[str, Any]:
+    """The predictor's `model` (built-in runtime) or `containers` (custom image)."""
+    uri = model_uri(ctx, endpoint)
+    if endpoint.runtime == "vllm":
+        return {
+            "model": {
+                "modelFormat": {"name": "huggingface"},
+                "args": ["--backend=vllm", f"--model_name={served_name}"],
+                "storageUri": uri,
+                "resources": resources(endpoint),
+            }
+        }
+    if endpoint.runtime in BUILTIN_FORMATS:
+        return {
+            "model": {"modelFormat": {"name": endpoint.runtime}, "storageUri": uri, "resources": resources(endpoint)}
+        }
+    image = ctx.names.image(endpoint.image or "", image_tag)
+    return {
+        "containers": [
+            {
+                "name": "kserve-container",
+                "image": image,
+                "env": [{"name": "MODEL_NAME", "value": served_name}, {"name": "MODEL_URI", "value": uri}],
+                "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                "resources": resources(endpoint),
+                "securityContext": restricted_container_security(),
+            }
+        ]
+    }
+
+
+def predictor(
+    ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served_name: str, *, log: bool
+) -> dict[str, Any]:
+    autoscaling = endpoint.autoscaling
+    spec: dict[str, Any] = {
+        # RawDeployment's HPA needs at least one replica.
+        "minReplicas": max(autoscaling.min_replicas, 1),
+        "maxReplicas": autoscaling.max_replicas,
+        "scaleMetric": "cpu",
+        "scaleTarget": CPU_TARGET_PERCENT,
+        "serviceAccountName": ctx.names.service_account("serving"),
+        **scheduling(ctx, endpoint.pool),
+        **model_server(ctx, endpoint, image_tag, served_name),
+    }
+    if log:
+        spec["logger"] = {"mode": "all", "url": cluster_service_url(ctx, LOGGER, 80)}
+    return spec
+
+
+# Two variants behind an InferenceGraph: (first, second) suffixes; `percent` goes to the second.
+SPLIT_VARIANTS: dict[str, tuple[str, str]] = {"canary": ("stable", "canary"), "ab": ("a", "b")}
+
+
+def inference_services(ctx: ProjectContext, endpoint: Endpoint, image_tag: str) -> dict[str, dict[str, Any]]:
+    """InferenceService specs by name, for the endpoint's rollout strategy."""
+    strategy = endpoint.rollout.strategy
+    log = endpoint.request_logging or strategy == "shadow"  # the shadow mirror rides on the logger
+
+    def isvc(served_name: str, *, logged: bool = log) -> dict[str, Any]:
+        return {"predictor": predictor(ctx, endpoint, image_tag, served_name, log=logged)}
+
+    if strategy in SPLIT_VARIANTS:
+        return {f"{endpoint.name}-{variant}": isvc(endpoint.name) for variant in SPLIT_VARIANTS[strategy]}
+    if strategy == "shadow":
+        return {endpoint.name: isvc(endpoint.name), f"{endpoint.name}-shadow": isvc(endpoint.name, logged=False)}
+    return {endpoint.name: isvc(endpoint.name)}
+
+
+def traffic_percent(endpoint: Endpoint, isvc_name: str) -> int:
+    """Share of the endpoint's traffic an InferenceService receives (shadows get copies)."""
+    variants = SPLIT_VARIANTS.get(endpoint.rollout.strategy)
+    if variants is None:
+        return 0 if isvc_name.endswith("-shadow") else 100
+    second = isvc_name == f"{endpoint.name}-{variants[1]}"
+    return endpoint.rollout.percent if second else 100 - endpoint.rollout.percent
+
+
+def split_graph_spec(endpoint: Endpoint) -> dict[str, Any]:
+    first, second = SPLIT_VARIANTS[endpoint.rollout.strategy]
+    return {
+        "nodes": {
+            "root": {
+                "routerType": "Splitter",
+                "steps": [
+                    {
+                        "name": variant,
+                        "serviceName": f"{endpoint.name}-{variant}",
+                        "weight": traffic_percent(endpoint, f"{endpoint.name}-{variant}"),
+                    }
+                    for variant in (first, second)
+                ],
+            }
+        }
+    }
+
+
+# --- the inference logger -------------------------------------------------------------------------
+
+
+def logger_config(ctx: ProjectContext, endpoints: Sequence[Endpoint]) -> dict[str, Any]:
+    """Vector: KServe CloudEvents in, inference tables out, plus the shadow mirrors."""
+    config: dict[str, Any] = {
+        "data_dir": "/var/lib/vector",
+        "sources": {
+            "kserve": {
+                "type": "http_server",
+                "address": f"0.0.0.0:{LOGGER_PORT}",
+                "decoding": {"codec": "bytes"},
+                "headers": [
+                    "ce-id",
+                    "ce-type",
+                    "ce-source",
+                    "ce-time",
+                    "ce-inferenceservicename",
+                    "ce-component",
+                    "ce-endpoint",
+                ],
+            }
+        },
+        "transforms": {
+            "records": {
+                "type": "remap",
+                "inputs": ["kserve"],
+                "source": '.endpoint = string(."ce-inferenceservicename") ?? "unknown"',
+            }
+        },
+        "sinks": {
+            "inference_tables": {
+                "type": "aws_s3",
+                "inputs": ["records"],
+                "bucket": ctx.names.bucket("logs"),
+                "region": ctx.names.region,
+                "key_prefix": naming.LOG_PREFIXES["inference"] + "endpoint={{ endpoint }}/date=%F/",
+                "compression": "gzip",
+                "encoding": {"codec": "json"},
+                "framing": {"method": "newline_delimited"},
+                "server_side_encryption": "aws:kms",
+                "batch": {"timeout_secs": 60},
+            }
+        },
+    }
+    for endpoint in endpoints:
+        if endpoint.rollout.strategy != "shadow" or endpoint.rollout.percent == 0:
+            continue
+        key = endpoint.name.replace("-", "_")
+        config["transforms"][f"shadow_{key}"] = {
+            "type": "filter",
+            "inputs": ["kserve"],
+            "condition": f'."ce-inferenceservicename" == "{endpoint.name}" && ."ce-type" == "{REQUEST_EVENT}"',
+        }
+        config["transforms"][f"shadow_{key}_sample"] = {
+            "type": "sample",
+            "inputs": [f"shadow_{key}"],
+            "rate": max(1, round(100 / endpoint.rollout.percent)),
+        }
+        config["sinks"][f"shadow_{key}"] = {
+            "type": "http",
+            "inputs": [f"shadow_{key}_sample"],
+            "uri": f"http://{endpoint.name}-shadow-predictor.{ctx.names.namespace}.svc.cluster.local/v1/models/{endpoint.name}:predict",
+            "method": "post",
+            "encoding": {"codec": "text"},
+        }
+    return config
+
+
+LOGGER_LABELS = {"app.kubernetes.io/name": LOGGER}
+
+
+def server_replicas(ctx: ProjectContext) -> int:
+    return 2 if ctx.tier == "prod" else 1
+
+
+def logger_deployment(ctx: ProjectContext) -> dict[str, Any]:
+    return {
+        "replicas": server_replicas(ctx),
+        "selector": {"matchLabels": LOGGER_LABELS},
+        "template": {
+            "metadata": {"labels": LOGGER_LABELS},
+            "spec": {
+                # Writes the logs bucket's `inference/` prefix with the serving workload's identity.
+                "serviceAccountName": ctx.names.service_account("serving"),
+                "automountServiceAccountToken": False,
+                "securityContext": restricted_pod_security(),
+                "containers": [
+                    {
+                        "name": "vector",
+                        "image": LOGGER_IMAGE,
+                        "args": ["--config", "/etc/vector/vector.yaml"],
+                        "ports": [{"name": "http", "containerPort": LOGGER_PORT}],
+                        "env": [{"name": "AWS_REGION", "value": ctx.names.region}],
+                        "resources": {
+                            "requests": {"cpu": "100m", "memory": "256Mi"},
+                            "limits": {"cpu": "1", "memory": "512Mi"},
+                        },
+                        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 10},
+                        "securityContext": restricted_container_security(),
+                        "volumeMounts": [
+                            {"name": "config", "mountPath": "/etc/vector", "readOnly": True},
+                            {"name": "data", "mountPath": "/var/lib/vector"},
+                        ],
+                    }
+                ],
+                "volumes": [
+                    {"name": "config", "configMap": {"name": LOGGER}},
+                    {"name": "data", "emptyDir": {}},
+                ],
+            },
+        },
+    }
+
+
+class Serving(pulumi.ComponentResource):
+    """InferenceServices (and A-B graphs) of every endpoint, and the inference logger."""
+
+    def __init__(
+        self,
+        name: str,
+        ctx: ProjectContext,
+        *,
+        image_tag: str = DEFAULT_IMAGE_TAG,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlrig:project:Serving", name, None, opts)
+        endpoints = ctx.env.spec.serving.endpoints
+        after = list(depends_on)
+        if any(e.request_logging or e.rollout.strategy == "shadow" for e in endpoints):
+            self._logger(name, ctx, endpoints, after)
+        for endpoint in endpoints:
+            if endpoint.runtime == "custom" and endpoint.image is None:
+                pulumi.log.warn(
+                    f"endpoint {endpoint.name!r} needs an image (the project has no registries); skipped", self
+                )
+                continue
+            for isvc_name, isvc_spec in inference_services(ctx, endpoint, image_tag).items():
+                k8s.apiextensions.CustomResource(
+                    f"{name}-{isvc_name}",
+                    api_version=KSERVE_API,
+                    kind="InferenceService",
+                    metadata=metadata(
+                        ctx,
+                        isvc_name,
+                        component="serving",
+                        labels={"mlrig.io/endpoint": endpoint.name},
+                        annotations={
+                            "mlrig.io/traffic-percent": str(traffic_percent(endpoint, isvc_name)),
+                            "mlrig.io/target-concurrency": str(endpoint.autoscaling.target_concurrency),
+                        },
+                    ),
+                    spec=isvc_spec,
+                    opts=pulumi.ResourceOptions.merge(
+                        ctx.k8s_opts(self, depends_on=after), pulumi.ResourceOptions(ignore_changes=STORAGE_URI_PATHS)
+                    ),
+                )
+            if endpoint.rollout.strategy in SPLIT_VARIANTS:
+                k8s.apiextensions.CustomResource(
+                    f"{name}-{endpoint.name}-graph",
+                    api_version=GRAPH_API,
+                    kind="InferenceGraph",
+                    metadata=metadata(
+                        ctx, endpoint.name, component="serving", labels={"mlrig.io/endpoint": endpoint.name}
+                    ),
+                    spec=split_graph_spec(endpoint),
+                    opts=ctx.k8s_opts(self, depends_on=after),
+                )
+        self.register_outputs({"endpoints": [e.name for e in endpoints]})
+
+    def _logger(
+        self, name: str, ctx: ProjectContext, endpoints: Sequence[Endpoint], after: list[pulumi.Resource]
+    ) -> None:
+        config = k8s.core.v1.ConfigMap(
+            f"{name}-logger-config",
+            metadata=metadata(ctx, LOGGER, component="serving", labels=LOGGER_LABELS),
+            data={"vector.yaml": yaml.safe_dump(logger_config(ctx, endpoints), sort_keys=False)},
+            opts=ctx.k8s_opts(self, depends_on=after),
+        )
+        k8s.apps.v1.Deployment(
+            f"{name}-logger",
+            metadata=metadata(ctx, LOGGER, component="serving", labels=LOGGER_LABELS),
+            spec=logger_deployment(ctx),
+            opts=ctx.k8s_opts(self, depends_on=[*after, config]),
+        )
+        disruption_budget(ctx, self, f"{name}-logger-disruption-budget", LOGGER, LOGGER_LABELS, server_replicas(ctx))
+        k8s.core.v1.Service(
+            f"{name}-logger-service",
+            metadata=metadata(ctx, LOGGER, component="serving", labels=LOGGER_LABELS),
+            spec={"selector": LOGGER_LABELS, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+            opts=ctx.k8s_opts(self, depends_on=after),
+        )

@@ -1,0 +1,164 @@
+"""The project's MLflow tracking server and model registry in its namespace.
+
+Artifacts go to `s3://<artifacts bucket>/mlflow/` with the `tracking` workload's Pod Identity;
+the backend store URI is assembled by an ExternalSecret from the RDS credentials the AWS side
+keeps in Secrets Manager (`mlrig/<project>/<env>/mlflow-db`, JSON with username, password, host,
+port, dbname), so no credential ever passes through Pulumi.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .. import naming
+from .context import ProjectContext
+from .kube import (
+    EXTERNAL_SECRETS_API,
+    addons_of,
+    cluster_service_url,
+    disruption_budget,
+    external_secret_spec,
+    metadata,
+    restricted_container_security,
+    restricted_pod_security,
+)
+
+# The `-full` variant carries the PostgreSQL driver and boto3.
+MLFLOW_IMAGE = "ghcr.io/mlflow/mlflow:v3.8.1-full"
+SERVICE = "mlflow"
+PORT = 5000
+DB_SECRET = "mlflow-db"
+BACKEND_URI_KEY = "MLFLOW_BACKEND_STORE_URI"
+BACKEND_URI_TEMPLATE = "postgresql://{{ .username }}:{{ .password | urlquery }}@{{ .host }}:{{ .port }}/{{ .dbname }}"
+LABELS = {"app.kubernetes.io/name": "mlflow"}
+
+
+def tracking_uri(ctx: ProjectContext) -> str:
+    """What pipelines and notebooks set as MLFLOW_TRACKING_URI."""
+    return cluster_service_url(ctx, SERVICE, PORT)
+
+
+def artifacts_destination(ctx: ProjectContext) -> str:
+    return f"s3://{ctx.names.bucket('artifacts')}/{naming.ARTIFACT_PREFIXES['tracking']}"
+
+
+def allowed_hosts(ctx: ProjectContext) -> list[str]:
+    """Host headers MLflow's security middleware (3.5+) accepts: the Service's in-cluster names,
+    with and without the port (it compares exactly), and localhost for the kubelet's probes."""
+    namespace = ctx.names.namespace
+    names = [
+        SERVICE,
+        f"{SERVICE}.{namespace}",
+        f"{SERVICE}.{namespace}.svc",
+        f"{SERVICE}.{namespace}.svc.cluster.local",
+    ]
+    return [*names, *(f"{name}:{PORT}" for name in names), f"localhost:{PORT}"]
+
+
+def server_args(ctx: ProjectContext) -> list[str]:
+    return [
+        "mlflow", "server",
+        "--host", "0.0.0.0",
+        "--port", str(PORT),
+        "--backend-store-uri", f"$({BACKEND_URI_KEY})",
+        "--artifacts-destination", artifacts_destination(ctx),
+        "--serve-artifacts",
+        "--allowed-hosts", ",".join(allowed_hosts(ctx)),
+    ]  # fmt: skip
+
+
+def replicas(ctx: ProjectContext) -> int:
+    return 2 if ctx.tier == "prod" else 1
+
+
+def deployment_spec(ctx: ProjectContext) -> dict[str, Any]:
+    probe = {
+        "httpGet": {"path": "/health", "port": "http", "httpHeaders": [{"name": "Host", "value": f"localhost:{PORT}"}]},
+        "periodSeconds": 10,
+        "timeoutSeconds": 5,
+    }
+    return {
+        "replicas": replicas(ctx),
+        "selector": {"matchLabels": LABELS},
+        "template": {
+            "metadata": {"labels": LABELS},
+            "spec": {
+                "serviceAccountName": ctx.names.service_account("tracking"),
+                "automountServiceAccountToken": False,
+                "securityContext": restricted_pod_security(),
+                "containers": [
+                    {
+                        "name": "mlflow",
+                        "image": MLFLOW_IMAGE,
+                        "command": server_args(ctx),
+                        "ports": [{"name": "http", "containerPort": PORT}],
+                        "env": [
+                            {"name": "HOME", "value": "/tmp"},
+                            {"name": "AWS_REGION", "value": ctx.names.region},
+                            {
+                                "name": BACKEND_URI_KEY,
+                                "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": BACKEND_URI_KEY}},
+                            },
+                        ],
+                        "resources": {
+                            "requests": {"cpu": "500m", "memory": "1Gi"},
+                            "limits": {"cpu": "2", "memory": "2Gi"},
+                        },
+                        "readinessProbe": probe,
+                        "livenessProbe": {**probe, "initialDelaySeconds": 30, "failureThreshold": 6},
+                        "securityContext": restricted_container_security(),
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                    }
+                ],
+                "volumes": [{"name": "tmp", "emptyDir": {}}],
+            },
+        },
+    }
+
+
+class TrackingServer(pulumi.ComponentResource):
+    """MLflow Deployment + Service, its backend store URI synced from Secrets Manager."""
+
+    uri: str
+
+    def __init__(
+        self,
+        name: str,
+        ctx: ProjectContext,
+        *,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlrig:project:TrackingServer", name, None, opts)
+        after = list(depends_on)
+        if addons_of(ctx).external_secrets.enabled:
+            secret = k8s.apiextensions.CustomResource(
+                f"{name}-db-secret",
+                api_version=EXTERNAL_SECRETS_API,
+                kind="ExternalSecret",
+                metadata=metadata(ctx, DB_SECRET, component="tracking"),
+                spec=external_secret_spec(
+                    ctx.names.secret(DB_SECRET), DB_SECRET, template={BACKEND_URI_KEY: BACKEND_URI_TEMPLATE}
+                ),
+                opts=ctx.k8s_opts(self, depends_on=after),
+            )
+            after = [*after, secret]
+        k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=metadata(ctx, SERVICE, component="tracking", labels=LABELS),
+            spec=deployment_spec(ctx),
+            opts=ctx.k8s_opts(self, depends_on=after),
+        )
+        disruption_budget(ctx, self, f"{name}-disruption-budget", SERVICE, LABELS, replicas(ctx))
+        k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=metadata(ctx, SERVICE, component="tracking", labels=LABELS),
+            spec={"selector": LABELS, "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]},
+            opts=ctx.k8s_opts(self, depends_on=list(depends_on)),
+        )
+        self.uri = tracking_uri(ctx)
+        self.register_outputs({"trackingUri": self.uri})

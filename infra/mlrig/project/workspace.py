@@ -1,0 +1,397 @@
+"""The project's workspace in the cluster: namespace, quota, default limits, network policies,
+workload service accounts, and who may do what in it (EKS access entries + RBAC by tier).
+
+The access table of DESIGN §1 is `CLUSTER_ROLES`: read it as "in this tier, this persona's
+Kubernetes group is bound to this ClusterRole in the namespace".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from ..bundle.model import ProjectSpec
+from .context import ProjectContext
+from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, metadata, secret_store_spec
+from .pools import gpus_per_node, node_capacity
+
+# Persona → ClusterRole in the namespace, per tier. `view` cannot read Secrets nor change
+# anything; `edit` changes workloads; `admin` also manages Roles in the namespace. Prod is
+# changed only by the CI deployer.
+CLUSTER_ROLES: dict[str, dict[str, str]] = {
+    "dev": {"data-scientist": "edit", "ml-engineer": "edit", "ci-deployer": "admin"},
+    "staging": {"data-scientist": "view", "ml-engineer": "edit", "ci-deployer": "admin"},
+    "prod": {"data-scientist": "view", "ml-engineer": "view", "ci-deployer": "admin"},
+}
+
+# The quota's allowance for mlrig's own servers on the general nodes (tracking server, gateway,
+# loggers, pipeline gates), on top of the pools and of unpooled endpoints and pipelines.
+GENERAL_CPU = 16
+GENERAL_MEMORY_GIB = 64
+
+# Container defaults when a pod does not say (the quota requires requests and limits).
+DEFAULT_REQUEST = {"cpu": "250m", "memory": "512Mi"}
+DEFAULT_LIMIT = {"cpu": "1", "memory": "2Gi"}
+
+# EKS Pod Identity agent: pods fetch their AWS credentials from this link-local address.
+POD_IDENTITY_AGENT_CIDR = "169.254.170.23/32"
+
+
+# --- workloads and sizes ----------------------------------------------------------------------------------
+
+
+def workload_names(spec: ProjectSpec) -> list[str]:
+    """Every workload with its own service account (and Pod Identity association)."""
+    names = list(spec.pipelines)
+    if spec.serving.endpoints:
+        names.append("serving")
+    names.append("tracking")
+    if spec.llm.gateway is not None:
+        names.append("gateway")
+    if spec.llm.feedback.enabled:
+        names.append("feedback")
+    return names
+
+
+def cpu_cores(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+MEMORY_UNITS_GIB = {
+    "Ki": 2**-20,
+    "Mi": 2**-10,
+    "Gi": 1,
+    "Ti": 2**10,
+    "K": 1e3 / 2**30,
+    "M": 1e6 / 2**30,
+    "G": 1e9 / 2**30,
+    "T": 1e12 / 2**30,
+}
+
+
+def memory_gib(quantity: str) -> float:
+    for unit, factor in MEMORY_UNITS_GIB.items():
+        if quantity.endswith(unit):
+            return float(quantity[: -len(unit)]) * factor
+    return float(quantity) / 2**30
+
+
+def unpooled_demand(spec: ProjectSpec) -> tuple[float, float]:
+    """(cores, GiB) that endpoints and pipelines without a pool may use on the general nodes at
+    their maximum (endpoints with a traffic split or a shadow run two InferenceServices)."""
+    cores = memory = 0.0
+    for endpoint in spec.serving.endpoints:
+        if endpoint.pool is None:
+            copies = endpoint.autoscaling.max_replicas * (1 if endpoint.rollout.strategy == "direct" else 2)
+            cores += copies * cpu_cores(endpoint.resources.cpu)
+            memory += copies * memory_gib(endpoint.resources.memory)
+    for pipeline in spec.pipelines.values():
+        if pipeline.pool is None:
+            cores += pipeline.workers * cpu_cores(pipeline.resources.cpu)
+            memory += pipeline.workers * memory_gib(pipeline.resources.memory)
+    return cores, memory
+
+
+def quota_hard(spec: ProjectSpec) -> dict[str, str]:
+    """The namespace's quota: what its pools can hold at `max`, what runs unpooled at its
+    maximum, plus the general allowance (tracking server, gateway, loggers, pipeline gates)."""
+    unpooled_cpu, unpooled_memory = unpooled_demand(spec)
+    cpu = GENERAL_CPU + math.ceil(unpooled_cpu)
+    memory = GENERAL_MEMORY_GIB + math.ceil(unpooled_memory)
+    gpus = 0
+    for pool in spec.compute.pools:
+        node_cpu, node_memory = node_capacity(pool)
+        cpu += pool.max * node_cpu
+        memory += pool.max * node_memory
+        gpus += pool.max * gpus_per_node(pool)
+    return {
+        "requests.cpu": str(cpu),
+        "limits.cpu": str(cpu),
+        "requests.memory": f"{memory}Gi",
+        "limits.memory": f"{memory}Gi",
+        "requests.nvidia.com/gpu": str(gpus),
+        "persistentvolumeclaims": "20",
+        "services.loadbalancers": "0",
+        "services.nodeports": "0",
+    }
+
+
+# --- network policies -----------------------------------------------------------------------
+
+
+def namespace_selector(name: pulumi.Input[str]) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+
+def network_policies(ctx: ProjectContext) -> dict[str, dict[str, Any]]:
+    """Default deny, then each allowed flow as its own named policy (they add up)."""
+    everything: dict[str, Any] = {}
+    return {
+        "default-deny": {"podSelector": everything, "policyTypes": ["Ingress", "Egress"]},
+        "allow-same-namespace": {
+            "podSelector": everything,
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [{"podSelector": everything}]}],
+            "egress": [{"to": [{"podSelector": everything}]}],
+        },
+        "allow-dns": {
+            "podSelector": everything,
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {**namespace_selector("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                }
+            ],
+        },
+        "allow-from-monitoring": {
+            "podSelector": everything,
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [namespace_selector(ctx.platform.monitoring_namespace)]}],
+        },
+        "allow-from-ingress": {
+            "podSelector": everything,
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [namespace_selector(ctx.platform.ingress_namespace)]}],
+        },
+        # AWS APIs (S3, STS, ECR, Secrets Manager, Firehose), the Kubernetes API and, for the
+        # gateway, third-party LLM APIs: HTTPS only.
+        "allow-https-egress": {
+            "podSelector": everything,
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]}],
+        },
+        # Pod Identity credentials (plain HTTP on a link-local address).
+        "allow-pod-identity-agent": {
+            "podSelector": everything,
+            "policyTypes": ["Egress"],
+            "egress": [
+                {"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT_CIDR}}], "ports": [{"protocol": "TCP", "port": 80}]}
+            ],
+        },
+        # The project's databases (MLflow backend store, pgvector) live in the VPC.
+        "allow-postgres-in-vpc": {
+            "podSelector": everything,
+            "policyTypes": ["Egress"],
+            "egress": [
+                {"to": [{"ipBlock": {"cidr": ctx.platform.vpc_cidr}}], "ports": [{"protocol": "TCP", "port": 5432}]}
+            ],
+        },
+    }
+
+
+# --- secrets stay within the project ---------------------------------------------------------
+
+ADMISSION_API = "admissionregistration.k8s.io/v1"
+
+
+def external_secret_rules(secret_prefix: str, store: str) -> list[dict[str, str]]:
+    """CEL rules for ExternalSecrets in the namespace. The External Secrets controller reads every
+    `mlrig/*` secret, so without them anyone who may create an ExternalSecret here (a data
+    scientist in dev) could copy another project's secrets into this namespace."""
+    key_ok = f"startsWith('{secret_prefix}')"
+    return [
+        {
+            "expression": (
+                f"has(object.spec.secretStoreRef) && object.spec.secretStoreRef.name == '{store}' && "
+                "(!has(object.spec.secretStoreRef.kind) || object.spec.secretStoreRef.kind == 'SecretStore')"
+            ),
+            "message": f"ExternalSecrets here must use the namespace's SecretStore '{store}'",
+        },
+        {
+            "expression": f"!has(object.spec.data) || object.spec.data.all(d, !has(d.sourceRef) && d.remoteRef.key.{key_ok})",
+            "message": f"ExternalSecrets here may only read secrets under {secret_prefix}",
+        },
+        {
+            "expression": (
+                "!has(object.spec.dataFrom) || object.spec.dataFrom.all(d, !has(d.sourceRef) && !has(d.find) "
+                f"&& has(d.extract) && d.extract.key.{key_ok})"
+            ),
+            "message": f"ExternalSecrets here may only extract secrets under {secret_prefix}",
+        },
+    ]
+
+
+def external_secret_policy_spec(secret_prefix: str, store: str) -> dict[str, Any]:
+    return {
+        "failurePolicy": "Fail",
+        "matchConstraints": {
+            "resourceRules": [
+                {
+                    "apiGroups": ["external-secrets.io"],
+                    "apiVersions": ["*"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": ["externalsecrets"],
+                }
+            ]
+        },
+        "validations": external_secret_rules(secret_prefix, store),
+    }
+
+
+# --- access ---------------------------------------------------------------------------------
+
+
+def personas_with_roles(spec: ProjectSpec) -> list[str]:
+    """Persona roles exist iff their access list is non-empty; the CI deployer always exists."""
+    personas = []
+    if spec.access.data_scientists:
+        personas.append("data-scientist")
+    if spec.access.ml_engineers:
+        personas.append("ml-engineer")
+    personas.append("ci-deployer")
+    return personas
+
+
+class Workspace(pulumi.ComponentResource):
+    """Namespace, quota, limits, network policies, service accounts and RBAC of one project
+    environment."""
+
+    namespace: k8s.core.v1.Namespace
+
+    def __init__(
+        self,
+        name: str,
+        ctx: ProjectContext,
+        *,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlrig:project:Workspace", name, None, opts)
+        self._ctx = ctx
+        spec = ctx.env.spec
+        self.namespace = self._namespace()
+        after_ns = [self.namespace]
+        self._quota(spec, after_ns)
+        self._limit_range(after_ns)
+        for policy, policy_spec in network_policies(ctx).items():
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{policy}",
+                metadata=metadata(ctx, policy, component="network"),
+                spec=policy_spec,
+                opts=ctx.k8s_opts(self, depends_on=after_ns),
+            )
+        self.service_accounts = {w: self._service_account(w, spec, after_ns) for w in workload_names(spec)}
+        self._access(spec, list(depends_on), after_ns)
+        if addons_of(ctx).external_secrets.enabled:
+            self.secret_store: pulumi.Resource | None = k8s.apiextensions.CustomResource(
+                f"{name}-secret-store",
+                api_version=EXTERNAL_SECRETS_API,
+                kind="SecretStore",
+                metadata=metadata(ctx, SECRET_STORE, component="secrets"),
+                spec=secret_store_spec(ctx),
+                opts=ctx.k8s_opts(self, depends_on=after_ns),
+            )
+            self._scope_external_secrets(after_ns)
+        else:
+            self.secret_store = None
+        self.register_outputs({"namespace": ctx.names.namespace})
+
+    def _namespace(self) -> k8s.core.v1.Namespace:
+        ctx = self._ctx
+        # `baseline` is enforced (KServe and Argo inject sidecars outside our control);
+        # `restricted` is warned and audited, and mlrig's own pods meet it.
+        labels = {
+            "pod-security.kubernetes.io/enforce": "baseline",
+            "pod-security.kubernetes.io/warn": "restricted",
+            "pod-security.kubernetes.io/audit": "restricted",
+        }
+        return k8s.core.v1.Namespace(
+            f"{self._name_prefix}-namespace",
+            metadata=metadata(ctx, ctx.names.namespace, labels=labels, namespaced=False),
+            opts=ctx.k8s_opts(self),
+        )
+
+    @property
+    def _name_prefix(self) -> str:
+        return self._ctx.names.prefix
+
+    def _quota(self, spec: ProjectSpec, after: list[pulumi.Resource]) -> None:
+        k8s.core.v1.ResourceQuota(
+            f"{self._name_prefix}-quota",
+            metadata=metadata(self._ctx, "project-quota"),
+            spec={"hard": quota_hard(spec)},
+            opts=self._ctx.k8s_opts(self, depends_on=after),
+        )
+
+    def _limit_range(self, after: list[pulumi.Resource]) -> None:
+        k8s.core.v1.LimitRange(
+            f"{self._name_prefix}-limits",
+            metadata=metadata(self._ctx, "container-defaults"),
+            spec={"limits": [{"type": "Container", "default": DEFAULT_LIMIT, "defaultRequest": DEFAULT_REQUEST}]},
+            opts=self._ctx.k8s_opts(self, depends_on=after),
+        )
+
+    def _service_account(
+        self, workload: str, spec: ProjectSpec, after: list[pulumi.Resource]
+    ) -> k8s.core.v1.ServiceAccount:
+        ctx = self._ctx
+        # Pipeline pods need their token (Argo's executor reports results through the API);
+        # the long-running servers never talk to the Kubernetes API.
+        automount = workload in spec.pipelines
+        return k8s.core.v1.ServiceAccount(
+            f"{self._name_prefix}-sa-{workload}",
+            metadata=metadata(
+                ctx,
+                ctx.names.service_account(workload),
+                component=workload,
+                labels={"mlrig.io/workload": workload},
+            ),
+            automount_service_account_token=automount,
+            opts=ctx.k8s_opts(self, depends_on=after),
+        )
+
+    def _scope_external_secrets(self, after: list[pulumi.Resource]) -> None:
+        ctx = self._ctx
+        policy_name = f"{ctx.names.namespace}-external-secrets-scope"
+        policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            f"{self._name_prefix}-external-secrets-policy",
+            metadata=metadata(ctx, policy_name, component="secrets", namespaced=False),
+            spec=external_secret_policy_spec(ctx.names.secret(""), SECRET_STORE),
+            opts=ctx.k8s_opts(self),
+        )
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            f"{self._name_prefix}-external-secrets-policy-binding",
+            metadata=metadata(ctx, policy_name, component="secrets", namespaced=False),
+            spec={
+                "policyName": policy_name,
+                "validationActions": ["Deny"],
+                "matchResources": {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ctx.names.namespace}}
+                },
+            },
+            opts=ctx.k8s_opts(self, depends_on=[policy, *after]),
+        )
+
+    def _access(
+        self, spec: ProjectSpec, role_dependencies: list[pulumi.Resource], after: list[pulumi.Resource]
+    ) -> None:
+        ctx = self._ctx
+        for persona in personas_with_roles(spec):
+            group = ctx.names.kubernetes_group(persona)
+            aws.eks.AccessEntry(
+                f"{self._name_prefix}-access-{persona}",
+                cluster_name=ctx.platform.cluster_name,
+                principal_arn=ctx.names.role_arn(persona),
+                kubernetes_groups=[group],
+                type="STANDARD",
+                opts=ctx.aws_opts(self, depends_on=role_dependencies),
+            )
+            k8s.rbac.v1.RoleBinding(
+                f"{self._name_prefix}-rb-{persona}",
+                metadata=metadata(ctx, f"mlrig-{persona}", component="access", labels={"mlrig.io/persona": persona}),
+                role_ref={
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": CLUSTER_ROLES[ctx.tier][persona],
+                },
+                subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
+                opts=ctx.k8s_opts(self, depends_on=after),
+            )

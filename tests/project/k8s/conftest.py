@@ -1,0 +1,82 @@
+"""Helpers for the Kubernetes side of project plans: objects by kind, and plans of small
+variations of the example bundles written to tmp_path."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlrig.bundle.validate import validate_paths
+from mlrig.outputs import platform_stack_reference
+from mlrig.plan.engine import StackPlan, plan_stack
+from mlrig.plan.runner import Planner, stack_config
+from mlrig.program import stack_program
+
+ROOT = Path(__file__).resolve().parents[3]
+BUNDLES = ROOT / "bundles"
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+def objects(plan: StackPlan, kind: str) -> list[dict[str, Any]]:
+    """Kubernetes objects (inputs: apiVersion, kind, metadata, spec…) of one kind."""
+    return [
+        r["inputs"] for r in plan.resources if r["type"].startswith("kubernetes:") and r["inputs"].get("kind") == kind
+    ]
+
+
+def named(plan: StackPlan, kind: str, name: str) -> dict[str, Any]:
+    found = [o for o in objects(plan, kind) if o["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind} {name!r}, found {len(found)}"
+    return found[0]
+
+
+def templates_of(workflow_template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["name"]: t for t in workflow_template["spec"]["templates"]}
+
+
+def load_bundle(name: str) -> dict[str, Any]:
+    return yaml.safe_load((BUNDLES / name).read_text())
+
+
+@pytest.fixture(scope="session")
+def variant_planner() -> Planner:
+    return Planner()
+
+
+@pytest.fixture
+def plan_variant(tmp_path: Path, variant_planner: Planner) -> Callable[..., StackPlan]:
+    """`plan_variant("fraud-detection", edit, "dev", platform_edit=None)`: plan the example project
+    after `edit(project_document)` (and `platform_edit(platform_document)`), written to tmp_path."""
+
+    def plan(project: str, edit: Edit | None, environment: str, *, platform_edit: Edit | None = None) -> StackPlan:
+        document = copy.deepcopy(load_bundle(f"{project}.yaml"))
+        if edit:
+            edit(document)
+        (tmp_path / f"{project}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+        platform = load_bundle("platform.yaml")
+        if platform_edit:
+            platform_edit(platform)
+            (tmp_path / "platform.yaml").write_text(yaml.safe_dump(platform, sort_keys=False))
+        else:
+            shutil.copy(BUNDLES / "platform.yaml", tmp_path / "platform.yaml")
+        result = validate_paths([tmp_path])
+        assert result.valid, "\n".join(d.text() for d in result.diagnostics)
+        target = result.projects[project]
+        # Platform plans are shared when the platform is unchanged; project plans never are.
+        planner = variant_planner if platform_edit is None else Planner()
+        platform_outputs = planner.platform(target.platform, environment).outputs
+        return plan_stack(
+            stack_program(target, environment),
+            stack=target.environments[environment].stack,
+            config=stack_config(target, environment),
+            stack_outputs={platform_stack_reference(target.platform.name, environment): platform_outputs},
+        )
+
+    return plan

@@ -1,0 +1,86 @@
+"""The tracking server, the LLM gateway and human-feedback capture."""
+
+from __future__ import annotations
+
+import yaml
+
+from .conftest import named, objects
+
+
+def gateway_config(plan) -> dict:
+    return yaml.safe_load(named(plan, "ConfigMap", "llm-gateway")["data"]["config.yaml"])
+
+
+def test_the_tracking_server_stores_artifacts_in_the_artifacts_bucket_with_its_own_identity(project_plan):
+    plan = project_plan("fraud-detection", "prod")
+    pod = named(plan, "Deployment", "mlflow")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "wl-tracking"
+    (container,) = pod["containers"]
+    command = container["command"]
+    assert (
+        command[command.index("--artifacts-destination") + 1]
+        == "s3://fraud-detection-prod-artifacts-333333333333/mlflow/"
+    )
+    assert container["image"].startswith("ghcr.io/mlflow/mlflow:v")
+    assert container["readinessProbe"] and container["livenessProbe"]
+    allowed = command[command.index("--allowed-hosts") + 1].split(",")
+    assert "mlflow.fraud-detection.svc.cluster.local:5000" in allowed  # the tracking URI pipelines use
+    uri = next(e for e in container["env"] if e["name"] == "MLFLOW_BACKEND_STORE_URI")
+    assert uri["valueFrom"]["secretKeyRef"]["name"] == "mlflow-db"
+
+
+def test_the_tracking_database_credentials_come_from_secrets_manager(project_plan):
+    plan = project_plan("fraud-detection", "prod")
+    secret = named(plan, "ExternalSecret", "mlflow-db")["spec"]
+    assert secret["dataFrom"] == [{"extract": {"key": "mlrig/fraud-detection/prod/mlflow-db"}}]
+    assert secret["target"]["template"]["data"]["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql://")
+    assert secret["secretStoreRef"] == {"name": "aws-secrets-manager", "kind": "SecretStore"}
+    assert named(plan, "SecretStore", "aws-secrets-manager")["spec"]["provider"]["aws"]["service"] == "SecretsManager"
+    stored = {r["inputs"]["name"] for r in plan.of_type("aws:secretsmanager/secret:Secret")}
+    assert "mlrig/fraud-detection/prod/mlflow-db" in stored
+
+
+def test_the_gateway_applies_the_bundles_rate_limits_and_budgets(project_plan):
+    config = gateway_config(project_plan("rag-assistant", "prod"))
+    models = {m["model_name"]: m["litellm_params"] for m in config["model_list"]}
+    assert models["openai/*"]["rpm"] == 600 and models["openai/*"]["tpm"] == 300000
+    assert models["anthropic/*"]["rpm"] == 300 and "tpm" not in models["anthropic/*"]
+    assert config["router_settings"]["provider_budget_config"] == {
+        "openai": {"budget_limit": 2000, "time_period": "30d"},
+        "anthropic": {"budget_limit": 1500, "time_period": "30d"},
+    }
+    assert config["litellm_settings"]["max_budget"] == 4000
+    assert config["environment_variables"]["MLRIG_COST_CENTER"] == "cc-7788"
+
+
+def test_provider_keys_reach_the_gateway_from_secrets_manager_only(project_plan):
+    plan = project_plan("rag-assistant", "staging")
+    secret = named(plan, "ExternalSecret", "llm-gateway-keys")["spec"]
+    remote = {d["secretKey"]: d["remoteRef"]["key"] for d in secret["data"]}
+    assert remote == {
+        "OPENAI_API_KEY": "mlrig/rag-assistant/staging/llm-gateway/openai",
+        "ANTHROPIC_API_KEY": "mlrig/rag-assistant/staging/llm-gateway/anthropic",
+    }
+    stored = {r["inputs"]["name"] for r in plan.of_type("aws:secretsmanager/secret:Secret")}
+    assert set(remote.values()) <= stored
+    config = gateway_config(plan)
+    assert all(m["litellm_params"]["api_key"].startswith("os.environ/") for m in config["model_list"])
+    pod = named(plan, "Deployment", "llm-gateway")["spec"]["template"]["spec"]
+    assert pod["containers"][0]["envFrom"] == [{"secretRef": {"name": "llm-gateway-keys"}}]
+    assert pod["serviceAccountName"] == "wl-gateway"
+
+
+def test_human_feedback_is_forwarded_to_the_projects_firehose_stream(project_plan):
+    plan = project_plan("rag-assistant", "prod")
+    config = yaml.safe_load(named(plan, "ConfigMap", "feedback-collector")["data"]["vector.yaml"])
+    sink = config["sinks"]["firehose"]
+    streams = {r["inputs"]["name"] for r in plan.of_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")}
+    assert sink["type"] == "aws_kinesis_firehose" and sink["stream_name"] in streams
+    named(plan, "Service", "feedback-collector")
+
+
+def test_a_project_without_llm_settings_gets_no_gateway(project_plan):
+    plan = project_plan("fraud-detection", "dev")
+    assert not [
+        d for d in objects(plan, "Deployment") if d["metadata"]["name"] in ("llm-gateway", "feedback-collector")
+    ]

@@ -1,0 +1,61 @@
+"""Alerts: pipeline failures, serving latency and errors over the bundle's thresholds, drift over
+its threshold, routed to the bundle's channels; and nothing built on a disabled add-on."""
+
+from __future__ import annotations
+
+from .conftest import named, objects
+
+
+def rules(plan) -> dict[str, dict]:
+    rule = named(plan, "PrometheusRule", "mlrig-alerts")
+    return {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+
+
+def test_serving_alerts_use_the_bundles_latency_and_error_thresholds(project_plan):
+    alerts = rules(project_plan("fraud-detection", "prod"))
+    assert alerts["MlrigServingLatencyHigh"]["expr"].endswith("> 200")
+    assert "http_request_duration_seconds_bucket" in alerts["MlrigServingLatencyHigh"]["expr"]
+    assert 'namespace="fraud-detection"' in alerts["MlrigServingLatencyHigh"]["expr"]
+    assert alerts["MlrigServingErrorRateHigh"]["expr"].endswith("> 0.01")
+    assert alerts["MlrigServingLatencyHigh"]["labels"]["severity"] == "critical"
+
+
+def test_drift_alerts_fire_over_the_drift_threshold_on_the_published_metric(project_plan):
+    alerts = rules(project_plan("rag-assistant", "staging"))
+    expr = alerts["MlrigDataDrift"]["expr"]
+    assert "argo_workflows_mlrig_drift_score" in expr and expr.endswith("> 0.3")
+
+
+def test_pipeline_failures_alert_on_the_failure_counter_of_the_environment(project_plan):
+    expr = rules(project_plan("fraud-detection", "staging"))["MlrigPipelineFailed"]["expr"]
+    assert "mlrig_pipeline_failed" in expr and 'environment="staging"' in expr and 'project="fraud-detection"' in expr
+
+
+def test_predictor_pods_are_scraped(project_plan):
+    monitor = named(project_plan("fraud-detection", "prod"), "PodMonitor", "mlrig-predictors")["spec"]
+    assert monitor["selector"]["matchExpressions"][0]["key"] == "serving.kserve.io/inferenceservice"
+
+
+def test_alerts_are_routed_to_the_bundles_channels(project_plan):
+    slack = named(project_plan("fraud-detection", "prod"), "AlertmanagerConfig", "mlrig-alert-routes")["spec"]
+    (receiver,) = slack["receivers"]
+    assert receiver["slackConfigs"][0]["channel"] == "#fraud-ml-alerts"
+    assert slack["route"]["receiver"] == receiver["name"]
+    pagerduty = named(project_plan("rag-assistant", "prod"), "AlertmanagerConfig", "mlrig-alert-routes")["spec"]
+    assert pagerduty["receivers"][0]["pagerdutyConfigs"][0]["routingKey"]["name"] == "alert-routes"
+    secret = named(project_plan("rag-assistant", "prod"), "ExternalSecret", "alert-routes")["spec"]
+    assert secret["data"] == [
+        {"secretKey": "route-0", "remoteRef": {"key": "mlrig/rag-assistant/prod/alerts/genai-oncall"}}
+    ]
+
+
+def test_nothing_is_built_on_add_ons_the_platform_does_not_install(plan_variant):
+    def without_engines(platform):
+        for addon in ("argoWorkflows", "kserve", "monitoring", "karpenter"):
+            platform["spec"]["cluster"]["addons"][addon] = {"enabled": False}
+
+    plan = plan_variant("fraud-detection", None, "dev", platform_edit=without_engines)
+    for kind in ("WorkflowTemplate", "CronWorkflow", "InferenceService", "PrometheusRule", "NodePool", "EC2NodeClass"):
+        assert not objects(plan, kind), kind
+    assert named(plan, "Deployment", "mlflow")
+    assert named(plan, "NetworkPolicy", "default-deny")

@@ -1,0 +1,115 @@
+"""Serving: endpoints on KServe with their rollout strategy, autoscaling bounds, GPUs for LLMs and
+request/response logging to the logs bucket."""
+
+from __future__ import annotations
+
+import yaml
+
+from .conftest import named, objects
+
+
+def endpoint_services(plan, endpoint: str) -> dict[str, dict]:
+    return {
+        i["metadata"]["name"]: i
+        for i in objects(plan, "InferenceService")
+        if i["metadata"]["labels"]["mlrig.io/endpoint"] == endpoint
+    }
+
+
+def splitter(plan, endpoint: str) -> dict[str, int]:
+    graph = named(plan, "InferenceGraph", endpoint)
+    root = graph["spec"]["nodes"]["root"]
+    assert root["routerType"] == "Splitter"
+    return {step["serviceName"]: step["weight"] for step in root["steps"]}
+
+
+def logger_config(plan) -> dict:
+    return yaml.safe_load(named(plan, "ConfigMap", "inference-logger")["data"]["vector.yaml"])
+
+
+def test_the_canary_percent_lands_on_the_canary_inference_service(project_plan):
+    plan = project_plan("fraud-detection", "prod")
+    services = endpoint_services(plan, "scorer")
+    assert set(services) == {"scorer-stable", "scorer-canary"}
+    assert splitter(plan, "scorer") == {"scorer-stable": 90, "scorer-canary": 10}
+    assert services["scorer-canary"]["metadata"]["annotations"]["mlrig.io/traffic-percent"] == "10"
+
+
+def test_an_ab_test_splits_traffic_between_two_variants(project_plan):
+    plan = project_plan("rag-assistant", "staging")
+    assert splitter(plan, "assistant-api") == {"assistant-api-a": 50, "assistant-api-b": 50}
+
+
+def test_a_shadow_gets_a_mirrored_share_of_requests_and_serves_no_one(plan_variant):
+    def shadow(project):
+        project["spec"]["serving"]["endpoints"][0]["rollout"] = {"strategy": "shadow", "percent": 25}
+
+    plan = plan_variant("fraud-detection", shadow, "staging")
+    services = endpoint_services(plan, "scorer")
+    assert set(services) == {"scorer", "scorer-shadow"}
+    assert services["scorer-shadow"]["metadata"]["annotations"]["mlrig.io/traffic-percent"] == "0"
+    assert not objects(plan, "InferenceGraph")
+    config = logger_config(plan)
+    assert config["transforms"]["shadow_scorer_sample"]["rate"] == 4
+    assert config["sinks"]["shadow_scorer"]["uri"].startswith("http://scorer-shadow-predictor.fraud-detection.svc")
+
+
+def test_a_direct_rollout_is_a_single_inference_service(plan_variant):
+    def direct(project):
+        project["spec"]["serving"]["endpoints"][0]["rollout"] = {"strategy": "direct"}
+
+    plan = plan_variant("fraud-detection", direct, "dev")
+    assert set(endpoint_services(plan, "scorer")) == {"scorer"}
+    assert not objects(plan, "InferenceGraph")
+
+
+def test_autoscaling_bounds_come_from_the_bundle_per_environment(project_plan):
+    for environment, bounds in (("staging", (2, 10)), ("prod", (3, 30))):
+        for isvc in endpoint_services(project_plan("fraud-detection", environment), "scorer").values():
+            predictor = isvc["spec"]["predictor"]
+            assert (predictor["minReplicas"], predictor["maxReplicas"]) == bounds
+
+
+def test_custom_servers_run_the_project_image_with_the_serving_identity(project_plan):
+    predictor = endpoint_services(project_plan("fraud-detection", "prod"), "scorer")["scorer-stable"]["spec"][
+        "predictor"
+    ]
+    assert predictor["serviceAccountName"] == "wl-serving"
+    (container,) = predictor["containers"]
+    assert container["image"] == "333333333333.dkr.ecr.us-east-1.amazonaws.com/fraud-detection/prod/serving:ci"
+    assert container["resources"]["limits"] == {"cpu": "2", "memory": "4Gi"}
+
+
+def test_llm_endpoints_run_vllm_on_gpus_from_the_model_hub(project_plan):
+    plan = project_plan("rag-assistant", "prod")
+    predictor = endpoint_services(plan, "llm")["llm-canary"]["spec"]["predictor"]
+    model = predictor["model"]
+    assert model["modelFormat"] == {"name": "huggingface"}
+    assert "--backend=vllm" in model["args"]
+    assert model["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    artifacts = next(
+        r["inputs"]["bucket"]
+        for r in plan.of_type("aws:s3/bucketV2:BucketV2") + plan.of_type("aws:s3/bucket:Bucket")
+        if r["inputs"].get("tags", {}).get("mlrig:data-class") == "artifacts"
+    )
+    assert model["storageUri"] == f"s3://{artifacts}/hub/meta-llama/Llama-3.1-8B-Instruct"
+
+
+def test_requests_and_responses_are_logged_to_the_inference_tables(project_plan):
+    plan = project_plan("fraud-detection", "prod")
+    for isvc in endpoint_services(plan, "scorer").values():
+        assert isvc["spec"]["predictor"]["logger"] == {
+            "mode": "all",
+            "url": "http://inference-logger.fraud-detection.svc.cluster.local:80",
+        }
+    named(plan, "Service", "inference-logger")
+    sink = logger_config(plan)["sinks"]["inference_tables"]
+    logs = next(
+        r["inputs"]["bucket"]
+        for r in plan.of_type("aws:s3/bucketV2:BucketV2") + plan.of_type("aws:s3/bucket:Bucket")
+        if r["inputs"].get("tags", {}).get("mlrig:data-class") == "logs"
+    )
+    assert sink["type"] == "aws_s3" and sink["bucket"] == logs
+    assert sink["key_prefix"].startswith("inference/")
+    deployment = named(plan, "Deployment", "inference-logger")
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "wl-serving"
