@@ -77,7 +77,7 @@ def deploy(target: Target, environment: str, settings: DeploySettings | None = N
     else:
         from .project.stack import deploy_project
 
-        deploy_project(target, target.environments[environment])  # TODO(lead): pass settings
+        deploy_project(target, target.environments[environment], settings)
 
 
 def stack_program(target: Target, environment: str) -> Callable[[], None]:

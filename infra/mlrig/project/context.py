@@ -36,6 +36,8 @@ class PlatformRef:
     addons: pulumi.Output[Any]
     monitoring_namespace: pulumi.Output[Any]
     ingress_namespace: pulumi.Output[Any]
+    # The principal that runs Pulumi in this environment (administers the project's KMS key).
+    deployment_role_arn: pulumi.Output[Any] | None = None
 
     @classmethod
     def from_stack_reference(cls, ref: pulumi.StackReference) -> PlatformRef:
@@ -57,6 +59,7 @@ class PlatformRef:
             addons=get(outputs.ADDONS),
             monitoring_namespace=get(outputs.MONITORING_NAMESPACE),
             ingress_namespace=get(outputs.INGRESS_NAMESPACE),
+            deployment_role_arn=ref.get_output(outputs.DEPLOYMENT_ROLE_ARN),
         )
 
 
@@ -89,5 +92,53 @@ class ProjectContext:
             depends_on=list(depends_on),
         )
 
+    def persona_principals(self, persona: str) -> list[str]:
+        """Principals of `spec.access` acting as a persona in this environment. A persona without
+        principals gets no role: a role nobody can assume would need a placeholder trust policy."""
+        return persona_principals(self.env, persona)
+
+    def names_for(self, environment: ProjectEnvironment) -> ProjectNames:
+        """Names of this project in another environment, for cross-environment grants."""
+        return project_names(self.project, environment, default_account=self.names.account)
+
+    def workloads(self) -> dict[str, str]:
+        """Workload identities of this environment: pipeline name -> pipeline type, plus the
+        reserved workloads (`serving`, `tracking`, `gateway`, `feedback`) this environment runs."""
+        return workloads(self.env)
+
     def k8s_opts(self, parent: pulumi.Resource, *, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=parent, provider=self.k8s_provider, depends_on=list(depends_on))
+
+
+PERSONA_ACCESS_FIELDS: dict[str, str] = {"data-scientist": "data_scientists", "ml-engineer": "ml_engineers"}
+
+
+def persona_principals(environment: ProjectEnvironment, persona: str) -> list[str]:
+    field = PERSONA_ACCESS_FIELDS.get(persona)
+    return list(getattr(environment.spec.access, field)) if field else []
+
+
+def project_names(project: Project, environment: ProjectEnvironment, *, default_account: str) -> ProjectNames:
+    """`default_account` is used when the platform names no account (all environments share the
+    deploying account under `cluster` and `namespace` isolation)."""
+    platform_env = environment.platform_environment
+    return ProjectNames(
+        project=project.name,
+        environment=environment.name,
+        account=platform_env.account or default_account,
+        region=platform_env.region,
+        isolation=project.platform.isolation,
+    )
+
+
+def workloads(environment: ProjectEnvironment) -> dict[str, str]:
+    spec = environment.spec
+    found: dict[str, str] = {name: pipeline.type for name, pipeline in spec.pipelines.items()}
+    if spec.serving.endpoints:
+        found["serving"] = "serving"
+    found["tracking"] = "tracking"
+    if spec.llm.gateway is not None and spec.llm.gateway.providers:
+        found["gateway"] = "gateway"
+    if spec.llm.feedback.enabled:  # the collector that puts feedback records into Firehose
+        found["feedback"] = "feedback"
+    return found

@@ -20,6 +20,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .. import naming
 from ..bundle.model import AlertRoute, MonitoringSettings
 from .context import ProjectContext
 from .kube import EXTERNAL_SECRETS_API, SECRET_REFRESH, SECRET_STORE, addons_of, metadata
@@ -145,7 +146,7 @@ def secret_key(index: int) -> str:
 
 
 def needs_secret(route: AlertRoute) -> bool:
-    return route.type in ("slack", "pagerduty")
+    return naming.alert_route_secret(route.type, route.target) is not None
 
 
 def receiver(ctx: ProjectContext, index: int, route: AlertRoute) -> dict[str, Any]:
@@ -182,10 +183,10 @@ def alert_secret_spec(ctx: ProjectContext, routes: Sequence[AlertRoute]) -> dict
     (Slack) or `…/alerts/<target>` (PagerDuty: the target names the key's secret)."""
     data = []
     for index, route in enumerate(routes):
-        if not needs_secret(route):
-            continue
-        purpose = "alerts/slack" if route.type == "slack" else f"alerts/{route.target}"
-        data.append({"secretKey": secret_key(index), "remoteRef": {"key": ctx.names.secret(purpose)}})
+        # The same secret names the AWS side creates (empty, filled by the platform team).
+        purpose = naming.alert_route_secret(route.type, route.target)
+        if purpose is not None:
+            data.append({"secretKey": secret_key(index), "remoteRef": {"key": ctx.names.secret(purpose)}})
     return {
         "refreshInterval": SECRET_REFRESH,
         "secretStoreRef": {"name": SECRET_STORE, "kind": "SecretStore"},

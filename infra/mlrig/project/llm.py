@@ -1,0 +1,196 @@
+"""LLMOps additions, AWS side: the vector database, the gateway's provider-key secrets and
+human-feedback capture (Kinesis Firehose into the logs bucket, partitioned by date).
+
+Provider keys are created empty: the platform team sets each value once (`aws secretsmanager
+put-secret-value --secret-id mlrig/<project>/<env>/llm-gateway/<provider> --secret-string ...`);
+mlrig never sees them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from .. import naming
+from .context import ProjectContext
+from .identity import Identity, policy_document
+from .storage import Storage
+from .tracking import POSTGRES_PORT, PostgresDatabase
+
+OPENSEARCH_ENGINE_VERSION = "OpenSearch_2.17"
+OPENSEARCH_HTTP_ACTIONS = ["es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"]
+FEEDBACK_PREFIX = f"{naming.LOG_PREFIXES['feedback']}!{{timestamp:yyyy/MM/dd}}/"
+FEEDBACK_ERROR_PREFIX = f"{naming.LOG_PREFIXES['feedback']}errors/!{{firehose:error-output-type}}/!{{timestamp:yyyy/MM/dd}}/"
+# Workloads that talk to the vector database, and the one that puts feedback into the stream
+# (the collector; serving and the gateway post feedback to it over HTTP).
+VECTOR_CLIENT_TYPES = ("vector-index-refresh", "serving")
+FEEDBACK_PRODUCER_TYPES = ("feedback",)
+
+
+class LlmServices(pulumi.ComponentResource):
+    vector_secret_name: pulumi.Output[str] | None
+    vector_database: aws.rds.Instance | None
+    opensearch: aws.opensearch.Domain | None
+    gateway_secrets: dict[str, aws.secretsmanager.Secret]
+    feedback_stream: aws.kinesis.FirehoseDeliveryStream | None
+
+    def __init__(
+        self, name: str, ctx: ProjectContext, identity: Identity, storage: Storage, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlrig:project:Llm", name, None, opts)
+        self._ctx = ctx
+        self._identity = identity
+        key_arn = storage.key.arn
+        llm = ctx.env.spec.llm
+        self.vector_secret_name = None
+        self.vector_database = None
+        self.opensearch = None
+        vdb = llm.vector_database
+        if vdb is not None and vdb.engine == "pgvector":
+            store = PostgresDatabase(
+                "vector-db",
+                ctx,
+                purpose="vectors",
+                secret_purpose="vector-db",
+                database_name="vectors",
+                instance_class=vdb.instance_class or "db.t4g.medium",
+                storage_gib=vdb.storage_gib,
+                key_arn=key_arn,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.vector_database = store.instance
+            self.vector_secret_name = store.secret.name
+        elif vdb is not None:
+            self.opensearch = self._opensearch(vdb.instance_class or "t3.medium.search", vdb.storage_gib, key_arn)
+        self.gateway_secrets = {
+            provider: aws.secretsmanager.Secret(
+                f"{ctx.names.prefix}-gateway-{provider}",
+                name=ctx.names.secret(f"llm-gateway/{provider}"),
+                description=f"{provider} API key of the LLM gateway; the value is set by the platform team",
+                kms_key_id=key_arn,
+                recovery_window_in_days=30 if ctx.tier == "prod" else 7,
+                opts=ctx.aws_opts(self, stateful=True),
+            )
+            for provider in (llm.gateway.providers if llm.gateway else [])
+        }
+        self.feedback_stream = self._feedback(storage) if llm.feedback.enabled else None
+        self.register_outputs(
+            {
+                "gatewaySecrets": {p: s.name for p, s in self.gateway_secrets.items()},
+                "feedbackStream": self.feedback_stream.name if self.feedback_stream else None,
+            }
+        )
+
+    def _clients(self, types: tuple[str, ...]) -> dict[str, aws.iam.Role]:
+        return {w: self._identity.workloads[w] for w, t in self._ctx.workloads().items() if t in types}
+
+    def _opensearch(self, instance_type: str, storage_gib: int, key_arn: pulumi.Input[str]) -> aws.opensearch.Domain:
+        """Encrypted at rest and between nodes, HTTPS only, inside the VPC, fine-grained access
+        with IAM principals (the index-refresh and serving workloads)."""
+        ctx, names = self._ctx, self._ctx.names
+        prod = ctx.tier == "prod"
+        nodes = 2 if prod else 1
+        domain_name = names.opensearch_domain()
+        security_group = aws.ec2.SecurityGroup(
+            f"{domain_name}-sg",
+            name=naming.project_security_group(names, "vectors"),
+            description=f"OpenSearch {domain_name}: HTTPS from the cluster only",
+            vpc_id=ctx.platform.vpc_id,
+            opts=ctx.aws_opts(self),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{domain_name}-https-from-cluster",
+            security_group_id=security_group.id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            referenced_security_group_id=ctx.platform.cluster_security_group_id,
+            opts=ctx.aws_opts(self),
+        )
+        clients = self._clients(VECTOR_CLIENT_TYPES)
+        domain_arn = f"arn:{names.partition}:es:{names.region}:{names.account}:domain/{domain_name}"
+        access: list[dict[str, Any]] = [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": [names.workload_role_arn(w) for w in sorted(clients)]},
+                "Action": OPENSEARCH_HTTP_ACTIONS,
+                "Resource": f"{domain_arn}/*",
+            }
+        ] if clients else []
+        return aws.opensearch.Domain(
+            domain_name,
+            domain_name=domain_name,
+            engine_version=OPENSEARCH_ENGINE_VERSION,
+            cluster_config=aws.opensearch.DomainClusterConfigArgs(
+                instance_type=instance_type, instance_count=nodes, zone_awareness_enabled=prod
+            ),
+            ebs_options=aws.opensearch.DomainEbsOptionsArgs(ebs_enabled=True, volume_size=storage_gib, volume_type="gp3"),
+            encrypt_at_rest=aws.opensearch.DomainEncryptAtRestArgs(enabled=True, kms_key_id=key_arn),
+            node_to_node_encryption=aws.opensearch.DomainNodeToNodeEncryptionArgs(enabled=True),
+            domain_endpoint_options=aws.opensearch.DomainDomainEndpointOptionsArgs(
+                enforce_https=True, tls_security_policy="Policy-Min-TLS-1-2-PFS-2023-10"
+            ),
+            vpc_options=aws.opensearch.DomainVpcOptionsArgs(
+                subnet_ids=pulumi.Output.from_input(ctx.platform.private_subnet_ids).apply(lambda ids: list(ids)[:nodes]),
+                security_group_ids=[security_group.id],
+            ),
+            advanced_security_options=aws.opensearch.DomainAdvancedSecurityOptionsArgs(
+                enabled=True,
+                anonymous_auth_enabled=False,
+                internal_user_database_enabled=False,
+                master_user_options=aws.opensearch.DomainAdvancedSecurityOptionsMasterUserOptionsArgs(
+                    master_user_arn=self._identity.ci_deployer.arn
+                ),
+            ),
+            access_policies=policy_document(access) if access else None,
+            opts=ctx.aws_opts(self, stateful=True),
+        )
+
+    def _feedback(self, storage: Storage) -> aws.kinesis.FirehoseDeliveryStream:
+        """Feedback records land in `logs/feedback/yyyy/MM/dd/`, compressed and KMS-encrypted;
+        only the feedback collector may put records."""
+        ctx, names = self._ctx, self._ctx.names
+        role = self._identity.feedback
+        assert role is not None  # created by Identity whenever feedback is enabled
+        key_arn = storage.key.arn
+        stream = aws.kinesis.FirehoseDeliveryStream(
+            names.firehose("feedback"),
+            name=names.firehose("feedback"),
+            destination="extended_s3",
+            server_side_encryption=aws.kinesis.FirehoseDeliveryStreamServerSideEncryptionArgs(
+                enabled=True, key_type="CUSTOMER_MANAGED_CMK", key_arn=key_arn
+            ),
+            extended_s3_configuration=aws.kinesis.FirehoseDeliveryStreamExtendedS3ConfigurationArgs(
+                role_arn=role.arn,
+                bucket_arn=storage.buckets["logs"].arn,
+                prefix=FEEDBACK_PREFIX,
+                error_output_prefix=FEEDBACK_ERROR_PREFIX,
+                buffering_interval=300,
+                buffering_size=64,
+                compression_format="GZIP",
+                kms_key_arn=key_arn,
+            ),
+            opts=ctx.aws_opts(self, depends_on=[role, storage]),
+        )
+        for workload, client in self._clients(FEEDBACK_PRODUCER_TYPES).items():
+            aws.iam.RolePolicy(
+                f"{names.workload_role(workload)}-send-feedback",
+                role=client.name,
+                name="send-feedback",
+                policy=policy_document(
+                    [
+                        {
+                            "Sid": "SendFeedback",
+                            "Effect": "Allow",
+                            "Action": ["firehose:DescribeDeliveryStream", "firehose:PutRecord", "firehose:PutRecordBatch"],
+                            "Resource": stream.arn,
+                        }
+                    ]
+                ),
+                opts=ctx.aws_opts(self),
+            )
+        return stream
+
+
+__all__ = ["POSTGRES_PORT", "LlmServices"]

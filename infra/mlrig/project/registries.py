@@ -1,0 +1,119 @@
+"""Container image repositories of a project in one environment (one per `registries` entry).
+
+Each environment has its own repositories: under the deploy-code pattern the CI deployer of each
+environment builds and pushes that environment's images, so no environment pulls images from
+another account. Nodes pull (kubelet uses the node role, not the pod's identity).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from .. import naming
+from ..bundle.model import RegistrySettings
+from .context import ProjectContext
+from .identity import CI_DEPLOYER, ECR_PUSH_ACTIONS, Identity, policy_document
+
+ECR_PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+ECR_WRITE_ACTIONS = ["ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"]
+
+
+def lifecycle_policy(settings: RegistrySettings) -> str:
+    """Untagged images expire after `untaggedExpiryDays`; only the last `keepLastImages` stay."""
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": "Expire untagged images",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": settings.untagged_expiry_days,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
+                    "description": "Keep the most recent images",
+                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": settings.keep_last_images},
+                    "action": {"type": "expire"},
+                },
+            ]
+        }
+    )
+
+
+def repository_policy_statements(ctx: ProjectContext) -> list[dict[str, Any]]:
+    names = ctx.names
+    platform_env = ctx.env.platform_environment
+    cluster = naming.cluster_name(platform_env.platform_name, platform_env.name, platform_env.isolation)
+    ci_deployer = names.role_arn(CI_DEPLOYER)
+    return [
+        {"Sid": "CiDeployerPushes", "Effect": "Allow", "Principal": {"AWS": ci_deployer}, "Action": ECR_PUSH_ACTIONS},
+        {
+            "Sid": "NodesPull",
+            "Effect": "Allow",
+            "Principal": {
+                "AWS": [ctx.platform.node_role_arn, naming.project_role_arn(names, naming.system_node_role(cluster))]
+            },
+            "Action": ECR_PULL_ACTIONS,
+        },
+        {
+            "Sid": "OnlyCiDeployerPushes",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ECR_WRITE_ACTIONS,
+            "Condition": {"StringNotEquals": {"aws:PrincipalArn": ci_deployer}},
+        },
+    ]
+
+
+class Registries(pulumi.ComponentResource):
+    repositories: dict[str, aws.ecr.Repository]
+
+    def __init__(
+        self,
+        name: str,
+        ctx: ProjectContext,
+        identity: Identity,
+        key_arn: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlrig:project:Registries", name, None, opts)
+        self._ctx = ctx
+        self.repositories = {
+            registry: self._repository(registry, identity, key_arn) for registry in ctx.env.spec.registries
+        }
+        self.register_outputs({"repositoryUrls": {r: repo.repository_url for r, repo in self.repositories.items()}})
+
+    def _repository(self, registry: str, identity: Identity, key_arn: pulumi.Input[str]) -> aws.ecr.Repository:
+        ctx = self._ctx
+        logical = f"{ctx.names.prefix}-{registry}"
+        repository = aws.ecr.Repository(
+            logical,
+            name=ctx.names.repository(registry),
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+            encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=key_arn)],
+            force_delete=False,
+            opts=ctx.aws_opts(self, stateful=True),
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{logical}-lifecycle",
+            repository=repository.name,
+            policy=lifecycle_policy(ctx.env.spec.registry),
+            opts=ctx.aws_opts(self, stateful=True),
+        )
+        aws.ecr.RepositoryPolicy(
+            f"{logical}-policy",
+            repository=repository.name,
+            policy=policy_document(repository_policy_statements(ctx)),
+            opts=ctx.aws_opts(self, stateful=True, depends_on=[identity.ci_deployer]),
+        )
+        return repository
