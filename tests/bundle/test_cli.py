@@ -114,7 +114,7 @@ def test_text_output_names_file_line_column_and_path(bundles: Path):
     line = line_of(texts["platform.yaml"], "us-east-7")
     assert f"platform.yaml:{line}:" in result.stdout
     assert "spec.environments.staging.region: unknown AWS region 'us-east-7'" in result.stdout
-    assert "6 error(s) in 3 of 3 bundle(s)" in result.stdout
+    assert "7 error(s) in 3 of 3 bundle(s)" in result.stdout  # 5 written + 2 "platform has errors"
 
 
 def test_github_output_is_one_workflow_annotation_per_error(bundles: Path):
@@ -122,7 +122,7 @@ def test_github_output_is_one_workflow_annotation_per_error(bundles: Path):
     result = mlrig("validate", "--format", "github", str(bundles))
     assert result.returncode == 1
     annotations = [line for line in result.stdout.splitlines() if line.startswith("::error ")]
-    assert len(annotations) == 6
+    assert len(annotations) == 7  # 5 written + 2 "platform has errors of its own"
     line = line_of(texts["fraud-detection.yaml"], "max: four")
     expected = f"::error file={bundles}/fraud-detection.yaml,line={line},col="
     assert any(a.startswith(expected) and "title=mlrig%3A spec.compute.pools[1].max::" in a for a in annotations), (

@@ -29,12 +29,30 @@ def format_path(path: Path) -> str:
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """` (did you mean 'maxReplicas'?)` or an empty string."""
     options = list(candidates)
-    matches = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word, options, n=3, cutoff=0.6)
+    # Among similar candidates prefer the fewest edits, counting a swap of neighbours as one
+    # ('us-esat-1' is a typo of 'us-east-1', not of 'us-west-1').
+    matches = sorted(close, key=lambda c: _edit_distance(word, c))[:1]
     if not matches and len(word) >= 3:
         # Abbreviations and long forms: 'development' → 'dev', 'prod' → 'production'.
         lowered = word.lower()
         matches = [c for c in options if len(c) >= 3 and (lowered.startswith(c.lower()) or c.lower().startswith(lowered))][:1]
     return f" (did you mean '{matches[0]}'?)" if matches else ""
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions, transpositions."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
 
 
 @dataclass(frozen=True, order=True)

@@ -7,6 +7,7 @@ of a given file's directory) are loaded to resolve references but not reported.
 
 from __future__ import annotations
 
+import copy
 import gc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -109,8 +110,13 @@ class _FileCheck:
         self.document = document
         self.bundle: PlatformBundle | ProjectBundle | None = None
         self._seen: set[tuple[str, str]] = set()
+        # Mappings that lost an invalid value so validation could go on; semantic findings about
+        # them would judge the default that replaced it, so they are not reported.
+        self.pruned: set[Path] = set()
 
     def add(self, path: Path, message: str, *, key: bool = False, rule: str = "schema") -> None:
+        if rule != "schema" and any(tuple(path[: len(p)]) == p for p in self.pruned):
+            return
         text_path = format_path(path)
         if (text_path, message) in self._seen:
             return
@@ -164,10 +170,47 @@ def _validate_schema(check: _FileCheck, kind: str) -> None:
         check.bundle = BUNDLE_MODELS[kind].model_validate(check.document.data)  # type: ignore[assignment]
     except ValidationError as error:
         _schema_errors(check, kind, error)
-        if kind == "Project":
+        repaired = _without_invalid_values(check.document.data, kind, error, check.pruned)
+        if repaired is not None:
+            # Carry on without the invalid values (their defaults apply), so that one run also
+            # shows the semantic errors; the file stays invalid.
+            check.document.data = repaired
+            check.bundle = BUNDLE_MODELS[kind].model_validate(repaired)  # type: ignore[assignment]
+        elif kind == "Project":
             _check_raw_overrides(check)
         else:
             check.bundle = _platform_without_broken_environments(check.document.data, error)
+
+
+def _without_invalid_values(
+    data: dict[str, Any], kind: str, error: ValidationError, pruned: set[Path]
+) -> dict[str, Any] | None:
+    """A copy of `data` without the mapping keys whose values failed the schema, if that makes it
+    valid. None when an error cannot be dropped that way (a missing key, a bad list item or key)."""
+    repaired = copy.deepcopy(data)
+    for _ in range(3):
+        for detail in error.errors(include_url=False):
+            loc = detail["loc"]
+            if detail["type"] == "missing" or not loc or not isinstance(loc[-1], str) or loc[-1] == "[key]":
+                return None
+            parent: Any = repaired
+            for part in loc[:-1]:
+                if isinstance(parent, dict) and isinstance(part, str) and part in parent:
+                    parent = parent[part]
+                elif isinstance(parent, list) and isinstance(part, int) and 0 <= part < len(parent):
+                    parent = parent[part]
+                else:
+                    return None
+            if not isinstance(parent, dict) or loc[-1] not in parent or loc[:2] == ("spec", "environments"):
+                return None
+            del parent[loc[-1]]
+            pruned.add(tuple(loc[:-1]))
+        try:
+            BUNDLE_MODELS[kind].model_validate(repaired)
+            return repaired
+        except ValidationError as again:
+            error = again
+    return None
 
 
 def _platform_without_broken_environments(data: dict[str, Any], error: ValidationError) -> PlatformBundle | None:
