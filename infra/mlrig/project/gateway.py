@@ -15,7 +15,7 @@ partitioned by date.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -32,8 +32,8 @@ from .kube import (
     metadata,
     restricted_container_security,
     restricted_pod_security,
+    vector_collector_deployment,
 )
-from .serving import LOGGER_IMAGE, server_replicas
 
 GATEWAY = "llm-gateway"
 GATEWAY_IMAGE = "ghcr.io/berriai/litellm:main-v1.58.2"
@@ -181,38 +181,15 @@ def feedback_config(ctx: ProjectContext) -> dict[str, Any]:
 
 
 def feedback_deployment(ctx: ProjectContext) -> dict[str, Any]:
-    return {
-        "replicas": server_replicas(ctx),
-        "selector": {"matchLabels": FEEDBACK_LABELS},
-        "template": {
-            "metadata": {"labels": FEEDBACK_LABELS},
-            "spec": {
-                "serviceAccountName": ctx.names.service_account("feedback"),
-                "automountServiceAccountToken": False,
-                "securityContext": restricted_pod_security(),
-                "containers": [
-                    {
-                        "name": "vector",
-                        "image": LOGGER_IMAGE,
-                        "args": ["--config", "/etc/vector/vector.yaml"],
-                        "ports": [{"name": "http", "containerPort": FEEDBACK_PORT}],
-                        "env": [{"name": "AWS_REGION", "value": ctx.names.region}],
-                        "resources": {
-                            "requests": {"cpu": "50m", "memory": "128Mi"},
-                            "limits": {"cpu": "500m", "memory": "256Mi"},
-                        },
-                        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 10},
-                        "securityContext": restricted_container_security(),
-                        "volumeMounts": [
-                            {"name": "config", "mountPath": "/etc/vector", "readOnly": True},
-                            {"name": "data", "mountPath": "/var/lib/vector"},
-                        ],
-                    }
-                ],
-                "volumes": [{"name": "config", "configMap": {"name": FEEDBACK}}, {"name": "data", "emptyDir": {}}],
-            },
-        },
-    }
+    return vector_collector_deployment(
+        ctx,
+        labels=FEEDBACK_LABELS,
+        service_account="feedback",
+        config_map=FEEDBACK,
+        port=FEEDBACK_PORT,
+        requests={"cpu": "50m", "memory": "128Mi"},
+        limits={"cpu": "500m", "memory": "256Mi"},
+    )
 
 
 class LlmWorkloads(pulumi.ComponentResource):
@@ -257,14 +234,17 @@ class LlmWorkloads(pulumi.ComponentResource):
         k8s.apps.v1.Deployment(
             f"{self._name}-{app}",
             metadata=metadata(ctx, app, component="llm", labels=labels),
-            spec=deployment,
+            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, deployment),
             opts=ctx.k8s_opts(self, depends_on=[*after, config_map]),
         )
         disruption_budget(ctx, self, f"{self._name}-{app}-disruption-budget", app, labels, deployment["replicas"])
         k8s.core.v1.Service(
             f"{self._name}-{app}-service",
             metadata=metadata(ctx, app, component="llm", labels=labels),
-            spec={"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": port}]},
+            spec=cast(
+                k8s.core.v1.ServiceSpecArgsDict,
+                {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": port}]},
+            ),
             opts=ctx.k8s_opts(self, depends_on=after),
         )
 

@@ -4,7 +4,7 @@ which platform add-ons are installed."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -40,8 +40,8 @@ def metadata(
     labels: Mapping[str, str] | None = None,
     annotations: Mapping[str, Any] | None = None,
     namespaced: bool = True,
-) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "labels": {**common_labels(ctx, component), **(labels or {})}}
+) -> k8s.meta.v1.ObjectMetaArgsDict:
+    meta: k8s.meta.v1.ObjectMetaArgsDict = {"name": name, "labels": {**common_labels(ctx, component), **(labels or {})}}
     if namespaced:
         meta["namespace"] = ctx.names.namespace
     if annotations:
@@ -115,6 +115,61 @@ def disruption_budget(
     k8s.policy.v1.PodDisruptionBudget(
         resource_name,
         metadata=metadata(ctx, app, labels=labels),
-        spec={"maxUnavailable": 1, "selector": {"matchLabels": dict(labels)}},
+        # camelCase keys (the Kubernetes spelling) are not keys of the SDK's snake_case TypedDict.
+        spec=cast(
+            k8s.policy.v1.PodDisruptionBudgetSpecArgsDict,
+            {"maxUnavailable": 1, "selector": {"matchLabels": dict(labels)}},
+        ),
         opts=ctx.k8s_opts(owner),
     )
+
+
+VECTOR_IMAGE = "timberio/vector:0.53.0-distroless-static"
+
+
+def server_replicas(ctx: ProjectContext) -> int:
+    """Replicas of mlrig's own small servers: two in prod for availability, one elsewhere."""
+    return 2 if ctx.tier == "prod" else 1
+
+
+def vector_collector_deployment(
+    ctx: ProjectContext,
+    *,
+    labels: Mapping[str, str],
+    service_account: str,
+    config_map: str,
+    port: int,
+    requests: Mapping[str, str],
+    limits: Mapping[str, str],
+) -> dict[str, Any]:
+    """A Vector collector that receives HTTP events and ships them to AWS with the identity of
+    `service_account` (inference logger, feedback collector)."""
+    return {
+        "replicas": server_replicas(ctx),
+        "selector": {"matchLabels": dict(labels)},
+        "template": {
+            "metadata": {"labels": dict(labels)},
+            "spec": {
+                "serviceAccountName": ctx.names.service_account(service_account),
+                "automountServiceAccountToken": False,
+                "securityContext": restricted_pod_security(),
+                "containers": [
+                    {
+                        "name": "vector",
+                        "image": VECTOR_IMAGE,
+                        "args": ["--config", "/etc/vector/vector.yaml"],
+                        "ports": [{"name": "http", "containerPort": port}],
+                        "env": [{"name": "AWS_REGION", "value": ctx.names.region}],
+                        "resources": {"requests": dict(requests), "limits": dict(limits)},
+                        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 10},
+                        "securityContext": restricted_container_security(),
+                        "volumeMounts": [
+                            {"name": "config", "mountPath": "/etc/vector", "readOnly": True},
+                            {"name": "data", "mountPath": "/var/lib/vector"},
+                        ],
+                    }
+                ],
+                "volumes": [{"name": "config", "configMap": {"name": config_map}}, {"name": "data", "emptyDir": {}}],
+            },
+        },
+    }

@@ -19,13 +19,14 @@ Step contract with the project's image: each step container gets `--step=<step>`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import naming
 from ..bundle.model import Pipeline, ProjectSpec
+from ..settings import DEFAULT_IMAGE_TAG
 from .context import ProjectContext
 from .kube import (
     EXTERNAL_SECRETS_API,
@@ -37,10 +38,10 @@ from .kube import (
 from .pools import scheduling
 from .tracking_server import tracking_uri
 
+# Tag of the project images the pipelines and endpoints run: CI pushes immutable tags and passes
+# the one it built as the stack setting `mlrig:imageTag` (see settings.DEFAULT_IMAGE_TAG).
+
 ARGO_API = "argoproj.io/v1alpha1"
-# Tag of the project images the pipelines and endpoints run. CI pushes immutable tags and passes
-# the one it built as the stack setting `mlrig:imageTag`; this is the default when it does not.
-DEFAULT_IMAGE_TAG = "ci"
 OUTPUTS = "/tmp/outputs"
 RENDEZVOUS_PORT = 29400
 VECTOR_DB_SECRET = "vector-db"
@@ -460,13 +461,16 @@ class Pipelines(pulumi.ComponentResource):
         role = k8s.rbac.v1.Role(
             f"{self._name}-role-{role_name}",
             metadata=metadata(ctx, role_name, component="pipeline"),
-            rules=rules,
+            rules=cast(Sequence[k8s.rbac.v1.PolicyRuleArgsDict], rules),
             opts=ctx.k8s_opts(self, depends_on=after),
         )
         k8s.rbac.v1.RoleBinding(
             f"{self._name}-rolebinding-{role_name}",
             metadata=metadata(ctx, role_name, component="pipeline"),
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
+            role_ref=cast(
+                k8s.rbac.v1.RoleRefArgsDict,
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
+            ),
             subjects=[
                 {"kind": "ServiceAccount", "name": ctx.names.service_account(s), "namespace": ctx.names.namespace}
                 for s in subjects

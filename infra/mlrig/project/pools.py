@@ -9,7 +9,7 @@ disagree.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -305,7 +305,7 @@ class ComputePools(pulumi.ComponentResource):
                 k8s.apps.v1.Deployment(
                     f"{name}-{pool.name}-warm",
                     metadata=metadata(ctx, f"warm-{pool.name}", component="compute"),
-                    spec=placeholder_deployment(ctx, pool, priority_class),
+                    spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, placeholder_deployment(ctx, pool, priority_class)),
                     opts=ctx.k8s_opts(self, depends_on=list(depends_on)),
                 )
         self.register_outputs({"pools": [p.name for p in pools]})

@@ -23,7 +23,7 @@ Request/response logging: KServe's logger (mode `all`) posts CloudEvents to the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -33,11 +33,13 @@ from .. import naming
 from ..bundle.model import Endpoint
 from .context import ProjectContext
 from .kube import (
+    VECTOR_IMAGE,
     cluster_service_url,
     disruption_budget,
     metadata,
     restricted_container_security,
-    restricted_pod_security,
+    server_replicas,
+    vector_collector_deployment,
 )
 from .pipelines import DEFAULT_IMAGE_TAG, model_hub_uri
 from .pools import scheduling
@@ -45,7 +47,7 @@ from .pools import scheduling
 KSERVE_API = "serving.kserve.io/v1beta1"
 GRAPH_API = "serving.kserve.io/v1alpha1"
 LOGGER = "inference-logger"
-LOGGER_IMAGE = "timberio/vector:0.53.0-distroless-static"
+LOGGER_IMAGE = VECTOR_IMAGE
 LOGGER_PORT = 8080
 REQUEST_EVENT = "org.kubeflow.serving.inference.request"
 # KServe model formats served by its built-in runtimes.
@@ -238,47 +240,17 @@ def logger_config(ctx: ProjectContext, endpoints: Sequence[Endpoint]) -> dict[st
 LOGGER_LABELS = {"app.kubernetes.io/name": LOGGER}
 
 
-def server_replicas(ctx: ProjectContext) -> int:
-    return 2 if ctx.tier == "prod" else 1
-
-
 def logger_deployment(ctx: ProjectContext) -> dict[str, Any]:
-    return {
-        "replicas": server_replicas(ctx),
-        "selector": {"matchLabels": LOGGER_LABELS},
-        "template": {
-            "metadata": {"labels": LOGGER_LABELS},
-            "spec": {
-                # Writes the logs bucket's `inference/` prefix with the serving workload's identity.
-                "serviceAccountName": ctx.names.service_account("serving"),
-                "automountServiceAccountToken": False,
-                "securityContext": restricted_pod_security(),
-                "containers": [
-                    {
-                        "name": "vector",
-                        "image": LOGGER_IMAGE,
-                        "args": ["--config", "/etc/vector/vector.yaml"],
-                        "ports": [{"name": "http", "containerPort": LOGGER_PORT}],
-                        "env": [{"name": "AWS_REGION", "value": ctx.names.region}],
-                        "resources": {
-                            "requests": {"cpu": "100m", "memory": "256Mi"},
-                            "limits": {"cpu": "1", "memory": "512Mi"},
-                        },
-                        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 10},
-                        "securityContext": restricted_container_security(),
-                        "volumeMounts": [
-                            {"name": "config", "mountPath": "/etc/vector", "readOnly": True},
-                            {"name": "data", "mountPath": "/var/lib/vector"},
-                        ],
-                    }
-                ],
-                "volumes": [
-                    {"name": "config", "configMap": {"name": LOGGER}},
-                    {"name": "data", "emptyDir": {}},
-                ],
-            },
-        },
-    }
+    # Writes the logs bucket's `inference/` prefix with the serving workload's identity.
+    return vector_collector_deployment(
+        ctx,
+        labels=LOGGER_LABELS,
+        service_account="serving",
+        config_map=LOGGER,
+        port=LOGGER_PORT,
+        requests={"cpu": "100m", "memory": "256Mi"},
+        limits={"cpu": "1", "memory": "512Mi"},
+    )
 
 
 class Serving(pulumi.ComponentResource):
@@ -349,13 +321,16 @@ class Serving(pulumi.ComponentResource):
         k8s.apps.v1.Deployment(
             f"{name}-logger",
             metadata=metadata(ctx, LOGGER, component="serving", labels=LOGGER_LABELS),
-            spec=logger_deployment(ctx),
+            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, logger_deployment(ctx)),
             opts=ctx.k8s_opts(self, depends_on=[*after, config]),
         )
         disruption_budget(ctx, self, f"{name}-logger-disruption-budget", LOGGER, LOGGER_LABELS, server_replicas(ctx))
         k8s.core.v1.Service(
             f"{name}-logger-service",
             metadata=metadata(ctx, LOGGER, component="serving", labels=LOGGER_LABELS),
-            spec={"selector": LOGGER_LABELS, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+            spec=cast(
+                k8s.core.v1.ServiceSpecArgsDict,
+                {"selector": LOGGER_LABELS, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+            ),
             opts=ctx.k8s_opts(self, depends_on=after),
         )

@@ -9,7 +9,7 @@ port, dbname), so no credential ever passes through Pulumi.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -150,14 +150,17 @@ class TrackingServer(pulumi.ComponentResource):
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=metadata(ctx, SERVICE, component="tracking", labels=LABELS),
-            spec=deployment_spec(ctx),
+            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, deployment_spec(ctx)),
             opts=ctx.k8s_opts(self, depends_on=after),
         )
         disruption_budget(ctx, self, f"{name}-disruption-budget", SERVICE, LABELS, replicas(ctx))
         k8s.core.v1.Service(
             f"{name}-service",
             metadata=metadata(ctx, SERVICE, component="tracking", labels=LABELS),
-            spec={"selector": LABELS, "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]},
+            spec=cast(
+                k8s.core.v1.ServiceSpecArgsDict,
+                {"selector": LABELS, "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]},
+            ),
             opts=ctx.k8s_opts(self, depends_on=list(depends_on)),
         )
         self.uri = tracking_uri(ctx)

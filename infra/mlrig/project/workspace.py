@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -275,7 +275,7 @@ class Workspace(pulumi.ComponentResource):
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-{policy}",
                 metadata=metadata(ctx, policy, component="network"),
-                spec=policy_spec,
+                spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict, policy_spec),
                 opts=ctx.k8s_opts(self, depends_on=after_ns),
             )
         self.service_accounts = {w: self._service_account(w, spec, after_ns) for w in workload_names(spec)}
@@ -313,7 +313,7 @@ class Workspace(pulumi.ComponentResource):
     def _name_prefix(self) -> str:
         return self._ctx.names.prefix
 
-    def _quota(self, spec: ProjectSpec, after: list[pulumi.Resource]) -> None:
+    def _quota(self, spec: ProjectSpec, after: Sequence[pulumi.Resource]) -> None:
         k8s.core.v1.ResourceQuota(
             f"{self._name_prefix}-quota",
             metadata=metadata(self._ctx, "project-quota"),
@@ -321,16 +321,19 @@ class Workspace(pulumi.ComponentResource):
             opts=self._ctx.k8s_opts(self, depends_on=after),
         )
 
-    def _limit_range(self, after: list[pulumi.Resource]) -> None:
+    def _limit_range(self, after: Sequence[pulumi.Resource]) -> None:
         k8s.core.v1.LimitRange(
             f"{self._name_prefix}-limits",
             metadata=metadata(self._ctx, "container-defaults"),
-            spec={"limits": [{"type": "Container", "default": DEFAULT_LIMIT, "defaultRequest": DEFAULT_REQUEST}]},
+            spec=cast(
+                k8s.core.v1.LimitRangeSpecArgsDict,
+                {"limits": [{"type": "Container", "default": DEFAULT_LIMIT, "defaultRequest": DEFAULT_REQUEST}]},
+            ),
             opts=self._ctx.k8s_opts(self, depends_on=after),
         )
 
     def _service_account(
-        self, workload: str, spec: ProjectSpec, after: list[pulumi.Resource]
+        self, workload: str, spec: ProjectSpec, after: Sequence[pulumi.Resource]
     ) -> k8s.core.v1.ServiceAccount:
         ctx = self._ctx
         # Pipeline pods need their token (Argo's executor reports results through the API);
@@ -348,30 +351,36 @@ class Workspace(pulumi.ComponentResource):
             opts=ctx.k8s_opts(self, depends_on=after),
         )
 
-    def _scope_external_secrets(self, after: list[pulumi.Resource]) -> None:
+    def _scope_external_secrets(self, after: Sequence[pulumi.Resource]) -> None:
         ctx = self._ctx
         policy_name = f"{ctx.names.namespace}-external-secrets-scope"
         policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
             f"{self._name_prefix}-external-secrets-policy",
             metadata=metadata(ctx, policy_name, component="secrets", namespaced=False),
-            spec=external_secret_policy_spec(ctx.names.secret(""), SECRET_STORE),
+            spec=cast(
+                k8s.admissionregistration.v1.ValidatingAdmissionPolicySpecArgsDict,
+                external_secret_policy_spec(ctx.names.secret(""), SECRET_STORE),
+            ),
             opts=ctx.k8s_opts(self),
         )
         k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
             f"{self._name_prefix}-external-secrets-policy-binding",
             metadata=metadata(ctx, policy_name, component="secrets", namespaced=False),
-            spec={
-                "policyName": policy_name,
-                "validationActions": ["Deny"],
-                "matchResources": {
-                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ctx.names.namespace}}
+            spec=cast(
+                k8s.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpecArgsDict,
+                {
+                    "policyName": policy_name,
+                    "validationActions": ["Deny"],
+                    "matchResources": {
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ctx.names.namespace}}
+                    },
                 },
-            },
+            ),
             opts=ctx.k8s_opts(self, depends_on=[policy, *after]),
         )
 
     def _access(
-        self, spec: ProjectSpec, role_dependencies: list[pulumi.Resource], after: list[pulumi.Resource]
+        self, spec: ProjectSpec, role_dependencies: Sequence[pulumi.Resource], after: Sequence[pulumi.Resource]
     ) -> None:
         ctx = self._ctx
         for persona in personas_with_roles(spec):
@@ -387,11 +396,17 @@ class Workspace(pulumi.ComponentResource):
             k8s.rbac.v1.RoleBinding(
                 f"{self._name_prefix}-rb-{persona}",
                 metadata=metadata(ctx, f"mlrig-{persona}", component="access", labels={"mlrig.io/persona": persona}),
-                role_ref={
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "ClusterRole",
-                    "name": CLUSTER_ROLES[ctx.tier][persona],
-                },
-                subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
+                role_ref=cast(
+                    k8s.rbac.v1.RoleRefArgsDict,
+                    {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": CLUSTER_ROLES[ctx.tier][persona],
+                    },
+                ),
+                subjects=cast(
+                    list[k8s.rbac.v1.SubjectArgsDict],
+                    [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
+                ),
                 opts=ctx.k8s_opts(self, depends_on=after),
             )
