@@ -45,7 +45,10 @@ class MlrigGroup(click.Group):
             print_diagnostics(error.diagnostics)
             sys.exit(1)
         except OSError as error:
-            stderr.print(f"[red]error:[/] {escape(str(error.filename or ''))}: {escape(str(error.strerror or error))}", markup=True)
+            stderr.print(
+                f"[red]error:[/] {escape(str(error.filename or ''))}: {escape(str(error.strerror or error))}",
+                markup=True,
+            )
             sys.exit(2)
         except KeyboardInterrupt:
             stderr.print("interrupted")
@@ -60,7 +63,10 @@ class MlrigGroup(click.Group):
 
 def print_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:
     for d in diagnostics:
-        stderr.print(f"[bold]{escape(d.file)}:{d.line}:{d.column}[/]: [cyan]{escape(d.path)}[/]: {escape(d.message)}", markup=True)
+        stderr.print(
+            f"[bold]{escape(d.file)}:{d.line}:{d.column}[/]: [cyan]{escape(d.path)}[/]: {escape(d.message)}",
+            markup=True,
+        )
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -108,12 +114,17 @@ def render_validation(result: ValidationResult, fmt: str) -> None:
         else:
             stdout.print(f"[red]✗[/] {file} ({label}): {len(report.diagnostics)} error(s)", markup=True)
             for d in sorted(report.diagnostics):
-                stdout.print(f"    [bold]{escape(d.file)}:{d.line}:{d.column}[/] [cyan]{escape(d.path)}[/]: {escape(d.message)}", markup=True)
+                stdout.print(
+                    f"    [bold]{escape(d.file)}:{d.line}:{d.column}[/] [cyan]{escape(d.path)}[/]: {escape(d.message)}",
+                    markup=True,
+                )
     errors = sum(len(r.diagnostics) for r in reports)
     if result.valid:
         stdout.print(f"[green]{len(reports)} bundle(s) valid[/]", markup=True)
     else:
-        stdout.print(f"[red]{errors} error(s) in {sum(not r.valid for r in reports)} of {len(reports)} bundle(s)[/]", markup=True)
+        stdout.print(
+            f"[red]{errors} error(s) in {sum(not r.valid for r in reports)} of {len(reports)} bundle(s)[/]", markup=True
+        )
 
 
 @cli.command()

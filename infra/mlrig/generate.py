@@ -117,7 +117,9 @@ def stack_configs(root: Path, platforms: Iterable[Platform], projects: Iterable[
     for stack, file, environment, region in entries:
         path = f"Pulumi.{stack}.yaml"
         preserved = preserved_pulumi_keys(root / path)
-        files.append(GeneratedFile(path, stack_config(stack, relative_bundle_path(root, file), environment, region, preserved)))
+        files.append(
+            GeneratedFile(path, stack_config(stack, relative_bundle_path(root, file), environment, region, preserved))
+        )
     return files
 
 
@@ -143,7 +145,9 @@ def generated_files(root: Path, result: ValidationResult) -> list[GeneratedFile]
     for project in projects:
         # Reviewable here, committed to the project repository by its stack (or copied by hand).
         rendered = render_project_workflows(project)
-        files += [GeneratedFile(f"{PROJECT_WORKFLOWS_DIR}/{project.name}/{path}", text) for path, text in rendered.items()]
+        files += [
+            GeneratedFile(f"{PROJECT_WORKFLOWS_DIR}/{project.name}/{path}", text) for path, text in rendered.items()
+        ]
     bundle_paths = {p.name: relative_bundle_path(root, p.file) for p in platforms}
     bundle_paths.update({p.name: relative_bundle_path(root, p.file) for p in projects})
     files.append(GeneratedFile(CODEOWNERS_FILE, render_codeowners(platforms, projects, bundle_paths)))
@@ -252,7 +256,9 @@ def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Con
         stderr.print(f"error: {root}: not a directory", markup=False)
         return 2
     if not (base / BUNDLES_DIR).is_dir():
-        stderr.print(f"error: {base / BUNDLES_DIR}: no bundles directory (is --root the repository root?)", markup=False)
+        stderr.print(
+            f"error: {base / BUNDLES_DIR}: no bundles directory (is --root the repository root?)", markup=False
+        )
         return 2
     try:
         result = validate_paths([base / BUNDLES_DIR])
@@ -281,6 +287,7 @@ def report_check(found: list[Change], stdout: Console, stderr: Console) -> int:
         return 0
     for change in found:
         stderr.print(f"{change.status}: {change.path} ({change.summary})", markup=False)
-    stderr.print(f"error: {len(found)} generated file(s) out of date; run `mlrig generate` and commit the result", markup=False)
+    stderr.print(
+        f"error: {len(found)} generated file(s) out of date; run `mlrig generate` and commit the result", markup=False
+    )
     return 1
-

@@ -9,7 +9,10 @@ def test_a_swapped_pair_of_letters_suggests_the_word_it_came_from():
 
 
 def test_a_misspelled_key_suggests_the_closest_key():
-    assert did_you_mean("maxReplica", ["minReplicas", "maxReplicas", "targetConcurrency"]) == " (did you mean 'maxReplicas'?)"
+    assert (
+        did_you_mean("maxReplica", ["minReplicas", "maxReplicas", "targetConcurrency"])
+        == " (did you mean 'maxReplicas'?)"
+    )
 
 
 def test_nothing_close_suggests_nothing():

@@ -15,7 +15,9 @@ from mlrig.ci.affected import affected_stacks, run_affected_command
 from .conftest import commit
 
 ALL_STACKS = {
-    f"{bundle}.{env}" for bundle in ("acme-ml", "fraud-detection", "rag-assistant") for env in ("dev", "staging", "prod")
+    f"{bundle}.{env}"
+    for bundle in ("acme-ml", "fraud-detection", "rag-assistant")
+    for env in ("dev", "staging", "prod")
 }
 
 
@@ -34,7 +36,10 @@ def command(repo: Path, *args: str | None, fmt: str = "text") -> tuple[int, str,
     base, head = args[0], args[1] if len(args) > 1 else None
     assert base is not None
     code = run_affected_command(
-        str(repo), base, head, fmt,
+        str(repo),
+        base,
+        head,
+        fmt,
         stdout=Console(file=out, soft_wrap=True, width=200),
         stderr=Console(file=err, soft_wrap=True, width=200),
     )
@@ -55,7 +60,9 @@ def test_a_prod_only_override_affects_only_the_prod_stack(bundle_repo: Callable[
     assert stacks(repo, "HEAD~1") == {"fraud-detection.prod"}
 
 
-def test_a_platform_change_in_one_environment_affects_it_and_the_projects_on_it(bundle_repo: Callable[[], Path]) -> None:
+def test_a_platform_change_in_one_environment_affects_it_and_the_projects_on_it(
+    bundle_repo: Callable[[], Path],
+) -> None:
     repo = bundle_repo()
     edit(repo / "bundles/platform.yaml", "systemNodeGroup: { min: 3, max: 6 }", "systemNodeGroup: { min: 3, max: 8 }")
     commit(repo, "bigger prod system nodes")
@@ -79,7 +86,7 @@ def test_a_change_to_the_program_affects_every_stack(bundle_repo: Callable[[], P
 def test_docs_only_and_cosmetic_changes_affect_nothing(bundle_repo: Callable[[], Path]) -> None:
     repo = bundle_repo()
     (repo / "docs/guide.md").write_text("# guide, better\n")
-    edit(repo / "bundles/fraud-detection.yaml", "owners: [\"@acme/risk-ml\"]", "owners: [\"@acme/risk-ml\", \"@acme/fraud\"]")
+    edit(repo / "bundles/fraud-detection.yaml", 'owners: ["@acme/risk-ml"]', 'owners: ["@acme/risk-ml", "@acme/fraud"]')
     commit(repo, "docs and owners")
     assert stacks(repo, "HEAD~1") == set()
     code, out, _ = command(repo, "HEAD~1", "HEAD")
@@ -104,7 +111,10 @@ def test_a_deleted_bundle_is_noted_not_planned(bundle_repo: Callable[[], Path]) 
     payload = json.loads(out)
     assert payload["stacks"] == []
     assert payload["deleted"] == [
-        {"bundle": "bundles/rag-assistant.yaml", "stacks": ["rag-assistant.dev", "rag-assistant.staging", "rag-assistant.prod"]}
+        {
+            "bundle": "bundles/rag-assistant.yaml",
+            "stacks": ["rag-assistant.dev", "rag-assistant.staging", "rag-assistant.prod"],
+        }
     ]
     assert "rag-assistant.yaml was deleted" in err
 
@@ -118,7 +128,11 @@ def test_json_output_is_a_workflow_matrix_in_deployment_order(bundle_repo: Calla
     assert code == 0
     assert payload["stacks"][:3] == ["acme-ml.dev", "fraud-detection.dev", "rag-assistant.dev"]
     assert payload["include"][0] == {
-        "stack": "acme-ml.dev", "bundle": "bundles/platform.yaml", "environment": "dev", "tier": "dev", "kind": "Platform"
+        "stack": "acme-ml.dev",
+        "bundle": "bundles/platform.yaml",
+        "environment": "dev",
+        "tier": "dev",
+        "kind": "Platform",
     }
     assert [i["stack"] for i in payload["include"]] == payload["stacks"]
 

@@ -34,7 +34,9 @@ def test_each_team_owns_its_bundle_and_its_stack_configs(example_result: Validat
         assert rules[f"/Pulumi.acme-ml.{env}.yaml"] == ["@acme/platform"]
 
 
-def test_the_platform_team_owns_the_platform_bundle_program_ci_schema_and_workflows(example_result: ValidationResult) -> None:
+def test_the_platform_team_owns_the_platform_bundle_program_ci_schema_and_workflows(
+    example_result: ValidationResult,
+) -> None:
     text = example_codeowners(example_result)
     assert text.startswith(f"# {GENERATED_HEADER}\n")
     rules = owners_of(text)
@@ -51,5 +53,7 @@ def test_a_project_without_owners_falls_back_to_the_platform_team(example_result
     bundle = project.bundle.model_copy(update={"metadata": project.bundle.metadata.model_copy(update={"owners": []})})
     orphan = type(project)(project.file, bundle, project.platform, project.environments)
     platform = project.platform
-    text = render_codeowners([platform], [orphan], {platform.name: "bundles/platform.yaml", orphan.name: "bundles/rag-assistant.yaml"})
+    text = render_codeowners(
+        [platform], [orphan], {platform.name: "bundles/platform.yaml", orphan.name: "bundles/rag-assistant.yaml"}
+    )
     assert owners_of(text)["/bundles/rag-assistant.yaml"] == ["@acme/platform"]

@@ -21,7 +21,8 @@ STACKS = [f"{b}.{e}" for b in ("acme-ml", "fraud-detection", "rag-assistant") fo
 def generate(root: Path, *, check: bool = False) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = run_generate_command(
-        str(root), check=check,
+        str(root),
+        check=check,
         stdout=Console(file=out, soft_wrap=True, width=200),
         stderr=Console(file=err, soft_wrap=True, width=200),
     )
@@ -73,7 +74,11 @@ def test_generate_is_idempotent_and_check_passes_right_after(repo: Path) -> None
 def test_check_fails_on_a_stale_tree_and_writes_nothing(repo: Path) -> None:
     assert generate(repo)[0] == 0
     platform = repo / "bundles/platform.yaml"
-    platform.write_text(platform.read_text().replace("region: us-east-1\n      network: { cidr: 10.30", "region: us-west-2\n      network: { cidr: 10.30"))
+    platform.write_text(
+        platform.read_text().replace(
+            "region: us-east-1\n      network: { cidr: 10.30", "region: us-west-2\n      network: { cidr: 10.30"
+        )
+    )
     before = snapshot(repo)
     code, _, err = generate(repo, check=True)
     assert code == 1
@@ -127,7 +132,11 @@ def test_invalid_bundles_generate_nothing(repo: Path) -> None:
     code, out, err = generate(repo)
     assert code == 1 and out == ""
     assert "fraud-detection.yaml" in err and "nothing was generated" in err
-    assert snapshot(repo).keys() == {"bundles/fraud-detection.yaml", "bundles/platform.yaml", "bundles/rag-assistant.yaml"}
+    assert snapshot(repo).keys() == {
+        "bundles/fraud-detection.yaml",
+        "bundles/platform.yaml",
+        "bundles/rag-assistant.yaml",
+    }
 
 
 def test_a_root_without_bundles_is_a_usage_error(tmp_path: Path) -> None:

@@ -48,7 +48,9 @@ def test_a_platform_without_accounts_reads_them_from_repository_variables(tmp_pa
     job = release["jobs"]["up-live-platform"]
     assert job["environment"] == "live", "the GitHub environment is named like the prod-tier environment"
     credentials = next(s for s in job["steps"] if "role-to-assume" in s.get("with", {}))["with"]
-    assert credentials["role-to-assume"] == "arn:aws:iam::${{ vars.AWS_ACCOUNT_ID_LIVE }}:role/tiny-live-platform-deployer"
+    assert (
+        credentials["role-to-assume"] == "arn:aws:iam::${{ vars.AWS_ACCOUNT_ID_LIVE }}:role/tiny-live-platform-deployer"
+    )
     project_files = render_project_workflows(project)
     assert set(project_files) == {".github/workflows/mlrig-pull-request.yml", ".github/workflows/mlrig-release.yml"}, (
         "no staging-tier environment: no staging workflow"
@@ -56,11 +58,15 @@ def test_a_platform_without_accounts_reads_them_from_repository_variables(tmp_pa
     files = write_files(tmp_path / "out", {**workflows, **{f"p/{k}": v for k, v in project_files.items()}})
     zizmor = subprocess.run(
         [str(BIN / "zizmor"), "--offline", "--format", "json", "--no-progress", *map(str, files)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert json.loads(zizmor.stdout or "[]") == [] and zizmor.returncode == 0, zizmor.stdout[:3000]
     schema = subprocess.run(
         [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, files)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert schema.returncode == 0, schema.stdout

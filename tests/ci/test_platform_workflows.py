@@ -56,7 +56,9 @@ def test_workflows_grant_nothing_by_default(workflows: dict[str, dict[str, Any]]
         assert wf["permissions"] == {}, path
 
 
-def test_only_jobs_that_assume_a_deployment_role_may_request_an_oidc_token(workflows: dict[str, dict[str, Any]]) -> None:
+def test_only_jobs_that_assume_a_deployment_role_may_request_an_oidc_token(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
     for path, name, job in all_jobs(workflows):
         assumes = bool(steps_using(job, actions.CONFIGURE_AWS_CREDENTIALS))
         assert (job["permissions"].get("id-token") == "write") == assumes, f"{path}:{name}"
@@ -64,7 +66,9 @@ def test_only_jobs_that_assume_a_deployment_role_may_request_an_oidc_token(workf
         assert job["permissions"].get("contents") == "read", f"{path}:{name}"
 
 
-def test_pull_request_comments_and_issues_are_writable_only_where_they_are_posted(workflows: dict[str, dict[str, Any]]) -> None:
+def test_pull_request_comments_and_issues_are_writable_only_where_they_are_posted(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
     for path, name, job in all_jobs(workflows):
         comments = "gh pr comment" in runs(job)
         files_issues = "gh issue create" in runs(job)
@@ -89,7 +93,9 @@ def test_checkouts_do_not_persist_the_token_and_every_job_has_a_timeout(workflow
 # --- pull requests ---------------------------------------------------------------------------------
 
 
-def test_a_pull_request_is_validated_checked_for_stale_files_tested_and_previewed(workflows: dict[str, dict[str, Any]]) -> None:
+def test_a_pull_request_is_validated_checked_for_stale_files_tested_and_previewed(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
     wf = workflows[PR]
     assert wf["on"] == {"pull_request": {"branches": ["main", "release"]}}
     assert "mlrig validate --format github" in runs(wf["jobs"]["validate"])
@@ -158,7 +164,7 @@ def test_every_apply_runs_in_its_environment_with_that_environments_deployer_rol
                 platform.name, env.name, env.account or "", env.region
             )
             assert credentials["aws-region"] == env.region
-            assert "pulumi up --stack \"$STACK\" --yes" in runs(job)
+            assert 'pulumi up --stack "$STACK" --yes' in runs(job)
 
 
 def test_applies_of_one_stack_queue_and_are_never_cancelled_mid_way(workflows: dict[str, dict[str, Any]]) -> None:

@@ -47,8 +47,15 @@ def plan_repository(project: Project, environment: str, **ci: Any) -> tuple[Stac
 
     def program() -> None:
         platform_env = env.platform_environment
-        names = ProjectNames(project.name, env.name, platform_env.account or "", platform_env.region, project.platform.isolation)
-        ref = PlatformRef(**{f.name: pulumi.Output.from_input(f"{project.platform.name}-{env.name}") for f in dataclasses.fields(PlatformRef)})
+        names = ProjectNames(
+            project.name, env.name, platform_env.account or "", platform_env.region, project.platform.isolation
+        )
+        ref = PlatformRef(
+            **{
+                f.name: pulumi.Output.from_input(f"{project.platform.name}-{env.name}")
+                for f in dataclasses.fields(PlatformRef)
+            }
+        )
         ctx = ProjectContext(
             project=project,
             env=env,
@@ -69,7 +76,10 @@ def fraud(example_result: ValidationResult) -> Project:
 
 
 def variables(plan: StackPlan) -> dict[str, Any]:
-    return {r["inputs"]["variableName"]: r["inputs"]["value"] for r in plan.of_type("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")}
+    return {
+        r["inputs"]["variableName"]: r["inputs"]["value"]
+        for r in plan.of_type("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")
+    }
 
 
 def test_prod_requires_the_project_approvers_and_deploys_only_from_the_release_branch(fraud: Project) -> None:
@@ -94,14 +104,19 @@ def test_environment_variables_name_the_ci_deployer_role_and_the_registries(frau
     assert found["ECR_REPOSITORY_TRAINING"] == "fraud-detection/staging/training"
     assert found["K8S_NAMESPACE"] == "fraud-detection"
     assert found["EKS_CLUSTER"] == "acme-ml-staging"
-    every = {r["inputs"]["environment"] for r in plan.of_type("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")}
+    every = {
+        r["inputs"]["environment"]
+        for r in plan.of_type("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")
+    }
     assert every == {"staging"}
 
 
 def test_the_staging_stack_protects_both_branches_and_commits_the_rendered_workflows(fraud: Project) -> None:
     assert repository_home_environment(fraud) == "staging"
     plan, _ = plan_repository(fraud, "staging")
-    protections = {r["inputs"]["pattern"]: r["inputs"] for r in plan.of_type("github:index/branchProtection:BranchProtection")}
+    protections = {
+        r["inputs"]["pattern"]: r["inputs"] for r in plan.of_type("github:index/branchProtection:BranchProtection")
+    }
     assert set(protections) == {"main", "release"}
     for rule in protections.values():
         assert rule["allowsForcePushes"] is False and rule["allowsDeletions"] is False

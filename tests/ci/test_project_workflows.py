@@ -81,10 +81,12 @@ def test_a_release_pushes_to_prod_and_rolls_prod_behind_the_prod_environment(par
         assert f"/{project}/prod/" in runs(wf["jobs"]["images"])
         roll = runs(wf["jobs"]["roll"])
         assert "workflowtemplates.argoproj.io" in roll and "inferenceservices.serving.kserve.io" in roll
-        assert "kubectl --namespace \"$NAMESPACE\" replace -f -" in roll
+        assert 'kubectl --namespace "$NAMESPACE" replace -f -' in roll
 
 
-def test_project_workflows_are_pinned_and_never_interpolate_into_scripts(project_workflows: dict[str, dict[str, str]]) -> None:
+def test_project_workflows_are_pinned_and_never_interpolate_into_scripts(
+    project_workflows: dict[str, dict[str, str]],
+) -> None:
     for files in project_workflows.values():
         for path, text in files.items():
             for line in (line for line in text.splitlines() if "uses:" in line):
@@ -99,7 +101,10 @@ def test_project_workflows_are_pinned_and_never_interpolate_into_scripts(project
 def test_a_project_without_a_prod_environment_gets_no_release_workflow(example_result: ValidationResult) -> None:
     project = example_result.projects["fraud-detection"]
     without_prod = type(project)(
-        project.file, project.bundle, project.platform, {k: v for k, v in project.environments.items() if v.tier != "prod"}
+        project.file,
+        project.bundle,
+        project.platform,
+        {k: v for k, v in project.environments.items() if v.tier != "prod"},
     )
     assert RELEASE not in render_project_workflows(without_prod)
     assert STAGING in render_project_workflows(without_prod)

@@ -35,7 +35,9 @@ def test_a_project_bundle_dispatches_to_the_project_program(monkeypatch):
     import mlrig.project.stack as project_stack
 
     calls = []
-    monkeypatch.setattr(project_stack, "deploy_project", lambda project, env, settings=None: calls.append((project.name, env.stack)))
+    monkeypatch.setattr(
+        project_stack, "deploy_project", lambda project, env, settings=None: calls.append((project.name, env.stack))
+    )
     monkeypatch.chdir(ROOT)
     pulumi_up(
         {"mlrig:bundle": "bundles/fraud-detection.yaml", "mlrig:environment": "staging"},

@@ -16,7 +16,9 @@ from mlrig.settings import DeploySettings
 @pytest.fixture(scope="module")
 def preview_plan(example_platform):
     env = example_platform.environments["prod"]
-    return plan_stack(lambda: deploy_platform(example_platform, env, DeploySettings(assume_deployment_role=False)), stack=env.stack)
+    return plan_stack(
+        lambda: deploy_platform(example_platform, env, DeploySettings(assume_deployment_role=False)), stack=env.stack
+    )
 
 
 def kubeconfig_args(plan):

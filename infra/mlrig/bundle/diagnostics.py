@@ -36,7 +36,9 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     if not matches and len(word) >= 3:
         # Abbreviations and long forms: 'development' → 'dev', 'prod' → 'production'.
         lowered = word.lower()
-        matches = [c for c in options if len(c) >= 3 and (lowered.startswith(c.lower()) or c.lower().startswith(lowered))][:1]
+        matches = [
+            c for c in options if len(c) >= 3 and (lowered.startswith(c.lower()) or c.lower().startswith(lowered))
+        ][:1]
     return f" (did you mean '{matches[0]}'?)" if matches else ""
 
 

@@ -102,7 +102,9 @@ class _Builder:
         finally:
             loader.dispose()
         if data is None:
-            raise _fail(self.file, first.start_mark, "the file is empty; a bundle needs apiVersion, kind, metadata and spec")
+            raise _fail(
+                self.file, first.start_mark, "the file is empty; a bundle needs apiVersion, kind, metadata and spec"
+            )
         if not isinstance(data, dict):
             raise _fail(
                 self.file,
@@ -179,12 +181,22 @@ class _Builder:
                 break
             key_mark = key_event.start_mark
             if type(key_event) is not yaml.ScalarEvent:
-                raise _fail(self.file, key_mark, "mapping keys must be plain strings, not collections or aliases", _path_text(path))
+                raise _fail(
+                    self.file,
+                    key_mark,
+                    "mapping keys must be plain strings, not collections or aliases",
+                    _path_text(path),
+                )
             if key_event.tag is None and key_event.implicit[0] and key_event.value == "<<":
                 value, value_size = self._node((*path, "<<"), depth + 1)
                 for source in value if isinstance(value, list) else [value]:
                     if not isinstance(source, dict):
-                        raise _fail(self.file, key_mark, "a merge key (<<) needs a mapping or a list of mappings", _path_text(path))
+                        raise _fail(
+                            self.file,
+                            key_mark,
+                            "a merge key (<<) needs a mapping or a list of mappings",
+                            _path_text(path),
+                        )
                     for k, v in source.items():
                         merged.setdefault(k, v)
                 size += value_size
@@ -216,7 +228,9 @@ class _Builder:
 
     def _check_collection_tag(self, event: Any, path: Path) -> None:
         if event.tag not in _COLLECTION_TAGS:
-            raise _fail(self.file, event.start_mark, f"custom YAML tag {event.tag} is not allowed in bundles", _path_text(path))
+            raise _fail(
+                self.file, event.start_mark, f"custom YAML tag {event.tag} is not allowed in bundles", _path_text(path)
+            )
 
     def _scalar(self, event: yaml.ScalarEvent, path: Path) -> Any:
         tag = event.tag
@@ -225,7 +239,9 @@ class _Builder:
                 return event.value  # quoted: always a string
             tag = _plain_tag(event.value)
         if tag not in _SCALAR_TAGS:
-            raise _fail(self.file, event.start_mark, f"custom YAML tag {tag} is not allowed in bundles", _path_text(path))
+            raise _fail(
+                self.file, event.start_mark, f"custom YAML tag {tag} is not allowed in bundles", _path_text(path)
+            )
         if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
             # Timestamps stay strings: bundles hold no dates, and a string is what a schema can judge.
             return event.value
@@ -235,7 +251,9 @@ class _Builder:
         except (ValueError, yaml.YAMLError):
             name = tag.rsplit(":", 1)[-1]
             fix = f"fix it or drop the !!{name} tag" if event.tag not in (None, "!") else "quote it if it is text"
-            raise _fail(self.file, event.start_mark, f"{event.value!r} is not a valid {name}; {fix}", _path_text(path)) from None
+            raise _fail(
+                self.file, event.start_mark, f"{event.value!r} is not a valid {name}; {fix}", _path_text(path)
+            ) from None
 
 
 _RESOLVER = yaml.resolver.Resolver()
@@ -255,14 +273,23 @@ def _path_text(path: Path) -> str:
 
 
 def _kind(value: Any) -> str:
-    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), type(value).__name__)
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def load_text(text: str, file: str) -> Document:
     """Load one bundle document from text. Raises LoadError with a positioned diagnostic."""
     if len(text) > MAX_FILE_BYTES:
         raise LoadError(
-            Diagnostic(file, 1, 1, "(document)", f"the file is larger than {MAX_FILE_BYTES // 1000} kB; bundles are small", rule="load")
+            Diagnostic(
+                file,
+                1,
+                1,
+                "(document)",
+                f"the file is larger than {MAX_FILE_BYTES // 1000} kB; bundles are small",
+                rule="load",
+            )
         )
     try:
         return _Builder(file, text).build()
@@ -293,7 +320,14 @@ def load_file(path: str | FsPath, display: str | None = None) -> Document:
     size = fs_path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise LoadError(
-            Diagnostic(name, 1, 1, "(document)", f"the file is {size // 1000} kB, over the {MAX_FILE_BYTES // 1000} kB limit; bundles are small", rule="load")
+            Diagnostic(
+                name,
+                1,
+                1,
+                "(document)",
+                f"the file is {size // 1000} kB, over the {MAX_FILE_BYTES // 1000} kB limit; bundles are small",
+                rule="load",
+            )
         )
     raw = fs_path.read_bytes()
     return load_bytes(raw, name)
@@ -302,7 +336,14 @@ def load_file(path: str | FsPath, display: str | None = None) -> Document:
 def load_bytes(raw: bytes, file: str) -> Document:
     if len(raw) > MAX_FILE_BYTES:
         raise LoadError(
-            Diagnostic(file, 1, 1, "(document)", f"the file is larger than {MAX_FILE_BYTES // 1000} kB; bundles are small", rule="load")
+            Diagnostic(
+                file,
+                1,
+                1,
+                "(document)",
+                f"the file is larger than {MAX_FILE_BYTES // 1000} kB; bundles are small",
+                rule="load",
+            )
         )
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]

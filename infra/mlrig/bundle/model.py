@@ -102,9 +102,7 @@ DeploymentPattern = Literal["deploy-code", "deploy-models"]
 ServingRuntime = Literal["custom", "sklearn", "xgboost", "lightgbm", "pytorch", "huggingface", "vllm"]
 DriftMethod = Literal["psi", "ks", "wasserstein", "jensen-shannon"]
 AlertRouteType = Literal["slack", "email", "pagerduty", "sns", "webhook"]
-GatewayProvider = Literal[
-    "openai", "anthropic", "azure-openai", "bedrock", "vertex-ai", "mistral", "cohere", "groq"
-]
+GatewayProvider = Literal["openai", "anthropic", "azure-openai", "bedrock", "vertex-ai", "mistral", "cohere", "groq"]
 Architecture = Literal["amd64", "arm64"]
 NatLayout = Literal["single", "per-az"]
 
@@ -195,8 +193,7 @@ class ProjectMetadata(Strict):
 class StateSettings(Strict):
     backend: Annotated[str, StringConstraints(pattern=STATE_BACKEND)] | None = spec_field(
         None,
-        "Pulumi state backend URL. Default: `s3://<platform>-pulumi-state` (created by "
-        "`mlrig bootstrap`).",
+        "Pulumi state backend URL. Default: `s3://<platform>-pulumi-state` (created by `mlrig bootstrap`).",
         "s3://acme-pulumi-state",
     )
     secrets_provider: str | None = spec_field(
@@ -219,9 +216,7 @@ class GithubSettings(Strict):
         "platform stacks. Default: `<organization>/<platform name>`.",
         "acme/ml-platform",
     )
-    default_branch: Branch = spec_field(
-        "main", "Default branch: merges apply dev and staging stacks.", "main"
-    )
+    default_branch: Branch = spec_field("main", "Default branch: merges apply dev and staging stacks.", "main")
     release_branch: Branch = spec_field(
         "release", "Release branch: pushes apply prod stacks behind an approval.", "release"
     )
@@ -242,13 +237,10 @@ class NetworkSettings(Strict):
     )
     nat_gateways: NatLayout | None = spec_field(
         None,
-        "`single` NAT gateway (cheap) or one `per-az` (resilient). Default: per-az in prod, "
-        "single elsewhere.",
+        "`single` NAT gateway (cheap) or one `per-az` (resilient). Default: per-az in prod, single elsewhere.",
         "per-az",
     )
-    flow_logs: bool | None = spec_field(
-        None, "VPC flow logs to CloudWatch. Default: on in prod, off elsewhere.", True
-    )
+    flow_logs: bool | None = spec_field(None, "VPC flow logs to CloudWatch. Default: on in prod, off elsewhere.", True)
 
 
 class SystemNodeGroup(Strict):
@@ -268,15 +260,11 @@ class Addon(Strict):
 
 
 class Addons(Strict):
-    karpenter: Addon = model_field(
-        Addon, "Karpenter node autoscaling (scales GPU pools from zero).", {"enabled": True}
-    )
+    karpenter: Addon = model_field(Addon, "Karpenter node autoscaling (scales GPU pools from zero).", {"enabled": True})
     nvidia_device_plugin: Addon = model_field(
         Addon, "NVIDIA device plugin, exposing `nvidia.com/gpu` on GPU nodes.", {"enabled": True}
     )
-    dcgm_exporter: Addon = model_field(
-        Addon, "NVIDIA DCGM exporter for GPU metrics.", {"enabled": True}
-    )
+    dcgm_exporter: Addon = model_field(Addon, "NVIDIA DCGM exporter for GPU metrics.", {"enabled": True})
     argo_workflows: Addon = model_field(
         Addon, "Argo Workflows, the engine that runs project pipelines.", {"enabled": True}
     )
@@ -313,9 +301,7 @@ class ClusterSettings(Strict):
         "The small on-demand node group that runs cluster add-ons.",
         {"instanceTypes": ["m6i.large"], "min": 2, "max": 4},
     )
-    addons: Addons = model_field(
-        Addons, "Cluster add-ons, each switchable.", {"kserve": {"enabled": False}}
-    )
+    addons: Addons = model_field(Addons, "Cluster add-ons, each switchable.", {"kserve": {"enabled": False}})
 
 
 class EnvironmentSpec(Strict):
@@ -336,9 +322,7 @@ class EnvironmentSpec(Strict):
         "Role that Pulumi assumes in the environment's account under `account` isolation.",
         "mlrig-deployer",
     )
-    network: NetworkSettings = model_field(
-        NetworkSettings, "The environment's VPC.", {"cidr": "10.30.0.0/16"}
-    )
+    network: NetworkSettings = model_field(NetworkSettings, "The environment's VPC.", {"cidr": "10.30.0.0/16"})
     cluster: ClusterSettings | None = spec_field(
         None,
         "Per-environment overrides of `spec.cluster`, deep-merged over it.",
@@ -359,25 +343,19 @@ class PlatformSpec(Strict):
     github: GithubSettings = model_field(
         GithubSettings, "GitHub organisation and platform repository.", {"organization": "acme"}
     )
-    cluster: ClusterSettings = model_field(
-        ClusterSettings, "EKS settings for every environment.", {"version": "1.34"}
-    )
+    cluster: ClusterSettings = model_field(ClusterSettings, "EKS settings for every environment.", {"version": "1.34"})
     environments: Annotated[dict[DnsName, EnvironmentSpec], Field(min_length=1)] = required(
         "The environments, by name. Any names; `tier` decides the semantics.",
         {"dev": {"tier": "dev", "region": "us-east-1"}},
     )
-    tags: dict[TagKey, TagValue] = spec_field(
-        {}, "Extra tags on every AWS resource.", {"department": "ml"}
-    )
+    tags: dict[TagKey, TagValue] = spec_field({}, "Extra tags on every AWS resource.", {"department": "ml"})
 
 
 class PlatformBundle(Strict):
     api_version: Literal["mlrig/v1"] = required("Bundle format version.", "mlrig/v1")
     kind: Literal["Platform"] = required("Bundle kind.", "Platform")
     metadata: PlatformMetadata = required("Identity of the bundle.", {"name": "acme-ml"})
-    spec: PlatformSpec = required(
-        "The platform.", {"environments": {"dev": {"tier": "dev", "region": "us-east-1"}}}
-    )
+    spec: PlatformSpec = required("The platform.", {"environments": {"dev": {"tier": "dev", "region": "us-east-1"}}})
 
 
 # --- project -------------------------------------------------------------------------------------
@@ -439,9 +417,7 @@ class ComputePool(Strict):
         None, "Makes this a GPU pool: nodes are tainted `nvidia.com/gpu`.", {"count": 1}
     )
     capacity: Capacity = spec_field("on-demand", "`spot` or `on-demand` capacity.", "spot")
-    min: Annotated[int, Field(ge=0, le=1000)] = spec_field(
-        0, "Nodes kept warm at all times (0 scales to zero).", 0
-    )
+    min: Annotated[int, Field(ge=0, le=1000)] = spec_field(0, "Nodes kept warm at all times (0 scales to zero).", 0)
     max: Annotated[int, Field(ge=0, le=1000)] = spec_field(4, "Upper bound on nodes.", 4)
     disk_gib: Annotated[int, Field(ge=20, le=16000)] | None = spec_field(
         None, "Root volume in GiB. Default: 200 for GPU pools, 100 otherwise.", 200, alias="diskGiB"
@@ -460,9 +436,7 @@ class ComputeSettings(Strict):
 class Resources(Strict):
     cpu: CpuQuantity = spec_field("1", "CPU request (and limit) per pod.", "4")
     memory: MemoryQuantity = spec_field("4Gi", "Memory request and limit per pod.", "16Gi")
-    gpu: Annotated[int, Field(ge=0, le=16)] = spec_field(
-        0, "GPUs per pod (`nvidia.com/gpu`); needs a GPU pool.", 1
-    )
+    gpu: Annotated[int, Field(ge=0, le=16)] = spec_field(0, "GPUs per pod (`nvidia.com/gpu`); needs a GPU pool.", 1)
 
 
 class Pipeline(Strict):
@@ -488,9 +462,7 @@ class Pipeline(Strict):
     command: list[str] = spec_field(
         [], "Container command. Default: the image's entrypoint.", ["python", "-m", "train"]
     )
-    resources: Resources = model_field(
-        Resources, "Resources per step pod.", {"cpu": "4", "memory": "16Gi", "gpu": 1}
-    )
+    resources: Resources = model_field(Resources, "Resources per step pod.", {"cpu": "4", "memory": "16Gi", "gpu": 1})
     parameters: dict[Annotated[str, StringConstraints(pattern=IDENTIFIER)], ParameterValue] = spec_field(
         {}, "Parameters passed to the pipeline.", {"epochs": 10}
     )
@@ -507,9 +479,7 @@ class Pipeline(Strict):
     base_model: str | None = spec_field(
         None, "fine-tuning only: the base model in the model hub.", "meta-llama/Llama-3.1-8B-Instruct"
     )
-    mode: Literal["batch", "streaming"] = spec_field(
-        "batch", "batch-inference only: `batch` or `streaming`.", "batch"
-    )
+    mode: Literal["batch", "streaming"] = spec_field("batch", "batch-inference only: `batch` or `streaming`.", "batch")
 
 
 class Comparison(Strict):
@@ -562,9 +532,7 @@ class Endpoint(Strict):
     image: DnsName | None = spec_field(
         None, "Registry holding the server image (custom runtime). Default: the first registry.", "serving"
     )
-    runtime: ServingRuntime = spec_field(
-        "custom", "Serving runtime; `vllm` serves LLMs on GPU.", "sklearn"
-    )
+    runtime: ServingRuntime = spec_field("custom", "Serving runtime; `vllm` serves LLMs on GPU.", "sklearn")
     model: str | None = spec_field(
         None, "Registered model (or hub model for `vllm`) served. Default: the project name.", "fraud-model"
     )
@@ -572,9 +540,7 @@ class Endpoint(Strict):
     resources: Resources = model_field(Resources, "Resources per replica.", {"cpu": "2", "memory": "4Gi"})
     rollout: Rollout = model_field(Rollout, "Gradual rollout of new revisions.", {"strategy": "canary", "percent": 10})
     autoscaling: Autoscaling = model_field(Autoscaling, "Replica bounds.", {"minReplicas": 1, "maxReplicas": 5})
-    request_logging: bool = spec_field(
-        True, "Log requests and responses to the logs bucket (inference tables).", True
-    )
+    request_logging: bool = spec_field(True, "Log requests and responses to the logs bucket (inference tables).", True)
 
 
 class ServingSettings(Strict):
@@ -592,9 +558,7 @@ class DriftSettings(Strict):
 
 
 class QualityMetric(Strict):
-    name: Annotated[str, StringConstraints(pattern=IDENTIFIER)] = required(
-        "Metric name.", "auc"
-    )
+    name: Annotated[str, StringConstraints(pattern=IDENTIFIER)] = required("Metric name.", "auc")
     threshold: float = required("Alert when the metric crosses this value.", 0.75)
     direction: Direction = spec_field(
         "maximize", "`maximize`: alert below the threshold; `minimize`: above.", "maximize"
@@ -620,12 +584,8 @@ class MonitoringSettings(Strict):
     error_rate: Annotated[float, Field(ge=0, le=1)] = spec_field(
         0.01, "Serving error-rate alert threshold (fraction of requests).", 0.02
     )
-    alerts: list[AlertRoute] = spec_field(
-        [], "Where alerts go.", [{"type": "slack", "target": "#fraud-alerts"}]
-    )
-    retrain_on_drift: bool = spec_field(
-        False, "Submit the training pipeline when drift exceeds the threshold.", True
-    )
+    alerts: list[AlertRoute] = spec_field([], "Where alerts go.", [{"type": "slack", "target": "#fraud-alerts"}])
+    retrain_on_drift: bool = spec_field(False, "Submit the training pipeline when drift exceeds the threshold.", True)
 
 
 class ModelHubSettings(Strict):
@@ -641,13 +601,19 @@ class VectorDatabaseSettings(Strict):
         "(opensearch) outside prod, db.r6g.large / r6g.large.search in prod.",
         "db.r6g.large",
     )
-    storage_gib: Annotated[int, Field(ge=10, le=16000)] = spec_field(50, "Allocated storage in GiB.", 100, alias="storageGiB")
+    storage_gib: Annotated[int, Field(ge=10, le=16000)] = spec_field(
+        50, "Allocated storage in GiB.", 100, alias="storageGiB"
+    )
     dimensions: Annotated[int, Field(ge=1, le=16000)] = spec_field(1536, "Embedding dimensions.", 1024)
 
 
 class ProviderLimits(Strict):
-    requests_per_minute: Annotated[int, Field(ge=1)] | None = spec_field(None, "Requests per minute. Default: unlimited.", 600)
-    tokens_per_minute: Annotated[int, Field(ge=1)] | None = spec_field(None, "Tokens per minute. Default: unlimited.", 200000)
+    requests_per_minute: Annotated[int, Field(ge=1)] | None = spec_field(
+        None, "Requests per minute. Default: unlimited.", 600
+    )
+    tokens_per_minute: Annotated[int, Field(ge=1)] | None = spec_field(
+        None, "Tokens per minute. Default: unlimited.", 200000
+    )
     monthly_budget_usd: Annotated[float, Field(gt=0)] | None = spec_field(
         None, "Monthly spend cap in USD. Default: none.", 500.0
     )
@@ -671,13 +637,13 @@ class GatewaySettings(Strict):
 
 class FeedbackSettings(Strict):
     enabled: bool = spec_field(False, "Capture human feedback into the logs bucket.", True)
-    retention_days: Annotated[int, Field(ge=1, le=3650)] = spec_field(
-        365, "Days feedback records are kept.", 365
-    )
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = spec_field(365, "Days feedback records are kept.", 365)
 
 
 class LlmSettings(Strict):
-    model_hub: ModelHubSettings | None = spec_field(None, "Mirror of base models.", {"models": ["mistralai/Mistral-7B-v0.3"]})
+    model_hub: ModelHubSettings | None = spec_field(
+        None, "Mirror of base models.", {"models": ["mistralai/Mistral-7B-v0.3"]}
+    )
     vector_database: VectorDatabaseSettings | None = spec_field(
         None, "Vector database (operationally like a feature store).", {"engine": "pgvector"}
     )
@@ -705,14 +671,18 @@ class ProjectSpecBase(Strict):
     """Everything a project environment can override."""
 
     deployment_pattern: DeploymentPattern = spec_field(
-        "deploy-code", "`deploy-code` (code is promoted, models trained per environment) or `deploy-models`.", "deploy-code"
+        "deploy-code",
+        "`deploy-code` (code is promoted, models trained per environment) or `deploy-models`.",
+        "deploy-code",
     )
     access: AccessSettings = model_field(AccessSettings, "Principals per persona.", {"dataScientists": []})
     storage: StorageSettings = model_field(StorageSettings, "Storage semantics.", {"stagingRetentionDays": 14})
     registries: list[DnsName] = spec_field(
         [], "Container image repositories (ECR), one per image family.", ["training", "serving"]
     )
-    registry: RegistrySettings = model_field(RegistrySettings, "Image retention of every registry.", {"keepLastImages": 50})
+    registry: RegistrySettings = model_field(
+        RegistrySettings, "Image retention of every registry.", {"keepLastImages": 50}
+    )
     compute: ComputeSettings = model_field(ComputeSettings, "Compute pools.", {"pools": []})
     pipelines: dict[DnsName, Pipeline] = spec_field(
         {}, "Pipelines by name.", {"train": {"type": "training", "image": "training", "pool": "gpu-train"}}
@@ -721,7 +691,9 @@ class ProjectSpecBase(Strict):
         ModelDeploymentSettings, "How the model-deployment pipeline gates promotion.", {"approval": "manual"}
     )
     serving: ServingSettings = model_field(ServingSettings, "Online serving.", {"endpoints": []})
-    monitoring: MonitoringSettings = model_field(MonitoringSettings, "Monitoring and retraining.", {"retrainOnDrift": True})
+    monitoring: MonitoringSettings = model_field(
+        MonitoringSettings, "Monitoring and retraining.", {"retrainOnDrift": True}
+    )
     llm: LlmSettings = model_field(LlmSettings, "LLMOps additions.", {"feedback": {"enabled": True}})
     ci: CiSettings = model_field(CiSettings, "CI/CD of the project repository.", {"defaultBranch": "main"})
     tags: dict[TagKey, TagValue] = spec_field({}, "Extra tags on every AWS resource.", {"data-owner": "risk"})
@@ -744,9 +716,7 @@ class ProjectBundle(Strict):
     api_version: Literal["mlrig/v1"] = required("Bundle format version.", "mlrig/v1")
     kind: Literal["Project"] = required("Bundle kind.", "Project")
     metadata: ProjectMetadata = required("Identity of the bundle.", {"name": "fraud-detection"})
-    spec: ProjectSpec = required(
-        "The project.", {"platform": "acme-ml", "repository": "acme/fraud-detection"}
-    )
+    spec: ProjectSpec = required("The project.", {"platform": "acme-ml", "repository": "acme/fraud-detection"})
 
 
 BUNDLE_MODELS: dict[str, type[Strict]] = {"Platform": PlatformBundle, "Project": ProjectBundle}

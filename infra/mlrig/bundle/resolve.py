@@ -18,7 +18,9 @@ from .diagnostics import Path
 
 
 def _is_named_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, dict) and isinstance(item.get("name"), str) for item in value)
+    return isinstance(value, list) and all(
+        isinstance(item, dict) and isinstance(item.get("name"), str) for item in value
+    )
 
 
 class Merged:
@@ -66,7 +68,9 @@ class Merged:
                     self.origins[(*path, i)] = (*base_src, i)
                 else:
                     used.add(name)
-                    merged_items.append(self.merge(item, override[match], (*path, i), (*base_src, i), (*override_src, match)))
+                    merged_items.append(
+                        self.merge(item, override[match], (*path, i), (*base_src, i), (*override_src, match))
+                    )
             for j, item in enumerate(override):
                 if item["name"] not in index:
                     self.origins[(*path, len(merged_items))] = (*override_src, j)
@@ -77,7 +81,9 @@ class Merged:
         return override
 
 
-def merge_override(base: dict[str, Any], override: dict[str, Any], base_src: Path, override_src: Path) -> tuple[dict[str, Any], Merged]:
+def merge_override(
+    base: dict[str, Any], override: dict[str, Any], base_src: Path, override_src: Path
+) -> tuple[dict[str, Any], Merged]:
     """Deep-merge `override` over `base`; paths in the result are relative to the merged spec."""
     merged = Merged()
     result = merged.merge(base, override, (), base_src, override_src)

@@ -61,7 +61,11 @@ def _without_titles(node: Any) -> Any:
     description, and the titles only add noise. Keys named `title` inside `properties` stay."""
     if isinstance(node, dict):
         return {
-            key: ({name: _without_titles(sub) for name, sub in value.items()} if key in _NAMED_CONTAINERS else _without_titles(value))
+            key: (
+                {name: _without_titles(sub) for name, sub in value.items()}
+                if key in _NAMED_CONTAINERS
+                else _without_titles(value)
+            )
             for key, value in node.items()
             if key != "title"
         }

@@ -120,7 +120,9 @@ def describe(kind: str, error: ErrorDetails, prefix: Path = ()) -> tuple[Path, s
     value sits in a bundle of `kind` (errors of a merged override validate only the spec)."""
     loc = (*prefix, *(part for part in error["loc"] if part not in ("function-after", "function-before")))
     # Union branches add their type names to the location; keep only real path parts.
-    loc = tuple(part for part in loc if not (isinstance(part, str) and ("[" in part and part.endswith("]") and part != "[key]")))
+    loc = tuple(
+        part for part in loc if not (isinstance(part, str) and ("[" in part and part.endswith("]") and part != "[key]"))
+    )
     kind_ = error["type"]
     value = error.get("input")
     ctx = error.get("ctx") or {}
@@ -179,7 +181,13 @@ def _key_message(kind_: str, ctx: dict[str, Any], value: Any) -> str:
         pattern = ctx.get("pattern", "")
         return f"must be {PATTERN_HINTS.get(pattern, 'a value matching ' + pattern)}"
     if kind_ == "literal_error":
-        return f"use one of {ctx.get('expected', '')}" + (did_you_mean(str(value), [o.strip().strip("'") for o in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]) if isinstance(value, str) else "")
+        return f"use one of {ctx.get('expected', '')}" + (
+            did_you_mean(
+                str(value), [o.strip().strip("'") for o in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
+            )
+            if isinstance(value, str)
+            else ""
+        )
     if kind_ == "string_too_long":
         return f"at most {ctx.get('max_length')} characters"
     if kind_ == "string_type":

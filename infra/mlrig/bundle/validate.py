@@ -131,7 +131,9 @@ class _FileCheck:
             self.report.diagnostics.append(diagnostic)
 
 
-def _schema_errors(check: _FileCheck, kind: str, error: ValidationError, merged: Merged | None = None, prefix: Path = ()) -> None:
+def _schema_errors(
+    check: _FileCheck, kind: str, error: ValidationError, merged: Merged | None = None, prefix: Path = ()
+) -> None:
     """Report pydantic errors. `prefix` is where the validated value sits in the bundle; with
     `merged`, paths are mapped back from the merged document to the lines the user wrote."""
     for detail in error.errors(include_url=False):
@@ -263,7 +265,9 @@ def _resolve_platform(check: _FileCheck) -> Platform | None:
     for index, (name, env) in enumerate(bundle.spec.environments.items()):
         raw_env = raw_spec["environments"][name]
         if isinstance(raw_env.get("cluster"), dict):
-            merged_raw, merged = merge_override(base_cluster, raw_env["cluster"], ("spec", "cluster"), ("spec", "environments", name, "cluster"))
+            merged_raw, merged = merge_override(
+                base_cluster, raw_env["cluster"], ("spec", "cluster"), ("spec", "environments", name, "cluster")
+            )
             try:
                 cluster = ClusterSettings.model_validate(merged_raw)
             except ValidationError as error:
@@ -363,9 +367,13 @@ def _check_project(check: _FileCheck, platforms: dict[str, Platform], platform_f
                 path = finding.path
                 if merged is not None and path[:1] == ("spec",):
                     path = merged.source_of(path[1:])
-                findings.setdefault((path, finding.message, finding.key, rule.__name__), []).append(view.environment or "")
+                findings.setdefault((path, finding.message, finding.key, rule.__name__), []).append(
+                    view.environment or ""
+                )
         if view.platform_environment is not None and view.environment is not None:
-            environments[view.environment] = ProjectEnvironment(view.environment, view.spec, view.platform_environment, bundle)
+            environments[view.environment] = ProjectEnvironment(
+                view.environment, view.spec, view.platform_environment, bundle
+            )
     for (path, message, key, rule_name), where in findings.items():
         if len(where) < views and all(where):
             label = "environment" if len(where) == 1 else "environments"
@@ -374,7 +382,10 @@ def _check_project(check: _FileCheck, platforms: dict[str, Platform], platform_f
     if platform is None:
         if bundle.spec.platform in platform_files:
             platform_file = platform_files[bundle.spec.platform]
-            check.add(("spec", "platform"), f"platform '{bundle.spec.platform}' has errors of its own; fix {platform_file} first")
+            check.add(
+                ("spec", "platform"),
+                f"platform '{bundle.spec.platform}' has errors of its own; fix {platform_file} first",
+            )
         return None
     if len(check.report.diagnostics) > before:
         return None
@@ -393,7 +404,9 @@ def _load(path: FsPath, context: bool) -> _FileCheck:
         report.diagnostics.append(error.diagnostic)
         return _FileCheck(report, None)
     except OSError as error:
-        report.diagnostics.append(Diagnostic(display, 1, 1, "(document)", f"cannot read the file: {error.strerror or error}", "load"))
+        report.diagnostics.append(
+            Diagnostic(display, 1, 1, "(document)", f"cannot read the file: {error.strerror or error}", "load")
+        )
         return _FileCheck(report, None)
     check = _FileCheck(report, document)
     kind = _check_header(check)
@@ -429,7 +442,11 @@ def _validate_paths(paths: Sequence[str | FsPath], *, with_context: bool) -> Val
     context_files: list[FsPath] = []
     if with_context:
         for directory in sorted({f.resolve().parent for f in files}):
-            context_files.extend(p for p in sorted(directory.glob("*")) if p.suffix in BUNDLE_SUFFIXES and p.resolve() not in targets and p.is_file())
+            context_files.extend(
+                p
+                for p in sorted(directory.glob("*"))
+                if p.suffix in BUNDLE_SUFFIXES and p.resolve() not in targets and p.is_file()
+            )
     checks = [_load(f, False) for f in files] + [_load(f, True) for f in context_files]
     return _validate_checks(checks)
 
@@ -452,7 +469,9 @@ def _validate_checks(checks: list[_FileCheck]) -> ValidationResult:
         platforms=[(c.report.file, c.bundle) for c in checks if isinstance(c.bundle, PlatformBundle)],
         projects=[(c.report.file, c.bundle) for c in checks if isinstance(c.bundle, ProjectBundle)],
         broken_platforms={
-            c.report.name: c.report.file for c in checks if c.report.kind == "Platform" and c.bundle is None and c.report.name
+            c.report.name: c.report.file
+            for c in checks
+            if c.report.kind == "Platform" and c.bundle is None and c.report.name
         },
     )
     by_file = {c.report.file: c for c in checks}

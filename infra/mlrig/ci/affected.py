@@ -80,9 +80,7 @@ class Affected:
 
 def git(root: Path, *args: str) -> str:
     try:
-        done = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
-        )
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
     except FileNotFoundError as error:
         raise GitError("git is not installed") from error
     if done.returncode != 0:
@@ -229,7 +227,9 @@ def all_stacks(new: BundleSet) -> dict[tuple[str, str], AffectedStack]:
 
 def _order(stack: AffectedStack, new: BundleSet) -> tuple[int, int, str]:
     platform = next(iter(new.platforms.values()), None)
-    index = platform.environments[stack.environment].index if platform and stack.environment in platform.environments else 0
+    index = (
+        platform.environments[stack.environment].index if platform and stack.environment in platform.environments else 0
+    )
     return (index, 0 if stack.kind == "Platform" else 1, stack.stack)
 
 
@@ -252,8 +252,11 @@ def compute_affected(paths: Sequence[str], old: BundleSet | None, new: BundleSet
             envs = changed_platform_environments(previous.platforms.get(path), platform)
             chosen.update((platform.name, e) for e in envs)
             chosen.update(
-                (project.name, e) for project in new.projects.values() if project.platform.name == platform.name
-                for e in envs if e in project.environments
+                (project.name, e)
+                for project in new.projects.values()
+                if project.platform.name == platform.name
+                for e in envs
+                if e in project.environments
             )
         elif path in new.projects:
             project = new.projects[path]
@@ -302,9 +305,7 @@ def render_text(affected: Affected) -> Iterable[str]:
     return [s.stack for s in affected.stacks]
 
 
-def run_affected_command(
-    root: str, base: str, head: str | None, fmt: str, *, stdout: Console, stderr: Console
-) -> int:
+def run_affected_command(root: str, base: str, head: str | None, fmt: str, *, stdout: Console, stderr: Console) -> int:
     base_dir = Path(root)
     if not base_dir.is_dir():
         stderr.print(f"error: {root}: not a directory", markup=False)

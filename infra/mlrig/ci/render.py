@@ -59,8 +59,10 @@ def _environment() -> jinja2.Environment:
 
 
 def render_template(name: str, **context: object) -> str:
-    text = _environment().get_template(name).render(
-        header=GENERATED_HEADER, template=name, actions=actions, python_version=PYTHON_VERSION, **context
+    text = (
+        _environment()
+        .get_template(name)
+        .render(header=GENERATED_HEADER, template=name, actions=actions, python_version=PYTHON_VERSION, **context)
     )
     return re.sub(r"\n{3,}", "\n\n", text)
 
@@ -137,7 +139,9 @@ def platform_ci(platform: Platform, projects: Iterable[Project]) -> PlatformCi:
     environments = []
     for env in platform.environments.values():
         stacks = [CiStack(env.stack, "Platform")]
-        stacks += [CiStack(p.environments[env.name].stack, "Project") for p in on_platform if env.name in p.environments]
+        stacks += [
+            CiStack(p.environments[env.name].stack, "Project") for p in on_platform if env.name in p.environments
+        ]
         environments.append(
             CiEnvironment(
                 name=env.name,
@@ -172,8 +176,7 @@ def render_platform_workflows(platform: Platform, projects: Iterable[Project]) -
     """`.github/workflows/<file>` → content, for the platform repository (this repository)."""
     ci = platform_ci(platform, projects)
     return {
-        f"{WORKFLOWS_DIR}/{file}": render_template(template, ci=ci)
-        for file, template in PLATFORM_WORKFLOWS.items()
+        f"{WORKFLOWS_DIR}/{file}": render_template(template, ci=ci) for file, template in PLATFORM_WORKFLOWS.items()
     }
 
 
@@ -212,7 +215,11 @@ def _stage(project: Project, tier: str) -> ProjectStage | None:
             continue
         platform_env = env.platform_environment
         names = naming.ProjectNames(
-            project.name, env.name, platform_env.account or naming.PLACEHOLDER_ACCOUNT, platform_env.region, project.platform.isolation
+            project.name,
+            env.name,
+            platform_env.account or naming.PLACEHOLDER_ACCOUNT,
+            platform_env.region,
+            project.platform.isolation,
         )
         return ProjectStage(
             name=env.name,
@@ -270,9 +277,7 @@ def render_project_workflows(project: Project) -> dict[str, str]:
 PLATFORM_OWNED = ("/infra/", "/ci/", "/schemas/", "/.github/", "/Pulumi.yaml", "/pyproject.toml")
 
 
-def render_codeowners(
-    platforms: Sequence[Platform], projects: Sequence[Project], bundle_paths: dict[str, str]
-) -> str:
+def render_codeowners(platforms: Sequence[Platform], projects: Sequence[Project], bundle_paths: dict[str, str]) -> str:
     """Later CODEOWNERS lines win: shared code first, then each bundle and its stack configs.
 
     `bundle_paths` maps a bundle name to its path relative to the repository root."""

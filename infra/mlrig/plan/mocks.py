@@ -904,5 +904,11 @@ class PlanMocks(Mocks):
             # GitHub ids are decimal; derive a stable one from the slug or login.
             key = str(a.get("slug") or a.get("username") or "")
             number = int(digest("github", token, key, length=8), 16) % 10_000_000 + 1
-            return {"id": str(number), "nodeId": f"N_{digest(key, length=12)}", "slug": key, "username": key, "name": key}, None
+            return {
+                "id": str(number),
+                "nodeId": f"N_{digest(key, length=12)}",
+                "slug": key,
+                "username": key,
+                "name": key,
+            }, None
         return {"id": digest(token, json.dumps(a, sort_keys=True, default=str), length=12)}, None

@@ -106,7 +106,9 @@ class ProjectContext:
         reserved workloads (`serving`, `tracking`, `gateway`, `feedback`) this environment runs."""
         return workloads(self.env)
 
-    def k8s_opts(self, parent: pulumi.Resource, *, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+    def k8s_opts(
+        self, parent: pulumi.Resource, *, depends_on: Sequence[pulumi.Resource] = ()
+    ) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=parent, provider=self.k8s_provider, depends_on=list(depends_on))
 
 

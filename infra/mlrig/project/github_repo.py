@@ -183,7 +183,9 @@ class ProjectRepository(pulumi.ComponentResource):
         for handle in handles[:MAX_REVIEWERS]:
             kind, slug = split_owner(handle)
             if kind == "team" and slug:
-                result = github.get_team_output(slug=slug, summary_only=True, opts=pulumi.InvokeOutputOptions(provider=self.provider))
+                result = github.get_team_output(
+                    slug=slug, summary_only=True, opts=pulumi.InvokeOutputOptions(provider=self.provider)
+                )
                 teams.append(result.id.apply(functools.partial(_numeric_id, "team", slug)))
             elif slug:
                 user = github.get_user_output(username=slug, opts=pulumi.InvokeOutputOptions(provider=self.provider))

@@ -153,10 +153,17 @@ def s3_statements(accesses: Sequence[BucketAccess]) -> list[dict[str, Any]]:
         tag = _sid(access.names.environment, access.data_class)
         listable = access.read or access.write
         if WHOLE_BUCKET in listable:
-            statements.append({"Sid": f"List{tag}", "Effect": "Allow", "Action": S3_LIST_ACTIONS, "Resource": access.bucket_arn})
+            statements.append(
+                {"Sid": f"List{tag}", "Effect": "Allow", "Action": S3_LIST_ACTIONS, "Resource": access.bucket_arn}
+            )
         else:  # only its prefixes are listed; s3:prefix is not a condition of GetBucketLocation
             statements += [
-                {"Sid": f"Locate{tag}", "Effect": "Allow", "Action": "s3:GetBucketLocation", "Resource": access.bucket_arn},
+                {
+                    "Sid": f"Locate{tag}",
+                    "Effect": "Allow",
+                    "Action": "s3:GetBucketLocation",
+                    "Resource": access.bucket_arn,
+                },
                 {
                     "Sid": f"List{tag}",
                     "Effect": "Allow",
@@ -167,16 +174,28 @@ def s3_statements(accesses: Sequence[BucketAccess]) -> list[dict[str, Any]]:
             ]
         if access.read:
             statements.append(
-                {"Sid": f"Read{tag}", "Effect": "Allow", "Action": S3_READ_ACTIONS, "Resource": _object_arns(access, access.read)}
+                {
+                    "Sid": f"Read{tag}",
+                    "Effect": "Allow",
+                    "Action": S3_READ_ACTIONS,
+                    "Resource": _object_arns(access, access.read),
+                }
             )
         if access.write:
             statements.append(
-                {"Sid": f"Write{tag}", "Effect": "Allow", "Action": S3_WRITE_ACTIONS, "Resource": _object_arns(access, access.write)}
+                {
+                    "Sid": f"Write{tag}",
+                    "Effect": "Allow",
+                    "Action": S3_WRITE_ACTIONS,
+                    "Resource": _object_arns(access, access.write),
+                }
             )
     return statements
 
 
-def kms_statements(accesses: Sequence[BucketAccess], own: ProjectNames, own_key_arn: pulumi.Input[str]) -> list[dict[str, Any]]:
+def kms_statements(
+    accesses: Sequence[BucketAccess], own: ProjectNames, own_key_arn: pulumi.Input[str]
+) -> list[dict[str, Any]]:
     """The own key by ARN; other environments' keys by alias (their ARNs are random)."""
     statements: list[dict[str, Any]] = []
     own_accesses = [a for a in accesses if a.names == own]
@@ -236,7 +255,10 @@ def trust_github(provider_arn: pulumi.Input[str], repository: str, environment: 
                 "Principal": {"Federated": provider_arn},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
-                    "StringEquals": {f"{host}:aud": "sts.amazonaws.com", f"{host}:sub": naming.github_environment_subject(repository, environment)},
+                    "StringEquals": {
+                        f"{host}:aud": "sts.amazonaws.com",
+                        f"{host}:sub": naming.github_environment_subject(repository, environment),
+                    },
                 },
             }
         ]
@@ -393,7 +415,12 @@ class AccessPolicies(pulumi.ComponentResource):
         account = names.account
         for persona, role in identity.personas.items():
             accesses = persona_access(ctx.project, ctx.env, persona, account)
-            self._attach(names.role(persona), role, "data-access", s3_statements(accesses) + kms_statements(accesses, names, key_arn))
+            self._attach(
+                names.role(persona),
+                role,
+                "data-access",
+                s3_statements(accesses) + kms_statements(accesses, names, key_arn),
+            )
         for workload, workload_type in ctx.workloads().items():
             accesses = workload_access(names, workload_type)
             statements = s3_statements(accesses) + kms_statements(accesses, names, key_arn)
@@ -401,7 +428,12 @@ class AccessPolicies(pulumi.ComponentResource):
             if statements:
                 self._attach(names.workload_role(workload), identity.workloads[workload], "workload-access", statements)
         if identity.feedback is not None:
-            self._attach(naming.firehose_delivery_role(names, FEEDBACK), identity.feedback, "firehose-delivery", feedback_statements(names, key_arn))
+            self._attach(
+                naming.firehose_delivery_role(names, FEEDBACK),
+                identity.feedback,
+                "firehose-delivery",
+                feedback_statements(names, key_arn),
+            )
         self._attach(names.role(CI_DEPLOYER), identity.ci_deployer, "deploy", ci_deployer_statements(ctx))
         self.register_outputs({})
 
@@ -415,7 +447,9 @@ class AccessPolicies(pulumi.ComponentResource):
         )
 
 
-def workload_extras(ctx: ProjectContext, workload: str, workload_type: str, key_arn: pulumi.Input[str]) -> list[dict[str, Any]]:
+def workload_extras(
+    ctx: ProjectContext, workload: str, workload_type: str, key_arn: pulumi.Input[str]
+) -> list[dict[str, Any]]:
     """Non-S3 rights of a workload: metrics for monitoring, provider secrets for the gateway."""
     names = ctx.names
     if workload_type == "monitoring":

@@ -21,7 +21,9 @@ from .tracking import POSTGRES_PORT, PostgresDatabase
 OPENSEARCH_ENGINE_VERSION = "OpenSearch_2.17"
 OPENSEARCH_HTTP_ACTIONS = ["es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"]
 FEEDBACK_PREFIX = f"{naming.LOG_PREFIXES['feedback']}!{{timestamp:yyyy/MM/dd}}/"
-FEEDBACK_ERROR_PREFIX = f"{naming.LOG_PREFIXES['feedback']}errors/!{{firehose:error-output-type}}/!{{timestamp:yyyy/MM/dd}}/"
+FEEDBACK_ERROR_PREFIX = (
+    f"{naming.LOG_PREFIXES['feedback']}errors/!{{firehose:error-output-type}}/!{{timestamp:yyyy/MM/dd}}/"
+)
 # Workloads that talk to the vector database, and the one that puts feedback into the stream
 # (the collector; serving and the gateway post feedback to it over HTTP).
 VECTOR_CLIENT_TYPES = ("vector-index-refresh", "serving")
@@ -36,7 +38,12 @@ class LlmServices(pulumi.ComponentResource):
     feedback_stream: aws.kinesis.FirehoseDeliveryStream | None
 
     def __init__(
-        self, name: str, ctx: ProjectContext, identity: Identity, storage: Storage, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        ctx: ProjectContext,
+        identity: Identity,
+        storage: Storage,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlrig:project:Llm", name, None, opts)
         self._ctx = ctx
@@ -110,14 +117,18 @@ class LlmServices(pulumi.ComponentResource):
         )
         clients = self._clients(VECTOR_CLIENT_TYPES)
         domain_arn = f"arn:{names.partition}:es:{names.region}:{names.account}:domain/{domain_name}"
-        access: list[dict[str, Any]] = [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": [names.workload_role_arn(w) for w in sorted(clients)]},
-                "Action": OPENSEARCH_HTTP_ACTIONS,
-                "Resource": f"{domain_arn}/*",
-            }
-        ] if clients else []
+        access: list[dict[str, Any]] = (
+            [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": [names.workload_role_arn(w) for w in sorted(clients)]},
+                    "Action": OPENSEARCH_HTTP_ACTIONS,
+                    "Resource": f"{domain_arn}/*",
+                }
+            ]
+            if clients
+            else []
+        )
         return aws.opensearch.Domain(
             domain_name,
             domain_name=domain_name,
@@ -125,14 +136,18 @@ class LlmServices(pulumi.ComponentResource):
             cluster_config=aws.opensearch.DomainClusterConfigArgs(
                 instance_type=instance_type, instance_count=nodes, zone_awareness_enabled=prod
             ),
-            ebs_options=aws.opensearch.DomainEbsOptionsArgs(ebs_enabled=True, volume_size=storage_gib, volume_type="gp3"),
+            ebs_options=aws.opensearch.DomainEbsOptionsArgs(
+                ebs_enabled=True, volume_size=storage_gib, volume_type="gp3"
+            ),
             encrypt_at_rest=aws.opensearch.DomainEncryptAtRestArgs(enabled=True, kms_key_id=key_arn),
             node_to_node_encryption=aws.opensearch.DomainNodeToNodeEncryptionArgs(enabled=True),
             domain_endpoint_options=aws.opensearch.DomainDomainEndpointOptionsArgs(
                 enforce_https=True, tls_security_policy="Policy-Min-TLS-1-2-PFS-2023-10"
             ),
             vpc_options=aws.opensearch.DomainVpcOptionsArgs(
-                subnet_ids=pulumi.Output.from_input(ctx.platform.private_subnet_ids).apply(lambda ids: list(ids)[:nodes]),
+                subnet_ids=pulumi.Output.from_input(ctx.platform.private_subnet_ids).apply(
+                    lambda ids: list(ids)[:nodes]
+                ),
                 security_group_ids=[security_group.id],
             ),
             advanced_security_options=aws.opensearch.DomainAdvancedSecurityOptionsArgs(
@@ -183,7 +198,11 @@ class LlmServices(pulumi.ComponentResource):
                         {
                             "Sid": "SendFeedback",
                             "Effect": "Allow",
-                            "Action": ["firehose:DescribeDeliveryStream", "firehose:PutRecord", "firehose:PutRecordBatch"],
+                            "Action": [
+                                "firehose:DescribeDeliveryStream",
+                                "firehose:PutRecord",
+                                "firehose:PutRecordBatch",
+                            ],
                             "Resource": stream.arn,
                         }
                     ]

@@ -41,7 +41,11 @@ def lifecycle_policy(settings: RegistrySettings) -> str:
                 {
                     "rulePriority": 2,
                     "description": "Keep the most recent images",
-                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": settings.keep_last_images},
+                    "selection": {
+                        "tagStatus": "any",
+                        "countType": "imageCountMoreThan",
+                        "countNumber": settings.keep_last_images,
+                    },
                     "action": {"type": "expire"},
                 },
             ]
@@ -100,7 +104,9 @@ class Registries(pulumi.ComponentResource):
             name=ctx.names.repository(registry),
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
-            encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=key_arn)],
+            encryption_configurations=[
+                aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=key_arn)
+            ],
             force_delete=False,
             opts=ctx.aws_opts(self, stateful=True),
         )

@@ -44,7 +44,9 @@ def stack_tags(project: Project, environment: ProjectEnvironment) -> dict[str, s
     )
 
 
-def build_aws_provider(project: Project, environment: ProjectEnvironment, *, assume_deployment_role: bool = True) -> aws.Provider:
+def build_aws_provider(
+    project: Project, environment: ProjectEnvironment, *, assume_deployment_role: bool = True
+) -> aws.Provider:
     platform_env = environment.platform_environment
     account_isolation = project.platform.isolation == "account" and assume_deployment_role
     return aws_provider(
@@ -99,7 +101,11 @@ def deploy_project(project: Project, environment: ProjectEnvironment, settings: 
     k8s = kubernetes_provider(
         f"{environment.stack}-k8s",
         kubeconfig=kubeconfig(
-            platform.cluster_name, platform.cluster_endpoint, platform.cluster_ca, platform_env.region, role_arn=token_role
+            platform.cluster_name,
+            platform.cluster_endpoint,
+            platform.cluster_ca,
+            platform_env.region,
+            role_arn=token_role,
         ),
     )
     root = ProjectStack(environment.stack)
@@ -110,7 +116,11 @@ def deploy_project(project: Project, environment: ProjectEnvironment, settings: 
 
     identity = Identity("identity", ctx, opts=component)
     storage = Storage(
-        "storage", ctx, administrator_of(project, environment, platform, account, caller.arn), identity.roles, opts=component
+        "storage",
+        ctx,
+        administrator_of(project, environment, platform, account, caller.arn),
+        identity.roles,
+        opts=component,
     )
     access = AccessPolicies("access", ctx, identity, storage.key.arn, opts=component)
     registries = Registries("registries", ctx, identity, storage.key.arn, opts=component)

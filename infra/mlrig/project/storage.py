@@ -72,7 +72,13 @@ def key_policy_statements(ctx: ProjectContext, administrator: pulumi.Input[str])
     names = ctx.names
     users = key_users(ctx.project, ctx.env, names.account)
     statements: list[dict[str, Any]] = [
-        {"Sid": "AdministerKey", "Effect": "Allow", "Principal": {"AWS": administrator}, "Action": KEY_ADMIN_ACTIONS, "Resource": "*"},
+        {
+            "Sid": "AdministerKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": administrator},
+            "Action": KEY_ADMIN_ACTIONS,
+            "Resource": "*",
+        },
         {
             "Sid": "DeployEncryptedResources",
             "Effect": "Allow",
@@ -154,8 +160,20 @@ def bucket_policy_statements(ctx: ProjectContext, data_class: str) -> list[dict[
     readers = cross_account_data_readers(ctx.project, ctx.env, ctx.names.account) if data_class == "data" else []
     if readers:
         statements += [
-            {"Sid": "CrossAccountList", "Effect": "Allow", "Principal": {"AWS": readers}, "Action": S3_LIST_ACTIONS, "Resource": arn},
-            {"Sid": "CrossAccountRead", "Effect": "Allow", "Principal": {"AWS": readers}, "Action": S3_READ_ACTIONS, "Resource": f"{arn}/*"},
+            {
+                "Sid": "CrossAccountList",
+                "Effect": "Allow",
+                "Principal": {"AWS": readers},
+                "Action": S3_LIST_ACTIONS,
+                "Resource": arn,
+            },
+            {
+                "Sid": "CrossAccountRead",
+                "Effect": "Allow",
+                "Principal": {"AWS": readers},
+                "Action": S3_READ_ACTIONS,
+                "Resource": f"{arn}/*",
+            },
         ]
     return statements
 

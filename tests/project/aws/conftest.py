@@ -159,23 +159,33 @@ class AwsWorld:
                 ("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", lambda c: c.get_object(Bucket=bucket, Key=key))
             ]
             if list_bucket:
-                s3_actions.append(("s3:ListBucket", f"arn:aws:s3:::{bucket}", lambda c: c.list_objects_v2(Bucket=bucket)))
+                s3_actions.append(
+                    ("s3:ListBucket", f"arn:aws:s3:::{bucket}", lambda c: c.list_objects_v2(Bucket=bucket))
+                )
             kms_action = "kms:Decrypt"
         else:
             s3_actions = [
-                ("s3:PutObject", f"arn:aws:s3:::{bucket}/{key}", lambda c: c.put_object(Bucket=bucket, Key=key, Body=b"x"))
+                (
+                    "s3:PutObject",
+                    f"arn:aws:s3:::{bucket}/{key}",
+                    lambda c: c.put_object(Bucket=bucket, Key=key, Body=b"x"),
+                )
             ]
             kms_action = "kms:GenerateDataKey"
         same_account = role_stack.account == bucket_stack.account
         s3_context = {"aws:SecureTransport": "true", "aws:PrincipalArn": arn}
         for action, resource, call in s3_actions:
             identity = self._identity_allows(role, call)
-            resource_side = decision(
-                [bucket_stack.bucket_policies[bucket]], action, resource, principal=arn, context=s3_context
-            ) if bucket in bucket_stack.bucket_policies else "none"
+            resource_side = (
+                decision([bucket_stack.bucket_policies[bucket]], action, resource, principal=arn, context=s3_context)
+                if bucket in bucket_stack.bucket_policies
+                else "none"
+            )
             if resource_side == "deny":
                 return False
-            allowed = (identity or resource_side == "allow") if same_account else (identity and resource_side == "allow")
+            allowed = (
+                (identity or resource_side == "allow") if same_account else (identity and resource_side == "allow")
+            )
             if not allowed:
                 return False
         return self._kms_allows(role_stack, bucket_stack, arn, role, kms_action)
@@ -183,8 +193,11 @@ class AwsWorld:
     def _kms_allows(self, role_stack: StackIam, bucket_stack: StackIam, arn: str, role: str, action: str) -> bool:
         """SSE-KMS: S3 calls KMS on the caller's behalf with the bucket environment's key."""
         region = bucket_stack.key_arn.split(":")[3]
-        context = {"kms:ViaService": f"s3.{region}.amazonaws.com", "kms:ResourceAliases": [bucket_stack.key_alias],
-                   "aws:PrincipalArn": arn}
+        context = {
+            "kms:ViaService": f"s3.{region}.amazonaws.com",
+            "kms:ResourceAliases": [bucket_stack.key_alias],
+            "aws:PrincipalArn": arn,
+        }
         key_side = decision([bucket_stack.key_policy], action, bucket_stack.key_arn, principal=arn, context=context)
         if key_side != "allow":
             return False

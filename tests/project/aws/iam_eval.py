@@ -128,7 +128,9 @@ def _condition_holds(condition: dict[str, Any], context: dict[str, Any]) -> bool
     return True
 
 
-def _applies(statement: dict[str, Any], action: str, resource: str, principal: str | None, context: dict[str, Any]) -> bool:
+def _applies(
+    statement: dict[str, Any], action: str, resource: str, principal: str | None, context: dict[str, Any]
+) -> bool:
     if "Action" in statement and not _matches(statement["Action"], action, case_insensitive=True):
         return False
     if "NotAction" in statement and _matches(statement["NotAction"], action, case_insensitive=True):
@@ -140,9 +142,15 @@ def _applies(statement: dict[str, Any], action: str, resource: str, principal: s
     return _condition_holds(statement.get("Condition", {}), context)
 
 
-def decision(documents: list[dict[str, Any]], action: str, resource: str, *, principal: str | None = None,
-             context: dict[str, Any] | None = None) -> str:
-    """"allow", "deny" (explicit) or "none" (no statement applies)."""
+def decision(
+    documents: list[dict[str, Any]],
+    action: str,
+    resource: str,
+    *,
+    principal: str | None = None,
+    context: dict[str, Any] | None = None,
+) -> str:
+    """ "allow", "deny" (explicit) or "none" (no statement applies)."""
     context = context or {}
     result = "none"
     for document in documents:

@@ -30,7 +30,9 @@ OWN_ENVIRONMENT_RIGHTS: dict[tuple[str, str], set[str]] = {
 }
 
 
-def expected(persona: str, home: str, target: str, data_class: str, operation: str, *, prod_read_from_dev: bool) -> bool:
+def expected(
+    persona: str, home: str, target: str, data_class: str, operation: str, *, prod_read_from_dev: bool
+) -> bool:
     """The access table: own environment per tier; across environments only dev reads staging
     data (and prod data when allowed); nobody writes across environments."""
     if home == target:
@@ -58,8 +60,15 @@ class Cell:
 
 
 CELLS = [
-    Cell(project, persona, home, target, data_class, operation,
-         expected(persona, home, target, data_class, operation, prod_read_from_dev=True))
+    Cell(
+        project,
+        persona,
+        home,
+        target,
+        data_class,
+        operation,
+        expected(persona, home, target, data_class, operation, prod_read_from_dev=True),
+    )
     for project in PROJECTS
     for persona in PERSONAS
     for home in ENVIRONMENTS
@@ -99,7 +108,12 @@ ISOLATION_CASES = [
     ids=[f"{p}: {persona} in {home} reaches nothing of {o}" for p, o, persona, home in ISOLATION_CASES],
 )
 def test_no_persona_reaches_another_projects_buckets(
-    project: str, other: str, persona: str, home: str, examples_world: AwsWorld, example_iam: dict[str, dict[str, StackIam]]
+    project: str,
+    other: str,
+    persona: str,
+    home: str,
+    examples_world: AwsWorld,
+    example_iam: dict[str, dict[str, StackIam]],
 ) -> None:
     role = example_iam[project][home].persona_role(persona)
     reached = [
@@ -178,8 +192,12 @@ WORKLOAD_CASES = _load_example_workloads()
     ids=[f"{p}: {kind} workload {w!r} in {e} gets exactly its rights" for p, e, w, kind in WORKLOAD_CASES],
 )
 def test_workload_least_privilege(
-    project: str, environment: str, workload: str, kind: str,
-    examples_world: AwsWorld, example_iam: dict[str, dict[str, StackIam]],
+    project: str,
+    environment: str,
+    workload: str,
+    kind: str,
+    examples_world: AwsWorld,
+    example_iam: dict[str, dict[str, StackIam]],
 ) -> None:
     home = example_iam[project][environment]
     role = f"{project}-{environment}-wl-{workload}"

@@ -44,8 +44,11 @@ def test_persona_roles_are_assumable_only_by_the_bundles_principals(
 
 @pytest.mark.parametrize(("project", "environment"), STACKS, ids=IDS)
 def test_ci_deployer_trusts_only_the_project_repository_in_this_github_environment(
-    project: str, environment: str, project_plan: Callable[[str, str], StackPlan],
-    platform_plan: Callable[[str], StackPlan], example_result: ValidationResult,
+    project: str,
+    environment: str,
+    project_plan: Callable[[str, str], StackPlan],
+    platform_plan: Callable[[str], StackPlan],
+    example_result: ValidationResult,
 ) -> None:
     repository = example_result.projects[project].bundle.spec.repository
     role = roles(project_plan(project, environment))[f"{project}-{environment}-ci-deployer"]
@@ -54,7 +57,10 @@ def test_ci_deployer_trusts_only_the_project_repository_in_this_github_environme
     assert statement["Principal"] == {"Federated": platform_plan(environment).outputs["githubOidcProviderArn"]}
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Condition"] == {
-        "StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com", f"{GITHUB}:sub": f"repo:{repository}:environment:{environment}"}
+        "StringEquals": {
+            f"{GITHUB}:aud": "sts.amazonaws.com",
+            f"{GITHUB}:sub": f"repo:{repository}:environment:{environment}",
+        }
     }
     assert "*" not in json.dumps(statement["Condition"])
 
@@ -64,11 +70,19 @@ def test_ci_deployer_pushes_only_to_this_environments_repositories(
     project: str, environment: str, project_plan: Callable[[str, str], StackPlan]
 ) -> None:
     plan = project_plan(project, environment)
-    (policy,) = [r["inputs"] for r in plan.of_type("aws:iam/rolePolicy:RolePolicy") if r["inputs"]["role"] == f"{project}-{environment}-ci-deployer"]
+    (policy,) = [
+        r["inputs"]
+        for r in plan.of_type("aws:iam/rolePolicy:RolePolicy")
+        if r["inputs"]["role"] == f"{project}-{environment}-ci-deployer"
+    ]
     statements = {s["Sid"]: s for s in json.loads(policy["policy"])["Statement"]}
     repositories = statements["PushImages"]["Resource"]
     assert repositories and all(f":repository/{project}/{environment}/" in arn for arn in repositories)
-    assert not any(a.startswith("s3:") for s in statements.values() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+    assert not any(
+        a.startswith("s3:")
+        for s in statements.values()
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    )
 
 
 @pytest.mark.parametrize(("project", "environment"), STACKS, ids=IDS)
@@ -80,9 +94,17 @@ def test_workload_roles_trust_eks_pod_identity_for_their_own_service_account(
     assert workload_roles
     for role in workload_roles.values():
         assert role["tags"]["mlrig:persona"] == "workload"
-        assert trust(role) == [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-                                "Action": ["sts:AssumeRole", "sts:TagSession"]}]
-    associations = {a["inputs"]["serviceAccount"]: a["inputs"] for a in plan.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")}
+        assert trust(role) == [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }
+        ]
+    associations = {
+        a["inputs"]["serviceAccount"]: a["inputs"]
+        for a in plan.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    }
     assert {f"wl-{n.split('-wl-', 1)[1]}" for n in workload_roles} == set(associations)
     namespace = plan.outputs["namespace"]
     for service_account, association in associations.items():
@@ -95,5 +117,11 @@ def test_the_feedback_stream_delivers_with_its_own_role_trusted_by_firehose_in_t
 ) -> None:
     plan = project_plan("rag-assistant", "prod")
     role = roles(plan)["rag-assistant-prod-firehose-feedback"]
-    assert trust(role) == [{"Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"}, "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": plan.outputs["accountId"]}}}]
+    assert trust(role) == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "firehose.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": plan.outputs["accountId"]}},
+        }
+    ]

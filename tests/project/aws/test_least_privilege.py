@@ -109,7 +109,9 @@ def test_every_iam_document_passes_parliament(documents: list[IamDocument]) -> N
         policy = analyze_policy_string(json.dumps(document.document))
         for finding in map(enhance_finding, policy.findings):
             if finding.severity in FAILING_SEVERITIES and not allowed(document, finding.issue, str(finding.detail)):
-                findings.append(f"{document.resource} ({document.kind}): {finding.severity} {finding.issue} {finding.detail}")
+                findings.append(
+                    f"{document.resource} ({document.kind}): {finding.severity} {finding.issue} {finding.detail}"
+                )
     assert findings == []
 
 
@@ -147,7 +149,8 @@ def test_identity_policies_use_resource_star_only_for_actions_without_resources(
         for d in documents
         if d.kind == "identity"
         for s in d.statements
-        if s["Effect"] == "Allow" and "*" in _as_list(s["Resource"])
+        if s["Effect"] == "Allow"
+        and "*" in _as_list(s["Resource"])
         and not set(_as_list(s["Action"])) <= ACTIONS_WITHOUT_RESOURCES
     ]
     assert offending == []
@@ -155,11 +158,16 @@ def test_identity_policies_use_resource_star_only_for_actions_without_resources(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("project", PROJECTS)
-def test_prod_stateful_resources_are_protected_and_retained(project: str, project_plan: Callable[[str, str], StackPlan]) -> None:
+def test_prod_stateful_resources_are_protected_and_retained(
+    project: str, project_plan: Callable[[str, str], StackPlan]
+) -> None:
     plan = project_plan(project, "prod")
     stateful = [r for r in plan.resources if r["type"] in STATEFUL_TYPES]
     assert {r["type"] for r in stateful} >= {
-        "aws:s3/bucket:Bucket", "aws:ecr/repository:Repository", "aws:rds/instance:Instance", "aws:kms/key:Key",
+        "aws:s3/bucket:Bucket",
+        "aws:ecr/repository:Repository",
+        "aws:rds/instance:Instance",
+        "aws:kms/key:Key",
         "aws:secretsmanager/secret:Secret",
     }
     unprotected = [r["name"] for r in stateful if not (r["options"]["protect"] and r["options"]["retainOnDelete"])]
@@ -168,7 +176,9 @@ def test_prod_stateful_resources_are_protected_and_retained(project: str, projec
 
 @pytest.mark.slow
 @pytest.mark.parametrize("environment", ["dev", "staging"])
-def test_dev_and_staging_stateful_resources_can_be_torn_down(environment: str, project_plan: Callable[[str, str], StackPlan]) -> None:
+def test_dev_and_staging_stateful_resources_can_be_torn_down(
+    environment: str, project_plan: Callable[[str, str], StackPlan]
+) -> None:
     plan = project_plan("fraud-detection", environment)
     protected = [r["name"] for r in plan.resources if r["type"] in STATEFUL_TYPES and r["options"]["protect"]]
     assert protected == []

@@ -81,7 +81,9 @@ def test_a_project_with_only_required_fields_plans_in_every_environment(minimal_
         buckets = {b["inputs"]["tags"]["mlrig:data-class"] for b in plan.of_type("aws:s3/bucket:Bucket")}
         assert {"data", "artifacts", "logs"} <= buckets
         assert len(plan.of_type("aws:kms/key:Key")) == 1
-        assert [d["inputs"]["identifier"] for d in plan.of_type("aws:rds/instance:Instance")] == [f"tiny-{environment}-mlflow"]
+        assert [d["inputs"]["identifier"] for d in plan.of_type("aws:rds/instance:Instance")] == [
+            f"tiny-{environment}-mlflow"
+        ]
         assert plan.outputs["ciDeployerRoleArn"].endswith(f":role/tiny-{environment}-ci-deployer")
         assert plan.of_type("aws:ecr/repository:Repository") == []
 
@@ -132,8 +134,14 @@ def test_in_one_account_the_cross_environment_cells_hold(
 
 @pytest.mark.parametrize(
     ("user", "persona", "allowed"),
-    [("ada", "data-scientist", True), ("ada", "ml-engineer", False), ("grace", "ml-engineer", True),
-     ("grace", "data-scientist", False), ("mallory", "data-scientist", False), ("mallory", "ml-engineer", False)],
+    [
+        ("ada", "data-scientist", True),
+        ("ada", "ml-engineer", False),
+        ("grace", "ml-engineer", True),
+        ("grace", "data-scientist", False),
+        ("mallory", "data-scientist", False),
+        ("mallory", "ml-engineer", False),
+    ],
     ids=lambda v: str(v),
 )
 def test_only_the_bundles_principals_can_assume_a_persona_role(
@@ -150,8 +158,16 @@ def test_only_the_bundles_principals_can_assume_a_persona_role(
         with disable_iam_authentication():
             iam = boto3.client("iam")
             iam.create_user(UserName=user)
-            iam.put_user_policy(UserName=user, PolicyName="assume", PolicyDocument=json.dumps(
-                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+            iam.put_user_policy(
+                UserName=user,
+                PolicyName="assume",
+                PolicyDocument=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+                    }
+                ),
+            )
             key = iam.create_access_key(UserName=user)["AccessKey"]
         sts = boto3.client("sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
         role = stacks["dev"].roles[f"tiny-dev-{persona}"]["arn"]
@@ -172,7 +188,8 @@ def test_email_routes_subscribe_and_sns_routes_receive_the_alarms(accountless_pl
     assert subscription == {"topic": topic["outputs"]["arn"], "protocol": "email", "endpoint": "ml-oncall@acme.example"}
     alarms = plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     assert alarms and all(
-        a["inputs"]["alarmActions"] == [topic["outputs"]["arn"], "arn:aws:sns:eu-west-1:123456789012:ops"] for a in alarms
+        a["inputs"]["alarmActions"] == [topic["outputs"]["arn"], "arn:aws:sns:eu-west-1:123456789012:ops"]
+        for a in alarms
     )
     secrets = {s["inputs"]["name"] for s in plan.of_type("aws:secretsmanager/secret:Secret")}
     assert "mlrig/tiny/prod/alerts/slack" in secrets  # the Slack webhook, set by the platform team

@@ -46,7 +46,9 @@ def test_the_opensearch_domain_is_private_encrypted_and_https_only(
     assert security["enabled"] is True and security["anonymousAuthEnabled"] is False
     assert security["internalUserDatabaseEnabled"] is False
     assert domain["options"]["protect"] is (environment == "prod")
-    assert [d for d in plan.of_type("aws:rds/instance:Instance") if d["inputs"]["identifier"].endswith("-vectors")] == []
+    assert [
+        d for d in plan.of_type("aws:rds/instance:Instance") if d["inputs"]["identifier"].endswith("-vectors")
+    ] == []
 
 
 def test_only_the_index_refresh_and_serving_workloads_reach_the_domain(opensearch_plans: dict[str, StackPlan]) -> None:
@@ -59,6 +61,9 @@ def test_only_the_index_refresh_and_serving_workloads_reach_the_domain(opensearc
         "arn:aws:iam::333333333333:role/rag-assistant-prod-wl-serving",
     ]
     assert statement["Resource"] == "arn:aws:es:us-east-1:333333333333:domain/rag-assistant-prod-vec/*"
-    findings = [f for f in map(enhance_finding, analyze_policy_string(json.dumps(policy)).findings)
-                if f.severity in {"CRITICAL", "HIGH", "MEDIUM", "INVALID", "MALFORMED"}]
+    findings = [
+        f
+        for f in map(enhance_finding, analyze_policy_string(json.dumps(policy)).findings)
+        if f.severity in {"CRITICAL", "HIGH", "MEDIUM", "INVALID", "MALFORMED"}
+    ]
     assert findings == []

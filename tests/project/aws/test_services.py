@@ -72,7 +72,9 @@ def test_the_tracking_store_is_private_encrypted_backed_up_and_guarded_in_prod(
 ) -> None:
     plan = project_plan("fraud-detection", environment)
     platform = platform_plan(environment).outputs
-    (database,) = [d for d in plan.of_type("aws:rds/instance:Instance") if d["inputs"]["identifier"].endswith("-mlflow")]
+    (database,) = [
+        d for d in plan.of_type("aws:rds/instance:Instance") if d["inputs"]["identifier"].endswith("-mlflow")
+    ]
     db = database["inputs"]
     prod = environment == "prod"
     assert db["engine"] == "postgres"
@@ -82,13 +84,17 @@ def test_the_tracking_store_is_private_encrypted_backed_up_and_guarded_in_prod(
     assert db["backupRetentionPeriod"] == (30 if prod else 7)
     assert db["deletionProtection"] is prod
     assert database["options"]["protect"] is prod
-    (rule,) = [r for r in inputs(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") if r["fromPort"] == 5432]
+    (rule,) = [
+        r for r in inputs(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") if r["fromPort"] == 5432
+    ]
     assert (rule["toPort"], rule["ipProtocol"]) == (5432, "tcp")
     assert rule["referencedSecurityGroupId"] == platform["clusterSecurityGroupId"]
     assert "cidrIpv4" not in rule
 
 
-def test_database_connections_are_secrets_under_the_project_prefix(project_plan: Callable[[str, str], StackPlan]) -> None:
+def test_database_connections_are_secrets_under_the_project_prefix(
+    project_plan: Callable[[str, str], StackPlan],
+) -> None:
     plan = project_plan("rag-assistant", "prod")
     secrets = {s["name"]: s for s in inputs(plan, "aws:secretsmanager/secret:Secret")}
     for purpose in ("mlflow-db", "vector-db"):
@@ -101,27 +107,32 @@ def test_database_connections_are_secrets_under_the_project_prefix(project_plan:
 # --- LLMOps ---------------------------------------------------------------------------------------
 
 
-def test_pgvector_runs_on_its_own_encrypted_postgres(project_plan: Callable[[str, str], StackPlan], example_result: ValidationResult) -> None:
+def test_pgvector_runs_on_its_own_encrypted_postgres(
+    project_plan: Callable[[str, str], StackPlan], example_result: ValidationResult
+) -> None:
     plan = project_plan("rag-assistant", "dev")
     vdb = example_result.projects["rag-assistant"].environments["dev"].spec.llm.vector_database
     assert vdb is not None
-    (database,) = [d["inputs"] for d in plan.of_type("aws:rds/instance:Instance") if d["inputs"]["identifier"].endswith("-vectors")]
+    (database,) = [
+        d["inputs"] for d in plan.of_type("aws:rds/instance:Instance") if d["inputs"]["identifier"].endswith("-vectors")
+    ]
     assert database["allocatedStorage"] == vdb.storage_gib
     assert database["storageEncrypted"] is True and database["publiclyAccessible"] is False
 
 
-def test_gateway_provider_keys_are_empty_secrets_readable_by_the_gateway_only(project_plan: Callable[[str, str], StackPlan]) -> None:
+def test_gateway_provider_keys_are_empty_secrets_readable_by_the_gateway_only(
+    project_plan: Callable[[str, str], StackPlan],
+) -> None:
     plan = project_plan("rag-assistant", "staging")
     names = {s["name"] for s in inputs(plan, "aws:secretsmanager/secret:Secret")}
     assert {f"mlrig/rag-assistant/staging/llm-gateway/{p}" for p in ("openai", "anthropic")} <= names
-    readers = [
-        p["role"] for p in inputs(plan, "aws:iam/rolePolicy:RolePolicy")
-        if "llm-gateway" in p["policy"]
-    ]
+    readers = [p["role"] for p in inputs(plan, "aws:iam/rolePolicy:RolePolicy") if "llm-gateway" in p["policy"]]
     assert readers == ["rag-assistant-staging-wl-gateway"]
 
 
-def test_feedback_lands_in_the_logs_bucket_partitioned_by_date_and_encrypted(project_plan: Callable[[str, str], StackPlan]) -> None:
+def test_feedback_lands_in_the_logs_bucket_partitioned_by_date_and_encrypted(
+    project_plan: Callable[[str, str], StackPlan],
+) -> None:
     plan = project_plan("rag-assistant", "prod")
     (stream,) = inputs(plan, "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
     s3 = stream["extendedS3Configuration"]
@@ -130,7 +141,11 @@ def test_feedback_lands_in_the_logs_bucket_partitioned_by_date_and_encrypted(pro
     assert s3["errorOutputPrefix"].startswith("feedback/")
     assert s3["kmsKeyArn"] == key_arn(plan)
     assert s3["roleArn"].endswith(":role/rag-assistant-prod-firehose-feedback")
-    assert stream["serverSideEncryption"] == {"enabled": True, "keyType": "CUSTOMER_MANAGED_CMK", "keyArn": key_arn(plan)}
+    assert stream["serverSideEncryption"] == {
+        "enabled": True,
+        "keyType": "CUSTOMER_MANAGED_CMK",
+        "keyArn": key_arn(plan),
+    }
     senders = [p["role"] for p in inputs(plan, "aws:iam/rolePolicy:RolePolicy") if "firehose:PutRecord" in p["policy"]]
     assert senders == ["rag-assistant-prod-wl-feedback"]
 
@@ -149,8 +164,11 @@ def test_aws_side_alarms_go_to_the_projects_encrypted_topic(project_plan: Callab
     (topic,) = plan.of_type("aws:sns/topic:Topic")
     assert topic["inputs"]["kmsMasterKeyId"] == key_arn(plan)
     alarms = {a["name"]: a for a in inputs(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")}
-    assert {"rag-assistant-prod-tracking-db-cpu", "rag-assistant-prod-vector-db-storage",
-            "rag-assistant-prod-feedback-delivery-failures"} <= set(alarms)
+    assert {
+        "rag-assistant-prod-tracking-db-cpu",
+        "rag-assistant-prod-vector-db-storage",
+        "rag-assistant-prod-feedback-delivery-failures",
+    } <= set(alarms)
     assert all(a["alarmActions"] == [topic["outputs"]["arn"]] for a in alarms.values())
     secrets = {s["name"] for s in inputs(plan, "aws:secretsmanager/secret:Secret")}
     assert "mlrig/rag-assistant/prod/alerts/genai-oncall" in secrets  # PagerDuty routing key, set by hand

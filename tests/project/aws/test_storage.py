@@ -34,7 +34,9 @@ def stack(request: pytest.FixtureRequest, project_plan: Callable[[str, str], Sta
     return project, environment, project_plan(project, environment)
 
 
-def test_every_environment_has_a_bucket_per_data_class_named_after_its_account(stack: tuple[str, str, StackPlan]) -> None:
+def test_every_environment_has_a_bucket_per_data_class_named_after_its_account(
+    stack: tuple[str, str, StackPlan],
+) -> None:
     project, environment, plan = stack
     buckets = project_buckets(plan)
     expected = {"data", "artifacts", "logs"} | ({"access-logs"} if environment == "prod" else set())
@@ -48,10 +50,16 @@ def test_project_buckets_are_encrypted_with_the_project_key_and_bucket_keys(stac
     (key,) = plan.of_type("aws:kms/key:Key")
     assert key["inputs"]["enableKeyRotation"] is True
     for data_class in ("data", "artifacts", "logs"):
-        (sse,) = of_bucket(plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-                           project_buckets(plan)[data_class])
+        (sse,) = of_bucket(
+            plan,
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            project_buckets(plan)[data_class],
+        )
         (rule,) = sse["rules"]
-        assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key["outputs"]["arn"]}
+        assert rule["applyServerSideEncryptionByDefault"] == {
+            "sseAlgorithm": "aws:kms",
+            "kmsMasterKeyId": key["outputs"]["arn"],
+        }
         assert rule["bucketKeyEnabled"] is True
 
 
@@ -59,16 +67,25 @@ def test_every_bucket_is_private_owner_enforced_and_tls_only(stack: tuple[str, s
     _, _, plan = stack
     for bucket in project_buckets(plan).values():
         (block,) = of_bucket(plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", bucket)
-        assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+        assert all(
+            block[k] is True
+            for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        )
         (ownership,) = of_bucket(plan, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", bucket)
         assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
         (policy,) = of_bucket(plan, "aws:s3/bucketPolicy:BucketPolicy", bucket)
         deny_plain_http = [
-            s for s in json.loads(policy["policy"])["Statement"]
-            if s["Effect"] == "Deny" and s["Principal"] == "*" and s["Action"] == "s3:*"
+            s
+            for s in json.loads(policy["policy"])["Statement"]
+            if s["Effect"] == "Deny"
+            and s["Principal"] == "*"
+            and s["Action"] == "s3:*"
             and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         ]
-        assert deny_plain_http and deny_plain_http[0]["Resource"] == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+        assert deny_plain_http and deny_plain_http[0]["Resource"] == [
+            f"arn:aws:s3:::{bucket}",
+            f"arn:aws:s3:::{bucket}/*",
+        ]
 
 
 def test_buckets_are_versioned_in_staging_and_prod_only(stack: tuple[str, str, StackPlan]) -> None:
@@ -92,8 +109,11 @@ def test_staging_data_and_logs_expire_after_the_bundles_retention(
     project, environment, plan = stack
     retention = example_result.projects[project].environments[environment].spec.storage.staging_retention_days
     for data_class in ("data", "artifacts", "logs"):
-        expiring = [r for r in lifecycle(plan, project_buckets(plan)[data_class]).values()
-                    if r.get("expiration") and r["filter"]["prefix"] == ""]
+        expiring = [
+            r
+            for r in lifecycle(plan, project_buckets(plan)[data_class]).values()
+            if r.get("expiration") and r["filter"]["prefix"] == ""
+        ]
         if environment == "staging" and data_class != "artifacts":
             assert [r["expiration"]["days"] for r in expiring] == [retention]
         else:
@@ -128,8 +148,11 @@ def test_prod_buckets_log_access_to_the_access_log_bucket(stack: tuple[str, str,
         return
     assert set(logging) == {buckets[c] for c in ("data", "artifacts", "logs")}
     assert {entry["targetBucket"] for entry in logging.values()} == {buckets["access-logs"]}
-    (sse,) = of_bucket(plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-                       buckets["access-logs"])
+    (sse,) = of_bucket(
+        plan,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        buckets["access-logs"],
+    )
     # S3 server access logging delivers only to SSE-S3 buckets.
     assert sse["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
 
@@ -159,5 +182,11 @@ def test_the_key_policy_admits_only_this_projects_roles_to_its_data(stack: tuple
     assert not any(v.startswith("s3.") for v in via)
     if environment == "prod":
         readers_only = set(statements["ReadProjectData"]["Principal"]["AWS"])  # in prod, personas read and never write
-        assert {p.rsplit("/", 1)[1] for p in readers_only} >= {f"{project}-prod-data-scientist", f"{project}-prod-ml-engineer"}
-        assert not any("-prod-data-scientist" in p or "-prod-ml-engineer" in p for p in statements["WriteProjectData"]["Principal"]["AWS"])
+        assert {p.rsplit("/", 1)[1] for p in readers_only} >= {
+            f"{project}-prod-data-scientist",
+            f"{project}-prod-ml-engineer",
+        }
+        assert not any(
+            "-prod-data-scientist" in p or "-prod-ml-engineer" in p
+            for p in statements["WriteProjectData"]["Principal"]["AWS"]
+        )

@@ -17,7 +17,9 @@ def _pool_path(i: int, *rest: str | int) -> tuple[str | int, ...]:
 def pool_bounds_ordered(view: ProjectView) -> Iterator[Finding]:
     for i, pool in enumerate(view.spec.compute.pools):
         if pool.min > pool.max:
-            yield Finding(_pool_path(i, "min"), f"min ({pool.min}) is greater than max ({pool.max}) in pool '{pool.name}'")
+            yield Finding(
+                _pool_path(i, "min"), f"min ({pool.min}) is greater than max ({pool.max}) in pool '{pool.name}'"
+            )
 
 
 @project_rule
@@ -29,18 +31,30 @@ def gpu_pools_use_gpu_instances(view: ProjectView) -> Iterator[Finding]:
             path = _pool_path(i, "instanceTypes", j)
             if pool.gpu is None:
                 if gpus:
-                    yield Finding(path, f"'{instance_type}' is a GPU instance in CPU pool '{pool.name}'; add `gpu: {{count: 1}}` or use a CPU type")
+                    yield Finding(
+                        path,
+                        f"'{instance_type}' is a GPU instance in CPU pool '{pool.name}'; add `gpu: {{count: 1}}` or use a CPU type",
+                    )
                 continue
             if family in NON_NVIDIA_ACCELERATORS:
-                yield Finding(path, f"'{instance_type}' has {NON_NVIDIA_ACCELERATORS[family]}, not NVIDIA GPUs; GPU pools need g4dn, g5, g6, g6e, p4d, p5 … types")
+                yield Finding(
+                    path,
+                    f"'{instance_type}' has {NON_NVIDIA_ACCELERATORS[family]}, not NVIDIA GPUs; GPU pools need g4dn, g5, g6, g6e, p4d, p5 … types",
+                )
             elif gpus == 0:
-                yield Finding(path, f"'{instance_type}' is not a GPU instance type; GPU pool '{pool.name}' needs NVIDIA GPU families such as g5, g6, p4d or p5")
+                yield Finding(
+                    path,
+                    f"'{instance_type}' is not a GPU instance type; GPU pool '{pool.name}' needs NVIDIA GPU families such as g5, g6, p4d or p5",
+                )
             elif gpus is None:
                 yield Finding(path, f"unknown size of GPU family '{family}' in '{instance_type}'")
             elif gpus < pool.gpu.count:
                 yield Finding(path, f"'{instance_type}' has {gpus} GPU(s), fewer than gpu.count {pool.gpu.count}")
             if pool.gpu is not None and (family in ARM64_GPU_FAMILIES) != (pool.architecture == "arm64"):
-                yield Finding(path, f"'{instance_type}' is {'arm64' if family in ARM64_GPU_FAMILIES else 'amd64'} but pool '{pool.name}' has architecture {pool.architecture}")
+                yield Finding(
+                    path,
+                    f"'{instance_type}' is {'arm64' if family in ARM64_GPU_FAMILIES else 'amd64'} but pool '{pool.name}' has architecture {pool.architecture}",
+                )
 
 
 @project_rule
@@ -58,17 +72,27 @@ def gpu_requests_have_gpu_pools(view: ProjectView) -> Iterator[Finding]:
             continue
         pool = pools.get(pool_name) if pool_name else None
         if pool_name is None:
-            yield Finding((*path, "pool"), f"'{name}' requests {gpus} GPU(s) but names no `pool`; point it at a GPU pool", key=False)
+            yield Finding(
+                (*path, "pool"),
+                f"'{name}' requests {gpus} GPU(s) but names no `pool`; point it at a GPU pool",
+                key=False,
+            )
         elif pool is None:
             continue  # reported by the reference rule
         elif pool.gpu is None:
             yield Finding((*path, "pool"), f"'{name}' requests {gpus} GPU(s) but pool '{pool_name}' has no GPUs")
         elif gpus > pool.gpu.count:
-            yield Finding((*path, "resources", "gpu"), f"'{name}' requests {gpus} GPU(s) but pool '{pool_name}' nodes have {pool.gpu.count}")
+            yield Finding(
+                (*path, "resources", "gpu"),
+                f"'{name}' requests {gpus} GPU(s) but pool '{pool_name}' nodes have {pool.gpu.count}",
+            )
 
 
 @project_rule
 def vllm_endpoints_use_gpus(view: ProjectView) -> Iterator[Finding]:
     for i, endpoint in enumerate(view.spec.serving.endpoints):
         if endpoint.runtime == "vllm" and endpoint.resources.gpu == 0:
-            yield Finding(("spec", "serving", "endpoints", i, "resources"), f"vllm endpoint '{endpoint.name}' needs `resources.gpu` ≥ 1 and a GPU pool")
+            yield Finding(
+                ("spec", "serving", "endpoints", i, "resources"),
+                f"vllm endpoint '{endpoint.name}' needs `resources.gpu` ≥ 1 and a GPU pool",
+            )

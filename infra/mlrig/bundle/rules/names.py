@@ -19,13 +19,24 @@ def bundle_names_unique(view: BundleSetView) -> Iterator[tuple[str, Finding]]:
             name = bundle.metadata.name
             if counts[name] > 1:
                 if name in first:
-                    yield file, Finding(("metadata", "name"), f"{label} name '{name}' is already used by {first[name]}; names must be unique")
+                    yield (
+                        file,
+                        Finding(
+                            ("metadata", "name"),
+                            f"{label} name '{name}' is already used by {first[name]}; names must be unique",
+                        ),
+                    )
                 else:
                     first[name] = file
     platform_names = {bundle.metadata.name for _, bundle in view.platforms}
     for file, bundle in view.projects:
         if bundle.metadata.name in platform_names:
-            yield file, Finding(("metadata", "name"), f"'{bundle.metadata.name}' is also a platform's name; stack names would clash")
+            yield (
+                file,
+                Finding(
+                    ("metadata", "name"), f"'{bundle.metadata.name}' is also a platform's name; stack names would clash"
+                ),
+            )
 
 
 @project_rule

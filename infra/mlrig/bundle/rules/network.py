@@ -33,14 +33,22 @@ def cidrs_valid_and_disjoint(platform: Platform) -> Iterator[Finding]:
             yield Finding(_env(name, "network", "cidr"), f"'{cidr}' is not a valid CIDR block: {error}")
             continue
         if not 16 <= network.prefixlen <= 24:
-            yield Finding(_env(name, "network", "cidr"), f"'{cidr}' must be between a /16 and a /24 (EKS needs room for subnets)")
+            yield Finding(
+                _env(name, "network", "cidr"), f"'{cidr}' must be between a /16 and a /24 (EKS needs room for subnets)"
+            )
             continue
         if not network.is_private:
-            yield Finding(_env(name, "network", "cidr"), f"'{cidr}' is not a private range; use 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")
+            yield Finding(
+                _env(name, "network", "cidr"),
+                f"'{cidr}' is not a private range; use 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16",
+            )
         for other_name, other in networks:
             # Separate accounts may reuse ranges, but peering or Transit Gateway later would break.
             if network.overlaps(other):
-                yield Finding(_env(name, "network", "cidr"), f"'{cidr}' overlaps environment '{other_name}' ({other}); environment CIDRs must be disjoint")
+                yield Finding(
+                    _env(name, "network", "cidr"),
+                    f"'{cidr}' overlaps environment '{other_name}' ({other}); environment CIDRs must be disjoint",
+                )
         networks.append((name, network))
 
 
@@ -50,19 +58,31 @@ def accounts_fit_isolation(platform: Platform) -> Iterator[Finding]:
     for name, env in platform.environments.items():
         if platform.isolation == "account":
             if env.account is None:
-                yield Finding(_env(name), f"environment '{name}' needs `account`: `account` isolation gives each environment its own AWS account")
+                yield Finding(
+                    _env(name),
+                    f"environment '{name}' needs `account`: `account` isolation gives each environment its own AWS account",
+                )
                 continue
             if env.account in seen:
-                yield Finding(_env(name, "account"), f"account {env.account} is also used by environment '{seen[env.account]}'; `account` isolation needs a distinct account per environment")
+                yield Finding(
+                    _env(name, "account"),
+                    f"account {env.account} is also used by environment '{seen[env.account]}'; `account` isolation needs a distinct account per environment",
+                )
             seen[env.account] = name
     if platform.isolation != "account":
         accounts = {env.account for env in platform.environments.values() if env.account}
         if len(accounts) > 1:
-            yield Finding(("spec", "isolation"), f"environments name {len(accounts)} different accounts; use `isolation: account` for separate accounts")
+            yield Finding(
+                ("spec", "isolation"),
+                f"environments name {len(accounts)} different accounts; use `isolation: account` for separate accounts",
+            )
     if platform.isolation == "namespace":
         regions = {env.region for env in platform.environments.values()}
         if len(regions) > 1:
-            yield Finding(("spec", "isolation"), "`namespace` isolation shares one cluster, so every environment needs the same region")
+            yield Finding(
+                ("spec", "isolation"),
+                "`namespace` isolation shares one cluster, so every environment needs the same region",
+            )
 
 
 @platform_rule
@@ -70,7 +90,10 @@ def tiers_cover_promotion(platform: Platform) -> Iterator[Finding]:
     tiers = [env.tier for env in platform.environments.values()]
     if tiers.count("prod") > 1:
         names = [n for n, e in platform.environments.items() if e.tier == "prod"]
-        yield Finding(_env(names[1], "tier"), f"more than one prod environment ({', '.join(names)}); promotion needs exactly one prod")
+        yield Finding(
+            _env(names[1], "tier"),
+            f"more than one prod environment ({', '.join(names)}); promotion needs exactly one prod",
+        )
 
 
 @platform_rule
@@ -78,5 +101,9 @@ def node_group_bounds(platform: Platform) -> Iterator[Finding]:
     for name, env in platform.environments.items():
         group = env.spec.cluster.system_node_group if env.spec.cluster else None
         if group and group.min > group.max:
-            path = _env(name, "cluster", "systemNodeGroup", "min") if (env.spec.cluster is not platform.bundle.spec.cluster) else ("spec", "cluster", "systemNodeGroup", "min")
+            path = (
+                _env(name, "cluster", "systemNodeGroup", "min")
+                if (env.spec.cluster is not platform.bundle.spec.cluster)
+                else ("spec", "cluster", "systemNodeGroup", "min")
+            )
             yield Finding(path, f"min ({group.min}) is greater than max ({group.max})")

@@ -13,11 +13,16 @@ def project_platform_exists(view: BundleSetView) -> Iterator[tuple[str, Finding]
     names = [bundle.metadata.name for _, bundle in view.platforms]
     for file, project in view.projects:
         if project.spec.platform not in names and project.spec.platform not in view.broken_platforms:
-            known = f"known platforms: {', '.join(sorted(names))}" if names else "no Platform bundle was found beside it"
-            yield file, Finding(
-                ("spec", "platform"),
-                f"platform '{project.spec.platform}' is not defined by any bundle ({known})"
-                f"{did_you_mean(project.spec.platform, names)}",
+            known = (
+                f"known platforms: {', '.join(sorted(names))}" if names else "no Platform bundle was found beside it"
+            )
+            yield (
+                file,
+                Finding(
+                    ("spec", "platform"),
+                    f"platform '{project.spec.platform}' is not defined by any bundle ({known})"
+                    f"{did_you_mean(project.spec.platform, names)}",
+                ),
             )
 
 
@@ -96,4 +101,6 @@ def fine_tuning_base_model_known(view: ProjectView) -> Iterator[Finding]:
         if pipeline.type == "fine-tuning" and not pipeline.base_model:
             yield Finding(path, f"fine-tuning pipeline '{name}' needs `baseModel` (the model in the model hub to tune)")
         if pipeline.type != "fine-tuning" and pipeline.base_model:
-            yield Finding((*path, "baseModel"), "`baseModel` only applies to fine-tuning pipelines; remove it", key=True)
+            yield Finding(
+                (*path, "baseModel"), "`baseModel` only applies to fine-tuning pipelines; remove it", key=True
+            )

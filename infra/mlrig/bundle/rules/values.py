@@ -39,11 +39,15 @@ def mode_only_for_inference(view: ProjectView) -> Iterator[Finding]:
 @project_rule
 def retraining_needs_training(view: ProjectView) -> Iterator[Finding]:
     if view.spec.monitoring.retrain_on_drift and not any(p.type == "training" for p in view.spec.pipelines.values()):
-        yield Finding(("spec", "monitoring", "retrainOnDrift"), "`retrainOnDrift` needs a pipeline of type training to submit")
+        yield Finding(
+            ("spec", "monitoring", "retrainOnDrift"), "`retrainOnDrift` needs a pipeline of type training to submit"
+        )
 
 
 @project_rule
 def vector_refresh_needs_database(view: ProjectView) -> Iterator[Finding]:
     refreshes = [n for n, p in view.spec.pipelines.items() if p.type == "vector-index-refresh"]
     if refreshes and view.spec.llm.vector_database is None:
-        yield Finding(("spec", "pipelines", refreshes[0], "type"), "a vector-index-refresh pipeline needs `llm.vectorDatabase`")
+        yield Finding(
+            ("spec", "pipelines", refreshes[0], "type"), "a vector-index-refresh pipeline needs `llm.vectorDatabase`"
+        )
