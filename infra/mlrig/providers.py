@@ -4,6 +4,7 @@ isolation) and Kubernetes providers for a cluster, built in one place."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -40,6 +41,20 @@ def aws_provider(
         default_tags=aws.ProviderDefaultTagsArgs(tags=default_tags),
         allowed_account_ids=[account] if account else None,
         assume_roles=assume_roles,
+    )
+
+
+def aws_resource_options(
+    parent: pulumi.Resource,
+    provider: aws.Provider,
+    *,
+    protect: bool,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> pulumi.ResourceOptions:
+    """Options of an AWS resource in a component: the stack's provider, and for prod stateful
+    resources `protect` and `retain_on_delete` together (never deleted by a mistaken change)."""
+    return pulumi.ResourceOptions(
+        parent=parent, provider=provider, protect=protect, retain_on_delete=protect, depends_on=list(depends_on)
     )
 
 

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from .. import naming
 from ..bundle.resolved import Platform, PlatformEnvironment
+from ..providers import aws_resource_options
 
 # Pod Identity: the EKS agent assumes workload roles on behalf of pods (no IRSA, no OIDC trust).
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
@@ -39,13 +40,7 @@ class PlatformTarget:
     def aws_opts(
         self, parent: pulumi.Resource, *, stateful: bool = False, depends_on: Sequence[pulumi.Resource] = ()
     ) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(
-            parent=parent,
-            provider=self.aws_provider,
-            protect=self.protect and stateful,
-            retain_on_delete=self.protect and stateful,
-            depends_on=list(depends_on),
-        )
+        return aws_resource_options(parent, self.aws_provider, protect=self.protect and stateful, depends_on=depends_on)
 
 
 def policy_document(statements: list[dict[str, Any]]) -> pulumi.Output[str]:

@@ -34,6 +34,17 @@ DEFAULT_NODE_CLASS = "default"
 GENERAL_NODE_POOL = "general"
 
 
+# What Karpenter creates when it launches a node (scoped by request and resource tags).
+LAUNCHED_RESOURCE_KINDS = (
+    "fleet",
+    "instance",
+    "volume",
+    "network-interface",
+    "launch-template",
+    "spot-instances-request",
+)
+
+
 def controller_statements(
     *,
     partition: str,
@@ -74,34 +85,14 @@ def controller_statements(
             "Sid": "AllowScopedEC2InstanceActionsWithTags",
             "Effect": "Allow",
             "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
-            "Resource": [
-                f"{ec2}:*:{kind}/*"
-                for kind in (
-                    "fleet",
-                    "instance",
-                    "volume",
-                    "network-interface",
-                    "launch-template",
-                    "spot-instances-request",
-                )
-            ],
+            "Resource": [f"{ec2}:*:{kind}/*" for kind in LAUNCHED_RESOURCE_KINDS],
             "Condition": {"StringEquals": owned, "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}},
         },
         {
             "Sid": "AllowScopedResourceCreationTagging",
             "Effect": "Allow",
             "Action": "ec2:CreateTags",
-            "Resource": [
-                f"{ec2}:*:{kind}/*"
-                for kind in (
-                    "fleet",
-                    "instance",
-                    "volume",
-                    "network-interface",
-                    "launch-template",
-                    "spot-instances-request",
-                )
-            ],
+            "Resource": [f"{ec2}:*:{kind}/*" for kind in LAUNCHED_RESOURCE_KINDS],
             "Condition": {
                 "StringEquals": {**owned, "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"]},
                 "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},

@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 from .. import outputs
 from ..bundle.resolved import Project, ProjectEnvironment
 from ..naming import ProjectNames
+from ..providers import aws_resource_options
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,7 @@ class ProjectContext:
     def aws_opts(
         self, parent: pulumi.Resource, *, stateful: bool = False, depends_on: Sequence[pulumi.Resource] = ()
     ) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(
-            parent=parent,
-            provider=self.aws_provider,
-            protect=self.protect and stateful,
-            retain_on_delete=self.protect and stateful,
-            depends_on=list(depends_on),
-        )
+        return aws_resource_options(parent, self.aws_provider, protect=self.protect and stateful, depends_on=depends_on)
 
     def persona_principals(self, persona: str) -> list[str]:
         """Principals of `spec.access` acting as a persona in this environment. A persona without

@@ -277,30 +277,9 @@ class Storage(pulumi.ComponentResource):
         )
 
     def _bucket(self, data_class: str, principals: Sequence[pulumi.Resource]) -> aws.s3.Bucket:
-        ctx, names = self._ctx, self._ctx.names
-        logical = names.bucket(data_class)
-        bucket = aws.s3.Bucket(
-            logical,
-            bucket=logical,
-            force_destroy=False,
-            tags={naming.TAG_DATA_CLASS: data_class},
-            opts=ctx.aws_opts(self, stateful=True),
-        )
-        child = ctx.aws_opts(self, stateful=True, depends_on=[bucket])
-        self._harden(logical, bucket, child)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{logical}-encryption",
-            bucket=bucket.bucket,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=self.key.arn
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=child,
-        )
+        ctx = self._ctx
+        logical = ctx.names.bucket(data_class)
+        bucket, child = self._hardened_bucket(data_class, sse_algorithm="aws:kms", kms_key=self.key.arn)
         aws.s3.BucketPolicy(
             f"{logical}-policy",
             bucket=bucket.bucket,
@@ -319,6 +298,37 @@ class Storage(pulumi.ComponentResource):
                 opts=child,
             )
         return bucket
+
+    def _hardened_bucket(
+        self, data_class: str, *, sse_algorithm: str, kms_key: pulumi.Input[str] | None
+    ) -> tuple[aws.s3.Bucket, pulumi.ResourceOptions]:
+        """A bucket of `data_class`, hardened and encrypted; returns it and its children's options."""
+        ctx = self._ctx
+        logical = ctx.names.bucket(data_class)
+        bucket = aws.s3.Bucket(
+            logical,
+            bucket=logical,
+            force_destroy=False,
+            tags={naming.TAG_DATA_CLASS: data_class},
+            opts=ctx.aws_opts(self, stateful=True),
+        )
+        child = ctx.aws_opts(self, stateful=True, depends_on=[bucket])
+        self._harden(logical, bucket, child)
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{logical}-encryption",
+            bucket=bucket.bucket,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm=sse_algorithm, kms_master_key_id=kms_key
+                    ),
+                    # S3 bucket keys cut KMS requests; they only apply to SSE-KMS.
+                    bucket_key_enabled=True if kms_key is not None else None,
+                )
+            ],
+            opts=child,
+        )
+        return bucket, child
 
     def _harden(self, logical: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions) -> None:
         """Public access blocked, ACLs disabled, versioning in staging and prod."""
@@ -349,27 +359,7 @@ class Storage(pulumi.ComponentResource):
         """S3 server access logs support only SSE-S3 on the target bucket, hence AES256 here."""
         ctx, names = self._ctx, self._ctx.names
         logical = names.bucket(ACCESS_LOGS)
-        bucket = aws.s3.Bucket(
-            logical,
-            bucket=logical,
-            force_destroy=False,
-            tags={naming.TAG_DATA_CLASS: ACCESS_LOGS},
-            opts=ctx.aws_opts(self, stateful=True),
-        )
-        child = ctx.aws_opts(self, stateful=True, depends_on=[bucket])
-        self._harden(logical, bucket, child)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{logical}-encryption",
-            bucket=bucket.bucket,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    ),
-                )
-            ],
-            opts=child,
-        )
+        bucket, child = self._hardened_bucket(ACCESS_LOGS, sse_algorithm="AES256", kms_key=None)
         arn = names.bucket_arn(ACCESS_LOGS)
         statements = bucket_policy_statements(ctx, ACCESS_LOGS)
         statements.append(
