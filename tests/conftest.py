@@ -6,14 +6,22 @@ per test session (per xdist worker) and shared by every test that asks for it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from mlrig.bundle.validate import ValidationResult, validate_paths
 from mlrig.plan.engine import StackPlan
 from mlrig.plan.runner import Planner
+
+# In CI the property-based tests replay the same examples every run, so a landing is decided by
+# the code, not by the draw; locally they explore new examples each run.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLES = ROOT / "bundles"
