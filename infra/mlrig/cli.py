@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from . import console
 from .bundle.diagnostics import BundleError, Diagnostic
 from .bundle.validate import UsageError, ValidationResult, validate_paths
 
@@ -27,7 +28,6 @@ class MlrigGroup(click.Group):
     """Maps every failure to a clear message and the contract's exit code."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("standalone_mode", True)
         try:
             return super().main(*args, **{**kwargs, "standalone_mode": False})
         except click.exceptions.Exit as done:
@@ -62,11 +62,7 @@ class MlrigGroup(click.Group):
 
 
 def print_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:
-    for d in diagnostics:
-        stderr.print(
-            f"[bold]{escape(d.file)}:{d.line}:{d.column}[/]: [cyan]{escape(d.path)}[/]: {escape(d.message)}",
-            markup=True,
-        )
+    console.print_diagnostics(stderr, diagnostics)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -23,9 +23,7 @@ from typing import Any
 
 import yaml
 from rich.console import Console
-from rich.markup import escape
 
-from .bundle.diagnostics import Diagnostic
 from .bundle.resolved import Platform, Project
 from .bundle.validate import UsageError, ValidationResult, validate_paths
 from .ci.render import (
@@ -35,6 +33,7 @@ from .ci.render import (
     render_platform_workflows,
     render_project_workflows,
 )
+from .console import print_diagnostics
 
 BUNDLES_DIR = "bundles"
 SCHEMA_FILE = "schemas/bundle.schema.json"
@@ -243,11 +242,6 @@ def apply_changes(root: Path, files: list[GeneratedFile], found: list[Change]) -
 
 
 VERBS = {"missing": "created", "stale": "updated", "extra": "deleted"}
-
-
-def print_diagnostics(stderr: Console, diagnostics: Iterable[Diagnostic]) -> None:
-    for d in diagnostics:
-        stderr.print(f"{escape(d.file)}:{d.line}:{d.column}: {escape(d.path)}: {escape(d.message)}", markup=False)
 
 
 def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Console) -> int:

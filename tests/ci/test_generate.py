@@ -139,6 +139,14 @@ def test_invalid_bundles_generate_nothing(repo: Path) -> None:
     }
 
 
+def test_user_values_in_diagnostics_are_printed_verbatim(repo: Path) -> None:
+    bundle = repo / "bundles/fraud-detection.yaml"
+    bundle.write_text(bundle.read_text().replace("capacity: spot", 'capacity: "[/x]"', 1))
+    code, _, err = generate(repo)
+    assert code == 1
+    assert "'[/x]' is not allowed" in err and "\\[" not in err
+
+
 def test_a_root_without_bundles_is_a_usage_error(tmp_path: Path) -> None:
     code, _, err = generate(tmp_path)
     assert code == 2 and "no bundles directory" in err

@@ -25,6 +25,7 @@ from rich.console import Console
 
 from ..bundle.resolved import Platform, Project
 from ..bundle.validate import UsageError, ValidationResult, validate_paths
+from ..console import print_diagnostics
 
 BUNDLES_DIR = "bundles"
 BUNDLE_SUFFIXES = (".yaml", ".yml")
@@ -319,8 +320,7 @@ def run_affected_command(root: str, base: str, head: str | None, fmt: str, *, st
         stderr.print(f"error: {error}", markup=False)
         return 2
     except InvalidBundles as invalid:
-        for d in invalid.result.diagnostics:
-            stderr.print(d.text(), markup=False)
+        print_diagnostics(stderr, invalid.result.diagnostics)
         stderr.print("error: the bundles are invalid; cannot tell which stacks a change affects", markup=False)
         return 1
     for gone in affected.deleted:

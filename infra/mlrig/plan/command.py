@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from ..bundle.resolved import Platform
 from ..bundle.validate import UsageError, ValidationResult, validate_paths
+from ..console import print_diagnostics
 from ..program import Target
 from .engine import PlanError, StackPlan
 from .render import render_tree
@@ -94,12 +95,7 @@ def requested_targets(bundles: Sequence[str], stderr: Console) -> list[Target]:
     except UsageError as error:
         raise CommandError(str(error), code=2) from None
     if not result.valid:
-        for d in result.diagnostics:
-            stderr.print(
-                f"[bold]{escape(d.file)}:{d.line}:{d.column}[/]: [cyan]{escape(d.path)}[/]: {escape(d.message)}",
-                markup=True,
-                highlight=False,
-            )
+        print_diagnostics(stderr, result.diagnostics)
         raise CommandError(f"{len(result.diagnostics)} error(s) in the bundles; nothing planned")
     targets = own_targets(result)
     if not targets:
