@@ -49,6 +49,11 @@ def partition(region: str) -> str:
     return "aws"
 
 
+def role_arn(account: str, region: str, role: str) -> str:
+    """The one place an IAM role ARN is assembled."""
+    return f"arn:{partition(region)}:iam::{account}:role/{role}"
+
+
 def stack_name(bundle: str, environment: str) -> str:
     return f"{bundle}.{environment}"
 
@@ -156,8 +161,7 @@ class ProjectNames:
 
     def image(self, registry: str, tag: str) -> str:
         """Image reference in the environment's ECR repository of `registry`."""
-        domain = "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com"
-        return f"{self.account}.dkr.ecr.{self.region}.{domain}/{self.repository(registry)}:{tag}"
+        return f"{ecr_registry(self.account, self.region)}/{self.repository(registry)}:{tag}"
 
     def glue_database(self) -> str:
         return f"{self.project}_{self.environment}".replace("-", "_")
@@ -177,10 +181,10 @@ class ProjectNames:
         return f"arn:{self.partition}:s3:::{self.bucket(data_class)}"
 
     def role_arn(self, persona: str) -> str:
-        return f"arn:{self.partition}:iam::{self.account}:role/{self.role(persona)}"
+        return role_arn(self.account, self.region, self.role(persona))
 
     def workload_role_arn(self, workload: str) -> str:
-        return f"arn:{self.partition}:iam::{self.account}:role/{self.workload_role(workload)}"
+        return role_arn(self.account, self.region, self.workload_role(workload))
 
     def repository_arn(self, registry: str) -> str:
         return f"arn:{self.partition}:ecr:{self.region}:{self.account}:repository/{self.repository(registry)}"
@@ -303,7 +307,7 @@ PREDICTIONS_PREFIX = "predictions/"
 
 
 def project_role_arn(names: ProjectNames, role_name: str) -> str:
-    return f"arn:{names.partition}:iam::{names.account}:role/{role_name}"
+    return role_arn(names.account, names.region, role_name)
 
 
 def kms_key_arn_pattern(names: ProjectNames) -> str:
@@ -335,10 +339,6 @@ def cloudwatch_namespace(names: ProjectNames) -> str:
 
 # --- CI identities (GitHub OIDC) ----------------------------------------------------------------
 # The generated workflows and the roles' trust policies must agree on these names and subjects.
-
-
-def role_arn(account: str, region: str, role: str) -> str:
-    return f"arn:{partition(region)}:iam::{account}:role/{role}"
 
 
 def platform_deployer_role_arn(platform: str, environment: str, account: str, region: str) -> str:

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from .naming import partition
+from .naming import role_arn
 
 
 def aws_provider(
@@ -28,7 +28,7 @@ def aws_provider(
     assume_roles = (
         [
             aws.ProviderAssumeRoleArgs(
-                role_arn=f"arn:{partition(region)}:iam::{account}:role/{assume_role}",
+                role_arn=role_arn(account, region, assume_role),
                 session_name=session_name[:64],
             )
         ]

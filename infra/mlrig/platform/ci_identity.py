@@ -229,7 +229,7 @@ class CiIdentity(pulumi.ComponentResource):
                     "Sid": "AssumeEnvironmentDeploymentRole",
                     "Effect": "Allow",
                     "Action": ["sts:AssumeRole", "sts:TagSession"],
-                    "Resource": f"arn:{target.partition}:iam::{account}:role/{target.env.spec.deployment_role}",
+                    "Resource": naming.role_arn(account, target.env.region, target.env.spec.deployment_role),
                 }
             ]
         if permissions == "scoped":

@@ -68,9 +68,7 @@ def deployment_role_arn(platform: Platform, environment: PlatformEnvironment) ->
     """The role Pulumi (and kubectl) assume in the environment's account, under `account` isolation."""
     if platform.isolation != "account" or not environment.account:
         return None
-    return (
-        f"arn:{naming.partition(environment.region)}:iam::{environment.account}:role/{environment.spec.deployment_role}"
-    )
+    return naming.role_arn(environment.account, environment.region, environment.spec.deployment_role)
 
 
 def _provider(platform: Platform, environment: PlatformEnvironment, *, assume_deployment_role: bool) -> aws.Provider:
