@@ -160,3 +160,15 @@ def only(result: ValidationResult, rule: str) -> Diagnostic:
     [error] = result.diagnostics
     assert error.rule == rule, explain(result)
     return error
+
+
+def paths_of(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path inside a document (mapping keys and list indexes), for mutation tests."""
+    found = [path] if path else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += paths_of(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += paths_of(value, (*path, i))
+    return found

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from mlrig.bundle.loader import LoadError, load_bytes, load_text
 from mlrig.bundle.validate import ValidationResult, validate_documents
 
-from .helpers import dump, example
+from .helpers import dump, example, paths_of
 
 FUZZ = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
@@ -86,17 +86,6 @@ ANY_VALUE = st.recursive(
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3),
     max_leaves=8,
 )
-
-
-def paths_of(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [path] if path else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += paths_of(value, (*path, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            found += paths_of(value, (*path, i))
-    return found
 
 
 @st.composite

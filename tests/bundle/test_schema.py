@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 
 from mlrig.bundle.schema import bundle_schema, bundle_schema_text
 
-from .helpers import ROOT, example, minimal_platform, minimal_project, validate
+from .helpers import ROOT, example, minimal_platform, minimal_project, paths_of, validate
 
 SCHEMA = bundle_schema()
 VALIDATOR = Draft202012Validator(SCHEMA)
@@ -168,17 +168,6 @@ VALUES = st.sampled_from(
         {"enabled": True},
     ]
 )
-
-
-def paths_of(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [path] if path else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += paths_of(value, (*path, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            found += paths_of(value, (*path, i))
-    return found
 
 
 @st.composite
