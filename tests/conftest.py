@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from mlrig import examples
 from mlrig.bundle.validate import ValidationResult, validate_paths
 from mlrig.plan.engine import StackPlan
 from mlrig.plan.runner import Planner
@@ -24,7 +25,9 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
-BUNDLES = ROOT / "bundles"
+# The example bundles shipped in the package, never the repository's live bundles/: a platform
+# team's own bundles must not change what mlrig's suite sees.
+BUNDLES = examples.DIRECTORY
 
 
 @pytest.fixture(scope="session")
@@ -32,9 +35,19 @@ def repo_root() -> Path:
     return ROOT
 
 
+@pytest.fixture
+def example_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A scratch platform repository holding a copy of the example bundles in `bundles/`, made
+    the working directory (as Pulumi and CI run mlrig from the repository root)."""
+    repo = tmp_path / "repo"
+    examples.copy_to(repo / "bundles")
+    monkeypatch.chdir(repo)
+    return repo
+
+
 @pytest.fixture(scope="session")
 def example_result() -> ValidationResult:
-    """The ValidationResult of bundles/ (every example bundle is valid)."""
+    """The ValidationResult of the example bundles (every one is valid)."""
     result = validate_paths([BUNDLES])
     assert result.valid, "\n".join(d.text() for d in result.diagnostics)
     return result

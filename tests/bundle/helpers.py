@@ -9,12 +9,13 @@ from typing import Any
 
 import yaml
 
+from mlrig import examples
 from mlrig.bundle.diagnostics import Diagnostic
 from mlrig.bundle.loader import load_text
 from mlrig.bundle.validate import ValidationResult, validate_documents
 
 ROOT = Path(__file__).resolve().parents[2]
-BUNDLES = ROOT / "bundles"
+BUNDLES = examples.DIRECTORY  # the shipped examples, never the repository's live bundles/
 EXAMPLE_FILES = {"platform": "platform.yaml", "fraud": "fraud-detection.yaml", "rag": "rag-assistant.yaml"}
 
 

@@ -30,20 +30,20 @@ def bundles(tmp_path: Path) -> Path:
     return target
 
 
-def test_the_example_bundles_are_valid():
-    result = mlrig("validate")
+def test_the_example_bundles_are_valid(example_repo: Path):
+    result = mlrig("validate", cwd=example_repo)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 bundle(s) valid" in result.stdout
     assert "Traceback" not in result.stderr
 
 
-def test_validate_reads_bundles_by_default_and_accepts_files_and_directories():
-    assert mlrig("validate", "bundles/platform.yaml", "bundles/fraud-detection.yaml").returncode == 0
-    assert mlrig("validate", "bundles").returncode == 0
+def test_validate_reads_bundles_by_default_and_accepts_files_and_directories(example_repo: Path):
+    assert mlrig("validate", "bundles/platform.yaml", "bundles/fraud-detection.yaml", cwd=example_repo).returncode == 0
+    assert mlrig("validate", "bundles", cwd=example_repo).returncode == 0
 
 
-def test_json_output_has_exactly_the_shape_of_the_contract():
-    result = mlrig("validate", "--format", "json")
+def test_json_output_has_exactly_the_shape_of_the_contract(example_repo: Path):
+    result = mlrig("validate", "--format", "json", cwd=example_repo)
     assert result.returncode == 0
     payload = json.loads(result.stdout)
     assert set(payload) == {"valid", "files"} and payload["valid"] is True

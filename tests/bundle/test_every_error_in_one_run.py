@@ -4,11 +4,11 @@ from pathlib import Path
 
 from mlrig.bundle.validate import validate_paths
 
-ROOT = Path(__file__).resolve().parents[2]
+from .helpers import BUNDLES
 
 
 def _bundles(tmp_path: Path, edit) -> Path:
-    for source in (ROOT / "bundles").glob("*.yaml"):
+    for source in BUNDLES.glob("*.yaml"):
         (tmp_path / source.name).write_text(edit(source.name, source.read_text()))
     return tmp_path
 

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 
 from mlrig.bundle.schema import bundle_schema, bundle_schema_text
 
-from .helpers import ROOT, example, minimal_platform, minimal_project, paths_of, validate
+from .helpers import BUNDLES, ROOT, example, minimal_platform, minimal_project, paths_of, validate
 
 SCHEMA = bundle_schema()
 VALIDATOR = Draft202012Validator(SCHEMA)
@@ -239,7 +239,7 @@ def test_check_jsonschema_accepts_the_example_bundle_files_and_rejects_broken_on
 
     checker = Path(sys.executable).parent / "check-jsonschema"
     schema = ROOT / "schemas" / "bundle.schema.json"
-    examples = sorted(str(p) for p in (ROOT / "bundles").glob("*.yaml"))
+    examples = sorted(str(p) for p in BUNDLES.glob("*.yaml"))
     ok = subprocess.run(
         [str(checker), "--schemafile", str(schema), *examples], capture_output=True, text=True, timeout=120
     )

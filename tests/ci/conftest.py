@@ -3,7 +3,6 @@ repositories holding a copy of the example bundles."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -12,10 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
+from mlrig import examples
 from mlrig.bundle.validate import ValidationResult
 from mlrig.ci.render import render_platform_workflows, render_project_workflows
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_files(base: Path, files: dict[str, str]) -> list[Path]:
@@ -87,7 +85,7 @@ def bundle_repo(tmp_path: Path) -> Callable[..., Path]:
 
     def make() -> Path:
         repo = tmp_path / "repo"
-        shutil.copytree(ROOT / "bundles", repo / "bundles")
+        examples.copy_to(repo / "bundles")
         (repo / "infra").mkdir()
         (repo / "infra" / "program.py").write_text("# the program\n")
         (repo / "docs").mkdir()

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from mlrig import examples
 from mlrig.plan import command
 from mlrig.plan.command import run_plan_command
 
-ROOT = Path(__file__).resolve().parents[2]
-PLATFORM = str(ROOT / "bundles" / "platform.yaml")
+PLATFORM = str(examples.path("platform.yaml"))
 
 
 def run(bundles, envs=(), fmt="text", out=None, planner=None):
@@ -177,7 +177,7 @@ def test_json_of_several_bundles_is_a_list_of_contract_objects(bundle_dir: Path,
 
 
 def test_a_project_is_planned_on_its_platforms_outputs_without_printing_the_platform(example_planner):
-    project = str(ROOT / "bundles" / "fraud-detection.yaml")
+    project = str(examples.path("fraud-detection.yaml"))
     code, out, err = run([project], envs=["dev"], fmt="json", planner=example_planner)
     assert code == 0, err
     payload = json.loads(out)
@@ -194,7 +194,7 @@ def test_a_directory_plans_its_platform_first_then_its_projects(small_platform_p
     import mlrig.project.stack as project_stack
 
     monkeypatch.setattr(project_stack, "deploy_project", lambda project, env, settings=None: None)
-    code, out, err = run([str(ROOT / "bundles")], envs=["prod"], fmt="json")
+    code, out, err = run([str(examples.DIRECTORY)], envs=["prod"], fmt="json")
     assert code == 0, err
     payload = json.loads(out)
     assert payload[0]["bundle"]["kind"] == "Platform"

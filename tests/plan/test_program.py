@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mlrig import examples
 from mlrig.plan.engine import PlanError, plan_stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,8 +22,8 @@ def pulumi_up(config: dict[str, str], stack: str = "acme-ml.dev"):
     return plan_stack(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"), stack=stack, config=config)
 
 
-def test_pulumi_up_registers_exactly_what_mlrig_plan_shows(platform_plan, monkeypatch):
-    monkeypatch.chdir(ROOT)  # Pulumi runs the program from the repository root
+def test_pulumi_up_registers_exactly_what_mlrig_plan_shows(platform_plan, example_repo):
+    # example_repo is the working directory: Pulumi runs the program from the repository root
     planned = platform_plan("dev")
     applied = pulumi_up(
         {"mlrig:bundle": "bundles/platform.yaml", "mlrig:environment": "dev", "aws:region": "us-east-1"}
@@ -31,14 +32,13 @@ def test_pulumi_up_registers_exactly_what_mlrig_plan_shows(platform_plan, monkey
     assert applied.of_type("aws:eks/cluster:Cluster")
 
 
-def test_a_project_bundle_dispatches_to_the_project_program(monkeypatch):
+def test_a_project_bundle_dispatches_to_the_project_program(monkeypatch, example_repo):
     import mlrig.project.stack as project_stack
 
     calls = []
     monkeypatch.setattr(
         project_stack, "deploy_project", lambda project, env, settings=None: calls.append((project.name, env.stack))
     )
-    monkeypatch.chdir(ROOT)
     pulumi_up(
         {"mlrig:bundle": "bundles/fraud-detection.yaml", "mlrig:environment": "staging"},
         stack="fraud-detection.staging",
@@ -47,7 +47,7 @@ def test_a_project_bundle_dispatches_to_the_project_program(monkeypatch):
 
 
 def test_an_invalid_bundle_fails_the_stack_with_every_diagnostic(tmp_path: Path, monkeypatch):
-    shutil.copy(ROOT / "bundles" / "platform.yaml", tmp_path / "platform.yaml")
+    shutil.copy(examples.path("platform.yaml"), tmp_path / "platform.yaml")
     bundle = tmp_path / "platform.yaml"
     bundle.write_text(bundle.read_text().replace("tier: staging", "tier: stagin").replace("tier: prod", "tier: live"))
     with pytest.raises(PlanError) as caught:
@@ -59,8 +59,7 @@ def test_an_invalid_bundle_fails_the_stack_with_every_diagnostic(tmp_path: Path,
     assert "Traceback" not in message
 
 
-def test_an_environment_the_bundle_does_not_have_is_named_with_the_ones_it_has(monkeypatch):
-    monkeypatch.chdir(ROOT)
+def test_an_environment_the_bundle_does_not_have_is_named_with_the_ones_it_has(example_repo):
     with pytest.raises(PlanError) as caught:
         pulumi_up({"mlrig:bundle": "bundles/platform.yaml", "mlrig:environment": "qa"}, stack="acme-ml.qa")
     assert caught.value.message == "Platform acme-ml has no environment 'qa'; its environments: dev, staging, prod"
@@ -78,10 +77,9 @@ def test_a_bundle_path_that_does_not_exist_is_a_clear_error():
     assert caught.value.message == "bundles/missing.yaml: no such file or directory"
 
 
-def test_a_stack_whose_name_does_not_match_its_bundle_gets_a_warning(monkeypatch):
+def test_a_stack_whose_name_does_not_match_its_bundle_gets_a_warning(monkeypatch, example_repo):
     import mlrig.platform.stack as platform_stack
 
     monkeypatch.setattr(platform_stack, "deploy_platform", lambda platform, env, settings=None: None)
-    monkeypatch.chdir(ROOT)
     plan = pulumi_up({"mlrig:bundle": "bundles/platform.yaml", "mlrig:environment": "dev"}, stack="scratch")
     assert plan.warnings == ["stack 'scratch' deploys bundles/platform.yaml (dev); mlrig names it 'acme-ml.dev'"]

@@ -82,8 +82,8 @@ def test_a_dry_run_says_what_it_would_do_and_changes_nothing(aws):
     assert not [a for a in aws.client("kms").list_aliases()["Aliases"] if a["AliasName"] == BACKEND.key_alias]
 
 
-def test_the_bootstrap_command_reads_the_backend_from_the_platform_bundle(aws, repo_root: Path):
-    result = CliRunner().invoke(cli, ["bootstrap", str(repo_root / "bundles"), "--dry-run"], standalone_mode=False)
+def test_the_bootstrap_command_reads_the_backend_from_the_platform_bundle(aws, example_repo: Path):
+    result = CliRunner().invoke(cli, ["bootstrap", str(example_repo / "bundles"), "--dry-run"], standalone_mode=False)
     assert result.exit_code == 0, result.output
     assert "would create bucket s3://acme-pulumi-state in us-east-1" in result.output
     assert "pulumi login 's3://acme-pulumi-state?region=us-east-1&awssdk=v2'" in result.output

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.authorization import disable_iam_authentication, enable_iam_authentication
 
+from mlrig import examples
 from mlrig.bundle.validate import ValidationResult, validate_paths
 from mlrig.plan.engine import StackPlan
 from mlrig.plan.runner import Planner
@@ -44,8 +45,8 @@ def plan_variant(
     """Plans of an example project with some lines of its bundle changed."""
     directory = tmp_root / name
     directory.mkdir()
-    (directory / "platform.yaml").write_text((repo_root / "bundles" / "platform.yaml").read_text())
-    text = (repo_root / "bundles" / project_file).read_text()
+    (directory / "platform.yaml").write_text(examples.path("platform.yaml").read_text())
+    text = examples.path(project_file).read_text()
     for old, new in replacements:
         assert old in text, f"{project_file} no longer contains {old!r}"
         text = text.replace(old, new)

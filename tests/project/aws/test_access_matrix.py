@@ -175,11 +175,10 @@ def example_workloads(example_result) -> list[tuple[str, str, str, str]]:  # typ
 
 
 def _load_example_workloads() -> list[tuple[str, str, str, str]]:
-    from pathlib import Path
-
+    from mlrig import examples
     from mlrig.bundle.validate import validate_paths
 
-    return example_workloads(validate_paths([Path(__file__).resolve().parents[3] / "bundles"]))
+    return example_workloads(validate_paths([examples.DIRECTORY]))
 
 
 WORKLOAD_CASES = _load_example_workloads()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mlrig import examples
 from mlrig.bundle.validate import validate_paths
 from mlrig.plan.engine import StackPlan
 from mlrig.plan.runner import Planner
@@ -62,7 +63,7 @@ def plans_of(directory: Path) -> dict[str, StackPlan]:
 @pytest.fixture(scope="module")
 def minimal_plans(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> dict[str, StackPlan]:
     directory = tmp_path_factory.mktemp("minimal")
-    (directory / "platform.yaml").write_text((repo_root / "bundles" / "platform.yaml").read_text())
+    (directory / "platform.yaml").write_text(examples.path("platform.yaml").read_text())
     (directory / "tiny.yaml").write_text(MINIMAL_PROJECT % "acme-ml")
     return plans_of(directory)
 

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 import yaml
 
+from mlrig import examples
 from mlrig.bundle.validate import validate_paths
 from mlrig.outputs import platform_stack_reference
 from mlrig.plan.engine import StackPlan, plan_stack
 from mlrig.plan.runner import Planner, stack_config
 from mlrig.program import stack_program
 
-ROOT = Path(__file__).resolve().parents[3]
-BUNDLES = ROOT / "bundles"
+BUNDLES = examples.DIRECTORY
 
 Edit = Callable[[dict[str, Any]], None]
 
