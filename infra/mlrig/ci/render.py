@@ -10,9 +10,9 @@ hold may change a generated file's structure or add a GitHub expression:
 
 - every value that reaches a template is checked here first (`check_values`): names and branches
   are plain words, URLs carry no spaces, quotes, `$`, `{`, `#` or control characters;
-- templates write every such value through the `yaml` filter (a JSON-quoted scalar, which YAML
-  reads back verbatim) or, inside a script, the `shell` filter; values reach `run:` scripts through
-  `env:` wherever they can;
+- templates write every whole value through the `yaml` filter (a JSON-quoted scalar, which YAML
+  reads back verbatim; role ARNs through `role_arn`); only checked words appear inside job ids,
+  step names and comments; values reach `run:` scripts through `env:`, or the `shell` filter;
 - CODEOWNERS paths are plain paths and owners plain handles, or generation stops.
 
 A value that fails a check raises `UnsafeValue`, which `mlrig generate` reports with exit code 1
