@@ -189,7 +189,7 @@ def affected(base: str, head: str | None, fmt: str, root: str) -> None:
 @click.option("--region", default=None, help="Region of the state bucket and key (default: the first environment's).")
 @click.option("--dry-run", is_flag=True, help="Print what would be created or changed; change nothing.")
 def bootstrap(path: str | None, region: str | None, dry_run: bool) -> None:
-    """Create the S3 state bucket and KMS secrets key of the platform (idempotent)."""
+    """Create the S3 state bucket and the KMS secrets key of each environment (idempotent)."""
     from .platform.bootstrap import bootstrap as run_bootstrap
     from .platform.bootstrap import next_steps, state_backend
 
@@ -200,8 +200,7 @@ def bootstrap(path: str | None, region: str | None, dry_run: bool) -> None:
     if len(result.platforms) != 1:
         fail(f"expected exactly one Platform bundle in {path or 'bundles'}, found {len(result.platforms)}")
     platform = next(iter(result.platforms.values()))
-    projects = [p for p in result.projects.values() if p.platform.name == platform.name]
-    backend = state_backend(platform, region, projects)
+    backend = state_backend(platform, region)
     try:
         report = run_bootstrap(backend, dry_run=dry_run)
     except ImportError:

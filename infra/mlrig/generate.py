@@ -9,6 +9,10 @@ files with that header that no bundle produces any more are deleted. Each file i
 atomically (temporary file + rename), so an interrupted run leaves old or new files, never half.
 
 `--check` writes nothing and exits 1 listing every stale, missing or extra file.
+
+Never outside `--root`: a path to write or delete that runs through a symbolic link, or resolves
+outside the root, stops the run before anything is written (exit 1). A bundle value that cannot be
+written into a generated file safely (`mlrig.ci.render.UnsafeValue`) does the same.
 """
 
 from __future__ import annotations
@@ -18,17 +22,20 @@ import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 from rich.console import Console
 
+from . import state
 from .bundle.resolved import Platform, Project
 from .bundle.validate import UsageError, ValidationResult, validate_paths
 from .ci.render import (
     GENERATED_HEADER,
     WORKFLOWS_DIR,
+    UnsafeValue,
+    is_mlrig_source,
     render_codeowners,
     render_platform_workflows,
     render_project_workflows,
@@ -42,7 +49,8 @@ CODEOWNERS_FILE = ".github/CODEOWNERS"
 # Each project repository's workflows, as its stack commits them (GitHub does not run them here).
 PROJECT_WORKFLOWS_DIR = ".github/projects"
 # Keys Pulumi itself writes into a stack config (`pulumi stack init`); kept across regenerations.
-PULUMI_OWNED_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
+# (`secretsprovider` is mlrig's: each environment's own key, from `spec.state.secretsProvider`.)
+PULUMI_OWNED_KEYS = ("encryptedkey", "encryptionsalt")
 # Stack settings that are not derived from bundles: the image tag CI sets after building images.
 PRESERVED_CONFIG_KEYS = ("mlrig:imageTag",)
 
@@ -72,15 +80,18 @@ def relative_bundle_path(root: Path, file: str) -> str:
         return path.as_posix()
 
 
-def stack_config(stack: str, bundle_path: str, environment: str, region: str, preserved: dict[str, Any]) -> str:
+def stack_config(
+    stack: str, bundle_path: str, environment: str, region: str, secrets_provider: str, preserved: dict[str, Any]
+) -> str:
     config: dict[str, Any] = {
         "aws:region": region,
         "mlrig:bundle": bundle_path,
         "mlrig:environment": environment,
     }
     config.update(preserved.get("config", {}))
-    document: dict[str, Any] = {"config": config}
+    document: dict[str, Any] = {"secretsprovider": secrets_provider}
     document.update({k: v for k, v in preserved.items() if k != "config"})
+    document["config"] = config
     body = yaml.safe_dump(document, sort_keys=False, default_flow_style=False, allow_unicode=True)
     return f"# {GENERATED_HEADER}\n# Stack {stack}: bundle {bundle_path}, environment {environment}.\n{body}"
 
@@ -105,20 +116,28 @@ def preserved_pulumi_keys(path: Path) -> dict[str, Any]:
 
 def stack_configs(root: Path, platforms: Iterable[Platform], projects: Iterable[Project]) -> list[GeneratedFile]:
     files = []
-    entries: list[tuple[str, str, str, str]] = []  # stack, bundle file, environment, region
+    entries: list[tuple[str, str, str, str, str]] = []  # stack, bundle file, environment, region, provider
     for platform in platforms:
-        entries += [(env.stack, platform.file, env.name, env.region) for env in platform.environments.values()]
+        entries += [
+            (env.stack, platform.file, env.name, env.region, state.secrets_provider(platform, env))
+            for env in platform.environments.values()
+        ]
     for project in projects:
         entries += [
-            (env.stack, project.file, env.name, env.platform_environment.region)
+            (
+                env.stack,
+                project.file,
+                env.name,
+                env.platform_environment.region,
+                state.secrets_provider(project.platform, env.platform_environment),
+            )
             for env in project.environments.values()
         ]
-    for stack, file, environment, region in entries:
+    for stack, file, environment, region, provider in entries:
         path = f"Pulumi.{stack}.yaml"
-        preserved = preserved_pulumi_keys(root / path)
-        files.append(
-            GeneratedFile(path, stack_config(stack, relative_bundle_path(root, file), environment, region, preserved))
-        )
+        preserved = preserved_pulumi_keys(root / path) if path_problem(root, path) is None else {}
+        bundle_path = relative_bundle_path(root, file)
+        files.append(GeneratedFile(path, stack_config(stack, bundle_path, environment, region, provider, preserved)))
     return files
 
 
@@ -138,8 +157,9 @@ def generated_files(root: Path, result: ValidationResult) -> list[GeneratedFile]
     platforms = sorted(result.platforms.values(), key=lambda p: p.name)
     projects = sorted(result.projects.values(), key=lambda p: p.name)
     files = stack_configs(root, platforms, projects)
+    from_checkout = is_mlrig_source(root)
     for platform in platforms:
-        rendered = render_platform_workflows(platform, projects)
+        rendered = render_platform_workflows(platform, projects, mlrig_from_checkout=from_checkout)
         files += [GeneratedFile(path, text) for path, text in rendered.items()]
     for project in projects:
         # Reviewable here, committed to the project repository by its stack (or copied by hand).
@@ -176,6 +196,34 @@ def owned_files(root: Path) -> list[str]:
         if GENERATED_HEADER in head:
             owned.append(path.relative_to(root).as_posix())
     return sorted(owned)
+
+
+# --- never outside the root ----------------------------------------------------------------------
+
+
+def path_problem(root: Path, relative: str) -> str | None:
+    """Why writing or deleting `relative` (a generated path) could reach outside `root`: a part
+    that is a symbolic link (a committed link is repository content, so possibly hostile), a path
+    that resolves outside, or one that is not plain. None when the path is safe."""
+    pure = PurePosixPath(relative)
+    if not pure.parts or pure.is_absolute() or ".." in pure.parts:
+        return "is not a plain path inside the repository"
+    current = root
+    for part in pure.parts:
+        current = current / part
+        if current.is_symlink():
+            link = current.relative_to(root).as_posix()
+            return f"{link} is a symbolic link (to {os.readlink(current)}); replace it with a directory or file"
+    try:
+        (root / relative).resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return "resolves outside the repository"
+    return None
+
+
+def unsafe_paths(root: Path, paths: Iterable[str]) -> list[tuple[str, str]]:
+    found = ((path, path_problem(root, path)) for path in sorted(set(paths)))
+    return [(path, problem) for path, problem in found if problem is not None]
 
 
 # --- comparing and writing -----------------------------------------------------------------------
@@ -263,8 +311,22 @@ def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Con
         print_diagnostics(stderr, result.diagnostics)
         stderr.print("error: the bundles are invalid; nothing was generated (see `mlrig validate`)", markup=False)
         return 1
-    files = generated_files(base, result)
+    try:
+        files = generated_files(base, result)
+    except UnsafeValue as error:
+        stderr.print(f"error: {error}", markup=False)
+        stderr.print("error: nothing was generated", markup=False)
+        return 1
     found = changes(base, files)
+    unsafe = unsafe_paths(base, [f.path for f in files] + [c.path for c in found])
+    if unsafe:
+        for path, problem in unsafe:
+            stderr.print(f"error: {path}: {problem}", markup=False)
+        stderr.print(
+            "error: mlrig generate never writes or deletes outside the repository; nothing was generated",
+            markup=False,
+        )
+        return 1
     if check:
         return report_check(found, stdout, stderr)
     apply_changes(base, files, found)

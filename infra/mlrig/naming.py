@@ -99,8 +99,16 @@ def state_bucket(platform: str) -> str:
     return f"{platform}-pulumi-state"
 
 
-def secrets_key_alias(platform: str) -> str:
-    return f"alias/{platform}-pulumi-secrets"
+def state_bucket_key_alias(platform: str) -> str:
+    """The KMS key the state bucket encrypts objects with at rest (SSE-KMS). Pulumi secrets inside
+    the state are encrypted again, with their environment's own key."""
+    return f"alias/{platform}-pulumi-state"
+
+
+def secrets_key_alias(platform: str, environment: str) -> str:
+    """The KMS key that encrypts the Pulumi secrets of one environment's stacks: one key per
+    environment, so a role of one environment never decrypts another's secrets."""
+    return f"alias/{platform}-{environment}-pulumi-secrets"
 
 
 # --- project names ----------------------------------------------------------------------------
@@ -285,9 +293,9 @@ def platform_secrets_prefix() -> str:
 
 
 def state_bucket_of(backend: str | None, platform: str) -> str:
-    """The S3 bucket of a `s3://bucket/prefix` backend URL, or the default state bucket."""
+    """The S3 bucket of a `s3://bucket/prefix?query` backend URL, or the default state bucket."""
     if backend and backend.startswith("s3://"):
-        return backend[len("s3://") :].split("/", 1)[0]
+        return backend[len("s3://") :].split("?", 1)[0].split("/", 1)[0]
     return state_bucket(platform)
 
 
@@ -359,11 +367,6 @@ def platform_preview_role_arn(platform: str, environment: str, account: str, reg
 def github_environment_subject(repository: str, environment: str) -> str:
     """OIDC `sub` of a job that runs in a GitHub environment (apply jobs)."""
     return f"repo:{repository}:environment:{environment}"
-
-
-def github_pull_request_subject(repository: str) -> str:
-    """OIDC `sub` of a pull-request job (previews)."""
-    return f"repo:{repository}:pull_request"
 
 
 def github_branch_subject(repository: str, branch: str) -> str:

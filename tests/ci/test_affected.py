@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from mlrig.ci.affected import affected_stacks, run_affected_command
@@ -170,3 +172,58 @@ def test_a_bundle_moved_into_a_sub_directory_still_affects_its_stacks(bundle_rep
     shutil.move(repo / "bundles/rag-assistant.yaml", repo / "bundles/teams/rag-assistant.yaml")
     commit(repo, "move")
     assert stacks(repo, "HEAD~1") == {"rag-assistant.dev", "rag-assistant.staging", "rag-assistant.prod"}
+
+
+# --- a crafted tree never writes outside the scratch directory (F10) --------------------------------
+
+
+def crafted_commit(repo: Path, escaping: str, depth: int) -> str:
+    """A commit whose `bundles/` tree holds `depth` nested `..` entries (git refuses to make one; a
+    crafted push or a local fetch does not): `git ls-tree` then names `bundles/../../<escaping>`."""
+    import binascii
+    import subprocess
+
+    def git(*args: str, data: bytes | None = None) -> str:
+        return (
+            subprocess.run(["git", "-C", str(repo), *args], input=data, capture_output=True, check=True)
+            .stdout.decode()
+            .strip()
+        )
+
+    blob = git("hash-object", "-w", "--stdin", data=b"apiVersion: mlrig/v1\nkind: Project\n")
+
+    def tree(mode: str, name: str, sha: str) -> str:
+        entry = f"{mode} {name}".encode() + b"\0" + binascii.unhexlify(sha)
+        return git("hash-object", "-w", "-t", "tree", "--literally", "--stdin", data=entry)
+
+    bundles = tree("100644", escaping, blob)
+    for _ in range(depth):
+        bundles = tree("40000", "..", bundles)
+    root = tree("40000", "bundles", bundles)
+    env = ("-c", "user.name=t", "-c", "user.email=t@example.com")
+    return git(*env, "commit-tree", root, "-p", "HEAD", "-m", "crafted")
+
+
+def test_a_tree_with_dot_dot_entries_is_refused_and_nothing_is_written_outside(
+    bundle_repo: Callable[[], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = bundle_repo()
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    # scratch = tmp/mlrig-affected-*/head: four `..` from head/bundles reach tmp_path itself
+    crafted = crafted_commit(repo, "escaped.yaml", depth=4)
+    code, out, err = command(repo, "HEAD", crafted)
+    assert code == 1, (out, err)
+    assert "bundles/../../../../escaped.yaml" in err and "refusing to read it" in err and "Traceback" not in err
+    assert not (tmp_path / "escaped.yaml").exists()
+    assert not list(tmp_path.rglob("escaped.yaml"))
+
+
+def test_scratch_targets_stay_inside_the_scratch_directory(tmp_path: Path) -> None:
+    from mlrig.ci.affected import UnsafeTreePath, scratch_target
+
+    assert scratch_target(tmp_path, "HEAD", "bundles/teams/a.yaml") == tmp_path / "bundles/teams/a.yaml"
+    for hostile in ("bundles/../../x.yaml", "/etc/x.yaml", "bundles//x.yaml", "bundles/./x.yaml", "bundles/..\\x.yaml"):
+        with pytest.raises(UnsafeTreePath):
+            scratch_target(tmp_path, "HEAD", hostile)

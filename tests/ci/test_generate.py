@@ -46,9 +46,16 @@ def test_generate_writes_a_stack_config_for_every_bundle_and_environment(repo: P
         text = (repo / f"Pulumi.{stack}.yaml").read_text()
         assert text.startswith(f"# {GENERATED_HEADER}\n")
         bundle, env = stack.split(".")
-        config = yaml.safe_load(text)["config"]
+        document = yaml.safe_load(text)
         file = "platform.yaml" if bundle == "acme-ml" else f"{bundle}.yaml"
-        assert config == {"aws:region": "us-east-1", "mlrig:bundle": f"bundles/{file}", "mlrig:environment": env}
+        assert document["config"] == {
+            "aws:region": "us-east-1",
+            "mlrig:bundle": f"bundles/{file}",
+            "mlrig:environment": env,
+        }
+        assert document["secretsprovider"] == f"awskms://alias/acme-ml-{env}-pulumi-secrets?region=us-east-1", (
+            "each environment's stacks encrypt their secrets with that environment's own key"
+        )
         assert f"created Pulumi.{stack}.yaml" in out
     for workflow in ("mlrig-pull-request", "mlrig-deploy", "mlrig-release", "mlrig-drift"):
         assert (repo / f".github/workflows/{workflow}.yml").read_text().startswith(f"# {GENERATED_HEADER}")
@@ -81,7 +88,7 @@ def test_check_fails_on_a_stale_tree_and_writes_nothing(repo: Path) -> None:
     before = snapshot(repo)
     code, _, err = generate(repo, check=True)
     assert code == 1
-    assert "stale: Pulumi.acme-ml.prod.yaml (+1 -1 lines)" in err
+    assert "stale: Pulumi.acme-ml.prod.yaml (+2 -2 lines)" in err, "region and the secrets key's region"
     assert "stale: Pulumi.fraud-detection.prod.yaml" in err
     assert "stale: Pulumi.acme-ml.dev.yaml" not in err
     assert "run `mlrig generate`" in err
@@ -151,3 +158,77 @@ def test_a_root_without_bundles_is_a_usage_error(tmp_path: Path) -> None:
     assert code == 2 and "no bundles directory" in err
     code, _, err = generate(tmp_path / "missing")
     assert code == 2 and "not a directory" in err
+
+
+def test_the_secrets_provider_of_a_stack_config_is_mlrigs_and_the_encrypted_key_pulumis(repo: Path) -> None:
+    assert generate(repo)[0] == 0
+    config = repo / "Pulumi.acme-ml.dev.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["secretsprovider"] = "awskms://alias/acme-ml-prod-pulumi-secrets?region=us-east-1"  # prod's key in dev
+    data["encryptedkey"] = "AQICAHh..."
+    config.write_text(yaml.safe_dump(data))
+    code, _, err = generate(repo, check=True)
+    assert code == 1 and "stale: Pulumi.acme-ml.dev.yaml" in err
+    assert generate(repo)[0] == 0
+    kept = yaml.safe_load(config.read_text())
+    assert kept["secretsprovider"] == "awskms://alias/acme-ml-dev-pulumi-secrets?region=us-east-1"
+    assert kept["encryptedkey"] == "AQICAHh..."
+
+
+# --- never outside the root (F12) --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("linked", [".github/projects", ".github", "schemas", ".github/workflows"])
+def test_generate_never_writes_or_deletes_through_a_committed_directory_symlink(
+    repo: Path, tmp_path: Path, linked: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim.yml"
+    victim.write_text(f"# {GENERATED_HEADER}\nkeep: me\n")
+    link = repo / linked
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(outside, target_is_directory=True)
+    for check in (False, True):
+        code, out, err = generate(repo, check=check)
+        assert code == 1, (out, err)
+        assert f"error: {linked}" in err and "is a symbolic link" in err and "Traceback" not in err
+        assert "nothing was generated" in err
+    assert sorted(p.name for p in outside.iterdir()) == ["victim.yml"], "nothing written outside the root"
+    assert victim.read_text().endswith("keep: me\n"), "nothing deleted outside the root"
+    assert not list(repo.glob("Pulumi.*.yaml")), "nothing written inside either: all or nothing"
+
+
+def test_generate_never_writes_through_a_symlinked_file(repo: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("secret: 1\n")
+    (repo / "Pulumi.acme-ml.dev.yaml").symlink_to(outside)
+    code, _, err = generate(repo)
+    assert code == 1 and "Pulumi.acme-ml.dev.yaml is a symbolic link" in err
+    assert outside.read_text() == "secret: 1\n"
+
+
+def test_a_bundle_file_name_that_would_inject_codeowners_rules_is_reported_not_written(repo: Path) -> None:
+    """F3 end to end: whatever validation allows, generate writes no CODEOWNERS line from it."""
+    (repo / "bundles/fraud-detection.yaml").rename(repo / "bundles/a @attacker b.yaml")
+    code, out, err = generate(repo)
+    assert code == 1, (out, err)
+    # Rejected by generate's renderer (or, once validation checks bundle file names, by validation).
+    assert "a @attacker b.yaml" in err and "Traceback" not in err
+    assert not (repo / ".github/CODEOWNERS").exists()
+
+
+def test_without_a_github_organisation_generate_removes_the_workflows_that_assume_roles(repo: Path) -> None:
+    """Newcomer W7: those workflows assumed roles the program never creates."""
+    assert generate(repo)[0] == 0
+    platform = repo / "bundles/platform.yaml"
+    text = platform.read_text()
+    platform.write_text(
+        text.replace("  github:\n    organization: acme\n    repository: acme/ml-platform\n", "  github:\n")
+    )
+    code, out, err = generate(repo)
+    assert code == 0, err
+    assert sorted(p.name for p in (repo / ".github/workflows").iterdir()) == ["mlrig-pull-request.yml"]
+    for removed in ("mlrig-deploy.yml", "mlrig-release.yml", "mlrig-drift.yml"):
+        assert f"deleted .github/workflows/{removed}" in out
+    assert not list((repo / ".github/projects").rglob("*.yml")), "no project role can be assumed either"

@@ -21,7 +21,7 @@ from mlrig.plan.mocks import PlanMocks
 from mlrig.project.context import PlatformRef, ProjectContext
 from mlrig.project.github_repo import provision_project_repository, repository_home_environment
 
-TEAM_IDS = {"ml-leads": "4242", "genai-leads": "4343", "risk-ml": "4444"}
+TEAM_IDS = {"ml-leads": "4242", "genai-leads": "4343", "risk-ml": "4444", "platform-leads": "4545"}
 
 
 @pytest.fixture(autouse=True)
@@ -142,4 +142,75 @@ def test_dev_stacks_and_teams_that_manage_their_repository_by_hand_provision_not
     plan, created = plan_repository(fraud, "dev")
     assert created is None and not [r for r in plan.resources if r["type"].startswith("github:")]
     plan, created = plan_repository(fraud, "prod", manage_repository=False)
+    assert created is None and not [r for r in plan.resources if r["type"].startswith("github:")]
+
+
+# --- GitHub environments no team can weaken (F6, F1 GitHub side) -------------------------------------
+
+
+def test_staging_accepts_deployments_from_the_default_branch_only(fraud: Project) -> None:
+    """F6: any branch could request `environment: staging` and assume the staging ci-deployer."""
+    plan, _ = plan_repository(fraud, "staging")
+    (environment,) = plan.of_type("github:index/repositoryEnvironment:RepositoryEnvironment")
+    assert environment["inputs"]["deploymentBranchPolicy"] == {"protectedBranches": False, "customBranchPolicies": True}
+    (policy,) = plan.of_type("github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy")
+    assert policy["inputs"]["branchPattern"] == "main"
+    assert "reviewers" not in environment["inputs"]
+
+
+def test_prod_without_project_approvers_requires_the_platforms_approvers_never_nobody(fraud: Project) -> None:
+    """F6: no owners and no prodApprovers gave a prod environment with `reviewers: [{}]`."""
+    metadata = fraud.bundle.metadata.model_copy(update={"owners": []})
+    ownerless = dataclasses.replace(fraud, bundle=fraud.bundle.model_copy(update={"metadata": metadata}))
+    plan, _ = plan_repository(ownerless, "prod", prod_approvers=[])
+    (environment,) = plan.of_type("github:index/repositoryEnvironment:RepositoryEnvironment")
+    assert environment["inputs"]["reviewers"] == [{"teams": [4545]}], "@acme/platform-leads"
+
+
+def without_platform_approvers(project: Project) -> Project:
+    platform = project.platform
+    github = platform.bundle.spec.github.model_copy(update={"prod_approvers": []})
+    spec = platform.bundle.spec.model_copy(update={"github": github})
+    bare = dataclasses.replace(platform, bundle=platform.bundle.model_copy(update={"spec": spec}))
+    return dataclasses.replace(project, platform=bare)
+
+
+def test_a_prod_environment_nobody_could_approve_fails_the_stack_loudly(fraud: Project) -> None:
+    with pytest.raises(Exception, match="needs at least one required reviewer"):
+        plan_repository(without_platform_approvers(fraud), "prod", prod_approvers=[])
+
+
+def test_more_approvers_than_github_takes_fail_loudly_instead_of_being_cut(fraud: Project) -> None:
+    many = [f"@acme/team-{i}" for i in range(7)]
+    with pytest.raises(Exception, match="at most 6 required reviewers"):
+        plan_repository(fraud, "prod", prod_approvers=many)
+
+
+def test_prod_approver_teams_of_another_organisation_are_refused(fraud: Project) -> None:
+    with pytest.raises(Exception, match="not teams of the platform's organisation"):
+        plan_repository(fraud, "prod", prod_approvers=["@attacker-org/leads"])
+
+
+def with_repository(project: Project, repository: str) -> Project:
+    spec = project.bundle.spec.model_copy(update={"repository": repository})
+    return dataclasses.replace(project, bundle=project.bundle.model_copy(update={"spec": spec}))
+
+
+def test_the_github_owner_is_the_platforms_organisation_never_the_projects_string(fraud: Project) -> None:
+    """F1: `repository: attacker-org/evil` made the provider administer attacker-org."""
+    with pytest.raises(Exception, match="not in the platform's GitHub organisation 'acme'"):
+        plan_repository(with_repository(fraud, "attacker-org/evil"), "staging")
+    plan, _ = plan_repository(with_repository(fraud, "ACME/fraud-detection"), "staging")
+    (provider,) = plan.of_type("pulumi:providers:github")
+    assert provider["inputs"]["owner"] == "acme", "the platform's spelling, not the project's"
+
+
+def test_a_platform_without_a_github_organisation_manages_no_repository(fraud: Project) -> None:
+    platform = fraud.platform
+    github = platform.bundle.spec.github.model_copy(update={"organization": None, "repository": None})
+    spec = platform.bundle.spec.model_copy(update={"github": github})
+    bare = dataclasses.replace(
+        fraud, platform=dataclasses.replace(platform, bundle=platform.bundle.model_copy(update={"spec": spec}))
+    )
+    plan, created = plan_repository(bare, "staging")
     assert created is None and not [r for r in plan.resources if r["type"].startswith("github:")]

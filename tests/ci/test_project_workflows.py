@@ -52,8 +52,12 @@ def test_a_merge_builds_into_staging_then_runs_the_training_pipeline_on_a_data_s
         assert job["permissions"] == {"contents": "read", "id-token": "write"}
         role = steps_using(job, actions.CONFIGURE_AWS_CREDENTIALS)[0]["with"]["role-to-assume"]
         assert role == "${{ vars.AWS_ROLE_ARN }}", "the staging environment's variable: the ci-deployer role"
-    assert 'docker push "$REGISTRY/fraud-detection/staging/training:$TAG"' in runs(images)
-    assert 'docker push "$REGISTRY/fraud-detection/staging/serving:$TAG"' in runs(images)
+    pushes = [s for s in images["steps"] if 'docker push "$REGISTRY/$REPOSITORY:$TAG"' in s.get("run", "")]
+    assert [s["env"]["REPOSITORY"] for s in pushes] == [
+        "fraud-detection/staging/training",
+        "fraud-detection/staging/serving",
+    ], "one step per registry; the repository reaches the script through env only"
+    assert [s["env"]["DOCKERFILE"] for s in pushes] == ["docker/training/Dockerfile", "docker/serving/Dockerfile"]
     script = runs(integration)
     assert "aws eks update-kubeconfig" in script
     assert "workflowTemplateRef" in script
@@ -78,7 +82,8 @@ def test_a_release_pushes_to_prod_and_rolls_prod_behind_the_prod_environment(par
         for job in wf["jobs"].values():
             assert job["environment"] == "prod", project
             assert job["permissions"] == {"contents": "read", "id-token": "write"}
-        assert f"/{project}/prod/" in runs(wf["jobs"]["images"])
+        repositories = [s["env"].get("REPOSITORY", "") for s in wf["jobs"]["images"]["steps"] if "env" in s]
+        assert [r for r in repositories if r] and all(r.startswith(f"{project}/prod/") for r in repositories if r)
         roll = runs(wf["jobs"]["roll"])
         assert "workflowtemplates.argoproj.io" in roll and "inferenceservices.serving.kserve.io" in roll
         assert 'kubectl --namespace "$NAMESPACE" replace -f -' in roll

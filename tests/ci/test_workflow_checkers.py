@@ -14,10 +14,21 @@ BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
 
-def test_zizmor_finds_nothing_in_any_generated_workflow(all_workflow_files: list[Path]) -> None:
+@pytest.mark.parametrize("persona", ["regular", "pedantic"])
+def test_zizmor_finds_nothing_in_any_generated_workflow(all_workflow_files: list[Path], persona: str) -> None:
+    """`pedantic` includes `concurrency-limits`: every job of the apply workflows states its own."""
     assert len(all_workflow_files) >= 4 + 2 * 3
     done = subprocess.run(
-        [str(BIN / "zizmor"), "--offline", "--format", "json", "--no-progress", *map(str, all_workflow_files)],
+        [
+            str(BIN / "zizmor"),
+            "--offline",
+            "--persona",
+            persona,
+            "--format",
+            "json",
+            "--no-progress",
+            *map(str, all_workflow_files),
+        ],
         capture_output=True,
         text=True,
         check=False,

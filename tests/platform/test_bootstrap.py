@@ -1,5 +1,6 @@
 """`mlrig bootstrap` creates the self-managed state backend: a versioned, KMS-encrypted, private,
-TLS-only bucket and a rotating secrets key — idempotently, and changes nothing in a dry run."""
+TLS-only bucket and one rotating secrets key per environment, in that environment's account —
+idempotently, granting each principal only what it needs, and changing nothing in a dry run."""
 
 from __future__ import annotations
 
@@ -12,10 +13,31 @@ from click.testing import CliRunner
 from moto import mock_aws
 
 from mlrig.cli import cli
-from mlrig.platform.bootstrap import StateBackend, bootstrap, bucket_statements, ci_role_arns, key_statements
+from mlrig.platform.bootstrap import (
+    SecretsKey,
+    StateBackend,
+    bootstrap,
+    bucket_key_statements,
+    bucket_statements,
+    ci_role_arns,
+    secrets_key_statements,
+    state_backend,
+)
+
+CALLER = "123456789012"  # moto's default account: where the bucket lives
+
+
+def key(environment: str, **extra) -> SecretsKey:
+    alias = f"alias/acme-ml-{environment}-pulumi-secrets"
+    return SecretsKey(environment, alias, "eu-west-1", f"awskms://{alias}?region=eu-west-1", **extra)
+
 
 BACKEND = StateBackend(
-    bucket="acme-pulumi-state", key_alias="alias/acme-ml-pulumi-secrets", region="eu-west-1", partition="aws"
+    bucket="acme-pulumi-state",
+    region="eu-west-1",
+    partition="aws",
+    bucket_key_alias="alias/acme-ml-pulumi-state",
+    secrets_keys=(key("dev"), key("prod")),
 )
 
 
@@ -32,6 +54,24 @@ def aws(monkeypatch):
         yield boto3.session.Session(region_name="eu-west-1")
 
 
+def session_in(account: str) -> boto3.session.Session:
+    credentials = boto3.client("sts", region_name="eu-west-1").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/mlrig-deployer", RoleSessionName="test"
+    )["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name="eu-west-1",
+    )
+
+
+def key_policy(session: boto3.session.Session, alias: str) -> dict:
+    kms = session.client("kms")
+    key_id = kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"]
+    return json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+
+
 def test_bootstrap_creates_a_private_versioned_encrypted_tls_only_bucket(aws):
     bootstrap(BACKEND, dry_run=False, session=aws)
     s3 = aws.client("s3")
@@ -45,25 +85,29 @@ def test_bootstrap_creates_a_private_versioned_encrypted_tls_only_bucket(aws):
     ]
     (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    bucket_key = aws.client("kms").describe_key(KeyId=BACKEND.bucket_key_alias)["KeyMetadata"]["KeyId"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == bucket_key
     (statement,) = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
     assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_bootstrap_creates_a_rotating_secrets_key_behind_the_alias(aws):
+def test_bootstrap_creates_one_rotating_secrets_key_per_environment(aws):
     bootstrap(BACKEND, dry_run=False, session=aws)
     kms = aws.client("kms")
-    key = kms.describe_key(KeyId=BACKEND.key_alias)["KeyMetadata"]
-    assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
-    encryption = aws.client("s3").get_bucket_encryption(Bucket=BACKEND.bucket)["ServerSideEncryptionConfiguration"]
-    assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == key["KeyId"]
+    ids = set()
+    for secrets in BACKEND.secrets_keys:
+        metadata = kms.describe_key(KeyId=secrets.alias)["KeyMetadata"]
+        assert kms.get_key_rotation_status(KeyId=metadata["KeyId"])["KeyRotationEnabled"] is True
+        ids.add(metadata["KeyId"])
+    assert len(ids) == 2, "dev and prod secrets never share a key"
 
 
 def test_bootstrap_is_idempotent(aws):
     first = bootstrap(BACKEND, dry_run=False, session=aws)
-    assert len(first.steps) == 7
+    assert len(first.steps) == 1 + 6 + 2  # bucket key, bucket and its 5 settings, 2 secrets keys
     assert bootstrap(BACKEND, dry_run=False, session=aws).steps == []
     aliases = [a["AliasName"] for a in aws.client("kms").list_aliases()["Aliases"]]
-    assert aliases.count(BACKEND.key_alias) == 1
+    assert aliases.count("alias/acme-ml-prod-pulumi-secrets") == 1
 
 
 def test_bootstrap_repairs_a_bucket_someone_left_unversioned(aws):
@@ -76,10 +120,11 @@ def test_bootstrap_repairs_a_bucket_someone_left_unversioned(aws):
 
 def test_a_dry_run_says_what_it_would_do_and_changes_nothing(aws):
     report = bootstrap(BACKEND, dry_run=True, session=aws)
-    assert report.steps[0] == "would create KMS key alias/acme-ml-pulumi-secrets (rotation on)"
+    assert report.steps[0] == "would create KMS key alias/acme-ml-pulumi-state (rotation on)"
     assert "would create bucket s3://acme-pulumi-state in eu-west-1" in report.steps
+    assert "would create KMS key alias/acme-ml-prod-pulumi-secrets (rotation on)" in report.steps
     assert aws.client("s3").list_buckets()["Buckets"] == []
-    assert not [a for a in aws.client("kms").list_aliases()["Aliases"] if a["AliasName"] == BACKEND.key_alias]
+    assert aws.client("kms").list_keys()["Keys"] == []
 
 
 def test_the_bootstrap_command_reads_the_backend_from_the_platform_bundle(aws, example_repo: Path):
@@ -87,7 +132,9 @@ def test_the_bootstrap_command_reads_the_backend_from_the_platform_bundle(aws, e
     assert result.exit_code == 0, result.output
     assert "would create bucket s3://acme-pulumi-state in us-east-1" in result.output
     assert "pulumi login 's3://acme-pulumi-state?region=us-east-1&awssdk=v2'" in result.output
-    assert "pulumi stack select acme-ml.dev" in result.output
+    assert "--secrets-provider 'awskms://alias/acme-ml-dev-pulumi-secrets?region=us-east-1'" in result.output
+    for env, account in (("dev", "111111111111"), ("staging", "222222222222"), ("prod", "333333333333")):
+        assert f"would create KMS key alias/acme-ml-{env}-pulumi-secrets (rotation on)" in result.output, account
 
 
 def test_the_bootstrap_command_rejects_an_invalid_bundle_with_exit_1(tmp_path: Path):
@@ -97,36 +144,88 @@ def test_the_bootstrap_command_rejects_an_invalid_bundle_with_exit_1(tmp_path: P
     assert result.exit_code == 1
 
 
-CI_ROLES = (
+# --- who may use the state: only what each principal needs -------------------------------------------
+
+DEPLOYERS = (
     "arn:aws:iam::111111111111:role/acme-ml-dev-platform-deployer",
     "arn:aws:iam::333333333333:role/acme-ml-prod-platform-deployer",
 )
+PREVIEWS = (
+    "arn:aws:iam::111111111111:role/acme-ml-dev-platform-preview",
+    "arn:aws:iam::333333333333:role/acme-ml-prod-platform-preview",
+)
 CROSS_ACCOUNT = StateBackend(
     bucket="acme-pulumi-state",
-    key_alias="alias/acme-ml-pulumi-secrets",
     region="eu-west-1",
     partition="aws",
-    ci_roles=CI_ROLES,
+    bucket_key_alias="alias/acme-ml-pulumi-state",
+    deployers=DEPLOYERS,
+    previews=PREVIEWS,
+    secrets_keys=(
+        key(
+            "dev",
+            account="111111111111",
+            deployment_role="arn:aws:iam::111111111111:role/mlrig-deployer",
+            writers=DEPLOYERS[:1],
+            readers=PREVIEWS[:1],
+        ),
+        key(
+            "prod",
+            account="333333333333",
+            deployment_role="arn:aws:iam::333333333333:role/mlrig-deployer",
+            writers=DEPLOYERS[1:],
+            readers=PREVIEWS[1:],
+        ),
+    ),
 )
 
 
-def test_ci_roles_of_other_accounts_may_use_the_state_and_nobody_else_of_those_accounts(aws):
+def statements_by_sid(policy: dict) -> dict[str, dict]:
+    return {s["Sid"]: s for s in policy["Statement"]}
+
+
+def test_deployers_read_and_write_state_and_previews_only_read_it_and_take_locks(aws):
     bootstrap(CROSS_ACCOUNT, dry_run=False, session=aws)
     policy = json.loads(aws.client("s3").get_bucket_policy(Bucket=CROSS_ACCOUNT.bucket)["Policy"])
-    allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
-    assert {s["Sid"] for s in allows} == {"MlrigCiListState", "MlrigCiUseState"}
-    for statement in allows:
-        assert statement["Principal"] == {"AWS": ["arn:aws:iam::111111111111:root", "arn:aws:iam::333333333333:root"]}
-        assert statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": list(CI_ROLES)}}
-    kms = aws.client("kms")
-    key_id = kms.describe_key(KeyId=CROSS_ACCOUNT.key_alias)["KeyMetadata"]["KeyId"]
-    key_policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
-    (use,) = [s for s in key_policy["Statement"] if s["Sid"] == "MlrigCiUseSecretsKey"]
-    assert use["Condition"] == {"ArnEquals": {"aws:PrincipalArn": list(CI_ROLES)}}
+    sids = statements_by_sid(policy)
+    assert set(sids) == {
+        "DenyInsecureTransport",
+        "MlrigCiListState",
+        "MlrigDeployersUseState",
+        "MlrigPreviewsReadState",
+        "MlrigPreviewsLockState",
+    }
+    assert sids["MlrigDeployersUseState"]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": list(DEPLOYERS)}}
+    assert sids["MlrigPreviewsReadState"]["Action"] == ["s3:GetObject"]
+    assert sids["MlrigPreviewsLockState"]["Resource"] == "arn:aws:s3:::acme-pulumi-state/.pulumi/locks/*"
+    for sid in ("MlrigPreviewsReadState", "MlrigPreviewsLockState"):
+        assert sids[sid]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": list(PREVIEWS)}}
     assert bootstrap(CROSS_ACCOUNT, dry_run=False, session=aws).steps == []
 
 
-def test_bootstrap_adds_its_statements_and_keeps_everyone_elses(aws):
+def test_each_secrets_key_lives_in_its_environments_account_and_serves_only_that_environment(aws):
+    report = bootstrap(CROSS_ACCOUNT, dry_run=False, session=aws)
+    assert "create KMS key alias/acme-ml-prod-pulumi-secrets (rotation on)" in report.steps
+    assert not [k for k in aws.client("kms").list_aliases()["Aliases"] if k["AliasName"].endswith("-pulumi-secrets")]
+    for account, env, deployer, preview in (
+        ("111111111111", "dev", DEPLOYERS[0], PREVIEWS[0]),
+        ("333333333333", "prod", DEPLOYERS[1], PREVIEWS[1]),
+    ):
+        sids = statements_by_sid(key_policy(session_in(account), f"alias/acme-ml-{env}-pulumi-secrets"))
+        assert sids["Enable IAM User Permissions"]["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+        assert sids["MlrigDeployerUsesSecretsKey"]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [deployer]}}
+        assert sids["MlrigReadersDecryptSecrets"]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [preview]}}
+        assert sids["MlrigReadersDecryptSecrets"]["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+
+
+def test_the_bucket_key_is_usable_by_ci_roles_through_s3_only(aws):
+    bootstrap(CROSS_ACCOUNT, dry_run=False, session=aws)
+    grant = statements_by_sid(key_policy(aws, CROSS_ACCOUNT.bucket_key_alias))["MlrigCiUseStateBucketKey"]
+    assert grant["Condition"]["StringEquals"] == {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    assert grant["Condition"]["ArnEquals"] == {"aws:PrincipalArn": list(DEPLOYERS + PREVIEWS)}
+
+
+def test_bootstrap_adds_its_statements_keeps_everyone_elses_and_removes_its_old_broad_ones(aws):
     bootstrap(BACKEND, dry_run=False, session=aws)
     s3 = aws.client("s3")
     policy = json.loads(s3.get_bucket_policy(Bucket=BACKEND.bucket)["Policy"])
@@ -137,32 +236,66 @@ def test_bootstrap_adds_its_statements_and_keeps_everyone_elses(aws):
         "Action": "s3:ListBucket",
         "Resource": "arn:aws:s3:::acme-pulumi-state",
     }
+    # What mlrig ≤ 0.1 granted: every CI role, project CI deployers too, writing all state.
+    old = {
+        "Sid": "MlrigCiUseState",
+        "Effect": "Allow",
+        "Principal": {"AWS": ["arn:aws:iam::111111111111:root"]},
+        "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+        "Resource": "arn:aws:s3:::acme-pulumi-state/*",
+        "Condition": {
+            "ArnEquals": {"aws:PrincipalArn": ["arn:aws:iam::111111111111:role/fraud-detection-dev-ci-deployer"]}
+        },
+    }
     s3.put_bucket_policy(
-        Bucket=BACKEND.bucket, Policy=json.dumps({**policy, "Statement": [*policy["Statement"], audit]})
+        Bucket=BACKEND.bucket, Policy=json.dumps({**policy, "Statement": [*policy["Statement"], audit, old]})
     )
     report = bootstrap(CROSS_ACCOUNT, dry_run=False, session=aws)
-    assert report.steps == [
-        "let the CI roles use alias/acme-ml-pulumi-secrets (key policy)",
-        "require TLS and let the CI roles in (bucket policy) on s3://acme-pulumi-state",
-    ]
+    assert "require TLS and let the CI roles in (bucket policy) on s3://acme-pulumi-state" in report.steps
     sids = [s["Sid"] for s in json.loads(s3.get_bucket_policy(Bucket=BACKEND.bucket)["Policy"])["Statement"]]
-    assert sids == ["DenyInsecureTransport", "AuditorsRead", "MlrigCiListState", "MlrigCiUseState"]
+    assert sids == [
+        "DenyInsecureTransport",
+        "AuditorsRead",
+        "MlrigCiListState",
+        "MlrigDeployersUseState",
+        "MlrigPreviewsReadState",
+        "MlrigPreviewsLockState",
+    ]
 
 
-def test_the_example_platform_lets_in_the_ci_roles_of_every_account(example_result):
+def test_project_ci_deployers_get_no_access_to_state(example_result):
+    """F17: project CI deploys images, never stacks; the state backend must not let it in."""
     platform = example_result.platforms["acme-ml"]
-    roles = ci_role_arns(platform, example_result.projects.values())
-    for env, account in (("dev", "111111111111"), ("staging", "222222222222"), ("prod", "333333333333")):
-        assert f"arn:aws:iam::{account}:role/acme-ml-{env}-platform-deployer" in roles
-        assert f"arn:aws:iam::{account}:role/acme-ml-{env}-platform-preview" in roles
-        assert f"arn:aws:iam::{account}:role/fraud-detection-{env}-ci-deployer" in roles
-    assert not [r for r in roles if "*" in r]
+    backend = state_backend(platform)
+    documents = [bucket_statements(backend), bucket_key_statements(backend, "123456789012")]
+    documents += [secrets_key_statements(k, "aws", k.account or "123456789012") for k in backend.secrets_keys]
+    text = json.dumps(documents)
+    assert "ci-deployer" not in text
+    roles = ci_role_arns(platform)
+    assert sorted(roles) == sorted(
+        f"arn:aws:iam::{account}:role/acme-ml-{env}-platform-{kind}"
+        for env, account in (("dev", "111111111111"), ("staging", "222222222222"), ("prod", "333333333333"))
+        for kind in ("deployer", "preview")
+    )
+
+
+def test_the_example_platform_has_one_key_per_environment_in_its_own_account(example_result):
+    platform = example_result.platforms["acme-ml"]
+    keys = {k.environment: k for k in state_backend(platform).secrets_keys}
+    assert keys["prod"].alias == "alias/acme-ml-prod-pulumi-secrets"
+    assert keys["prod"].provider == "awskms://alias/acme-ml-prod-pulumi-secrets?region=us-east-1"
+    assert keys["prod"].account == "333333333333"
+    assert keys["prod"].deployment_role == "arn:aws:iam::333333333333:role/mlrig-deployer"
+    assert keys["prod"].writers == ("arn:aws:iam::333333333333:role/acme-ml-prod-platform-deployer",)
+    assert keys["prod"].readers == ("arn:aws:iam::333333333333:role/acme-ml-prod-platform-preview",)
 
 
 def test_the_bootstrap_policies_pass_parliament():
     from parliament import analyze_policy_string, enhance_finding
 
-    for statements in (bucket_statements(CROSS_ACCOUNT), key_statements(CROSS_ACCOUNT, "123456789012")):
+    documents = [bucket_statements(CROSS_ACCOUNT), bucket_key_statements(CROSS_ACCOUNT, "123456789012")]
+    documents += [secrets_key_statements(k, "aws", k.account or "") for k in CROSS_ACCOUNT.secrets_keys]
+    for statements in documents:
         document = json.dumps({"Version": "2012-10-17", "Statement": statements})
         severe = [
             f.issue

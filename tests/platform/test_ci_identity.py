@@ -1,6 +1,7 @@
 """The platform deployment role is trusted only by the platform repository's jobs in the GitHub
-environment of the same name; the read-only preview role by its pull requests and default branch.
-Exact subjects, no wildcard repositories."""
+environment of the same name; the read-only preview role by its protected default branch only,
+never by a pull request (which runs its own code). Exact subjects, no wildcard repositories. Each
+role uses its own environment's state secrets key only."""
 
 from __future__ import annotations
 
@@ -42,14 +43,14 @@ def test_only_jobs_in_the_environments_github_environment_may_deploy_it(example_
         }
 
 
-def test_pull_requests_and_the_default_branch_only_get_the_read_only_preview_role(example_plans):
+def test_only_the_default_branch_gets_the_read_only_preview_role_never_a_pull_request(example_plans):
+    """F2: a pull request that could assume the prod preview role could read and decrypt prod state."""
     for env, plan in example_plans.items():
         role, statement = deployer_trust(plan, "ci-preview")
         assert role["inputs"]["name"] == f"acme-ml-{env}-platform-preview"
-        assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == [
-            "repo:acme/ml-platform:pull_request",
-            "repo:acme/ml-platform:ref:refs/heads/main",
-        ]
+        subjects = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
+        assert subjects == ["repo:acme/ml-platform:ref:refs/heads/main"]
+        assert not [s for s in subjects if "pull_request" in s]
         attached = [
             a["inputs"]["policyArn"]
             for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
@@ -116,3 +117,37 @@ def test_the_deployer_may_use_the_state_bucket_and_nothing_else_in_s3(example_pl
     policy = json.loads(one(example_plans["dev"], "aws:iam/rolePolicy:RolePolicy", "ci-deployer")["inputs"]["policy"])
     s3 = {r for s in policy["Statement"] if any(a.startswith("s3:") for a in s["Action"]) for r in [s["Resource"]]}
     assert s3 == {"arn:aws:s3:::acme-pulumi-state", "arn:aws:s3:::acme-pulumi-state/*"}
+
+
+def kms_aliases(plan, role_kind: str) -> dict[str, list[str]]:
+    """Sid → the KMS aliases a statement of the role's inline policy names."""
+    policy = json.loads(one(plan, "aws:iam/rolePolicy:RolePolicy", role_kind)["inputs"]["policy"])
+    return {
+        s["Sid"]: s["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
+        for s in policy["Statement"]
+        if any(a.startswith("kms:") for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+    }
+
+
+def test_each_environments_ci_roles_use_only_that_environments_secrets_key(example_plans):
+    for env, plan in example_plans.items():
+        for kind in ("ci-deployer", "ci-preview"):
+            aliases = kms_aliases(plan, kind)
+            assert aliases == {
+                "StateBucketKey": ["alias/acme-ml-pulumi-state"],
+                "StateSecrets": [f"alias/acme-ml-{env}-pulumi-secrets"],
+            }, (env, kind)
+
+
+def test_the_preview_role_may_only_decrypt_its_environments_secrets(example_plans):
+    policy = json.loads(one(example_plans["prod"], "aws:iam/rolePolicy:RolePolicy", "ci-preview")["inputs"]["policy"])
+    (secrets,) = [s for s in policy["Statement"] if s["Sid"] == "StateSecrets"]
+    assert secrets["Action"] == ["kms:Decrypt"]
+
+
+def test_under_namespace_isolation_tenant_environments_may_also_decrypt_the_shared_landing_zone(namespace_plans):
+    """Their stacks read the shared owner's outputs (a StackReference loads its state)."""
+    assert kms_aliases(namespace_plans["dev"], "ci-deployer")["SharedLandingZoneSecrets"] == [
+        "alias/tenancy-prod-pulumi-secrets"
+    ]
+    assert "SharedLandingZoneSecrets" not in kms_aliases(namespace_plans["prod"], "ci-deployer")

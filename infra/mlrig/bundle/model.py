@@ -33,7 +33,18 @@ PRINCIPAL_ARN = r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(root|(user|role)/[A-Za-
 INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$"
 CPU_QUANTITY = r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$"
 MEMORY_QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$"
-STATE_BACKEND = r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?|https://.+|file://.+)$"
+# State settings reach the generated workflows: only characters a YAML scalar, a shell word and a
+# GitHub expression all take literally (no spaces, quotes, `$`, `{`, `#`, newlines).
+_URL_QUERY = r"(\?[A-Za-z0-9_]+=[A-Za-z0-9._-]+(&[A-Za-z0-9_]+=[A-Za-z0-9._-]+)*)?"
+STATE_BACKEND = (
+    r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9._-]+)*/?"
+    + _URL_QUERY
+    + r"|https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._-]+)*/?"
+    + r"|file://[A-Za-z0-9._/~-]+)$"
+)
+SECRETS_PROVIDER = (
+    r"^awskms://alias/[A-Za-z0-9/_-]*\{environment\}[A-Za-z0-9/_-]*(\?region=[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9])?$"
+)
 BRANCH = r"^[A-Za-z0-9._/-]+$"
 SEMVERISH = r"^v?[0-9]+(\.[0-9]+){1,2}([-+][0-9A-Za-z.-]+)?$"
 K8S_VERSION = r"^1\.[0-9]{2}$"
@@ -55,6 +66,8 @@ PATTERN_HINTS: dict[str, str] = {
     CPU_QUANTITY: "a Kubernetes CPU quantity such as 2 or 500m",
     MEMORY_QUANTITY: "a Kubernetes memory quantity such as 8Gi",
     STATE_BACKEND: "a Pulumi backend URL such as s3://acme-pulumi-state",
+    SECRETS_PROVIDER: "an AWS KMS alias URL naming one key per environment through {environment}, such as "
+    "awskms://alias/acme-{environment}-pulumi-secrets",
     BRANCH: "a git branch name",
     SEMVERISH: "a version such as 1.8.1",
     K8S_VERSION: "a Kubernetes minor version such as 1.34",
@@ -191,15 +204,18 @@ class ProjectMetadata(Strict):
 
 
 class StateSettings(Strict):
-    backend: Annotated[str, StringConstraints(pattern=STATE_BACKEND)] | None = spec_field(
+    backend: Annotated[str, StringConstraints(pattern=STATE_BACKEND, max_length=512)] | None = spec_field(
         None,
         "Pulumi state backend URL. Default: `s3://<platform>-pulumi-state` (created by `mlrig bootstrap`).",
         "s3://acme-pulumi-state",
     )
-    secrets_provider: str | None = spec_field(
+    secrets_provider: Annotated[str, StringConstraints(pattern=SECRETS_PROVIDER, max_length=256)] | None = spec_field(
         None,
-        "Pulumi secrets provider. Default: `awskms://alias/<platform>-pulumi-secrets`.",
-        "awskms://alias/acme-ml-pulumi-secrets",
+        "Pulumi secrets provider of every stack, one KMS key per environment: `{environment}` stands for "
+        "the environment's name, and the region defaults to the environment's. Written into each "
+        "`Pulumi.<stack>.yaml`; `mlrig bootstrap` creates the keys. "
+        "Default: `awskms://alias/<platform>-{environment}-pulumi-secrets`.",
+        "awskms://alias/acme-ml-{environment}-pulumi-secrets",
     )
 
 

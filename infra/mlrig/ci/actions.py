@@ -29,5 +29,14 @@ CONFIGURE_AWS_CREDENTIALS = PinnedAction(
 )
 # Installs the Pulumi CLI only (no `command:`); commands run in `run:` steps we control.
 PULUMI = PinnedAction("pulumi/actions", "8e5e406f4007fca908480587cb9893c07090f58d", "v7.0.0")
+# The Pulumi CLI the apply, release and drift jobs install (`pulumi-version` of PULUMI): the same
+# version as the `pulumi` SDK pinned in requirements.lock (tests/ci/test_lock.py keeps them equal),
+# so bumping one means bumping the other.
+PULUMI_CLI_VERSION = "3.272.0"
+# A short-lived installation token of the platform's GitHub App for the jobs that apply project
+# stacks (their ProjectRepository resources administer the project repositories).
+CREATE_GITHUB_APP_TOKEN = PinnedAction(
+    "actions/create-github-app-token", "1b10c78c7865c340bc4f6099eb2f838309f1e8c3", "v3.1.1"
+)
 
-ALL: tuple[PinnedAction, ...] = (CHECKOUT, SETUP_PYTHON, CONFIGURE_AWS_CREDENTIALS, PULUMI)
+ALL: tuple[PinnedAction, ...] = (CHECKOUT, SETUP_PYTHON, CONFIGURE_AWS_CREDENTIALS, PULUMI, CREATE_GITHUB_APP_TOKEN)

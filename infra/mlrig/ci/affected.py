@@ -8,7 +8,8 @@
 - anything else (docs, tests, workflows) → nothing. Deleted bundles are reported, not planned:
   their stacks have no program left to preview and must be destroyed deliberately.
 
-Exit codes: 0 success, 1 invalid bundles at HEAD, 2 bad ref or not a git repository.
+Exit codes: 0 success, 1 invalid bundles at HEAD (or a tree holding paths that would leave the
+scratch directory), 2 bad ref or not a git repository.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from rich.console import Console
@@ -37,6 +38,17 @@ COSMETIC_METADATA = {"owners", "description"}
 
 class GitError(Exception):
     """A git command failed: a bad ref, or not a repository (exit code 2)."""
+
+
+class UnsafeTreePath(Exception):
+    """A commit's tree names a path that would be written outside the scratch directory (`..`,
+    an absolute path): git itself never creates one, so the commit was crafted (exit code 1)."""
+
+    def __init__(self, ref: str, path: str):
+        super().__init__(
+            f"{ref}: the tree holds the path {path!r}, which leaves the repository; refusing to read it "
+            "(no file was written)"
+        )
 
 
 @dataclass(frozen=True)
@@ -121,11 +133,23 @@ def bundles_at(root: Path, ref: str | None, scratch: Path) -> ValidationResult |
     files = [f for f in listing.split("\0") if f.endswith(BUNDLE_SUFFIXES)]
     if not files:
         return None
-    for file in files:
-        target = scratch / file
+    targets = [(file, scratch_target(scratch, ref, file)) for file in files]
+    for file, target in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(git(root, "show", f"{ref}:{file}"), encoding="utf-8")
     return validate_paths([scratch / BUNDLES_DIR])
+
+
+def scratch_target(scratch: Path, ref: str, file: str) -> Path:
+    """Where a bundle of the tree is copied: inside `scratch`, or UnsafeTreePath. Checked for
+    every file before the first is written."""
+    pure = PurePosixPath(file)
+    if pure.is_absolute() or any(part in ("", ".", "..") for part in file.split("/")) or "\\" in file:
+        raise UnsafeTreePath(ref, file)
+    target = scratch.joinpath(*pure.parts)
+    if not target.resolve().is_relative_to(scratch.resolve()):
+        raise UnsafeTreePath(ref, file)
+    return target
 
 
 # --- bundles by path -----------------------------------------------------------------------------
@@ -319,6 +343,9 @@ def run_affected_command(root: str, base: str, head: str | None, fmt: str, *, st
     except UsageError as error:
         stderr.print(f"error: {error}", markup=False)
         return 2
+    except UnsafeTreePath as error:
+        stderr.print(f"error: {error}", markup=False)
+        return 1
     except InvalidBundles as invalid:
         print_diagnostics(stderr, invalid.result.diagnostics)
         stderr.print("error: the bundles are invalid; cannot tell which stacks a change affects", markup=False)

@@ -1,8 +1,16 @@
 """`mlrig bootstrap`: the self-managed Pulumi state backend, created once before the first `pulumi up`.
 
-An S3 bucket (versioned, encrypted with the secrets key, public access blocked, bucket-owner
-enforced, TLS only) and a KMS key with an alias for Pulumi secrets. Idempotent: each step looks
-first and changes only what is missing. `--dry-run` prints the steps without changing anything.
+- the state bucket (versioned, SSE-KMS with its own key `alias/<platform>-pulumi-state`, public
+  access blocked, bucket-owner enforced, TLS only), in the account of the caller's credentials;
+- one Pulumi secrets key per environment (`mlrig.state`), in that environment's account: under
+  `account` isolation bootstrap assumes the environment's deployment role to create it there, so
+  a role of one account never decrypts another environment's secrets.
+
+The bucket and key policies grant each principal only what it needs: the platform deployment
+roles read and write state and use their own environment's secrets key; the read-only preview
+roles read state, write only stack locks and decrypt their own environment's secrets; project CI
+roles get nothing (they deploy images, never stacks). Idempotent: each step looks first and
+changes only what is missing or stale. `--dry-run` prints the steps without changing anything.
 """
 
 from __future__ import annotations
@@ -12,58 +20,117 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import naming
-from ..bundle.resolved import Platform, Project
+from .. import naming, state
+from ..bundle.resolved import Platform, PlatformEnvironment
+
+# Statements earlier versions of mlrig put into the policies, removed when bootstrap runs again:
+# they let every CI role (project CI deployers and previews too) write state and use one shared key.
+OBSOLETE_SIDS = ("MlrigCiUseState", "MlrigCiUseSecretsKey")
+KEY_USE = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+KEY_DECRYPT = ["kms:Decrypt", "kms:DescribeKey"]
+
+
+@dataclass(frozen=True)
+class SecretsKey:
+    """The Pulumi secrets key of one environment."""
+
+    environment: str
+    alias: str
+    region: str
+    provider: str  # the `awskms://` URL written into the environment's stack configs
+    account: str | None = None  # None: the account of the caller's credentials
+    # Role bootstrap assumes to reach `account` when it is not the caller's (account isolation).
+    deployment_role: str | None = None
+    writers: tuple[str, ...] = ()  # encrypt and decrypt: the environment's deployment role
+    readers: tuple[str, ...] = ()  # decrypt: preview roles (and, namespace isolation, the tenants)
 
 
 @dataclass(frozen=True)
 class StateBackend:
     bucket: str
-    key_alias: str
     region: str
     partition: str
-    # CI roles in the environments' accounts that read and write state (cross-account under
-    # `account` isolation, so the bucket and key policies must let them in too).
-    ci_roles: tuple[str, ...] = ()
+    bucket_key_alias: str
+    # Platform CI roles in the environments' accounts (cross-account under `account` isolation, so
+    # the bucket policy must let them in too). Project CI roles never touch state.
+    deployers: tuple[str, ...] = ()
+    previews: tuple[str, ...] = ()
+    secrets_keys: tuple[SecretsKey, ...] = ()
+
+    @property
+    def ci_roles(self) -> tuple[str, ...]:
+        return self.deployers + self.previews
 
     @property
     def login_url(self) -> str:
         return f"s3://{self.bucket}?region={self.region}&awssdk=v2"
 
-    @property
-    def secrets_provider(self) -> str:
-        return f"awskms://{self.key_alias}?region={self.region}"
 
-
-def ci_role_arns(platform: Platform, projects: Iterable[Project] = ()) -> tuple[str, ...]:
-    """The CI roles of every environment with a known account: the platform's deployment and
-    preview roles, and each project's CI deployer."""
-    roles: list[str] = []
-    for env in platform.environments.values():
-        if not env.account:
-            continue
-        if platform.bundle.spec.github.organization:
-            roles.append(naming.platform_deployer_role_arn(platform.name, env.name, env.account, env.region))
-            roles.append(naming.platform_preview_role_arn(platform.name, env.name, env.account, env.region))
-        for project in projects:
-            if env.name in project.environments:
-                names = naming.ProjectNames(project.name, env.name, env.account, env.region, platform.isolation)
-                roles.append(names.role_arn("ci-deployer"))
-    return tuple(roles)
-
-
-def state_backend(platform: Platform, region: str | None = None, projects: Iterable[Project] = ()) -> StateBackend:
-    state = platform.bundle.spec.state
-    chosen = region or next(iter(platform.environments.values())).region
-    alias = (state.secrets_provider or "").removeprefix("awskms://").split("?")[0] or naming.secrets_key_alias(
-        platform.name
+def _ci_roles(platform: Platform, env: PlatformEnvironment) -> tuple[str | None, str | None]:
+    """The platform deployment and preview roles of an environment with a known account."""
+    if not env.account or not platform.bundle.spec.github.organization:
+        return None, None
+    return (
+        naming.platform_deployer_role_arn(platform.name, env.name, env.account, env.region),
+        naming.platform_preview_role_arn(platform.name, env.name, env.account, env.region),
     )
+
+
+def ci_role_arns(platform: Platform) -> tuple[str, ...]:
+    """Every platform CI role of an environment with a known account."""
+    return tuple(role for env in platform.environments.values() for role in _ci_roles(platform, env) if role)
+
+
+def secrets_keys(platform: Platform) -> tuple[SecretsKey, ...]:
+    shared_owner = None
+    if platform.isolation == "namespace":
+        shared_owner = naming.shared_cluster_owner({name: e.tier for name, e in platform.environments.items()})
+    keys = []
+    for env in platform.environments.values():
+        deployer, preview = _ci_roles(platform, env)
+        readers = [preview] if preview else []
+        if env.name == shared_owner:  # tenants read the shared landing zone's outputs
+            readers += [
+                r
+                for other in platform.environments.values()
+                if other is not env
+                for r in _ci_roles(platform, other)
+                if r
+            ]
+        keys.append(
+            SecretsKey(
+                environment=env.name,
+                alias=state.secrets_key_alias(platform, env),
+                region=state.secrets_key_region(platform, env),
+                provider=state.secrets_provider(platform, env),
+                account=env.account,
+                deployment_role=(
+                    naming.role_arn(env.account, env.region, env.spec.deployment_role)
+                    if platform.isolation == "account" and env.account
+                    else None
+                ),
+                writers=(deployer,) if deployer else (),
+                readers=tuple(readers),
+            )
+        )
+    return tuple(keys)
+
+
+def state_backend(platform: Platform, region: str | None = None) -> StateBackend:
+    chosen = region or next(iter(platform.environments.values())).region
+    deployers, previews = [], []
+    for env in platform.environments.values():
+        deployer, preview = _ci_roles(platform, env)
+        deployers += [deployer] if deployer else []
+        previews += [preview] if preview else []
     return StateBackend(
-        bucket=naming.state_bucket_of(state.backend, platform.name),
-        key_alias=alias,
+        bucket=state.state_bucket(platform),
         region=chosen,
         partition=naming.partition(chosen),
-        ci_roles=ci_role_arns(platform, projects),
+        bucket_key_alias=naming.state_bucket_key_alias(platform.name),
+        deployers=tuple(deployers),
+        previews=tuple(previews),
+        secrets_keys=secrets_keys(platform),
     )
 
 
@@ -71,9 +138,23 @@ def _accounts(roles: Iterable[str]) -> list[str]:
     return sorted({role.split(":")[4] for role in roles})
 
 
+def _grant(sid: str, partition: str, roles: Iterable[str], actions: list[str], resource: Any) -> dict[str, Any]:
+    """Account principals narrowed by aws:PrincipalArn: valid before the roles exist."""
+    chosen = list(roles)
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": [f"arn:{partition}:iam::{a}:root" for a in _accounts(chosen)]},
+        "Action": actions,
+        "Resource": resource,
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": chosen}},
+    }
+
+
 def bucket_statements(backend: StateBackend) -> list[dict[str, Any]]:
-    """TLS only; and, when CI roles live in other accounts, let exactly those roles use the state."""
-    bucket_arn = f"arn:{backend.partition}:s3:::{backend.bucket}"
+    """TLS only; deployment roles read and write state, preview roles read it and take locks."""
+    partition = backend.partition
+    bucket_arn = f"arn:{partition}:s3:::{backend.bucket}"
     statements: list[dict[str, Any]] = [
         {
             "Sid": "DenyInsecureTransport",
@@ -85,52 +166,69 @@ def bucket_statements(backend: StateBackend) -> list[dict[str, Any]]:
         }
     ]
     if backend.ci_roles:
-        # Account principals narrowed by aws:PrincipalArn: valid before the roles exist.
-        principals = {"AWS": [f"arn:{backend.partition}:iam::{a}:root" for a in _accounts(backend.ci_roles)]}
-        condition = {"ArnEquals": {"aws:PrincipalArn": list(backend.ci_roles)}}
+        statements.append(
+            _grant(
+                "MlrigCiListState", partition, backend.ci_roles, ["s3:ListBucket", "s3:GetBucketLocation"], bucket_arn
+            )
+        )
+    if backend.deployers:
+        statements.append(
+            _grant(
+                "MlrigDeployersUseState",
+                partition,
+                backend.deployers,
+                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                f"{bucket_arn}/*",
+            )
+        )
+    if backend.previews:
         statements += [
-            {
-                "Sid": "MlrigCiListState",
-                "Effect": "Allow",
-                "Principal": principals,
-                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-                "Resource": bucket_arn,
-                "Condition": condition,
-            },
-            {
-                "Sid": "MlrigCiUseState",
-                "Effect": "Allow",
-                "Principal": principals,
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                "Resource": f"{bucket_arn}/*",
-                "Condition": condition,
-            },
+            _grant("MlrigPreviewsReadState", partition, backend.previews, ["s3:GetObject"], f"{bucket_arn}/*"),
+            _grant(
+                "MlrigPreviewsLockState",
+                partition,
+                backend.previews,
+                ["s3:PutObject", "s3:DeleteObject"],
+                f"{bucket_arn}/.pulumi/locks/*",
+            ),
         ]
     return statements
 
 
-def key_statements(backend: StateBackend, account: str) -> list[dict[str, Any]]:
-    """The key's own account administers it (AWS's default statement); CI roles may use it."""
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "Enable IAM User Permissions",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:{backend.partition}:iam::{account}:root"},
-            "Action": "kms:*",
-            "Resource": "*",
-        }
-    ]
+def _administrators(partition: str, account: str) -> dict[str, Any]:
+    """The key's own account administers it (AWS's default statement)."""
+    return {
+        "Sid": "Enable IAM User Permissions",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+
+
+def bucket_key_statements(backend: StateBackend, account: str) -> list[dict[str, Any]]:
+    """The bucket's SSE key: CI roles use it through S3 only."""
+    statements = [_administrators(backend.partition, account)]
     if backend.ci_roles:
-        statements.append(
-            {
-                "Sid": "MlrigCiUseSecretsKey",
-                "Effect": "Allow",
-                "Principal": {"AWS": [f"arn:{backend.partition}:iam::{a}:root" for a in _accounts(backend.ci_roles)]},
-                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                "Resource": "*",
-                "Condition": {"ArnEquals": {"aws:PrincipalArn": list(backend.ci_roles)}},
-            }
+        grant = _grant(
+            "MlrigCiUseStateBucketKey",
+            backend.partition,
+            backend.ci_roles,
+            ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            "*",
         )
+        grant["Condition"]["StringEquals"] = {"kms:ViaService": f"s3.{backend.region}.amazonaws.com"}
+        statements.append(grant)
+    return statements
+
+
+def secrets_key_statements(key: SecretsKey, partition: str, account: str) -> list[dict[str, Any]]:
+    """An environment's secrets key: its deployment role encrypts and decrypts, readers decrypt."""
+    statements = [_administrators(partition, account)]
+    if key.writers:
+        statements.append(_grant("MlrigDeployerUsesSecretsKey", partition, key.writers, KEY_USE, "*"))
+    if key.readers:
+        statements.append(_grant("MlrigReadersDecryptSecrets", partition, key.readers, KEY_DECRYPT, "*"))
     return statements
 
 
@@ -141,7 +239,8 @@ def merged_policy(current: str | None, statements: list[dict[str, Any]]) -> str 
     found = policy.get("Statement", [])
     existing: list[dict[str, Any]] = found if isinstance(found, list) else [found]
     by_sid = {s.get("Sid"): s for s in statements}
-    merged = [by_sid.pop(s.get("Sid")) if s.get("Sid") in by_sid else s for s in existing]
+    kept = [s for s in existing if s.get("Sid") not in OBSOLETE_SIDS]
+    merged = [by_sid.pop(s.get("Sid")) if s.get("Sid") in by_sid else s for s in kept]
     merged += list(by_sid.values())
     if merged == existing:
         return None
@@ -162,34 +261,36 @@ def _error_code(error: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
-def _ensure_key(kms: Any, backend: StateBackend, account: str, report: BootstrapReport) -> str | None:
+def _ensure_key(
+    kms: Any, alias: str, description: str, statements: list[dict[str, Any]], report: BootstrapReport
+) -> str | None:
+    """A rotating KMS key behind `alias` holding `statements` in its policy; its id (None in a dry
+    run that would create it)."""
     try:
-        key_id = kms.describe_key(KeyId=backend.key_alias)["KeyMetadata"]["KeyId"]
+        key_id = kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"]
     except Exception as error:
         if _error_code(error) != "NotFoundException":
             raise
         key_id = None
     if key_id is None:
-        report.did(f"create KMS key {backend.key_alias} (rotation on)")
+        report.did(f"create KMS key {alias} (rotation on)")
         if report.dry_run:
             return None
         key_id = kms.create_key(
-            Description="Pulumi secrets and state of mlrig stacks",
-            Policy=merged_policy(None, key_statements(backend, account)),
+            Description=description,
+            Policy=merged_policy(None, statements),
             Tags=[{"TagKey": "managed-by", "TagValue": "mlrig"}],
         )["KeyMetadata"]["KeyId"]
-        kms.create_alias(AliasName=backend.key_alias, TargetKeyId=key_id)
+        kms.create_alias(AliasName=alias, TargetKeyId=key_id)
         kms.enable_key_rotation(KeyId=key_id)
         return str(key_id)
-    policy = merged_policy(
-        kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"], key_statements(backend, account)
-    )
+    policy = merged_policy(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"], statements)
     if policy is not None:
-        report.did(f"let the CI roles use {backend.key_alias} (key policy)")
+        report.did(f"let exactly the CI roles that need it use {alias} (key policy)")
         if not report.dry_run:
             kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=policy)
     if not kms.get_key_rotation_status(KeyId=key_id).get("KeyRotationEnabled"):
-        report.did(f"enable rotation of {backend.key_alias}")
+        report.did(f"enable rotation of {alias}")
         if not report.dry_run:
             kms.enable_key_rotation(KeyId=key_id)
     return str(key_id)
@@ -242,7 +343,7 @@ def _ensure_bucket(s3: Any, backend: StateBackend, key_id: str | None, report: B
             ),
         ),
         (
-            f"encrypt with SSE-KMS ({backend.key_alias})",
+            f"encrypt with SSE-KMS ({backend.bucket_key_alias})",
             lambda: _kms_encrypted(s3, bucket),
             lambda: s3.put_bucket_encryption(
                 Bucket=bucket,
@@ -317,6 +418,42 @@ def _bucket_policy(s3: Any, bucket: str, backend: StateBackend) -> str | None:
     return merged_policy(current, bucket_statements(backend))
 
 
+def _session_in(session: Any, key: SecretsKey, caller_account: str) -> Any:
+    """Credentials in the key's account: the caller's own, or the environment's deployment role
+    (account isolation; it trusts the people who run the first apply)."""
+    if key.account in (None, caller_account) or key.deployment_role is None:
+        return session
+    import boto3
+
+    credentials = session.client("sts", region_name=key.region).assume_role(
+        RoleArn=key.deployment_role, RoleSessionName="mlrig-bootstrap"
+    )["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=key.region,
+    )
+
+
+def _ensure_secrets_key(session: Any, key: SecretsKey, partition: str, caller: str, report: BootstrapReport) -> None:
+    if key.account not in (None, caller) and key.deployment_role is None:
+        report.steps.append(
+            f"skipped {key.alias} of environment {key.environment}: it lives in account {key.account}; "
+            "run mlrig bootstrap again with credentials of that account"
+        )
+        return
+    key_session = _session_in(session, key, caller)
+    account = key.account or caller
+    _ensure_key(
+        key_session.client("kms", region_name=key.region),
+        key.alias,
+        f"Pulumi secrets of the mlrig stacks of environment {key.environment}",
+        secrets_key_statements(key, partition, account),
+        report,
+    )
+
+
 def bootstrap(backend: StateBackend, *, dry_run: bool, session: Any = None) -> BootstrapReport:
     """Create what is missing of the state backend with the current AWS credentials."""
     import boto3
@@ -326,8 +463,16 @@ def bootstrap(backend: StateBackend, *, dry_run: bool, session: Any = None) -> B
     report = BootstrapReport(dry_run=dry_run)
     try:
         account = session.client("sts", region_name=backend.region).get_caller_identity()["Account"]
-        key_id = _ensure_key(session.client("kms", region_name=backend.region), backend, account, report)
+        key_id = _ensure_key(
+            session.client("kms", region_name=backend.region),
+            backend.bucket_key_alias,
+            "Encryption at rest of the mlrig Pulumi state bucket",
+            bucket_key_statements(backend, account),
+            report,
+        )
         _ensure_bucket(session.client("s3", region_name=backend.region), backend, key_id, report)
+        for key in backend.secrets_keys:
+            _ensure_secrets_key(session, key, backend.partition, account, report)
     except NoCredentialsError:
         if not dry_run:
             raise
@@ -336,26 +481,30 @@ def bootstrap(backend: StateBackend, *, dry_run: bool, session: Any = None) -> B
 
 
 def fresh_account_steps(backend: StateBackend) -> BootstrapReport:
-    """Without credentials a dry run cannot look: it shows every step, as for an empty account."""
+    """Without credentials a dry run cannot look: it shows every step, as for empty accounts."""
     report = BootstrapReport(dry_run=True)
     report.steps.append(f"(no AWS credentials: showing every step for an empty account in {backend.region})")
-    report.did(f"create KMS key {backend.key_alias} (rotation on)")
+    report.did(f"create KMS key {backend.bucket_key_alias} (rotation on)")
     report.did(f"create bucket s3://{backend.bucket} in {backend.region}")
     for message in (
         "turn on versioning",
         "block all public access",
         "enforce bucket-owner object ownership",
-        f"encrypt with SSE-KMS ({backend.key_alias})",
+        f"encrypt with SSE-KMS ({backend.bucket_key_alias})",
         _policy_step(backend),
     ):
         report.did(f"{message} on s3://{backend.bucket}")
+    for key in backend.secrets_keys:
+        where = f" in account {key.account}" if key.account else ""
+        report.did(f"create KMS key {key.alias}{where} (rotation on)")
     return report
 
 
 def next_steps(backend: StateBackend, platform: Platform) -> list[str]:
     first = next(iter(platform.environments.values()))
+    provider = state.secrets_provider(platform, first)
     return [
         f"pulumi login '{backend.login_url}'",
-        f"pulumi stack select {first.stack} || pulumi stack init {first.stack} --secrets-provider '{backend.secrets_provider}'",
+        f"pulumi stack select {first.stack} || pulumi stack init {first.stack} --secrets-provider '{provider}'",
         "pulumi up",
     ]

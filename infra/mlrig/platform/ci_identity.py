@@ -4,9 +4,13 @@ workflows assume, trusted only by that repository (no wildcard subjects):
 - the deployment role `<platform>-<env>-platform-deployer`: only jobs running in the GitHub
   environment `<env>` (whose deployment branches and required reviewers gate them: the default
   branch for dev/staging, the release branch and approvers for prod);
-- the preview role `<platform>-<env>-platform-preview`: pull-request previews and the nightly drift
-  check on the default branch. Read-only: a pull request can rewrite its own workflow, so it must
-  never reach a role that can apply, nor read data (objects, secrets, messages).
+- the preview role `<platform>-<env>-platform-preview`: credentialed previews and the nightly
+  drift check, from the protected default branch only. Read-only, and never reachable from a pull
+  request: a pull request runs its own code and can rewrite its own workflow, and a role that reads
+  state and decrypts the environment's secrets key would hand it every secret in that state. Pull
+  requests get the offline `mlrig plan` instead, with no cloud credentials at all.
+
+Each role may use its own environment's state secrets key only (see `mlrig.state`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from .. import naming
+from .. import naming, state
 from ..bundle.model import GithubSettings
 from .context import PlatformTarget, managed_policy_arn, policy_document
 
@@ -51,10 +55,8 @@ def ci_trust(github: GithubSettings, platform: str, environment: str) -> CiTrust
     return CiTrust(
         repository,
         deploy_subjects=[naming.github_environment_subject(repository, environment)],
-        preview_subjects=[
-            naming.github_pull_request_subject(repository),
-            naming.github_branch_subject(repository, github.default_branch),
-        ],
+        # The default branch only: never `pull_request` (see the module docstring).
+        preview_subjects=[naming.github_branch_subject(repository, github.default_branch)],
     )
 
 
@@ -72,38 +74,64 @@ def trust_policy(provider_arn: pulumi.Input[str], subjects: list[str]) -> pulumi
     )
 
 
-def _secrets_key(partition: str, secrets_alias: str, actions: list[str]) -> dict[str, Any]:
+def _key_use(sid: str, partition: str, aliases: list[str], actions: list[str]) -> dict[str, Any]:
+    """KMS keys named by alias, wherever they live (cross-account under `account` isolation)."""
     return {
-        "Sid": "StateSecrets",
+        "Sid": sid,
         "Effect": "Allow",
         "Action": actions,
         "Resource": f"arn:{partition}:kms:*:*:key/*",
-        "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": secrets_alias}},
+        "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": aliases}},
     }
 
 
-def state_statements(partition: str, bucket: str, secrets_alias: str) -> list[dict[str, Any]]:
-    """Pulumi state (S3) and secrets (KMS) the deployer reads and writes."""
+@dataclass(frozen=True)
+class StateKeys:
+    """The state bucket and the keys one environment's CI roles may use: the bucket's SSE key,
+    the environment's own secrets key, and (namespace isolation) the shared landing zone's secrets
+    key, decrypt only, because those stacks read its outputs through a StackReference."""
+
+    bucket: str
+    bucket_key_alias: str
+    secrets_alias: str
+    shared_secrets_aliases: tuple[str, ...] = ()
+
+
+def _state_access(partition: str, keys: StateKeys, secrets_actions: list[str]) -> list[dict[str, Any]]:
+    statements = [
+        _key_use("StateBucketKey", partition, [keys.bucket_key_alias], ["kms:Decrypt", "kms:GenerateDataKey"]),
+        _key_use("StateSecrets", partition, [keys.secrets_alias], secrets_actions),
+    ]
+    if keys.shared_secrets_aliases:
+        statements.append(
+            _key_use("SharedLandingZoneSecrets", partition, list(keys.shared_secrets_aliases), ["kms:Decrypt"])
+        )
+    return statements
+
+
+def state_statements(partition: str, keys: StateKeys) -> list[dict[str, Any]]:
+    """Pulumi state (S3) and its environment's secrets (KMS) the deployer reads and writes."""
     return [
         {
             "Sid": "StateList",
             "Effect": "Allow",
             "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-            "Resource": f"arn:{partition}:s3:::{bucket}",
+            "Resource": f"arn:{partition}:s3:::{keys.bucket}",
         },
         {
             "Sid": "StateObjects",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            "Resource": f"arn:{partition}:s3:::{bucket}/*",
+            "Resource": f"arn:{partition}:s3:::{keys.bucket}/*",
         },
-        _secrets_key(partition, secrets_alias, ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"]),
+        *_state_access(partition, keys, ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"]),
     ]
 
 
-def preview_statements(partition: str, bucket: str, secrets_alias: str) -> list[dict[str, Any]]:
-    """Read the state, take the stack lock a preview takes, decrypt config secrets; no data."""
-    bucket_arn = f"arn:{partition}:s3:::{bucket}"
+def preview_statements(partition: str, keys: StateKeys) -> list[dict[str, Any]]:
+    """Read the state, take the stack lock a preview takes, decrypt the environment's secrets; no
+    data."""
+    bucket_arn = f"arn:{partition}:s3:::{keys.bucket}"
     return [
         {
             "Sid": "StateList",
@@ -118,9 +146,24 @@ def preview_statements(partition: str, bucket: str, secrets_alias: str) -> list[
             "Action": ["s3:PutObject", "s3:DeleteObject"],
             "Resource": f"{bucket_arn}/.pulumi/locks/*",
         },
-        _secrets_key(partition, secrets_alias, ["kms:Decrypt"]),
+        *_state_access(partition, keys, ["kms:Decrypt"]),
         {"Sid": "NoDataReads", "Effect": "Deny", "Action": DATA_READS, "NotResource": [bucket_arn, f"{bucket_arn}/*"]},
     ]
+
+
+def state_keys(target: PlatformTarget) -> StateKeys:
+    platform, env = target.platform, target.env
+    shared: tuple[str, ...] = ()
+    if platform.isolation == "namespace":
+        owner = naming.shared_cluster_owner({name: e.tier for name, e in platform.environments.items()})
+        if owner != env.name:
+            shared = (state.secrets_key_alias(platform, platform.environments[owner]),)
+    return StateKeys(
+        bucket=state.state_bucket(platform),
+        bucket_key_alias=naming.state_bucket_key_alias(platform.name),
+        secrets_alias=state.secrets_key_alias(platform, env),
+        shared_secrets_aliases=shared,
+    )
 
 
 class CiIdentity(pulumi.ComponentResource):
@@ -156,11 +199,7 @@ class CiIdentity(pulumi.ComponentResource):
         else:
             self.provider_arn = pulumi.Output.from_input(existing_provider_arn or "")
         platform, env = target.platform.name, target.env.name
-        state = target.platform.bundle.spec.state
-        bucket = naming.state_bucket_of(state.backend, platform)
-        alias = (state.secrets_provider or "").removeprefix("awskms://").split("?")[0] or naming.secrets_key_alias(
-            platform
-        )
+        keys = state_keys(target)
 
         deployer = self._role(
             "deployer",
@@ -168,7 +207,7 @@ class CiIdentity(pulumi.ComponentResource):
             f"Deploys the {platform}.{env} platform stack from {trust.repository} (GitHub environment {env})",
             trust.deploy_subjects,
             {naming.TAG_PERSONA: "ci-deployer"},
-            state_statements(target.partition, bucket, alias) + self._permission_statements(target, permissions),
+            state_statements(target.partition, keys) + self._permission_statements(target, permissions),
         )
         if permissions == "admin":
             # A landing-zone deployer creates VPCs, clusters and IAM roles: nothing narrower works.
@@ -181,10 +220,10 @@ class CiIdentity(pulumi.ComponentResource):
         preview = self._role(
             "preview",
             naming.platform_preview_role(platform, env),
-            f"Previews the {platform}.{env} platform stack from {trust.repository} pull requests (read-only)",
+            f"Previews the {platform}.{env} platform stack from {trust.repository}'s default branch (read-only)",
             trust.preview_subjects,
             {},
-            preview_statements(target.partition, bucket, alias),
+            preview_statements(target.partition, keys),
         )
         aws.iam.RolePolicyAttachment(
             f"{name}-preview-read-only",

@@ -5,16 +5,20 @@ environment, so the work is split by tier:
 
 - the stack of a `staging` or `prod` tier environment creates that environment's GitHub
   environment (named like the platform environment) and its variables: the `ci-deployer` role
-  ARN, region, account, registry host and repositories, cluster and namespace. The prod-tier
-  environment requires reviewers (`ci.prodApprovers`, else the project's owners) and accepts
-  deployments from the release branch only;
+  ARN, region, account, registry host and repositories, cluster and namespace. The staging-tier
+  environment accepts deployments from the default branch only (its ci-deployer is admin in the
+  staging namespace); the prod-tier one from the release branch only, and it always requires
+  reviewers: `ci.prodApprovers`, else the platform's `github.prodApprovers`, never nobody (the
+  stack fails when both are empty);
 - the stack of the repository's *home* environment (the first staging-tier environment, else
   the first prod-tier one) also protects the default and release branches and commits the
   rendered workflows (`.github/workflows/mlrig-*.yml`).
 
-Teams that manage their repository by hand set `spec.ci.manageRepository: false`.
-The GitHub provider authenticates at deploy time with `GITHUB_TOKEN` (a token or App that may
-administer the repository); `owner` comes from `spec.repository`.
+Teams that manage their repository by hand set `spec.ci.manageRepository: false`; a platform
+without `github.organization` manages no repository at all.
+The GitHub provider authenticates at deploy time with `GITHUB_TOKEN` (CI: the platform's GitHub
+App installation token); its `owner` is the platform's organisation, never a string of the project
+bundle, and a `spec.repository` outside that organisation stops the stack.
 """
 
 from __future__ import annotations
@@ -70,6 +74,49 @@ def environment_variables(ctx: ProjectContext) -> dict[str, pulumi.Input[str]]:
     return variables
 
 
+class RepositoryError(Exception):
+    """The project bundle asks for a repository setting mlrig refuses to create: fails the stack
+    (`pulumi up`, `mlrig plan`) with this message rather than weakening the repository."""
+
+
+def repository_owner(ctx: ProjectContext) -> tuple[str, str]:
+    """(owner, repository name): the owner is the platform's organisation; a project repository
+    in any other owner is refused."""
+    organization = ctx.project.platform.bundle.spec.github.organization
+    owner, repository = ctx.project.bundle.spec.repository.split("/", 1)
+    if not organization or owner.lower() != organization.lower():
+        raise RepositoryError(
+            f"project {ctx.project.name}: spec.repository {ctx.project.bundle.spec.repository!r} is not in the "
+            f"platform's GitHub organisation {organization!r}; mlrig administers repositories of that "
+            "organisation only"
+        )
+    return organization, repository
+
+
+def prod_approvers(ctx: ProjectContext) -> list[str]:
+    """Who must approve a prod deployment: the project's `ci.prodApprovers`, else the platform's
+    `github.prodApprovers`. Never nobody, never more than GitHub accepts."""
+    handles = list(ctx.env.spec.ci.prod_approvers) or list(ctx.project.platform.bundle.spec.github.prod_approvers)
+    if not handles:
+        raise RepositoryError(
+            f"project {ctx.project.name}: the {ctx.env.name} GitHub environment needs at least one required "
+            "reviewer; set spec.ci.prodApprovers (or the platform's spec.github.prodApprovers)"
+        )
+    organization = (ctx.project.platform.bundle.spec.github.organization or "").lower()
+    foreign = [h for h in handles if "/" in h and h.lstrip("@").split("/", 1)[0].lower() != organization]
+    if foreign:
+        raise RepositoryError(
+            f"project {ctx.project.name}: prod approver team(s) {', '.join(foreign)} are not teams of the "
+            f"platform's organisation {organization!r}"
+        )
+    if len(handles) > MAX_REVIEWERS:
+        raise RepositoryError(
+            f"project {ctx.project.name}: {len(handles)} prod approvers, but a GitHub environment takes at most "
+            f"{MAX_REVIEWERS} required reviewers; name a team instead"
+        )
+    return handles
+
+
 def _numeric_id(kind: str, name: str, value: object) -> int:
     """GitHub answers team and user lookups with numeric ids. A mock runtime that does not know
     the lookup answers with an opaque id: warn and use 0, an id GitHub itself would reject, so a
@@ -98,7 +145,7 @@ class ProjectRepository(pulumi.ComponentResource):
         self._prefix = name
         self._ctx = ctx
         spec = ctx.env.spec
-        owner, repository = ctx.project.bundle.spec.repository.split("/", 1)
+        owner, repository = repository_owner(ctx)
         self.repository = repository
         self.provider = github.Provider(f"{name}-github", owner=owner, opts=pulumi.ResourceOptions(parent=self))
         self.environment = self._github_environment(repository)
@@ -146,41 +193,34 @@ class ProjectRepository(pulumi.ComponentResource):
     def _github_environment(self, repository: str) -> github.RepositoryEnvironment:
         ctx = self._ctx
         env_name = ctx.env.name
-        if ctx.env.tier != "prod":
-            return github.RepositoryEnvironment(
-                f"{self._prefix}-environment",
-                repository=repository,
-                environment=env_name,
-                prevent_self_review=True,
-                opts=self._child_opts(),
-            )
+        prod = ctx.env.tier == "prod"
+        # Only one branch may deploy: the default branch to staging, the release branch to prod.
+        branch = ctx.env.spec.ci.release_branch if prod else ctx.env.spec.ci.default_branch
         environment = github.RepositoryEnvironment(
             f"{self._prefix}-environment",
             repository=repository,
             environment=env_name,
             prevent_self_review=True,
-            can_admins_bypass=False,
-            reviewers=[self._prod_reviewers()],
+            can_admins_bypass=False if prod else None,
+            reviewers=[self._prod_reviewers()] if prod else None,
             deployment_branch_policy=github.RepositoryEnvironmentDeploymentBranchPolicyArgs(
                 protected_branches=False, custom_branch_policies=True
             ),
             opts=self._child_opts(),
         )
         github.RepositoryEnvironmentDeploymentPolicy(
-            f"{self._prefix}-release-only",
+            f"{self._prefix}-release-only" if prod else f"{self._prefix}-default-branch-only",
             repository=repository,
             environment=environment.environment,
-            branch_pattern=ctx.env.spec.ci.release_branch,
+            branch_pattern=branch,
             opts=self._child_opts(),
         )
         return environment
 
     def _prod_reviewers(self) -> github.RepositoryEnvironmentReviewerArgs:
-        project = self._ctx.project.bundle
-        handles = list(self._ctx.env.spec.ci.prod_approvers) or list(project.metadata.owners)
         teams: list[pulumi.Output[int]] = []
         users: list[pulumi.Output[int]] = []
-        for handle in handles[:MAX_REVIEWERS]:
+        for handle in prod_approvers(self._ctx):
             kind, slug = split_owner(handle)
             if kind == "team" and slug:
                 result = github.get_team_output(
@@ -224,6 +264,8 @@ def provision_project_repository(
     tiers, or `spec.ci.manageRepository: false`)."""
     if not ctx.env.spec.ci.manage_repository or ctx.env.tier not in DEPLOYING_TIERS:
         return None
+    if not ctx.project.platform.bundle.spec.github.organization:
+        return None  # the platform opted out of GitHub: no OIDC provider, no repository to manage
     home = repository_home_environment(ctx.project) == ctx.env.name
     workflows = render_project_workflows(ctx.project) if home else {}
     return ProjectRepository(
