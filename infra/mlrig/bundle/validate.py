@@ -132,12 +132,17 @@ class _FileCheck:
 
 
 def _schema_errors(
-    check: _FileCheck, kind: str, error: ValidationError, merged: Merged | None = None, prefix: Path = ()
+    check: _FileCheck,
+    kind: str,
+    error: ValidationError,
+    merged: Merged | None = None,
+    prefix: Path = (),
+    data: Any = None,
 ) -> None:
-    """Report pydantic errors. `prefix` is where the validated value sits in the bundle; with
-    `merged`, paths are mapped back from the merged document to the lines the user wrote."""
+    """Report pydantic errors. `prefix` is where the validated value `data` sits in the bundle;
+    with `merged`, paths are mapped back from the merged document to the lines the user wrote."""
     for detail in error.errors(include_url=False):
-        path, message, at_key = describe(kind, detail, prefix)
+        path, message, at_key = describe(kind, detail, prefix, data)
         source = merged.source_of(path[len(prefix) :]) if merged is not None else path
         check.add(source, message, key=at_key)
 
@@ -171,7 +176,7 @@ def _validate_schema(check: _FileCheck, kind: str) -> None:
     try:
         check.bundle = BUNDLE_MODELS[kind].model_validate(check.document.data)  # type: ignore[assignment]
     except ValidationError as error:
-        _schema_errors(check, kind, error)
+        _schema_errors(check, kind, error, data=check.document.data)
         repaired = _without_invalid_values(check.document.data, kind, error, check.pruned)
         if repaired is not None:
             # Carry on without the invalid values (their defaults apply), so that one run also
@@ -271,7 +276,7 @@ def _resolve_platform(check: _FileCheck) -> Platform | None:
             try:
                 cluster = ClusterSettings.model_validate(merged_raw)
             except ValidationError as error:
-                _schema_errors(check, "Platform", error, merged, prefix=("spec", "cluster"))
+                _schema_errors(check, "Platform", error, merged, prefix=("spec", "cluster"), data=merged_raw)
                 failed = True
                 continue
         else:
@@ -316,7 +321,7 @@ def _merge_project_override(
         try:
             update[field_name] = getattr(block.model_validate({key: merged_raw[key]}), field_name)
         except ValidationError as error:
-            _schema_errors(check, "Project", error, merged, prefix=("spec",))
+            _schema_errors(check, "Project", error, merged, prefix=("spec",), data={key: merged_raw[key]})
     if len(update) < len(override) or base is None:
         return None, merged
     return base.model_copy(update=update), merged
