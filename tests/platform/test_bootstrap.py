@@ -155,7 +155,7 @@ def test_the_example_platform_lets_in_the_ci_roles_of_every_account(example_resu
     for env, account in (("dev", "111111111111"), ("staging", "222222222222"), ("prod", "333333333333")):
         assert f"arn:aws:iam::{account}:role/acme-ml-{env}-platform-deployer" in roles
         assert f"arn:aws:iam::{account}:role/acme-ml-{env}-platform-preview" in roles
-        assert f"arn:aws:iam::{account}:role/fraud-detection-{env}-ci-deployer" in roles
+        assert f"arn:aws:iam::{account}:role/fraud-detection--{env}--ci-deployer" in roles
     assert not [r for r in roles if "*" in r]
 
 

@@ -6,7 +6,8 @@ environment, so the work is split by tier:
 - the stack of a `staging` or `prod` tier environment creates that environment's GitHub
   environment (named like the platform environment) and its variables: the `ci-deployer` role
   ARN, region, account, registry host and repositories, cluster and namespace. The prod-tier
-  environment requires reviewers (`ci.prodApprovers`, else the project's owners) and accepts
+  environment requires reviewers (`ci.prodApprovers`, else the approvers the platform admits
+  for the project: `tenancy.effective_prod_approvers`) and accepts
   deployments from the release branch only;
 - the stack of the repository's *home* environment (the first staging-tier environment, else
   the first prod-tier one) also protects the default and release branches and commits the
@@ -25,7 +26,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_github as github
 
-from .. import naming
+from .. import naming, tenancy
 from ..bundle.resolved import Project
 from ..ci.render import render_project_workflows
 from .context import ProjectContext
@@ -176,8 +177,10 @@ class ProjectRepository(pulumi.ComponentResource):
         return environment
 
     def _prod_reviewers(self) -> github.RepositoryEnvironmentReviewerArgs:
-        project = self._ctx.project.bundle
-        handles = list(self._ctx.env.spec.ci.prod_approvers) or list(project.metadata.owners)
+        # Who approves prod is the platform's call (tenancy), never the team's own `owners`.
+        project = self._ctx.project
+        limits = tenancy.bounds(project.platform.bundle)
+        handles = tenancy.effective_prod_approvers(limits, project.name, self._ctx.env.spec.ci.prod_approvers)
         teams: list[pulumi.Output[int]] = []
         users: list[pulumi.Output[int]] = []
         for handle in handles[:MAX_REVIEWERS]:
