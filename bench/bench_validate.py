@@ -46,6 +46,11 @@ spec:
     organization: acme
     repository: acme/{name}
     prodApprovers: ["@acme/platform-leads"]
+  tenancy:
+    principalAccounts: ["111111111111"]
+    prodReadAccessFromDev: true
+    projects:
+{admissions}
   cluster:
     version: "1.34"
     systemNodeGroup: {{ instanceTypes: [m6i.large, m7i.large], min: 2, max: 4 }}
@@ -186,8 +191,23 @@ PROJECT_TAIL = """\
 """
 
 
-def platform_text(index: int, rng: random.Random) -> str:
+ADMISSION = """\
+      {name}:
+        repository: acme/{name}
+        principals: [arn:aws:iam::111111111111:role/ds-{team}, arn:aws:iam::111111111111:role/mle-{team}]
+        prodApprovers: ["@acme/team-{team}-leads"]
+"""
+
+
+def platform_text(index: int, rng: random.Random, count: int) -> str:
+    """A platform admitting the projects that name it (every PLATFORMS-th one)."""
+    admissions = "".join(
+        ADMISSION.format(name=f"project-{project}", team=project % 37)
+        for project in range(PLATFORMS, count)
+        if project % PLATFORMS == index
+    )
     return PLATFORM.format(
+        admissions=admissions.rstrip("\n") or "      {}",
         name=f"platform-{index}",
         index=index,
         isolation="account",
@@ -227,7 +247,7 @@ def generate(directory: Path, count: int) -> list[Path]:
     files = []
     for index in range(count):
         if index < PLATFORMS:
-            path, text = directory / f"platform-{index}.yaml", platform_text(index, rng)
+            path, text = directory / f"platform-{index}.yaml", platform_text(index, rng, count)
         else:
             path, text = directory / f"project-{index}.yaml", project_text(index, rng)
         path.write_text(text, encoding="utf-8")

@@ -3,11 +3,34 @@
 Components and rules never assemble names themselves: they call these functions, so that a
 cross-environment grant (dev reading prod data) names exactly the bucket the prod stack creates,
 and so that `rules/names.py` can prove every derived name fits its AWS limit before deploying.
+
+The naming scheme cannot be ambiguous: names written in bundles (projects, environments, pools,
+pipelines, registries, …) never contain `--` (see `bundle/model.py`), and every name derived
+from a project joins its parts with `--` (`SEPARATOR`). So a derived name splits back into its
+parts, and project `fraud` with pool `detection-gpu-train` (`fraud--detection-gpu-train`) can
+never take the NodePool of project `fraud-detection` with pool `gpu-train`
+(`fraud-detection--gpu-train`). Platform-derived names hold no `--` at all (the platform's own,
+trusted names joined with `-`), so no project name can equal one of them either. Where a
+service's charset forbids `--`, another separator that names cannot hold is used: `/` (ECR
+repositories, secrets), `__` (Glue databases) and `:` (Kubernetes groups). The one exception is
+RDS, whose identifiers allow neither (`database`); `rules/names.py` checks every derived name of
+the whole bundle set for collisions, so that exception is caught before anything deploys.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+# Joins the parts of every project-derived name; names in bundles cannot contain it.
+SEPARATOR = "--"
+
+
+def join(*parts: str) -> str:
+    """`join("fraud-detection", "prod", "ci-deployer")` → `fraud-detection--prod--ci-deployer`."""
+    return SEPARATOR.join(parts)
+
 
 # AWS and Kubernetes name limits that derived names must respect.
 LIMITS: dict[str, int] = {
@@ -27,10 +50,29 @@ LIMITS: dict[str, int] = {
     "kms-alias": 256,
     "glue-database": 255,
     "secret": 512,
+    "k8s-object": 253,
 }
+
+# S3 refuses bucket names with these prefixes (and a few suffixes derived names never end with).
+S3_RESERVED_PREFIXES: tuple[str, ...] = ("xn--", "sthree-", "amzn-s3-demo-")
+
+
+def name_problem(limit_key: str, name: str) -> str | None:
+    """Why a derived name cannot be used (too long, or a prefix its service reserves), or None."""
+    limit = LIMITS[limit_key]
+    if len(name) > limit:
+        return f"derived {limit_key} name '{name}' is {len(name)} characters, over the limit of {limit}"
+    if limit_key == "s3-bucket" and name.startswith(S3_RESERVED_PREFIXES):
+        return f"derived {limit_key} name '{name}' starts with a prefix S3 reserves ({', '.join(S3_RESERVED_PREFIXES)})"
+    return None
+
 
 # Longest account id and the data classes a project bucket can have, for length checks.
 DATA_CLASSES: tuple[str, ...] = ("data", "artifacts", "logs", "access-logs")
+# Databases a project may have: the MLflow backend store and the pgvector vector database.
+DATABASES: tuple[str, ...] = ("mlflow", "vectors")
+# Purpose of the admission policy that keeps ExternalSecrets inside the project's secrets.
+EXTERNAL_SECRETS_SCOPE = "external-secrets-scope"
 PERSONAS: tuple[str, ...] = ("data-scientist", "ml-engineer", "ci-deployer", "workload")
 PLACEHOLDER_ACCOUNT = "000000000000"
 # Workload identities besides one per pipeline; pipelines may not take these names.
@@ -39,6 +81,36 @@ RESERVED_WORKLOADS: tuple[str, ...] = ("serving", "tracking", "gateway", "feedba
 # Tag keys (DESIGN §5).
 TAG_PERSONA = "mlrig:persona"
 TAG_DATA_CLASS = "mlrig:data-class"
+# Tags mlrig sets on every AWS resource of a stack (`default_tags`), and the most it adds to a
+# single resource on top of them (`mlrig:persona`, `mlrig:data-class`, `Name`): bundles' own tags
+# must leave room for both under AWS's limit of 50 tags per resource.
+DEFAULT_TAG_KEYS: tuple[str, ...] = ("project", "environment", "team", "cost-center", "managed-by")
+MAX_RESOURCE_TAGS = 3
+AWS_TAG_LIMIT = 50
+# Tag key prefixes a bundle may not use: AWS reserves `aws:`; `mlrig:` tags drive mlrig itself.
+RESERVED_TAG_PREFIXES: tuple[str, ...] = ("aws:", "mlrig:")
+
+# --- Kubernetes namespaces mlrig itself installs into (platform add-ons and system components). ---
+# The platform code creates them from these constants, and `tenancy.reserved_namespace` refuses
+# them (and every `kube-*` namespace) as project names, so the list cannot drift.
+KUBE_SYSTEM_NAMESPACE = "kube-system"
+ARGO_NAMESPACE = "argo"
+KSERVE_NAMESPACE = "kserve"
+CERT_MANAGER_NAMESPACE = "cert-manager"
+MONITORING_NAMESPACE = "monitoring"
+EXTERNAL_SECRETS_NAMESPACE = "external-secrets"
+INGRESS_NAMESPACE = "ingress"
+PLATFORM_NAMESPACES: tuple[str, ...] = (
+    KUBE_SYSTEM_NAMESPACE,
+    ARGO_NAMESPACE,
+    KSERVE_NAMESPACE,
+    CERT_MANAGER_NAMESPACE,
+    MONITORING_NAMESPACE,
+    EXTERNAL_SECRETS_NAMESPACE,
+    INGRESS_NAMESPACE,
+)
+# Namespaces every Kubernetes cluster has, besides any `kube-*` one.
+KUBERNETES_NAMESPACES: tuple[str, ...] = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 def partition(region: str) -> str:
@@ -126,20 +198,20 @@ class ProjectNames:
 
     @property
     def prefix(self) -> str:
-        return f"{self.project}-{self.environment}"
+        return join(self.project, self.environment)
 
     @property
     def namespace(self) -> str:
-        return f"{self.project}-{self.environment}" if self.isolation == "namespace" else self.project
+        return join(self.project, self.environment) if self.isolation == "namespace" else self.project
 
     def bucket(self, data_class: str) -> str:
-        return f"{self.prefix}-{data_class}-{self.account}"
+        return join(self.prefix, data_class, self.account)
 
     def role(self, persona: str) -> str:
-        return f"{self.prefix}-{persona}"
+        return join(self.prefix, persona)
 
     def workload_role(self, workload: str) -> str:
-        return f"{self.prefix}-wl-{workload}"
+        return join(self.prefix, "wl", workload)
 
     def service_account(self, workload: str) -> str:
         """Kubernetes service account of a workload (a pipeline name or a RESERVED_WORKLOADS
@@ -150,13 +222,15 @@ class ProjectNames:
         return f"{self.project}/{self.environment}/{registry}"
 
     def database(self, purpose: str) -> str:
-        return f"{self.prefix}-{purpose}"
+        """RDS identifiers may not hold `--`: the one derived name joined with `-` (its
+        uniqueness is checked across the bundle set by `rules/names.py`)."""
+        return f"{self.project}-{self.environment}-{purpose}"
 
     def opensearch_domain(self) -> str:
-        return f"{self.prefix}-vec"
+        return join(self.prefix, "vec")
 
     def firehose(self, purpose: str) -> str:
-        return f"{self.prefix}-{purpose}"
+        return join(self.prefix, purpose)
 
     def kubernetes_group(self, persona: str) -> str:
         """Kubernetes group an EKS access entry maps a persona role to. Named after the namespace,
@@ -165,14 +239,19 @@ class ProjectNames:
 
     def node_pool(self, pool: str) -> str:
         """Karpenter NodePool / EC2NodeClass name: cluster-scoped, so unique per namespace."""
-        return f"{self.namespace}-{pool}"
+        return join(self.namespace, pool)
+
+    def admission_policy(self, purpose: str) -> str:
+        """ValidatingAdmissionPolicy (and its binding) guarding the namespace: cluster-scoped."""
+        return join(self.namespace, purpose)
 
     def image(self, registry: str, tag: str) -> str:
         """Image reference in the environment's ECR repository of `registry`."""
         return f"{ecr_registry(self.account, self.region)}/{self.repository(registry)}:{tag}"
 
     def glue_database(self) -> str:
-        return f"{self.project}_{self.environment}".replace("-", "_")
+        """Glue allows no `-`: hyphens become `_`, and the parts are joined with `__`."""
+        return "__".join(part.replace("-", "_") for part in (self.project, self.environment))
 
     def kms_alias(self) -> str:
         return f"alias/{self.prefix}"
@@ -197,15 +276,24 @@ class ProjectNames:
     def repository_arn(self, registry: str) -> str:
         return f"arn:{self.partition}:ecr:{self.region}:{self.account}:repository/{self.repository(registry)}"
 
-    def derived_names(self, *, pipelines: list[str], registries: list[str], opensearch: bool) -> list[tuple[str, str]]:
-        """(limit key, name) of every AWS name this project derives, for length checks."""
+    def derived_names(
+        self, *, pipelines: Sequence[str], registries: Sequence[str], opensearch: bool, pools: Sequence[str] = ()
+    ) -> list[tuple[str, str]]:
+        """(limit key, name) of every name this project derives, for length checks and for the
+        bundle set's collision check. Names the project may derive are all listed (both
+        databases, say), so that a collision is found before the feature is switched on."""
         names: list[tuple[str, str]] = [("s3-bucket", self.bucket(c)) for c in DATA_CLASSES]
         names += [("iam-role", self.role(p)) for p in PERSONAS]
         names += [("iam-role", self.workload_role(p)) for p in pipelines]
         names += [("iam-role", self.workload_role(w)) for w in RESERVED_WORKLOADS]
+        names += [("iam-role", firehose_delivery_role(self, "feedback"))]
         names += [("ecr-repository", self.repository(r)) for r in registries]
-        names += [("rds-instance", self.database(p)) for p in ("mlflow", "vectors")]
+        names += [("rds-instance", self.database(p)) for p in DATABASES]
         names += [("firehose-stream", self.firehose("feedback")), ("k8s-namespace", self.namespace)]
+        names += [("k8s-name", self.node_pool(pool)) for pool in pools]
+        names += [("k8s-object", self.admission_policy(EXTERNAL_SECRETS_SCOPE))]
+        names += [("kms-alias", self.kms_alias()), ("glue-database", self.glue_database())]
+        names += [("secret", self.secret(""))]
         if opensearch:
             names.append(("opensearch-domain", self.opensearch_domain()))
         return names
@@ -329,15 +417,15 @@ def secret_arn_pattern(names: ProjectNames, purpose: str) -> str:
 
 
 def project_topic(names: ProjectNames, purpose: str) -> str:
-    return f"{names.prefix}-{purpose}"
+    return join(names.prefix, purpose)
 
 
 def project_security_group(names: ProjectNames, purpose: str) -> str:
-    return f"{names.prefix}-{purpose}"
+    return join(names.prefix, purpose)
 
 
 def project_alarm(names: ProjectNames, signal: str) -> str:
-    return f"{names.prefix}-{signal}"
+    return join(names.prefix, signal)
 
 
 def cloudwatch_namespace(names: ProjectNames) -> str:
@@ -382,16 +470,20 @@ def ecr_registry(account: str, region: str) -> str:
 def firehose_delivery_role(names: ProjectNames, purpose: str) -> str:
     """The role a Firehose stream assumes to deliver into the project's buckets (a service role,
     distinct from the `feedback` workload that puts records into the stream)."""
-    return f"{names.prefix}-firehose-{purpose}"
+    return join(names.prefix, f"firehose-{purpose}")
 
 
 def alert_route_secret(route_type: str, target: str) -> str | None:
     """Secret purpose (`ProjectNames.secret(...)`) holding an alert route's credential: the Slack
-    webhook URL, or the PagerDuty routing key named by the route's target. None: no credential."""
+    webhook URL, the PagerDuty routing key named by the route's target, or a webhook's full URL
+    (its tokens never sit in a bundle or a plan; the secret is named after a digest of the
+    route's declared `https://host/path`). None: the route has no credential."""
     if route_type == "slack":
         return "alerts/slack"
     if route_type == "pagerduty":
         return f"alerts/{target}"
+    if route_type == "webhook":
+        return f"alerts/webhook-{hashlib.sha256(target.encode()).hexdigest()[:12]}"
     return None
 
 

@@ -108,6 +108,11 @@ def kubernetes_provider(
         name,
         kubeconfig=kubeconfig,
         enable_server_side_apply=True,
+        # Creating an object that already exists must fail, never adopt it: otherwise a project
+        # named like `kube-system`, or a NodePool named like another project's, would take over
+        # objects it does not own. Set explicitly, so PULUMI_K8S_UPSERT_EXISTING_OBJECTS cannot
+        # turn it on either.
+        upsert_existing_objects=False,
         delete_unreachable=False,
         opts=opts,
     )

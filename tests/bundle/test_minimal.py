@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .helpers import explain, minimal_platform, minimal_project, validate
+from .helpers import admitting, explain, minimal_platform, minimal_project, validate
 
 
 def test_a_platform_with_only_the_required_fields_is_valid():
@@ -10,9 +10,15 @@ def test_a_platform_with_only_the_required_fields_is_valid():
     assert result.valid, explain(result)
 
 
-def test_a_project_with_only_the_required_fields_is_valid():
-    result = validate(minimal_platform(), minimal_project())
+def test_a_project_with_only_the_required_fields_is_valid_once_the_platform_admits_it():
+    result = validate(admitting(minimal_platform(), minimal_project()), minimal_project())
     assert result.valid, explain(result)
+
+
+def test_a_project_the_platform_has_not_admitted_is_told_what_the_platform_team_adds():
+    [error] = validate(minimal_platform(), minimal_project()).diagnostics
+    assert error.rule == "project_admitted" and error.path == "metadata.name"
+    assert 'churn: {repository: "acme/churn", principals: [], prodApprovers: ["@<org>/<team>"]}' in error.message
 
 
 def test_a_minimal_platform_gets_documented_defaults():
@@ -29,10 +35,10 @@ def test_a_minimal_platform_gets_documented_defaults():
 
 
 def test_a_minimal_project_gets_documented_defaults():
-    result = validate(minimal_platform(), minimal_project())
+    result = validate(admitting(minimal_platform(), minimal_project()), minimal_project())
     spec = result.projects["churn"].environments["dev"].spec
     assert spec.deployment_pattern == "deploy-code"
-    assert spec.storage.staging_retention_days == 14 and spec.storage.prod_read_access_from_dev is True
+    assert spec.storage.staging_retention_days == 14 and spec.storage.prod_read_access_from_dev is False
     assert spec.registries == [] and spec.pipelines == {} and spec.serving.endpoints == []
     assert spec.ci.default_branch == "main" and spec.ci.release_branch == "release"
     assert spec.llm.vector_database is None and spec.llm.feedback.enabled is False
@@ -40,7 +46,7 @@ def test_a_minimal_project_gets_documented_defaults():
 
 def test_a_minimal_project_has_one_environment_per_platform_environment():
     envs = {name: {"tier": name, "region": "us-east-1"} for name in ("dev", "staging", "prod")}
-    result = validate(minimal_platform(environments=envs), minimal_project())
+    result = validate(admitting(minimal_platform(environments=envs), minimal_project()), minimal_project())
     project = result.projects["churn"]
     assert list(project.environments) == ["dev", "staging", "prod"]
     assert [e.stack for e in project.environments.values()] == ["churn.dev", "churn.staging", "churn.prod"]
@@ -55,7 +61,7 @@ def test_defaults_that_depend_on_the_tier_are_resolved_per_environment():
         pipelines={"train": {"type": "training"}, "watch": {"type": "monitoring"}},
         llm={"vectorDatabase": {"engine": "pgvector"}},
     )
-    resolved = validate(minimal_platform(environments=envs), project).projects["churn"].environments
+    resolved = validate(admitting(minimal_platform(environments=envs), project), project).projects["churn"].environments
     assert resolved["dev"].spec.llm.vector_database.instance_class == "db.t4g.medium"
     assert resolved["prod"].spec.llm.vector_database.instance_class == "db.r6g.large"
     pipelines = resolved["prod"].spec.pipelines

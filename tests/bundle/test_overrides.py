@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from mlrig.bundle.resolve import merge_override
 
-from .helpers import dump, example, explain, line_of, minimal_platform, minimal_project, only, project_with, validate
+from .helpers import (
+    admitting,
+    dump,
+    example,
+    explain,
+    line_of,
+    minimal_platform,
+    minimal_project,
+    only,
+    project_with,
+    validate,
+)
 
 BASE = ("spec",)
 PROD = ("spec", "environments", "prod")
@@ -88,7 +99,7 @@ def test_the_platform_cluster_override_merges_over_the_shared_cluster(example_re
 
 def test_a_list_override_replaces_the_registries_of_one_environment_only():
     project = minimal_project(registries=["a", "b"], environments={"prod": {"registries": ["c"]}})
-    result = validate(minimal_platform(environments=three_envs()), project)
+    result = validate(admitting(minimal_platform(environments=three_envs()), project), project)
     envs = result.projects["churn"].environments
     assert envs["prod"].spec.registries == ["c"] and envs["dev"].spec.registries == ["a", "b"]
 
@@ -105,7 +116,7 @@ def test_an_invalid_value_in_an_override_points_at_the_override_line():
     project = example("fraud")
     project["spec"]["environments"]["prod"]["compute"]["pools"][0]["max"] = "many"
     text = dump(project)
-    result = validate(example("platform"), text, files=["platform.yaml", "fraud.yaml"])
+    result = validate(example("platform"), text, files=["platform.yaml", "fraud-detection.yaml"])
     [error] = result.diagnostics
     assert error.path == "spec.environments.prod.compute.pools[0].max"
     assert error.line == line_of(text, "max: many")
@@ -143,7 +154,7 @@ def test_a_semantic_error_in_the_base_spec_points_at_the_base_once_not_once_per_
 
 def test_an_override_cannot_move_a_project_to_another_platform_or_repository():
     project = minimal_project(environments={"dev": {"platform": "other", "repository": "acme/x"}})
-    result = validate(minimal_platform(), project)
+    result = validate(admitting(minimal_platform(), project), project)
     assert sorted(e.path for e in result.diagnostics) == [
         "spec.environments.dev.platform",
         "spec.environments.dev.repository",
@@ -152,13 +163,15 @@ def test_an_override_cannot_move_a_project_to_another_platform_or_repository():
 
 
 def test_an_unknown_top_level_key_in_an_override_is_reported_with_a_suggestion():
-    result = validate(minimal_platform(), minimal_project(environments={"dev": {"computee": {}}}))
+    project = minimal_project(environments={"dev": {"computee": {}}})
+    result = validate(admitting(minimal_platform(), project), project)
     [error] = result.diagnostics
     assert error.path == "spec.environments.dev.computee" and "did you mean 'compute'" in error.message
 
 
 def test_an_override_for_an_environment_the_platform_lacks_is_reported():
-    result = validate(minimal_platform(), minimal_project(environments={"prd": {"registries": ["x"]}}))
+    project = minimal_project(environments={"prd": {"registries": ["x"]}})
+    result = validate(admitting(minimal_platform(), project), project)
     [error] = result.diagnostics
     assert error.path == "spec.environments.prd" and error.rule == "override_environments_exist"
 

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 
 from mlrig.bundle.schema import bundle_schema, bundle_schema_text
 
-from .helpers import BUNDLES, ROOT, example, minimal_platform, minimal_project, paths_of, validate
+from .helpers import BUNDLES, ROOT, example, file_names, minimal_platform, minimal_project, paths_of, validate
 
 SCHEMA = bundle_schema()
 VALIDATOR = Draft202012Validator(SCHEMA)
@@ -90,8 +90,9 @@ def schema_accepts(document: Any) -> bool:
 
 def model_accepts(document: dict[str, Any], *context: dict[str, Any]) -> bool:
     """Whether the schema phase of the validator accepts the document (semantic rules aside)."""
-    result = validate(document, *context, files=["doc.yaml", *(f"context-{i}.yaml" for i in range(len(context)))])
-    return not [d for d in result.diagnostics if d.file == "doc.yaml" and d.rule in ("schema", "load")]
+    files = file_names((document, *context))
+    result = validate(document, *context, files=files)
+    return not [d for d in result.diagnostics if d.file == files[0] and d.rule in ("schema", "load")]
 
 
 @pytest.mark.parametrize("name", ["platform", "fraud", "rag"])

@@ -34,9 +34,9 @@ def test_validating_one_file_resolves_references_from_its_directory_without_repo
     platform = example("platform")
     set_path(platform, "spec.environments.staging.region", "us-east-7")  # broken, but not asked about
     (tmp_path / "platform.yaml").write_text(dump(platform))
-    (tmp_path / "fraud.yaml").write_text(dump(example("fraud")))
-    result = validate_paths([tmp_path / "fraud.yaml"])
-    assert [r.file for r in result.reports if not r.context] == [str(tmp_path / "fraud.yaml")]
+    (tmp_path / "fraud-detection.yaml").write_text(dump(example("fraud")))
+    result = validate_paths([tmp_path / "fraud-detection.yaml"])
+    assert [r.file for r in result.reports if not r.context] == [str(tmp_path / "fraud-detection.yaml")]
     [error] = result.diagnostics
     assert error.path == "spec.platform" and "has errors of its own" in error.message
 

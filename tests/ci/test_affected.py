@@ -97,6 +97,14 @@ def test_docs_only_and_cosmetic_changes_affect_nothing(bundle_repo: Callable[[],
 
 def test_the_working_tree_counts_including_new_files(bundle_repo: Callable[[], Path]) -> None:
     repo = bundle_repo()
+    platform = (repo / "bundles/platform.yaml").read_text()
+    admission = platform.split("      rag-assistant:\n", 1)[1].split("  cluster:", 1)[0]
+    (repo / "bundles/platform.yaml").write_text(  # the platform team admitted the new project first
+        platform.replace(
+            "  cluster:", "      support-bot:\n" + admission.replace("rag-assistant", "support-bot") + "  cluster:", 1
+        )
+    )
+    commit(repo, "admit the support bot")
     text = (repo / "bundles/rag-assistant.yaml").read_text()
     (repo / "bundles/support-bot.yaml").write_text(
         text.replace("name: rag-assistant", "name: support-bot").replace("acme/rag-assistant", "acme/support-bot")

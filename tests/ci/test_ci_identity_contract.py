@@ -72,7 +72,7 @@ def test_project_jobs_run_in_the_environment_the_ci_deployer_role_trusts(
 ) -> None:
     plan = project_plan("fraud-detection", environment)
     names = example_result.projects["fraud-detection"].environments[environment]
-    role_arn = f"arn:aws:iam::{names.platform_environment.account}:role/fraud-detection-{environment}-ci-deployer"
+    role_arn = f"arn:aws:iam::{names.platform_environment.account}:role/fraud-detection--{environment}--ci-deployer"
     subjects = trusted_subjects(plan, role_arn)
     assert subjects == [f"repo:acme/fraud-detection:environment:{environment}"]
     jobs = [

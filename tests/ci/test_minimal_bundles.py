@@ -23,6 +23,7 @@ metadata: { name: tiny, owners: ["@tiny/ops"] }
 spec:
   isolation: cluster
   github: { organization: tiny }
+  tenancy: { projects: { scorer: { repository: tiny/scorer, prodApprovers: ["@tiny/leads"] } } }
   environments:
     dev: { tier: dev, region: eu-west-1 }
     live: { tier: prod, region: eu-west-1 }

@@ -335,6 +335,9 @@ apiVersion: mlrig/v1
 kind: Platform
 metadata: {name: lean, owners: ["@lean/ops"]}
 spec:
+  tenancy:
+    projects:
+      app: {repository: lean/app, prodApprovers: ["@lean/leads"]}
   environments:
     dev: {tier: dev, region: us-east-2}
     prod: {tier: prod, region: us-east-2}
@@ -345,7 +348,7 @@ def test_a_platform_without_a_github_organisation_gets_only_the_offline_pull_req
     """The program creates no CI role without `github.organization`: no workflow may assume one."""
     from mlrig.bundle.validate import validate_paths
 
-    (tmp_path / "platform.yaml").write_text(NO_GITHUB)
+    (tmp_path / "lean.yaml").write_text(NO_GITHUB)
     (tmp_path / "app.yaml").write_text(
         "apiVersion: mlrig/v1\nkind: Project\nmetadata: {name: app}\nspec: {platform: lean, repository: lean/app}\n"
     )

@@ -82,6 +82,14 @@ def variables(plan: StackPlan) -> dict[str, Any]:
     }
 
 
+def test_without_its_own_approvers_prod_requires_the_admitted_ones_never_the_teams_owners(fraud: Project) -> None:
+    # F6: no `ci.prodApprovers` fell back to `metadata.owners` (chosen by the team itself).
+    plan, _ = plan_repository(fraud, "prod", prod_approvers=[])
+    (environment,) = plan.of_type("github:index/repositoryEnvironment:RepositoryEnvironment")
+    assert fraud.bundle.metadata.owners == ["@acme/risk-ml"]
+    assert environment["inputs"]["reviewers"] == [{"teams": [4242]}], "the admitted @acme/ml-leads, not @acme/risk-ml"
+
+
 def test_prod_requires_the_project_approvers_and_deploys_only_from_the_release_branch(fraud: Project) -> None:
     plan, _ = plan_repository(fraud, "prod")
     (environment,) = plan.of_type("github:index/repositoryEnvironment:RepositoryEnvironment")
@@ -98,7 +106,7 @@ def test_prod_requires_the_project_approvers_and_deploys_only_from_the_release_b
 def test_environment_variables_name_the_ci_deployer_role_and_the_registries(fraud: Project) -> None:
     plan, _ = plan_repository(fraud, "staging")
     found = variables(plan)
-    assert found["AWS_ROLE_ARN"] == "arn:aws:iam::222222222222:role/fraud-detection-staging-ci-deployer"
+    assert found["AWS_ROLE_ARN"] == "arn:aws:iam::222222222222:role/fraud-detection--staging--ci-deployer"
     assert found["AWS_REGION"] == "us-east-1"
     assert found["ECR_REGISTRY"] == "222222222222.dkr.ecr.us-east-1.amazonaws.com"
     assert found["ECR_REPOSITORY_TRAINING"] == "fraud-detection/staging/training"
@@ -158,19 +166,23 @@ def test_staging_accepts_deployments_from_the_default_branch_only(fraud: Project
     assert "reviewers" not in environment["inputs"]
 
 
-def test_prod_without_project_approvers_requires_the_platforms_approvers_never_nobody(fraud: Project) -> None:
-    """F6: no owners and no prodApprovers gave a prod environment with `reviewers: [{}]`."""
+def test_prod_without_project_approvers_requires_the_admitted_approvers_never_nobody(fraud: Project) -> None:
+    """F6: no owners and no prodApprovers gave a prod environment with `reviewers: [{}]`. Now the
+    approvers the platform admitted the project with apply, never the team's own owners."""
     metadata = fraud.bundle.metadata.model_copy(update={"owners": []})
     ownerless = dataclasses.replace(fraud, bundle=fraud.bundle.model_copy(update={"metadata": metadata}))
     plan, _ = plan_repository(ownerless, "prod", prod_approvers=[])
     (environment,) = plan.of_type("github:index/repositoryEnvironment:RepositoryEnvironment")
-    assert environment["inputs"]["reviewers"] == [{"teams": [4545]}], "@acme/platform-leads"
+    assert environment["inputs"]["reviewers"] == [{"teams": [4242]}], "@acme/ml-leads, from the admission"
 
 
 def without_platform_approvers(project: Project) -> Project:
+    """The project's admission names no approvers (validation forbids it; the stack must not trust that)."""
     platform = project.platform
-    github = platform.bundle.spec.github.model_copy(update={"prod_approvers": []})
-    spec = platform.bundle.spec.model_copy(update={"github": github})
+    tenancy = platform.bundle.spec.tenancy
+    admission = tenancy.projects[project.name].model_copy(update={"prod_approvers": []})
+    tenancy = tenancy.model_copy(update={"projects": {**tenancy.projects, project.name: admission}})
+    spec = platform.bundle.spec.model_copy(update={"tenancy": tenancy})
     bare = dataclasses.replace(platform, bundle=platform.bundle.model_copy(update={"spec": spec}))
     return dataclasses.replace(project, platform=bare)
 

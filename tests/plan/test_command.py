@@ -162,7 +162,7 @@ def test_a_failed_write_of_out_leaves_no_partial_file(tmp_path: Path, monkeypatc
 
 
 def test_json_of_several_bundles_is_a_list_of_contract_objects(bundle_dir: Path, small_platform_program):
-    second = bundle_dir / "other.yaml"
+    second = bundle_dir / "beta-ml.yaml"
     second.write_text(
         (bundle_dir / "platform.yaml")
         .read_text()

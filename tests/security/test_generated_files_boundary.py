@@ -188,7 +188,9 @@ INERT: dict[str, list[Edit]] = {
         ("platform.yaml", "department: machine-learning", f'department: "{INJECTED}\\nx: y"'),
     ],
     "a repository name with dots and underscores": [
-        ("fraud-detection.yaml", "repository: acme/fraud-detection", "repository: acme/fraud.detection_v2-x")
+        ("fraud-detection.yaml", "repository: acme/fraud-detection", "repository: acme/fraud.detection_v2-x"),
+        # the platform admits the project with that repository (a platform-owned change)
+        ("platform.yaml", "repository: acme/fraud-detection", "repository: acme/fraud.detection_v2-x"),
     ],
     "a newer python version for a project": [
         ("fraud-detection.yaml", "releaseBranch: release", 'releaseBranch: release\n    pythonVersion: "3.13"')

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .model import ComputePool, EnvironmentSpec, NetworkSettings, Pipeline, ProjectSpec, Tier
+from .model import ComputePool, EnvironmentSpec, NetworkSettings, Pipeline, PlatformBundle, ProjectSpec, Tier
 
 DEFAULT_SCHEDULES: dict[str, str | None] = {
     "feature-refresh": "0 2 * * *",
@@ -110,3 +110,14 @@ def resolve_project_spec(spec: ProjectSpec, project: str, tier: Tier) -> Project
     for step in PROJECT_STEPS:
         spec = step(spec, project, tier)
     return spec
+
+
+def resolve_platform_defaults(spec: ProjectSpec, platform: PlatformBundle) -> ProjectSpec:
+    """Project defaults that follow the platform: `storage.prodReadAccessFromDev` unset means
+    what the platform's tenancy allows. An explicit value is kept (a `true` the platform
+    forbids is an error of `rules/tenancy.py`, so it never deploys)."""
+    storage = spec.storage
+    if storage.prod_read_access_from_dev is not None:
+        return spec
+    allowed = platform.spec.tenancy.prod_read_access_from_dev
+    return spec.model_copy(update={"storage": storage.model_copy(update={"prod_read_access_from_dev": allowed})})

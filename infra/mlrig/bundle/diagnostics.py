@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -10,15 +11,36 @@ from dataclasses import dataclass, field
 Path = tuple[str | int, ...]
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
+# Characters that must never reach a terminal or a CI log raw: C0 and C1 controls and DEL (line
+# breaks, escape sequences, GitHub's `::command::` lines), the Unicode line and paragraph
+# separators, and the bidirectional overrides that make text read differently than it is.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def sanitize(text: str) -> str:
+    """`text` with every control character written as an escape (`\\n`, `\\x1b`, `\\u2028`), so
+    that user values echoed in a diagnostic stay one printable line in every output format."""
+    return _UNSAFE.sub(_escape_char, text)
+
 
 def format_path(path: Path) -> str:
-    """`("spec", "compute", "pools", 0, "max")` → `spec.compute.pools[0].max`."""
+    """`("spec", "compute", "pools", 0, "max")` → `spec.compute.pools[0].max`; a key that is not
+    plain (empty, or holding `.`, `[`, `]`, quotes or spaces) is quoted: `spec.pipelines["a.b"]`."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         elif not _PLAIN_KEY.match(part):
-            out += f"[{part!r}]"  # keys such as '' or 'a.b' would make the path ambiguous
+            out += f"[{sanitize(json.dumps(part, ensure_ascii=False))}]"
         elif out:
             out += f".{part}"
         else:
@@ -65,6 +87,12 @@ class Diagnostic:
     path: str
     message: str
     rule: str = field(default="schema", compare=False)
+
+    def __post_init__(self) -> None:
+        # Messages and paths echo keys and values of hostile bundles: escape them once, here,
+        # so that no output format (text, GitHub annotations, JSON) can carry them raw.
+        for name in ("file", "path", "message"):
+            object.__setattr__(self, name, sanitize(getattr(self, name)))
 
     def as_dict(self) -> dict[str, object]:
         return {

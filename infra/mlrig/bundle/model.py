@@ -22,7 +22,8 @@ API_VERSION = "mlrig/v1"
 # --- value types -------------------------------------------------------------------------------
 # Each pattern has a human description in PATTERN_HINTS so errors say what is expected.
 
-DNS_LABEL = r"^[a-z]([a-z0-9-]*[a-z0-9])?$"
+# No `--`: mlrig joins names with `--` (naming.SEPARATOR), so derived names stay unambiguous.
+DNS_LABEL = r"^[a-z](-?[a-z0-9])*$"
 ACCOUNT_ID = r"^[0-9]{12}$"
 REGION = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"
 CIDR = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$"
@@ -52,9 +53,33 @@ TAG_KEY = r"^[A-Za-z0-9 _.:/=+@-]{1,128}$"
 ROLE_NAME = r"^[A-Za-z0-9+=,.@_-]{1,64}$"
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 PYTHON_VERSION = r"^3\.[0-9]{1,2}$"
+# A public DNS name such as hooks.example.com: lowercase labels, the last starting with a letter
+# (so never an IPv4 address).
+HOSTNAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+AWS_ORGANIZATION_ID = r"^o-[a-z0-9]{10,32}$"
+
+# --- size caps ---------------------------------------------------------------------------------
+# A team's bundle is untrusted input, and every item of these lists becomes cloud resources:
+# bounds no real team reaches keep a hostile bundle from planning thousands of them.
+MAX_PIPELINES = 100
+MAX_ENDPOINTS = 50
+MAX_POOLS = 50
+MAX_REGISTRIES = 50
+MAX_ALERT_ROUTES = 20
+MAX_PRINCIPALS = 100  # per persona
+MAX_PARAMETERS = 100
+MAX_QUALITY_METRICS = 50
+MAX_LIST_ITEMS = 100  # other short lists: owners, checks, features, models, command arguments
+MAX_INSTANCE_TYPES = 20
+MAX_DATA_LAYERS = 20
+MAX_ENVIRONMENTS = 20
+MAX_TAGS = 50  # AWS's limit per resource; `rules/tenancy.py` also counts mlrig's own tags
+MAX_REVIEWERS = 6  # GitHub's limit of required reviewers of an environment
+MAX_TEXT = 1024  # free text (descriptions)
+MAX_NAME_TEXT = 256  # free-form names (models, features)
 
 PATTERN_HINTS: dict[str, str] = {
-    DNS_LABEL: "a DNS label: lowercase letters, digits and '-', starting with a letter",
+    DNS_LABEL: "a DNS label: lowercase letters, digits and single '-' between them, starting with a letter",
     ACCOUNT_ID: "a 12-digit AWS account id, quoted so YAML keeps it a string",
     REGION: "an AWS region such as us-east-1",
     CIDR: "an IPv4 CIDR block such as 10.10.0.0/16",
@@ -75,6 +100,8 @@ PATTERN_HINTS: dict[str, str] = {
     ROLE_NAME: "an IAM role name: 1 to 64 letters, digits and + = , . @ _ -",
     IDENTIFIER: "a name such as learning_rate: a letter or '_', then letters, digits, '_', '.' or '-'",
     PYTHON_VERSION: "a Python version such as 3.12",
+    HOSTNAME: "a public host name such as hooks.example.com (lowercase, not an IP address)",
+    AWS_ORGANIZATION_ID: "an AWS Organizations id such as o-a1b2c3d4e5",
 }
 
 DnsName = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
@@ -92,7 +119,18 @@ Cron = Annotated[str, StringConstraints(min_length=1, max_length=120)]  # parsed
 TagKey = Annotated[str, StringConstraints(pattern=TAG_KEY)]
 TagValue = Annotated[str, StringConstraints(max_length=256)]
 Percent = Annotated[int, Field(ge=0, le=100)]
-ParameterValue = str | int | float | bool
+ParameterValue = Annotated[str, StringConstraints(max_length=1024)] | int | float | bool
+GithubOrg = Annotated[str, StringConstraints(pattern=GITHUB_ORG, max_length=39)]
+Repository = Annotated[str, StringConstraints(pattern=REPOSITORY, max_length=140)]
+Hostname = Annotated[str, StringConstraints(pattern=HOSTNAME, max_length=253)]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+NameText = Annotated[str, StringConstraints(max_length=MAX_NAME_TEXT)]
+
+
+def at_most(limit: int) -> Any:
+    """A size cap on a list or map a team controls."""
+    return Field(max_length=limit)
+
 
 Tier = Literal["dev", "staging", "prod"]
 Isolation = Literal["account", "cluster", "namespace"]
@@ -170,12 +208,12 @@ class PlatformMetadata(Strict):
         "`<name>.<environment>`; projects refer to it in `spec.platform`.",
         "acme-ml",
     )
-    owners: list[GithubOwner] = spec_field(
+    owners: Annotated[list[GithubOwner], at_most(MAX_LIST_ITEMS)] = spec_field(
         [],
         "GitHub users or teams that own this bundle; they become its CODEOWNERS.",
         ["@acme/platform"],
     )
-    description: str = spec_field("", "Free text shown in plans and generated docs.", "Acme ML platform")
+    description: Text = spec_field("", "Free text shown in plans and generated docs.", "Acme ML platform")
 
 
 class ProjectMetadata(Strict):
@@ -187,9 +225,9 @@ class ProjectMetadata(Strict):
     team: DnsName | None = spec_field(
         None, "Owning team, used in the `team` tag. Defaults to the project name.", "risk-ml"
     )
-    owners: list[GithubOwner] = spec_field(
+    owners: Annotated[list[GithubOwner], at_most(MAX_LIST_ITEMS)] = spec_field(
         [],
-        "GitHub users or teams that own this bundle; they become its CODEOWNERS.",
+        "GitHub users or teams that own this bundle; they become its CODEOWNERS. At most 100.",
         ["@acme/risk-ml"],
     )
     cost_center: Annotated[str, StringConstraints(max_length=128)] | None = spec_field(
@@ -197,7 +235,7 @@ class ProjectMetadata(Strict):
         "Cost centre for the `cost-center` tag. Defaults to `unassigned`.",
         "cc-1234",
     )
-    description: str = spec_field("", "Free text shown in plans and generated docs.", "Card fraud scoring")
+    description: Text = spec_field("", "Free text shown in plans and generated docs.", "Card fraud scoring")
 
 
 # --- platform ----------------------------------------------------------------------------------
@@ -346,6 +384,80 @@ class EnvironmentSpec(Strict):
     )
 
 
+class AlertTargets(Strict):
+    webhook_hosts: Annotated[list[Hostname], at_most(MAX_LIST_ITEMS)] = spec_field(
+        [],
+        "Hosts that `webhook` alert routes may post to, over HTTPS. Default: none, so webhook "
+        "routes are refused. In-cluster, link-local and IP-address hosts are never allowed. "
+        "Slack and PagerDuty credentials stay in Secrets Manager; `sns` topics must live in the "
+        "environment's own account.",
+        ["hooks.example.com"],
+    )
+
+
+class ProjectAdmission(Strict):
+    repository: Repository = required(
+        "The project's repository; its `spec.repository` must be exactly this.", "acme/fraud-detection"
+    )
+    principals: Annotated[list[PrincipalArn], at_most(2 * MAX_PRINCIPALS)] = spec_field(
+        [],
+        "Every IAM principal the project may name in `spec.access` (in any environment's override too). Default: none.",
+        ["arn:aws:iam::111111111111:role/AWSReservedSSO_DataScientist_0123456789abcdef"],
+    )
+    prod_approvers: Annotated[list[GithubOwner], at_most(MAX_REVIEWERS)] = spec_field(
+        [],
+        "Who may approve the project's prod deployments: its `ci.prodApprovers` must be among "
+        "them (and default to all of them).",
+        ["@acme/ml-leads"],
+    )
+
+
+class TenancySettings(Strict):
+    github_organizations: Annotated[list[GithubOrg], at_most(MAX_LIST_ITEMS)] | None = spec_field(
+        None,
+        "GitHub organisations project repositories may belong to. Default: `[github.organization]` "
+        "(none when that is unset: then only the admitted repositories bound projects).",
+        ["acme"],
+    )
+    principal_accounts: Annotated[list[AccountId], at_most(MAX_LIST_ITEMS)] | None = spec_field(
+        None,
+        "AWS accounts persona principals (`spec.access`) may come from. Default: the accounts "
+        "of the platform's environments.",
+        ["111111111111"],
+    )
+    aws_organization_id: Annotated[str, StringConstraints(pattern=AWS_ORGANIZATION_ID)] | None = spec_field(
+        None,
+        "The AWS Organization of the platform's accounts. When set, persona roles also require "
+        "`aws:PrincipalOrgID` to match. Default: no organisation condition.",
+        "o-a1b2c3d4e5",
+    )
+    prod_read_access_from_dev: bool = spec_field(
+        False,
+        "Whether dev personas may read prod data (read-only) at all. A project may only narrow "
+        "this (its `storage.prodReadAccessFromDev`).",
+        True,
+    )
+    min_prod_approvers: Annotated[int, Field(ge=1, le=MAX_REVIEWERS)] = spec_field(
+        1,
+        "Minimum required reviewers of every project's `prod` GitHub environment (never 0).",
+        1,
+    )
+    alerts: AlertTargets = model_field(AlertTargets, "Where project alerts may go.", {"webhookHosts": []})
+    projects: dict[DnsName, ProjectAdmission] = spec_field(
+        {},
+        "Admission: a project deploys only when admitted here, by name, with the fields that "
+        "change who reaches it (repository, principals, prod approvers). This file is the "
+        "platform team's, so a team cannot widen them in its own bundle.",
+        {
+            "fraud-detection": {
+                "repository": "acme/fraud-detection",
+                "principals": ["arn:aws:iam::111111111111:role/AWSReservedSSO_DataScientist_0123456789abcdef"],
+                "prodApprovers": ["@acme/ml-leads"],
+            }
+        },
+    )
+
+
 class PlatformSpec(Strict):
     isolation: Isolation = spec_field(
         "cluster",
@@ -364,7 +476,16 @@ class PlatformSpec(Strict):
         "The environments, by name. Any names; `tier` decides the semantics.",
         {"dev": {"tier": "dev", "region": "us-east-1"}},
     )
-    tags: dict[TagKey, TagValue] = spec_field({}, "Extra tags on every AWS resource.", {"department": "ml"})
+    tenancy: TenancySettings = model_field(
+        TenancySettings,
+        "What projects may do: the bounds every Project bundle lives in, and which projects are admitted at all.",
+        {"githubOrganizations": ["acme"], "projects": {"fraud-detection": {"repository": "acme/fraud-detection"}}},
+    )
+    tags: Annotated[dict[TagKey, TagValue], at_most(MAX_TAGS)] = spec_field(
+        {},
+        "Extra tags on every AWS resource. Keys may not start with `aws:` or `mlrig:`.",
+        {"department": "ml"},
+    )
 
 
 class PlatformBundle(Strict):
@@ -378,16 +499,18 @@ class PlatformBundle(Strict):
 
 
 class AccessSettings(Strict):
-    data_scientists: list[PrincipalArn] = spec_field(
+    data_scientists: Annotated[list[PrincipalArn], at_most(MAX_PRINCIPALS)] = spec_field(
         [],
         "IAM principals who act as data scientists: read+write in dev, read in staging, "
-        "read-only data, artifacts and logs in prod.",
+        "read-only data, artifacts and logs in prod. Each must be admitted for the project in the "
+        "platform's `tenancy.projects`, come from one of its `tenancy.principalAccounts`, and "
+        "be a role or user (never an account's `:root`). At most 100.",
         ["arn:aws:iam::111111111111:role/ds-alice"],
     )
-    ml_engineers: list[PrincipalArn] = spec_field(
+    ml_engineers: Annotated[list[PrincipalArn], at_most(MAX_PRINCIPALS)] = spec_field(
         [],
         "IAM principals who act as ML engineers: read+write in dev and staging, read-only in "
-        "prod (prod changes go through CI).",
+        "prod (prod changes go through CI). Bounded like `dataScientists`. At most 100.",
         ["arn:aws:iam::111111111111:role/mle-bob"],
     )
 
@@ -396,13 +519,17 @@ class StorageSettings(Strict):
     staging_retention_days: Annotated[int, Field(ge=1, le=365)] = spec_field(
         14, "Days after which staging data expires (staging data is temporary).", 14
     )
-    prod_read_access_from_dev: bool = spec_field(
-        True, "Dev personas and workloads may read prod data (read-only).", True
+    prod_read_access_from_dev: bool | None = spec_field(
+        None,
+        "Dev personas may read prod data (read-only). Default: what the platform's "
+        "`tenancy.prodReadAccessFromDev` allows (false unless the platform allows it); a project "
+        "may only narrow it: `true` where the platform forbids it is an error.",
+        False,
     )
     noncurrent_version_retention_days: Annotated[int, Field(ge=1, le=3650)] = spec_field(
         30, "Days old object versions are kept in versioned buckets.", 30
     )
-    data_layers: Annotated[list[DnsName], Field(min_length=1)] = spec_field(
+    data_layers: Annotated[list[DnsName], Field(min_length=1, max_length=MAX_DATA_LAYERS)] = spec_field(
         ["bronze", "silver", "gold"], "Prefixes of the data bucket (medallion layers).", ["raw", "curated"]
     )
 
@@ -424,7 +551,7 @@ class GpuSettings(Strict):
 
 class ComputePool(Strict):
     name: DnsName = required("Name of the pool; pipelines and endpoints refer to it.", "gpu-train")
-    instance_types: Annotated[list[InstanceType], Field(min_length=1)] = spec_field(
+    instance_types: Annotated[list[InstanceType], Field(min_length=1, max_length=MAX_INSTANCE_TYPES)] = spec_field(
         ["m6i.2xlarge", "m7i.2xlarge"],
         "EC2 instance types the autoscaler may launch. GPU pools need GPU instance families.",
         ["g5.2xlarge", "g6.2xlarge"],
@@ -442,9 +569,9 @@ class ComputePool(Strict):
 
 
 class ComputeSettings(Strict):
-    pools: list[ComputePool] = spec_field(
+    pools: Annotated[list[ComputePool], at_most(MAX_POOLS)] = spec_field(
         [],
-        "Node pools of the project, merged by `name` in overrides.",
+        "Node pools of the project, merged by `name` in overrides. At most 50.",
         [{"name": "gpu-train", "instanceTypes": ["g5.2xlarge"], "gpu": {"count": 1}, "capacity": "spot"}],
     )
 
@@ -475,13 +602,14 @@ class Pipeline(Strict):
     pool: DnsName | None = spec_field(
         None, "Compute pool (a `compute.pools` name) to run on. Default: the cluster's general nodes.", "gpu-train"
     )
-    command: list[str] = spec_field(
+    command: Annotated[list[Text], at_most(MAX_LIST_ITEMS)] = spec_field(
         [], "Container command. Default: the image's entrypoint.", ["python", "-m", "train"]
     )
     resources: Resources = model_field(Resources, "Resources per step pod.", {"cpu": "4", "memory": "16Gi", "gpu": 1})
-    parameters: dict[Annotated[str, StringConstraints(pattern=IDENTIFIER)], ParameterValue] = spec_field(
-        {}, "Parameters passed to the pipeline.", {"epochs": 10}
-    )
+    parameters: Annotated[
+        dict[Annotated[str, StringConstraints(pattern=IDENTIFIER, max_length=128)], ParameterValue],
+        at_most(MAX_PARAMETERS),
+    ] = spec_field({}, "Parameters passed to the pipeline. At most 100.", {"epochs": 10})
     timeout_minutes: Annotated[int, Field(ge=1, le=10080)] = spec_field(
         240, "Maximum run time before the run fails.", 120
     )
@@ -492,7 +620,7 @@ class Pipeline(Strict):
     workers: Annotated[int, Field(ge=1, le=256)] = spec_field(
         1, "Parallel workers (distributed training and fine-tuning).", 4
     )
-    base_model: str | None = spec_field(
+    base_model: NameText | None = spec_field(
         None, "fine-tuning only: the base model in the model hub.", "meta-llama/Llama-3.1-8B-Instruct"
     )
     mode: Literal["batch", "streaming"] = spec_field("batch", "batch-inference only: `batch` or `streaming`.", "batch")
@@ -514,7 +642,7 @@ class Comparison(Strict):
 
 
 class ModelDeploymentSettings(Strict):
-    compliance_checks: list[DnsName] = spec_field(
+    compliance_checks: Annotated[list[DnsName], at_most(MAX_LIST_ITEMS)] = spec_field(
         ["schema", "signature", "model-card"],
         "Checks the candidate must pass before comparison.",
         ["schema", "bias", "pii-scan"],
@@ -549,7 +677,7 @@ class Endpoint(Strict):
         None, "Registry holding the server image (custom runtime). Default: the first registry.", "serving"
     )
     runtime: ServingRuntime = spec_field("custom", "Serving runtime; `vllm` serves LLMs on GPU.", "sklearn")
-    model: str | None = spec_field(
+    model: NameText | None = spec_field(
         None, "Registered model (or hub model for `vllm`) served. Default: the project name.", "fraud-model"
     )
     pool: DnsName | None = spec_field(None, "Compute pool to run on.", "gpu-serve")
@@ -560,8 +688,8 @@ class Endpoint(Strict):
 
 
 class ServingSettings(Strict):
-    endpoints: list[Endpoint] = spec_field(
-        [], "Online endpoints, merged by `name` in overrides.", [{"name": "scorer", "image": "serving"}]
+    endpoints: Annotated[list[Endpoint], at_most(MAX_ENDPOINTS)] = spec_field(
+        [], "Online endpoints, merged by `name` in overrides. At most 50.", [{"name": "scorer", "image": "serving"}]
     )
 
 
@@ -570,7 +698,9 @@ class DriftSettings(Strict):
         0.2, "Drift score above which an alert fires (and retraining, with `retrainOnDrift`).", 0.2
     )
     method: DriftMethod = spec_field("psi", "Drift statistic.", "psi")
-    features: list[str] = spec_field([], "Features to watch. Default: all.", ["amount", "merchant"])
+    features: Annotated[list[NameText], at_most(MAX_LIST_ITEMS)] = spec_field(
+        [], "Features to watch. Default: all.", ["amount", "merchant"]
+    )
 
 
 class QualityMetric(Strict):
@@ -591,8 +721,8 @@ class AlertRoute(Strict):
 class MonitoringSettings(Strict):
     schedule: Cron = spec_field("0 * * * *", "Schedule of the monitoring pipeline.", "*/30 * * * *")
     drift: DriftSettings = model_field(DriftSettings, "Data drift detection.", {"threshold": 0.2})
-    quality: list[QualityMetric] = spec_field(
-        [], "Model quality metrics with alert thresholds.", [{"name": "auc", "threshold": 0.75}]
+    quality: Annotated[list[QualityMetric], at_most(MAX_QUALITY_METRICS)] = spec_field(
+        [], "Model quality metrics with alert thresholds. At most 50.", [{"name": "auc", "threshold": 0.75}]
     )
     latency_p99_ms: Annotated[int, Field(ge=1, le=600000)] = spec_field(
         1000, "Serving p99 latency alert threshold in ms.", 250
@@ -600,13 +730,19 @@ class MonitoringSettings(Strict):
     error_rate: Annotated[float, Field(ge=0, le=1)] = spec_field(
         0.01, "Serving error-rate alert threshold (fraction of requests).", 0.02
     )
-    alerts: list[AlertRoute] = spec_field([], "Where alerts go.", [{"type": "slack", "target": "#fraud-alerts"}])
+    alerts: Annotated[list[AlertRoute], at_most(MAX_ALERT_ROUTES)] = spec_field(
+        [],
+        "Where alerts go, within the platform's `tenancy.alerts` bounds. At most 20.",
+        [{"type": "slack", "target": "#fraud-alerts"}],
+    )
     retrain_on_drift: bool = spec_field(False, "Submit the training pipeline when drift exceeds the threshold.", True)
 
 
 class ModelHubSettings(Strict):
     enabled: bool = spec_field(True, "Keep a mirror of base models in the artifacts bucket.", True)
-    models: list[str] = spec_field([], "Base models to mirror.", ["meta-llama/Llama-3.1-8B-Instruct"])
+    models: Annotated[list[NameText], at_most(MAX_LIST_ITEMS)] = spec_field(
+        [], "Base models to mirror.", ["meta-llama/Llama-3.1-8B-Instruct"]
+    )
 
 
 class VectorDatabaseSettings(Strict):
@@ -636,7 +772,7 @@ class ProviderLimits(Strict):
 
 
 class GatewaySettings(Strict):
-    providers: list[GatewayProvider] = spec_field(
+    providers: Annotated[list[GatewayProvider], at_most(MAX_LIST_ITEMS)] = spec_field(
         [], "Third-party LLM API providers reachable through the gateway.", ["openai", "anthropic"]
     )
     limits: dict[GatewayProvider, ProviderLimits] = spec_field(
@@ -672,8 +808,12 @@ class LlmSettings(Strict):
 class CiSettings(Strict):
     default_branch: Branch = spec_field("main", "Merges here deploy to staging.", "main")
     release_branch: Branch = spec_field("release", "Pushes here deploy to prod.", "release")
-    prod_approvers: list[GithubOwner] = spec_field(
-        [], "Required reviewers of the `prod` environment.", ["@acme/ml-leads"]
+    prod_approvers: Annotated[list[GithubOwner], at_most(MAX_REVIEWERS)] = spec_field(
+        [],
+        "Required reviewers of the `prod` GitHub environment: a subset of the approvers the "
+        "platform admits for the project (`tenancy.projects.<project>.prodApprovers`). "
+        "Default: all of those. At most 6 (GitHub's limit).",
+        ["@acme/ml-leads"],
     )
     manage_repository: bool = spec_field(
         True, "Provision the repository's environments, variables, branch protection and workflows.", True
@@ -693,15 +833,15 @@ class ProjectSpecBase(Strict):
     )
     access: AccessSettings = model_field(AccessSettings, "Principals per persona.", {"dataScientists": []})
     storage: StorageSettings = model_field(StorageSettings, "Storage semantics.", {"stagingRetentionDays": 14})
-    registries: list[DnsName] = spec_field(
-        [], "Container image repositories (ECR), one per image family.", ["training", "serving"]
+    registries: Annotated[list[DnsName], at_most(MAX_REGISTRIES)] = spec_field(
+        [], "Container image repositories (ECR), one per image family. At most 50.", ["training", "serving"]
     )
     registry: RegistrySettings = model_field(
         RegistrySettings, "Image retention of every registry.", {"keepLastImages": 50}
     )
     compute: ComputeSettings = model_field(ComputeSettings, "Compute pools.", {"pools": []})
-    pipelines: dict[DnsName, Pipeline] = spec_field(
-        {}, "Pipelines by name.", {"train": {"type": "training", "image": "training", "pool": "gpu-train"}}
+    pipelines: Annotated[dict[DnsName, Pipeline], at_most(MAX_PIPELINES)] = spec_field(
+        {}, "Pipelines by name. At most 100.", {"train": {"type": "training", "image": "training", "pool": "gpu-train"}}
     )
     model_deployment: ModelDeploymentSettings = model_field(
         ModelDeploymentSettings, "How the model-deployment pipeline gates promotion.", {"approval": "manual"}
@@ -712,15 +852,24 @@ class ProjectSpecBase(Strict):
     )
     llm: LlmSettings = model_field(LlmSettings, "LLMOps additions.", {"feedback": {"enabled": True}})
     ci: CiSettings = model_field(CiSettings, "CI/CD of the project repository.", {"defaultBranch": "main"})
-    tags: dict[TagKey, TagValue] = spec_field({}, "Extra tags on every AWS resource.", {"data-owner": "risk"})
+    tags: Annotated[dict[TagKey, TagValue], at_most(MAX_TAGS)] = spec_field(
+        {},
+        "Extra tags on every AWS resource. Keys may not start with `aws:` or `mlrig:`, and with "
+        "the platform's tags and mlrig's own they must stay within AWS's 50 tags per resource.",
+        {"data-owner": "risk"},
+    )
 
 
 class ProjectSpec(ProjectSpecBase):
     platform: DnsName = required("Name of the Platform bundle this project deploys into.", "acme-ml")
-    repository: Annotated[str, StringConstraints(pattern=REPOSITORY)] = required(
-        "The project's ML code repository as org/name; its CI deploys the project.", "acme/fraud-detection"
+    repository: Repository = required(
+        "The project's ML code repository as org/name; its CI deploys the project. It must be "
+        "the repository the platform admits for the project (`tenancy.projects`), belong to one "
+        "of the platform's `tenancy.githubOrganizations`, and be no other project's nor the "
+        "platform's repository.",
+        "acme/fraud-detection",
     )
-    environments: dict[DnsName, dict[str, Any]] = spec_field(
+    environments: Annotated[dict[DnsName, dict[str, Any]], at_most(MAX_ENVIRONMENTS)] = spec_field(
         {},
         "Per-environment overrides, deep-merged over the spec: maps merge key by key, lists of "
         "named items (pools, endpoints) merge by `name`, other lists replace.",

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .diagnostics import Path, format_path
+from .loader import Document
 from .model import EnvironmentSpec, Isolation, PlatformBundle, ProjectBundle, ProjectSpec, Tier
+
+
+def locate(file: str, document: Document | None, path: Path, *, key: bool = True) -> str:
+    """`platform.yaml:40:7 spec.tenancy.projects`: where a field is written (or, when it is not,
+    the nearest field that is), for messages that name a second file."""
+    if document is None:
+        return f"{file} {format_path(path)}"
+    line, column = document.position(path, key=key)
+    written = path in document.key_positions or path in document.positions
+    return f"{file}:{line}:{column} {format_path(path)}" + ("" if written else " (unset: its default applies)")
 
 
 @dataclass(frozen=True)
@@ -41,10 +53,16 @@ class Platform:
     file: str
     bundle: PlatformBundle
     environments: dict[str, PlatformEnvironment] = field(default_factory=dict)
+    # The loaded file, so that errors in a project can point at the platform bound it breaks.
+    document: Document | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
         return self.bundle.metadata.name
+
+    def where(self, *path: str | int) -> str:
+        """`platform.yaml:40:7 spec.tenancy.projects`, for messages about project files."""
+        return locate(self.file, self.document, path)
 
     @property
     def isolation(self) -> Isolation:

@@ -115,14 +115,38 @@ def allowed_keys(kind: str, path: Path) -> list[str]:
     return list(obj.get("properties", {})) if obj else []
 
 
-def describe(kind: str, error: ErrorDetails, prefix: Path = ()) -> tuple[Path, str, bool]:
+_VALIDATOR_LABELS = ("function-after", "function-before")
+
+
+def _real_location(loc: tuple[str | int, ...], data: Any) -> Path:
+    """The error location without the labels pydantic adds for union branches (`list[str]`,
+    `function-after[...]`). A part that is a key of the data at that point is always a real key,
+    even when it looks like a label (a hostile key `a[0]`)."""
+    parts: list[str | int] = []
+    node, inside = data, data is not None
+    for part in loc:
+        if inside and isinstance(node, dict) and isinstance(part, str) and part in node:
+            parts.append(part)
+            node = node[part]
+            continue
+        if inside and isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            parts.append(part)
+            node = node[part]
+            continue
+        inside = False
+        if part in _VALIDATOR_LABELS:
+            continue
+        if isinstance(part, str) and "[" in part and part.endswith("]") and part != "[key]":
+            continue
+        parts.append(part)
+    return tuple(parts)
+
+
+def describe(kind: str, error: ErrorDetails, prefix: Path = (), data: Any = None) -> tuple[Path, str, bool]:
     """(path, message, points_at_key) for one pydantic error; `prefix` is where the validated
-    value sits in a bundle of `kind` (errors of a merged override validate only the spec)."""
-    loc = (*prefix, *(part for part in error["loc"] if part not in ("function-after", "function-before")))
-    # Union branches add their type names to the location; keep only real path parts.
-    loc = tuple(
-        part for part in loc if not (isinstance(part, str) and ("[" in part and part.endswith("]") and part != "[key]"))
-    )
+    value sits in a bundle of `kind` (errors of a merged override validate only the spec), and
+    `data` the validated value itself, which tells real keys from pydantic's labels."""
+    loc = (*prefix, *_real_location(tuple(error["loc"]), data))
     kind_ = error["type"]
     value = error.get("input")
     ctx = error.get("ctx") or {}

@@ -18,8 +18,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import rules
-from .defaults import resolve_environment, resolve_project_spec
-from .diagnostics import Diagnostic, Path, did_you_mean, format_path
+from .defaults import resolve_environment, resolve_platform_defaults, resolve_project_spec
+from .diagnostics import Diagnostic, Path, did_you_mean, format_path, sanitize
 from .loader import Document, LoadError, load_file
 from .model import (
     API_VERSION,
@@ -79,16 +79,29 @@ class UsageError(Exception):
     """A path that does not exist or cannot be read: exit code 2, not 1."""
 
 
-def collect_files(paths: Sequence[str | FsPath]) -> list[FsPath]:
+def collect_files(paths: Sequence[str | FsPath], rejected: list[Diagnostic] | None = None) -> list[FsPath]:
+    """The bundle files under `paths` (files, or directories walked recursively). A file reached
+    through a symbolic link must stay inside the directory it was found in (for a named file, its
+    own directory): a link out of it (to credentials, say) is refused unread, and a dangling or
+    looping link is reported, each as a diagnostic appended to `rejected`."""
     files: list[FsPath] = []
     for raw in paths:
         path = FsPath(raw)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in BUNDLE_SUFFIXES and p.is_file()))
-        elif path.is_file():
-            files.append(path)
+            root = _resolved(path)
+            candidates = sorted(p for p in path.rglob("*") if p.suffix in BUNDLE_SUFFIXES)
+        elif path.is_file() or path.is_symlink():
+            root = _resolved(path.absolute().parent)
+            candidates = [path]
         else:
             raise UsageError(f"{raw}: no such file or directory")
+        for candidate in candidates:
+            problem = _link_problem(candidate, root)
+            if problem is not None:
+                if rejected is not None:
+                    rejected.append(Diagnostic(sanitize(str(candidate)), 1, 1, "(document)", problem, "load"))
+            elif candidate.is_file():
+                files.append(candidate)
     seen: set[FsPath] = set()
     unique = []
     for f in files:
@@ -97,6 +110,28 @@ def collect_files(paths: Sequence[str | FsPath]) -> list[FsPath]:
             seen.add(key)
             unique.append(f)
     return unique
+
+
+def _resolved(path: FsPath) -> FsPath | None:
+    try:
+        return path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+
+
+def _link_problem(candidate: FsPath, root: FsPath | None) -> str | None:
+    """Why a file found under `root` may not be read, or None. Its content is never echoed."""
+    target = _resolved(candidate)
+    if target is None:
+        if candidate.is_symlink():
+            return "a symbolic link that points nowhere or loops; remove it or make it a file"
+        return "the file cannot be reached; check its permissions"
+    if root is None or not target.is_relative_to(root):
+        return (
+            "a symbolic link to a file outside the bundles directory; mlrig reads no file outside it "
+            "(the target was not read)"
+        )
+    return None
 
 
 # --- per-file phases --------------------------------------------------------------------------
@@ -132,12 +167,17 @@ class _FileCheck:
 
 
 def _schema_errors(
-    check: _FileCheck, kind: str, error: ValidationError, merged: Merged | None = None, prefix: Path = ()
+    check: _FileCheck,
+    kind: str,
+    error: ValidationError,
+    merged: Merged | None = None,
+    prefix: Path = (),
+    data: Any = None,
 ) -> None:
-    """Report pydantic errors. `prefix` is where the validated value sits in the bundle; with
-    `merged`, paths are mapped back from the merged document to the lines the user wrote."""
+    """Report pydantic errors. `prefix` is where the validated value `data` sits in the bundle;
+    with `merged`, paths are mapped back from the merged document to the lines the user wrote."""
     for detail in error.errors(include_url=False):
-        path, message, at_key = describe(kind, detail, prefix)
+        path, message, at_key = describe(kind, detail, prefix, data)
         source = merged.source_of(path[len(prefix) :]) if merged is not None else path
         check.add(source, message, key=at_key)
 
@@ -171,7 +211,7 @@ def _validate_schema(check: _FileCheck, kind: str) -> None:
     try:
         check.bundle = BUNDLE_MODELS[kind].model_validate(check.document.data)  # type: ignore[assignment]
     except ValidationError as error:
-        _schema_errors(check, kind, error)
+        _schema_errors(check, kind, error, data=check.document.data)
         repaired = _without_invalid_values(check.document.data, kind, error, check.pruned)
         if repaired is not None:
             # Carry on without the invalid values (their defaults apply), so that one run also
@@ -271,7 +311,7 @@ def _resolve_platform(check: _FileCheck) -> Platform | None:
             try:
                 cluster = ClusterSettings.model_validate(merged_raw)
             except ValidationError as error:
-                _schema_errors(check, "Platform", error, merged, prefix=("spec", "cluster"))
+                _schema_errors(check, "Platform", error, merged, prefix=("spec", "cluster"), data=merged_raw)
                 failed = True
                 continue
         else:
@@ -280,7 +320,7 @@ def _resolve_platform(check: _FileCheck) -> Platform | None:
         environments[name] = PlatformEnvironment(name, index, spec, bundle.metadata.name, bundle.spec.isolation)
     if failed:
         return None
-    return Platform(check.report.file, bundle, environments)
+    return Platform(check.report.file, bundle, environments, document=check.document)
 
 
 def _run_platform_rules(check: _FileCheck, platform: Platform) -> None:
@@ -316,7 +356,7 @@ def _merge_project_override(
         try:
             update[field_name] = getattr(block.model_validate({key: merged_raw[key]}), field_name)
         except ValidationError as error:
-            _schema_errors(check, "Project", error, merged, prefix=("spec",))
+            _schema_errors(check, "Project", error, merged, prefix=("spec",), data={key: merged_raw[key]})
     if len(update) < len(override) or base is None:
         return None, merged
     return base.model_copy(update=update), merged
@@ -343,7 +383,8 @@ def _project_views(check: _FileCheck, platform: Platform | None) -> Iterable[tup
         tier = platform_env.tier if platform_env else "dev"
         key = (id(spec), tier)  # environments without overrides share the base spec: resolve it once per tier
         if key not in resolved_by_tier:
-            resolved_by_tier[key] = resolve_project_spec(spec, project, tier)
+            resolved = resolve_project_spec(spec, project, tier)
+            resolved_by_tier[key] = resolve_platform_defaults(resolved, platform.bundle) if platform else resolved
         resolved = resolved_by_tier[key]
         yield rules.ProjectView(bundle, resolved, env_name if platform_env else None, platform, platform_env), merged
 
@@ -396,7 +437,7 @@ def _check_project(check: _FileCheck, platforms: dict[str, Platform], platform_f
 
 
 def _load(path: FsPath, context: bool) -> _FileCheck:
-    display = str(path)
+    display = sanitize(str(path))
     report = FileReport(display, context=context)
     try:
         document = load_file(path, display)
@@ -437,17 +478,19 @@ def validate_paths(paths: Sequence[str | FsPath], *, with_context: bool = True) 
 
 def _validate_paths(paths: Sequence[str | FsPath], *, with_context: bool) -> ValidationResult:
     rules.load_all()
-    files = collect_files(paths)
+    rejected: list[Diagnostic] = []
+    files = collect_files(paths, rejected)
     targets = {f.resolve() for f in files}
     context_files: list[FsPath] = []
     if with_context:
-        for directory in sorted({f.resolve().parent for f in files}):
+        for directory in sorted({f.absolute().parent for f in files}):
             context_files.extend(
                 p
-                for p in sorted(directory.glob("*"))
-                if p.suffix in BUNDLE_SUFFIXES and p.resolve() not in targets and p.is_file()
+                for p in collect_files([directory])
+                if p.parent.resolve() == directory.resolve() and p.resolve() not in targets
             )
-    checks = [_load(f, False) for f in files] + [_load(f, True) for f in context_files]
+    refused = [_FileCheck(FileReport(d.file, diagnostics=[d]), None) for d in rejected]
+    checks = [_load(f, False) for f in files] + refused + [_load(f, True) for f in context_files]
     return _validate_checks(checks)
 
 
@@ -473,6 +516,7 @@ def _validate_checks(checks: list[_FileCheck]) -> ValidationResult:
             for c in checks
             if c.report.kind == "Platform" and c.bundle is None and c.report.name
         },
+        documents={c.report.file: c.document for c in checks if c.document is not None},
     )
     by_file = {c.report.file: c for c in checks}
     for rule in rules.SET_RULES:

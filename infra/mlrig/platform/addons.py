@@ -28,16 +28,17 @@ from .versions import (
     pinned,
 )
 
-ARGO_NAMESPACE = "argo"
-KSERVE_NAMESPACE = "kserve"
-CERT_MANAGER_NAMESPACE = "cert-manager"
-MONITORING_NAMESPACE = "monitoring"
-EXTERNAL_SECRETS_NAMESPACE = "external-secrets"
+# Namespaces are named in naming.py, where project names are checked against them.
+ARGO_NAMESPACE = naming.ARGO_NAMESPACE
+KSERVE_NAMESPACE = naming.KSERVE_NAMESPACE
+CERT_MANAGER_NAMESPACE = naming.CERT_MANAGER_NAMESPACE
+MONITORING_NAMESPACE = naming.MONITORING_NAMESPACE
+EXTERNAL_SECRETS_NAMESPACE = naming.EXTERNAL_SECRETS_NAMESPACE
 EXTERNAL_SECRETS_SERVICE_ACCOUNT = "external-secrets"
 CLUSTER_SECRET_STORE = "aws-secrets-manager"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 # Reserved for the ingress controller project endpoints are exposed through.
-INGRESS_NAMESPACE = "ingress"
+INGRESS_NAMESPACE = naming.INGRESS_NAMESPACE
 # Add-on controllers may run on the tainted system nodes as well as on Karpenter capacity.
 TOLERATE_SYSTEM = {"tolerations": SYSTEM_TOLERATIONS}
 
@@ -142,7 +143,11 @@ class ClusterAddons(pulumi.ComponentResource):
             self._external_secrets(cluster, addons)
         if addons.metrics_server.enabled:
             self._release(
-                "metrics-server", METRICS_SERVER, addons.metrics_server.version, "kube-system", {**TOLERATE_SYSTEM}
+                "metrics-server",
+                METRICS_SERVER,
+                addons.metrics_server.version,
+                naming.KUBE_SYSTEM_NAMESPACE,
+                {**TOLERATE_SYSTEM},
             )
         self.register_outputs({"monitoringNamespace": MONITORING_NAMESPACE})
 

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .. import naming
 from ..bundle.model import Addons
 from .versions import DCGM_EXPORTER, NVIDIA_DEVICE_PLUGIN, pinned
 
@@ -32,7 +33,7 @@ GPU_NODE_AFFINITY: dict[str, Any] = {
         }
     }
 }
-NAMESPACE = "kube-system"
+NAMESPACE = naming.KUBE_SYSTEM_NAMESPACE
 
 
 class GpuAddons(pulumi.ComponentResource):

@@ -20,7 +20,7 @@ from .cluster import SYSTEM_LABEL, SYSTEM_TOLERATIONS, Cluster
 from .context import PlatformTarget, managed_policy_arn, pod_identity_trust, policy_document, service_trust
 from .versions import KARPENTER, pinned
 
-NAMESPACE = "kube-system"
+NAMESPACE = naming.KUBE_SYSTEM_NAMESPACE
 SERVICE_ACCOUNT = "karpenter"
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonSSMManagedInstanceCore")
 # EventBridge events Karpenter handles before AWS takes a node away.

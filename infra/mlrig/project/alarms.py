@@ -8,12 +8,14 @@ ARN) receive the alarms directly. Other route types are served by Alertmanager."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from .. import naming
+from .. import naming, tenancy
+from ..bundle.model import AlertRoute
 from .context import ProjectContext
 from .llm import LlmServices
 from .tracking import TrackingStore
@@ -106,6 +108,22 @@ def opensearch_alarms(domain: pulumi.Input[str], account: str) -> list[AlarmSpec
     ]
 
 
+def own_account_topics(names: naming.ProjectNames, routes: Sequence[AlertRoute]) -> list[str]:
+    """The `sns` routes' topics, each in the environment's own account, region and partition
+    (`tenancy.sns_problem`): CloudWatch would otherwise publish the project's alarms to a topic
+    someone else reads. Validation refuses the others; a topic that got past it is left out."""
+    topics = []
+    for route in routes:
+        if route.type != "sns":
+            continue
+        problem = tenancy.sns_problem(route.target, account=names.account, region=names.region)
+        if problem:
+            pulumi.log.warn(f"alert route left out: {problem}")
+        else:
+            topics.append(route.target)
+    return topics
+
+
 class Alarms(pulumi.ComponentResource):
     topic: aws.sns.Topic
 
@@ -136,7 +154,7 @@ class Alarms(pulumi.ComponentResource):
                 opts=ctx.aws_opts(self),
             )
         self.route_secrets = self._route_secrets(ctx, key_arn)
-        actions: list[pulumi.Input[str]] = [self.topic.arn, *(r.target for r in routes if r.type == "sns")]
+        actions: list[pulumi.Input[str]] = [self.topic.arn, *own_account_topics(names, routes)]
         specs = database_alarms("tracking-db", tracking.database.identifier, 20)
         vdb = ctx.env.spec.llm.vector_database
         if llm.vector_database is not None and vdb is not None:

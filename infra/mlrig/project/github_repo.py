@@ -8,8 +8,8 @@ environment, so the work is split by tier:
   ARN, region, account, registry host and repositories, cluster and namespace. The staging-tier
   environment accepts deployments from the default branch only (its ci-deployer is admin in the
   staging namespace); the prod-tier one from the release branch only, and it always requires
-  reviewers: `ci.prodApprovers`, else the platform's `github.prodApprovers`, never nobody (the
-  stack fails when both are empty);
+  reviewers: `ci.prodApprovers`, else the approvers the platform admits for the project
+  (`tenancy.effective_prod_approvers`), never nobody (the stack fails when there are none);
 - the stack of the repository's *home* environment (the first staging-tier environment, else
   the first prod-tier one) also protects the default and release branches and commits the
   rendered workflows (`.github/workflows/mlrig-*.yml`).
@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_github as github
 
-from .. import naming
+from .. import naming, tenancy
 from ..bundle.resolved import Project
 from ..ci.render import render_project_workflows
 from .context import ProjectContext
@@ -94,13 +94,16 @@ def repository_owner(ctx: ProjectContext) -> tuple[str, str]:
 
 
 def prod_approvers(ctx: ProjectContext) -> list[str]:
-    """Who must approve a prod deployment: the project's `ci.prodApprovers`, else the platform's
-    `github.prodApprovers`. Never nobody, never more than GitHub accepts."""
-    handles = list(ctx.env.spec.ci.prod_approvers) or list(ctx.project.platform.bundle.spec.github.prod_approvers)
+    """Who must approve a prod deployment: the project's `ci.prodApprovers`, else the approvers the
+    platform admits for it — the platform's call, never the team's own `owners`. Never nobody,
+    never more than GitHub accepts."""
+    limits = tenancy.bounds(ctx.project.platform.bundle)
+    handles = tenancy.effective_prod_approvers(limits, ctx.project.name, ctx.env.spec.ci.prod_approvers)
     if not handles:
         raise RepositoryError(
             f"project {ctx.project.name}: the {ctx.env.name} GitHub environment needs at least one required "
-            "reviewer; set spec.ci.prodApprovers (or the platform's spec.github.prodApprovers)"
+            "reviewer; set spec.ci.prodApprovers (or the approvers of its admission, "
+            "spec.tenancy.projects.<project>.prodApprovers, in the platform bundle)"
         )
     organization = (ctx.project.platform.bundle.spec.github.organization or "").lower()
     foreign = [h for h in handles if "/" in h and h.lstrip("@").split("/", 1)[0].lower() != organization]

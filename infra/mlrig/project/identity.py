@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from .. import naming
+from .. import naming, tenancy
 from ..bundle.resolved import Project, ProjectEnvironment
 from ..naming import ProjectNames
 from .context import ProjectContext, persona_principals, project_names, workloads
@@ -74,11 +74,13 @@ def _read_write(names: ProjectNames, data_class: str, *prefixes: str) -> BucketA
     return BucketAccess(names, data_class, read=chosen, write=chosen)
 
 
-def dev_may_read(environment: ProjectEnvironment) -> bool:
-    """Staging data is readable from dev; prod data when that prod environment's
-    `storage.prodReadAccessFromDev` allows it (the data owner's side decides)."""
+def dev_may_read(project: Project, environment: ProjectEnvironment) -> bool:
+    """Staging data is readable from dev; prod data only where the platform's tenancy allows it
+    and that prod environment's `storage.prodReadAccessFromDev` does not narrow it (the data
+    owner's side decides, within the platform's bound)."""
     if environment.tier == "prod":
-        return environment.spec.storage.prod_read_access_from_dev
+        limits = tenancy.bounds(project.platform.bundle)
+        return tenancy.dev_may_read_prod(limits, environment.spec.storage.prod_read_access_from_dev)
     return environment.tier == "staging"
 
 
@@ -89,7 +91,7 @@ def cross_environment_reads(project: Project, env: ProjectEnvironment, default_a
     return [
         _read(project_names(project, other, default_account=default_account), "data")
         for other in project.environments.values()
-        if other.name != env.name and dev_may_read(other)
+        if other.name != env.name and dev_may_read(project, other)
     ]
 
 
@@ -225,13 +227,17 @@ def kms_statements(
     return statements
 
 
-def trust_principals(principals: Sequence[str]) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"AWS": sorted(principals)}, "Action": "sts:AssumeRole"}],
-        }
-    )
+def trust_principals(principals: Sequence[str], conditions: dict[str, dict[str, str]] | None = None) -> str:
+    """Exactly the bundle's principals (which validation holds to those the platform admits),
+    plus the platform's conditions (its AWS Organization, when it names one)."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"AWS": sorted(principals)},
+        "Action": "sts:AssumeRole",
+    }
+    if conditions:
+        statement["Condition"] = conditions
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
 def trust_service(service: str, *, tag_session: bool = False, source_account: str | None = None) -> str:
@@ -243,6 +249,32 @@ def trust_service(service: str, *, tag_session: bool = False, source_account: st
     if source_account:
         statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def trust_pod_identity(
+    account: str, cluster_name: pulumi.Input[str], namespace: str, service_account: str
+) -> pulumi.Output[str]:
+    """EKS Pod Identity, for exactly one service account: without conditions any association
+    in the account (another namespace, another cluster) could be pointed at this role. EKS
+    sends the cluster, namespace and service account as request tags of its AssumeRole; the
+    source account is checked as well (confused deputy)."""
+    return policy_document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": POD_IDENTITY_PRINCIPAL},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "StringEquals": {
+                        "aws:SourceAccount": account,
+                        "aws:RequestTag/eks-cluster-name": cluster_name,
+                        "aws:RequestTag/kubernetes-namespace": namespace,
+                        "aws:RequestTag/kubernetes-service-account": service_account,
+                    }
+                },
+            }
+        ]
+    )
 
 
 def trust_github(provider_arn: pulumi.Input[str], repository: str, environment: str) -> pulumi.Output[str]:
@@ -337,14 +369,21 @@ class Identity(pulumi.ComponentResource):
         super().__init__("mlrig:project:Identity", name, None, opts)
         self._ctx = ctx
         names = ctx.names
+        conditions = tenancy.persona_trust_conditions(tenancy.bounds(ctx.project.platform.bundle))
         self.personas = {
-            persona: self._role(names.role(persona), persona, trust_principals(ctx.persona_principals(persona)))
+            persona: self._role(
+                names.role(persona), persona, trust_principals(ctx.persona_principals(persona), conditions)
+            )
             for persona in PERSONAS
             if ctx.persona_principals(persona)
         }
         self.workloads = {
             workload: self._role(
-                names.workload_role(workload), "workload", trust_service(POD_IDENTITY_PRINCIPAL, tag_session=True)
+                names.workload_role(workload),
+                "workload",
+                trust_pod_identity(
+                    names.account, ctx.platform.cluster_name, names.namespace, names.service_account(workload)
+                ),
             )
             for workload in ctx.workloads()
         }

@@ -15,13 +15,14 @@ Metrics used:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import naming
-from ..bundle.model import AlertRoute, MonitoringSettings
+from ..bundle.model import AlertRoute, MonitoringSettings, ProjectSpec
 from .context import ProjectContext
 from .kube import EXTERNAL_SECRETS_API, SECRET_REFRESH, SECRET_STORE, addons_of, metadata
 
@@ -60,14 +61,34 @@ PREDICTOR_POD_LABEL = "serving.kserve.io/inferenceservice"
 MODEL_SERVER_PORT = 8080
 
 
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """Pods the platform's Prometheus scrapes in the namespace, and on which port: the only
+    traffic the monitoring namespace may send into it (`workspace.network_policies`)."""
+
+    name: str
+    selector: dict[str, Any]
+    port: int
+
+
+PREDICTORS = ScrapeTarget(
+    "predictors", {"matchExpressions": [{"key": PREDICTOR_POD_LABEL, "operator": "Exists"}]}, MODEL_SERVER_PORT
+)
+
+
+def scrape_targets(spec: ProjectSpec) -> list[ScrapeTarget]:
+    """What the PodMonitors of this environment scrape (see `MonitoringRules`)."""
+    return [PREDICTORS] if spec.serving.endpoints else []
+
+
 def predictor_pod_monitor_spec() -> dict[str, Any]:
     """Scrape every predictor pod of the namespace, labelled with its InferenceService."""
     source = "__meta_kubernetes_pod_label_" + PREDICTOR_POD_LABEL.replace(".", "_").replace("/", "_")
     return {
-        "selector": {"matchExpressions": [{"key": PREDICTOR_POD_LABEL, "operator": "Exists"}]},
+        "selector": PREDICTORS.selector,
         "podMetricsEndpoints": [
             {
-                "portNumber": MODEL_SERVER_PORT,
+                "portNumber": PREDICTORS.port,
                 "path": "/metrics",
                 "interval": "30s",
                 "relabelings": [{"sourceLabels": [source], "targetLabel": ISVC_LABEL}],
@@ -160,7 +181,9 @@ def receiver(ctx: ProjectContext, index: int, route: AlertRoute) -> dict[str, An
         return {"name": name, "emailConfigs": [{"to": route.target, "sendResolved": True}]}
     if route.type == "sns":
         return {"name": name, "snsConfigs": [{"topicARN": route.target, "sigv4": {"region": ctx.names.region}}]}
-    return {"name": name, "webhookConfigs": [{"url": route.target, "sendResolved": True}]}
+    # The full URL (its token included) comes from Secrets Manager, like Slack's; the bundle only
+    # declares https://host/path, which validation holds to the platform's allowed hosts.
+    return {"name": name, "webhookConfigs": [{"urlSecret": secret, "sendResolved": True}]}
 
 
 def alertmanager_config_spec(ctx: ProjectContext, routes: Sequence[AlertRoute]) -> dict[str, Any]:
@@ -179,8 +202,9 @@ def alertmanager_config_spec(ctx: ProjectContext, routes: Sequence[AlertRoute]) 
 
 
 def alert_secret_spec(ctx: ProjectContext, routes: Sequence[AlertRoute]) -> dict[str, Any]:
-    """Slack webhook URLs and PagerDuty routing keys: `mlrig/<project>/<env>/alerts/<type>`
-    (Slack) or `…/alerts/<target>` (PagerDuty: the target names the key's secret)."""
+    """Slack webhook URLs, PagerDuty routing keys and webhook URLs: `mlrig/<project>/<env>/alerts/slack`,
+    `…/alerts/<target>` (PagerDuty: the target names the key's secret) and
+    `…/alerts/webhook-<digest of the target>` (see `naming.alert_route_secret`)."""
     data = []
     for index, route in enumerate(routes):
         # The same secret names the AWS side creates (empty, filled by the platform team).

@@ -15,9 +15,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from .. import naming
 from ..bundle.model import ProjectSpec
 from .context import ProjectContext
 from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, metadata, secret_store_spec
+from .monitoring_rules import scrape_targets
 from .pools import gpus_per_node, node_capacity
 
 # Persona → ClusterRole in the namespace, per tier. `view` cannot read Secrets nor change
@@ -151,10 +153,20 @@ def network_policies(ctx: ProjectContext) -> dict[str, dict[str, Any]]:
                 }
             ],
         },
-        "allow-from-monitoring": {
-            "podSelector": everything,
-            "policyTypes": ["Ingress"],
-            "ingress": [{"from": [namespace_selector(ctx.platform.monitoring_namespace)]}],
+        # The shared Prometheus reaches only the pods it scrapes, on their metrics port: the
+        # monitoring namespace also runs Alertmanager, whose webhooks must not reach the project.
+        **{
+            f"allow-from-monitoring-{target.name}": {
+                "podSelector": target.selector,
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [namespace_selector(ctx.platform.monitoring_namespace)],
+                        "ports": [{"protocol": "TCP", "port": target.port}],
+                    }
+                ],
+            }
+            for target in scrape_targets(ctx.env.spec)
         },
         "allow-from-ingress": {
             "podSelector": everything,
@@ -353,7 +365,7 @@ class Workspace(pulumi.ComponentResource):
 
     def _scope_external_secrets(self, after: Sequence[pulumi.Resource]) -> None:
         ctx = self._ctx
-        policy_name = f"{ctx.names.namespace}-external-secrets-scope"
+        policy_name = ctx.names.admission_policy(naming.EXTERNAL_SECRETS_SCOPE)
         policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
             f"{self._name_prefix}-external-secrets-policy",
             metadata=metadata(ctx, policy_name, component="secrets", namespaced=False),

@@ -2,29 +2,48 @@
 
 from __future__ import annotations
 
+import pytest
+
+from mlrig import naming
 from mlrig.bundle.diagnostics import format_path
 
-from ..helpers import check_platform, check_project, example, explain, minimal_platform, minimal_project, only, validate
+from ..helpers import (
+    admitting,
+    check_platform,
+    check_project,
+    example,
+    explain,
+    minimal_platform,
+    minimal_project,
+    only,
+    project_with,
+    validate,
+)
 
 
 def test_two_projects_with_one_name_are_rejected_in_the_second_file():
-    result = validate(example("platform"), example("fraud"), example("fraud"), files=["p.yaml", "a.yaml", "b.yaml"])
-    error = only(result, "bundle_names_unique")
-    assert (error.file, error.path) == ("b.yaml", "metadata.name") and "already used by a.yaml" in error.message
+    other = example("fraud")
+    other["spec"]["repository"] = "acme/fraud-detection-2"
+    files = ["platform.yaml", "a/fraud-detection.yaml", "b/fraud-detection.yaml"]
+    result = validate(example("platform"), example("fraud"), other, files=files)
+    [error] = [d for d in result.diagnostics if d.rule == "bundle_names_unique"]
+    assert (error.file, error.path) == (files[2], "metadata.name") and f"already used by {files[1]}" in error.message
 
 
 def test_two_platforms_with_one_name_are_rejected():
-    result = validate(minimal_platform(), minimal_platform(), files=["a.yaml", "b.yaml"])
-    assert only(result, "bundle_names_unique").file == "b.yaml"
+    result = validate(minimal_platform(), minimal_platform(), files=["a/acme-ml.yaml", "b/acme-ml.yaml"])
+    assert only(result, "bundle_names_unique").file == "b/acme-ml.yaml"
 
 
 def test_a_project_named_like_a_platform_is_rejected_because_stack_names_would_clash():
-    result = validate(minimal_platform(), minimal_project(name="acme-ml"))
+    project = minimal_project(name="acme-ml")
+    result = validate(admitting(minimal_platform(), project), project, files=["platform.yaml", "acme-ml.yaml"])
     assert "also a platform's name" in only(result, "bundle_names_unique").message
 
 
 def test_distinct_bundle_names_are_fine():
-    assert validate(minimal_platform(), minimal_project("a"), minimal_project("b")).valid
+    a, b = minimal_project("a"), minimal_project("b")
+    assert validate(admitting(minimal_platform(), a, b), a, b).valid
 
 
 def test_a_pool_declared_twice_is_rejected():
@@ -64,7 +83,9 @@ def test_a_project_name_too_long_for_its_derived_bucket_names_is_rejected():
 
 def test_a_long_but_fitting_project_name_is_fine():
     name = "a" * 20
-    assert check_project({"metadata.name": name, "spec.repository": f"acme/{name}"}).valid
+    project = project_with({"metadata.name": name, "spec.repository": f"acme/{name}"})
+    result = validate(admitting(example("platform"), project), project)
+    assert result.valid, explain(result)
 
 
 def test_a_pipeline_named_like_a_built_in_workload_is_rejected():
@@ -87,3 +108,99 @@ def test_a_platform_name_too_long_for_its_derived_role_names_is_rejected():
 
 def test_a_platform_with_short_names_fits():
     assert check_platform({"metadata.name": "p" * 20}).valid
+
+
+# --- derived names across the bundle set ----------------------------------------------------------
+
+
+def two_projects(first: dict, second: dict, platform: dict | None = None):
+    return validate(admitting(platform or example("platform"), first, second), first, second)
+
+
+def test_a_project_can_no_longer_derive_another_projects_node_pool():
+    # F5: project `fraud` with pool `detection-gpu-train` made NodePool `fraud-detection-gpu-train`,
+    # identical to fraud-detection's `gpu-train` pool. Names now join their parts with `--`.
+    squatter = project_with({"metadata.name": "fraud", "spec.repository": "acme/fraud"})
+    squatter["spec"]["compute"]["pools"][1]["name"] = "detection-gpu-train"
+    squatter["spec"]["pipelines"]["train"]["pool"] = "detection-gpu-train"
+    squatter["spec"]["environments"] = {}
+    result = two_projects(example("fraud"), squatter)
+    assert result.valid, explain(result)
+    names = {name: naming.ProjectNames(name, "dev", "111111111111", "us-east-1", "account") for name in result.projects}
+    assert names["fraud"].node_pool("detection-gpu-train") == "fraud--detection-gpu-train"
+    assert names["fraud-detection"].node_pool("gpu-train") == "fraud-detection--gpu-train"
+
+
+def test_the_collision_check_catches_an_ambiguous_join(monkeypatch: pytest.MonkeyPatch):
+    # The check looks at every derived name: with the old `-` join, F5's squatter is caught.
+    monkeypatch.setattr(naming, "SEPARATOR", "-")
+    squatter = project_with({"metadata.name": "fraud", "spec.repository": "acme/fraud"})
+    squatter["spec"]["compute"]["pools"][1]["name"] = "detection-gpu-train"
+    squatter["spec"]["pipelines"]["train"]["pool"] = "detection-gpu-train"
+    squatter["spec"]["environments"] = {}
+    result = two_projects(example("fraud"), squatter)
+    errors = {d.file: d for d in result.diagnostics if d.rule == "derived_names_unique"}
+    assert set(errors) == {"fraud-detection.yaml", "fraud.yaml"}, explain(result)
+    assert "k8s-name 'fraud-detection-gpu-train'" in errors["fraud.yaml"].message
+    assert (
+        "fraud-detection.yaml:" in errors["fraud.yaml"].message
+        and "fraud.yaml:" in errors["fraud-detection.yaml"].message
+    )
+
+
+def test_database_names_of_two_projects_cannot_collide_through_environment_names():
+    # RDS identifiers cannot hold `--`: project `a` in `eu-prod` and `a-eu` in `prod` would both
+    # name their MLflow database `a-eu-prod-mlflow` in the one account of `cluster` isolation.
+    envs = {"prod": {"tier": "prod", "region": "us-east-1"}, "eu-prod": {"tier": "staging", "region": "us-east-1"}}
+    a, a_eu = minimal_project("a"), minimal_project("a-eu")
+    result = two_projects(a, a_eu, minimal_platform(environments=envs))
+    errors = {d.file: d for d in result.diagnostics if d.rule == "derived_names_unique"}
+    assert set(errors) == {"a.yaml", "a-eu.yaml"}, explain(result)
+    assert "rds-instance 'a-eu-prod-mlflow'" in errors["a.yaml"].message
+    assert errors["a.yaml"].path == "metadata.name"
+
+
+def test_the_same_names_in_separate_accounts_do_not_collide():
+    envs = {
+        "prod": {"tier": "prod", "region": "us-east-1", "account": "111111111111"},
+        "eu-prod": {"tier": "staging", "region": "us-east-1", "account": "222222222222"},
+    }
+    platform = minimal_platform(isolation="account", environments=envs)
+    assert two_projects(minimal_project("a"), minimal_project("a-eu"), platform).valid
+
+
+def test_different_projects_derive_different_names():
+    assert validate(example("platform"), example("fraud"), example("rag")).valid
+
+
+def test_names_holding_the_separator_are_rejected_by_the_schema():
+    result = check_project({"spec.compute.pools[0].name": "cpu--batch"})
+    assert any(d.path == "spec.compute.pools[0].name" and d.rule == "schema" for d in result.diagnostics)
+
+
+def test_a_project_name_that_makes_an_s3_reserved_bucket_prefix_is_rejected():
+    result = check_project({"metadata.name": "xn", "spec.repository": "acme/xn"})
+    assert any(d.rule == "derived_names_fit" and "prefix S3 reserves" in d.message for d in result.diagnostics)
+
+
+# --- file names ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "file",
+    ["*.yaml", "a\n* @attacker\n#.yaml", "a @attacker b.yaml", "evil.yaml", "bundles/fraud-detection.yaml.bak.yaml"],
+)
+def test_a_bundle_file_not_named_after_its_bundle_is_rejected(file: str):
+    # F3: file names become CODEOWNERS paths (`/bundles/*.yaml @team` made a team own every bundle).
+    result = validate(example("platform"), example("fraud"), files=["platform.yaml", file])
+    error = only(result, "file_names_match_bundle_names")
+    assert error.path == "metadata.name" and "must be named fraud-detection.yaml" in error.message
+    assert "\n" not in error.file
+
+
+@pytest.mark.parametrize(
+    ("platform_file", "project_file"),
+    [("platform.yaml", "fraud-detection.yaml"), ("acme-ml.yml", "bundles/fraud-detection.yml")],
+)
+def test_bundle_files_named_after_their_bundle_are_fine(platform_file: str, project_file: str):
+    assert validate(example("platform"), example("fraud"), files=[platform_file, project_file]).valid

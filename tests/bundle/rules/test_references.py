@@ -3,7 +3,7 @@ providers a bundle names exist, with a did-you-mean for near misses."""
 
 from __future__ import annotations
 
-from ..helpers import check_project, example, explain, minimal_platform, minimal_project, only, validate
+from ..helpers import admitting, check_project, example, explain, minimal_platform, minimal_project, only, validate
 
 
 def test_a_project_naming_an_unknown_platform_is_rejected_with_a_suggestion():
@@ -20,8 +20,8 @@ def test_a_project_alone_is_told_no_platform_bundle_was_found():
 def test_a_project_whose_platform_is_broken_says_so_instead_of_unknown():
     broken = minimal_platform()
     broken["spec"]["environments"]["dev"]["tier"] = "develop"
-    result = validate(broken, minimal_project(), files=["platform.yaml", "project.yaml"])
-    project_errors = [e for e in result.diagnostics if e.file == "project.yaml"]
+    result = validate(broken, minimal_project(), files=["platform.yaml", "churn.yaml"])
+    project_errors = [e for e in result.diagnostics if e.file == "churn.yaml"]
     assert len(project_errors) == 1 and "has errors of its own" in project_errors[0].message, explain(result)
 
 
@@ -44,14 +44,15 @@ def test_a_pipeline_pool_must_name_a_declared_pool():
 
 
 def test_a_pipeline_without_image_needs_some_registry():
-    result = validate(minimal_platform(), minimal_project(pipelines={"t": {"type": "training"}}))
+    project = minimal_project(pipelines={"t": {"type": "training"}})
+    result = validate(admitting(minimal_platform(), project), project)
     error = only(result, "pipeline_references_resolve")
     assert error.path == "spec.pipelines.t" and "declares no `registries`" in error.message
 
 
 def test_a_pipeline_without_image_uses_the_first_registry():
     project = minimal_project(registries=["main"], pipelines={"t": {"type": "training"}})
-    result = validate(minimal_platform(), project)
+    result = validate(admitting(minimal_platform(), project), project)
     assert result.valid, explain(result)
     assert result.projects["churn"].environments["dev"].spec.pipelines["t"].image == "main"
 

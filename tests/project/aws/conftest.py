@@ -39,17 +39,27 @@ def example_iam(project_plan: Callable[[str, str], StackPlan]) -> dict[str, dict
     return {p: {e: StackIam.of(project_plan(p, e)) for e in ENVIRONMENTS} for p in PROJECTS}
 
 
+def _replaced(text: str, replacements: list[tuple[str, str]], file: str) -> str:
+    for old, new in replacements:
+        assert old in text, f"{file} no longer contains {old!r}"
+        text = text.replace(old, new)
+    return text
+
+
 def plan_variant(
-    tmp_root: Path, repo_root: Path, project_file: str, replacements: list[tuple[str, str]], name: str
+    tmp_root: Path,
+    repo_root: Path,
+    project_file: str,
+    replacements: list[tuple[str, str]],
+    name: str,
+    platform_replacements: list[tuple[str, str]] = (),  # type: ignore[assignment]
 ) -> dict[str, StackPlan]:
-    """Plans of an example project with some lines of its bundle changed."""
+    """Plans of an example project with some lines of its bundle (and of the platform's) changed."""
     directory = tmp_root / name
     directory.mkdir()
-    (directory / "platform.yaml").write_text(examples.path("platform.yaml").read_text())
-    text = examples.path(project_file).read_text()
-    for old, new in replacements:
-        assert old in text, f"{project_file} no longer contains {old!r}"
-        text = text.replace(old, new)
+    platform = _replaced(examples.path("platform.yaml").read_text(), list(platform_replacements), "platform.yaml")
+    (directory / "platform.yaml").write_text(platform)
+    text = _replaced(examples.path(project_file).read_text(), replacements, project_file)
     (directory / project_file).write_text(text)
     result = validate_paths([directory])
     assert result.valid, [d.text() for d in result.diagnostics]

@@ -199,7 +199,7 @@ def test_workload_least_privilege(
     example_iam: dict[str, dict[str, StackIam]],
 ) -> None:
     home = example_iam[project][environment]
-    role = f"{project}-{environment}-wl-{workload}"
+    role = f"{project}--{environment}--wl--{workload}"
     assert role in home.roles, f"no workload role {role}"
     wrong = []
     for target_env, target in example_iam[project].items():

@@ -13,7 +13,7 @@ import pytest
 from mlrig.bundle.validate import ValidationResult
 from mlrig.plan.engine import StackPlan
 
-from .conftest import ENVIRONMENTS, PROJECTS
+from .conftest import ENVIRONMENTS, PROJECTS, plan_variant
 
 pytestmark = pytest.mark.slow
 STACKS = [(p, e) for p in PROJECTS for e in ENVIRONMENTS]
@@ -36,7 +36,7 @@ def test_persona_roles_are_assumable_only_by_the_bundles_principals(
     access = example_result.projects[project].environments[environment].spec.access
     plan_roles = roles(project_plan(project, environment))
     for persona, principals in (("data-scientist", access.data_scientists), ("ml-engineer", access.ml_engineers)):
-        role = plan_roles[f"{project}-{environment}-{persona}"]
+        role = plan_roles[f"{project}--{environment}--{persona}"]
         assert role["tags"]["mlrig:persona"] == persona
         (statement,) = trust(role)
         assert statement == {"Effect": "Allow", "Principal": {"AWS": sorted(principals)}, "Action": "sts:AssumeRole"}
@@ -51,7 +51,7 @@ def test_ci_deployer_trusts_only_the_project_repository_in_this_github_environme
     example_result: ValidationResult,
 ) -> None:
     repository = example_result.projects[project].bundle.spec.repository
-    role = roles(project_plan(project, environment))[f"{project}-{environment}-ci-deployer"]
+    role = roles(project_plan(project, environment))[f"{project}--{environment}--ci-deployer"]
     assert role["tags"]["mlrig:persona"] == "ci-deployer"
     (statement,) = trust(role)
     assert statement["Principal"] == {"Federated": platform_plan(environment).outputs["githubOidcProviderArn"]}
@@ -73,7 +73,7 @@ def test_ci_deployer_pushes_only_to_this_environments_repositories(
     (policy,) = [
         r["inputs"]
         for r in plan.of_type("aws:iam/rolePolicy:RolePolicy")
-        if r["inputs"]["role"] == f"{project}-{environment}-ci-deployer"
+        if r["inputs"]["role"] == f"{project}--{environment}--ci-deployer"
     ]
     statements = {s["Sid"]: s for s in json.loads(policy["policy"])["Statement"]}
     repositories = statements["PushImages"]["Resource"]
@@ -90,33 +90,46 @@ def test_workload_roles_trust_eks_pod_identity_for_their_own_service_account(
     project: str, environment: str, project_plan: Callable[[str, str], StackPlan]
 ) -> None:
     plan = project_plan(project, environment)
-    workload_roles = {n: r for n, r in roles(plan).items() if f"{project}-{environment}-wl-" in n}
+    workload_roles = {n: r for n, r in roles(plan).items() if f"{project}--{environment}--wl--" in n}
     assert workload_roles
-    for role in workload_roles.values():
+    namespace = plan.outputs["namespace"]
+    (cluster,) = {
+        a["inputs"]["clusterName"] for a in plan.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    }
+    for name, role in workload_roles.items():
         assert role["tags"]["mlrig:persona"] == "workload"
+        # F17: without conditions any Pod Identity association in the account (another namespace,
+        # another cluster) could be pointed at this role.
         assert trust(role) == [
             {
                 "Effect": "Allow",
                 "Principal": {"Service": "pods.eks.amazonaws.com"},
                 "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "StringEquals": {
+                        "aws:SourceAccount": plan.outputs["accountId"],
+                        "aws:RequestTag/eks-cluster-name": cluster,
+                        "aws:RequestTag/kubernetes-namespace": namespace,
+                        "aws:RequestTag/kubernetes-service-account": f"wl-{name.split('--wl--', 1)[1]}",
+                    }
+                },
             }
         ]
     associations = {
         a["inputs"]["serviceAccount"]: a["inputs"]
         for a in plan.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
     }
-    assert {f"wl-{n.split('-wl-', 1)[1]}" for n in workload_roles} == set(associations)
-    namespace = plan.outputs["namespace"]
+    assert {f"wl-{n.split('--wl--', 1)[1]}" for n in workload_roles} == set(associations)
     for service_account, association in associations.items():
         assert association["namespace"] == namespace
-        assert association["roleArn"].endswith(f":role/{project}-{environment}-{service_account}")
+        assert association["roleArn"].endswith(f":role/{project}--{environment}--wl--{service_account[3:]}")
 
 
 def test_the_feedback_stream_delivers_with_its_own_role_trusted_by_firehose_in_this_account(
     project_plan: Callable[[str, str], StackPlan],
 ) -> None:
     plan = project_plan("rag-assistant", "prod")
-    role = roles(plan)["rag-assistant-prod-firehose-feedback"]
+    role = roles(plan)["rag-assistant--prod--firehose-feedback"]
     assert trust(role) == [
         {
             "Effect": "Allow",
@@ -125,3 +138,25 @@ def test_the_feedback_stream_delivers_with_its_own_role_trusted_by_firehose_in_t
             "Condition": {"StringEquals": {"aws:SourceAccount": plan.outputs["accountId"]}},
         }
     ]
+
+
+def test_persona_roles_also_require_the_platforms_aws_organization_when_it_names_one(
+    tmp_path_factory: pytest.TempPathFactory, repo_root
+) -> None:
+    plans = plan_variant(
+        tmp_path_factory.mktemp("org-id"),
+        repo_root,
+        "rag-assistant.yaml",
+        [],
+        "org-id",
+        platform_replacements=[
+            (
+                'principalAccounts: ["111111111111"]',
+                'principalAccounts: ["111111111111"]\n    awsOrganizationId: o-a1b2c3d4e5',
+            )
+        ],
+    )
+    for persona in ("data-scientist", "ml-engineer"):
+        (statement,) = trust(roles(plans["prod"])[f"rag-assistant--prod--{persona}"])
+        assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}
+        assert all(":root" not in p for p in statement["Principal"]["AWS"])

@@ -46,6 +46,14 @@ kind: Platform
 metadata: {name: shared-ml}
 spec:
   isolation: cluster
+  tenancy:
+    principalAccounts: ["123456789012"]
+    prodReadAccessFromDev: true
+    projects:
+      tiny:
+        repository: acme/tiny
+        principals: [arn:aws:iam::123456789012:user/ada, arn:aws:iam::123456789012:user/grace]
+        prodApprovers: ["@acme/tiny-leads"]
   environments:
     dev: {tier: dev, region: eu-west-1}
     prod: {tier: prod, region: eu-west-1}
@@ -63,7 +71,13 @@ def plans_of(directory: Path) -> dict[str, StackPlan]:
 @pytest.fixture(scope="module")
 def minimal_plans(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> dict[str, StackPlan]:
     directory = tmp_path_factory.mktemp("minimal")
-    (directory / "platform.yaml").write_text(examples.path("platform.yaml").read_text())
+    platform = examples.path("platform.yaml").read_text()
+    admitted = platform.replace(
+        "    projects:\n",
+        '    projects:\n      tiny: {repository: acme/tiny, prodApprovers: ["@acme/tiny-leads"]}\n',
+        1,
+    )
+    (directory / "platform.yaml").write_text(admitted)
     (directory / "tiny.yaml").write_text(MINIMAL_PROJECT % "acme-ml")
     return plans_of(directory)
 
@@ -83,9 +97,9 @@ def test_a_project_with_only_required_fields_plans_in_every_environment(minimal_
         assert {"data", "artifacts", "logs"} <= buckets
         assert len(plan.of_type("aws:kms/key:Key")) == 1
         assert [d["inputs"]["identifier"] for d in plan.of_type("aws:rds/instance:Instance")] == [
-            f"tiny-{environment}-mlflow"
+            f"tiny-{environment}-mlflow"  # RDS allows no `--`
         ]
-        assert plan.outputs["ciDeployerRoleArn"].endswith(f":role/tiny-{environment}-ci-deployer")
+        assert plan.outputs["ciDeployerRoleArn"].endswith(f":role/tiny--{environment}--ci-deployer")
         assert plan.of_type("aws:ecr/repository:Repository") == []
 
 
@@ -101,7 +115,7 @@ def test_without_accounts_names_use_the_deploying_account(accountless_plans: dic
         account = plan.outputs["accountId"]
         assert account.isdigit() and len(account) == 12
         buckets = {b["inputs"]["bucket"] for b in plan.of_type("aws:s3/bucket:Bucket")}
-        assert f"tiny-{environment}-data-{account}" in buckets
+        assert f"tiny--{environment}--data--{account}" in buckets
         for policy in plan.of_type("aws:s3/bucketPolicy:BucketPolicy"):
             assert "CrossAccount" not in json.dumps(policy["inputs"]["policy"])
         (key,) = plan.of_type("aws:kms/key:Key")
@@ -171,7 +185,7 @@ def test_only_the_bundles_principals_can_assume_a_persona_role(
             )
             key = iam.create_access_key(UserName=user)["AccessKey"]
         sts = boto3.client("sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
-        role = stacks["dev"].roles[f"tiny-dev-{persona}"]["arn"]
+        role = stacks["dev"].roles[f"tiny--dev--{persona}"]["arn"]
         with enable_iam_authentication():
             try:
                 sts.assume_role(RoleArn=role, RoleSessionName="trust-check")

@@ -34,7 +34,7 @@ def test_the_opensearch_domain_is_private_encrypted_and_https_only(
     (domain,) = plan.of_type("aws:opensearch/domain:Domain")
     spec = domain["inputs"]
     (key,) = plan.of_type("aws:kms/key:Key")
-    assert spec["domainName"] == f"rag-assistant-{environment}-vec"
+    assert spec["domainName"] == f"rag-assistant--{environment}--vec"
     assert spec["encryptAtRest"] == {"enabled": True, "kmsKeyId": key["outputs"]["arn"]}
     assert spec["nodeToNodeEncryption"] == {"enabled": True}
     assert spec["domainEndpointOptions"]["enforceHttps"] is True
@@ -57,10 +57,10 @@ def test_only_the_index_refresh_and_serving_workloads_reach_the_domain(opensearc
     policy = json.loads(domain["inputs"]["accessPolicies"])
     (statement,) = policy["Statement"]
     assert sorted(statement["Principal"]["AWS"]) == [
-        "arn:aws:iam::333333333333:role/rag-assistant-prod-wl-index-docs",
-        "arn:aws:iam::333333333333:role/rag-assistant-prod-wl-serving",
+        "arn:aws:iam::333333333333:role/rag-assistant--prod--wl--index-docs",
+        "arn:aws:iam::333333333333:role/rag-assistant--prod--wl--serving",
     ]
-    assert statement["Resource"] == "arn:aws:es:us-east-1:333333333333:domain/rag-assistant-prod-vec/*"
+    assert statement["Resource"] == "arn:aws:es:us-east-1:333333333333:domain/rag-assistant--prod--vec/*"
     findings = [
         f
         for f in map(enhance_finding, analyze_policy_string(json.dumps(policy)).findings)

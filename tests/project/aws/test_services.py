@@ -50,7 +50,7 @@ def test_only_the_ci_deployer_pushes_and_the_nodes_pull(
     project_plan: Callable[[str, str], StackPlan], platform_plan: Callable[[str], StackPlan]
 ) -> None:
     plan = project_plan("fraud-detection", "prod")
-    ci_deployer = "arn:aws:iam::333333333333:role/fraud-detection-prod-ci-deployer"
+    ci_deployer = "arn:aws:iam::333333333333:role/fraud-detection--prod--ci-deployer"
     for policy in inputs(plan, "aws:ecr/repositoryPolicy:RepositoryPolicy"):
         statements = {s["Sid"]: s for s in json.loads(policy["policy"])["Statement"]}
         assert statements["CiDeployerPushes"]["Principal"] == {"AWS": ci_deployer}
@@ -127,7 +127,7 @@ def test_gateway_provider_keys_are_empty_secrets_readable_by_the_gateway_only(
     names = {s["name"] for s in inputs(plan, "aws:secretsmanager/secret:Secret")}
     assert {f"mlrig/rag-assistant/staging/llm-gateway/{p}" for p in ("openai", "anthropic")} <= names
     readers = [p["role"] for p in inputs(plan, "aws:iam/rolePolicy:RolePolicy") if "llm-gateway" in p["policy"]]
-    assert readers == ["rag-assistant-staging-wl-gateway"]
+    assert readers == ["rag-assistant--staging--wl--gateway"]
 
 
 def test_feedback_lands_in_the_logs_bucket_partitioned_by_date_and_encrypted(
@@ -136,18 +136,18 @@ def test_feedback_lands_in_the_logs_bucket_partitioned_by_date_and_encrypted(
     plan = project_plan("rag-assistant", "prod")
     (stream,) = inputs(plan, "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
     s3 = stream["extendedS3Configuration"]
-    assert s3["bucketArn"] == "arn:aws:s3:::rag-assistant-prod-logs-333333333333"
+    assert s3["bucketArn"] == "arn:aws:s3:::rag-assistant--prod--logs--333333333333"
     assert s3["prefix"] == "feedback/!{timestamp:yyyy/MM/dd}/"
     assert s3["errorOutputPrefix"].startswith("feedback/")
     assert s3["kmsKeyArn"] == key_arn(plan)
-    assert s3["roleArn"].endswith(":role/rag-assistant-prod-firehose-feedback")
+    assert s3["roleArn"].endswith(":role/rag-assistant--prod--firehose-feedback")
     assert stream["serverSideEncryption"] == {
         "enabled": True,
         "keyType": "CUSTOMER_MANAGED_CMK",
         "keyArn": key_arn(plan),
     }
     senders = [p["role"] for p in inputs(plan, "aws:iam/rolePolicy:RolePolicy") if "firehose:PutRecord" in p["policy"]]
-    assert senders == ["rag-assistant-prod-wl-feedback"]
+    assert senders == ["rag-assistant--prod--wl--feedback"]
 
 
 def test_a_project_without_llm_features_gets_no_llm_services(project_plan: Callable[[str, str], StackPlan]) -> None:
@@ -165,9 +165,9 @@ def test_aws_side_alarms_go_to_the_projects_encrypted_topic(project_plan: Callab
     assert topic["inputs"]["kmsMasterKeyId"] == key_arn(plan)
     alarms = {a["name"]: a for a in inputs(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert {
-        "rag-assistant-prod-tracking-db-cpu",
-        "rag-assistant-prod-vector-db-storage",
-        "rag-assistant-prod-feedback-delivery-failures",
+        "rag-assistant--prod--tracking-db-cpu",
+        "rag-assistant--prod--vector-db-storage",
+        "rag-assistant--prod--feedback-delivery-failures",
     } <= set(alarms)
     assert all(a["alarmActions"] == [topic["outputs"]["arn"]] for a in alarms.values())
     secrets = {s["name"] for s in inputs(plan, "aws:secretsmanager/secret:Secret")}

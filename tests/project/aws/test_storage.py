@@ -42,7 +42,7 @@ def test_every_environment_has_a_bucket_per_data_class_named_after_its_account(
     expected = {"data", "artifacts", "logs"} | ({"access-logs"} if environment == "prod" else set())
     assert set(buckets) == expected
     account = plan.outputs["accountId"]
-    assert all(name == f"{project}-{environment}-{c}-{account}" for c, name in buckets.items())
+    assert all(name == f"{project}--{environment}--{c}--{account}" for c, name in buckets.items())
 
 
 def test_project_buckets_are_encrypted_with_the_project_key_and_bucket_keys(stack: tuple[str, str, StackPlan]) -> None:
@@ -160,7 +160,8 @@ def test_prod_buckets_log_access_to_the_access_log_bucket(stack: tuple[str, str,
 def test_each_environment_has_its_glue_catalog_database(stack: tuple[str, str, StackPlan]) -> None:
     project, environment, plan = stack
     (database,) = plan.of_type("aws:glue/catalogDatabase:CatalogDatabase")
-    assert database["inputs"]["name"] == f"{project}_{environment}".replace("-", "_")
+    # Glue allows no '-': hyphens become '_' and the parts are joined with '__' (never in a name).
+    assert database["inputs"]["name"] == f"{project.replace('-', '_')}__{environment}"
     assert database["inputs"]["locationUri"] == f"s3://{project_buckets(plan)['data']}/"
 
 
@@ -183,10 +184,10 @@ def test_the_key_policy_admits_only_this_projects_roles_to_its_data(stack: tuple
     if environment == "prod":
         readers_only = set(statements["ReadProjectData"]["Principal"]["AWS"])  # in prod, personas read and never write
         assert {p.rsplit("/", 1)[1] for p in readers_only} >= {
-            f"{project}-prod-data-scientist",
-            f"{project}-prod-ml-engineer",
+            f"{project}--prod--data-scientist",
+            f"{project}--prod--ml-engineer",
         }
         assert not any(
-            "-prod-data-scientist" in p or "-prod-ml-engineer" in p
+            "--prod--data-scientist" in p or "--prod--ml-engineer" in p
             for p in statements["WriteProjectData"]["Principal"]["AWS"]
         )

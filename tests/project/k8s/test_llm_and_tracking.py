@@ -19,7 +19,7 @@ def test_the_tracking_server_stores_artifacts_in_the_artifacts_bucket_with_its_o
     command = container["command"]
     assert (
         command[command.index("--artifacts-destination") + 1]
-        == "s3://fraud-detection-prod-artifacts-333333333333/mlflow/"
+        == "s3://fraud-detection--prod--artifacts--333333333333/mlflow/"
     )
     assert container["image"].startswith("ghcr.io/mlflow/mlflow:v")
     assert container["readinessProbe"] and container["livenessProbe"]

@@ -3,6 +3,10 @@ its threshold, routed to the bundle's channels; and nothing built on a disabled 
 
 from __future__ import annotations
 
+import json
+
+from mlrig import naming
+
 from .conftest import named, objects
 
 
@@ -59,3 +63,26 @@ def test_nothing_is_built_on_add_ons_the_platform_does_not_install(plan_variant)
         assert not objects(plan, kind), kind
     assert named(plan, "Deployment", "mlflow")
     assert named(plan, "NetworkPolicy", "default-deny")
+
+
+def test_a_webhook_route_takes_its_url_from_secrets_manager_never_from_the_bundle(plan_variant):
+    # F9: the webhook URL (token included) was written in plain text into the AlertmanagerConfig.
+    target = "https://hooks.acme.example/alerts/fraud"
+
+    def webhook(project):
+        project["spec"]["monitoring"]["alerts"] = [{"type": "webhook", "target": target}]
+
+    plan = plan_variant("fraud-detection", webhook, "prod")
+    routes = named(plan, "AlertmanagerConfig", "mlrig-alert-routes")["spec"]
+    (receiver,) = routes["receivers"]
+    assert receiver["webhookConfigs"] == [
+        {"urlSecret": {"name": "alert-routes", "key": "route-0"}, "sendResolved": True}
+    ]
+    assert "hooks.acme.example" not in json.dumps(routes)
+    secret = naming.ProjectNames("fraud-detection", "prod", "333333333333", "us-east-1", "account").secret(
+        naming.alert_route_secret("webhook", target)
+    )
+    (external,) = [o for o in objects(plan, "ExternalSecret") if o["metadata"]["name"] == "alert-routes"]
+    assert external["spec"]["data"] == [{"secretKey": "route-0", "remoteRef": {"key": secret}}]
+    created = {s["inputs"]["name"] for s in plan.of_type("aws:secretsmanager/secret:Secret")}
+    assert secret in created and secret.startswith("mlrig/fraud-detection/prod/alerts/webhook-")

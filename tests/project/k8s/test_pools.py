@@ -14,7 +14,7 @@ GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
 
 
 def pool_of(plan, namespace: str, pool: str) -> dict:
-    return named(plan, "NodePool", f"{namespace}-{pool}")
+    return named(plan, "NodePool", f"{namespace}--{pool}")
 
 
 def tolerated(tolerations: list[dict], taints: list[dict]) -> bool:
@@ -52,7 +52,7 @@ def test_a_pool_launches_only_its_instance_types_capacity_and_architecture(proje
     assert spec["template"]["spec"]["nodeClassRef"] == {
         "group": "karpenter.k8s.aws",
         "kind": "EC2NodeClass",
-        "name": "fraud-detection-gpu-train",
+        "name": "fraud-detection--gpu-train",
     }
 
 
@@ -77,7 +77,7 @@ def test_gpu_pools_scale_to_zero_as_soon_as_they_are_empty(project_plan):
 
 def test_node_classes_use_the_platform_node_role_discovery_imdsv2_and_encrypted_disks(project_plan, platform_plan):
     outputs = platform_plan("prod").outputs
-    spec = named(project_plan("fraud-detection", "prod"), "EC2NodeClass", "fraud-detection-gpu-train")["spec"]
+    spec = named(project_plan("fraud-detection", "prod"), "EC2NodeClass", "fraud-detection--gpu-train")["spec"]
     assert spec["role"] == outputs["nodeRoleName"]
     discovery = {"tags": {"karpenter.sh/discovery": outputs["karpenterDiscovery"]}}
     assert spec["subnetSelectorTerms"] == [discovery] and spec["securityGroupSelectorTerms"] == [discovery]

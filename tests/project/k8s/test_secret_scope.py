@@ -12,7 +12,7 @@ import pytest
 
 from .conftest import named, objects
 
-POLICY = "fraud-detection-external-secrets-scope"
+POLICY = "fraud-detection--external-secrets-scope"
 
 
 def admitted(policy: dict[str, Any], external_secret: dict[str, Any]) -> bool:
@@ -46,7 +46,7 @@ def test_the_policy_applies_to_the_projects_namespace_only(dev_plan, policy):
 @pytest.mark.parametrize(("project", "environment"), [("fraud-detection", "dev"), ("rag-assistant", "prod")])
 def test_mlrigs_own_external_secrets_are_admitted(project_plan, project, environment):
     plan = project_plan(project, environment)
-    own_policy = named(plan, "ValidatingAdmissionPolicy", f"{project}-external-secrets-scope")
+    own_policy = named(plan, "ValidatingAdmissionPolicy", f"{project}--external-secrets-scope")
     secrets = objects(plan, "ExternalSecret")
     assert secrets
     for secret in secrets:

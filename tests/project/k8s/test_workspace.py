@@ -3,6 +3,8 @@ what in it (DESIGN §1's access table)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mlrig.project.workspace import CLUSTER_ROLES
@@ -44,8 +46,8 @@ def test_under_namespace_isolation_each_environment_has_its_own_namespace_and_gr
             environment["account"] = "111111111111"
 
     plan = plan_variant("fraud-detection", None, "prod", platform_edit=namespace_isolation)
-    assert [n["metadata"]["name"] for n in objects(plan, "Namespace")] == ["fraud-detection-prod"]
-    assert all(group.startswith("mlrig:fraud-detection-prod:") for group in binding_roles(plan))
+    assert [n["metadata"]["name"] for n in objects(plan, "Namespace")] == ["fraud-detection--prod"]
+    assert all(group.startswith("mlrig:fraud-detection--prod:") for group in binding_roles(plan))
 
 
 @pytest.mark.parametrize(("environment", "gpus"), [("dev", 1), ("staging", 4), ("prod", 16)])
@@ -86,12 +88,41 @@ def test_the_platform_monitoring_and_ingress_namespaces_may_reach_the_project(pr
     plan = project_plan("fraud-detection", "prod")
     platform_outputs = platform_plan("prod").outputs
     for policy, output in (
-        ("allow-from-monitoring", "monitoringNamespace"),
+        ("allow-from-monitoring-predictors", "monitoringNamespace"),
         ("allow-from-ingress", "ingressNamespace"),
     ):
         (rule,) = named(plan, "NetworkPolicy", policy)["spec"]["ingress"]
         selector = rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
         assert selector == platform_outputs[output]
+
+
+@pytest.mark.parametrize("project", ["fraud-detection", "rag-assistant"])
+def test_the_monitoring_namespace_reaches_only_the_pods_it_scrapes_on_their_metrics_port(project_plan, project):
+    # F9: `allow-from-monitoring` admitted the whole monitoring namespace (Alertmanager included)
+    # to every pod, so a webhook route could post to another team's feedback collector.
+    plan = project_plan(project, "prod")
+    monitors = [o for o in objects(plan, "PodMonitor")]
+    from_monitoring = [
+        p
+        for p in objects(plan, "NetworkPolicy")
+        if any("monitoring" in json.dumps(rule.get("from", [])) for rule in p["spec"].get("ingress", []))
+    ]
+    assert len(from_monitoring) == len(monitors) == 1
+    (policy,), (monitor,) = from_monitoring, monitors
+    assert policy["spec"]["podSelector"] == monitor["spec"]["selector"] != {}
+    (rule,) = policy["spec"]["ingress"]
+    scraped = [e["portNumber"] for e in monitor["spec"]["podMetricsEndpoints"]]
+    assert [p["port"] for p in rule["ports"]] == scraped and rule["ports"][0]["protocol"] == "TCP"
+
+
+def test_without_endpoints_nothing_in_the_namespace_is_open_to_the_monitoring_namespace(plan_variant):
+    def without_endpoints(project):
+        project["spec"].pop("serving")
+        project["spec"]["environments"]["prod"].pop("serving")
+
+    plan = plan_variant("fraud-detection", without_endpoints, "prod")
+    policies = {p["metadata"]["name"] for p in objects(plan, "NetworkPolicy")}
+    assert not [name for name in policies if "monitoring" in name]
 
 
 def test_egress_beyond_the_namespace_is_https_pod_identity_and_postgres_only(project_plan):

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..diagnostics import Path
+from ..loader import Document
 from ..model import PlatformBundle, ProjectBundle, ProjectSpec
-from ..resolved import Platform, PlatformEnvironment
+from ..resolved import Platform, PlatformEnvironment, locate
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class BundleSetView:
     projects: list[tuple[str, ProjectBundle]]
     # Platforms named in a file whose schema failed: they exist, but cannot be checked further.
     broken_platforms: dict[str, str] = field(default_factory=dict)  # name -> file
+    documents: dict[str, Document] = field(default_factory=dict)  # file -> loaded document
+
+    def where(self, file: str, *path: str | int) -> str:
+        """`fraud-detection.yaml:14:3 spec.repository`, for messages that name a second file."""
+        return locate(file, self.documents.get(file), path)
 
 
 PlatformRule = Callable[[Platform], Iterable[Finding]]
@@ -69,4 +75,4 @@ def set_rule(fn: SetRule) -> SetRule:
 
 def load_all() -> None:
     """Import every rule module (registration happens on import)."""
-    from . import compute, names, network, references, schedules, values  # noqa: F401
+    from . import compute, names, network, references, schedules, tenancy, values  # noqa: F401

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import PurePath
 
 from ... import naming
+from ..model import PlatformBundle, ProjectBundle
 from ..resolved import Platform
 from . import BundleSetView, Finding, ProjectView, platform_rule, project_rule, set_rule
 
@@ -59,9 +61,27 @@ def list_item_names_unique(view: ProjectView) -> Iterator[Finding]:
         seen_registries.add(registry)
 
 
+def project_items(bundle: ProjectBundle) -> tuple[list[str], list[str], list[str]]:
+    """(pipelines, registries, pools) a project names in its spec or in any override, since an
+    override may add items (merged by name), and each item derives names of its own."""
+    spec = bundle.spec
+    pipelines, registries = list(spec.pipelines), list(spec.registries)
+    pools = [pool.name for pool in spec.compute.pools]
+    for override in spec.environments.values():
+        if isinstance(override.get("pipelines"), dict):
+            pipelines += [k for k in override["pipelines"] if isinstance(k, str)]
+        if isinstance(override.get("registries"), list):
+            registries += [r for r in override["registries"] if isinstance(r, str)]
+        compute = override.get("compute")
+        if isinstance(compute, dict) and isinstance(compute.get("pools"), list):
+            pools += [p["name"] for p in compute["pools"] if isinstance(p, dict) and isinstance(p.get("name"), str)]
+    return list(dict.fromkeys(pipelines)), list(dict.fromkeys(registries)), list(dict.fromkeys(pools))
+
+
 @project_rule
 def derived_names_fit(view: ProjectView) -> Iterator[Finding]:
-    """Every AWS name derived from the project, environment and item names fits its limit."""
+    """Every name derived from the project, environment and item names fits its service's
+    limits (length, reserved prefixes)."""
     if view.platform is None:
         environments = [view.environment or "staging"]
         isolation = "cluster"
@@ -76,14 +96,14 @@ def derived_names_fit(view: ProjectView) -> Iterator[Finding]:
             pipelines=list(view.spec.pipelines),
             registries=view.spec.registries,
             opensearch=vdb is not None and vdb.engine == "opensearch",
+            pools=[pool.name for pool in view.spec.compute.pools],
         )
         for limit_key, name in derived:
-            limit = naming.LIMITS[limit_key]
-            if len(name) > limit:
+            problem = naming.name_problem(limit_key, name)
+            if problem:
                 yield Finding(
                     ("metadata", "name"),
-                    f"derived {limit_key} name '{name}' is {len(name)} characters, over the limit of "
-                    f"{limit}; shorten the project name, the environment name or the item name",
+                    f"{problem}; shorten the project name, the environment name or the item name",
                 )
 
 
@@ -98,10 +118,10 @@ def pipeline_names_not_reserved(view: ProjectView) -> Iterator[Finding]:
             )
 
 
-def _platform_derived_names(platform: Platform, environment: str) -> list[tuple[str, str]]:
+def _platform_derived_names(platform: PlatformBundle, environment: str) -> list[tuple[str, str]]:
     """(limit key, name) of the AWS names a platform environment derives."""
-    name = platform.name
-    cluster = naming.cluster_name(name, environment, platform.isolation)
+    name = platform.metadata.name
+    cluster = naming.cluster_name(name, environment, platform.spec.isolation)
     names = [
         ("eks-cluster", cluster),
         ("eks-node-group", naming.system_node_group(cluster)),
@@ -113,7 +133,7 @@ def _platform_derived_names(platform: Platform, environment: str) -> list[tuple[
         ("iam-role", naming.karpenter_controller_role(cluster)),
         ("sqs-queue", naming.karpenter_interruption_queue(cluster)),
     ]
-    if not platform.bundle.spec.state.backend:
+    if not platform.spec.state.backend:
         names.append(("s3-bucket", naming.state_bucket(name)))
     return names
 
@@ -122,7 +142,7 @@ def _platform_derived_names(platform: Platform, environment: str) -> list[tuple[
 def platform_derived_names_fit(platform: Platform) -> Iterator[Finding]:
     """Every AWS name derived from the platform and environment names fits its limit."""
     for environment in platform.environments:
-        for limit_key, name in _platform_derived_names(platform, environment):
+        for limit_key, name in _platform_derived_names(platform.bundle, environment):
             limit = naming.LIMITS[limit_key]
             if len(name) > limit:
                 yield Finding(
@@ -131,3 +151,97 @@ def platform_derived_names_fit(platform: Platform) -> Iterator[Finding]:
                     "shorten the platform name or this environment's name",
                     key=True,
                 )
+
+
+# --- across the bundle set -----------------------------------------------------------------------
+
+_CLUSTER_SCOPED = ("k8s-namespace", "k8s-name", "k8s-object")
+_UNKNOWN_ACCOUNT = "(deploying account)"
+
+
+def _scope(kind: str, account: str, region: str, cluster: str) -> tuple[str, ...]:
+    """Where a name must be unique: S3 buckets everywhere, IAM roles per account, Kubernetes
+    objects per cluster, other AWS names per account and region."""
+    if kind == "s3-bucket":
+        return ("s3",)
+    if kind == "iam-role":
+        return ("iam", account)
+    if kind in _CLUSTER_SCOPED:
+        return ("cluster", account, region, cluster)
+    return ("region", account, region)
+
+
+@set_rule
+def derived_names_unique(view: BundleSetView) -> Iterator[tuple[str, Finding]]:
+    """No two bundles derive the same cluster- or account-scoped name (namespace, NodePool,
+    admission policy, role, bucket, repository, database, secrets prefix, …): the second stack
+    would fail to create it, or, where a provider adopts existing objects, take over the first's.
+    Reported once per pair of bundles, in both files, each naming the other."""
+    owners: dict[tuple[tuple[str, ...], str, str], dict[str, str]] = {}  # (scope, kind, name) -> {file: who}
+    counts = Counter([b.metadata.name for _, b in view.platforms] + [b.metadata.name for _, b in view.projects])
+    platforms = {bundle.metadata.name: bundle for _, bundle in view.platforms}
+
+    def add(kind: str, name: str, account: str, region: str, cluster: str, file: str, who: str) -> None:
+        owners.setdefault((_scope(kind, account, region, cluster), kind, name), {}).setdefault(file, who)
+
+    for file, platform in view.platforms:
+        if counts[platform.metadata.name] > 1:
+            continue  # bundle_names_unique reports it
+        for env_name, env in platform.spec.environments.items():
+            account = env.account or _UNKNOWN_ACCOUNT
+            cluster = naming.cluster_name(platform.metadata.name, env_name, platform.spec.isolation)
+            who = f"platform '{platform.metadata.name}' in environment {env_name}"
+            for kind, name in _platform_derived_names(platform, env_name):
+                add(kind, name, account, env.region, cluster, file, who)
+    for file, project in view.projects:
+        home = platforms.get(project.spec.platform)
+        if home is None or counts[project.metadata.name] > 1:
+            continue
+        pipelines, registries, pools = project_items(project)
+        for env_name, env in home.spec.environments.items():
+            account = env.account or _UNKNOWN_ACCOUNT
+            cluster = naming.cluster_name(home.metadata.name, env_name, home.spec.isolation)
+            names = naming.ProjectNames(project.metadata.name, env_name, account, env.region, home.spec.isolation)
+            who = f"project '{project.metadata.name}' in environment {env_name}"
+            for kind, name in names.derived_names(
+                pipelines=pipelines, registries=registries, opensearch=True, pools=pools
+            ):
+                add(kind, name, account, env.region, cluster, file, who)
+    clashes: dict[tuple[str, str], list[str]] = {}  # (file, other file) -> descriptions
+    for (_, kind, name), by_file in owners.items():
+        for file, who in by_file.items():
+            for other, other_who in by_file.items():
+                if other != file:
+                    clashes.setdefault((file, other), []).append(f"{kind} '{name}' ({who}; {other_who})")
+    for (file, other), found in clashes.items():
+        more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+        yield (
+            file,
+            Finding(
+                ("metadata", "name"),
+                f"derives names that {view.where(other, 'metadata', 'name')} derives too: {found[0]}{more}; "
+                "rename one of the two",
+            ),
+        )
+
+
+@set_rule
+def file_names_match_bundle_names(view: BundleSetView) -> Iterator[tuple[str, Finding]]:
+    """A bundle lives in `<metadata.name>.yaml` (a platform may also use `platform.yaml`): file
+    names become CODEOWNERS paths, so they hold nothing but a bundle name."""
+    bundles: list[tuple[str, PlatformBundle | ProjectBundle]] = [*view.platforms, *view.projects]
+    for file, bundle in bundles:
+        name = bundle.metadata.name
+        allowed = [f"{name}{suffix}" for suffix in (".yaml", ".yml")]
+        if isinstance(bundle, PlatformBundle):
+            allowed += ["platform.yaml", "platform.yml"]
+        actual = PurePath(file).name
+        if actual not in allowed:
+            yield (
+                file,
+                Finding(
+                    ("metadata", "name"),
+                    f"the file of bundle '{name}' must be named {name}.yaml, not '{actual}': file names "
+                    "become CODEOWNERS paths, so they hold only a bundle name",
+                ),
+            )

@@ -1,0 +1,217 @@
+"""The tenant boundary: a project stays within the bounds of its platform (`mlrig.tenancy`).
+
+Each finding names the project field that breaks a bound and, with file:line, the platform
+field that sets it, so the team sees what to change and the platform team what they allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ... import naming, tenancy
+from ..resolved import Platform
+from . import BundleSetView, Finding, ProjectView, platform_rule, project_rule, set_rule
+
+PERSONA_FIELDS: dict[str, str] = {"dataScientists": "data_scientists", "mlEngineers": "ml_engineers"}
+
+
+def _bounds(view: ProjectView) -> tuple[Platform, tenancy.Bounds] | None:
+    if view.platform is None:
+        return None
+    return view.platform, tenancy.bounds(view.platform.bundle)
+
+
+def _organizations_bound(platform: Platform) -> str:
+    if platform.bundle.spec.tenancy.github_organizations is not None:
+        return platform.where("spec", "tenancy", "githubOrganizations")
+    return platform.where("spec", "github", "organization")
+
+
+@project_rule
+def repository_within_tenancy(view: ProjectView) -> Iterator[Finding]:
+    """The repository belongs to the platform's GitHub organisations and is neither the platform
+    repository nor an organisation's `.github`: its CI deploys the project."""
+    found = _bounds(view)
+    if found is None:
+        return
+    platform, limits = found
+    problem = tenancy.repository_problem(limits, view.bundle.spec.repository)
+    if problem:
+        if "organisations" in problem:
+            bound = _organizations_bound(platform)
+        else:
+            bound = platform.where("spec", "github", "repository")
+        yield Finding(("spec", "repository"), f"{problem} (bound: {bound})")
+
+
+@project_rule
+def project_admitted(view: ProjectView) -> Iterator[Finding]:
+    """A project deploys only once the platform team admits it, with its repository."""
+    found = _bounds(view)
+    if found is None:
+        return
+    platform, limits = found
+    name = view.bundle.metadata.name
+    admitted = tenancy.admission(limits, name)
+    if admitted is None:
+        yield Finding(
+            ("metadata", "name"),
+            f"project '{name}' is not admitted by platform '{platform.name}'; the platform team admits it "
+            f"in {platform.where('spec', 'tenancy', 'projects')} with: "
+            f"{tenancy.admission_snippet(view.bundle)}",
+        )
+    elif not tenancy.repository_admitted(admitted, view.bundle.spec.repository):
+        yield Finding(
+            ("spec", "repository"),
+            f"repository '{view.bundle.spec.repository}' is not the one platform '{platform.name}' admits for "
+            f"this project ('{admitted.repository}', {platform.where('spec', 'tenancy', 'projects', name, 'repository')})",
+        )
+
+
+@project_rule
+def access_principals_within_tenancy(view: ProjectView) -> Iterator[Finding]:
+    """Every persona principal (per environment, overrides merged) is a role or user of one of
+    the platform's accounts, and admitted for this project by the platform team."""
+    found = _bounds(view)
+    if found is None:
+        return
+    platform, limits = found
+    name = view.bundle.metadata.name
+    admitted = tenancy.admission(limits, name)
+    region = view.platform_environment.region if view.platform_environment else None
+    partition = naming.partition(region) if region else None
+    for key, field in PERSONA_FIELDS.items():
+        for index, arn in enumerate(getattr(view.spec.access, field)):
+            path = ("spec", "access", key, index)
+            problem = tenancy.principal_problem(limits, arn, partition=partition)
+            if problem:
+                bound = platform.where("spec", "tenancy", "principalAccounts")
+                yield Finding(path, f"{problem} (bound: {bound})")
+            elif admitted is not None and not tenancy.principal_admitted(admitted, arn):
+                yield Finding(
+                    path,
+                    f"principal '{arn}' is not admitted for this project; the platform team adds it to "
+                    f"{platform.where('spec', 'tenancy', 'projects', name, 'principals')}",
+                )
+
+
+@project_rule
+def prod_approvers_within_tenancy(view: ProjectView) -> Iterator[Finding]:
+    """`ci.prodApprovers` is a subset of the approvers the platform admits, and the prod
+    environment ends up with at least the platform's minimum of required reviewers."""
+    found = _bounds(view)
+    if found is None:
+        return
+    platform, limits = found
+    name = view.bundle.metadata.name
+    admitted = tenancy.admission(limits, name)
+    if admitted is None:
+        return
+    requested = view.spec.ci.prod_approvers
+    where = platform.where("spec", "tenancy", "projects", name, "prodApprovers")
+    outside = set(tenancy.approvers_not_admitted(admitted, requested))
+    for index, approver in enumerate(requested):
+        if approver in outside:
+            yield Finding(
+                ("spec", "ci", "prodApprovers", index),
+                f"'{approver}' is not an approver the platform admits for this project ({where})",
+            )
+    effective = tenancy.effective_prod_approvers(limits, name, [a for a in requested if a not in outside])
+    if len(effective) < limits.min_prod_approvers:
+        minimum = platform.where("spec", "tenancy", "minProdApprovers")
+        yield Finding(
+            ("spec", "ci", "prodApprovers"),
+            f"the prod environment would have {len(effective)} required reviewer(s), fewer than the platform's "
+            f"minimum of {limits.min_prod_approvers} ({minimum}); the platform team admits approvers in {where}",
+            key=True,
+        )
+
+
+@project_rule
+def prod_read_within_tenancy(view: ProjectView) -> Iterator[Finding]:
+    """A project may narrow dev→prod reads, never widen them beyond the platform."""
+    found = _bounds(view)
+    if found is None:
+        return
+    platform, limits = found
+    if view.spec.storage.prod_read_access_from_dev and not limits.prod_read_access_from_dev:
+        yield Finding(
+            ("spec", "storage", "prodReadAccessFromDev"),
+            f"platform '{platform.name}' does not let dev read prod data "
+            f"({platform.where('spec', 'tenancy', 'prodReadAccessFromDev')}); remove this or set it to false",
+        )
+
+
+@project_rule
+def alert_targets_within_tenancy(view: ProjectView) -> Iterator[Finding]:
+    """Alerts go only where the platform allows: webhooks over HTTPS to its allowed hosts, SNS
+    topics of the environment's own account, no credentials written in the bundle."""
+    found = _bounds(view)
+    if found is None or view.platform_environment is None:
+        return
+    platform, limits = found
+    env = view.platform_environment
+    for index, route in enumerate(view.spec.monitoring.alerts):
+        problem = tenancy.alert_target_problem(limits, route, account=env.account, region=env.region)
+        if problem:
+            bound = (
+                platform.where("spec", "tenancy", "alerts", "webhookHosts")
+                if route.type == "webhook"
+                else platform.where("spec", "environments", env.name)
+            )
+            yield Finding(("spec", "monitoring", "alerts", index, "target"), f"{problem} (bound: {bound})")
+
+
+@project_rule
+def namespace_not_reserved(view: ProjectView) -> Iterator[Finding]:
+    """The project name becomes (the start of) its namespace: never one Kubernetes or the
+    platform's add-ons use, whose quotas, policies and bindings it would take over."""
+    problem = tenancy.reserved_namespace(view.bundle.metadata.name)
+    if problem:
+        yield Finding(("metadata", "name"), f"{problem}; choose another project name")
+
+
+# --- tags ----------------------------------------------------------------------------------------
+
+
+def _tag_findings(tags: dict[str, str], others: dict[str, str], path: tuple[str, ...]) -> Iterator[Finding]:
+    for key in tags:
+        if key.casefold().startswith(naming.RESERVED_TAG_PREFIXES):
+            yield Finding((*path, key), f"tag key '{key}' uses a prefix AWS or mlrig reserves (aws:, mlrig:)", key=True)
+    total = len({*tags, *others, *naming.DEFAULT_TAG_KEYS}) + naming.MAX_RESOURCE_TAGS
+    if total > naming.AWS_TAG_LIMIT:
+        room = naming.AWS_TAG_LIMIT - naming.MAX_RESOURCE_TAGS - len({*others, *naming.DEFAULT_TAG_KEYS})
+        yield Finding(
+            path,
+            f"{len(tags)} tags leave AWS's limit of {naming.AWS_TAG_LIMIT} tags per resource behind once mlrig's "
+            f"own and the platform's are added; at most {max(room, 0)} fit",
+            key=True,
+        )
+
+
+@project_rule
+def project_tags_within_limits(view: ProjectView) -> Iterator[Finding]:
+    platform_tags = view.platform.bundle.spec.tags if view.platform else {}
+    yield from _tag_findings(view.spec.tags, platform_tags, ("spec", "tags"))
+
+
+@platform_rule
+def platform_tags_within_limits(platform: Platform) -> Iterator[Finding]:
+    yield from _tag_findings(platform.bundle.spec.tags, {}, ("spec", "tags"))
+
+
+# --- across the bundle set -----------------------------------------------------------------------
+
+
+@set_rule
+def repositories_unique(view: BundleSetView) -> Iterator[tuple[str, Finding]]:
+    """One repository deploys one project: its CI holds that project's deployer roles."""
+    by_repository: dict[str, list[str]] = {}
+    for file, project in view.projects:
+        by_repository.setdefault(project.spec.repository.casefold(), []).append(file)
+    for files in by_repository.values():
+        if len(files) < 2:
+            continue
+        for file in files:
+            others = ", ".join(view.where(other, "spec", "repository") for other in files if other != file)
+            yield file, Finding(("spec", "repository"), f"the same repository is the repository of {others}")

@@ -1,0 +1,310 @@
+"""The tenant boundary: what a Project bundle may ask for, as its Platform bundle allows it.
+
+The platform team owns the Platform bundle; each team owns its Project bundle, reviewed by that
+team alone, so a Project bundle is untrusted input. Every consumer that turns project fields into
+trust (validation rules, IAM trust and key policies, Kubernetes RBAC, GitHub environments,
+CODEOWNERS, workflows) asks this module, and nothing decides these questions beside it:
+
+- which GitHub repository a project may deploy from (`repository_problem`, `admission`);
+- which AWS principals may act as its personas (`principal_problem`, `principal_admitted`);
+- whether dev may read its prod data (`dev_may_read_prod`);
+- who must approve its prod deployments (`effective_prod_approvers`);
+- where its alerts may go (`alert_target_problem`);
+- which Kubernetes namespaces it can never take (`reserved_namespace`).
+
+The defaults are safe: no dev→prod reads, at least one prod approver, no webhook hosts, persona
+principals only from the platform's own accounts, and no project at all until the platform
+team admits it in `spec.tenancy.projects` (with the fields that change trust written there,
+in the platform's file, so that CODEOWNERS gives them to the platform team).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from . import naming
+from .bundle.model import AlertRoute, PlatformBundle, ProjectAdmission, ProjectBundle
+
+# --- the bounds of one platform ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A platform's `spec.tenancy` with its defaults resolved."""
+
+    platform: str
+    github_organizations: tuple[str, ...]
+    principal_accounts: tuple[str, ...]
+    aws_organization_id: str | None
+    prod_read_access_from_dev: bool
+    min_prod_approvers: int
+    webhook_hosts: tuple[str, ...]
+    admissions: Mapping[str, ProjectAdmission]
+    platform_repository: str | None
+
+
+def platform_repository(platform: PlatformBundle) -> str | None:
+    """The platform's own repository (`github.repository`, default `<organization>/<platform>`)."""
+    github = platform.spec.github
+    if github.repository:
+        return github.repository
+    return f"{github.organization}/{platform.metadata.name}" if github.organization else None
+
+
+def bounds(platform: PlatformBundle) -> Bounds:
+    """The platform's tenancy with defaults: organisations default to `github.organization`,
+    principal accounts to the accounts of the platform's environments."""
+    tenancy = platform.spec.tenancy
+    organizations = tenancy.github_organizations
+    if organizations is None:
+        organizations = [platform.spec.github.organization] if platform.spec.github.organization else []
+    accounts = tenancy.principal_accounts
+    if accounts is None:
+        accounts = sorted({env.account for env in platform.spec.environments.values() if env.account})
+    return Bounds(
+        platform=platform.metadata.name,
+        github_organizations=tuple(organizations),
+        principal_accounts=tuple(accounts),
+        aws_organization_id=tenancy.aws_organization_id,
+        prod_read_access_from_dev=tenancy.prod_read_access_from_dev,
+        min_prod_approvers=tenancy.min_prod_approvers,
+        webhook_hosts=tuple(tenancy.alerts.webhook_hosts),
+        admissions=dict(tenancy.projects),
+        platform_repository=platform_repository(platform),
+    )
+
+
+# --- admission -------------------------------------------------------------------------------
+
+
+def admission(limits: Bounds, project: str) -> ProjectAdmission | None:
+    """The platform's admission of `project`, or None: a project not admitted never deploys."""
+    return limits.admissions.get(project)
+
+
+def admission_snippet(project: ProjectBundle) -> str:
+    """The one line (YAML flow style) the platform team adds under `spec.tenancy.projects` of
+    the Platform bundle to admit `project` exactly as its bundle asks."""
+    spec = project.spec
+    principals = sorted(
+        {
+            *spec.access.data_scientists,
+            *spec.access.ml_engineers,
+            *(
+                arn
+                for override in spec.environments.values()
+                if isinstance(override.get("access"), dict)
+                for persona in override["access"].values()
+                if isinstance(persona, list)
+                for arn in persona
+                if isinstance(arn, str)
+            ),
+        }
+    )
+    approvers = list(spec.ci.prod_approvers) or ["@<org>/<team>"]
+
+    def strings(values: Sequence[str]) -> str:
+        return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+    return (
+        f"{project.metadata.name}: {{repository: {json.dumps(spec.repository)}, "
+        f"principals: {strings(principals)}, prodApprovers: {strings(approvers)}}}"
+    )
+
+
+# --- repositories --------------------------------------------------------------------------------
+
+
+def _same_repository(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()  # GitHub names are case-insensitive
+
+
+def repository_problem(limits: Bounds, repository: str) -> str | None:
+    """Why a project may not deploy from `repository` (GitHub `org/name`), or None.
+
+    Never the platform repository (its workflows and environments gate the platform's own
+    deployer), never an organisation's `.github` repository (org-wide workflow templates and
+    community files), and only in the platform's GitHub organisations when it names any."""
+    owner, _, name = repository.partition("/")
+    if limits.platform_repository and _same_repository(repository, limits.platform_repository):
+        return f"'{repository}' is the platform's own repository; a project needs a repository of its own"
+    if name.casefold() == ".github":
+        return f"'{repository}' is the organisation-wide .github repository; a project needs a repository of its own"
+    if limits.github_organizations and owner.casefold() not in {o.casefold() for o in limits.github_organizations}:
+        allowed = ", ".join(limits.github_organizations)
+        return f"repository owner '{owner}' is not one of the platform's GitHub organisations ({allowed})"
+    return None
+
+
+def repository_admitted(admitted: ProjectAdmission, repository: str) -> bool:
+    return _same_repository(admitted.repository, repository)
+
+
+# --- principals ----------------------------------------------------------------------------------
+
+_PRINCIPAL = re.compile(r"^arn:(?P<partition>[a-z-]+):iam::(?P<account>[0-9]{12}):(?P<resource>.+)$")
+
+
+def principal_problem(limits: Bounds, arn: str, *, partition: str | None = None) -> str | None:
+    """Why `arn` may not act as a persona of a project, or None: it must be a role or user (not an
+    account's `:root`, which trusts every principal of that account), hold no wildcard, come from
+    one of the platform's principal accounts and, given one, from the environment's partition."""
+    if "*" in arn or "?" in arn:
+        return f"principal '{arn}' holds a wildcard; name one role or user"
+    match = _PRINCIPAL.match(arn)
+    if match is None:
+        return f"principal '{arn}' is not an IAM role or user ARN"
+    if match["resource"] == "root":
+        return f"principal '{arn}' is a whole account (:root); name one role or user of it"
+    if not limits.principal_accounts:
+        return (
+            f"principal '{arn}' cannot be checked: platform '{limits.platform}' names no accounts; "
+            "set its spec.tenancy.principalAccounts"
+        )
+    if match["account"] not in limits.principal_accounts:
+        allowed = ", ".join(limits.principal_accounts)
+        return f"principal '{arn}' is in account {match['account']}, not one of the platform's accounts ({allowed})"
+    if partition is not None and match["partition"] != partition:
+        return f"principal '{arn}' is in partition {match['partition']}, but the environment is in {partition}"
+    return None
+
+
+def principal_admitted(admitted: ProjectAdmission, arn: str) -> bool:
+    return arn in admitted.principals
+
+
+def persona_trust_conditions(limits: Bounds) -> dict[str, dict[str, str]]:
+    """Conditions every persona role's trust adds to its exact principals."""
+    if limits.aws_organization_id:
+        return {"StringEquals": {"aws:PrincipalOrgID": limits.aws_organization_id}}
+    return {}
+
+
+# --- dev reading prod ----------------------------------------------------------------------------
+
+
+def dev_may_read_prod(limits: Bounds, requested: bool | None) -> bool:
+    """Whether dev personas may read a prod environment's data: only where the platform allows
+    it, and then unless the project narrows it (`requested` False; None follows the platform)."""
+    return limits.prod_read_access_from_dev and requested is not False
+
+
+# --- prod approvers ------------------------------------------------------------------------------
+
+
+def effective_prod_approvers(limits: Bounds, project: str, requested: Sequence[str]) -> list[str]:
+    """The required reviewers of the project's prod environment: the project's `ci.prodApprovers`
+    when it names some, else every approver the platform admits for it. Never the team's own
+    `metadata.owners`: a team does not choose who approves its way to prod."""
+    if requested:
+        return list(requested)
+    admitted = admission(limits, project)
+    return list(admitted.prod_approvers) if admitted else []
+
+
+def approvers_not_admitted(admitted: ProjectAdmission, requested: Sequence[str]) -> list[str]:
+    allowed = {a.casefold() for a in admitted.prod_approvers}
+    return [a for a in requested if a.casefold() not in allowed]
+
+
+# --- alert targets -------------------------------------------------------------------------------
+
+_SNS_ARN = re.compile(
+    r"^arn:(?P<partition>[a-z-]+):sns:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):[A-Za-z0-9_-]{1,256}$"
+)
+_INTERNAL_SUFFIXES = (".svc", ".cluster.local", ".local", ".internal", ".localhost")
+_SLACK_CHANNEL = re.compile(r"^[#@][a-z0-9][a-z0-9._-]{0,79}$")
+_SECRET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def _internal_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(_INTERNAL_SUFFIXES) or "." not in host:
+        return True
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True  # an IP address: link-local, in-cluster or not, it is never an allowed host
+
+
+def webhook_problem(limits: Bounds, url: str) -> str | None:
+    """Why a webhook route may not post to `url`: HTTPS only, to a host the platform allows, no
+    in-cluster, link-local or IP-address host, and no credentials in the URL (userinfo, query
+    or fragment: the full URL with its token lives in Secrets Manager)."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").casefold()
+        port = parts.port
+    except ValueError:
+        return f"'{url}' is not a URL"
+    if parts.scheme != "https":
+        return f"webhook '{url}' must use https"
+    if parts.username or parts.password or parts.query or parts.fragment:
+        return (
+            "a webhook URL in a bundle holds no credentials (user info, query or fragment): declare "
+            "https://host/path and put the full URL in the route's secret"
+        )
+    if _internal_host(host):
+        return f"webhook host '{host}' is in-cluster, link-local or an IP address; alerts may only leave the cluster"
+    if port not in (None, 443):
+        return f"webhook '{url}' must use the HTTPS port 443"
+    if host not in limits.webhook_hosts:
+        allowed = ", ".join(limits.webhook_hosts) or "none"
+        return f"webhook host '{host}' is not allowed by the platform (spec.tenancy.alerts.webhookHosts: {allowed})"
+    return None
+
+
+def sns_problem(topic_arn: str, *, account: str | None, region: str) -> str | None:
+    """An SNS route's topic must be in the environment's own account, region and partition.
+    `account` None: the platform names no account for the environment (it is the deploying
+    account), so only the stack can check it (`project/alarms.py` leaves other topics out)."""
+    match = _SNS_ARN.match(topic_arn)
+    if match is None:
+        return f"'{topic_arn}' is not an SNS topic ARN"
+    expected = naming.partition(region)
+    if match["partition"] != expected or match["region"] != region:
+        return f"topic '{topic_arn}' is not in the environment's region {region} (partition {expected})"
+    if account is not None and match["account"] != account:
+        return f"topic '{topic_arn}' is in account {match['account']}, not the environment's own account {account}"
+    return None
+
+
+def alert_target_problem(limits: Bounds, route: AlertRoute, *, account: str | None, region: str) -> str | None:
+    """Why an alert route may not send where it says, in an environment of `account`/`region`."""
+    target = route.target
+    if route.type == "webhook":
+        return webhook_problem(limits, target)
+    if route.type == "sns":
+        return sns_problem(target, account=account, region=region)
+    if route.type == "slack" and not _SLACK_CHANNEL.match(target):
+        return (
+            f"slack target '{target}' must be a channel (#name) or user (@name); the webhook URL "
+            "lives in Secrets Manager, never in a bundle"
+        )
+    if route.type == "pagerduty" and not _SECRET_NAME.match(target):
+        return f"pagerduty target '{target}' must name the routing key's secret (lowercase letters, digits, '-')"
+    if route.type == "email" and not _EMAIL.match(target):
+        return f"email target '{target}' is not an email address"
+    return None
+
+
+# --- namespaces ----------------------------------------------------------------------------------
+
+RESERVED_NAMESPACES: tuple[str, ...] = tuple(sorted({*naming.KUBERNETES_NAMESPACES, *naming.PLATFORM_NAMESPACES}))
+RESERVED_NAMESPACE_PREFIXES: tuple[str, ...] = ("kube-",)
+
+
+def reserved_namespace(name: str) -> str | None:
+    """Why a project may not use `name` as (or as the start of) its namespace, or None: Kubernetes'
+    own namespaces, every `kube-*` one, and every namespace mlrig's platform installs into."""
+    if name in RESERVED_NAMESPACES:
+        return f"'{name}' is a namespace Kubernetes or the platform's add-ons use"
+    if name.startswith(RESERVED_NAMESPACE_PREFIXES):
+        return f"'{name}' starts with 'kube-', which Kubernetes reserves for itself"
+    return None

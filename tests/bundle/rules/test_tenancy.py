@@ -1,0 +1,367 @@
+"""rules/tenancy.py: a project stays within the bounds its platform sets (mlrig.tenancy), and every
+error names both files: the project field and the platform bound it breaks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from ..helpers import (
+    admitting,
+    example,
+    explain,
+    minimal_platform,
+    minimal_project,
+    only,
+    project_with,
+    set_path,
+    validate,
+)
+
+EVIL_ROOT = "arn:aws:iam::999999999999:root"
+
+
+def admitted(project: dict[str, Any], platform: dict[str, Any] | None = None, **changes: Any) -> Any:
+    """Validate `project` beside a platform (the example one by default) that admits it as it
+    asks, with `changes` (dotted paths) applied to the platform afterwards."""
+    platform = admitting(platform or example("platform"), project)
+    for path, value in changes.items():
+        set_path(platform, path, value)
+    return validate(platform, project)
+
+
+def errors_of(result: Any, rule: str) -> list[Any]:
+    return [d for d in result.diagnostics if d.rule == rule]
+
+
+# --- repository ----------------------------------------------------------------------------------
+
+
+def test_a_repository_in_another_organisation_is_rejected_even_when_admitted_by_mistake():
+    # F1: `repository: attacker-org/evil` made the prod CI deployer trust the attacker's repository.
+    project = project_with({"metadata.name": "evil", "spec.repository": "attacker-org/evil"})
+    error = only(admitted(project), "repository_within_tenancy")
+    assert error.path == "spec.repository"
+    assert "'attacker-org' is not one of the platform's GitHub organisations (acme)" in error.message
+    assert "acme-ml.yaml:" in error.message and "spec.tenancy.githubOrganizations" in error.message
+
+
+@pytest.mark.parametrize(
+    ("repository", "expected"),
+    [
+        ("acme/ml-platform", "the platform's own repository"),
+        ("ACME/ML-Platform", "the platform's own repository"),
+        ("acme/.github", "organisation-wide .github repository"),
+    ],
+)
+def test_the_platform_repository_and_the_org_github_repository_are_never_a_projects(repository: str, expected: str):
+    project = project_with({"metadata.name": "evil", "spec.repository": repository})
+    error = only(admitted(project), "repository_within_tenancy")
+    assert expected in error.message
+
+
+def test_without_any_github_organisation_the_admission_alone_pins_the_repository():
+    project = minimal_project(repository="elsewhere/churn")
+    assert admitted(project, minimal_platform()).valid
+
+
+def test_a_repository_in_an_allowed_organisation_is_fine():
+    project = project_with({"metadata.name": "churn", "spec.repository": "acme/churn"})
+    result = admitted(project)
+    assert result.valid, explain(result)
+
+
+def test_two_projects_with_one_repository_are_both_told_about_the_other():
+    other = project_with({"metadata.name": "copycat", "spec.repository": "ACME/Fraud-Detection"})
+    result = validate(admitting(example("platform"), other), example("fraud"), other)
+    found = {d.file: d for d in errors_of(result, "repositories_unique")}
+    assert set(found) == {"fraud-detection.yaml", "copycat.yaml"}
+    assert "copycat.yaml:" in found["fraud-detection.yaml"].message
+    assert "fraud-detection.yaml:" in found["copycat.yaml"].message
+
+
+def test_projects_with_their_own_repositories_are_fine():
+    assert validate(example("platform"), example("fraud"), example("rag")).valid
+
+
+# --- admission -----------------------------------------------------------------------------------
+
+
+def test_a_project_the_platform_never_admitted_gets_the_exact_line_to_add():
+    result = validate(example("platform"), project_with({"metadata.name": "churn", "spec.repository": "acme/churn"}))
+    error = only(result, "project_admitted")
+    assert error.path == "metadata.name" and "acme-ml.yaml:" in error.message
+    snippet = error.message.split(" with: ", 1)[1]
+    platform = example("platform")
+    platform["spec"]["tenancy"]["projects"].update(yaml.safe_load(snippet))
+    assert validate(platform, project_with({"metadata.name": "churn", "spec.repository": "acme/churn"})).valid
+
+
+def test_a_project_whose_repository_differs_from_its_admission_points_at_both_files():
+    fraud = example("fraud")
+    fraud["spec"]["repository"] = "acme/fraud-detection-fork"
+    error = only(validate(example("platform"), fraud), "project_admitted")
+    assert error.path == "spec.repository"
+    assert "'acme/fraud-detection'" in error.message
+    assert "acme-ml.yaml:" in error.message and "spec.tenancy.projects.fraud-detection.repository" in error.message
+
+
+def test_an_admitted_project_is_fine():
+    assert validate(example("platform"), example("fraud")).valid
+
+
+# --- principals ----------------------------------------------------------------------------------
+
+
+def test_a_foreign_account_root_as_a_prod_only_override_is_rejected_at_the_override():
+    # F4: `environments.prod.access.mlEngineers: [arn:aws:iam::999999999999:root]` validated.
+    fraud = example("fraud")
+    fraud["spec"]["environments"]["prod"]["access"] = {"mlEngineers": [EVIL_ROOT]}
+    result = validate(admitting(example("platform"), fraud), fraud)
+    [error] = errors_of(result, "access_principals_within_tenancy")
+    assert error.path == "spec.environments.prod.access.mlEngineers[0]"
+    assert "whole account (:root)" in error.message
+
+
+def test_the_root_of_the_platforms_own_prod_account_is_rejected():
+    fraud = project_with({"spec.access.mlEngineers": ["arn:aws:iam::333333333333:root"]})
+    error = only(
+        admitted(fraud, **{"spec.tenancy.principalAccounts": ["111111111111", "333333333333"]}),
+        "access_principals_within_tenancy",
+    )
+    assert "whole account (:root)" in error.message
+
+
+def test_a_role_of_an_account_outside_the_principal_accounts_is_rejected():
+    fraud = project_with({"spec.access.dataScientists": ["arn:aws:iam::999999999999:role/ds"]})
+    error = only(admitted(fraud), "access_principals_within_tenancy")
+    assert error.path == "spec.access.dataScientists[0]"
+    assert "account 999999999999, not one of the platform's accounts (111111111111)" in error.message
+    assert "spec.tenancy.principalAccounts" in error.message
+
+
+def test_principal_accounts_default_to_the_platforms_environment_accounts():
+    fraud = project_with({"spec.access.dataScientists": ["arn:aws:iam::222222222222:role/ds"]})
+    platform = admitting(example("platform"), fraud)
+    del platform["spec"]["tenancy"]["principalAccounts"]
+    assert validate(platform, fraud).valid
+    fraud["spec"]["access"]["dataScientists"] = ["arn:aws:iam::444444444444:role/ds"]
+    assert only(validate(admitting(platform, fraud), fraud), "access_principals_within_tenancy")
+
+
+def test_a_platform_that_names_no_accounts_asks_for_principal_accounts():
+    project = minimal_project(access={"dataScientists": ["arn:aws:iam::111111111111:role/ds"]})
+    error = only(admitted(project, minimal_platform()), "access_principals_within_tenancy")
+    assert "set its spec.tenancy.principalAccounts" in error.message
+
+
+def test_a_principal_of_another_partition_is_rejected():
+    fraud = project_with({"spec.access.dataScientists": ["arn:aws-cn:iam::111111111111:role/ds"]})
+    assert "partition aws-cn" in only(admitted(fraud), "access_principals_within_tenancy").message
+
+
+def test_a_principal_the_platform_did_not_admit_for_the_project_is_rejected():
+    fraud = example("fraud")
+    fraud["spec"]["access"]["dataScientists"].append("arn:aws:iam::111111111111:role/genai-scientists")
+    error = only(validate(example("platform"), fraud), "access_principals_within_tenancy")
+    assert error.path == "spec.access.dataScientists[1]" and "not admitted for this project" in error.message
+    assert "spec.tenancy.projects.fraud-detection.principals" in error.message
+
+
+def test_admitted_principals_of_the_platforms_accounts_are_fine():
+    assert validate(example("platform"), example("rag")).valid
+
+
+# --- prod approvers ------------------------------------------------------------------------------
+
+
+def test_a_self_chosen_prod_approver_is_rejected():
+    # F6: `ci.prodApprovers: ["@mallory"]` was accepted.
+    fraud = project_with({"spec.ci.prodApprovers": ["@acme/ml-leads", "@mallory"]})
+    error = only(validate(example("platform"), fraud), "prod_approvers_within_tenancy")
+    assert error.path == "spec.ci.prodApprovers[1]" and "'@mallory'" in error.message
+
+
+def test_a_prod_environment_without_reviewers_is_rejected():
+    project = minimal_project()
+    platform = admitting(minimal_platform(), project)
+    platform["spec"]["tenancy"]["projects"]["churn"]["prodApprovers"] = []
+    error = only(validate(platform, project), "prod_approvers_within_tenancy")
+    assert "0 required reviewer(s), fewer than the platform's minimum of 1" in error.message
+
+
+def test_the_platform_may_require_more_prod_approvers():
+    fraud = example("fraud")
+    result = admitted(fraud, **{"spec.tenancy.minProdApprovers": 2})
+    assert "fewer than the platform's minimum of 2" in only(result, "prod_approvers_within_tenancy").message
+    both = admitted(
+        fraud,
+        **{
+            "spec.tenancy.minProdApprovers": 2,
+            "spec.tenancy.projects.fraud-detection.prodApprovers": ["@acme/ml-leads", "@acme/risk-leads"],
+        },
+    )
+    assert only(both, "prod_approvers_within_tenancy")  # the project still asks for one only
+    del fraud["spec"]["ci"]["prodApprovers"]
+    assert admitted(
+        fraud,
+        **{
+            "spec.tenancy.minProdApprovers": 2,
+            "spec.tenancy.projects.fraud-detection.prodApprovers": ["@acme/ml-leads", "@acme/risk-leads"],
+        },
+    ).valid
+
+
+def test_without_its_own_approvers_a_project_gets_the_admitted_ones():
+    assert admitted(minimal_project(), minimal_platform()).valid
+
+
+# --- dev reading prod ----------------------------------------------------------------------------
+
+
+def forbidding(platform: dict[str, Any]) -> dict[str, Any]:
+    platform["spec"]["tenancy"]["prodReadAccessFromDev"] = False
+    return platform
+
+
+def test_a_project_cannot_open_prod_reads_the_platform_forbids():
+    # F7: the project decided alone (`prodReadAccessFromDev`, default true).
+    error = only(validate(forbidding(example("platform")), example("fraud")), "prod_read_within_tenancy")
+    assert error.path == "spec.storage.prodReadAccessFromDev"
+    assert "acme-ml.yaml:" in error.message and "spec.tenancy.prodReadAccessFromDev" in error.message
+
+
+def test_a_project_that_says_nothing_follows_the_platform():
+    fraud = example("fraud")
+    del fraud["spec"]["storage"]["prodReadAccessFromDev"]
+    closed = validate(forbidding(example("platform")), fraud)
+    opened = validate(example("platform"), fraud)
+    assert closed.valid and opened.valid
+    assert closed.projects["fraud-detection"].environments["prod"].spec.storage.prod_read_access_from_dev is False
+    assert opened.projects["fraud-detection"].environments["prod"].spec.storage.prod_read_access_from_dev is True
+
+
+def test_a_project_may_narrow_what_the_platform_allows():
+    result = validate(example("platform"), project_with({"spec.storage.prodReadAccessFromDev": False}))
+    assert result.projects["fraud-detection"].environments["prod"].spec.storage.prod_read_access_from_dev is False
+
+
+def test_by_default_the_platform_forbids_dev_reading_prod():
+    project = minimal_project(storage={"prodReadAccessFromDev": True})
+    assert only(admitted(project, minimal_platform()), "prod_read_within_tenancy")
+
+
+# --- alert targets -------------------------------------------------------------------------------
+
+F9_ROUTES = [
+    ({"type": "webhook", "target": "http://feedback-collector.rag-assistant.svc.cluster.local/"}, "must use https"),
+    ({"type": "webhook", "target": "https://feedback-collector.rag-assistant.svc.cluster.local/"}, "in-cluster"),
+    ({"type": "webhook", "target": "https://hooks.acme.example/T000/B000?token=abc123"}, "holds no credentials"),
+    ({"type": "webhook", "target": "https://169.254.169.254/latest/meta-data/"}, "IP address"),
+    ({"type": "webhook", "target": "https://hooks.example.com/x"}, "not allowed by the platform"),
+    ({"type": "webhook", "target": "https://hooks.acme.example:8443/x"}, "port 443"),
+    ({"type": "sns", "target": "arn:aws:sns:us-east-1:999999999999:exfil"}, "not the environment's own account"),
+    ({"type": "sns", "target": "arn:aws:sns:eu-west-1:111111111111:alerts"}, "region us-east-1"),
+    ({"type": "slack", "target": "https://hooks.slack.com/services/T000/B000/SECRET"}, "lives in Secrets Manager"),
+    ({"type": "pagerduty", "target": "../../other-team/alerts/key"}, "must name the routing key's secret"),
+    ({"type": "email", "target": "not an address"}, "not an email address"),
+]
+
+
+@pytest.mark.parametrize(
+    ("route", "expected"), F9_ROUTES, ids=[f"{r['type']}-{i}" for i, (r, _) in enumerate(F9_ROUTES)]
+)
+def test_alert_routes_go_only_where_the_platform_allows(route: dict[str, str], expected: str):
+    fraud = project_with({"spec.monitoring.alerts": [route]})
+    result = validate(example("platform"), fraud)
+    errors = errors_of(result, "alert_targets_within_tenancy")
+    assert errors and errors[0].path == "spec.monitoring.alerts[0].target", explain(result)
+    assert expected in errors[0].message
+
+
+def test_an_sns_topic_is_checked_against_each_environments_own_account():
+    topic = "arn:aws:sns:us-east-1:111111111111:alerts"  # the dev account's
+    result = validate(example("platform"), project_with({"spec.monitoring.alerts": [{"type": "sns", "target": topic}]}))
+    messages = sorted(d.message for d in errors_of(result, "alert_targets_within_tenancy"))
+    assert len(messages) == len(result.diagnostics) == 2, explain(result)
+    assert messages[0].startswith("in environment prod:") and "own account 333333333333" in messages[0]
+    assert messages[1].startswith("in environment staging:") and "own account 222222222222" in messages[1]
+
+
+def test_allowed_alert_routes_are_fine():
+    routes = [
+        {"type": "webhook", "target": "https://hooks.acme.example/alerts/fraud"},
+        {"type": "slack", "target": "#fraud-ml-alerts"},
+        {"type": "pagerduty", "target": "fraud-oncall"},
+        {"type": "email", "target": "fraud-ml@acme.example"},
+    ]
+    result = validate(example("platform"), project_with({"spec.monitoring.alerts": routes}))
+    assert result.valid, explain(result)
+
+
+def test_sns_topics_of_the_environments_own_account_are_fine():
+    fraud = example("fraud")
+    for env, account in (("dev", "111111111111"), ("staging", "222222222222"), ("prod", "333333333333")):
+        fraud["spec"]["environments"].setdefault(env, {})["monitoring"] = {
+            "alerts": [{"type": "sns", "target": f"arn:aws:sns:us-east-1:{account}:alerts"}]
+        }
+    result = validate(example("platform"), fraud)
+    assert result.valid, explain(result)
+
+
+# --- namespaces ----------------------------------------------------------------------------------
+
+RESERVED = [
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "kube-anything",
+    "default",
+    "monitoring",
+    "argo",
+    "kserve",
+    "cert-manager",
+    "external-secrets",
+    "ingress",
+]
+
+
+@pytest.mark.parametrize("name", RESERVED)
+def test_a_project_named_like_a_system_or_add_on_namespace_is_rejected(name: str):
+    # F5: `metadata.name: kube-system` put quotas, default-deny and `edit` bindings into kube-system.
+    project = minimal_project(name=name)
+    error = only(admitted(project, minimal_platform()), "namespace_not_reserved")
+    assert error.path == "metadata.name"
+
+
+def test_an_ordinary_project_name_is_not_reserved():
+    assert admitted(minimal_project(name="kubeflow-jobs"), minimal_platform()).valid
+
+
+# --- tags ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["aws:cloudformation:stack-name", "AWS:Foo", "mlrig:persona"])
+def test_reserved_tag_prefixes_are_rejected(key: str):
+    error = only(validate(example("platform"), project_with({f"spec.tags.{key}": "x"})), "project_tags_within_limits")
+    assert error.path == f'spec.tags["{key}"]'
+
+
+def test_project_tags_must_leave_room_for_mlrigs_and_the_platforms():
+    # F16: 5000 tags validated although AWS allows 50 per resource.
+    tags = {f"t{i}": "x" for i in range(42)}  # + platform's department + 5 defaults + 3 per resource = 51
+    error = only(validate(example("platform"), project_with({"spec.tags": tags})), "project_tags_within_limits")
+    assert "at most 41 fit" in error.message
+    assert validate(example("platform"), project_with({"spec.tags": dict(list(tags.items())[:41])})).valid
+
+
+def test_platform_tags_are_checked_too():
+    platform = example("platform")
+    platform["spec"]["tags"] = {"aws:x": "y"}
+    assert only(validate(platform), "platform_tags_within_limits").path == 'spec.tags["aws:x"]'
+    platform["spec"]["tags"] = {f"t{i}": "x" for i in range(43)}  # + 5 defaults + 3 per resource = 51
+    assert only(validate(platform), "platform_tags_within_limits")
+    platform["spec"]["tags"] = {"department": "ml"}
+    assert validate(platform).valid
