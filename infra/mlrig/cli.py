@@ -152,11 +152,19 @@ def schema() -> None:
 @click.option("--env", "envs", multiple=True, help="Environment to plan (repeatable). Default: all.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write the JSON plan to FILE.")
-def plan(bundles: tuple[str, ...], envs: tuple[str, ...], fmt: str, out: str | None) -> None:
-    """Run the real Pulumi program offline, under the SDK's mock runtime, for each environment."""
+@click.option(
+    "--skip-check", "skip_checks", multiple=True, metavar="ID", help="Do not run this check (repeatable), e.g. MLRIG-SEC-006."
+)
+def plan(bundles: tuple[str, ...], envs: tuple[str, ...], fmt: str, out: str | None, skip_checks: tuple[str, ...]) -> None:
+    """Run the real Pulumi program offline, under the SDK's mock runtime, for each environment, then
+    the deployability and security checks on every stack (exit 1 on a mandatory finding)."""
     from .plan.command import run_plan_command
 
-    sys.exit(run_plan_command(list(bundles), list(envs), fmt, out, stdout=stdout, stderr=stderr))
+    sys.exit(
+        run_plan_command(
+            list(bundles), list(envs), fmt, out, stdout=stdout, stderr=stderr, skip_checks=list(skip_checks)
+        )
+    )
 
 
 # --- generate, affected, bootstrap ---------------------------------------------------------------
