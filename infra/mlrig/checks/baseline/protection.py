@@ -27,7 +27,10 @@ def prod_state_is_protected(graph: StackGraph) -> Iterator[Violation]:
     if graph.tier != "prod":
         return
     for resource in graph.of_type(*STATEFUL):
-        missing = [option for option in ("protect", "retainOnDelete") if not resource.options.get(option)]
+        # None: not visible (CrossGuard does not expose retainOnDelete)
+        missing = [o for o in ("protect", "retainOnDelete") if resource.options.get(o) is not None and not resource.options[o]]
+        if "protect" not in resource.options:
+            missing.insert(0, "protect")
         if missing:
             yield Violation(
                 resource,
