@@ -231,7 +231,20 @@ def _fits(workload: _Workload, offer: Allocatable) -> bool:
     return workload.cpu_millis <= offer.cpu_millis and workload.memory_mib <= offer.memory_mib and workload.gpus <= offer.gpus
 
 
+def _pool_is_sound(pool: ComputePool) -> bool:
+    """Its instance types exist and suit it (else another rule reports the pool: one error per cause)."""
+    for instance_type in pool.instance_types:
+        facts = facts_of(instance_type)
+        if not is_instance_type(instance_type) or facts is None or facts.architecture != pool.architecture:
+            return False
+        if (pool.gpu is None) != (facts.nvidia_gpus == 0) or (pool.gpu and facts.nvidia_gpus < pool.gpu.count):
+            return False
+    return True
+
+
 def _pool_offers(view: ProjectView, pool: ComputePool) -> list[tuple[InstanceFacts, Allocatable]]:
+    if not _pool_is_sound(pool):
+        return []
     return [(f, _offer(view, f)) for t in pool.instance_types if (f := facts_of(t)) is not None]
 
 
@@ -250,8 +263,8 @@ def workloads_fit_pool_nodes(view: ProjectView) -> Iterator[Finding]:
     pools = {p.name: p for p in view.spec.compute.pools}
     for workload in _workloads(view):
         pool = pools.get(workload.pool_name)
-        if pool is None:
-            continue  # reported by the reference rule
+        if pool is None or (workload.gpus and (pool.gpu is None or workload.gpus > pool.gpu.count)):
+            continue  # reported by the reference rule or gpu_requests_have_gpu_pools
         offers = _pool_offers(view, pool)
         if not offers or any(_fits(workload, offer) for _, offer in offers):
             continue
