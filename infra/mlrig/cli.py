@@ -241,6 +241,22 @@ def policy_pack_path() -> None:
     click.echo(str(resources.files("mlrig") / "policypack"))
 
 
+@policy_pack.command(name="config")
+@click.argument("path", required=False, type=click.Path())
+def policy_pack_config(path: str | None) -> None:
+    """Print a --policy-pack-config file for the bundles in PATH (default bundles/): it tells the
+    pack which stack creates which IAM roles, so MLRIG-DEP-005 sees other environments' roles."""
+    from .checks.adapter import policy_pack_config as config_of
+    from .checks.runner import principal_owners
+
+    result = validate_paths([path or "bundles"], with_context=False)
+    if not result.valid:
+        print_diagnostics(result.diagnostics)
+        sys.exit(1)
+    owners = principal_owners([*result.platforms.values(), *result.projects.values()])
+    click.echo(json.dumps(config_of(owners), indent=2, sort_keys=True))
+
+
 @cli.command()
 @click.argument("path", required=False, type=click.Path())
 @click.option("--env", "environment", required=True, help="Platform environment to check.")

@@ -64,8 +64,33 @@ def test_every_check_gives_the_same_verdict_through_the_pack_and_through_the_pla
 
 
 class _Args:
-    def __init__(self, resources: list[PolicyResource]):
+    def __init__(self, resources: list[PolicyResource], config: dict | None = None):
         self.resources = resources
+        self.config = config or {}
+
+    def get_config(self) -> dict:
+        return self.config
+
+
+def test_the_pack_config_from_mlrig_lets_a_stack_see_which_stack_creates_a_principal(example_result):
+    from mlrig.checks.adapter import policy_pack_config
+    from mlrig.checks.runner import principal_owners
+
+    from .helpers import policy, record
+
+    dev_role = "arn:aws:iam::111111111111:role/rag-assistant-dev-data-scientist"
+    statement = {"Sid": "CrossAccountList", "Effect": "Allow", "Principal": {"AWS": dev_role}, "Action": "s3:ListBucket"}
+    bucket_policy = record("aws:s3/bucketPolicy:BucketPolicy", "p", {"policy": policy([statement])})
+    bucket_policy["urn"] = bucket_policy["urn"].replace("demo.prod", "rag-assistant.prod")
+    item = next(c for c in load_all() if c.id == "MLRIG-DEP-005")
+    config = policy_pack_config(principal_owners(list(example_result.projects.values())))["mlrig-dep-005"]
+    verdicts = []
+    for given in (None, config):
+        reported: list[str] = []
+        _validator(item)(_Args(policy_resources([bucket_policy]), given), lambda message, urn=None: reported.append(message))
+        verdicts.append(reported)
+    assert verdicts[0] == []  # alone, the stack cannot tell who creates the dev role
+    assert len(verdicts[1]) == 1 and "stack rag-assistant.dev creates" in verdicts[1][0]
 
 
 def _validator(item):

@@ -100,7 +100,9 @@ def tier_of(records: Iterable[Mapping[str, Any]], stack: str) -> str | None:
     return environment if environment in TIERS else None
 
 
-def graph_from_policy_resources(resources: Iterable[Any]) -> StackGraph:
+def graph_from_policy_resources(resources: Iterable[Any], config: Mapping[str, Any] | None = None) -> StackGraph:
+    """The stack graph CrossGuard shows one policy. `config` is the policy's configuration
+    (`--policy-pack-config`): `principalOwners` (see `mlrig policy-pack config`) and `tier`."""
     records: dict[str, dict[str, Any]] = {}
     for resource in resources:
         records[resource.urn] = record_of(resource)
@@ -108,7 +110,14 @@ def graph_from_policy_resources(resources: Iterable[Any]) -> StackGraph:
         if provider is not None and provider.urn not in records:
             records[provider.urn] = provider_record(provider)
     stack = stack_of(next(iter(records), "urn:pulumi:unknown::"))
-    return StackGraph.of(stack, records.values(), tier=tier_of(records.values(), stack))
+    config = config or {}
+    owners = config.get("principalOwners")
+    return StackGraph.of(
+        stack,
+        records.values(),
+        tier=str(config.get("tier") or "") or tier_of(records.values(), stack),
+        principal_owners=dict(owners) if isinstance(owners, Mapping) else None,
+    )
 
 
 def report(finding: Finding) -> str:
@@ -119,9 +128,29 @@ def policy_validator(item: Check) -> Callable[[Any, Callable[..., None]], None]:
     """The `validate` of a CrossGuard StackValidationPolicy that runs one check."""
 
     def validate(args: Any, report_violation: Callable[..., None]) -> None:
-        graph = graph_from_policy_resources(args.resources)
+        config = args.get_config() if hasattr(args, "get_config") else None
+        graph = graph_from_policy_resources(args.resources, config)
         for finding in run_check(item, graph):
             report_violation(report(finding), finding.urn)
 
     return validate
 
+
+
+# The configuration every policy of the pack accepts (`pulumi ... --policy-pack-config FILE`).
+CONFIG_PROPERTIES: dict[str, Any] = {
+    "principalOwners": {
+        "type": "object",
+        "description": "Role-name prefix -> the stack that creates those roles (from `mlrig policy-pack config`).",
+        "additionalProperties": {"type": "string"},
+    },
+    "tier": {"type": "string", "enum": list(TIERS), "description": "The stack's tier when its name does not say."},
+}
+
+
+PRINCIPALS_POLICY = "mlrig-dep-005"
+
+
+def policy_pack_config(owners: Mapping[str, str]) -> dict[str, Any]:
+    """A `--policy-pack-config` document telling MLRIG-DEP-005 which stack creates which roles."""
+    return {PRINCIPALS_POLICY: {"enforcementLevel": "mandatory", "principalOwners": dict(owners)}}

@@ -8,7 +8,7 @@ a value (an AWSCURRENT version). A secret the stack creates without a `SecretVer
 pods stay in CreateContainerConfigError and the first `pulumi up` times out.
 
 A secret a person fills by hand is accepted when it says so: the tag `mlrig:filled-by` (who fills
-it) and a `description` saying how. `mlrig secrets` lists such secrets.
+it) and a `description` saying how to set it.
 """
 
 from __future__ import annotations
