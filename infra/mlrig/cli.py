@@ -153,9 +153,15 @@ def schema() -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write the JSON plan to FILE.")
 @click.option(
-    "--skip-check", "skip_checks", multiple=True, metavar="ID", help="Do not run this check (repeatable), e.g. MLRIG-SEC-006."
+    "--skip-check",
+    "skip_checks",
+    multiple=True,
+    metavar="ID",
+    help="Do not run this check (repeatable), e.g. MLRIG-SEC-006.",
 )
-def plan(bundles: tuple[str, ...], envs: tuple[str, ...], fmt: str, out: str | None, skip_checks: tuple[str, ...]) -> None:
+def plan(
+    bundles: tuple[str, ...], envs: tuple[str, ...], fmt: str, out: str | None, skip_checks: tuple[str, ...]
+) -> None:
     """Run the real Pulumi program offline, under the SDK's mock runtime, for each environment, then
     the deployability and security checks on every stack (exit 1 on a mandatory finding)."""
     from .plan.command import run_plan_command
@@ -273,7 +279,10 @@ def preflight(path: str | None, environment: str) -> None:
         fail(f"expected exactly one Platform bundle in {path or 'bundles'}, found {len(result.platforms)}", 2)
     platform = next(iter(result.platforms.values()))
     if environment not in platform.environments:
-        fail(f"platform {platform.name} has no environment '{environment}'; its environments: {', '.join(platform.environments)}", 2)
+        fail(
+            f"platform {platform.name} has no environment '{environment}'; its environments: {', '.join(platform.environments)}",
+            2,
+        )
     projects = [p for p in result.projects.values() if p.platform.name == platform.name]
     import boto3
 

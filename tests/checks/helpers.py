@@ -11,7 +11,9 @@ from mlrig.checks.graph import StackGraph
 STACK = "demo.prod"
 
 
-def record(type_: str, name: str, inputs: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None, **options: Any) -> dict[str, Any]:
+def record(
+    type_: str, name: str, inputs: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None, **options: Any
+) -> dict[str, Any]:
     return {
         "urn": f"urn:pulumi:{STACK}::mlrig::{type_}::{name}",
         "type": type_,
@@ -23,7 +25,9 @@ def record(type_: str, name: str, inputs: dict[str, Any] | None = None, outputs:
     }
 
 
-def k8s(kind: str, api: str, name: str, spec: dict[str, Any], namespace: str | None = "demo", **metadata: Any) -> dict[str, Any]:
+def k8s(
+    kind: str, api: str, name: str, spec: dict[str, Any], namespace: str | None = "demo", **metadata: Any
+) -> dict[str, Any]:
     meta = {"name": name, **({"namespace": namespace} if namespace else {}), **metadata}
     return record(f"kubernetes:{api}:{kind}", name, {"apiVersion": api, "kind": kind, "metadata": meta, "spec": spec})
 
@@ -32,12 +36,26 @@ def policy(statements: list[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-def findings(check_id: str, *records: dict[str, Any], context: tuple = (), tier: str | None = "prod", owners: dict[str, str] | None = None, stack: str = STACK):
+def findings(
+    check_id: str,
+    *records: dict[str, Any],
+    context: tuple = (),
+    tier: str | None = "prod",
+    owners: dict[str, str] | None = None,
+    stack: str = STACK,
+):
     graph = StackGraph.of(stack, records, context=context, tier=tier, principal_owners=owners)
     return run_check(catalogue()[check_id], graph)
 
 
-def nodepool(name: str, instance_types: list[str], *, taints: list[dict[str, str]] | None = None, labels: dict[str, str] | None = None, limits: dict[str, str] | None = None) -> dict[str, Any]:
+def nodepool(
+    name: str,
+    instance_types: list[str],
+    *,
+    taints: list[dict[str, str]] | None = None,
+    labels: dict[str, str] | None = None,
+    limits: dict[str, str] | None = None,
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "template": {
             "metadata": {"labels": labels or {"mlrig.io/pool": name}},

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from .helpers import findings, k8s, record
 
-ROUTES = k8s("AlertmanagerConfig", "monitoring.coreos.com/v1alpha1", "routes", {"route": {"receiver": "slack-0"}, "receivers": [{"name": "slack-0"}]})
+ROUTES = k8s(
+    "AlertmanagerConfig",
+    "monitoring.coreos.com/v1alpha1",
+    "routes",
+    {"route": {"receiver": "slack-0"}, "receivers": [{"name": "slack-0"}]},
+)
 
 
 def rule(expr: str, labels: dict | None = None):
@@ -24,12 +29,24 @@ def test_an_alert_that_keeps_the_namespace_or_sets_it_reaches_its_route():
 
 
 def test_a_platform_that_enforces_the_namespace_label_or_turns_the_matcher_off_passes():
-    kps = record("kubernetes:helm.sh/v3:Release", "kps", {"chart": "kube-prometheus-stack", "values": {"prometheus": {"prometheusSpec": {"enforcedNamespaceLabel": "namespace"}}}})
+    kps = record(
+        "kubernetes:helm.sh/v3:Release",
+        "kps",
+        {
+            "chart": "kube-prometheus-stack",
+            "values": {"prometheus": {"prometheusSpec": {"enforcedNamespaceLabel": "namespace"}}},
+        },
+    )
     assert findings("MLRIG-DEP-006", ROUTES, rule("sum by (pipeline) (x) > 0"), context=(kps,)) == []
 
 
 def workflow(metric: str = "mlrig_pipeline_failed"):
-    return k8s("WorkflowTemplate", "argoproj.io/v1alpha1", "train", {"metrics": {"prometheus": [{"name": metric, "counter": {"value": "1"}}]}, "templates": []})
+    return k8s(
+        "WorkflowTemplate",
+        "argoproj.io/v1alpha1",
+        "train",
+        {"metrics": {"prometheus": [{"name": metric, "counter": {"value": "1"}}]}, "templates": []},
+    )
 
 
 def argo(enabled: bool):

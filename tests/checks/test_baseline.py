@@ -11,7 +11,11 @@ BUCKET = record("aws:s3/bucket:Bucket", "data", {"bucket": "data"}, {"arn": "arn
 
 def sse(algorithm: str, bucket: str = "data"):
     rule = {"applyServerSideEncryptionByDefault": {"sseAlgorithm": algorithm}}
-    return record("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", f"sse-{bucket}", {"bucket": bucket, "rules": [rule]})
+    return record(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        f"sse-{bucket}",
+        {"bucket": bucket, "rules": [rule]},
+    )
 
 
 def test_buckets_need_sse_kms_except_access_log_targets():
@@ -31,7 +35,14 @@ def test_unencrypted_services_fail_and_encrypted_ones_pass():
 def test_buckets_block_public_access():
     assert findings("MLRIG-SEC-002", BUCKET)
     flags = dict.fromkeys(("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"), True)
-    assert findings("MLRIG-SEC-002", BUCKET, record("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "b", {"bucket": "data", **flags})) == []
+    assert (
+        findings(
+            "MLRIG-SEC-002",
+            BUCKET,
+            record("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "b", {"bucket": "data", **flags}),
+        )
+        == []
+    )
 
 
 def test_prod_stateful_resources_are_protected_and_retained():
@@ -51,7 +62,9 @@ def provider(tags: dict):
 def test_aws_resources_get_the_required_tags_from_their_provider():
     urn = provider(TAGS)["urn"]
     assert findings("MLRIG-SEC-004", provider(TAGS), record("aws:s3/bucket:Bucket", "b", provider=urn)) == []
-    [found] = findings("MLRIG-SEC-004", provider({"project": "demo"}), record("aws:s3/bucket:Bucket", "b", provider=urn))
+    [found] = findings(
+        "MLRIG-SEC-004", provider({"project": "demo"}), record("aws:s3/bucket:Bucket", "b", provider=urn)
+    )
     assert "cost-center" in found.message
     assert findings("MLRIG-SEC-004", record("aws:s3/bucket:Bucket", "b"))  # the default provider tags nothing
 
@@ -61,10 +74,21 @@ def role_policy(statement: dict):
 
 
 def test_no_wildcard_data_access():
-    assert findings("MLRIG-SEC-005", role_policy({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::data/*"}))
+    assert findings(
+        "MLRIG-SEC-005", role_policy({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::data/*"})
+    )
     assert findings("MLRIG-SEC-005", role_policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}))
-    assert findings("MLRIG-SEC-005", role_policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"})) == []
-    assert findings("MLRIG-SEC-005", role_policy({"Effect": "Allow", "Action": "ec2:DescribeImages", "Resource": "*"})) == []
+    assert (
+        findings(
+            "MLRIG-SEC-005",
+            role_policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"}),
+        )
+        == []
+    )
+    assert (
+        findings("MLRIG-SEC-005", role_policy({"Effect": "Allow", "Action": "ec2:DescribeImages", "Resource": "*"}))
+        == []
+    )
 
 
 def deployment(image: str):
@@ -82,7 +106,12 @@ def trust(sub: str, operator: str = "StringEquals", aud: bool = True):
     condition = {operator: {"token.actions.githubusercontent.com:sub": sub}}
     if aud:
         condition.setdefault("StringEquals", {})["token.actions.githubusercontent.com:aud"] = "sts.amazonaws.com"
-    statement = {"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": condition}
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": condition,
+    }
     return record("aws:iam/role:Role", "ci", {"name": "ci", "assumeRolePolicy": policy([statement])})
 
 

@@ -26,7 +26,10 @@ def example_findings(example_result, example_planner):
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="fixed by the deployfix branch")
 def test_the_example_stacks_pass_every_check(example_findings):
-    mandatory = {stack: sorted({f.check for f in found if f.enforcement == "mandatory"}) for stack, found in example_findings.items()}
+    mandatory = {
+        stack: sorted({f.check for f in found if f.enforcement == "mandatory"})
+        for stack, found in example_findings.items()
+    }
     assert all(not ids for ids in mandatory.values()), mandatory
 
 

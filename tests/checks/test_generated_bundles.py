@@ -9,13 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bundle.helpers import example, minimal_project, validate
 from mlrig.bundle import rules
 from mlrig.checks import catalogue, run_check
 from mlrig.checks.reconcile import plan_differences
 from mlrig.checks.runner import principal_owners, stack_graph
 from mlrig.plan.runner import Planner
-
-from bundle.helpers import example, minimal_project, validate
 
 ONE_GPU_TYPES = ["g5.xlarge", "g5.2xlarge", "g6.2xlarge", "g5.4xlarge", "g6e.xlarge", "g6.4xlarge"]
 FIT_RULES = ("workloads_fit_pool_nodes", "pool_max_holds_workloads")
@@ -32,7 +31,12 @@ def gpu_projects(draw: st.DrawFn) -> dict[str, Any]:
         registries=["training"],
         compute={"pools": [{"name": "gpu", "instanceTypes": types, "gpu": {"count": 1}, "max": 2}]},
         pipelines={
-            "train": {"type": "training", "image": "training", "pool": "gpu", "resources": {"cpu": str(cpu), "memory": f"{memory}Gi", "gpu": 1}}
+            "train": {
+                "type": "training",
+                "image": "training",
+                "pool": "gpu",
+                "resources": {"cpu": str(cpu), "memory": f"{memory}Gi", "gpu": 1},
+            }
         },
     )
 

@@ -6,7 +6,11 @@ from mlrig.checks.karpenter_parity import SOURCE, UPSTREAM_CONTROLLER, UPSTREAM_
 
 from .helpers import findings, policy, record
 
-ASSOCIATION = record("aws:eks/podIdentityAssociation:PodIdentityAssociation", "a", {"serviceAccount": "karpenter", "roleArn": "arn:aws:iam::1:role/c"})
+ASSOCIATION = record(
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+    "a",
+    {"serviceAccount": "karpenter", "roleArn": "arn:aws:iam::1:role/c"},
+)
 ROLE = record("aws:iam/role:Role", "c", {"name": "c"}, {"arn": "arn:aws:iam::1:role/c"})
 
 
@@ -15,8 +19,18 @@ def upstream_statements(skip: str = ""):
     for s in UPSTREAM_CONTROLLER:
         if s.sid == skip:
             continue
-        condition = {"StringEquals": {k.replace("*", "demo"): "x" for k in s.condition_keys}} if s.condition_keys else None
-        statements.append({"Sid": s.sid, "Effect": "Allow", "Action": list(s.actions), "Resource": "*", **({"Condition": condition} if condition else {})})
+        condition = (
+            {"StringEquals": {k.replace("*", "demo"): "x" for k in s.condition_keys}} if s.condition_keys else None
+        )
+        statements.append(
+            {
+                "Sid": s.sid,
+                "Effect": "Allow",
+                "Action": list(s.actions),
+                "Resource": "*",
+                **({"Condition": condition} if condition else {}),
+            }
+        )
     return statements
 
 
@@ -32,7 +46,12 @@ def test_the_upstream_facts_name_their_source_and_the_actions_karpenter_needs():
 
 
 def test_a_controller_policy_without_list_instance_profiles_fails():
-    [found] = findings("MLRIG-UPS-001", ASSOCIATION, ROLE, controller(upstream_statements(skip="AllowUnscopedInstanceProfileListAction")))
+    [found] = findings(
+        "MLRIG-UPS-001",
+        ASSOCIATION,
+        ROLE,
+        controller(upstream_statements(skip="AllowUnscopedInstanceProfileListAction")),
+    )
     assert "iam:ListInstanceProfiles" in found.message
 
 

@@ -25,5 +25,10 @@ def test_network_policies_on_an_enforcing_cni_pass():
 
 def test_a_stack_that_cannot_see_its_cni_is_not_judged_unless_the_platform_exports_the_flag():
     assert findings("MLRIG-DEP-008", DENY) == []
-    reference = record("pulumi:pulumi:StackReference", "ref", {"name": "o/mlrig/acme.prod"}, {"outputs": {"networkPolicyEnforced": False}})
+    reference = record(
+        "pulumi:pulumi:StackReference",
+        "ref",
+        {"name": "o/mlrig/acme.prod"},
+        {"outputs": {"networkPolicyEnforced": False}},
+    )
     assert findings("MLRIG-DEP-008", DENY, reference)

@@ -27,7 +27,19 @@ def policy_resources(records: list[dict[str, Any]]) -> list[PolicyResource]:
     for r in records:
         options = PolicyResourceOptions(r["options"].get("protect", False), [], False, [], None, [], None)  # type: ignore[arg-type]
         provider = providers.get(r["options"].get("provider") or "")
-        out.append(PolicyResource(r["type"], unknown_checking_proxy(dict(r["inputs"])), r["urn"], r["name"], options, provider, None, [], {}))
+        out.append(
+            PolicyResource(
+                r["type"],
+                unknown_checking_proxy(dict(r["inputs"])),
+                r["urn"],
+                r["name"],
+                options,
+                provider,
+                None,
+                [],
+                {},
+            )
+        )
     return out
 
 
@@ -59,7 +71,10 @@ def test_every_check_gives_the_same_verdict_through_the_pack_and_through_the_pla
         expected = sorted((f.urn, f.message) for f in run_check(item, direct))
         reported: list[tuple[str, str]] = []
         pack_policy = StackValidationPolicy(item.id.lower(), item.name, validate=_validator(item))
-        pack_policy.validate(_Args(policy_resources(records)), lambda message, urn=None: reported.append((urn, message)))
+        pack_policy.validate(
+            _Args(policy_resources(records)),
+            lambda message, urn=None, reported=reported: reported.append((urn, message)),
+        )
         assert sorted((urn, message.split("; fix: ")[0]) for urn, message in reported) == expected, item.id
 
 
@@ -79,7 +94,12 @@ def test_the_pack_config_from_mlrig_lets_a_stack_see_which_stack_creates_a_princ
     from .helpers import policy, record
 
     dev_role = "arn:aws:iam::111111111111:role/rag-assistant-dev-data-scientist"
-    statement = {"Sid": "CrossAccountList", "Effect": "Allow", "Principal": {"AWS": dev_role}, "Action": "s3:ListBucket"}
+    statement = {
+        "Sid": "CrossAccountList",
+        "Effect": "Allow",
+        "Principal": {"AWS": dev_role},
+        "Action": "s3:ListBucket",
+    }
     bucket_policy = record("aws:s3/bucketPolicy:BucketPolicy", "p", {"policy": policy([statement])})
     bucket_policy["urn"] = bucket_policy["urn"].replace("demo.prod", "rag-assistant.prod")
     item = next(c for c in load_all() if c.id == "MLRIG-DEP-005")
@@ -87,7 +107,10 @@ def test_the_pack_config_from_mlrig_lets_a_stack_see_which_stack_creates_a_princ
     verdicts = []
     for given in (None, config):
         reported: list[str] = []
-        _validator(item)(_Args(policy_resources([bucket_policy]), given), lambda message, urn=None: reported.append(message))
+        _validator(item)(
+            _Args(policy_resources([bucket_policy]), given),
+            lambda message, urn=None, reported=reported: reported.append(message),
+        )
         verdicts.append(reported)
     assert verdicts[0] == []  # alone, the stack cannot tell who creates the dev role
     assert len(verdicts[1]) == 1 and "stack rag-assistant.dev creates" in verdicts[1][0]

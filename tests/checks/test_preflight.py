@@ -15,7 +15,11 @@ ACCOUNT = "123456789012"  # moto's account
 
 @pytest.fixture
 def aws(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("MOTO_ACCOUNT_ID", ACCOUNT)
     with mock_aws():
@@ -37,7 +41,7 @@ def bootstrap(session, platform):
 
 
 def test_gpu_pools_at_their_max_are_added_up_by_quota(platform_and_projects):
-    platform, projects = platform_and_projects
+    _, projects = platform_and_projects
     needed = vcpus_needed(projects, "dev")
     # rag-assistant: gpu-tune 2 × 48 vCPU spot (g6e/g5.12xlarge), gpu-serve 4 × 8 on-demand;
     # fraud-detection: gpu-train 1 × 8 spot (the dev override lowers max to 1), cpu-batch on-demand.

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from .helpers import findings, policy, record
 
-ADMIN = {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::333333333333:role/mlrig-deployer"}, "Action": ["kms:PutKeyPolicy"], "Resource": "*"}
-ROOT = {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::333333333333:root"}, "Action": "kms:*", "Resource": "*"}
+ADMIN = {
+    "Sid": "Admin",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::333333333333:role/mlrig-deployer"},
+    "Action": ["kms:PutKeyPolicy"],
+    "Resource": "*",
+}
+ROOT = {
+    "Sid": "Root",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::333333333333:root"},
+    "Action": "kms:*",
+    "Resource": "*",
+}
 KEY_ARN = {"arn": "arn:aws:kms:us-east-1:333333333333:key/1"}
 
 
@@ -30,15 +42,34 @@ OWNERS = {"demo-dev-": "demo.dev", "demo-prod-": "demo.prod", "acme-prod-": "acm
 
 
 def test_a_prod_bucket_policy_naming_a_dev_stack_role_fails():
-    statement = {"Sid": "CrossAccountList", "Effect": "Allow", "Principal": {"AWS": DEV_ROLE}, "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}
+    statement = {
+        "Sid": "CrossAccountList",
+        "Effect": "Allow",
+        "Principal": {"AWS": DEV_ROLE},
+        "Action": "s3:ListBucket",
+        "Resource": "arn:aws:s3:::b",
+    }
     bucket_policy = record("aws:s3/bucketPolicy:BucketPolicy", "p", {"policy": policy([statement])})
     [found] = findings("MLRIG-DEP-005", bucket_policy, owners=OWNERS)
     assert "demo.dev" in found.message and "aws:PrincipalArn" in found.hint
 
 
 def test_the_account_with_a_principal_arn_condition_needs_no_role_to_exist():
-    statement = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"ArnEquals": {"aws:PrincipalArn": DEV_ROLE}}}
-    assert findings("MLRIG-DEP-005", record("aws:s3/bucketPolicy:BucketPolicy", "p", {"policy": policy([statement])}), owners=OWNERS) == []
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+        "Action": "s3:ListBucket",
+        "Resource": "arn:aws:s3:::b",
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": DEV_ROLE}},
+    }
+    assert (
+        findings(
+            "MLRIG-DEP-005",
+            record("aws:s3/bucketPolicy:BucketPolicy", "p", {"policy": policy([statement])}),
+            owners=OWNERS,
+        )
+        == []
+    )
 
 
 def test_principals_of_this_stack_and_of_declared_dependencies_are_fine():
@@ -46,6 +77,8 @@ def test_principals_of_this_stack_and_of_declared_dependencies_are_fine():
     platform = "arn:aws:iam::333333333333:role/acme-prod-system-node"
     statement = {"Effect": "Allow", "Principal": {"AWS": [own, platform]}, "Action": "ecr:BatchGetImage"}
     role = record("aws:iam/role:Role", "r", {"name": "demo-prod-wl-serving"})
-    reference = record("pulumi:pulumi:StackReference", "organization/mlrig/acme.prod", {"name": "organization/mlrig/acme.prod"})
+    reference = record(
+        "pulumi:pulumi:StackReference", "organization/mlrig/acme.prod", {"name": "organization/mlrig/acme.prod"}
+    )
     repo_policy = record("aws:ecr/repositoryPolicy:RepositoryPolicy", "p", {"policy": policy([statement])})
     assert findings("MLRIG-DEP-005", role, reference, repo_policy, owners=OWNERS) == []

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from .helpers import findings, k8s, record
 
-SECRET = record("aws:secretsmanager/secret:Secret", "openai", {"name": "mlrig/demo/prod/openai"}, {"arn": "arn:aws:secretsmanager:us-east-1:1:secret:mlrig/demo/prod/openai-AbCdEf"})
-SYNC = k8s("ExternalSecret", "external-secrets.io/v1", "keys", {"target": {"name": "keys"}, "data": [{"secretKey": "K", "remoteRef": {"key": "mlrig/demo/prod/openai"}}]})
+SECRET = record(
+    "aws:secretsmanager/secret:Secret",
+    "openai",
+    {"name": "mlrig/demo/prod/openai"},
+    {"arn": "arn:aws:secretsmanager:us-east-1:1:secret:mlrig/demo/prod/openai-AbCdEf"},
+)
+SYNC = k8s(
+    "ExternalSecret",
+    "external-secrets.io/v1",
+    "keys",
+    {"target": {"name": "keys"}, "data": [{"secretKey": "K", "remoteRef": {"key": "mlrig/demo/prod/openai"}}]},
+)
 
 
 def gateway(optional: bool = False, annotations: dict | None = None):
@@ -30,5 +40,13 @@ def test_an_optional_reference_or_a_skipped_await_is_fine():
 
 
 def test_a_secret_marked_and_documented_as_filled_by_a_person_is_accepted():
-    marked = record("aws:secretsmanager/secret:Secret", "openai", {"name": "mlrig/demo/prod/openai", "description": "set with aws secretsmanager put-secret-value", "tags": {"mlrig:filled-by": "platform-team"}})
+    marked = record(
+        "aws:secretsmanager/secret:Secret",
+        "openai",
+        {
+            "name": "mlrig/demo/prod/openai",
+            "description": "set with aws secretsmanager put-secret-value",
+            "tags": {"mlrig:filled-by": "platform-team"},
+        },
+    )
     assert findings("MLRIG-DEP-003", marked, SYNC, gateway()) == []

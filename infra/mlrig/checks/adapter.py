@@ -136,7 +136,6 @@ def policy_validator(item: Check) -> Callable[[Any, Callable[..., None]], None]:
     return validate
 
 
-
 # The configuration every policy of the pack accepts (`pulumi ... --policy-pack-config FILE`).
 CONFIG_PROPERTIES: dict[str, Any] = {
     "principalOwners": {

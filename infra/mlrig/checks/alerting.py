@@ -90,7 +90,7 @@ def can_match(alert: dict[str, Any], analysis: Analysis, namespace: str | None, 
 @check(
     "MLRIG-DEP-006",
     "Every alert can match a route of its namespace's AlertmanagerConfig",
-    "The operator adds `namespace=\"<ns>\"` to an AlertmanagerConfig's route; an alert whose expression "
+    'The operator adds `namespace="<ns>"` to an AlertmanagerConfig\'s route; an alert whose expression '
     "aggregates the namespace label away never matches it, so no Slack or PagerDuty message is ever sent.",
     applies_to=(RULE, ROUTES),
 )

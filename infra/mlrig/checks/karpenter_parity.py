@@ -182,7 +182,9 @@ def controller_policies(graph: StackGraph) -> list[Resource]:
         if a.inputs.get("serviceAccount") == CONTROLLER_SERVICE_ACCOUNT
     }
     names = {
-        str(r.inputs.get("name")) for r in graph.of_type("aws:iam/role:Role") if r.get("arn") in roles and r.inputs.get("name")
+        str(r.inputs.get("name"))
+        for r in graph.of_type("aws:iam/role:Role")
+        if r.get("arn") in roles and r.inputs.get("name")
     }
     policies = [p for p in graph.of_type("aws:iam/rolePolicy:RolePolicy") if str(p.inputs.get("role")) in names]
     if policies:

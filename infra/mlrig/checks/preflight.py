@@ -125,7 +125,13 @@ def preflight(
     ec2 = session.client("ec2", region_name=region)
     zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]]
     types = sorted(
-        {t for p in projects if environment in p.environments for pool in p.environments[environment].spec.compute.pools for t in pool.instance_types}
+        {
+            t
+            for p in projects
+            if environment in p.environments
+            for pool in p.environments[environment].spec.compute.pools
+            for t in pool.instance_types
+        }
     )
     for instance_type in types:
         offered = {
@@ -137,21 +143,34 @@ def preflight(
         }
         if not offered:
             items.append(
-                Item("blocker", f"{instance_type} is not offered in any availability zone of {region}", "choose another instance type or region")
+                Item(
+                    "blocker",
+                    f"{instance_type} is not offered in any availability zone of {region}",
+                    "choose another instance type or region",
+                )
             )
         elif len(offered) < len(zones):
-            items.append(Item("note", f"{instance_type} is offered in {len(offered)} of {len(zones)} zones ({', '.join(sorted(offered))})"))
+            items.append(
+                Item(
+                    "note",
+                    f"{instance_type} is offered in {len(offered)} of {len(zones)} zones ({', '.join(sorted(offered))})",
+                )
+            )
         else:
             items.append(Item("ok", f"{instance_type} is offered in every zone of {region}"))
 
     state = platform.bundle.spec.state
     bucket = naming.state_bucket_of(state.backend, platform.name)
-    alias = (state.secrets_provider or "").removeprefix("awskms://").split("?")[0] or naming.secrets_key_alias(platform.name)
+    alias = (state.secrets_provider or "").removeprefix("awskms://").split("?")[0] or naming.secrets_key_alias(
+        platform.name
+    )
     try:
         session.client("s3", region_name=region).head_bucket(Bucket=bucket)
         items.append(Item("ok", f"state bucket s3://{bucket} exists"))
     except Exception:
-        items.append(Item("blocker", f"state bucket s3://{bucket} does not exist or is not readable", "run `mlrig bootstrap`"))
+        items.append(
+            Item("blocker", f"state bucket s3://{bucket} does not exist or is not readable", "run `mlrig bootstrap`")
+        )
     try:
         session.client("kms", region_name=region).describe_key(KeyId=alias)
         items.append(Item("ok", f"secrets key {alias} exists"))
@@ -164,6 +183,9 @@ def preflight(
         items.append(Item("ok", f"GitHub OIDC provider {provider} exists"))
     except Exception:
         items.append(
-            Item("note", f"GitHub OIDC provider {provider} is not there yet: the platform stack's first apply creates it; apply the platform before any project")
+            Item(
+                "note",
+                f"GitHub OIDC provider {provider} is not there yet: the platform stack's first apply creates it; apply the platform before any project",
+            )
         )
     return items

@@ -30,7 +30,9 @@ POLICY_FIELDS: dict[str, str] = {
     "aws:ecr/repositoryPolicy:RepositoryPolicy": "policy",
     "aws:secretsmanager/secretPolicy:SecretPolicy": "policy",
 }
-IAM_PRINCIPAL = re.compile(r"^arn:(?P<partition>[\w-]+):iam::(?P<account>\d{12}):(?P<kind>role|user)/(?:.*/)?(?P<name>[^/]+)$")
+IAM_PRINCIPAL = re.compile(
+    r"^arn:(?P<partition>[\w-]+):iam::(?P<account>\d{12}):(?P<kind>role|user)/(?:.*/)?(?P<name>[^/]+)$"
+)
 ROOT = re.compile(r"^(?:arn:[\w-]+:iam::(?P<account>\d{12}):root|(?P<bare>\d{12}))$")
 
 

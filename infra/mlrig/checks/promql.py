@@ -67,7 +67,7 @@ class _Parser:
             match = _TOKEN.match(text, position)
             if match is None or match.end() == position:
                 if text[position:].strip():
-                    raise ValueError(f"cannot read PromQL at {text[position:position + 20]!r}")
+                    raise ValueError(f"cannot read PromQL at {text[position : position + 20]!r}")
                 break
             kind = match.lastgroup or "op"
             self.tokens.append((kind, match[kind]))
@@ -103,7 +103,13 @@ class _Parser:
         left = self.unary()
         while (token := self.peek()) is not None and token[1] in BINARY:
             self.take()
-            while (modifier := self.peek()) is not None and modifier[1] in ("bool", "on", "ignoring", "group_left", "group_right"):
+            while (modifier := self.peek()) is not None and modifier[1] in (
+                "bool",
+                "on",
+                "ignoring",
+                "group_left",
+                "group_right",
+            ):
                 self.take()
                 if modifier[1] != "bool" and (after := self.peek()) is not None and after[1] == "(":
                     self.label_list()
@@ -210,7 +216,9 @@ class Analysis:
         for selector in self.selectors:
             if selector.metric:
                 found.append(("=", selector.metric))
-            found += [(op, value) for label, op, value in selector.matchers if label == "__name__" and op in ("=", "=~")]
+            found += [
+                (op, value) for label, op, value in selector.matchers if label == "__name__" and op in ("=", "=~")
+            ]
         return found
 
 

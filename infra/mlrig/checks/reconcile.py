@@ -50,7 +50,11 @@ def inputs_are_stable(graph: StackGraph) -> Iterator[Violation]:
     for resource in graph.resources:
         for path, text in _strings(resource.inputs):
             if _TIMESTAMP.search(text) or _UUID4.search(text):
-                yield Violation(resource, f"input {path} of {resource.name} holds a run-dependent value: {text[:80]!r}", "derive it from the bundle (or keep it in state with a random provider resource)")
+                yield Violation(
+                    resource,
+                    f"input {path} of {resource.name} holds a run-dependent value: {text[:80]!r}",
+                    "derive it from the bundle (or keep it in state with a random provider resource)",
+                )
                 break
 
 

@@ -38,22 +38,19 @@ def principal_owners(targets: Sequence[Target]) -> dict[str, str]:
     for target in targets:
         if isinstance(target, Project):
             platforms.setdefault(target.platform.name, target.platform)
-            for env in target.environments.values():
-                owners[f"{target.name}-{env.name}-"] = env.stack
+            for project_env in target.environments.values():
+                owners[f"{target.name}-{project_env.name}-"] = project_env.stack
     for platform in platforms.values():
-        for env in platform.environments.values():
-            owners[f"{platform.name}-{env.name}-"] = env.stack
+        for platform_env in platform.environments.values():
+            owners[f"{platform.name}-{platform_env.name}-"] = platform_env.stack
     return owners
 
 
 def stack_graph(target: Target, environment: str, planner: Planner, owners: dict[str, str]) -> StackGraph:
+    """The graph of one planned stack; a project's also holds its platform environment's plan."""
     plan = planner.plan(target, environment)
-    context: list = []
-    if isinstance(target, Project):
-        context = planner.platform(target.platform, environment).resources
-        tier = target.environments[environment].tier
-    else:
-        tier = target.environments[environment].tier
+    context = planner.platform(target.platform, environment).resources if isinstance(target, Project) else []
+    tier = target.environments[environment].tier
     return StackGraph.of(plan.stack, plan.resources, context=context, tier=tier, principal_owners=owners)
 
 

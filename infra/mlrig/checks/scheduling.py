@@ -329,7 +329,9 @@ def accepts(shape: NodeShape, *, node_selector: Mapping[str, str], tolerations: 
         if shape.labels.get(key) != str(value) and key not in shape.unconstrained:
             return False
     if terms:
-        return any(all(expression_holds(e, shape.labels) or e.get("key") in shape.unconstrained for e in t) for t in terms)
+        return any(
+            all(expression_holds(e, shape.labels) or e.get("key") in shape.unconstrained for e in t) for t in terms
+        )
     return True
 
 
@@ -471,7 +473,9 @@ def pools_hold_workloads(graph: StackGraph) -> Iterator[Violation]:
                 room = True
                 break
             nodes = _nodes_needed(pod.requests, pod.together, shape_offer)
-            needed = Requests(nodes * shape.facts.vcpus * 1000, nodes * shape.facts.memory_mib, nodes * shape.facts.gpus)
+            needed = Requests(
+                nodes * shape.facts.vcpus * 1000, nodes * shape.facts.memory_mib, nodes * shape.facts.gpus
+            )
             limits = shape.limits
             if (
                 needed.cpu_millis <= limits.cpu_millis

@@ -56,7 +56,11 @@ def test_an_arm64_gpu_family_needs_an_arm64_pool():
     error = only(check_project({f"{POOL}.instanceTypes": ["g5g.xlarge"]}), "gpu_pools_use_gpu_instances")
     assert "arm64" in error.message
     small = {"cpu": "3", "memory": "6Gi", "gpu": 1}  # what a g5g.xlarge node (4 vCPU, 8 GiB) can hold
-    changes = {f"{POOL}.instanceTypes": ["g5g.xlarge"], f"{POOL}.architecture": "arm64", "spec.pipelines.train.resources": small}
+    changes = {
+        f"{POOL}.instanceTypes": ["g5g.xlarge"],
+        f"{POOL}.architecture": "arm64",
+        "spec.pipelines.train.resources": small,
+    }
     assert check_project(changes).valid
 
 
@@ -106,7 +110,9 @@ def test_the_catalog_knows_gpu_counts():
 # --- instance type names (botocore's EC2 model) -----------------------------------------------
 
 
-@pytest.mark.parametrize(("typo", "suggestion"), [("m6i.2xlarg", "m6i.2xlarge"), ("g5.2xlarg", "g5.2xlarge"), ("zz9.2xlarge", None)])
+@pytest.mark.parametrize(
+    ("typo", "suggestion"), [("m6i.2xlarg", "m6i.2xlarge"), ("g5.2xlarg", "g5.2xlarge"), ("zz9.2xlarge", None)]
+)
 def test_an_instance_type_ec2_does_not_know_is_rejected_in_cpu_and_gpu_pools(typo: str, suggestion: str | None):
     pool = 0 if typo.startswith(("m", "z")) else 1  # cpu-batch, gpu-train
     error = only(check_project({f"spec.compute.pools[{pool}].instanceTypes": [typo]}), "pool_instance_types_exist")
@@ -123,7 +129,9 @@ def test_every_real_instance_type_is_accepted_in_a_cpu_pool():
 def test_a_typo_in_the_system_node_group_is_rejected():
     from ..helpers import check_platform
 
-    error = only(check_platform({"spec.cluster.systemNodeGroup.instanceTypes": ["m6i.larg"]}), "system_node_group_types_exist")
+    error = only(
+        check_platform({"spec.cluster.systemNodeGroup.instanceTypes": ["m6i.larg"]}), "system_node_group_types_exist"
+    )
     assert "did you mean 'm6i.large'" in error.message
 
 
@@ -134,7 +142,10 @@ def test_a_step_requesting_a_whole_8_vcpu_node_does_not_fit_it():
     result = check_project({"spec.pipelines.train.resources": {"cpu": "8", "memory": "32Gi", "gpu": 1}})
     error = only(result, "workloads_fit_pool_nodes")
     assert error.path == "spec.pipelines.train.resources"
-    assert "requests 8 CPU, 32Gi memory, 1 GPU(s)" in error.message and "offers at most 7775m CPU, 29277Mi memory" in error.message
+    assert (
+        "requests 8 CPU, 32Gi memory, 1 GPU(s)" in error.message
+        and "offers at most 7775m CPU, 29277Mi memory" in error.message
+    )
     assert "g5.4xlarge" in error.message
 
 
@@ -143,18 +154,26 @@ def test_a_step_that_leaves_room_for_kube_reserved_and_daemonsets_fits():
 
 
 def test_a_logged_endpoint_counts_the_kserve_logger_sidecar():
-    result = check_project({"spec.serving.endpoints[0].resources": {"cpu": "7.7", "memory": "26Gi", "gpu": 1}}, base="rag")
+    result = check_project(
+        {"spec.serving.endpoints[0].resources": {"cpu": "7.7", "memory": "26Gi", "gpu": 1}}, base="rag"
+    )
     error = only(result, "workloads_fit_pool_nodes")
     assert "request-logger sidecar" in error.message
 
 
 def test_a_gang_of_workers_needing_more_nodes_than_the_pools_max_is_rejected_in_that_environment():
-    result = check_project({"spec.environments.dev": {"compute": {"pools": [{"name": "gpu-tune", "max": 1}]}}}, base="rag")
+    result = check_project(
+        {"spec.environments.dev": {"compute": {"pools": [{"name": "gpu-tune", "max": 1}]}}}, base="rag"
+    )
     error = only(result, "pool_max_holds_workloads")
     assert error.path == "spec.environments.dev.compute.pools[0].max"
-    assert error.message.startswith("in environment dev: pool 'gpu-tune' may launch 1 node(s), but 'fine-tune' runs 2 pods")
+    assert error.message.startswith(
+        "in environment dev: pool 'gpu-tune' may launch 1 node(s), but 'fine-tune' runs 2 pods"
+    )
     assert "raise max to 2" in error.message
 
 
 def test_a_pool_whose_max_holds_every_worker_passes():
-    assert check_project({"spec.environments.dev": {"compute": {"pools": [{"name": "gpu-tune", "max": 2}]}}}, base="rag").valid
+    assert check_project(
+        {"spec.environments.dev": {"compute": {"pools": [{"name": "gpu-tune", "max": 2}]}}}, base="rag"
+    ).valid

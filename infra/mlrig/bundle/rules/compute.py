@@ -63,15 +63,17 @@ def system_node_group_types_exist(platform: Platform) -> Iterator[Finding]:
     spec = platform.bundle.spec
     places: list[tuple[Path, list[str]]] = []
     if spec.cluster is not None:
-        places.append((("spec", "cluster", "systemNodeGroup", "instanceTypes"), spec.cluster.system_node_group.instance_types))
+        places.append(
+            (("spec", "cluster", "systemNodeGroup", "instanceTypes"), spec.cluster.system_node_group.instance_types)
+        )
     for name, env in spec.environments.items():
         if env.cluster is not None and env.cluster.system_node_group is not None:
-            path = ("spec", "environments", name, "cluster", "systemNodeGroup", "instanceTypes")
-            places.append((path, env.cluster.system_node_group.instance_types))
-    for path, types in places:
+            where: Path = ("spec", "environments", name, "cluster", "systemNodeGroup", "instanceTypes")
+            places.append((where, env.cluster.system_node_group.instance_types))
+    for where, types in places:
         for j, instance_type in enumerate(types):
             if not is_instance_type(instance_type):
-                yield Finding((*path, j), _unknown_type(instance_type))
+                yield Finding((*where, j), _unknown_type(instance_type))
 
 
 @project_rule
@@ -161,7 +163,14 @@ def vllm_endpoints_use_gpus(view: ProjectView) -> Iterator[Finding]:
 KSERVE_LOGGER_CPU_MILLIS = 100  # KServe v0.15 logger sidecar (inferenceservice-config `logger`)
 KSERVE_LOGGER_MIB = 100
 # Pipeline types whose steps run on their pool (model-deployment's gates run on general nodes).
-POOL_PIPELINE_TYPES = ("feature-refresh", "training", "batch-inference", "monitoring", "fine-tuning", "vector-index-refresh")
+POOL_PIPELINE_TYPES = (
+    "feature-refresh",
+    "training",
+    "batch-inference",
+    "monitoring",
+    "fine-tuning",
+    "vector-index-refresh",
+)
 
 
 @dataclass(frozen=True)
@@ -207,7 +216,16 @@ def _workloads(view: ProjectView) -> Iterator[_Workload]:
             note = " (with KServe's request-logger sidecar, 100m CPU and 100Mi)"
         variants = 2 if endpoint.rollout.strategy in ("canary", "ab", "shadow") else 1
         replicas = max(endpoint.autoscaling.min_replicas, 1) * variants
-        yield _Workload(("spec", "serving", "endpoints", i, "resources"), endpoint.name, endpoint.pool, cpu, memory, gpus, replicas, note)
+        yield _Workload(
+            ("spec", "serving", "endpoints", i, "resources"),
+            endpoint.name,
+            endpoint.pool,
+            cpu,
+            memory,
+            gpus,
+            replicas,
+            note,
+        )
 
 
 def _offer(view: ProjectView, facts: InstanceFacts) -> Allocatable:
@@ -228,7 +246,11 @@ def _offer(view: ProjectView, facts: InstanceFacts) -> Allocatable:
 
 
 def _fits(workload: _Workload, offer: Allocatable) -> bool:
-    return workload.cpu_millis <= offer.cpu_millis and workload.memory_mib <= offer.memory_mib and workload.gpus <= offer.gpus
+    return (
+        workload.cpu_millis <= offer.cpu_millis
+        and workload.memory_mib <= offer.memory_mib
+        and workload.gpus <= offer.gpus
+    )
 
 
 def _pool_is_sound(pool: ComputePool) -> bool:
@@ -250,7 +272,9 @@ def _pool_offers(view: ProjectView, pool: ComputePool) -> list[tuple[InstanceFac
 
 def _larger(view: ProjectView, pool: ComputePool, workload: _Workload) -> list[str]:
     families = {split_instance_type(t)[0] for t in pool.instance_types}
-    candidates = sorted((f for f in all_facts().values() if f.family in families), key=lambda f: (f.vcpus, f.memory_mib, f.name))
+    candidates = sorted(
+        (f for f in all_facts().values() if f.family in families), key=lambda f: (f.vcpus, f.memory_mib, f.name)
+    )
     return [f.name for f in candidates if _fits(workload, _offer(view, f))][:2]
 
 
@@ -290,7 +314,10 @@ def pool_max_holds_workloads(view: ProjectView) -> Iterator[Finding]:
             for facts, offer in offers:
                 if not _fits(workload, offer):
                     continue
-                per_node = [offer.cpu_millis // max(workload.cpu_millis, 1), offer.memory_mib // max(workload.memory_mib, 1)]
+                per_node = [
+                    offer.cpu_millis // max(workload.cpu_millis, 1),
+                    offer.memory_mib // max(workload.memory_mib, 1),
+                ]
                 if workload.gpus:
                     per_node.append(offer.gpus // workload.gpus)
                 needs.append((math.ceil(workload.together / max(min(per_node), 1)), facts.name))

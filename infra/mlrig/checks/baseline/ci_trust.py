@@ -26,7 +26,11 @@ def ci_trust_is_scoped(graph: StackGraph) -> Iterator[Violation]:
         for statement in as_list(document.get("Statement")):
             if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
                 continue
-            federated = [str(p) for p in as_list((statement.get("Principal") or {}).get("Federated"))] if isinstance(statement.get("Principal"), dict) else []
+            federated = (
+                [str(p) for p in as_list((statement.get("Principal") or {}).get("Federated"))]
+                if isinstance(statement.get("Principal"), dict)
+                else []
+            )
             if not any(p.endswith(f"oidc-provider/{GITHUB}") for p in federated):
                 continue
             conditions = statement.get("Condition") or {}
@@ -40,10 +44,18 @@ def ci_trust_is_scoped(graph: StackGraph) -> Iterator[Violation]:
                 problems.append("StringEquals on :sub is missing")
             if any("*" in s or "?" in s for s in subjects):
                 problems.append("a :sub has a wildcard")
-            loose = [op for op in conditions if op.startswith(("StringLike", "ForAnyValue:StringLike")) and f"{GITHUB}:sub" in (conditions[op] or {})]
+            loose = [
+                op
+                for op in conditions
+                if op.startswith(("StringLike", "ForAnyValue:StringLike")) and f"{GITHUB}:sub" in (conditions[op] or {})
+            ]
             if loose:
                 problems.append(f":sub is matched with {', '.join(loose)}")
             if graph.tier in ("staging", "prod") and any(s.endswith(":pull_request") for s in subjects):
                 problems.append("a pull_request subject may assume a staging/prod role")
             if problems:
-                yield Violation(role, f"role {role.inputs.get('name') or role.name} trusts GitHub loosely: {'; '.join(problems)}", "trust exact `repo:<org>/<repo>:environment:<env>` subjects with StringEquals and aud sts.amazonaws.com")
+                yield Violation(
+                    role,
+                    f"role {role.inputs.get('name') or role.name} trusts GitHub loosely: {'; '.join(problems)}",
+                    "trust exact `repo:<org>/<repo>:environment:<env>` subjects with StringEquals and aud sts.amazonaws.com",
+                )

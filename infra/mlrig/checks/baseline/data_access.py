@@ -39,6 +39,12 @@ def no_wildcard_data_access(graph: StackGraph) -> Iterator[Violation]:
             data = [a for a in actions if any(fnmatch.fnmatchcase(d.lower(), a.lower()) for d in DATA_ACTIONS)]
             sid = statement.get("Sid") or "(no Sid)"
             if wildcard:
-                yield Violation(policy, f"statement {sid} allows {', '.join(wildcard)}", "list the actions the principal needs")
+                yield Violation(
+                    policy, f"statement {sid} allows {', '.join(wildcard)}", "list the actions the principal needs"
+                )
             elif data and "*" in resources:
-                yield Violation(policy, f"statement {sid} allows {', '.join(data)} on Resource *", "scope it to the project's bucket ARNs and prefixes")
+                yield Violation(
+                    policy,
+                    f"statement {sid} allows {', '.join(data)} on Resource *",
+                    "scope it to the project's bucket ARNs and prefixes",
+                )

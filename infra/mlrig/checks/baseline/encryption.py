@@ -58,9 +58,7 @@ def _unencrypted(resource: Resource) -> str | None:
         return "serverSideEncryption is not enabled"
     if kind == "aws:secretsmanager/secret:Secret" and not inputs.get("kmsKeyId"):
         return "kmsKeyId is not set (the AWS-managed key cannot be shared or scoped by a key policy)"
-    if kind == "aws:eks/cluster:Cluster" and "secrets" not in (
-        dig(inputs, "encryptionConfig", "resources") or []
-    ):
+    if kind == "aws:eks/cluster:Cluster" and "secrets" not in (dig(inputs, "encryptionConfig", "resources") or []):
         return "encryptionConfig does not cover Kubernetes secrets"
     return None
 
@@ -92,13 +90,21 @@ def data_is_encrypted_at_rest(graph: StackGraph) -> Iterator[Violation]:
         if resource.type != BUCKET:
             reason = _unencrypted(resource)
             if reason:
-                yield Violation(resource, f"{resource.type.rsplit(':', 1)[-1]} {resource.name}: {reason}", "encrypt it with the project's KMS key")
+                yield Violation(
+                    resource,
+                    f"{resource.type.rsplit(':', 1)[-1]} {resource.name}: {reason}",
+                    "encrypt it with the project's KMS key",
+                )
             continue
         ids = _identifiers(resource)
         algorithm = next((a for bucket, a in algorithms.items() if bucket in ids), None)
         if ids & log_targets:
             if algorithm not in (None, "AES256"):
-                yield Violation(resource, f"bucket {resource.name} receives S3 access logs but uses {algorithm}", "use SSE-S3 (AES256): S3 cannot deliver access logs to an SSE-KMS bucket")
+                yield Violation(
+                    resource,
+                    f"bucket {resource.name} receives S3 access logs but uses {algorithm}",
+                    "use SSE-S3 (AES256): S3 cannot deliver access logs to an SSE-KMS bucket",
+                )
             continue
         if algorithm not in KMS_ALGORITHMS:
             yield Violation(

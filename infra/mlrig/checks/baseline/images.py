@@ -14,9 +14,8 @@ def images_of(value: Any) -> Iterator[str]:
     """Every `image:` of containers anywhere in a spec (pod templates, predictors, workflow steps)."""
     if isinstance(value, Mapping):
         image = value.get("image")
-        if isinstance(image, str) and ("containers" not in value):
-            if "name" in value or "resources" in value or "args" in value or "command" in value:
-                yield image
+        if isinstance(image, str):
+            yield image
         for item in value.values():
             yield from images_of(item)
     elif isinstance(value, list):
@@ -46,4 +45,8 @@ def images_are_pinned(graph: StackGraph) -> Iterator[Violation]:
             if "{{" in image:
                 continue  # filled in by the workflow engine at run time
             if not pinned(image):
-                yield Violation(workload, f"{workload.k8s_name} runs image {image} without a tag or digest (or with latest)", "pin a version tag or an @sha256 digest")
+                yield Violation(
+                    workload,
+                    f"{workload.k8s_name} runs image {image} without a tag or digest (or with latest)",
+                    "pin a version tag or an @sha256 digest",
+                )

@@ -28,7 +28,9 @@ def prod_state_is_protected(graph: StackGraph) -> Iterator[Violation]:
         return
     for resource in graph.of_type(*STATEFUL):
         # None: not visible (CrossGuard does not expose retainOnDelete)
-        missing = [o for o in ("protect", "retainOnDelete") if resource.options.get(o) is not None and not resource.options[o]]
+        missing = [
+            o for o in ("protect", "retainOnDelete") if resource.options.get(o) is not None and not resource.options[o]
+        ]
         if "protect" not in resource.options:
             missing.insert(0, "protect")
         if missing:

@@ -25,11 +25,19 @@ def public_access_is_blocked(graph: StackGraph) -> Iterator[Violation]:
         ids = {str(v) for v in (bucket.get("bucket"), bucket.get("id"), bucket.get("arn")) if v} | {bucket.urn}
         block = next((b for name, b in blocks.items() if name in ids), None)
         if block is None:
-            yield Violation(bucket, f"bucket {bucket.name} has no BucketPublicAccessBlock", "add one with all four flags true")
+            yield Violation(
+                bucket, f"bucket {bucket.name} has no BucketPublicAccessBlock", "add one with all four flags true"
+            )
             continue
         off = [flag for flag in FLAGS if block.inputs.get(flag) is not True]
         if off:
-            yield Violation(block, f"the public access block of {bucket.name} leaves {', '.join(off)} off", "set all four flags to true")
+            yield Violation(
+                block,
+                f"the public access block of {bucket.name} leaves {', '.join(off)} off",
+                "set all four flags to true",
+            )
     for database in graph.of_type("aws:rds/instance:Instance"):
         if database.inputs.get("publiclyAccessible"):
-            yield Violation(database, f"database {database.name} is publicly accessible", "set publiclyAccessible: false")
+            yield Violation(
+                database, f"database {database.name} is publicly accessible", "set publiclyAccessible: false"
+            )
