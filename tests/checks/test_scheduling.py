@@ -112,3 +112,20 @@ def test_pods_whose_nodes_the_graph_does_not_hold_are_not_judged():
         {"template": {"spec": {"containers": [{"resources": {"requests": {"cpu": "500"}}}]}}},
     )
     assert findings("MLRIG-DEP-001", pod) == []
+
+
+def test_daemonset_requests_come_from_the_plans_release_values():
+    """A node-exporter given 1 CPU by the platform's values takes it from every node."""
+    from .helpers import record
+
+    kps = record(
+        "kubernetes:helm.sh/v3:Release",
+        "kps",
+        {
+            "chart": "kube-prometheus-stack",
+            "values": {"prometheus-node-exporter": {"resources": {"requests": {"cpu": "1"}}}},
+        },
+    )
+    pool = nodepool("gpu-serve", ["g6.2xlarge"], taints=GPU_TAINTS)
+    assert findings("MLRIG-DEP-001", pool, isvc("7", "26Gi"), context=(*core_addons(), kps))
+    assert findings("MLRIG-DEP-001", pool, isvc("6", "26Gi"), context=(*core_addons(), kps)) == []

@@ -58,7 +58,7 @@ def alerts(rule: Resource) -> Iterator[dict[str, Any]]:
 def _analysis(expression: str) -> Analysis | None:
     try:
         return analyse(expression)
-    except (ValueError, IndexError):
+    except ValueError:
         return None  # not PromQL we can read: no verdict
 
 

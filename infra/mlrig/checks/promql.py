@@ -80,6 +80,8 @@ class _Parser:
         return self.tokens[at] if at < len(self.tokens) else None
 
     def take(self) -> tuple[str, str]:
+        if self.index >= len(self.tokens):
+            raise ValueError("the expression ends too early")
         token = self.tokens[self.index]
         self.index += 1
         return token
