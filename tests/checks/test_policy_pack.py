@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import runpy
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -120,3 +121,13 @@ def _validator(item):
     from mlrig.checks.adapter import policy_validator
 
     return policy_validator(item)
+
+
+def test_mlrig_prints_where_the_pack_is():
+    from click.testing import CliRunner
+
+    from mlrig.cli import cli
+
+    result = CliRunner().invoke(cli, ["policy-pack", "path"])
+    assert result.exit_code == 0
+    assert (Path(result.output.strip()) / "PulumiPolicy.yaml").is_file()

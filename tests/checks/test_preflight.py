@@ -80,3 +80,20 @@ def test_missing_state_and_low_gpu_quotas_are_blockers_with_their_fix(aws, moto_
     assert any("L-3819A6DF" in i.what and "request-service-quota-increase" in i.fix for i in blockers)
     assert any("state bucket" in i.what and "mlrig bootstrap" in i.fix for i in blockers)
     assert any("secrets key" in i.what for i in blockers)
+
+
+def test_the_command_refuses_an_unknown_environment_and_reports_blockers_with_exit_1(aws, platform_and_projects):
+    from click.testing import CliRunner
+
+    from mlrig import examples
+    from mlrig.cli import cli
+
+    runner = CliRunner()
+    unknown = runner.invoke(cli, ["preflight", "--env", "qa", str(examples.DIRECTORY)])
+    assert unknown.exit_code == 2 and "no environment 'qa'" in unknown.output
+    blocked = runner.invoke(cli, ["preflight", "--env", "dev", str(examples.DIRECTORY)])
+    assert (
+        blocked.exit_code == 1
+        and "✗ the credentials are for account" in blocked.output
+        and "1 blocker(s)" in blocked.output
+    )
