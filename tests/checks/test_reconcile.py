@@ -11,17 +11,11 @@ from .helpers import findings, record
 
 
 def test_an_input_holding_a_timestamp_or_a_random_uuid_fails():
-    assert findings("MLRIG-REC-001", record("aws:s3/bucket:Bucket", "b", {"tags": {"created": "2026-11-29T10:00:00Z"}}))
-    assert findings(
-        "MLRIG-REC-001", record("aws:s3/bucket:Bucket", "b", {"bucket": "b-0f8e2f5c-3d4b-4a8e-9c1d-2b3c4d5e6f70"})
-    )
-    assert (
-        findings(
-            "MLRIG-REC-001",
-            record("aws:s3/bucket:Bucket", "b", {"bucket": "data-2026", "tags": {"date": "2026-11-29"}}),
-        )
-        == []
-    )
+    stamped = record("aws:s3/bucket:Bucket", "b", {"tags": {"created": "2026-11-29T10:00:00Z"}})
+    random_name = record("aws:s3/bucket:Bucket", "b", {"bucket": "b-0f8e2f5c-3d4b-4a8e-9c1d-2b3c4d5e6f70"})
+    dated_but_fixed = record("aws:s3/bucket:Bucket", "b", {"bucket": "data-2026", "tags": {"date": "2026-11-29"}})
+    assert findings("MLRIG-REC-001", stamped) and findings("MLRIG-REC-001", random_name)
+    assert findings("MLRIG-REC-001", dated_but_fixed) == []
 
 
 def test_plan_differences_names_what_would_change():

@@ -485,17 +485,15 @@ def pools_hold_workloads(graph: StackGraph) -> Iterator[Violation]:
                 room = True
                 break
             verdicts.append(
-                f"{nodes} × {shape.facts.name} ({needed.text()}) against limits "
+                f"{nodes} × {shape.facts.name} ({needed.text()}) of pool '{shape.pool_name}' against its limits "
                 f"{quantities.show_cpu(limits.cpu_millis) if limits.cpu_millis < 10**12 else '∞'} CPU / "
                 f"{quantities.show_memory(limits.memory_mib) if limits.memory_mib < 10**12 else '∞'} / "
                 f"{limits.gpus if limits.gpus < 10**12 else '∞'} GPU(s)"
             )
         if room or not verdicts:
             continue  # no fitting node at all is MLRIG-DEP-001's finding
-        pool = placement.shapes[0].pool_name
         yield Violation(
             pod.workload,
-            f"{pod.label} runs {pod.together} pod(s) of {pod.requests.text()} together, which needs "
-            f"{verdicts[0]} of pool '{pool}'",
+            f"{pod.label} runs {pod.together} pod(s) of {pod.requests.text()} together, which needs {verdicts[0]}",
             "raise the pool's `max` for this environment, or run fewer workers/replicas at once",
         )
