@@ -72,3 +72,10 @@ def test_declared_and_scraped_metrics_pass():
     assert findings("MLRIG-DEP-007", rule(EXPR), workflow(), context=(argo(True),)) == []
     assert findings("MLRIG-DEP-007", rule("rate(http_requests_total[5m]) > 1"), monitor) == []
     assert findings("MLRIG-DEP-007", rule("rate(http_requests_total[5m]) > 1"))  # nothing scrapes demo
+
+
+def test_metrics_the_platforms_monitoring_stack_scrapes_need_no_monitor_of_their_own():
+    kps = record("kubernetes:helm.sh/v3:Release", "kps", {"chart": "kube-prometheus-stack", "values": {}})
+    restarts = rule("increase(kube_pod_container_status_restarts_total[1h]) > 3")
+    assert findings("MLRIG-DEP-007", restarts, context=(kps,)) == []
+    assert findings("MLRIG-DEP-007", restarts)  # no monitoring stack visible, no monitor in the namespace

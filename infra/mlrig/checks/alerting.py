@@ -26,6 +26,9 @@ RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 ROUTES = "kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig"
 MONITORS = ("PodMonitor", "ServiceMonitor")
 ARGO_PREFIX = "argo_workflows_"
+# Scraped by kube-prometheus-stack's defaults (kube-state-metrics, node-exporter, kubelet and
+# cAdvisor, the API server) and by the dcgm-exporter's ServiceMonitor.
+PLATFORM_METRIC_PREFIXES = ("kube_", "node_", "container_", "kubelet_", "apiserver_", "DCGM_")
 
 
 def _release(graph: StackGraph, chart: str) -> Resource | None:
@@ -144,6 +147,14 @@ def argo_metrics(graph: StackGraph) -> set[str]:
     return names
 
 
+def platform_monitoring(graph: StackGraph) -> bool:
+    """Whether the cluster runs kube-prometheus-stack (from the platform's plan or its exported flags)."""
+    if _release(graph, "kube-prometheus-stack") is not None:
+        return True
+    flags = graph.reference_outputs().get("addons")
+    return isinstance(flags, Mapping) and bool(flags.get("monitoring"))
+
+
 def argo_controller_scraped(graph: StackGraph) -> bool | None:
     """Whether the Argo controller's metrics endpoint has a ServiceMonitor (None: not visible).
     argo-workflows chart 0.45: `controller.metricsConfig.enabled` and `controller.serviceMonitor.enabled`,
@@ -167,6 +178,7 @@ def alert_metrics_are_scraped(graph: StackGraph) -> Iterator[Violation]:
     declared = argo_metrics(graph)
     controller = argo_controller_scraped(graph)
     monitors = {(m.namespace) for m in graph.kubernetes(*MONITORS, everywhere=True)}
+    platform_scrapes = platform_monitoring(graph)
     for rule in graph.of_type(RULE):
         for alert in alerts(rule):
             analysis = _analysis(alert["expr"])
@@ -190,6 +202,8 @@ def alert_metrics_are_scraped(graph: StackGraph) -> Iterator[Violation]:
                             "are off in the argo-workflows release)",
                             "enable controller.metricsConfig and controller.serviceMonitor in the platform's Argo release",
                         )
+                elif platform_scrapes and pattern[0] == "=" and pattern[1].startswith(PLATFORM_METRIC_PREFIXES):
+                    continue
                 elif rule.namespace not in monitors:
                     yield Violation(
                         rule,
