@@ -47,6 +47,10 @@ def test_gpu_pools_at_their_max_are_added_up_by_quota(platform_and_projects):
     # fraud-detection: gpu-train 1 × 8 spot (the dev override lowers max to 1), cpu-batch on-demand.
     assert needed[("spot", "g")] == 2 * 48 + 1 * 8
     assert needed[("on-demand", "g")] == 4 * 8
+    platform, _ = platform_and_projects
+    with_system_nodes = vcpus_needed(projects, "dev", platform)
+    group = platform.bundle.spec.cluster.system_node_group
+    assert with_system_nodes[("on-demand", "standard")] == needed.get(("on-demand", "standard"), 0) + 2 * group.max
 
 
 def test_credentials_of_another_account_are_a_blocker(aws, platform_and_projects):

@@ -52,9 +52,19 @@ def quota_class(instance_type: str) -> str:
     return "standard"
 
 
-def vcpus_needed(projects: Iterable[Project], environment: str) -> dict[tuple[str, str], int]:
-    """vCPUs every pool needs at its max, by (purchase option, quota class)."""
+def vcpus_needed(
+    projects: Iterable[Project], environment: str, platform: Platform | None = None
+) -> dict[tuple[str, str], int]:
+    """vCPUs every pool (and the platform's system node group) needs at its max, by (purchase
+    option, quota class). The platform's general Karpenter pool is not counted: it has no max."""
     needed: dict[tuple[str, str], int] = {}
+    if platform is not None and environment in platform.environments:
+        env_spec = platform.environments[environment].spec
+        group = (env_spec.cluster or platform.bundle.spec.cluster).system_node_group
+        sizes = [(f.vcpus, quota_class(t)) for t in group.instance_types if (f := facts_of(t)) is not None]
+        if sizes:
+            vcpus, klass = max(sizes)
+            needed[("on-demand", klass)] = vcpus * group.max
     for project in projects:
         env = project.environments.get(environment)
         if env is None:
@@ -105,7 +115,7 @@ def preflight(
     items.append(Item("ok", f"credentials for account {account}, region {region}"))
 
     quotas = session.client("service-quotas", region_name=region)
-    for (capacity, klass), vcpus in sorted(vcpus_needed(projects, environment).items()):
+    for (capacity, klass), vcpus in sorted(vcpus_needed(projects, environment, platform).items()):
         code, title = QUOTAS[(capacity, klass)]
         value = quota_reader(quotas, "ec2", code)
         if value is None:

@@ -27,12 +27,8 @@ def prod_state_is_protected(graph: StackGraph) -> Iterator[Violation]:
     if graph.tier != "prod":
         return
     for resource in graph.of_type(*STATEFUL):
-        # None: not visible (CrossGuard does not expose retainOnDelete)
-        missing = [
-            o for o in ("protect", "retainOnDelete") if resource.options.get(o) is not None and not resource.options[o]
-        ]
-        if "protect" not in resource.options:
-            missing.insert(0, "protect")
+        # An option that is absent is off; None means not visible (CrossGuard hides retainOnDelete).
+        missing = [o for o in ("protect", "retainOnDelete") if resource.options.get(o, False) is False]
         if missing:
             yield Violation(
                 resource,
