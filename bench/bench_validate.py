@@ -127,7 +127,7 @@ PIPELINES = [
       schedule: "{minute} 3 * * 0"
       image: training
       pool: gpu-train
-      resources: {{ cpu: "8", memory: 32Gi, gpu: 1 }}
+      resources: {{ cpu: "3", memory: 12Gi, gpu: 1 }}
       parameters: {{ epochs: {epochs}, learningRate: 0.001 }}
 """,
     """\

@@ -152,11 +152,25 @@ def schema() -> None:
 @click.option("--env", "envs", multiple=True, help="Environment to plan (repeatable). Default: all.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write the JSON plan to FILE.")
-def plan(bundles: tuple[str, ...], envs: tuple[str, ...], fmt: str, out: str | None) -> None:
-    """Run the real Pulumi program offline, under the SDK's mock runtime, for each environment."""
+@click.option(
+    "--skip-check",
+    "skip_checks",
+    multiple=True,
+    metavar="ID",
+    help="Do not run this check (repeatable), e.g. MLRIG-SEC-006.",
+)
+def plan(
+    bundles: tuple[str, ...], envs: tuple[str, ...], fmt: str, out: str | None, skip_checks: tuple[str, ...]
+) -> None:
+    """Run the real Pulumi program offline, under the SDK's mock runtime, for each environment, then
+    the deployability and security checks on every stack (exit 1 on a mandatory finding)."""
     from .plan.command import run_plan_command
 
-    sys.exit(run_plan_command(list(bundles), list(envs), fmt, out, stdout=stdout, stderr=stderr))
+    sys.exit(
+        run_plan_command(
+            list(bundles), list(envs), fmt, out, stdout=stdout, stderr=stderr, skip_checks=list(skip_checks)
+        )
+    )
 
 
 # --- generate, affected, bootstrap ---------------------------------------------------------------
@@ -214,6 +228,77 @@ def bootstrap(path: str | None, region: str | None, dry_run: bool) -> None:
     stdout.print("next:")
     for command in next_steps(backend, platform):
         stdout.print(f"  {command}", markup=False)
+
+
+# --- checks: policy pack and preflight ------------------------------------------------------------
+
+
+@cli.group(name="policy-pack")
+def policy_pack() -> None:
+    """The Pulumi CrossGuard policy pack of mlrig's checks."""
+
+
+@policy_pack.command(name="path")
+def policy_pack_path() -> None:
+    """Print the pack's directory: pulumi preview --policy-pack "$(mlrig policy-pack path)"."""
+    from importlib import resources
+
+    click.echo(str(resources.files("mlrig") / "policypack"))
+
+
+@policy_pack.command(name="config")
+@click.argument("path", required=False, type=click.Path())
+def policy_pack_config(path: str | None) -> None:
+    """Print a --policy-pack-config file for the bundles in PATH (default bundles/): it tells the
+    pack which stack creates which IAM roles, so MLRIG-DEP-005 sees other environments' roles."""
+    from .checks.adapter import policy_pack_config as config_of
+    from .checks.runner import principal_owners
+
+    result = validate_paths([path or "bundles"], with_context=False)
+    if not result.valid:
+        print_diagnostics(result.diagnostics)
+        sys.exit(1)
+    owners = principal_owners([*result.platforms.values(), *result.projects.values()])
+    click.echo(json.dumps(config_of(owners), indent=2, sort_keys=True))
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path())
+@click.option("--env", "environment", required=True, help="Platform environment to check.")
+def preflight(path: str | None, environment: str) -> None:
+    """Check an AWS account before a first apply: quotas, instance offerings, state backend, OIDC.
+    Needs credentials for the environment's account. Exit 1 on a blocker."""
+    from .checks.preflight import preflight as run_preflight
+
+    result = validate_paths([path or "bundles"], with_context=False)
+    if not result.valid:
+        print_diagnostics(result.diagnostics)
+        sys.exit(1)
+    if len(result.platforms) != 1:
+        fail(f"expected exactly one Platform bundle in {path or 'bundles'}, found {len(result.platforms)}", 2)
+    platform = next(iter(result.platforms.values()))
+    if environment not in platform.environments:
+        fail(
+            f"platform {platform.name} has no environment '{environment}'; its environments: {', '.join(platform.environments)}",
+            2,
+        )
+    projects = [p for p in result.projects.values() if p.platform.name == platform.name]
+    import boto3
+
+    try:
+        items = run_preflight(platform, projects, environment, boto3.Session())
+    except Exception as error:  # credentials, throttling: say which
+        if os.environ.get("MLRIG_DEBUG"):
+            raise
+        fail(f"preflight of {platform.name}.{environment} failed: {type(error).__name__}: {error}")
+    marks = {"ok": "[green]✓[/]", "note": "[yellow]•[/]", "blocker": "[red]✗[/]"}
+    for item in items:
+        stdout.print(f"{marks[item.level]} {escape(item.what)}", markup=True)
+        if item.fix:
+            stdout.print(f"    fix: {escape(item.fix)}", markup=True)
+    blockers = sum(i.level == "blocker" for i in items)
+    stdout.print(f"{blockers} blocker(s)" if blockers else "ready for a first apply")
+    sys.exit(1 if blockers else 0)
 
 
 def main() -> None:

@@ -22,6 +22,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from ..bundle.resolved import Platform
 from ..bundle.validate import UsageError, ValidationResult, validate_paths
+from ..checks import Finding
+from ..checks.runner import UnknownCheck, check_stack, principal_owners, print_findings, validate_skips
+from ..checks.runner import summary as checks_summary
 from ..console import print_diagnostics
 from ..program import Target
 from .engine import PlanError, StackPlan
@@ -33,11 +36,16 @@ from .runner import Planner
 class BundlePlan:
     target: Target
     environments: dict[str, StackPlan] = field(default_factory=dict)
+    findings: dict[str, list[Finding]] | None = None  # by environment, when the checks ran
 
     def as_dict(self) -> dict[str, Any]:
+        environments = {env: plan.as_dict() for env, plan in self.environments.items()}
+        if self.findings is not None:
+            for env, payload in environments.items():
+                payload["checks"] = [f.as_dict() for f in self.findings.get(env, [])]
         return {
             "bundle": {"name": self.target.name, "kind": self.target.bundle.kind, "file": self.target.file},
-            "environments": {env: plan.as_dict() for env, plan in self.environments.items()},
+            "environments": environments,
         }
 
 
@@ -56,14 +64,21 @@ def run_plan_command(
     stdout: Console,
     stderr: Console,
     planner: Planner | None = None,
+    checks: bool = True,
+    skip_checks: Sequence[str] = (),
 ) -> int:
-    """`planner` lets tests share plans already made; the CLI always starts afresh."""
+    """`planner` lets tests share plans already made; the CLI always starts afresh. `checks` runs
+    the deployability and security checks on every planned stack (mandatory findings exit 1)."""
+    planner = planner or Planner()
     try:
         if out:
             check_out_directory(Path(out))
+        skipped = known_checks(skip_checks) if checks else []
         targets = requested_targets(bundles, stderr)
         selection = select_environments(targets, envs)
-        plans = plan_all(selection, stderr, planner or Planner())
+        plans = plan_all(selection, stderr, planner)
+        if checks:
+            run_plan_checks(plans, planner, skipped)
         payload = contract(plans)
         if out:
             write_atomically(Path(out), json.dumps(payload, indent=2) + "\n")
@@ -71,18 +86,25 @@ def run_plan_command(
         if str(error):
             stderr.print(f"[red]error:[/] {escape(str(error))}", markup=True, highlight=False)
         return error.code
+    findings = [f for plan in plans for found in (plan.findings or {}).values() for f in found]
     if fmt == "json":
         if out:
             stderr.print(f"wrote {out}", highlight=False)
         else:
             stdout.file.write(json.dumps(payload, indent=2) + "\n")  # plain text, no rich rendering
+        if checks:
+            print_findings(stderr, findings)
+            stderr.print(checks_summary(findings), highlight=False)
     else:
         for plan in plans:
             stdout.print(render_tree(plan.target, plan.environments), soft_wrap=False)
         stdout.print(summary_line(plans), highlight=False)
+        if checks:
+            print_findings(stdout, findings)
+            stdout.print(checks_summary(findings), highlight=False)
         if out:
             stdout.print(f"wrote {out}", highlight=False)
-    return 0
+    return 1 if any(f.enforcement == "mandatory" for f in findings) else 0
 
 
 # --- steps ---------------------------------------------------------------------------------------
@@ -125,6 +147,20 @@ def select_environments(targets: list[Target], envs: Sequence[str]) -> list[tupl
             )
         selection.append((target, [e for e in known if not envs or e in envs]))
     return selection
+
+
+def known_checks(skip: Sequence[str]) -> list[str]:
+    try:
+        return validate_skips(skip)
+    except UnknownCheck as error:
+        raise CommandError(str(error), code=2) from None
+
+
+def run_plan_checks(plans: list[BundlePlan], planner: Planner, skip: Sequence[str]) -> None:
+    """The check catalogue over every planned stack; a project's graph includes its platform's."""
+    owners = principal_owners([plan.target for plan in plans])
+    for plan in plans:
+        plan.findings = {env: check_stack(plan.target, env, planner, owners, skip) for env in plan.environments}
 
 
 def plan_all(selection: list[tuple[Target, list[str]]], stderr: Console, planner: Planner) -> list[BundlePlan]:

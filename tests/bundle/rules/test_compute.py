@@ -29,7 +29,6 @@ def test_a_pool_whose_min_equals_its_max_is_fine():
         ("inf2.xlarge", "AWS Inferentia2, not NVIDIA GPUs"),
         ("trn1.32xlarge", "Trainium"),
         ("g4ad.xlarge", "AMD"),
-        ("g5.3xlarge", "unknown size"),
     ],
 )
 def test_a_gpu_pool_needs_nvidia_gpu_instance_types(instance_type: str, expected: str):
@@ -56,7 +55,13 @@ def test_a_gpu_instance_in_a_cpu_pool_is_rejected():
 def test_an_arm64_gpu_family_needs_an_arm64_pool():
     error = only(check_project({f"{POOL}.instanceTypes": ["g5g.xlarge"]}), "gpu_pools_use_gpu_instances")
     assert "arm64" in error.message
-    assert check_project({f"{POOL}.instanceTypes": ["g5g.xlarge"], f"{POOL}.architecture": "arm64"}).valid
+    small = {"cpu": "3", "memory": "6Gi", "gpu": 1}  # what a g5g.xlarge node (4 vCPU, 8 GiB) can hold
+    changes = {
+        f"{POOL}.instanceTypes": ["g5g.xlarge"],
+        f"{POOL}.architecture": "arm64",
+        "spec.pipelines.train.resources": small,
+    }
+    assert check_project(changes).valid
 
 
 def test_a_pipeline_requesting_gpus_without_a_pool_is_rejected():
@@ -78,8 +83,11 @@ def test_a_pipeline_requesting_more_gpus_than_its_pool_nodes_have_is_rejected():
 def test_an_endpoint_requesting_gpus_needs_a_gpu_pool():
     error = only(check_project({"spec.serving.endpoints[0].resources.gpu": 1}), "gpu_requests_have_gpu_pools")
     assert error.path == "spec.serving.endpoints[0].pool"
+    # Its 4 replicas (2 canary variants × minReplicas 2) need 4 one-GPU nodes: without the dev
+    # override that caps gpu-train at 1 node, the pool holds them.
     assert check_project(
-        {"spec.serving.endpoints[0].resources.gpu": 1, "spec.serving.endpoints[0].pool": "gpu-train"}
+        {"spec.serving.endpoints[0].resources.gpu": 1, "spec.serving.endpoints[0].pool": "gpu-train"},
+        deletions=("spec.environments.dev",),
     ).valid
 
 
@@ -97,3 +105,75 @@ def test_the_catalog_knows_gpu_counts():
     assert nvidia_gpus("p4d.24xlarge") == 8 and nvidia_gpus("g6.xlarge") == 1 and nvidia_gpus("m6i.large") == 0
     assert nvidia_gpus("g5.3xlarge") is None
     assert is_gpu_family("g6e.xlarge") and not is_gpu_family("c7i.large")
+
+
+# --- instance type names (botocore's EC2 model) -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typo", "suggestion"), [("m6i.2xlarg", "m6i.2xlarge"), ("g5.2xlarg", "g5.2xlarge"), ("zz9.2xlarge", None)]
+)
+def test_an_instance_type_ec2_does_not_know_is_rejected_in_cpu_and_gpu_pools(typo: str, suggestion: str | None):
+    pool = 0 if typo.startswith(("m", "z")) else 1  # cpu-batch, gpu-train
+    error = only(check_project({f"spec.compute.pools[{pool}].instanceTypes": [typo]}), "pool_instance_types_exist")
+    assert error.path == f"spec.compute.pools[{pool}].instanceTypes[0]"
+    assert f"'{typo}' is not an EC2 instance type" in error.message and "botocore" in error.message
+    if suggestion:
+        assert f"did you mean '{suggestion}'" in error.message
+
+
+def test_every_real_instance_type_is_accepted_in_a_cpu_pool():
+    assert check_project({"spec.compute.pools[0].instanceTypes": ["m7i.4xlarge", "c7g.2xlarge", "r6i.large"]}).valid
+
+
+def test_a_typo_in_the_system_node_group_is_rejected():
+    from ..helpers import check_platform
+
+    error = only(
+        check_platform({"spec.cluster.systemNodeGroup.instanceTypes": ["m6i.larg"]}), "system_node_group_types_exist"
+    )
+    assert "did you mean 'm6i.large'" in error.message
+
+
+# --- scheduling fit (per environment, after overrides) ---------------------------------------
+
+
+def test_a_step_requesting_a_whole_8_vcpu_node_does_not_fit_it():
+    result = check_project({"spec.pipelines.train.resources": {"cpu": "8", "memory": "32Gi", "gpu": 1}})
+    error = only(result, "workloads_fit_pool_nodes")
+    assert error.path == "spec.pipelines.train.resources"
+    assert (
+        "requests 8 CPU, 32Gi memory, 1 GPU(s)" in error.message
+        and "offers at most 7775m CPU, 29277Mi memory" in error.message
+    )
+    assert "g5.4xlarge" in error.message
+
+
+def test_a_step_that_leaves_room_for_kube_reserved_and_daemonsets_fits():
+    assert check_project({"spec.pipelines.train.resources": {"cpu": "7", "memory": "26Gi", "gpu": 1}}).valid
+
+
+def test_a_logged_endpoint_counts_the_kserve_logger_sidecar():
+    result = check_project(
+        {"spec.serving.endpoints[0].resources": {"cpu": "7.7", "memory": "26Gi", "gpu": 1}}, base="rag"
+    )
+    error = only(result, "workloads_fit_pool_nodes")
+    assert "request-logger sidecar" in error.message
+
+
+def test_a_gang_of_workers_needing_more_nodes_than_the_pools_max_is_rejected_in_that_environment():
+    result = check_project(
+        {"spec.environments.dev": {"compute": {"pools": [{"name": "gpu-tune", "max": 1}]}}}, base="rag"
+    )
+    error = only(result, "pool_max_holds_workloads")
+    assert error.path == "spec.environments.dev.compute.pools[0].max"
+    assert error.message.startswith(
+        "in environment dev: pool 'gpu-tune' may launch 1 node(s), but 'fine-tune' runs 2 pods"
+    )
+    assert "raise max to 2" in error.message
+
+
+def test_a_pool_whose_max_holds_every_worker_passes():
+    assert check_project(
+        {"spec.environments.dev": {"compute": {"pools": [{"name": "gpu-tune", "max": 2}]}}}, base="rag"
+    ).valid

@@ -26,7 +26,7 @@ from ..helpers import check_admitted, check_platform, check_project, explain
         ("spec.pipelines.train.type", "train", "training", "did you mean 'training'"),
         ("spec.serving.endpoints[0].rollout.strategy", "blue-green", "canary", "use one of"),
         ("spec.llm.vectorDatabase.engine", "pinecone", "opensearch", "use one of 'pgvector' or 'opensearch'"),
-        ("spec.pipelines.train.resources.memory", "32GB", "32Gi", "Kubernetes memory quantity"),
+        ("spec.pipelines.train.resources.memory", "26GB", "26Gi", "Kubernetes memory quantity"),
         ("spec.access.dataScientists[0]", "alice", "arn:aws:iam::111111111111:user/alice", "IAM user or role ARN"),
         ("spec.ci.prodApprovers[0]", "ml-leads", "@acme/ml-leads", "GitHub user or team handle"),
     ],

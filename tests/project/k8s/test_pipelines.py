@@ -62,7 +62,7 @@ def test_a_pipeline_runs_its_image_from_the_project_registry_with_its_identity_a
     main = templates_of(template)["main"]
     container = main["container"]
     assert container["image"] == "222222222222.dkr.ecr.us-east-1.amazonaws.com/fraud-detection/staging/training:ci"
-    assert container["resources"]["limits"] == {"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "1"}
+    assert container["resources"]["limits"] == {"cpu": "7", "memory": "26Gi", "nvidia.com/gpu": "1"}
     assert main["retryStrategy"]["limit"] == 2
     params = parameters(template)
     assert params["epochs"] == "20" and params["tracking-uri"] == "http://mlflow.fraud-detection.svc.cluster.local:5000"

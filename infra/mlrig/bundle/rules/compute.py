@@ -1,12 +1,27 @@
-"""Compute pools: GPU pools use GPU families, counts fit, bounds are ordered, requests fit."""
+"""Compute pools: instance types exist, GPU pools use GPU families, counts fit, bounds are ordered,
+and every pipeline step and endpoint fits a node of its pool (and its pool's `max`)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from ...aws_catalog import ARM64_GPU_FAMILIES, NON_NVIDIA_ACCELERATORS, nvidia_gpus, split_instance_type
-from ..diagnostics import Path
-from . import Finding, ProjectView, project_rule
+from ...aws_catalog import (
+    ARM64_GPU_FAMILIES,
+    NON_NVIDIA_ACCELERATORS,
+    botocore_version,
+    is_instance_type,
+    nvidia_gpus,
+    split_instance_type,
+)
+from ...checks import quantities
+from ...checks.daemonsets import mlrig_daemonsets
+from ...instance_facts import Allocatable, InstanceFacts, all_facts, facts_of, node_allocatable
+from ..diagnostics import Path, did_you_mean
+from ..model import ComputePool, Resources
+from ..resolved import Platform
+from . import Finding, ProjectView, platform_rule, project_rule
 
 
 def _pool_path(i: int, *rest: str | int) -> tuple[str | int, ...]:
@@ -22,10 +37,51 @@ def pool_bounds_ordered(view: ProjectView) -> Iterator[Finding]:
             )
 
 
+def _unknown_type(instance_type: str) -> str:
+    return (
+        f"'{instance_type}' is not an EC2 instance type{did_you_mean(instance_type, _names())}; "
+        f"valid names come from botocore {botocore_version()}'s EC2 model (upgrade botocore for newer types)"
+    )
+
+
+def _names() -> list[str]:
+    from ...aws_catalog import ec2_instance_types
+
+    return sorted(ec2_instance_types())
+
+
+@project_rule
+def pool_instance_types_exist(view: ProjectView) -> Iterator[Finding]:
+    for i, pool in enumerate(view.spec.compute.pools):
+        for j, instance_type in enumerate(pool.instance_types):
+            if not is_instance_type(instance_type):
+                yield Finding(_pool_path(i, "instanceTypes", j), _unknown_type(instance_type))
+
+
+@platform_rule
+def system_node_group_types_exist(platform: Platform) -> Iterator[Finding]:
+    spec = platform.bundle.spec
+    places: list[tuple[Path, list[str]]] = []
+    if spec.cluster is not None:
+        places.append(
+            (("spec", "cluster", "systemNodeGroup", "instanceTypes"), spec.cluster.system_node_group.instance_types)
+        )
+    for name, env in spec.environments.items():
+        if env.cluster is not None and env.cluster.system_node_group is not None:
+            where: Path = ("spec", "environments", name, "cluster", "systemNodeGroup", "instanceTypes")
+            places.append((where, env.cluster.system_node_group.instance_types))
+    for where, types in places:
+        for j, instance_type in enumerate(types):
+            if not is_instance_type(instance_type):
+                yield Finding((*where, j), _unknown_type(instance_type))
+
+
 @project_rule
 def gpu_pools_use_gpu_instances(view: ProjectView) -> Iterator[Finding]:
     for i, pool in enumerate(view.spec.compute.pools):
         for j, instance_type in enumerate(pool.instance_types):
+            if not is_instance_type(instance_type):
+                continue  # reported by pool_instance_types_exist
             family, _ = split_instance_type(instance_type)
             gpus = nvidia_gpus(instance_type)
             path = _pool_path(i, "instanceTypes", j)
@@ -96,3 +152,181 @@ def vllm_endpoints_use_gpus(view: ProjectView) -> Iterator[Finding]:
                 ("spec", "serving", "endpoints", i, "resources"),
                 f"vllm endpoint '{endpoint.name}' needs `resources.gpu` ≥ 1 and a GPU pool",
             )
+
+
+# --- scheduling fit -----------------------------------------------------------------------------
+#
+# What a node offers pods: `instance_facts.node_allocatable` (capacity less kube-reserved, the
+# eviction threshold and Karpenter's VM overhead), less the DaemonSets the platform installs on it
+# (`checks/daemonsets.py`). The same numbers as MLRIG-DEP-001/002 on the plan, before any plan.
+
+KSERVE_LOGGER_CPU_MILLIS = 100  # KServe v0.15 logger sidecar (inferenceservice-config `logger`)
+KSERVE_LOGGER_MIB = 100
+# Pipeline types whose steps run on their pool (model-deployment's gates run on general nodes).
+POOL_PIPELINE_TYPES = (
+    "feature-refresh",
+    "training",
+    "batch-inference",
+    "monitoring",
+    "fine-tuning",
+    "vector-index-refresh",
+)
+
+
+@dataclass(frozen=True)
+class _Workload:
+    path: Path
+    name: str
+    pool_name: str
+    cpu_millis: int
+    memory_mib: int
+    gpus: int
+    together: int
+    note: str = ""
+
+    def text(self) -> str:
+        parts = [f"{quantities.show_cpu(self.cpu_millis)} CPU", f"{quantities.show_memory(self.memory_mib)} memory"]
+        if self.gpus:
+            parts.append(f"{self.gpus} GPU(s)")
+        return ", ".join(parts)
+
+
+def _requests(resources: Resources) -> tuple[int, int, int]:
+    return (
+        quantities.cpu_millis(resources.cpu) or 0,
+        quantities.memory_mib(resources.memory) or 0,
+        resources.gpu,
+    )
+
+
+def _workloads(view: ProjectView) -> Iterator[_Workload]:
+    for name, pipeline in view.spec.pipelines.items():
+        if pipeline.pool is None or pipeline.type not in POOL_PIPELINE_TYPES:
+            continue
+        cpu, memory, gpus = _requests(pipeline.resources)
+        together = pipeline.workers if pipeline.type == "fine-tuning" else 1
+        yield _Workload(("spec", "pipelines", name, "resources"), name, pipeline.pool, cpu, memory, gpus, together)
+    for i, endpoint in enumerate(view.spec.serving.endpoints):
+        if endpoint.pool is None:
+            continue
+        cpu, memory, gpus = _requests(endpoint.resources)
+        note = ""
+        if endpoint.request_logging or endpoint.rollout.strategy == "shadow":
+            cpu, memory = cpu + KSERVE_LOGGER_CPU_MILLIS, memory + KSERVE_LOGGER_MIB
+            note = " (with KServe's request-logger sidecar, 100m CPU and 100Mi)"
+        variants = 2 if endpoint.rollout.strategy in ("canary", "ab", "shadow") else 1
+        replicas = max(endpoint.autoscaling.min_replicas, 1) * variants
+        yield _Workload(
+            ("spec", "serving", "endpoints", i, "resources"),
+            endpoint.name,
+            endpoint.pool,
+            cpu,
+            memory,
+            gpus,
+            replicas,
+            note,
+        )
+
+
+def _offer(view: ProjectView, facts: InstanceFacts) -> Allocatable:
+    cluster = None
+    if view.platform_environment is not None:
+        cluster = view.platform_environment.spec.cluster
+    if cluster is None and view.platform is not None:
+        cluster = view.platform.bundle.spec.cluster
+    addons = cluster.addons if cluster is not None else None
+    daemonsets = mlrig_daemonsets(
+        monitoring=bool(addons and addons.monitoring.enabled),
+        device_plugin=bool(addons and addons.nvidia_device_plugin.enabled),
+        dcgm_exporter=bool(addons and addons.dcgm_exporter.enabled),
+    )
+    overhead_cpu = sum(d.cpu_millis for d in daemonsets if not d.gpu_nodes_only or facts.nvidia_gpus)
+    overhead_mib = sum(d.memory_mib for d in daemonsets if not d.gpu_nodes_only or facts.nvidia_gpus)
+    return node_allocatable(facts).minus(overhead_cpu, overhead_mib)
+
+
+def _fits(workload: _Workload, offer: Allocatable) -> bool:
+    return (
+        workload.cpu_millis <= offer.cpu_millis
+        and workload.memory_mib <= offer.memory_mib
+        and workload.gpus <= offer.gpus
+    )
+
+
+def _pool_is_sound(pool: ComputePool) -> bool:
+    """Its instance types exist and suit it (else another rule reports the pool: one error per cause)."""
+    for instance_type in pool.instance_types:
+        facts = facts_of(instance_type)
+        if not is_instance_type(instance_type) or facts is None or facts.architecture != pool.architecture:
+            return False
+        if (pool.gpu is None) != (facts.nvidia_gpus == 0) or (pool.gpu and facts.nvidia_gpus < pool.gpu.count):
+            return False
+    return True
+
+
+def _pool_offers(view: ProjectView, pool: ComputePool) -> list[tuple[InstanceFacts, Allocatable]]:
+    if not _pool_is_sound(pool):
+        return []
+    return [(f, _offer(view, f)) for t in pool.instance_types if (f := facts_of(t)) is not None]
+
+
+def _larger(view: ProjectView, pool: ComputePool, workload: _Workload) -> list[str]:
+    families = {split_instance_type(t)[0] for t in pool.instance_types}
+    candidates = sorted(
+        (f for f in all_facts().values() if f.family in families), key=lambda f: (f.vcpus, f.memory_mib, f.name)
+    )
+    return [f.name for f in candidates if _fits(workload, _offer(view, f))][:2]
+
+
+def _show_offer(offer: Allocatable) -> str:
+    return f"{quantities.show_cpu(offer.cpu_millis)} CPU, {quantities.show_memory(offer.memory_mib)} memory, {offer.gpus} GPU(s)"
+
+
+@project_rule
+def workloads_fit_pool_nodes(view: ProjectView) -> Iterator[Finding]:
+    pools = {p.name: p for p in view.spec.compute.pools}
+    for workload in _workloads(view):
+        pool = pools.get(workload.pool_name)
+        if pool is None or (workload.gpus and (pool.gpu is None or workload.gpus > pool.gpu.count)):
+            continue  # reported by the reference rule or gpu_requests_have_gpu_pools
+        offers = _pool_offers(view, pool)
+        if not offers or any(_fits(workload, offer) for _, offer in offers):
+            continue
+        facts, best = max(offers, key=lambda item: (item[1].gpus, item[1].cpu_millis, item[1].memory_mib))
+        larger = _larger(view, pool, workload)
+        yield Finding(
+            workload.path,
+            f"'{workload.name}' requests {workload.text()} per pod{workload.note}, but a node of pool '{pool.name}' "
+            f"offers at most {_show_offer(best)} ({facts.name}: capacity less kube-reserved, the eviction "
+            f"threshold and the platform's DaemonSets); request less"
+            + (f" or allow larger instance types such as {', '.join(larger)}" if larger else ""),
+        )
+
+
+@project_rule
+def pool_max_holds_workloads(view: ProjectView) -> Iterator[Finding]:
+    for i, pool in enumerate(view.spec.compute.pools):
+        offers = _pool_offers(view, pool)
+        for workload in _workloads(view):
+            if workload.pool_name != pool.name or workload.together <= 1:
+                continue
+            needs = []
+            for facts, offer in offers:
+                if not _fits(workload, offer):
+                    continue
+                per_node = [
+                    offer.cpu_millis // max(workload.cpu_millis, 1),
+                    offer.memory_mib // max(workload.memory_mib, 1),
+                ]
+                if workload.gpus:
+                    per_node.append(offer.gpus // workload.gpus)
+                needs.append((math.ceil(workload.together / max(min(per_node), 1)), facts.name))
+            if not needs:
+                continue  # reported by workloads_fit_pool_nodes
+            nodes, instance_type = min(needs)
+            if nodes > pool.max:
+                yield Finding(
+                    _pool_path(i, "max"),
+                    f"pool '{pool.name}' may launch {pool.max} node(s), but '{workload.name}' runs {workload.together} "
+                    f"pods of {workload.text()} together, which need {nodes} nodes ({instance_type}); raise max to {nodes}",
+                )

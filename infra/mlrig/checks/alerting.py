@@ -1,0 +1,213 @@
+"""Observability wiring: every alert can reach a route, and every metric it reads is scraped.
+
+Routing: the Prometheus operator scopes an AlertmanagerConfig to its namespace. With the
+Alertmanager's `alertmanagerConfigMatcherStrategy` `OnNamespace` (the CRD default, and
+kube-prometheus-stack's), the route gets the matcher `namespace="<its namespace>"`, so an alert
+reaches it only when it carries that label: from the rule's `labels`, from Prometheus's
+`enforcedNamespaceLabel`, or because the expression keeps the series' `namespace` label (an
+aggregation `by (...)` that does not list it drops it). Values come from the kube-prometheus-stack
+release when the graph holds the platform; otherwise the chart defaults apply.
+
+Metrics: a metric is produced by an Argo workflow (a custom metric a WorkflowTemplate declares,
+exported as `argo_workflows_<name>` by the controller, which must have metrics and a
+ServiceMonitor enabled), or by pods a PodMonitor/ServiceMonitor of the rule's namespace scrapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from . import Violation, check
+from .graph import Resource, StackGraph, dig
+from .promql import Analysis, analyse, metric_matches
+
+RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+ROUTES = "kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig"
+MONITORS = ("PodMonitor", "ServiceMonitor")
+ARGO_PREFIX = "argo_workflows_"
+# Scraped by kube-prometheus-stack's defaults (kube-state-metrics, node-exporter, kubelet and
+# cAdvisor, the API server) and by the dcgm-exporter's ServiceMonitor.
+PLATFORM_METRIC_PREFIXES = ("kube_", "node_", "container_", "kubelet_", "apiserver_", "DCGM_")
+
+
+def _release(graph: StackGraph, chart: str) -> Resource | None:
+    for release in graph.everywhere("kubernetes:helm.sh/v3:Release"):
+        if str(release.inputs.get("chart") or "").rsplit("/", 1)[-1] == chart:
+            return release
+    return None
+
+
+def matcher_strategy(graph: StackGraph) -> str:
+    release = _release(graph, "kube-prometheus-stack")
+    values = release.inputs.get("values") if release else None
+    found = dig(values, "alertmanager", "alertmanagerSpec", "alertmanagerConfigMatcherStrategy", "type")
+    return str(found or "OnNamespace")
+
+
+def enforced_namespace_label(graph: StackGraph) -> str:
+    release = _release(graph, "kube-prometheus-stack")
+    values = release.inputs.get("values") if release else None
+    return str(dig(values, "prometheus", "prometheusSpec", "enforcedNamespaceLabel") or "")
+
+
+def alerts(rule: Resource) -> Iterator[dict[str, Any]]:
+    for group in rule.spec.get("groups") or []:
+        for item in group.get("rules") or []:
+            if isinstance(item, Mapping) and item.get("alert") and isinstance(item.get("expr"), str):
+                yield dict(item)
+
+
+def _analysis(expression: str) -> Analysis | None:
+    try:
+        return analyse(expression)
+    except ValueError:
+        return None  # not PromQL we can read: no verdict
+
+
+def route_matchers(routes: Resource, strategy: str) -> list[tuple[str, str, str]]:
+    root = routes.spec.get("route") or {}
+    matchers = [
+        (str(m.get("name")), str(m.get("matchType") or "="), str(m.get("value") or ""))
+        for m in root.get("matchers") or []
+        if isinstance(m, Mapping)
+    ]
+    if strategy != "None" and routes.namespace:
+        matchers.append(("namespace", "=", routes.namespace))
+    return matchers
+
+
+def can_match(alert: dict[str, Any], analysis: Analysis, namespace: str | None, enforced: str, matcher: Any) -> bool:
+    name, operator, value = matcher
+    static = {str(k): str(v) for k, v in (alert.get("labels") or {}).items()}
+    if enforced and namespace:
+        static[enforced] = namespace
+    if name in static:
+        have = static[name]
+        return {"=": have == value, "!=": have != value}.get(operator, True)
+    if analysis.labels.keeps(name):
+        return True  # a label of the series: some series may carry the value
+    return operator == "!=" or (operator == "=" and value == "")
+
+
+@check(
+    "MLRIG-DEP-006",
+    "Every alert can match a route of its namespace's AlertmanagerConfig",
+    'The operator adds `namespace="<ns>"` to an AlertmanagerConfig\'s route; an alert whose expression '
+    "aggregates the namespace label away never matches it, so no Slack or PagerDuty message is ever sent.",
+    applies_to=(RULE, ROUTES),
+)
+def alerts_reach_their_routes(graph: StackGraph) -> Iterator[Violation]:
+    strategy = matcher_strategy(graph)
+    enforced = enforced_namespace_label(graph)
+    routes = graph.of_type(ROUTES)
+    if not routes:
+        return  # no routing asked for: alerts stay visible in Alertmanager only
+    for rule in graph.of_type(RULE):
+        scoped = [r for r in routes if r.namespace == rule.namespace] or routes
+        for alert in alerts(rule):
+            analysis = _analysis(alert["expr"])
+            if analysis is None:
+                continue
+            reachable = [
+                r
+                for r in scoped
+                if all(can_match(alert, analysis, rule.namespace, enforced, m) for m in route_matchers(r, strategy))
+            ]
+            if reachable:
+                continue
+            missing = [
+                f'{n}{op}"{v}"'
+                for n, op, v in route_matchers(scoped[0], strategy)
+                if not can_match(alert, analysis, rule.namespace, enforced, (n, op, v))
+            ]
+            yield Violation(
+                rule,
+                f"alert {alert['alert']} can never match AlertmanagerConfig {scoped[0].k8s_name}: the route requires "
+                f"{', '.join(missing)} (matcher strategy {strategy}) and the alert's expression drops or lacks that label",
+                f"keep the label in the aggregation (e.g. `by (namespace, ...)`) or add `labels: {{namespace: "
+                f"{rule.namespace}}}` to the rule",
+            )
+
+
+def argo_metrics(graph: StackGraph) -> set[str]:
+    """`argo_workflows_<name>` (and `_total` for counters) of every custom metric a workflow declares."""
+    names: set[str] = set()
+    for template in graph.kubernetes("WorkflowTemplate", "CronWorkflow", "Workflow", everywhere=True):
+        spec = template.spec.get("workflowSpec") or template.spec if template.kind == "CronWorkflow" else template.spec
+        declared = list(dig(spec, "metrics", "prometheus") or [])
+        for step in spec.get("templates") or []:
+            declared += list(dig(step, "metrics", "prometheus") or [])
+        for metric in declared:
+            if isinstance(metric, Mapping) and metric.get("name"):
+                base = f"{ARGO_PREFIX}{metric['name']}"
+                names.add(base)
+                if metric.get("counter") is not None:
+                    names.add(f"{base}_total")
+    return names
+
+
+def platform_monitoring(graph: StackGraph) -> bool:
+    """Whether the cluster runs kube-prometheus-stack (from the platform's plan or its exported flags)."""
+    if _release(graph, "kube-prometheus-stack") is not None:
+        return True
+    flags = graph.reference_outputs().get("addons")
+    return isinstance(flags, Mapping) and bool(flags.get("monitoring"))
+
+
+def argo_controller_scraped(graph: StackGraph) -> bool | None:
+    """Whether the Argo controller's metrics endpoint has a ServiceMonitor (None: not visible).
+    argo-workflows chart 0.45: `controller.metricsConfig.enabled` and `controller.serviceMonitor.enabled`,
+    both false by default."""
+    release = _release(graph, "argo-workflows")
+    if release is None:
+        return None
+    values = release.inputs.get("values") or {}
+    return bool(dig(values, "controller", "metricsConfig", "enabled")) and bool(
+        dig(values, "controller", "serviceMonitor", "enabled")
+    )
+
+
+@check(
+    "MLRIG-DEP-007",
+    "Every metric an alert reads is produced by something Prometheus scrapes",
+    "An alert over a metric nobody exports or nobody scrapes evaluates to nothing and can never fire.",
+    applies_to=(RULE,),
+)
+def alert_metrics_are_scraped(graph: StackGraph) -> Iterator[Violation]:
+    declared = argo_metrics(graph)
+    controller = argo_controller_scraped(graph)
+    monitors = {(m.namespace) for m in graph.kubernetes(*MONITORS, everywhere=True)}
+    platform_scrapes = platform_monitoring(graph)
+    for rule in graph.of_type(RULE):
+        for alert in alerts(rule):
+            analysis = _analysis(alert["expr"])
+            if analysis is None:
+                continue
+            for pattern in analysis.metric_patterns():
+                argo = pattern[1].startswith(ARGO_PREFIX)
+                if argo:
+                    produced = any(metric_matches(pattern, name) for name in declared)
+                    if not produced:
+                        yield Violation(
+                            rule,
+                            f"alert {alert['alert']} reads {pattern[1]}, which no WorkflowTemplate declares as a metric",
+                            "declare the metric in the workflow's `metrics.prometheus`, or fix the name",
+                        )
+                    elif controller is False:
+                        yield Violation(
+                            rule,
+                            f"alert {alert['alert']} reads {pattern[1]}, but the Argo workflow controller's metrics "
+                            "are not scraped (controller.metricsConfig.enabled / controller.serviceMonitor.enabled "
+                            "are off in the argo-workflows release)",
+                            "enable controller.metricsConfig and controller.serviceMonitor in the platform's Argo release",
+                        )
+                elif platform_scrapes and pattern[0] == "=" and pattern[1].startswith(PLATFORM_METRIC_PREFIXES):
+                    continue
+                elif rule.namespace not in monitors:
+                    yield Violation(
+                        rule,
+                        f"alert {alert['alert']} reads {pattern[1]}, but no PodMonitor or ServiceMonitor scrapes "
+                        f"namespace {rule.namespace}",
+                        "add a PodMonitor/ServiceMonitor for the pods that expose the metric",
+                    )

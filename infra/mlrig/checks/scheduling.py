@@ -1,0 +1,499 @@
+"""Scheduling fit: every pod mlrig defines fits a node its pool can launch, and its pool's limits
+leave room for all the pods that must run together.
+
+A pod's pool is found the way the scheduler and Karpenter find it: the NodePools (and managed node
+groups) whose taints the pod tolerates and whose labels and requirements its `nodeSelector` and
+required node affinity match. A node of an instance type offers the capacity of the type minus
+kube-reserved, the eviction threshold and Karpenter's VM overhead (`mlrig.instance_facts`), minus
+the requests of the DaemonSets that run on it (`daemonsets.py`). Pods come from Deployments,
+StatefulSets, Jobs, KServe InferenceService predictors (with the logger sidecar KServe adds) and
+Argo workflow templates (× the parallel fan-out of the step that runs them).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..instance_facts import Allocatable, InstanceFacts, all_facts, facts_of, node_allocatable
+from . import Violation, check, quantities
+from .daemonsets import PlacedDaemonSet, installed_daemonsets
+from .graph import Resource, StackGraph, dig
+
+NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
+NODEGROUP = "aws:eks/nodeGroup:NodeGroup"
+WORKLOAD_TYPES = (
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:apps/v1:StatefulSet",
+    "kubernetes:batch/v1:Job",
+    "kubernetes:batch/v1:CronJob",
+    "kubernetes:serving.kserve.io/v1beta1:InferenceService",
+    "kubernetes:argoproj.io/v1alpha1:WorkflowTemplate",
+    "kubernetes:argoproj.io/v1alpha1:CronWorkflow",
+    "kubernetes:argoproj.io/v1alpha1:Workflow",
+)
+GPU = "nvidia.com/gpu"
+BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
+# KServe v0.15.0 `inferenceservice-config` (charts/kserve-resources/templates/configmap.yaml): the
+# logger sidecar and the storage-initializer init container each request 100m CPU and 100Mi.
+KSERVE_LOGGER = {"cpu": "100m", "memory": "100Mi"}
+KSERVE_STORAGE_INITIALIZER = {"cpu": "100m", "memory": "100Mi"}
+
+
+# --- pods ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Requests:
+    cpu_millis: int = 0
+    memory_mib: int = 0
+    gpus: int = 0
+
+    def plus(self, other: Requests) -> Requests:
+        return Requests(self.cpu_millis + other.cpu_millis, self.memory_mib + other.memory_mib, self.gpus + other.gpus)
+
+    def at_least(self, other: Requests) -> Requests:
+        return Requests(
+            max(self.cpu_millis, other.cpu_millis), max(self.memory_mib, other.memory_mib), max(self.gpus, other.gpus)
+        )
+
+    def fits(self, offer: Allocatable) -> bool:
+        return self.cpu_millis <= offer.cpu_millis and self.memory_mib <= offer.memory_mib and self.gpus <= offer.gpus
+
+    def text(self) -> str:
+        parts = [f"{quantities.show_cpu(self.cpu_millis)} CPU", f"{quantities.show_memory(self.memory_mib)} memory"]
+        if self.gpus:
+            parts.append(f"{self.gpus} GPU(s)")
+        return ", ".join(parts)
+
+
+def container_requests(container: Mapping[str, Any]) -> Requests:
+    resources = container.get("resources") or {}
+    requests = resources.get("requests") or {}
+    limits = resources.get("limits") or {}
+
+    def amount(key: str) -> Any:
+        return requests.get(key, limits.get(key))  # a limit without a request is also the request
+
+    return Requests(
+        quantities.cpu_millis(amount("cpu")) or 0,
+        quantities.memory_mib(amount("memory")) or 0,
+        quantities.count(amount(GPU)) or 0,
+    )
+
+
+def pod_requests(containers: Iterable[Mapping[str, Any]], init: Iterable[Mapping[str, Any]] = ()) -> Requests:
+    total = Requests()
+    for container in containers:
+        total = total.plus(container_requests(container))
+    for container in init:  # init containers run one at a time, before the others
+        total = total.at_least(container_requests(container))
+    return total
+
+
+@dataclass(frozen=True)
+class Pod:
+    """One kind of pod a workload runs: its requests, placement and how many run together."""
+
+    workload: Resource
+    label: str
+    requests: Requests
+    node_selector: Mapping[str, str]
+    tolerations: tuple[Mapping[str, Any], ...]
+    affinity_terms: tuple[tuple[Mapping[str, Any], ...], ...]  # OR of ANDs; () = no constraint
+    together: int = 1
+
+
+def _terms(affinity: Any) -> tuple[tuple[Mapping[str, Any], ...], ...]:
+    required = dig(affinity, "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
+    if not isinstance(required, list):
+        return ()
+    return tuple(tuple(term.get("matchExpressions") or ()) for term in required if isinstance(term, Mapping))
+
+
+def _pod(workload: Resource, label: str, spec: Mapping[str, Any], together: int, extra: Requests = Requests()) -> Pod:
+    requests = pod_requests(spec.get("containers") or [], spec.get("initContainers") or []).plus(extra)
+    return Pod(
+        workload,
+        label,
+        requests,
+        dict(spec.get("nodeSelector") or {}),
+        tuple(spec.get("tolerations") or ()),
+        _terms(spec.get("affinity")),
+        max(together, 1),
+    )
+
+
+def _isvc_pods(workload: Resource) -> Iterator[Pod]:
+    predictor = workload.spec.get("predictor") or {}
+    containers = list(predictor.get("containers") or [])
+    model = predictor.get("model")
+    if isinstance(model, Mapping):
+        containers.append(model)
+    init = [{"resources": {"requests": KSERVE_STORAGE_INITIALIZER}}] if (model or {}).get("storageUri") else []
+    if predictor.get("logger"):
+        containers.append({"resources": {"requests": KSERVE_LOGGER}})
+    spec = {**predictor, "containers": containers, "initContainers": init}
+    replicas = predictor.get("minReplicas")
+    yield _pod(workload, f"predictor of {workload.k8s_name}", spec, replicas if isinstance(replicas, int) else 1)
+
+
+def _fan_out(templates: list[Mapping[str, Any]], name: str) -> int:
+    """How many pods of template `name` the steps or DAG tasks that call it start together."""
+    widest = 1
+    for template in templates:
+        calls = [step for group in template.get("steps") or [] for step in (group or [])]
+        calls += list(dig(template, "dag", "tasks") or [])
+        for call in calls:
+            if not isinstance(call, Mapping) or call.get("template") != name:
+                continue
+            count = quantities.count(dig(call, "withSequence", "count"))
+            items = call.get("withItems")
+            widest = max(widest, count or 0, len(items) if isinstance(items, list) else 0)
+    return widest
+
+
+def _workflow_pods(workload: Resource) -> Iterator[Pod]:
+    spec = workload.spec
+    if workload.kind == "CronWorkflow":
+        spec = spec.get("workflowSpec") or {}
+    templates = [t for t in spec.get("templates") or [] if isinstance(t, Mapping)]
+    parallelism = spec.get("parallelism") if isinstance(spec.get("parallelism"), int) else None
+    for template in templates:
+        container = template.get("container") or template.get("script")
+        if not isinstance(container, Mapping):
+            continue
+        placement = {
+            "containers": [container],
+            "initContainers": template.get("initContainers") or [],
+            "nodeSelector": template.get("nodeSelector") or spec.get("nodeSelector") or {},
+            "tolerations": template.get("tolerations") or spec.get("tolerations") or [],
+            "affinity": template.get("affinity") or spec.get("affinity"),
+        }
+        together = _fan_out(templates, str(template.get("name")))
+        if parallelism:
+            together = min(together, parallelism)
+        yield _pod(workload, f"step '{template.get('name')}' of {workload.k8s_name}", placement, together)
+
+
+def pods_of(workload: Resource) -> Iterator[Pod]:
+    kind = workload.kind
+    if kind in ("Deployment", "StatefulSet"):
+        replicas = workload.spec.get("replicas")
+        template = dig(workload.spec, "template", "spec") or {}
+        yield _pod(workload, workload.k8s_name, template, replicas if isinstance(replicas, int) else 1)
+    elif kind == "Job":
+        parallelism = workload.spec.get("parallelism")
+        yield _pod(
+            workload,
+            workload.k8s_name,
+            dig(workload.spec, "template", "spec") or {},
+            parallelism if isinstance(parallelism, int) else 1,
+        )
+    elif kind == "CronJob":
+        yield _pod(workload, workload.k8s_name, dig(workload.spec, "jobTemplate", "spec", "template", "spec") or {}, 1)
+    elif kind == "InferenceService":
+        yield from _isvc_pods(workload)
+    elif kind in ("WorkflowTemplate", "CronWorkflow", "Workflow"):
+        yield from _workflow_pods(workload)
+
+
+# --- nodes ---------------------------------------------------------------------------------------
+
+
+def instance_labels(facts: InstanceFacts) -> dict[str, str]:
+    """The well-known labels Karpenter and the kubelet put on a node of this type."""
+    labels = {
+        "node.kubernetes.io/instance-type": facts.name,
+        "kubernetes.io/arch": facts.architecture,
+        "kubernetes.io/os": "linux",
+        "karpenter.k8s.aws/instance-category": facts.category,
+        "karpenter.k8s.aws/instance-family": facts.family,
+        "karpenter.k8s.aws/instance-size": facts.size,
+        "karpenter.k8s.aws/instance-cpu": str(facts.vcpus),
+        "karpenter.k8s.aws/instance-memory": str(facts.memory_mib),
+    }
+    if facts.gpus:
+        labels["karpenter.k8s.aws/instance-gpu-count"] = str(facts.gpus)
+        labels["karpenter.k8s.aws/instance-gpu-manufacturer"] = facts.gpu_manufacturer or ""
+        labels["karpenter.k8s.aws/instance-gpu-name"] = facts.gpu_name or ""
+    return labels
+
+
+def expression_holds(expression: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    key, operator = expression.get("key"), expression.get("operator")
+    values = [str(v) for v in expression.get("values") or []]
+    value = labels.get(str(key))
+    if operator == "In":
+        return value in values
+    if operator == "NotIn":
+        return value not in values
+    if operator == "Exists":
+        return value is not None
+    if operator == "DoesNotExist":
+        return value is None
+    if operator in ("Gt", "Lt") and value is not None and values:
+        try:
+            return int(value) > int(values[0]) if operator == "Gt" else int(value) < int(values[0])
+        except ValueError:
+            return False
+    return False
+
+
+@dataclass(frozen=True)
+class NodeShape:
+    """Nodes of one instance type that one pool can launch."""
+
+    pool: Resource
+    pool_name: str
+    facts: InstanceFacts
+    labels: Mapping[str, str]
+    taints: tuple[Mapping[str, Any], ...]
+    limits: Requests | None  # None: no limit (or a node group's own max size)
+    unconstrained: frozenset[str] = field(default_factory=frozenset)  # label keys any value may take
+
+
+def _nodepool_shapes(pool: Resource) -> Iterator[NodeShape]:
+    template = dig(pool.spec, "template") or {}
+    requirements = [r for r in dig(template, "spec", "requirements") or [] if isinstance(r, Mapping)]
+    template_labels = {str(k): str(v) for k, v in (dig(template, "metadata", "labels") or {}).items()}
+    taints = tuple(dig(template, "spec", "taints") or ())
+    raw_limits = pool.spec.get("limits") or {}
+    limits = (
+        Requests(
+            quantities.cpu_millis(raw_limits["cpu"]) if "cpu" in raw_limits else 10**12,  # type: ignore[arg-type]
+            quantities.memory_mib(raw_limits["memory"]) if "memory" in raw_limits else 10**12,  # type: ignore[arg-type]
+            quantities.count(raw_limits[GPU]) if GPU in raw_limits else 10**12,  # type: ignore[arg-type]
+        )
+        if raw_limits
+        else None
+    )
+    for facts in all_facts().values():
+        labels = instance_labels(facts)
+        known = [r for r in requirements if r.get("key") in labels]
+        if not all(expression_holds(r, labels) for r in known):
+            continue
+        # Keys Karpenter sets from the requirement itself (capacity type, zone, custom labels).
+        free = {str(r.get("key")) for r in requirements if r.get("key") not in labels}
+        for requirement in requirements:
+            values = requirement.get("values") or []
+            if requirement.get("key") in free and requirement.get("operator") == "In" and len(values) == 1:
+                labels[str(requirement["key"])] = str(values[0])
+        yield NodeShape(pool, pool.k8s_name, facts, {**labels, **template_labels}, taints, limits, frozenset(free))
+
+
+def _nodegroup_shapes(group: Resource) -> Iterator[NodeShape]:
+    effects = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+    taints = tuple(
+        {"key": t.get("key"), "value": t.get("value"), "effect": effects.get(str(t.get("effect")), t.get("effect"))}
+        for t in group.inputs.get("taints") or []
+    )
+    for name in group.inputs.get("instanceTypes") or []:
+        facts = facts_of(str(name))
+        if facts is not None:
+            labels = {**instance_labels(facts), **(group.inputs.get("labels") or {})}
+            yield NodeShape(group, str(group.inputs.get("nodeGroupName") or group.name), facts, labels, taints, None)
+
+
+def node_shapes(graph: StackGraph) -> list[NodeShape]:
+    shapes = [s for pool in graph.kubernetes("NodePool", everywhere=True) for s in _nodepool_shapes(pool)]
+    shapes += [s for group in graph.everywhere(NODEGROUP) for s in _nodegroup_shapes(group)]
+    return shapes
+
+
+def tolerates(tolerations: Iterable[Mapping[str, Any]], taint: Mapping[str, Any]) -> bool:
+    for toleration in tolerations:
+        key = toleration.get("key")
+        operator = toleration.get("operator") or "Equal"
+        if key and key != taint.get("key"):
+            continue
+        if not key and operator != "Exists":
+            continue
+        if operator == "Equal" and str(toleration.get("value", "")) != str(taint.get("value", "")):
+            continue
+        effect = toleration.get("effect")
+        if effect and effect != taint.get("effect"):
+            continue
+        return True
+    return False
+
+
+def accepts(shape: NodeShape, *, node_selector: Mapping[str, str], tolerations: Iterable[Any], terms: Any) -> bool:
+    tolerations = list(tolerations)
+    for taint in shape.taints:
+        if taint.get("effect") in BLOCKING_EFFECTS and not tolerates(tolerations, taint):
+            return False
+    for key, value in node_selector.items():
+        if shape.labels.get(key) != str(value) and key not in shape.unconstrained:
+            return False
+    if terms:
+        return any(
+            all(expression_holds(e, shape.labels) or e.get("key") in shape.unconstrained for e in t) for t in terms
+        )
+    return True
+
+
+def daemonset_overhead(shape: NodeShape, daemonsets: Iterable[PlacedDaemonSet]) -> Requests:
+    total = Requests()
+    for daemonset in daemonsets:
+        if daemonset.gpu_nodes_only and not shape.facts.nvidia_gpus:
+            continue
+        if accepts(
+            shape,
+            node_selector=daemonset.node_selector,
+            tolerations=daemonset.tolerations,
+            terms=_terms(daemonset.affinity),
+        ):
+            total = total.plus(Requests(daemonset.cpu_millis, daemonset.memory_mib))
+    return total
+
+
+def offer(shape: NodeShape, daemonsets: Iterable[PlacedDaemonSet]) -> Allocatable:
+    overhead = daemonset_overhead(shape, daemonsets)
+    return node_allocatable(shape.facts).minus(overhead.cpu_millis, overhead.memory_mib)
+
+
+def offer_text(offer: Allocatable) -> str:
+    return (
+        f"{quantities.show_cpu(offer.cpu_millis)} CPU, {quantities.show_memory(offer.memory_mib)} memory, "
+        f"{offer.gpus} GPU(s)"
+    )
+
+
+# --- the checks ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Placement:
+    pod: Pod
+    shapes: list[NodeShape]
+    offers: dict[str, Allocatable]  # by instance type
+
+
+def placements(graph: StackGraph) -> Iterator[Placement]:
+    """Every pod with the node shapes it may land on; pods whose pool is not visible are skipped."""
+    daemonsets = installed_daemonsets(graph) or []
+    shapes = node_shapes(graph)
+    pools_known = bool(graph.context)
+    for workload in graph.of_type(*WORKLOAD_TYPES):
+        for pod in pods_of(workload):
+            if pod.requests == Requests():
+                continue
+            eligible = [
+                s
+                for s in shapes
+                if accepts(s, node_selector=pod.node_selector, tolerations=pod.tolerations, terms=pod.affinity_terms)
+            ]
+            if not eligible and not pools_known:
+                continue  # its nodes are the platform's, which this graph does not hold
+            offers = {f"{s.pool_name}/{s.facts.name}": offer(s, daemonsets) for s in eligible}
+            yield Placement(pod, eligible, offers)
+
+
+def _largest(placement: Placement) -> tuple[str, Allocatable]:
+    return max(placement.offers.items(), key=lambda item: (item[1].gpus, item[1].cpu_millis, item[1].memory_mib))
+
+
+def _bigger_types(pod: Requests, shapes: list[NodeShape], daemonsets: list[PlacedDaemonSet]) -> list[str]:
+    """Instance types of the same families whose nodes would fit the pod (smallest first)."""
+    families = {s.facts.family for s in shapes}
+    candidates = sorted(
+        (f for f in all_facts().values() if f.family in families),
+        key=lambda f: (f.vcpus, f.memory_mib, f.name),
+    )
+    fitting = []
+    for facts in candidates:
+        shape = NodeShape(shapes[0].pool, shapes[0].pool_name, facts, instance_labels(facts), (), None)
+        if pod.fits(offer(shape, daemonsets)):
+            fitting.append(facts.name)
+    return fitting[:2]
+
+
+@check(
+    "MLRIG-DEP-001",
+    "Every pod fits a node its pool can launch",
+    "A pod that requests more than any allowed instance type offers after kube-reserved, the eviction "
+    "threshold and DaemonSets stays Pending for ever: Karpenter finds no instance type.",
+    applies_to=WORKLOAD_TYPES,
+)
+def pods_fit_their_pool(graph: StackGraph) -> Iterator[Violation]:
+    daemonsets = installed_daemonsets(graph) or []
+    for placement in placements(graph):
+        pod = placement.pod
+        if not placement.shapes:
+            yield Violation(
+                pod.workload,
+                f"{pod.label} ({pod.requests.text()}) matches no NodePool: no pool's taints are tolerated "
+                f"and labels selected by its nodeSelector {dict(pod.node_selector)}",
+                "point the workload at a compute pool of the bundle, or fix its tolerations",
+            )
+            continue
+        if any(pod.requests.fits(o) for o in placement.offers.values()):
+            continue
+        where, best = _largest(placement)
+        pool = where.split("/")[0]
+        bigger = _bigger_types(pod.requests, placement.shapes, daemonsets)
+        hint = f"request at most {offer_text(best)} or allow larger instance types" + (
+            f" (e.g. {', '.join(bigger)})" if bigger else ""
+        )
+        yield Violation(
+            pod.workload,
+            f"{pod.label} requests {pod.requests.text()} per pod, but the largest node pool '{pool}' can launch "
+            f"({where.split('/')[1]}) offers {offer_text(best)} after kube-reserved, eviction threshold and DaemonSets",
+            hint,
+        )
+
+
+def _nodes_needed(pod: Requests, together: int, offer: Allocatable) -> int:
+    per_node = [offer.cpu_millis // max(pod.cpu_millis, 1), offer.memory_mib // max(pod.memory_mib, 1)]
+    if pod.gpus:
+        per_node.append(offer.gpus // pod.gpus)
+    return math.ceil(together / max(min(per_node), 1))
+
+
+@check(
+    "MLRIG-DEP-002",
+    "A pool's limits leave room for every pod that must run together",
+    "Karpenter stops launching nodes at a NodePool's limits; a distributed job whose workers do not all "
+    "fit waits at rendezvous until its deadline, and replicas beyond the limit stay Pending.",
+    applies_to=(NODEPOOL, *WORKLOAD_TYPES),
+)
+def pools_hold_workloads(graph: StackGraph) -> Iterator[Violation]:
+    for placement in placements(graph):
+        pod = placement.pod
+        verdicts: list[str] = []
+        room = False
+        for shape in placement.shapes:
+            shape_offer = placement.offers[f"{shape.pool_name}/{shape.facts.name}"]
+            if not pod.requests.fits(shape_offer):
+                continue
+            if shape.limits is None:
+                room = True
+                break
+            nodes = _nodes_needed(pod.requests, pod.together, shape_offer)
+            needed = Requests(
+                nodes * shape.facts.vcpus * 1000, nodes * shape.facts.memory_mib, nodes * shape.facts.gpus
+            )
+            limits = shape.limits
+            if (
+                needed.cpu_millis <= limits.cpu_millis
+                and needed.memory_mib <= limits.memory_mib
+                and (needed.gpus <= limits.gpus or not shape.facts.gpus)
+            ):
+                room = True
+                break
+            verdicts.append(
+                f"{nodes} × {shape.facts.name} ({needed.text()}) of pool '{shape.pool_name}' against its limits "
+                f"{quantities.show_cpu(limits.cpu_millis) if limits.cpu_millis < 10**12 else '∞'} CPU / "
+                f"{quantities.show_memory(limits.memory_mib) if limits.memory_mib < 10**12 else '∞'} / "
+                f"{limits.gpus if limits.gpus < 10**12 else '∞'} GPU(s)"
+            )
+        if room or not verdicts:
+            continue  # no fitting node at all is MLRIG-DEP-001's finding
+        yield Violation(
+            pod.workload,
+            f"{pod.label} runs {pod.together} pod(s) of {pod.requests.text()} together, which needs {verdicts[0]}",
+            "raise the pool's `max` for this environment, or run fewer workers/replicas at once",
+        )

@@ -1,0 +1,122 @@
+"""Secrets lifecycle: nothing Pulumi waits for depends on a secret value that nothing sets.
+
+Pulumi awaits Deployments, StatefulSets, DaemonSets and Jobs until their pods are ready. A pod
+that needs a Kubernetes Secret (`envFrom`, `env.valueFrom.secretKeyRef`, a `secret` volume; not
+`optional: true`) cannot start before the Secret exists. When an ExternalSecret makes that Secret
+from an AWS Secrets Manager secret, the External Secrets Operator can only sync a secret that has
+a value (an AWSCURRENT version). A secret the stack creates without a `SecretVersion` has none: the
+pods stay in CreateContainerConfigError and the first `pulumi up` times out.
+
+A secret a person fills by hand is accepted when it says so: the tag `mlrig:filled-by` (who fills
+it) and a `description` saying how to set it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from . import Violation, check
+from .graph import Resource, StackGraph, dig
+
+AWAITED = (
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:apps/v1:StatefulSet",
+    "kubernetes:apps/v1:DaemonSet",
+    "kubernetes:batch/v1:Job",
+)
+EXTERNAL_SECRET = "ExternalSecret"
+SM_SECRET = "aws:secretsmanager/secret:Secret"
+SM_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+SKIP_AWAIT = "pulumi.com/skipAwait"
+FILLED_BY_TAG = "mlrig:filled-by"
+
+
+def required_secrets(pod: Mapping[str, Any]) -> set[str]:
+    """Names of the Secrets a pod cannot start without."""
+    names: set[str] = set()
+    for container in [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]:
+        for source in container.get("envFrom") or []:
+            ref = source.get("secretRef") or {}
+            if ref.get("name") and not ref.get("optional"):
+                names.add(str(ref["name"]))
+        for variable in container.get("env") or []:
+            ref = dig(variable, "valueFrom", "secretKeyRef") or {}
+            if ref.get("name") and not ref.get("optional"):
+                names.add(str(ref["name"]))
+    for volume in pod.get("volumes") or []:
+        secret = volume.get("secret") or {}
+        if secret.get("secretName") and not secret.get("optional"):
+            names.add(str(secret["secretName"]))
+        for source in dig(volume, "projected", "sources") or []:
+            ref = source.get("secret") or {}
+            if ref.get("name") and not ref.get("optional"):
+                names.add(str(ref["name"]))
+    return names
+
+
+def pod_template(workload: Resource) -> Mapping[str, Any]:
+    return dig(workload.spec, "template", "spec") or {}
+
+
+def is_awaited(workload: Resource) -> bool:
+    return str(workload.annotations.get(SKIP_AWAIT, "")).lower() != "true"
+
+
+def remote_keys(external_secret: Resource) -> list[str]:
+    spec = external_secret.spec
+    keys = [dig(item, "remoteRef", "key") for item in spec.get("data") or []]
+    keys += [dig(item, "extract", "key") for item in spec.get("dataFrom") or []]
+    return [str(k) for k in keys if k]
+
+
+def target_name(external_secret: Resource) -> str:
+    return str(dig(external_secret.spec, "target", "name") or external_secret.k8s_name)
+
+
+def has_value(secret: Resource, graph: StackGraph) -> bool:
+    ids = {secret.urn, *(str(v) for v in (secret.get("arn"), secret.get("id"), secret.get("name")) if v)}
+    return any(str(version.inputs.get("secretId")) in ids for version in graph.everywhere(SM_VERSION))
+
+
+def filled_by_a_person(secret: Resource) -> bool:
+    tags = secret.inputs.get("tags") or {}
+    return bool(tags.get(FILLED_BY_TAG)) and bool(secret.inputs.get("description"))
+
+
+def empty_secrets(graph: StackGraph) -> dict[str, Resource]:
+    """Secrets Manager secrets of the plan (by name) that no resource gives a value."""
+    return {
+        str(secret.get("name")): secret
+        for secret in graph.everywhere(SM_SECRET)
+        if secret.get("name") and not has_value(secret, graph) and not filled_by_a_person(secret)
+    }
+
+
+@check(
+    "MLRIG-DEP-003",
+    "Nothing Pulumi awaits waits for a secret value nobody sets",
+    "A Deployment or Job whose pods need a Secret synced from a Secrets Manager secret without a value "
+    "never becomes ready, so the first `pulumi up` times out after about ten minutes.",
+    applies_to=(*AWAITED, "kubernetes:external-secrets.io/v1:ExternalSecret", SM_SECRET),
+)
+def awaited_workloads_have_secret_values(graph: StackGraph) -> Iterator[Violation]:
+    empty = empty_secrets(graph)
+    if not empty:
+        return
+    synced: dict[tuple[str | None, str], list[str]] = {}
+    for external in graph.kubernetes(EXTERNAL_SECRET):
+        synced.setdefault((external.namespace, target_name(external)), []).extend(remote_keys(external))
+    for workload in graph.of_type(*AWAITED):
+        if not is_awaited(workload):
+            continue
+        for secret in sorted(required_secrets(pod_template(workload))):
+            missing = [key for key in synced.get((workload.namespace, secret), []) if key in empty]
+            if missing:
+                yield Violation(
+                    workload,
+                    f"{workload.k8s_name} needs Secret '{secret}', synced from {', '.join(missing)}, which nothing "
+                    "gives a value: its pods never start and Pulumi's await fails",
+                    f"create a SecretVersion, mark the reference `optional: true` (and document the secret, tag "
+                    f"`{FILLED_BY_TAG}`), or set the annotation {SKIP_AWAIT}: 'true' on {workload.k8s_name}",
+                )

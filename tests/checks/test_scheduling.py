@@ -1,0 +1,131 @@
+"""MLRIG-DEP-001/002: pods fit a node of their pool; pools' limits hold what must run together."""
+
+from __future__ import annotations
+
+from mlrig.instance_facts import facts_of, kube_reserved_cpu_millis, node_allocatable
+
+from .helpers import core_addons, findings, k8s, nodepool
+
+GPU_TAINTS = [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]
+ON_POOL = {
+    "nodeSelector": {"mlrig.io/pool": "gpu-serve"},
+    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+}
+
+
+def isvc(cpu: str, memory: str, replicas: int = 1):
+    model = {
+        "modelFormat": {"name": "huggingface"},
+        "resources": {"requests": {"cpu": cpu, "memory": memory, "nvidia.com/gpu": "1"}},
+    }
+    return k8s(
+        "InferenceService",
+        "serving.kserve.io/v1beta1",
+        "llm",
+        {"predictor": {**ON_POOL, "minReplicas": replicas, "model": model}},
+    )
+
+
+def test_allocatable_matches_karpenters_published_figures():
+    assert node_allocatable(facts_of("g5.2xlarge")).cpu_millis == 7910  # Karpenter v1.8.1 reference
+    assert node_allocatable(facts_of("g5.2xlarge")).memory_mib == 29317
+    assert node_allocatable(facts_of("p4d.24xlarge")).memory_mib == 1082712
+    assert kube_reserved_cpu_millis(8) == 90 and facts_of("g5.2xlarge").max_pods == 58
+
+
+def test_an_8_cpu_32gi_model_server_does_not_fit_an_8_vcpu_32gib_node():
+    pool = nodepool("gpu-serve", ["g6.2xlarge", "g5.2xlarge"], taints=GPU_TAINTS)
+    [found] = findings("MLRIG-DEP-001", pool, isvc("8", "32Gi"), context=tuple(core_addons()))
+    assert "requests 8 CPU, 32Gi memory, 1 GPU(s)" in found.message and "7775m CPU, 29277Mi memory" in found.message
+    assert "g5.4xlarge" in found.hint or "g6.4xlarge" in found.hint
+
+
+def test_a_model_server_that_leaves_room_for_reserved_and_daemonsets_fits():
+    pool = nodepool("gpu-serve", ["g6.2xlarge", "g5.2xlarge"], taints=GPU_TAINTS)
+    assert findings("MLRIG-DEP-001", pool, isvc("7", "26Gi"), context=tuple(core_addons())) == []
+
+
+def test_a_pod_that_tolerates_no_pool_and_selects_none_is_reported_when_the_pools_are_known():
+    pool = nodepool("gpu-serve", ["g5.2xlarge"], taints=GPU_TAINTS)
+    pod = k8s(
+        "Deployment",
+        "apps/v1",
+        "api",
+        {
+            "template": {
+                "spec": {
+                    "nodeSelector": {"mlrig.io/pool": "nope"},
+                    "containers": [{"resources": {"requests": {"cpu": "1"}}}],
+                }
+            }
+        },
+    )
+    [found] = findings("MLRIG-DEP-001", pool, pod, context=tuple(core_addons()))
+    assert "matches no NodePool" in found.message
+
+
+def fine_tune(workers: int):
+    worker = {
+        "name": "worker",
+        **{**ON_POOL, "nodeSelector": {"mlrig.io/pool": "gpu-tune"}},
+        "container": {
+            "image": "x:1",
+            "resources": {"requests": {"cpu": "16", "memory": "128Gi", "nvidia.com/gpu": "4"}},
+        },
+    }
+    main = {
+        "name": "main",
+        "steps": [[{"name": "worker", "template": "worker", "withSequence": {"count": str(workers)}}]],
+    }
+    return k8s("WorkflowTemplate", "argoproj.io/v1alpha1", "fine-tune", {"templates": [main, worker]})
+
+
+def test_two_four_gpu_workers_do_not_fit_a_pool_limited_to_four_gpus():
+    pool = nodepool(
+        "gpu-tune",
+        ["g6e.12xlarge", "g5.12xlarge"],
+        taints=GPU_TAINTS,
+        labels={"mlrig.io/pool": "gpu-tune"},
+        limits={"cpu": "48", "memory": "384Gi", "nvidia.com/gpu": "4"},
+    )
+    [found] = findings("MLRIG-DEP-002", pool, fine_tune(2), context=tuple(core_addons()))
+    assert "runs 2 pod(s)" in found.message and "8 GPU(s)" in found.message
+
+
+def test_a_pool_limited_to_eight_gpus_holds_two_four_gpu_workers():
+    pool = nodepool(
+        "gpu-tune",
+        ["g6e.12xlarge", "g5.12xlarge"],
+        taints=GPU_TAINTS,
+        labels={"mlrig.io/pool": "gpu-tune"},
+        limits={"cpu": "96", "memory": "768Gi", "nvidia.com/gpu": "8"},
+    )
+    assert findings("MLRIG-DEP-002", pool, fine_tune(2), context=tuple(core_addons())) == []
+
+
+def test_pods_whose_nodes_the_graph_does_not_hold_are_not_judged():
+    """A project stack checked alone (CrossGuard) does not see the platform's general pool."""
+    pod = k8s(
+        "Deployment",
+        "apps/v1",
+        "api",
+        {"template": {"spec": {"containers": [{"resources": {"requests": {"cpu": "500"}}}]}}},
+    )
+    assert findings("MLRIG-DEP-001", pod) == []
+
+
+def test_daemonset_requests_come_from_the_plans_release_values():
+    """A node-exporter given 1 CPU by the platform's values takes it from every node."""
+    from .helpers import record
+
+    kps = record(
+        "kubernetes:helm.sh/v3:Release",
+        "kps",
+        {
+            "chart": "kube-prometheus-stack",
+            "values": {"prometheus-node-exporter": {"resources": {"requests": {"cpu": "1"}}}},
+        },
+    )
+    pool = nodepool("gpu-serve", ["g6.2xlarge"], taints=GPU_TAINTS)
+    assert findings("MLRIG-DEP-001", pool, isvc("7", "26Gi"), context=(*core_addons(), kps))
+    assert findings("MLRIG-DEP-001", pool, isvc("6", "26Gi"), context=(*core_addons(), kps)) == []
