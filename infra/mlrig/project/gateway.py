@@ -21,6 +21,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from .. import pins
 from ..bundle.model import GatewaySettings
 from .context import ProjectContext
 from .kube import (
@@ -36,7 +37,7 @@ from .kube import (
 )
 
 GATEWAY = "llm-gateway"
-GATEWAY_IMAGE = "ghcr.io/berriai/litellm:main-v1.58.2"
+GATEWAY_IMAGE = pins.LITELLM.reference
 GATEWAY_PORT = 4000
 KEYS_SECRET = "llm-gateway-keys"
 FEEDBACK = "feedback-collector"

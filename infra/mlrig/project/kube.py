@@ -9,6 +9,7 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .. import pins
 from ..bundle.model import Addons
 from .context import ProjectContext
 
@@ -124,7 +125,7 @@ def disruption_budget(
     )
 
 
-VECTOR_IMAGE = "timberio/vector:0.53.0-distroless-static"
+VECTOR_IMAGE = pins.VECTOR.reference
 
 
 def server_replicas(ctx: ProjectContext) -> int:

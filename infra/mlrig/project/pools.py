@@ -14,6 +14,7 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .. import pins
 from ..aws_catalog import nvidia_gpus, split_instance_type
 from ..bundle.model import ComputePool
 from .context import ProjectContext
@@ -23,7 +24,7 @@ KARPENTER_API = "karpenter.sh/v1"
 NODE_CLASS_API = "karpenter.k8s.aws/v1"
 # Karpenter resolves the AL2023 alias to the accelerated (NVIDIA) variant for GPU instance types.
 AMI_ALIAS = "al2023@latest"
-PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+PAUSE_IMAGE = pins.PAUSE.reference
 
 POOL_LABEL = "mlrig.io/pool"
 OWNER_KEY = "mlrig.io/project"

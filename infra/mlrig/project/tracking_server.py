@@ -14,7 +14,7 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .. import naming
+from .. import naming, pins
 from .context import ProjectContext
 from .kube import (
     EXTERNAL_SECRETS_API,
@@ -27,8 +27,8 @@ from .kube import (
     restricted_pod_security,
 )
 
-# The `-full` variant carries the PostgreSQL driver and boto3.
-MLFLOW_IMAGE = "ghcr.io/mlflow/mlflow:v3.8.1-full"
+# The `-full` variant carries the PostgreSQL drivers and boto3: the container needs nothing else.
+MLFLOW_IMAGE = pins.MLFLOW.reference
 SERVICE = "mlflow"
 PORT = 5000
 DB_SECRET = "mlflow-db"
