@@ -123,9 +123,9 @@ class FakeUpstream:
 
 
 def upstream_with_every_pin() -> FakeUpstream:
-    tags = {
-        (pins_check.API_HOSTS.get(p.registry, p.registry), p.repository, p.tag) for p in pins.IMAGES
-    } | {pins_check.oci_chart_location(c) for c in pins.CHARTS if c.oci}
+    tags = {(pins_check.API_HOSTS.get(p.registry, p.registry), p.repository, p.tag) for p in pins.IMAGES} | {
+        pins_check.oci_chart_location(c) for c in pins.CHARTS if c.oci
+    }
     charts: dict[str, dict[str, list[str]]] = {}
     for chart in pins.CHARTS:
         if chart.repository:
@@ -156,9 +156,7 @@ def test_a_missing_image_tag_is_reported_and_fails_the_check():
 
 def test_a_missing_chart_version_is_reported_for_https_and_oci_charts():
     upstream = upstream_with_every_pin()
-    results = check_pins(
-        upstream, images=[], charts=[pins.ARGO_WORKFLOWS.at("0.45.999"), pins.KARPENTER.at("9.9.9")]
-    )
+    results = check_pins(upstream, images=[], charts=[pins.ARGO_WORKFLOWS.at("0.45.999"), pins.KARPENTER.at("9.9.9")])
     assert [r.status for r in results] == [MISSING, MISSING]
     assert "0.45.999" in results[0].detail
 
@@ -175,7 +173,11 @@ def test_an_unreachable_registry_is_unknown_not_missing():
 def test_the_command_prints_a_report_and_exits_1_on_a_missing_tag(monkeypatch):
     upstream = upstream_with_every_pin()
     upstream.tags.discard(
-        (pins_check.API_HOSTS.get(pins.LITELLM.registry, pins.LITELLM.registry), pins.LITELLM.repository, pins.LITELLM.tag)
+        (
+            pins_check.API_HOSTS.get(pins.LITELLM.registry, pins.LITELLM.registry),
+            pins.LITELLM.repository,
+            pins.LITELLM.tag,
+        )
     )
     monkeypatch.setattr(pins_check, "urllib_get", upstream)
     result = CliRunner().invoke(cli_module.cli, ["pins", "check"], standalone_mode=False)
