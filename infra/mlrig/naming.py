@@ -284,6 +284,21 @@ def platform_secrets_prefix() -> str:
     return "mlrig/"
 
 
+def platform_secret(platform: str, environment: str, purpose: str) -> str:
+    """A secret of the platform itself (the Grafana admin password). Outside `mlrig/<project>/…`,
+    so no project's ExternalSecret may name it."""
+    return f"mlrig-platform/{platform}/{environment}/{purpose}"
+
+
+def platform_secret_arn_pattern(partition: str, region: str, account: str, name: str) -> str:
+    """Secrets Manager appends `-` and six random characters to a secret's ARN."""
+    return f"arn:{partition}:secretsmanager:{region}:{account}:secret:{name}-??????"
+
+
+# RDS names the master-user secrets it manages `rds!db-<uuid>` (`rds!cluster-…` for clusters).
+RDS_MANAGED_SECRET_PREFIX = "rds!db-"
+
+
 def state_bucket_of(backend: str | None, platform: str) -> str:
     """The S3 bucket of a `s3://bucket/prefix` backend URL, or the default state bucket."""
     if backend and backend.startswith("s3://"):
@@ -302,7 +317,12 @@ def github_oidc_provider_arn(account: str, region: str) -> str:
 
 # Fixed prefixes inside the project buckets (the storage layout users and pipelines rely on).
 ARTIFACT_PREFIXES: dict[str, str] = {"models": "models/", "tracking": "mlflow/", "hub": "hub/"}
-LOG_PREFIXES: dict[str, str] = {"inference": "inference/", "metrics": "metrics/", "feedback": "feedback/"}
+LOG_PREFIXES: dict[str, str] = {
+    "inference": "inference/",
+    "metrics": "metrics/",
+    "feedback": "feedback/",
+    "gateway": "llm-gateway/",
+}
 PREDICTIONS_PREFIX = "predictions/"
 
 

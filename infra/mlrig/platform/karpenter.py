@@ -248,6 +248,7 @@ class Karpenter(pulumi.ComponentResource):
     node_role_name: pulumi.Output[str]
     node_role_arn: pulumi.Output[str]
     release: k8s.helm.v3.Release
+    default_node_pool: k8s.apiextensions.CustomResource
 
     def __init__(
         self,
@@ -333,10 +334,13 @@ class Karpenter(pulumi.ComponentResource):
                 "tolerations": SYSTEM_TOLERATIONS,
             },
             opts=pulumi.ResourceOptions(
-                parent=self, provider=k8s_provider, depends_on=[association, cluster.system_node_group]
+                # Its pods resolve the API endpoint and AWS APIs through cluster DNS.
+                parent=self,
+                provider=k8s_provider,
+                depends_on=[association, cluster.system_node_group, cluster.coredns],
             ),
         )
-        self._default_node_pool(cluster_name, node_role.name, k8s_provider)
+        self.default_node_pool = self._default_node_pool(cluster_name, node_role.name, k8s_provider)
         self.register_outputs(
             {"nodeRoleName": self.node_role_name, "nodeRoleArn": self.node_role_arn, "queue": queue.name}
         )
@@ -372,7 +376,9 @@ class Karpenter(pulumi.ComponentResource):
             )
         return queue
 
-    def _default_node_pool(self, cluster_name: str, node_role_name: pulumi.Output[str], provider: k8s.Provider) -> None:
+    def _default_node_pool(
+        self, cluster_name: str, node_role_name: pulumi.Output[str], provider: k8s.Provider
+    ) -> k8s.apiextensions.CustomResource:
         """General-purpose CPU capacity (spot first) for add-ons' workloads and CPU pipelines."""
         opts = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.release])
         discovery = [{"tags": {"karpenter.sh/discovery": naming.karpenter_discovery(cluster_name)}}]
@@ -394,7 +400,7 @@ class Karpenter(pulumi.ComponentResource):
             },
             opts=opts,
         )
-        k8s.apiextensions.CustomResource(
+        return k8s.apiextensions.CustomResource(
             f"{self._prefix}-general",
             api_version="karpenter.sh/v1",
             kind="NodePool",
