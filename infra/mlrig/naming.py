@@ -54,6 +54,17 @@ def role_arn(account: str, region: str, role: str) -> str:
     return f"arn:{partition(region)}:iam::{account}:role/{role}"
 
 
+def account_root_arn(account: str, region: str) -> str:
+    """The account principal: in a key or bucket policy it grants nothing by itself, it lets the
+    account's IAM policies grant (narrowed further by `aws:PrincipalArn` conditions)."""
+    return f"arn:{partition(region)}:iam::{account}:root"
+
+
+def account_of_arn(arn: str) -> str:
+    """The account id of an IAM ARN (`arn:<partition>:iam::<account>:…`)."""
+    return arn.split(":")[4]
+
+
 def stack_name(bundle: str, environment: str) -> str:
     return f"{bundle}.{environment}"
 
