@@ -15,6 +15,7 @@ from ..settings import DeploySettings
 from .alarms import Alarms
 from .context import PlatformRef, ProjectContext, project_names
 from .github_repo import provision_project_repository
+from .handoff import AwsHandoff
 from .identity import AccessPolicies, Identity
 from .kubernetes_side import build_kubernetes_side
 from .llm import LlmServices
@@ -141,7 +142,10 @@ def deploy_project(project: Project, environment: ProjectEnvironment, settings: 
     alarms = Alarms("alarms", ctx, storage.key.arn, tracking, llm, opts=component)
     aws_side: Sequence[pulumi.Resource] = [identity, storage, access, registries, tracking, llm]
 
-    build_kubernetes_side(ctx, root, aws_side, image_tag=settings.image_tag)
+    handoff = AwsHandoff(
+        key_arn=storage.key.arn, tracking_database=tracking.connection, vector_database=llm.vector_connection
+    )
+    build_kubernetes_side(ctx, root, aws_side, handoff, image_tag=settings.image_tag)
     # The GitHub side: this environment's GitHub environment and variables (staging/prod tiers).
     provision_project_repository(ctx, opts=pulumi.ResourceOptions(parent=root, depends_on=[identity, registries]))
     root.register_outputs({})
@@ -168,10 +172,11 @@ def export_outputs(
     pulumi.export("ciDeployerRoleArn", identity.ci_deployer.arn)
     pulumi.export("repositoryUrls", {r: repo.repository_url for r, repo in registries.repositories.items()})
     pulumi.export("trackingArtifactRoot", f"s3://{names.bucket('artifacts')}/mlflow/")
-    pulumi.export("trackingDatabaseSecret", names.secret("mlflow-db"))
+    # The RDS-managed master secret (username, password), by ARN.
+    pulumi.export("trackingDatabaseSecret", tracking.connection.master_secret_arn)
     pulumi.export("trackingDatabaseEndpoint", tracking.database.address)
-    if llm.vector_secret_name is not None:
-        pulumi.export("vectorDatabaseSecret", llm.vector_secret_name)
+    if llm.vector_connection is not None:
+        pulumi.export("vectorDatabaseSecret", llm.vector_connection.master_secret_arn)
     if llm.opensearch is not None:
         pulumi.export("vectorDatabaseEndpoint", llm.opensearch.endpoint)
     if llm.gateway_secrets:
