@@ -172,3 +172,14 @@ def test_add_ons_wait_for_the_default_node_pool_karpenter_provisions_their_pods_
     for release in plan.of_type(RELEASE):
         if release["inputs"]["name"] != "karpenter":
             assert general["urn"] in release["options"]["dependsOn"], release["name"]
+
+
+def test_releases_and_objects_wait_for_the_namespace_they_go_into(example_plans):
+    plan = example_plans["dev"]
+    namespaces = {n["inputs"]["metadata"]["name"]: n["urn"] for n in plan.of_type("kubernetes:core/v1:Namespace")}
+    for release in plan.of_type(RELEASE):
+        namespace = release["inputs"]["namespace"]
+        if namespace in namespaces:
+            assert namespaces[namespace] in release["options"]["dependsOn"], release["name"]
+    grafana = one(plan, "kubernetes:external-secrets.io/v1:ExternalSecret", "grafana-admin")
+    assert namespaces["monitoring"] in grafana["options"]["dependsOn"]

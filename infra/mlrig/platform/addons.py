@@ -177,6 +177,7 @@ class ClusterAddons(pulumi.ComponentResource):
         self._target = target
         self._provider = k8s_provider
         self._depends = list(depends_on)
+        self._namespaces: dict[str, k8s.core.v1.Namespace] = {}
         self.monitoring = None
 
         self._namespace(INGRESS_NAMESPACE)
@@ -219,7 +220,7 @@ class ClusterAddons(pulumi.ComponentResource):
         ExternalSecret syncs it into the Secret Grafana reads."""
         target = self._target
         remote = naming.platform_secret(target.platform.name, target.env.name, GRAFANA_ADMIN_PURPOSE)
-        opts = pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=[store])
+        opts = pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=[store, *self._in(namespace)])
         generator = k8s.apiextensions.CustomResource(
             f"{self._prefix}-grafana-admin-generator",
             api_version=GENERATORS_API,
@@ -267,7 +268,8 @@ class ClusterAddons(pulumi.ComponentResource):
         )
 
     def _namespace(self, name: str) -> str:
-        k8s.core.v1.Namespace(
+        """Create namespace `name`; releases and objects put into it wait for it (`_in`)."""
+        self._namespaces[name] = k8s.core.v1.Namespace(
             f"{self._prefix}-ns-{name}",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=name,
@@ -276,6 +278,11 @@ class ClusterAddons(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=self._depends),
         )
         return name
+
+    def _in(self, namespace: str) -> list[pulumi.Resource]:
+        """The Namespace resource of `namespace` when this component creates it (not kube-system)."""
+        created = self._namespaces.get(namespace)
+        return [created] if created is not None else []
 
     def _release(
         self,
@@ -295,7 +302,9 @@ class ClusterAddons(pulumi.ComponentResource):
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository) if chart.repository else None,
             namespace=namespace,
             values=values,
-            opts=pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=[*self._depends, *depends_on]),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self._provider, depends_on=[*self._depends, *self._in(namespace), *depends_on]
+            ),
         )
 
     def _kserve(self, addons: Addons) -> None:
