@@ -16,7 +16,6 @@ from .. import naming
 from ..bundle.resolved import ProjectEnvironment
 
 GATEWAY = "llm-gateway"
-ALERT_ROUTES = "alert-routes"
 
 # LiteLLM's model prefix and the environment variable holding each provider's key (None: the
 # provider authenticates with the pod's AWS identity and needs no secret).
@@ -37,11 +36,10 @@ class FilledSecret:
     """One Secrets Manager secret under `mlrig/<project>/<env>/<purpose>` that a person fills."""
 
     purpose: str
-    feature: str  # GATEWAY | ALERT_ROUTES: the component that creates and reads it
     description: str  # what it is for
     value: str  # what the secret string must be
     consumer: str  # what reads it in the cluster
-    after_filling: str  # what happens once it has a value
+    after_filling: str  # what happens once it has a value (`{namespace}`: the project's namespace)
     awaited: bool = False  # whether anything Pulumi waits for needs its value (never, by design)
 
 
@@ -60,7 +58,6 @@ def gateway_secrets(environment: ProjectEnvironment) -> list[FilledSecret]:
     return [
         FilledSecret(
             purpose=gateway_secret_purpose(provider),
-            feature=GATEWAY,
             description=f"{provider} API key of the LLM gateway",
             value=f"the {provider} API key, as a plain string",
             consumer=f"Deployment {GATEWAY} (environment variable {key_env}, optional)",
@@ -83,7 +80,6 @@ def alert_route_secrets(environment: ProjectEnvironment) -> list[FilledSecret]:
         value = "the Slack incoming-webhook URL" if route.type == "slack" else "the PagerDuty routing key"
         found[purpose] = FilledSecret(
             purpose=purpose,
-            feature=ALERT_ROUTES,
             description=f"{route.type} alert route credential ({route.target})",
             value=value,
             consumer="Alertmanager, through the AlertmanagerConfig mlrig-alert-routes",
