@@ -301,6 +301,37 @@ def preflight(path: str | None, environment: str) -> None:
     sys.exit(1 if blockers else 0)
 
 
+# --- pins, secrets -------------------------------------------------------------------------------
+
+
+@cli.group()
+def pins() -> None:
+    """The pinned container images and Helm charts (infra/mlrig/pins.py)."""
+
+
+@pins.command("check")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def pins_check(fmt: str) -> None:
+    """Verify online that every pinned image tag and chart version exists. Exit 1 when one is
+    missing, 2 when a registry could not be asked."""
+    from .pins_check import check_pins, exit_code, render_json, render_text
+
+    results = check_pins()
+    click.echo(render_json(results) if fmt == "json" else render_text(results))
+    sys.exit(exit_code(results))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--env", "envs", multiple=True, help="Environment (repeatable). Default: every environment.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def secrets(paths: tuple[str, ...], envs: tuple[str, ...], fmt: str) -> None:
+    """List the secrets a person must fill after an apply, and the command that fills each."""
+    from .secrets_command import run_secrets_command
+
+    sys.exit(run_secrets_command(list(paths) or ["bundles"], list(envs), fmt, stdout=stdout, stderr=stderr))
+
+
 def main() -> None:
     cli(prog_name="mlrig")
 

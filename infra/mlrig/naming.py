@@ -73,6 +73,7 @@ DATA_CLASSES: tuple[str, ...] = ("data", "artifacts", "logs", "access-logs")
 DATABASES: tuple[str, ...] = ("mlflow", "vectors")
 # Purpose of the admission policy that keeps ExternalSecrets inside the project's secrets.
 EXTERNAL_SECRETS_SCOPE = "external-secrets-scope"
+PUSH_SECRETS_DENIED = "push-secrets-denied"
 PERSONAS: tuple[str, ...] = ("data-scientist", "ml-engineer", "ci-deployer", "workload")
 PLACEHOLDER_ACCOUNT = "000000000000"
 # Workload identities besides one per pipeline; pipelines may not take these names.
@@ -96,6 +97,7 @@ RESERVED_TAG_PREFIXES: tuple[str, ...] = ("aws:", "mlrig:")
 KUBE_SYSTEM_NAMESPACE = "kube-system"
 ARGO_NAMESPACE = "argo"
 KSERVE_NAMESPACE = "kserve"
+KEDA_NAMESPACE = "keda"
 CERT_MANAGER_NAMESPACE = "cert-manager"
 MONITORING_NAMESPACE = "monitoring"
 EXTERNAL_SECRETS_NAMESPACE = "external-secrets"
@@ -104,6 +106,7 @@ PLATFORM_NAMESPACES: tuple[str, ...] = (
     KUBE_SYSTEM_NAMESPACE,
     ARGO_NAMESPACE,
     KSERVE_NAMESPACE,
+    KEDA_NAMESPACE,
     CERT_MANAGER_NAMESPACE,
     MONITORING_NAMESPACE,
     EXTERNAL_SECRETS_NAMESPACE,
@@ -124,6 +127,17 @@ def partition(region: str) -> str:
 def role_arn(account: str, region: str, role: str) -> str:
     """The one place an IAM role ARN is assembled."""
     return f"arn:{partition(region)}:iam::{account}:role/{role}"
+
+
+def account_root_arn(account: str, region: str) -> str:
+    """The account principal: in a key or bucket policy it grants nothing by itself, it lets the
+    account's IAM policies grant (narrowed further by `aws:PrincipalArn` conditions)."""
+    return f"arn:{partition(region)}:iam::{account}:root"
+
+
+def account_of_arn(arn: str) -> str:
+    """The account id of an IAM ARN (`arn:<partition>:iam::<account>:…`)."""
+    return arn.split(":")[4]
 
 
 def stack_name(bundle: str, environment: str) -> str:
@@ -291,7 +305,7 @@ class ProjectNames:
         names += [("rds-instance", self.database(p)) for p in DATABASES]
         names += [("firehose-stream", self.firehose("feedback")), ("k8s-namespace", self.namespace)]
         names += [("k8s-name", self.node_pool(pool)) for pool in pools]
-        names += [("k8s-object", self.admission_policy(EXTERNAL_SECRETS_SCOPE))]
+        names += [("k8s-object", self.admission_policy(p)) for p in (EXTERNAL_SECRETS_SCOPE, PUSH_SECRETS_DENIED)]
         names += [("kms-alias", self.kms_alias()), ("glue-database", self.glue_database())]
         names += [("secret", self.secret(""))]
         if opensearch:
@@ -380,6 +394,21 @@ def platform_secrets_prefix() -> str:
     return "mlrig/"
 
 
+def platform_secret(platform: str, environment: str, purpose: str) -> str:
+    """A secret of the platform itself (the Grafana admin password). Outside `mlrig/<project>/…`,
+    so no project's ExternalSecret may name it."""
+    return f"mlrig-platform/{platform}/{environment}/{purpose}"
+
+
+def platform_secret_arn_pattern(partition: str, region: str, account: str, name: str) -> str:
+    """Secrets Manager appends `-` and six random characters to a secret's ARN."""
+    return f"arn:{partition}:secretsmanager:{region}:{account}:secret:{name}-??????"
+
+
+# RDS names the master-user secrets it manages `rds!db-<uuid>` (`rds!cluster-…` for clusters).
+RDS_MANAGED_SECRET_PREFIX = "rds!db-"
+
+
 def state_bucket_of(backend: str | None, platform: str) -> str:
     """The S3 bucket of a `s3://bucket/prefix?query` backend URL, or the default state bucket."""
     if backend and backend.startswith("s3://"):
@@ -398,7 +427,12 @@ def github_oidc_provider_arn(account: str, region: str) -> str:
 
 # Fixed prefixes inside the project buckets (the storage layout users and pipelines rely on).
 ARTIFACT_PREFIXES: dict[str, str] = {"models": "models/", "tracking": "mlflow/", "hub": "hub/"}
-LOG_PREFIXES: dict[str, str] = {"inference": "inference/", "metrics": "metrics/", "feedback": "feedback/"}
+LOG_PREFIXES: dict[str, str] = {
+    "inference": "inference/",
+    "metrics": "metrics/",
+    "feedback": "feedback/",
+    "gateway": "llm-gateway/",
+}
 PREDICTIONS_PREFIX = "predictions/"
 
 

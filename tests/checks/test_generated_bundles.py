@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bundle.helpers import example, minimal_project, validate
+from bundle.helpers import admitting, example, minimal_project, validate
 from mlrig.bundle import rules
 from mlrig.checks import catalogue, run_check
 from mlrig.checks.reconcile import plan_differences
@@ -59,11 +59,11 @@ def plan_checks(result, planner: Planner) -> list[str]:
 @given(project=gpu_projects())
 def test_validation_rejects_exactly_the_projects_whose_plan_has_pods_that_do_not_fit(project, planner):
     planner._projects.clear()  # the same project name each example; the platform plan is shared
-    rejected = {d.rule for d in validate(example("platform"), project).diagnostics}
+    rejected = {d.rule for d in validate(admitting(example("platform"), project), project).diagnostics}
     # Plan with the fit rules switched off, so misfits reach the plan too.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(rules, "PROJECT_RULES", [r for r in rules.PROJECT_RULES if r.__name__ not in FIT_RULES])
-        result = validate(example("platform"), project)
+        result = validate(admitting(example("platform"), project), project)
     assert result.valid, [d.text() for d in result.diagnostics]
     found = plan_checks(result, planner)
     assert ("workloads_fit_pool_nodes" in rejected) == ("MLRIG-DEP-001" in found)
@@ -74,7 +74,7 @@ def test_validation_rejects_exactly_the_projects_whose_plan_has_pods_that_do_not
 @settings(FEW, max_examples=3)
 @given(project=gpu_projects())
 def test_a_generated_project_planned_twice_changes_nothing(project):
-    result = validate(example("platform"), project)
+    result = validate(admitting(example("platform"), project), project)
     if not result.valid:
         return
     first = Planner().project(result.projects["gen"], "dev").resources

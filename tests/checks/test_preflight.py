@@ -32,12 +32,15 @@ def platform_and_projects(example_result):
     return platform, list(example_result.projects.values())
 
 
-def bootstrap(session, platform):
-    from mlrig import naming
+def bootstrap(session, platform, environment="dev"):
+    """What `mlrig bootstrap` leaves in the environment's account: the state bucket and the
+    environment's own secrets key."""
+    from mlrig import state
 
-    session.client("s3").create_bucket(Bucket=naming.state_bucket_of(platform.bundle.spec.state.backend, platform.name))
+    session.client("s3").create_bucket(Bucket=state.state_bucket(platform))
     key = session.client("kms").create_key()["KeyMetadata"]["KeyId"]
-    session.client("kms").create_alias(AliasName=naming.secrets_key_alias(platform.name), TargetKeyId=key)
+    alias = state.secrets_key_alias(platform, platform.environments[environment])
+    session.client("kms").create_alias(AliasName=alias, TargetKeyId=key)
 
 
 def test_gpu_pools_at_their_max_are_added_up_by_quota(platform_and_projects):

@@ -17,6 +17,7 @@ ALL_RELEASES = {
     "cert-manager",
     "kserve-crd",
     "kserve",
+    "keda",
     "kube-prometheus-stack",
     "external-secrets",
     "metrics-server",
@@ -34,7 +35,14 @@ def test_every_add_on_of_the_example_is_installed_with_a_pinned_chart(example_pl
 
 def test_switched_off_add_ons_are_not_installed_and_the_flags_say_so(minimal_plan):
     names = {r["inputs"]["name"] for r in minimal_plan.of_type(RELEASE)}
-    assert names == ALL_RELEASES - {"kserve", "kserve-crd", "cert-manager", "kube-prometheus-stack", "argo-workflows"}
+    assert names == ALL_RELEASES - {
+        "kserve",
+        "kserve-crd",
+        "cert-manager",
+        "keda",
+        "kube-prometheus-stack",
+        "argo-workflows",
+    }
     flags = minimal_plan.outputs["addons"]
     assert flags["kserve"] is False and flags["monitoring"] is False and flags["argoWorkflows"] is False
     assert flags["karpenter"] is True
@@ -56,14 +64,27 @@ def test_kserve_is_installed_after_cert_manager_and_its_crds(example_plans):
     assert kserve["inputs"]["values"]["kserve"]["controller"]["deploymentMode"] == "RawDeployment"
 
 
-def test_external_secrets_may_read_only_mlrig_secrets(example_plans):
+def test_external_secrets_reads_project_and_rds_managed_secrets_and_seeds_only_grafanas(example_plans):
     plan = example_plans["staging"]
     association = one(plan, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "external-secrets")["inputs"]
     assert (association["namespace"], association["serviceAccount"]) == ("external-secrets", "external-secrets")
     policy = json.loads(one(plan, "aws:iam/rolePolicy:RolePolicy", "external-secrets")["inputs"]["policy"])
-    (statement,) = policy["Statement"]
-    assert "secretsmanager:GetSecretValue" in statement["Action"]
-    assert statement["Resource"] == "arn:aws:secretsmanager:us-east-1:222222222222:secret:mlrig/*"
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    secrets = "arn:aws:secretsmanager:us-east-1:222222222222:secret:"
+    assert statements["ReadMlrigSecrets"]["Resource"] == f"{secrets}mlrig/*"
+    assert statements["ReadDatabaseMasterSecrets"]["Resource"] == f"{secrets}rds!db-*"
+    for sid in ("ReadMlrigSecrets", "ReadDatabaseMasterSecrets"):
+        assert not any(a.startswith(("secretsmanager:Put", "secretsmanager:Create")) for a in statements[sid]["Action"])
+    assert statements["SeedPlatformSecrets"]["Resource"] == [
+        f"{secrets}mlrig-platform/acme-ml/staging/grafana-admin-??????"
+    ]
+    decrypt = statements["DecryptThroughSecretsManager"]
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}
+
+
+def test_only_the_platforms_own_namespaces_may_use_the_cluster_secret_store(example_plans):
+    store = one(example_plans["dev"], "kubernetes:external-secrets.io/v1:ClusterSecretStore")["inputs"]
+    assert store["spec"]["conditions"] == [{"namespaces": ["monitoring"]}]
 
 
 def test_add_ons_wait_for_nodes_to_run_on(example_plans):
@@ -73,11 +94,92 @@ def test_add_ons_wait_for_nodes_to_run_on(example_plans):
         assert node_group in release["options"]["dependsOn"], release["name"]
 
 
-def test_grafana_never_runs_with_the_charts_default_admin_password(example_plans):
+def test_grafanas_admin_password_is_generated_in_cluster_kept_in_secrets_manager_and_never_in_state(example_plans):
     plan = example_plans["dev"]
-    secret = one(plan, "kubernetes:core/v1:Secret", "grafana-admin")["inputs"]
-    assert (secret["metadata"]["namespace"], secret["metadata"]["name"]) == ("monitoring", "grafana-admin")
-    password = one(plan, "random:index/randomPassword:RandomPassword", "grafana-admin")["inputs"]
-    assert password["length"] >= 32
-    grafana = helm_release(plan, "kube-prometheus-stack")["inputs"]["values"]["grafana"]
-    assert grafana["admin"]["existingSecret"] == "grafana-admin"
+    assert plan.of_type("random:index/randomPassword:RandomPassword") == []
+    assert [s for s in plan.of_type("kubernetes:core/v1:Secret") if "grafana" in s["name"]] == []
+    remote = "mlrig-platform/acme-ml/dev/grafana-admin"
+    generator = one(plan, "kubernetes:generators.external-secrets.io/v1alpha1:Password", "grafana-admin")["inputs"]
+    assert generator["spec"]["length"] >= 32
+    seed = one(plan, "kubernetes:external-secrets.io/v1alpha1:PushSecret", "grafana-admin")["inputs"]["spec"]
+    assert seed["updatePolicy"] == "IfNotExists" and seed["deletionPolicy"] == "None"
+    assert seed["selector"]["generatorRef"]["name"] == generator["metadata"]["name"]
+    assert seed["data"][0]["match"]["remoteRef"]["remoteKey"] == remote
+    synced = one(plan, "kubernetes:external-secrets.io/v1:ExternalSecret", "grafana-admin")
+    assert synced["inputs"]["spec"]["data"][0]["remoteRef"]["key"] == remote
+    assert synced["inputs"]["spec"]["target"]["name"] == "grafana-admin"
+    release = helm_release(plan, "kube-prometheus-stack")
+    assert release["inputs"]["values"]["grafana"]["admin"]["existingSecret"] == "grafana-admin"
+    assert synced["urn"] in release["options"]["dependsOn"]
+
+
+def test_without_external_secrets_grafana_keeps_the_chart_generated_password(custom_plans):
+    plan = custom_plans(WITHOUT_EXTERNAL_SECRETS)["dev"]
+    assert plan.of_type("random:index/randomPassword:RandomPassword") == []
+    values = helm_release(plan, "kube-prometheus-stack")["inputs"]["values"]
+    assert "grafana" not in values  # kube-prometheus-stack 79 sets no adminPassword: the chart generates one
+
+
+WITHOUT_EXTERNAL_SECRETS = """
+apiVersion: mlrig/v1
+kind: Platform
+metadata: {name: plain}
+spec:
+  cluster:
+    addons:
+      externalSecrets: {enabled: false}
+  environments:
+    dev: {tier: dev, region: eu-west-1}
+"""
+
+
+def test_each_alertmanager_config_receives_only_its_own_namespaces_alerts(example_plans):
+    values = helm_release(example_plans["prod"], "kube-prometheus-stack")["inputs"]["values"]
+    assert values["alertmanager"]["alertmanagerSpec"]["alertmanagerConfigMatcherStrategy"] == {"type": "OnNamespace"}
+
+
+def test_argo_serves_its_metrics_and_prometheus_scrapes_them(example_plans, minimal_plan):
+    plan = example_plans["dev"]
+    argo = helm_release(plan, "argo-workflows")
+    controller = argo["inputs"]["values"]["controller"]
+    assert controller["metricsConfig"]["enabled"] is True
+    assert controller["serviceMonitor"]["enabled"] is True
+    # The ServiceMonitor is a CRD of the Prometheus operator: installed first.
+    assert helm_release(plan, "kube-prometheus-stack")["urn"] in argo["options"]["dependsOn"]
+
+
+def test_endpoints_scale_on_concurrency_through_keda_installed_with_kserve(example_plans):
+    plan = example_plans["dev"]
+    kserve = helm_release(plan, "kserve")
+    assert helm_release(plan, "keda")["urn"] in kserve["options"]["dependsOn"]
+    assert helm_release(plan, "keda")["inputs"]["version"] == versions.KEDA.version
+
+
+def test_hook_jobs_and_controllers_that_run_before_karpenter_nodes_tolerate_the_system_nodes(example_plans):
+    plan = example_plans["dev"]
+    system = [{"key": "CriticalAddonsOnly", "operator": "Exists", "effect": "NoSchedule"}]
+    kps = helm_release(plan, "kube-prometheus-stack")["inputs"]["values"]
+    assert kps["prometheusOperator"]["admissionWebhooks"]["patch"]["tolerations"] == system
+    assert helm_release(plan, "cert-manager")["inputs"]["values"]["startupapicheck"]["tolerations"] == system
+    assert helm_release(plan, "kserve")["inputs"]["values"]["kserve"]["controller"]["tolerations"] == system
+
+
+def test_add_ons_wait_for_the_default_node_pool_karpenter_provisions_their_pods_from(example_plans):
+    plan = example_plans["dev"]
+    (general,) = [
+        r for r in plan.of_type("kubernetes:karpenter.sh/v1:NodePool") if r["inputs"]["metadata"]["name"] == "general"
+    ]
+    for release in plan.of_type(RELEASE):
+        if release["inputs"]["name"] != "karpenter":
+            assert general["urn"] in release["options"]["dependsOn"], release["name"]
+
+
+def test_releases_and_objects_wait_for_the_namespace_they_go_into(example_plans):
+    plan = example_plans["dev"]
+    namespaces = {n["inputs"]["metadata"]["name"]: n["urn"] for n in plan.of_type("kubernetes:core/v1:Namespace")}
+    for release in plan.of_type(RELEASE):
+        namespace = release["inputs"]["namespace"]
+        if namespace in namespaces:
+            assert namespaces[namespace] in release["options"]["dependsOn"], release["name"]
+    grafana = one(plan, "kubernetes:external-secrets.io/v1:ExternalSecret", "grafana-admin")
+    assert namespaces["monitoring"] in grafana["options"]["dependsOn"]

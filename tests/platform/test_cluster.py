@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from platform_helpers import one
+from platform_helpers import helm_release, one
 
 from mlrig.platform.cluster import CONTROL_PLANE_LOGS
 
@@ -97,3 +97,24 @@ def test_without_karpenter_the_system_nodes_take_every_workload(static_plan):
     assert group.get("taints", []) == []
     assert static_plan.of_type("kubernetes:karpenter.sh/v1:NodePool") == []
     assert static_plan.outputs["nodeRoleArn"] == "" and static_plan.outputs["addons"]["karpenter"] is False
+
+
+def test_the_vpc_cni_enforces_network_policies(every_plan):
+    """Without the network-policy agent every NetworkPolicy (default-deny included) is accepted
+    by the API server and ignored: namespace isolation would not exist."""
+    for plan in every_plan:
+        for addon in plan.of_type("aws:eks/addon:Addon"):
+            if addon["inputs"]["addonName"] == "vpc-cni":
+                assert json.loads(addon["inputs"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
+
+
+def test_system_nodes_join_after_the_cni_and_karpenter_starts_after_cluster_dns(example_plans):
+    plan = example_plans["dev"]
+    addons = {a["inputs"]["addonName"]: a for a in plan.of_type("aws:eks/addon:Addon")}
+    node_group = one(plan, "aws:eks/nodeGroup:NodeGroup")
+    for before in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
+        assert addons[before]["urn"] in node_group["options"]["dependsOn"], before
+    for after in ("coredns", "aws-ebs-csi-driver"):
+        assert node_group["urn"] in addons[after]["options"]["dependsOn"], after
+    karpenter = helm_release(plan, "karpenter")
+    assert addons["coredns"]["urn"] in karpenter["options"]["dependsOn"]

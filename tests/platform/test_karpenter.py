@@ -78,3 +78,213 @@ def test_a_general_cpu_node_pool_uses_the_node_role_and_discovery_tags(example_p
     assert pool["template"]["spec"]["nodeClassRef"]["name"] == "default"
     tag = one(plan, "aws:ec2/tag:Tag")["inputs"]
     assert (tag["key"], tag["value"]) == ("karpenter.sh/discovery", "acme-ml-dev")
+
+
+# --- the controller policy is the upstream reference of the pinned release ------------------------
+# Facts from karpenter-provider-aws v1.8.1,
+# website/content/en/v1.8/getting-started/getting-started-with-karpenter/cloudformation.yaml
+# (KarpenterControllerPolicy): per Sid, its actions, its resources (`{ec2}` =
+# arn:<partition>:ec2:<region>, `{account}` = the account) and its condition keys with values
+# (`{cluster}`, `{region}` substituted).
+UPSTREAM_V1_8_1: dict[str, dict] = {
+    "AllowScopedEC2InstanceAccessActions": {
+        "Action": {"ec2:RunInstances", "ec2:CreateFleet"},
+        "Resource": {
+            "{ec2}::image/*",
+            "{ec2}::snapshot/*",
+            "{ec2}:*:security-group/*",
+            "{ec2}:*:subnet/*",
+            "{ec2}:*:capacity-reservation/*",
+        },
+        "Condition": {},
+    },
+    "AllowScopedEC2LaunchTemplateAccessActions": {
+        "Action": {"ec2:RunInstances", "ec2:CreateFleet"},
+        "Resource": {"{ec2}:*:launch-template/*"},
+        "Condition": {
+            "StringEquals": {"aws:ResourceTag/kubernetes.io/cluster/{cluster}": "owned"},
+            "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
+        },
+    },
+    "AllowScopedEC2InstanceActionsWithTags": {
+        "Action": {"ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"},
+        "Resource": {
+            "{ec2}:*:fleet/*",
+            "{ec2}:*:instance/*",
+            "{ec2}:*:volume/*",
+            "{ec2}:*:network-interface/*",
+            "{ec2}:*:launch-template/*",
+            "{ec2}:*:spot-instances-request/*",
+            "{ec2}:*:capacity-reservation/*",
+        },
+        "Condition": {
+            "StringEquals": {
+                "aws:RequestTag/kubernetes.io/cluster/{cluster}": "owned",
+                "aws:RequestTag/eks:eks-cluster-name": "{cluster}",
+            },
+            "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},
+        },
+    },
+    "AllowScopedResourceCreationTagging": {
+        "Action": {"ec2:CreateTags"},
+        "Resource": {
+            "{ec2}:*:fleet/*",
+            "{ec2}:*:instance/*",
+            "{ec2}:*:volume/*",
+            "{ec2}:*:network-interface/*",
+            "{ec2}:*:launch-template/*",
+            "{ec2}:*:spot-instances-request/*",
+        },
+        "Condition": {
+            "StringEquals": {
+                "aws:RequestTag/kubernetes.io/cluster/{cluster}": "owned",
+                "aws:RequestTag/eks:eks-cluster-name": "{cluster}",
+                "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"],
+            },
+            "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},
+        },
+    },
+    "AllowScopedResourceTagging": {
+        "Action": {"ec2:CreateTags"},
+        "Resource": {"{ec2}:*:instance/*"},
+        "Condition": {
+            "StringEquals": {"aws:ResourceTag/kubernetes.io/cluster/{cluster}": "owned"},
+            "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
+            "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": "{cluster}"},
+            "ForAllValues:StringEquals": {"aws:TagKeys": ["eks:eks-cluster-name", "karpenter.sh/nodeclaim", "Name"]},
+        },
+    },
+    "AllowScopedDeletion": {
+        "Action": {"ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"},
+        "Resource": {"{ec2}:*:instance/*", "{ec2}:*:launch-template/*"},
+        "Condition": {
+            "StringEquals": {"aws:ResourceTag/kubernetes.io/cluster/{cluster}": "owned"},
+            "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
+        },
+    },
+    "AllowRegionalReadActions": {
+        "Action": {
+            "ec2:DescribeCapacityReservations",
+            "ec2:DescribeImages",
+            "ec2:DescribeInstances",
+            "ec2:DescribeInstanceTypeOfferings",
+            "ec2:DescribeInstanceTypes",
+            "ec2:DescribeLaunchTemplates",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeSpotPriceHistory",
+            "ec2:DescribeSubnets",
+        },
+        "Resource": {"*"},
+        "Condition": {"StringEquals": {"aws:RequestedRegion": "{region}"}},
+    },
+    "AllowSSMReadActions": {
+        "Action": {"ssm:GetParameter"},
+        "Resource": {"arn:aws:ssm:{region}::parameter/aws/service/*"},
+        "Condition": {},
+    },
+    "AllowPricingReadActions": {"Action": {"pricing:GetProducts"}, "Resource": {"*"}, "Condition": {}},
+    "AllowInterruptionQueueActions": {
+        "Action": {"sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"},
+        "Resource": {"{queue}"},
+        "Condition": {},
+    },
+    "AllowPassingInstanceRole": {
+        "Action": {"iam:PassRole"},
+        "Resource": {"{node_role}"},
+        "Condition": {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}},
+    },
+    "AllowScopedInstanceProfileCreationActions": {
+        "Action": {"iam:CreateInstanceProfile"},
+        "Resource": {"arn:aws:iam::{account}:instance-profile/*"},
+        "Condition": {
+            "StringEquals": {
+                "aws:RequestTag/kubernetes.io/cluster/{cluster}": "owned",
+                "aws:RequestTag/eks:eks-cluster-name": "{cluster}",
+                "aws:RequestTag/topology.kubernetes.io/region": "{region}",
+            },
+            "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"},
+        },
+    },
+    "AllowScopedInstanceProfileTagActions": {
+        "Action": {"iam:TagInstanceProfile"},
+        "Resource": {"arn:aws:iam::{account}:instance-profile/*"},
+        "Condition": {
+            "StringEquals": {
+                "aws:ResourceTag/kubernetes.io/cluster/{cluster}": "owned",
+                "aws:ResourceTag/topology.kubernetes.io/region": "{region}",
+                "aws:RequestTag/kubernetes.io/cluster/{cluster}": "owned",
+                "aws:RequestTag/eks:eks-cluster-name": "{cluster}",
+                "aws:RequestTag/topology.kubernetes.io/region": "{region}",
+            },
+            "StringLike": {
+                "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*",
+                "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*",
+            },
+        },
+    },
+    "AllowScopedInstanceProfileActions": {
+        "Action": {"iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"},
+        "Resource": {"arn:aws:iam::{account}:instance-profile/*"},
+        "Condition": {
+            "StringEquals": {
+                "aws:ResourceTag/kubernetes.io/cluster/{cluster}": "owned",
+                "aws:ResourceTag/topology.kubernetes.io/region": "{region}",
+            },
+            "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"},
+        },
+    },
+    "AllowInstanceProfileReadActions": {
+        "Action": {"iam:GetInstanceProfile"},
+        "Resource": {"arn:aws:iam::{account}:instance-profile/*"},
+        "Condition": {},
+    },
+    "AllowUnscopedInstanceProfileListAction": {
+        "Action": {"iam:ListInstanceProfiles"},
+        "Resource": {"*"},
+        "Condition": {},
+    },
+    "AllowAPIServerEndpointDiscovery": {
+        "Action": {"eks:DescribeCluster"},
+        "Resource": {"arn:aws:eks:{region}:{account}:cluster/{cluster}"},
+        "Condition": {},
+    },
+}
+
+
+def _as_set(value) -> set[str]:
+    return set(value) if isinstance(value, list) else {value}
+
+
+def _substitute(value, facts: dict[str, str]):
+    if isinstance(value, str):
+        return value.format(**facts)
+    if isinstance(value, list):
+        return [_substitute(v, facts) for v in value]
+    if isinstance(value, set):
+        return {_substitute(v, facts) for v in value}
+    return {_substitute(k, facts): _substitute(v, facts) for k, v in value.items()}
+
+
+def test_the_controller_policy_is_upstreams_v1_8_1_reference_statement_by_statement(example_plans):
+    """Nothing missing (iam:ListInstanceProfiles: without it a deleted pool's EC2NodeClass never
+    finishes terminating), nothing broader (instance-profile tagging keeps its resource-tag scope)."""
+    plan = example_plans["prod"]
+    cluster = "acme-ml-prod"
+    facts = {
+        "ec2": "arn:aws:ec2:us-east-1",
+        "region": "us-east-1",
+        "account": "333333333333",
+        "cluster": cluster,
+        "queue": one(plan, "aws:sqs/queue:Queue")["outputs"]["arn"],
+        "node_role": plan.outputs["nodeRoleArn"],
+    }
+    policy = json.loads(one(plan, "aws:iam/rolePolicy:RolePolicy", "karpenter-controller")["inputs"]["policy"])
+    ours = {s["Sid"]: s for s in policy["Statement"]}
+    assert set(ours) == set(UPSTREAM_V1_8_1)
+    for sid, upstream in UPSTREAM_V1_8_1.items():
+        expected = _substitute(upstream, facts)
+        statement = ours[sid]
+        assert statement["Effect"] == "Allow", sid
+        assert _as_set(statement["Action"]) == expected["Action"], sid
+        assert _as_set(statement["Resource"]) == expected["Resource"], sid
+        assert statement.get("Condition", {}) == expected["Condition"], sid

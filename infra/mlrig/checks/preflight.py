@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .. import naming
+from .. import naming, state
 from ..bundle.resolved import Platform, Project
 from ..instance_facts import facts_of
 
@@ -169,11 +169,8 @@ def preflight(
         else:
             items.append(Item("ok", f"{instance_type} is offered in every zone of {region}"))
 
-    state = platform.bundle.spec.state
-    bucket = naming.state_bucket_of(state.backend, platform.name)
-    alias = (state.secrets_provider or "").removeprefix("awskms://").split("?")[0] or naming.secrets_key_alias(
-        platform.name
-    )
+    bucket = state.state_bucket(platform)
+    alias = state.secrets_key_alias(platform, env)
     try:
         session.client("s3", region_name=region).head_bucket(Bucket=bucket)
         items.append(Item("ok", f"state bucket s3://{bucket} exists"))
@@ -182,7 +179,7 @@ def preflight(
             Item("blocker", f"state bucket s3://{bucket} does not exist or is not readable", "run `mlrig bootstrap`")
         )
     try:
-        session.client("kms", region_name=region).describe_key(KeyId=alias)
+        session.client("kms", region_name=state.secrets_key_region(platform, env)).describe_key(KeyId=alias)
         items.append(Item("ok", f"secrets key {alias} exists"))
     except Exception:
         items.append(Item("blocker", f"secrets key {alias} does not exist or is not visible", "run `mlrig bootstrap`"))

@@ -10,7 +10,6 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from .. import naming
 from ..bundle.model import Addons
@@ -20,6 +19,7 @@ from .versions import (
     ARGO_WORKFLOWS,
     CERT_MANAGER,
     EXTERNAL_SECRETS,
+    KEDA,
     KSERVE,
     KSERVE_CRD,
     KUBE_PROMETHEUS_STACK,
@@ -31,33 +31,79 @@ from .versions import (
 # Namespaces are named in naming.py, where project names are checked against them.
 ARGO_NAMESPACE = naming.ARGO_NAMESPACE
 KSERVE_NAMESPACE = naming.KSERVE_NAMESPACE
+KEDA_NAMESPACE = naming.KEDA_NAMESPACE
 CERT_MANAGER_NAMESPACE = naming.CERT_MANAGER_NAMESPACE
 MONITORING_NAMESPACE = naming.MONITORING_NAMESPACE
 EXTERNAL_SECRETS_NAMESPACE = naming.EXTERNAL_SECRETS_NAMESPACE
 EXTERNAL_SECRETS_SERVICE_ACCOUNT = "external-secrets"
+EXTERNAL_SECRETS_API = "external-secrets.io/v1"
+PUSH_SECRET_API = "external-secrets.io/v1alpha1"
+GENERATORS_API = "generators.external-secrets.io/v1alpha1"
 CLUSTER_SECRET_STORE = "aws-secrets-manager"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_ADMIN_PURPOSE = "grafana-admin"
+# Only the platform's own namespaces may use the cluster-wide store; projects use their
+# namespace's SecretStore, which an admission policy keeps to their own secrets.
+CLUSTER_SECRET_STORE_NAMESPACES = [MONITORING_NAMESPACE]
 # Reserved for the ingress controller project endpoints are exposed through.
 INGRESS_NAMESPACE = naming.INGRESS_NAMESPACE
 # Add-on controllers may run on the tainted system nodes as well as on Karpenter capacity.
 TOLERATE_SYSTEM = {"tolerations": SYSTEM_TOLERATIONS}
+SECRET_READ_ACTIONS = [
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:ListSecretVersionIds",
+]
+# What a PushSecret needs to create a secret once and leave it alone afterwards (IfNotExists).
+SECRET_SEED_ACTIONS = [
+    "secretsmanager:CreateSecret",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:TagResource",
+]
 
 
-def external_secrets_statements(partition: str, region: str, account: str) -> list[dict[str, Any]]:
-    """Read secrets under `mlrig/` only: API keys projects keep in Secrets Manager."""
-    prefix = naming.platform_secrets_prefix()
-    return [
+def external_secrets_statements(
+    partition: str, region: str, account: str, seeded_secrets: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Read `mlrig/*` (projects' secrets) and the master-user secrets RDS manages for project
+    databases; decrypt them through Secrets Manager; create (once) the platform's own generated
+    secrets (`seeded_secrets`). Which project may sync which secret is decided per namespace by an
+    admission policy (project/workspace.py), not here: the controller serves every namespace."""
+    arn = f"arn:{partition}:secretsmanager:{region}:{account}:secret:"
+    statements: list[dict[str, Any]] = [
         {
             "Sid": "ReadMlrigSecrets",
             "Effect": "Allow",
-            "Action": [
-                "secretsmanager:GetSecretValue",
-                "secretsmanager:DescribeSecret",
-                "secretsmanager:ListSecretVersionIds",
-            ],
-            "Resource": f"arn:{partition}:secretsmanager:{region}:{account}:secret:{prefix}*",
-        }
+            "Action": SECRET_READ_ACTIONS,
+            "Resource": f"{arn}{naming.platform_secrets_prefix()}*",
+        },
+        {
+            "Sid": "ReadDatabaseMasterSecrets",
+            "Effect": "Allow",
+            "Action": SECRET_READ_ACTIONS,
+            "Resource": f"{arn}{naming.RDS_MANAGED_SECRET_PREFIX}*",
+        },
+        {
+            # Project secrets are encrypted with project keys whose policies delegate use to IAM.
+            "Sid": "DecryptThroughSecretsManager",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": f"arn:{partition}:kms:{region}:{account}:key/*",
+            "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+        },
     ]
+    if seeded_secrets:
+        statements.append(
+            {
+                "Sid": "SeedPlatformSecrets",
+                "Effect": "Allow",
+                "Action": SECRET_SEED_ACTIONS,
+                "Resource": [naming.platform_secret_arn_pattern(partition, region, account, n) for n in seeded_secrets],
+            }
+        )
+    return statements
 
 
 def addon_flags(addons: Addons) -> dict[str, bool]:
@@ -71,6 +117,46 @@ def addon_flags(addons: Addons) -> dict[str, bool]:
         "monitoring": addons.monitoring.enabled,
         "externalSecrets": addons.external_secrets.enabled,
         "metricsServer": addons.metrics_server.enabled,
+    }
+
+
+def prometheus_values(*, grafana_admin_secret: bool) -> dict[str, Any]:
+    """kube-prometheus-stack: every monitor and rule of every namespace; each AlertmanagerConfig
+    matches only alerts of its own namespace (explicitly `OnNamespace`: with `None` one team's
+    routes would receive every team's alerts); Grafana's admin from a synced Secret."""
+    values: dict[str, Any] = {
+        "prometheus": {
+            "prometheusSpec": {
+                # Pick up every ServiceMonitor/PodMonitor (DCGM, Argo, project endpoints).
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "ruleSelectorNilUsesHelmValues": False,
+                "retention": "15d",
+            }
+        },
+        "alertmanager": {"alertmanagerSpec": {"alertmanagerConfigMatcherStrategy": {"type": "OnNamespace"}}},
+        # The admission-webhook patch job runs before any Karpenter node exists.
+        "prometheusOperator": {**TOLERATE_SYSTEM, "admissionWebhooks": {"patch": TOLERATE_SYSTEM}},
+    }
+    if grafana_admin_secret:
+        values["grafana"] = {
+            "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"}
+        }
+    return values
+
+
+def argo_values(*, service_monitor: bool) -> dict[str, Any]:
+    """Argo Workflows; its controller serves the pipelines' custom metrics (failures, drift) on
+    /metrics, scraped through a ServiceMonitor when monitoring is installed."""
+    return {
+        "controller": {
+            **TOLERATE_SYSTEM,
+            "workflowNamespaces": [],
+            "metricsConfig": {"enabled": True},
+            "serviceMonitor": {"enabled": service_monitor},
+        },
+        "server": {**TOLERATE_SYSTEM, "authModes": ["client"]},
+        "singleNamespace": False,
     }
 
 
@@ -92,38 +178,24 @@ class ClusterAddons(pulumi.ComponentResource):
         self._target = target
         self._provider = k8s_provider
         self._depends = list(depends_on)
+        self._namespaces: dict[str, k8s.core.v1.Namespace] = {}
         self.monitoring = None
 
         self._namespace(INGRESS_NAMESPACE)
+        store = self._external_secrets(cluster, addons) if addons.external_secrets.enabled else None
         if addons.monitoring.enabled:
             monitoring_namespace = self._namespace(MONITORING_NAMESPACE)
-            admin_secret = self._grafana_admin(monitoring_namespace)
+            # With External Secrets, Grafana's admin password is generated in-cluster, kept in
+            # Secrets Manager and synced from there; without it, the chart generates one in-cluster.
+            # Never in Pulumi state either way.
+            admin = [self._grafana_admin(monitoring_namespace, store)] if store is not None else []
             self.monitoring = self._release(
                 "kube-prometheus-stack",
                 KUBE_PROMETHEUS_STACK,
                 addons.monitoring.version,
                 monitoring_namespace,
-                {
-                    "prometheus": {
-                        "prometheusSpec": {
-                            # Pick up every ServiceMonitor/PodMonitor (DCGM, project endpoints).
-                            "serviceMonitorSelectorNilUsesHelmValues": False,
-                            "podMonitorSelectorNilUsesHelmValues": False,
-                            "ruleSelectorNilUsesHelmValues": False,
-                            "retention": "15d",
-                        }
-                    },
-                    # Never the chart's default admin password: a generated one, kept as a secret.
-                    "grafana": {
-                        "admin": {
-                            "existingSecret": GRAFANA_ADMIN_SECRET,
-                            "userKey": "admin-user",
-                            "passwordKey": "admin-password",
-                        }
-                    },
-                    "prometheusOperator": TOLERATE_SYSTEM,
-                },
-                depends_on=[admin_secret],
+                prometheus_values(grafana_admin_secret=store is not None),
+                depends_on=admin,
             )
         if addons.argo_workflows.enabled:
             self._release(
@@ -131,16 +203,12 @@ class ClusterAddons(pulumi.ComponentResource):
                 ARGO_WORKFLOWS,
                 addons.argo_workflows.version,
                 self._namespace(ARGO_NAMESPACE),
-                {
-                    "controller": {**TOLERATE_SYSTEM, "workflowNamespaces": []},
-                    "server": {**TOLERATE_SYSTEM, "authModes": ["client"]},
-                    "singleNamespace": False,
-                },
+                argo_values(service_monitor=self.monitoring is not None),
+                # The ServiceMonitor needs the Prometheus operator's CRD.
+                depends_on=[self.monitoring] if self.monitoring is not None else [],
             )
         if addons.kserve.enabled:
             self._kserve(addons)
-        if addons.external_secrets.enabled:
-            self._external_secrets(cluster, addons)
         if addons.metrics_server.enabled:
             self._release(
                 "metrics-server",
@@ -151,20 +219,62 @@ class ClusterAddons(pulumi.ComponentResource):
             )
         self.register_outputs({"monitoringNamespace": MONITORING_NAMESPACE})
 
-    def _grafana_admin(self, namespace: str) -> k8s.core.v1.Secret:
-        password = random.RandomPassword(
-            f"{self._prefix}-grafana-admin", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+    def _grafana_admin(self, namespace: str, store: pulumi.Resource) -> pulumi.Resource:
+        """A Password generator seeds `mlrig-platform/<platform>/<env>/grafana-admin` in Secrets
+        Manager once (a PushSecret with `IfNotExists`, so a rotated value stays); an
+        ExternalSecret syncs it into the Secret Grafana reads."""
+        target = self._target
+        remote = naming.platform_secret(target.platform.name, target.env.name, GRAFANA_ADMIN_PURPOSE)
+        opts = pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=[store, *self._in(namespace)])
+        generator = k8s.apiextensions.CustomResource(
+            f"{self._prefix}-grafana-admin-generator",
+            api_version=GENERATORS_API,
+            kind="Password",
+            metadata={"name": GRAFANA_ADMIN_SECRET, "namespace": namespace},
+            spec={"length": 32, "digits": 8, "symbols": 0, "noUpper": False, "allowRepeat": True},
+            opts=opts,
         )
-        return k8s.core.v1.Secret(
+        seed = k8s.apiextensions.CustomResource(
+            f"{self._prefix}-grafana-admin-seed",
+            api_version=PUSH_SECRET_API,
+            kind="PushSecret",
+            metadata={"name": f"{GRAFANA_ADMIN_SECRET}-seed", "namespace": namespace},
+            spec={
+                "updatePolicy": "IfNotExists",
+                "deletionPolicy": "None",
+                "refreshInterval": "1h",
+                "secretStoreRefs": [{"name": CLUSTER_SECRET_STORE, "kind": "ClusterSecretStore"}],
+                "selector": {
+                    "generatorRef": {"apiVersion": GENERATORS_API, "kind": "Password", "name": GRAFANA_ADMIN_SECRET}
+                },
+                "data": [{"match": {"secretKey": "password", "remoteRef": {"remoteKey": remote}}}],
+            },
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[generator])),
+        )
+        return k8s.apiextensions.CustomResource(
             f"{self._prefix}-grafana-admin",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_ADMIN_SECRET, namespace=namespace),
-            type="Opaque",
-            string_data={"admin-user": "admin", "admin-password": password.result},
-            opts=pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=self._depends),
+            api_version=EXTERNAL_SECRETS_API,
+            kind="ExternalSecret",
+            metadata={"name": GRAFANA_ADMIN_SECRET, "namespace": namespace},
+            spec={
+                "refreshInterval": "1h",
+                "secretStoreRef": {"name": CLUSTER_SECRET_STORE, "kind": "ClusterSecretStore"},
+                "target": {
+                    "name": GRAFANA_ADMIN_SECRET,
+                    "creationPolicy": "Owner",
+                    "template": {
+                        "engineVersion": "v2",
+                        "data": {"admin-user": "admin", "admin-password": "{{ .password }}"},
+                    },
+                },
+                "data": [{"secretKey": "password", "remoteRef": {"key": remote}}],
+            },
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[seed])),
         )
 
     def _namespace(self, name: str) -> str:
-        k8s.core.v1.Namespace(
+        """Create namespace `name`; releases and objects put into it wait for it (`_in`)."""
+        self._namespaces[name] = k8s.core.v1.Namespace(
             f"{self._prefix}-ns-{name}",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=name,
@@ -173,6 +283,11 @@ class ClusterAddons(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=self._depends),
         )
         return name
+
+    def _in(self, namespace: str) -> list[pulumi.Resource]:
+        """The Namespace resource of `namespace` when this component creates it (not kube-system)."""
+        created = self._namespaces.get(namespace)
+        return [created] if created is not None else []
 
     def _release(
         self,
@@ -192,19 +307,29 @@ class ClusterAddons(pulumi.ComponentResource):
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository) if chart.repository else None,
             namespace=namespace,
             values=values,
-            opts=pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=[*self._depends, *depends_on]),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self._provider, depends_on=[*self._depends, *self._in(namespace), *depends_on]
+            ),
         )
 
     def _kserve(self, addons: Addons) -> None:
         """KServe in RawDeployment mode (plain Deployments, no Knative/Istio); its webhooks need
-        cert-manager certificates, so cert-manager comes first."""
+        cert-manager certificates, so cert-manager comes first; KEDA scales endpoints on their
+        request concurrency (KServe creates a ScaledObject per `autoscalerClass: keda` endpoint)."""
         cert_manager = self._release(
             "cert-manager",
             CERT_MANAGER,
             None,
             self._namespace(CERT_MANAGER_NAMESPACE),
-            {"crds": {"enabled": True}, **TOLERATE_SYSTEM, "webhook": TOLERATE_SYSTEM, "cainjector": TOLERATE_SYSTEM},
+            {
+                "crds": {"enabled": True},
+                **TOLERATE_SYSTEM,
+                "webhook": TOLERATE_SYSTEM,
+                "cainjector": TOLERATE_SYSTEM,
+                "startupapicheck": TOLERATE_SYSTEM,
+            },
         )
+        keda = self._release("keda", KEDA, None, self._namespace(KEDA_NAMESPACE), {**TOLERATE_SYSTEM})
         namespace = self._namespace(KSERVE_NAMESPACE)
         crds = self._release("kserve-crd", KSERVE_CRD, addons.kserve.version, namespace, {})
         self._release(
@@ -212,11 +337,12 @@ class ClusterAddons(pulumi.ComponentResource):
             KSERVE,
             addons.kserve.version,
             namespace,
-            {"kserve": {"controller": {"deploymentMode": "RawDeployment"}}},
-            depends_on=[cert_manager, crds],
+            {"kserve": {"controller": {"deploymentMode": "RawDeployment", **TOLERATE_SYSTEM}}},
+            depends_on=[cert_manager, crds, keda],
         )
 
-    def _external_secrets(self, cluster: Cluster, addons: Addons) -> None:
+    def _external_secrets(self, cluster: Cluster, addons: Addons) -> pulumi.Resource:
+        """The External Secrets Operator with its Pod Identity role; returns the ClusterSecretStore."""
         target = self._target
         aws_opts = target.aws_opts(self)
         role = aws.iam.Role(
@@ -225,11 +351,16 @@ class ClusterAddons(pulumi.ComponentResource):
             assume_role_policy=pod_identity_trust(),
             opts=aws_opts,
         )
+        seeded = (
+            [naming.platform_secret(target.platform.name, target.env.name, GRAFANA_ADMIN_PURPOSE)]
+            if addons.monitoring.enabled
+            else []
+        )
         aws.iam.RolePolicy(
             f"{self._prefix}-external-secrets",
             role=role.id,
             policy=policy_document(
-                external_secrets_statements(target.partition, target.env.region, target.env.account or "*")
+                external_secrets_statements(target.partition, target.env.region, target.env.account or "*", seeded)
             ),
             opts=aws_opts,
         )
@@ -255,11 +386,14 @@ class ClusterAddons(pulumi.ComponentResource):
             },
             depends_on=[association],
         )
-        k8s.apiextensions.CustomResource(
+        return k8s.apiextensions.CustomResource(
             f"{self._prefix}-secret-store",
-            api_version="external-secrets.io/v1",
+            api_version=EXTERNAL_SECRETS_API,
             kind="ClusterSecretStore",
             metadata={"name": CLUSTER_SECRET_STORE},
-            spec={"provider": {"aws": {"service": "SecretsManager", "region": target.env.region}}},
+            spec={
+                "provider": {"aws": {"service": "SecretsManager", "region": target.env.region}},
+                "conditions": [{"namespaces": CLUSTER_SECRET_STORE_NAMESPACES}],
+            },
             opts=pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=[release]),
         )

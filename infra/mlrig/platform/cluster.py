@@ -3,6 +3,7 @@ its core add-ons with Pod Identity, and the small on-demand node group that runs
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,13 @@ CORE_ADDONS: dict[str, tuple[str, str] | None] = {
     "coredns": None,
     "aws-ebs-csi-driver": ("ebs-csi-controller-sa", "AmazonEBSCSIDriverPolicy"),
 }
+# Node networking comes before the nodes (with `bootstrapSelfManagedAddons: false` a node stays
+# NotReady until the CNI runs on it); Deployments that need schedulable nodes come after them.
+BEFORE_NODES = ("eks-pod-identity-agent", "vpc-cni", "kube-proxy")
+# The VPC CNI's network-policy agent enforces NetworkPolicies only when enabled: without it every
+# NetworkPolicy (default-deny included) is accepted and ignored.
+VPC_CNI_CONFIGURATION: dict[str, Any] = {"enableNetworkPolicy": "true"}
+ADDON_CONFIGURATION: dict[str, dict[str, Any]] = {"vpc-cni": VPC_CNI_CONFIGURATION}
 
 
 def _first_oidc_issuer(identities: Any) -> str:
@@ -131,12 +139,18 @@ class Cluster(pulumi.ComponentResource):
         for index, principal in enumerate(viewer_role_arns):
             self._cluster_access(f"{name}-viewer-{index}", principal, CLUSTER_VIEW_POLICY)
 
+        self.addons: dict[str, aws.eks.Addon] = {}
+        self._core_addons(BEFORE_NODES, after=[])
         # With Karpenter, the system nodes are reserved for add-ons and everything else gets
         # Karpenter capacity; without it, they are the only nodes, so they take every pod.
         self.system_node_group = self._system_node_group(
-            settings, private_subnet_ids, dedicated=settings.addons.karpenter.enabled
+            settings,
+            private_subnet_ids,
+            dedicated=settings.addons.karpenter.enabled,
+            depends_on=[self.addons[a] for a in BEFORE_NODES],
         )
-        self._core_addons()
+        self._core_addons([a for a in CORE_ADDONS if a not in BEFORE_NODES], after=[self.system_node_group])
+        self.coredns = self.addons["coredns"]
         self.register_outputs(
             {
                 "name": self.name,
@@ -177,7 +191,12 @@ class Cluster(pulumi.ComponentResource):
         )
 
     def _system_node_group(
-        self, settings: ClusterSettings, subnet_ids: list[pulumi.Output[str]], *, dedicated: bool
+        self,
+        settings: ClusterSettings,
+        subnet_ids: list[pulumi.Output[str]],
+        *,
+        dedicated: bool,
+        depends_on: Sequence[pulumi.Resource],
     ) -> aws.eks.NodeGroup:
         group = settings.system_node_group
         cluster_name = self._target.cluster_name
@@ -205,13 +224,16 @@ class Cluster(pulumi.ComponentResource):
             taints=[aws.eks.NodeGroupTaintArgs(key=SYSTEM_TAINT_KEY, value="true", effect="NO_SCHEDULE")]
             if dedicated
             else [],
-            opts=self._target.aws_opts(self),
+            opts=self._target.aws_opts(self, depends_on=depends_on),
         )
 
-    def _core_addons(self) -> None:
-        agent = None
-        for addon, identity in CORE_ADDONS.items():
+    def _core_addons(self, addons: Sequence[str], *, after: Sequence[pulumi.Resource]) -> None:
+        """EKS add-ons `addons`, after `after`; the ones that call AWS get a Pod Identity role, and
+        those wait for the Pod Identity agent, which must run before any of them."""
+        for addon in addons:
+            identity = CORE_ADDONS[addon]
             associations = None
+            depends: list[pulumi.Resource] = list(after)
             if identity is not None:
                 service_account, policy = identity
                 role = self._role(
@@ -220,21 +242,15 @@ class Cluster(pulumi.ComponentResource):
                 associations = [
                     aws.eks.AddonPodIdentityAssociationArgs(role_arn=role.arn, service_account=service_account)
                 ]
-            # coredns and the EBS controller need schedulable nodes; the agent must run before
-            # any add-on whose credentials come from Pod Identity.
-            depends: list[pulumi.Resource] = (
-                [self.system_node_group] if addon in ("coredns", "aws-ebs-csi-driver") else []
-            )
-            if agent is not None and identity is not None:
-                depends.append(agent)
-            created = aws.eks.Addon(
+                depends.append(self.addons["eks-pod-identity-agent"])
+            configuration = ADDON_CONFIGURATION.get(addon)
+            self.addons[addon] = aws.eks.Addon(
                 f"{self._prefix}-{addon}",
                 cluster_name=self.eks.name,
                 addon_name=addon,
                 pod_identity_associations=associations,
+                configuration_values=json.dumps(configuration) if configuration else None,
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",
                 opts=self._target.aws_opts(self, depends_on=depends),
             )
-            if addon == "eks-pod-identity-agent":
-                agent = created

@@ -43,6 +43,11 @@ LAUNCHED_RESOURCE_KINDS = (
     "launch-template",
     "spot-instances-request",
 )
+# The controller policy follows the upstream reference of the pinned release statement by
+# statement (karpenter-provider-aws v1.8.1, website/content/en/v1.8/getting-started/
+# getting-started-with-karpenter/cloudformation.yaml); tests/platform/test_karpenter.py holds
+# that reference as facts.
+PASSED_TO_EC2 = ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]
 
 
 def controller_statements(
@@ -55,12 +60,13 @@ def controller_statements(
     queue_arn: pulumi.Input[str],
     node_role_arn: pulumi.Input[str],
 ) -> list[dict[str, Any]]:
-    """Karpenter's controller policy (after the upstream v1 CloudFormation), scoped to this cluster's
-    tags, region and queue."""
+    """Karpenter's controller policy, scoped to this cluster's tags, region and queue."""
     ec2 = f"arn:{partition}:ec2:{region}"
-    owned = {f"aws:RequestTag/kubernetes.io/cluster/{cluster}": "owned", "aws:RequestTag/eks:eks-cluster-name": cluster}
-    owned_resource = {f"aws:ResourceTag/kubernetes.io/cluster/{cluster}": "owned"}
+    cluster_tag = f"kubernetes.io/cluster/{cluster}"
+    owned = {f"aws:RequestTag/{cluster_tag}": "owned", "aws:RequestTag/eks:eks-cluster-name": cluster}
+    owned_resource = {f"aws:ResourceTag/{cluster_tag}": "owned"}
     profile = f"arn:{partition}:iam::{account}:instance-profile/*"
+    profile_in_region = {**owned_resource, "aws:ResourceTag/topology.kubernetes.io/region": region}
     return [
         {
             "Sid": "AllowScopedEC2InstanceAccessActions",
@@ -85,7 +91,7 @@ def controller_statements(
             "Sid": "AllowScopedEC2InstanceActionsWithTags",
             "Effect": "Allow",
             "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
-            "Resource": [f"{ec2}:*:{kind}/*" for kind in LAUNCHED_RESOURCE_KINDS],
+            "Resource": [f"{ec2}:*:{kind}/*" for kind in (*LAUNCHED_RESOURCE_KINDS, "capacity-reservation")],
             "Condition": {"StringEquals": owned, "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}},
         },
         {
@@ -123,7 +129,6 @@ def controller_statements(
             "Sid": "AllowRegionalReadActions",
             "Effect": "Allow",
             "Action": [
-                "ec2:DescribeAvailabilityZones",
                 "ec2:DescribeCapacityReservations",
                 "ec2:DescribeImages",
                 "ec2:DescribeInstances",
@@ -141,8 +146,8 @@ def controller_statements(
             "Sid": "AllowSSMReadActions",
             "Effect": "Allow",
             "Action": "ssm:GetParameter",
-            # AWS public parameters have no account; `*` also matches the empty segment.
-            "Resource": f"arn:{partition}:ssm:{region}:*:parameter/aws/service/*",
+            # AWS public parameters have no account: the account segment is empty.
+            "Resource": f"arn:{partition}:ssm:{region}::parameter/aws/service/*",
         },
         {"Sid": "AllowPricingReadActions", "Effect": "Allow", "Action": "pricing:GetProducts", "Resource": "*"},
         {
@@ -156,16 +161,30 @@ def controller_statements(
             "Effect": "Allow",
             "Action": "iam:PassRole",
             "Resource": node_role_arn,
-            "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+            "Condition": {"StringEquals": {"iam:PassedToService": PASSED_TO_EC2}},
         },
         {
             "Sid": "AllowScopedInstanceProfileCreationActions",
             "Effect": "Allow",
-            "Action": ["iam:CreateInstanceProfile", "iam:TagInstanceProfile"],
+            "Action": ["iam:CreateInstanceProfile"],
             "Resource": profile,
             "Condition": {
                 "StringEquals": {**owned, "aws:RequestTag/topology.kubernetes.io/region": region},
                 "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"},
+            },
+        },
+        {
+            # Tagging only profiles this cluster already owns, with this cluster's tags.
+            "Sid": "AllowScopedInstanceProfileTagActions",
+            "Effect": "Allow",
+            "Action": ["iam:TagInstanceProfile"],
+            "Resource": profile,
+            "Condition": {
+                "StringEquals": {**profile_in_region, **owned, "aws:RequestTag/topology.kubernetes.io/region": region},
+                "StringLike": {
+                    "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*",
+                    "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*",
+                },
             },
         },
         {
@@ -178,7 +197,7 @@ def controller_statements(
             ],
             "Resource": profile,
             "Condition": {
-                "StringEquals": {**owned_resource, "aws:ResourceTag/topology.kubernetes.io/region": region},
+                "StringEquals": profile_in_region,
                 "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"},
             },
         },
@@ -187,6 +206,14 @@ def controller_statements(
             "Effect": "Allow",
             "Action": "iam:GetInstanceProfile",
             "Resource": profile,
+        },
+        {
+            # The EC2NodeClass finalizer and instance-profile garbage collection list profiles:
+            # without it, deleting a pool (or the stack) leaves its EC2NodeClass terminating forever.
+            "Sid": "AllowUnscopedInstanceProfileListAction",
+            "Effect": "Allow",
+            "Action": "iam:ListInstanceProfiles",
+            "Resource": "*",
         },
         {
             "Sid": "AllowAPIServerEndpointDiscovery",
@@ -221,6 +248,7 @@ class Karpenter(pulumi.ComponentResource):
     node_role_name: pulumi.Output[str]
     node_role_arn: pulumi.Output[str]
     release: k8s.helm.v3.Release
+    default_node_pool: k8s.apiextensions.CustomResource
 
     def __init__(
         self,
@@ -306,10 +334,13 @@ class Karpenter(pulumi.ComponentResource):
                 "tolerations": SYSTEM_TOLERATIONS,
             },
             opts=pulumi.ResourceOptions(
-                parent=self, provider=k8s_provider, depends_on=[association, cluster.system_node_group]
+                # Its pods resolve the API endpoint and AWS APIs through cluster DNS.
+                parent=self,
+                provider=k8s_provider,
+                depends_on=[association, cluster.system_node_group, cluster.coredns],
             ),
         )
-        self._default_node_pool(cluster_name, node_role.name, k8s_provider)
+        self.default_node_pool = self._default_node_pool(cluster_name, node_role.name, k8s_provider)
         self.register_outputs(
             {"nodeRoleName": self.node_role_name, "nodeRoleArn": self.node_role_arn, "queue": queue.name}
         )
@@ -345,7 +376,9 @@ class Karpenter(pulumi.ComponentResource):
             )
         return queue
 
-    def _default_node_pool(self, cluster_name: str, node_role_name: pulumi.Output[str], provider: k8s.Provider) -> None:
+    def _default_node_pool(
+        self, cluster_name: str, node_role_name: pulumi.Output[str], provider: k8s.Provider
+    ) -> k8s.apiextensions.CustomResource:
         """General-purpose CPU capacity (spot first) for add-ons' workloads and CPU pipelines."""
         opts = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.release])
         discovery = [{"tags": {"karpenter.sh/discovery": naming.karpenter_discovery(cluster_name)}}]
@@ -367,7 +400,7 @@ class Karpenter(pulumi.ComponentResource):
             },
             opts=opts,
         )
-        k8s.apiextensions.CustomResource(
+        return k8s.apiextensions.CustomResource(
             f"{self._prefix}-general",
             api_version="karpenter.sh/v1",
             kind="NodePool",

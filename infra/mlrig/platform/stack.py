@@ -157,7 +157,11 @@ def _deploy_landing_zone(target: PlatformTarget, *, assume_deployment_role: bool
         if addons.karpenter.enabled
         else None
     )
-    ready: list[pulumi.Resource] = [cluster.system_node_group] + ([karpenter.release] if karpenter else [])
+    # Add-on pods need nodes: the system nodes, and (with Karpenter) the default NodePool that
+    # Karpenter provisions general capacity from; Helm waits for them only 300 s.
+    ready: list[pulumi.Resource] = [cluster.system_node_group] + (
+        [karpenter.release, karpenter.default_node_pool] if karpenter else []
+    )
     cluster_addons = ClusterAddons(
         f"{name}-addons", target, cluster, addons, k8s_provider=k8s_provider, depends_on=ready
     )

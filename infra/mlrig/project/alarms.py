@@ -17,8 +17,9 @@ import pulumi_aws as aws
 from .. import naming, tenancy
 from ..bundle.model import AlertRoute
 from .context import ProjectContext
+from .filled_secrets import alert_route_secrets
 from .llm import LlmServices
-from .tracking import TrackingStore
+from .tracking import TRACKING_STORAGE_GIB, TrackingStore, max_storage_gib
 
 EVALUATION_PERIOD_SECONDS = 300
 CPU_PERCENT = 80
@@ -40,7 +41,10 @@ class AlarmSpec:
 
 
 def database_alarms(signal: str, identifier: pulumi.Input[str], storage_gib: int) -> list[AlarmSpec]:
+    """CPU, and free storage below 10% of what storage autoscaling can grow to: RDS grows the
+    volume by itself until then, so only nearing the ceiling needs a person."""
     dimensions = {"DBInstanceIdentifier": identifier}
+    ceiling_gib = max_storage_gib(storage_gib)
     return [
         AlarmSpec(
             f"{signal}-cpu",
@@ -54,13 +58,14 @@ def database_alarms(signal: str, identifier: pulumi.Input[str], storage_gib: int
         ),
         AlarmSpec(
             f"{signal}-storage",
-            f"{signal}: less than {int(FREE_STORAGE_FRACTION * 100)}% storage free",
+            f"{signal}: less than {int(FREE_STORAGE_FRACTION * 100)}% of the {ceiling_gib} GiB "
+            "storage autoscaling maximum free",
             "AWS/RDS",
             "FreeStorageSpace",
             dimensions,
             "Minimum",
             "LessThanThreshold",
-            storage_gib * 1024**3 * FREE_STORAGE_FRACTION,
+            ceiling_gib * 1024**3 * FREE_STORAGE_FRACTION,
             evaluation_periods=1,
         ),
     ]
@@ -155,7 +160,7 @@ class Alarms(pulumi.ComponentResource):
             )
         self.route_secrets = self._route_secrets(ctx, key_arn)
         actions: list[pulumi.Input[str]] = [self.topic.arn, *own_account_topics(names, routes)]
-        specs = database_alarms("tracking-db", tracking.database.identifier, 20)
+        specs = database_alarms("tracking-db", tracking.database.identifier, TRACKING_STORAGE_GIB)
         vdb = ctx.env.spec.llm.vector_database
         if llm.vector_database is not None and vdb is not None:
             specs += database_alarms("vector-db", llm.vector_database.identifier, vdb.storage_gib)
@@ -187,19 +192,14 @@ class Alarms(pulumi.ComponentResource):
     def _route_secrets(self, ctx: ProjectContext, key_arn: pulumi.Input[str]) -> dict[str, aws.secretsmanager.Secret]:
         """Slack webhook URLs and PagerDuty routing keys, created empty: the platform team sets
         the values; Alertmanager reads them through the External Secrets Operator."""
-        purposes = {
-            purpose
-            for route in ctx.env.spec.monitoring.alerts
-            if (purpose := naming.alert_route_secret(route.type, route.target)) is not None
-        }
         return {
-            purpose: aws.secretsmanager.Secret(
-                f"{ctx.names.prefix}-{purpose.replace('/', '-')}",
-                name=ctx.names.secret(purpose),
-                description="Alert route credential; the value is set by the platform team",
+            filled.purpose: aws.secretsmanager.Secret(
+                f"{ctx.names.prefix}-{filled.purpose.replace('/', '-')}",
+                name=ctx.names.secret(filled.purpose),
+                description="Alert route credential; the value is set by the platform team (mlrig secrets)",
                 kms_key_id=key_arn,
                 recovery_window_in_days=30 if ctx.tier == "prod" else 7,
                 opts=ctx.aws_opts(self, stateful=True),
             )
-            for purpose in sorted(purposes)
+            for filled in alert_route_secrets(ctx.env)
         }

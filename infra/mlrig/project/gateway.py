@@ -1,8 +1,11 @@
 """LLMOps in the namespace: the gateway to third-party LLM APIs and human-feedback capture.
 
 Gateway: a LiteLLM proxy (Deployment + Service + ConfigMap). Provider keys live in AWS Secrets
-Manager (`mlrig/<project>/<env>/llm-gateway/<provider>`, the key as the secret string) and reach
-the pods through an ExternalSecret; Bedrock uses the gateway's Pod Identity instead of a key.
+Manager (`mlrig/<project>/<env>/llm-gateway/<provider>`, the key as the secret string), filled by
+a person after the first apply (`mlrig secrets`), and reach the pods through one ExternalSecret
+per provider; Bedrock uses the gateway's Pod Identity instead of a key. Until a key is filled its
+Secret does not exist: the pods reference each one as optional, so the gateway starts (and the
+apply completes) without them, and serves a provider once its key is there and the pods restart.
 Rate limits (`rpm`/`tpm`) and monthly budgets come from `llm.gateway`; every request's spend is
 logged to `s3://<logs bucket>/llm-gateway/` — per project, so cost is attributed to the project,
 team and cost centre by construction.
@@ -21,8 +24,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from .. import naming, pins
 from ..bundle.model import GatewaySettings
 from .context import ProjectContext
+from .filled_secrets import GATEWAY_PROVIDERS, gateway_key_env, gateway_secret_purpose
 from .kube import (
     EXTERNAL_SECRETS_API,
     SECRET_REFRESH,
@@ -36,25 +41,13 @@ from .kube import (
 )
 
 GATEWAY = "llm-gateway"
-GATEWAY_IMAGE = "ghcr.io/berriai/litellm:main-v1.58.2"
+GATEWAY_IMAGE = pins.LITELLM.reference
 GATEWAY_PORT = 4000
-KEYS_SECRET = "llm-gateway-keys"
 FEEDBACK = "feedback-collector"
 FEEDBACK_PORT = 8080
 BUDGET_PERIOD = "30d"
-
-# LiteLLM's model prefix and the environment variable holding the provider's key (None: the
-# provider authenticates with the pod's AWS identity).
-PROVIDERS: dict[str, tuple[str, str | None]] = {
-    "openai": ("openai", "OPENAI_API_KEY"),
-    "anthropic": ("anthropic", "ANTHROPIC_API_KEY"),
-    "azure-openai": ("azure", "AZURE_API_KEY"),
-    "bedrock": ("bedrock", None),
-    "vertex-ai": ("vertex_ai", "VERTEXAI_CREDENTIALS"),
-    "mistral": ("mistral", "MISTRAL_API_KEY"),
-    "cohere": ("cohere", "COHERE_API_KEY"),
-    "groq": ("groq", "GROQ_API_KEY"),
-}
+# LiteLLM's model prefix and the environment variable holding each provider's key.
+PROVIDERS = GATEWAY_PROVIDERS
 GATEWAY_LABELS = {"app.kubernetes.io/name": GATEWAY}
 FEEDBACK_LABELS = {"app.kubernetes.io/name": FEEDBACK}
 
@@ -89,7 +82,8 @@ def gateway_config(ctx: ProjectContext, gateway: GatewaySettings) -> dict[str, A
         "s3_callback_params": {
             "s3_bucket_name": ctx.names.bucket("logs"),
             "s3_region_name": ctx.names.region,
-            "s3_path": "llm-gateway",
+            # The prefix the gateway's role may write (identity.py, workload_access).
+            "s3_path": naming.LOG_PREFIXES["gateway"].rstrip("/"),
         },
         "drop_params": True,
     }
@@ -109,19 +103,35 @@ def gateway_config(ctx: ProjectContext, gateway: GatewaySettings) -> dict[str, A
     }
 
 
-def keys_secret_spec(ctx: ProjectContext, gateway: GatewaySettings) -> dict[str, Any]:
-    data = [
-        {"secretKey": key_env, "remoteRef": {"key": ctx.names.secret(f"llm-gateway/{p}")}}
-        for p in gateway.providers
-        for key_env in [PROVIDERS[p][1]]
-        if key_env
-    ]
+def provider_key_secret(provider: str) -> str:
+    """The Kubernetes Secret one provider's key is synced into."""
+    return f"{GATEWAY}-{provider}"
+
+
+def keyed_providers(gateway: GatewaySettings) -> list[tuple[str, str]]:
+    """(provider, environment variable) of the providers that authenticate with a key."""
+    return [(p, key_env) for p in gateway.providers if (key_env := gateway_key_env(p)) is not None]
+
+
+def key_secret_spec(ctx: ProjectContext, provider: str, key_env: str) -> dict[str, Any]:
+    """One ExternalSecret per provider: a key nobody has filled yet leaves only its own Secret
+    missing, not the others'."""
     return {
         "refreshInterval": SECRET_REFRESH,
         "secretStoreRef": {"name": SECRET_STORE, "kind": "SecretStore"},
-        "target": {"name": KEYS_SECRET, "creationPolicy": "Owner"},
-        "data": data,
+        "target": {"name": provider_key_secret(provider), "creationPolicy": "Owner"},
+        "data": [{"secretKey": key_env, "remoteRef": {"key": ctx.names.secret(gateway_secret_purpose(provider))}}],
     }
+
+
+# LiteLLM without a database runs no Prisma migration; it writes only under HOME and its cache,
+# both on the writable /tmp volume, so the root filesystem stays read-only. The admin UI (which
+# rewrites its files at startup) is not served: the gateway is an API.
+GATEWAY_ENVIRONMENT = {
+    "HOME": "/tmp",
+    "XDG_CACHE_HOME": "/tmp/.cache",
+    "DISABLE_ADMIN_UI": "True",
+}
 
 
 def gateway_deployment(ctx: ProjectContext, gateway: GatewaySettings) -> dict[str, Any]:
@@ -141,8 +151,15 @@ def gateway_deployment(ctx: ProjectContext, gateway: GatewaySettings) -> dict[st
                         "image": GATEWAY_IMAGE,
                         "args": ["--config", "/etc/litellm/config.yaml", "--port", str(GATEWAY_PORT)],
                         "ports": [{"name": "http", "containerPort": GATEWAY_PORT}],
-                        "env": [{"name": "HOME", "value": "/tmp"}, {"name": "AWS_REGION", "value": ctx.names.region}],
-                        "envFrom": [{"secretRef": {"name": KEYS_SECRET}}],
+                        "env": [
+                            *({"name": k, "value": v} for k, v in GATEWAY_ENVIRONMENT.items()),
+                            {"name": "AWS_REGION", "value": ctx.names.region},
+                        ],
+                        # Optional: the pods start before anyone has filled a provider key.
+                        "envFrom": [
+                            {"secretRef": {"name": provider_key_secret(p), "optional": True}}
+                            for p, _ in keyed_providers(gateway)
+                        ],
                         "resources": {
                             "requests": {"cpu": "500m", "memory": "1Gi"},
                             "limits": {"cpu": "2", "memory": "2Gi"},
@@ -156,7 +173,10 @@ def gateway_deployment(ctx: ProjectContext, gateway: GatewaySettings) -> dict[st
                         ],
                     }
                 ],
-                "volumes": [{"name": "config", "configMap": {"name": GATEWAY}}, {"name": "tmp", "emptyDir": {}}],
+                "volumes": [
+                    {"name": "config", "configMap": {"name": GATEWAY}},
+                    {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+                ],
             },
         },
     }
@@ -251,15 +271,16 @@ class LlmWorkloads(pulumi.ComponentResource):
     def _gateway(self, gateway: GatewaySettings, after: list[pulumi.Resource]) -> None:
         ctx = self._ctx
         if addons_of(ctx).external_secrets.enabled:
-            keys = k8s.apiextensions.CustomResource(
-                f"{self._name}-gateway-keys",
-                api_version=EXTERNAL_SECRETS_API,
-                kind="ExternalSecret",
-                metadata=metadata(ctx, KEYS_SECRET, component="llm", labels=GATEWAY_LABELS),
-                spec=keys_secret_spec(ctx, gateway),
-                opts=ctx.k8s_opts(self, depends_on=after),
-            )
-            after = [*after, keys]
+            # Not awaited by anything: the Deployment reads these Secrets optionally.
+            for provider, key_env in keyed_providers(gateway):
+                k8s.apiextensions.CustomResource(
+                    f"{self._name}-gateway-key-{provider}",
+                    api_version=EXTERNAL_SECRETS_API,
+                    kind="ExternalSecret",
+                    metadata=metadata(ctx, provider_key_secret(provider), component="llm", labels=GATEWAY_LABELS),
+                    spec=key_secret_spec(ctx, provider, key_env),
+                    opts=ctx.k8s_opts(self, depends_on=after),
+                )
         self._app(
             GATEWAY,
             GATEWAY_LABELS,

@@ -127,7 +127,9 @@ def workload_access(names: ProjectNames, workload_type: str) -> list[BucketAcces
         "vector-index-refresh": [_read(names, "data")],
         "serving": [_read(names, "artifacts"), BucketAccess(names, "logs", write=(inference,))],
         "tracking": [_read_write(names, "artifacts", tracking)],
-        "gateway": [],  # reads its provider keys (see `workload_extras`)
+        # Spend logs of every request (LiteLLM's S3 callback); reads its provider keys too
+        # (see `workload_extras`).
+        "gateway": [BucketAccess(names, "logs", write=(naming.LOG_PREFIXES["gateway"],))],
         "feedback": [],  # puts records into the feedback stream (see `llm.py`)
     }
     return table[workload_type]
@@ -302,8 +304,13 @@ def trust_github(provider_arn: pulumi.Input[str], repository: str, environment: 
 
 @dataclass(frozen=True)
 class KeyUsers:
+    """Role ARNs that use a project key. `readers` and `writers` are roles of the key's own stack
+    (they exist before the key: it depends on them); `foreign_readers` are roles another
+    environment's stack creates, which the key policy may name only through conditions."""
+
     readers: tuple[str, ...]
     writers: tuple[str, ...]
+    foreign_readers: tuple[str, ...] = ()
 
 
 def persona_roles(project: Project, env: ProjectEnvironment, default_account: str) -> dict[str, str]:
@@ -318,6 +325,7 @@ def key_users(project: Project, env: ProjectEnvironment, default_account: str) -
     names = project_names(project, env, default_account=default_account)
     readers: set[str] = set()
     writers: set[str] = set()
+    foreign: set[str] = set()
 
     def classify(arn: str, accesses: Iterable[BucketAccess]) -> None:
         mine = [a for a in accesses if a.names == names]
@@ -328,19 +336,24 @@ def key_users(project: Project, env: ProjectEnvironment, default_account: str) -
 
     for environment in project.environments.values():
         for persona, arn in persona_roles(project, environment, default_account).items():
-            classify(arn, persona_access(project, environment, persona, default_account))
+            accesses = persona_access(project, environment, persona, default_account)
+            if environment.name == env.name:
+                classify(arn, accesses)
+            elif any(a.names == names for a in accesses):
+                assert not any(a.write for a in accesses if a.names == names), "nobody writes across environments"
+                foreign.add(arn)
     for workload, workload_type in workloads(env).items():
         classify(names.workload_role_arn(workload), workload_access(names, workload_type))
         if workload_type == "gateway":  # reads its provider keys, encrypted with the project key
             readers.add(names.workload_role_arn(workload))
     if env.spec.llm.feedback.enabled:
         writers.add(naming.project_role_arn(names, naming.firehose_delivery_role(names, FEEDBACK)))
-    return KeyUsers(tuple(sorted(readers)), tuple(sorted(writers)))
+    return KeyUsers(tuple(sorted(readers)), tuple(sorted(writers)), tuple(sorted(foreign)))
 
 
 def cross_account_data_readers(project: Project, env: ProjectEnvironment, default_account: str) -> list[str]:
     """Persona roles of other accounts that read this environment's data bucket: the bucket
-    policy must name them too (cross-account access needs both sides)."""
+    policy must let them in too (cross-account access needs both sides)."""
     names = project_names(project, env, default_account=default_account)
     readers: list[str] = []
     for environment in project.environments.values():
@@ -351,6 +364,19 @@ def cross_account_data_readers(project: Project, env: ProjectEnvironment, defaul
             if any(a.names == names for a in persona_access(project, environment, persona, default_account)):
                 readers.append(arn)
     return sorted(readers)
+
+
+def other_stack_principals(role_arns: Sequence[str], region: str) -> dict[str, Any]:
+    """`Principal` and `Condition` that admit exactly `role_arns`, roles another stack creates,
+    without naming them as principals: KMS and S3 reject a policy whose principal does not exist
+    yet, so naming them would make this stack depend on the other stack having been applied
+    first. The account principals delegate to those accounts' IAM policies; `aws:PrincipalArn`
+    keeps it to these roles."""
+    accounts = sorted({naming.account_of_arn(arn) for arn in role_arns})
+    return {
+        "Principal": {"AWS": [naming.account_root_arn(account, region) for account in accounts]},
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": sorted(role_arns)}},
+    }
 
 
 # --- components --------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .. import pins
 from ..bundle.model import Addons
 from .context import ProjectContext
+from .tracking import DatabaseConnection
 
 
 def addons_of(ctx: ProjectContext) -> Addons:
@@ -70,6 +72,32 @@ def restricted_pod_security(user: int = 65532) -> dict[str, Any]:
     }
 
 
+# --- Kubernetes quantities ---------------------------------------------------------------------
+
+
+def cpu_cores(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+MEMORY_UNITS_GIB = {
+    "Ki": 2**-20,
+    "Mi": 2**-10,
+    "Gi": 1,
+    "Ti": 2**10,
+    "K": 1e3 / 2**30,
+    "M": 1e6 / 2**30,
+    "G": 1e9 / 2**30,
+    "T": 1e12 / 2**30,
+}
+
+
+def memory_gib(quantity: str) -> float:
+    for unit, factor in MEMORY_UNITS_GIB.items():
+        if quantity.endswith(unit):
+            return float(quantity[: -len(unit)]) * factor
+    return float(quantity) / 2**30
+
+
 # --- secrets from AWS Secrets Manager ---------------------------------------------------------
 
 EXTERNAL_SECRETS_API = "external-secrets.io/v1"
@@ -83,17 +111,22 @@ def secret_store_spec(ctx: ProjectContext) -> dict[str, Any]:
     return {"provider": {"aws": {"service": "SecretsManager", "region": ctx.names.region}}}
 
 
-def external_secret_spec(remote_key: str, target: str, *, template: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Sync every key of the JSON secret `remote_key` into the Kubernetes Secret `target`,
-    optionally reshaped by a template (e.g. a connection URI built from its fields)."""
-    target_spec: dict[str, Any] = {"name": target, "creationPolicy": "Owner"}
-    if template:
-        target_spec["template"] = {"engineVersion": "v2", "data": dict(template)}
+def database_secret_spec(connection: DatabaseConnection, target: str, template: Mapping[str, Any]) -> dict[str, Any]:
+    """Sync a database's RDS-managed master secret (read by ARN: `username`, `password`) into
+    the Secret `target`, shaped by `template`, whose values may use `{{ .username }}` and
+    `{{ .password }}` beside the connection's (non-secret) host, port and database name."""
     return {
         "refreshInterval": SECRET_REFRESH,
         "secretStoreRef": {"name": SECRET_STORE, "kind": "SecretStore"},
-        "target": target_spec,
-        "dataFrom": [{"extract": {"key": remote_key}}],
+        "target": {
+            "name": target,
+            "creationPolicy": "Owner",
+            "template": {"engineVersion": "v2", "data": dict(template)},
+        },
+        "data": [
+            {"secretKey": field, "remoteRef": {"key": connection.master_secret_arn, "property": field}}
+            for field in ("username", "password")
+        ],
     }
 
 
@@ -124,7 +157,7 @@ def disruption_budget(
     )
 
 
-VECTOR_IMAGE = "timberio/vector:0.53.0-distroless-static"
+VECTOR_IMAGE = pins.VECTOR.reference
 
 
 def server_replicas(ctx: ProjectContext) -> int:

@@ -13,6 +13,7 @@ import pulumi
 
 from .context import ProjectContext
 from .gateway import LlmWorkloads
+from .handoff import AwsHandoff
 from .kube import addons_of
 from .monitoring_rules import MonitoringRules
 from .pipelines import DEFAULT_IMAGE_TAG, Pipelines
@@ -26,27 +27,44 @@ def build_kubernetes_side(
     ctx: ProjectContext,
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource],
+    handoff: AwsHandoff,
     *,
     image_tag: str = DEFAULT_IMAGE_TAG,
 ) -> None:
     """Workspace, pools, tracking server, pipelines, serving, LLM services and alerts.
 
     `depends_on` are the AWS resources the cluster objects need first (the persona roles the
-    access entries name, the Pod Identity associations, the secrets). `image_tag` is the tag of
-    the project's images (the stack setting `mlrig:imageTag`, set by CI to the image it built).
+    access entries name, the Pod Identity associations, the secrets); `handoff` what they read
+    from them (the project key, the databases). `image_tag` is the tag of the project's images
+    (the stack setting `mlrig:imageTag`, set by CI to the image it built).
     """
     addons = addons_of(ctx)
     opts = pulumi.ResourceOptions(parent=parent)
     prefix = ctx.names.prefix
-    workspace = Workspace(f"{prefix}-workspace", ctx, depends_on=depends_on, opts=opts)
+    workspace = Workspace(
+        f"{prefix}-workspace",
+        ctx,
+        database_secret_arns=[d.master_secret_arn for d in handoff.databases],
+        depends_on=depends_on,
+        opts=opts,
+    )
     in_namespace: list[pulumi.Resource] = [workspace, *depends_on]
     if addons.karpenter.enabled and ctx.env.spec.compute.pools:
         ComputePools(f"{prefix}-pools", ctx, depends_on=[workspace], opts=opts)
-    TrackingServer(f"{prefix}-tracking", ctx, depends_on=in_namespace, opts=opts)
+    TrackingServer(f"{prefix}-tracking", ctx, handoff.tracking_database, depends_on=in_namespace, opts=opts)
     if addons.argo_workflows.enabled and ctx.env.spec.pipelines:
-        Pipelines(f"{prefix}-pipelines", ctx, image_tag=image_tag, depends_on=in_namespace, opts=opts)
+        Pipelines(
+            f"{prefix}-pipelines",
+            ctx,
+            image_tag=image_tag,
+            vector_database=handoff.vector_database,
+            depends_on=in_namespace,
+            opts=opts,
+        )
     if addons.kserve.enabled and ctx.env.spec.serving.endpoints:
-        Serving(f"{prefix}-serving", ctx, image_tag=image_tag, depends_on=in_namespace, opts=opts)
+        Serving(
+            f"{prefix}-serving", ctx, image_tag=image_tag, key_arn=handoff.key_arn, depends_on=in_namespace, opts=opts
+        )
     llm = ctx.env.spec.llm
     if llm.gateway is not None or llm.feedback.enabled:
         LlmWorkloads(f"{prefix}-llm", ctx, depends_on=in_namespace, opts=opts)

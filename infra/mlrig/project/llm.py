@@ -1,9 +1,8 @@
 """LLMOps additions, AWS side: the vector database, the gateway's provider-key secrets and
 human-feedback capture (Kinesis Firehose into the logs bucket, partitioned by date).
 
-Provider keys are created empty: the platform team sets each value once (`aws secretsmanager
-put-secret-value --secret-id mlrig/<project>/<env>/llm-gateway/<provider> --secret-string ...`);
-mlrig never sees them."""
+Provider keys are created empty (`filled_secrets.py`): the platform team sets each value once
+(`mlrig secrets` prints the commands); mlrig never sees them, and nothing waits for them."""
 
 from __future__ import annotations
 
@@ -14,9 +13,10 @@ import pulumi_aws as aws
 
 from .. import naming
 from .context import ProjectContext
+from .filled_secrets import gateway_secrets
 from .identity import Identity, policy_document
 from .storage import Storage
-from .tracking import POSTGRES_PORT, PostgresDatabase
+from .tracking import POSTGRES_PORT, DatabaseConnection, PostgresDatabase
 
 OPENSEARCH_ENGINE_VERSION = "OpenSearch_2.17"
 OPENSEARCH_HTTP_ACTIONS = ["es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"]
@@ -31,7 +31,7 @@ FEEDBACK_PRODUCER_TYPES = ("feedback",)
 
 
 class LlmServices(pulumi.ComponentResource):
-    vector_secret_name: pulumi.Output[str] | None
+    vector_connection: DatabaseConnection | None
     vector_database: aws.rds.Instance | None
     opensearch: aws.opensearch.Domain | None
     gateway_secrets: dict[str, aws.secretsmanager.Secret]
@@ -50,7 +50,7 @@ class LlmServices(pulumi.ComponentResource):
         self._identity = identity
         key_arn = storage.key.arn
         llm = ctx.env.spec.llm
-        self.vector_secret_name = None
+        self.vector_connection = None
         self.vector_database = None
         self.opensearch = None
         vdb = llm.vector_database
@@ -67,19 +67,20 @@ class LlmServices(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.vector_database = store.instance
-            self.vector_secret_name = store.secret.name
+            self.vector_connection = store.connection
         elif vdb is not None:
             self.opensearch = self._opensearch(vdb.instance_class or "t3.medium.search", vdb.storage_gib, key_arn)
+        # Created empty: a person fills each one (`mlrig secrets`); mlrig never sees the keys.
         self.gateway_secrets = {
-            provider: aws.secretsmanager.Secret(
-                f"{ctx.names.prefix}-gateway-{provider}",
-                name=ctx.names.secret(f"llm-gateway/{provider}"),
-                description=f"{provider} API key of the LLM gateway; the value is set by the platform team",
+            filled.purpose.rsplit("/", 1)[1]: aws.secretsmanager.Secret(
+                f"{ctx.names.prefix}-gateway-{filled.purpose.rsplit('/', 1)[1]}",
+                name=ctx.names.secret(filled.purpose),
+                description=f"{filled.description}; the value is set by the platform team (mlrig secrets)",
                 kms_key_id=key_arn,
                 recovery_window_in_days=30 if ctx.tier == "prod" else 7,
                 opts=ctx.aws_opts(self, stateful=True),
             )
-            for provider in (llm.gateway.providers if llm.gateway else [])
+            for filled in gateway_secrets(ctx.env)
         }
         self.feedback_stream = self._feedback(storage) if llm.feedback.enabled else None
         self.register_outputs(

@@ -1,6 +1,13 @@
 """Alerts of one project environment: a PrometheusRule for pipeline failures, serving latency
 and errors, and data drift; an AlertmanagerConfig routing them to the bundle's channels.
 
+Routing is per namespace: the platform's Alertmanager matches each AlertmanagerConfig only on
+alerts labelled with its own namespace (`OnNamespace`), so every rule here carries
+`namespace=<the project's namespace>` — kept through its aggregation where the series have it
+(serving), and set by the rule where they come from the Argo controller's namespace (pipeline
+metrics). Each rule selects only this project environment's series, so a route never receives
+another team's alerts.
+
 Metrics used:
 - `argo_workflows_mlrig_pipeline_failed` — counter every WorkflowTemplate emits on failure
   (pipelines.py; Argo prefixes custom metrics with `argo_workflows_`, newer releases add `_total`);
@@ -25,6 +32,7 @@ from .. import naming
 from ..bundle.model import AlertRoute, MonitoringSettings, ProjectSpec
 from .context import ProjectContext
 from .kube import EXTERNAL_SECRETS_API, SECRET_REFRESH, SECRET_STORE, addons_of, metadata
+from .pipelines import DRIFT_SCORE_METRIC, PIPELINE_FAILED_METRIC, argo_metric
 
 MONITORING_API = "monitoring.coreos.com/v1"
 ALERTMANAGER_CONFIG_API = "monitoring.coreos.com/v1alpha1"
@@ -37,17 +45,24 @@ def severity(ctx: ProjectContext) -> str:
     return "critical" if ctx.tier == "prod" else "warning"
 
 
+def alert_labels(ctx: ProjectContext) -> dict[str, str]:
+    """Labels every alert of the project carries: its severity, and the namespace its
+    AlertmanagerConfig lives in (the only alerts that config's routes match)."""
+    return {"severity": severity(ctx), "namespace": ctx.names.namespace}
+
+
 def _selector(ctx: ProjectContext) -> str:
     return f'project="{ctx.project.name}", environment="{ctx.env.name}"'
 
 
 def pipeline_rules(ctx: ProjectContext) -> list[dict[str, Any]]:
-    failed = f'{{__name__=~"argo_workflows_mlrig_pipeline_failed(_total)?", {_selector(ctx)}}}'
+    # Counters may carry Prometheus' `_total` suffix, depending on the Argo release.
+    failed = f'{{__name__=~"{argo_metric(PIPELINE_FAILED_METRIC)}(_total)?", {_selector(ctx)}}}'
     return [
         {
             "alert": "MlrigPipelineFailed",
             "expr": f"sum by (pipeline) (increase({failed}[1h])) > 0",
-            "labels": {"severity": severity(ctx)},
+            "labels": alert_labels(ctx),
             "annotations": {
                 "summary": f"A pipeline of {ctx.project.name} ({ctx.env.name}) failed",
                 "description": "Pipeline {{ $labels.pipeline }} failed in the last hour.",
@@ -57,6 +72,21 @@ def pipeline_rules(ctx: ProjectContext) -> list[dict[str, Any]]:
 
 
 ISVC_LABEL = "inference_service"
+# The model servers' HTTP metrics (prometheus-fastapi-instrumentator names).
+REQUEST_DURATION_METRIC = "http_request_duration_seconds"
+REQUESTS_METRIC = "http_requests_total"
+# kube-prometheus-stack's Prometheus Service (release `kube-prometheus-stack`).
+PROMETHEUS_SERVICE = "kube-prometheus-stack-prometheus"
+PROMETHEUS_PORT = 9090
+
+
+def prometheus_url(ctx: ProjectContext) -> pulumi.Output[str]:
+    """The platform's Prometheus, for in-cluster queries (KEDA's concurrency trigger)."""
+    return pulumi.Output.concat(
+        f"http://{PROMETHEUS_SERVICE}.", ctx.platform.monitoring_namespace, f".svc.cluster.local:{PROMETHEUS_PORT}"
+    )
+
+
 PREDICTOR_POD_LABEL = "serving.kserve.io/inferenceservice"
 MODEL_SERVER_PORT = 8080
 
@@ -99,18 +129,19 @@ def predictor_pod_monitor_spec() -> dict[str, Any]:
 
 def serving_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[dict[str, Any]]:
     namespace = f'namespace="{ctx.names.namespace}", {ISVC_LABEL}!=""'
+    by = f"namespace, {ISVC_LABEL}"
     latency = (
-        f"1000 * histogram_quantile(0.99, sum by (le, {ISVC_LABEL}) "
-        f"(rate(http_request_duration_seconds_bucket{{{namespace}}}[5m])))"
+        f"1000 * histogram_quantile(0.99, sum by (le, {by}) "
+        f"(rate({REQUEST_DURATION_METRIC}_bucket{{{namespace}}}[5m])))"
     )
-    errors = f'sum by ({ISVC_LABEL}) (rate(http_requests_total{{{namespace}, status="5xx"}}[5m]))'
-    total = f"sum by ({ISVC_LABEL}) (rate(http_requests_total{{{namespace}}}[5m]))"
+    errors = f'sum by ({by}) (rate({REQUESTS_METRIC}{{{namespace}, status="5xx"}}[5m]))'
+    total = f"sum by ({by}) (rate({REQUESTS_METRIC}{{{namespace}}}[5m]))"
     return [
         {
             "alert": "MlrigServingLatencyHigh",
             "expr": f"{latency} > {monitoring.latency_p99_ms}",
             "for": "10m",
-            "labels": {"severity": severity(ctx)},
+            "labels": alert_labels(ctx),
             "annotations": {
                 "summary": f"p99 latency above {monitoring.latency_p99_ms} ms",
                 "description": "{{ $labels.inference_service }} p99 latency is {{ $value }} ms.",
@@ -120,7 +151,7 @@ def serving_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[d
             "alert": "MlrigServingErrorRateHigh",
             "expr": f"({errors}) / ({total}) > {monitoring.error_rate}",
             "for": "10m",
-            "labels": {"severity": severity(ctx)},
+            "labels": alert_labels(ctx),
             "annotations": {
                 "summary": f"Error rate above {monitoring.error_rate}",
                 "description": "{{ $labels.inference_service }} answers {{ $value }} of requests with 5xx.",
@@ -135,8 +166,8 @@ def drift_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[dic
     return [
         {
             "alert": "MlrigDataDrift",
-            "expr": f"max by (pipeline) (argo_workflows_mlrig_drift_score{{{_selector(ctx)}}}) > {threshold}",
-            "labels": {"severity": "warning"},
+            "expr": f"max by (pipeline) ({argo_metric(DRIFT_SCORE_METRIC)}{{{_selector(ctx)}}}) > {threshold}",
+            "labels": {**alert_labels(ctx), "severity": "warning"},
             "annotations": {
                 "summary": f"Data drift above {threshold} ({monitoring.drift.method})",
                 "description": "Drift score {{ $value }}" + retrain + ".",

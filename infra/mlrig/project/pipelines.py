@@ -31,11 +31,12 @@ from .context import ProjectContext
 from .kube import (
     EXTERNAL_SECRETS_API,
     addons_of,
-    external_secret_spec,
+    database_secret_spec,
     metadata,
     restricted_container_security,
 )
 from .pools import scheduling
+from .tracking import DatabaseConnection
 from .tracking_server import tracking_uri
 
 # Tag of the project images the pipelines and endpoints run: CI pushes immutable tags and passes
@@ -129,11 +130,28 @@ def container(
     chosen = command if command is not None else pipeline.command
     if chosen:
         spec["command"] = list(chosen)
-    if pipeline.type == "vector-index-refresh":
+    if pipeline.type == "vector-index-refresh" and uses_pgvector(ctx):
         spec["envFrom"] = [{"secretRef": {"name": VECTOR_DB_SECRET}}]
     if pipeline.resources.gpu and not light:
         spec["volumeMounts"].append({"name": "dshm", "mountPath": "/dev/shm"})
     return spec
+
+
+def uses_pgvector(ctx: ProjectContext) -> bool:
+    """A pgvector store has a connection Secret; OpenSearch is reached with the pod's IAM identity."""
+    vector_database = ctx.env.spec.llm.vector_database
+    return vector_database is not None and vector_database.engine == "pgvector"
+
+
+def vector_db_template(database: DatabaseConnection) -> dict[str, Any]:
+    """The keys index-refresh steps read (environment variables of their containers)."""
+    return {
+        "host": database.host,
+        "port": str(database.port),
+        "dbname": database.dbname,
+        "username": "{{ .username }}",
+        "password": "{{ .password }}",
+    }
 
 
 def retry(pipeline: Pipeline) -> dict[str, Any]:
@@ -152,10 +170,22 @@ def metric_labels(ctx: ProjectContext, name: str) -> list[dict[str, str]]:
     ]
 
 
+# Custom metrics the WorkflowTemplates emit; Argo's controller serves them prefixed with
+# `argo_workflows_` (and counters with a `_total` suffix), and the alert rules query them.
+ARGO_METRIC_PREFIX = "argo_workflows_"
+PIPELINE_FAILED_METRIC = "mlrig_pipeline_failed"
+DRIFT_SCORE_METRIC = "mlrig_drift_score"
+
+
+def argo_metric(name: str) -> str:
+    """The name Prometheus scrapes a WorkflowTemplate custom metric under."""
+    return f"{ARGO_METRIC_PREFIX}{name}"
+
+
 def failure_metric(ctx: ProjectContext, name: str) -> dict[str, Any]:
     """Workflow-level counter of failed runs: `argo_workflows_mlrig_pipeline_failed`."""
     return {
-        "name": "mlrig_pipeline_failed",
+        "name": PIPELINE_FAILED_METRIC,
         "help": "Failed runs of an mlrig pipeline",
         "labels": metric_labels(ctx, name),
         "when": "{{workflow.status}} != Succeeded",
@@ -274,7 +304,7 @@ def monitoring_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, ima
             "metrics": {
                 "prometheus": [
                     {
-                        "name": "mlrig_drift_score",
+                        "name": DRIFT_SCORE_METRIC,
                         "help": "Data drift score of the last monitoring run",
                         "labels": [*metric_labels(ctx, name), {"key": "method", "value": drift.method}],
                         "gauge": {"value": "{{outputs.parameters.score}}", "realtime": False},
@@ -414,6 +444,7 @@ class Pipelines(pulumi.ComponentResource):
         ctx: ProjectContext,
         *,
         image_tag: str = DEFAULT_IMAGE_TAG,
+        vector_database: DatabaseConnection | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -423,7 +454,8 @@ class Pipelines(pulumi.ComponentResource):
         spec = ctx.env.spec
         after = list(depends_on)
         self._executor_rbac(spec, after)
-        self._vector_db_secret(spec, after)
+        if vector_database is not None:
+            self._vector_db_secret(spec, vector_database, after)
         for pipeline_name, pipeline in spec.pipelines.items():
             if pipeline.image is None:
                 pulumi.log.warn(
@@ -506,16 +538,16 @@ class Pipelines(pulumi.ComponentResource):
                 after,
             )
 
-    def _vector_db_secret(self, spec: ProjectSpec, after: list[pulumi.Resource]) -> None:
+    def _vector_db_secret(self, spec: ProjectSpec, database: DatabaseConnection, after: list[pulumi.Resource]) -> None:
         ctx = self._ctx
         wanted = any(p.type == "vector-index-refresh" for p in spec.pipelines.values())
-        if not (wanted and spec.llm.vector_database is not None and addons_of(ctx).external_secrets.enabled):
+        if not (wanted and uses_pgvector(ctx) and addons_of(ctx).external_secrets.enabled):
             return
         k8s.apiextensions.CustomResource(
             f"{self._name}-vector-db-secret",
             api_version=EXTERNAL_SECRETS_API,
             kind="ExternalSecret",
             metadata=metadata(ctx, VECTOR_DB_SECRET, component="pipeline"),
-            spec=external_secret_spec(ctx.names.secret(VECTOR_DB_SECRET), VECTOR_DB_SECRET),
+            spec=database_secret_spec(database, VECTOR_DB_SECRET, vector_db_template(database)),
             opts=ctx.k8s_opts(self, depends_on=after),
         )

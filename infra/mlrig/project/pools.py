@@ -8,22 +8,24 @@ disagree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .. import pins
 from ..aws_catalog import nvidia_gpus, split_instance_type
-from ..bundle.model import ComputePool
+from ..bundle.model import ComputePool, ProjectSpec
 from .context import ProjectContext
-from .kube import metadata, restricted_container_security, restricted_pod_security
+from .kube import cpu_cores, metadata, restricted_container_security, restricted_pod_security
 
 KARPENTER_API = "karpenter.sh/v1"
 NODE_CLASS_API = "karpenter.k8s.aws/v1"
 # Karpenter resolves the AL2023 alias to the accelerated (NVIDIA) variant for GPU instance types.
 AMI_ALIAS = "al2023@latest"
-PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+PAUSE_IMAGE = pins.PAUSE.reference
 
 POOL_LABEL = "mlrig.io/pool"
 OWNER_KEY = "mlrig.io/project"
@@ -93,9 +95,38 @@ def node_capacity(pool: ComputePool) -> tuple[int, int]:
 
 
 def gpus_per_node(pool: ComputePool) -> int:
+    """GPUs of the pool's largest node (limits are counted in these)."""
     if pool.gpu is None:
         return 0
     return max((nvidia_gpus(t) or pool.gpu.count) for t in pool.instance_types)
+
+
+def workers_per_node(pool: ComputePool, cpu: float, gpus: int) -> int:
+    """How many workers of a job fit on the pool's smallest node, at least one."""
+    if pool.gpu is not None and gpus:
+        smallest = min((nvidia_gpus(t) or pool.gpu.count) for t in pool.instance_types)
+        return max(1, smallest // gpus)
+    smallest_cpu = min(instance_capacity(t)[0] for t in pool.instance_types)
+    return max(1, int(smallest_cpu // max(cpu, 1)))
+
+
+def largest_job_nodes(pool: ComputePool, spec: ProjectSpec) -> int:
+    """Nodes the pool's largest multi-worker job occupies at once: a distributed run (torchrun
+    rendezvous) makes progress only when every worker is scheduled, so the pool must hold all of
+    them together."""
+    needed = 0
+    for pipeline in spec.pipelines.values():
+        if pipeline.pool != pool.name or pipeline.workers <= 1:
+            continue
+        per_node = workers_per_node(pool, cpu_cores(pipeline.resources.cpu), pipeline.resources.gpu)
+        needed = max(needed, math.ceil(pipeline.workers / per_node))
+    return needed
+
+
+def pool_nodes(pool: ComputePool, spec: ProjectSpec) -> int:
+    """The most nodes the pool may run: its `max`, raised to fit its largest multi-worker job
+    (a limit below that would leave the job's last workers pending until its deadline)."""
+    return max(pool.max, largest_job_nodes(pool, spec))
 
 
 # --- scheduling: the one place taints and tolerations come from --------------------------------
@@ -153,11 +184,13 @@ def requirements(pool: ComputePool) -> list[dict[str, Any]]:
     ]
 
 
-def pool_limits(pool: ComputePool) -> dict[str, str]:
+def pool_limits(pool: ComputePool, spec: ProjectSpec) -> dict[str, str]:
+    """Karpenter's NodePool limits: `pool_nodes` nodes of the pool's largest instance type."""
+    nodes = pool_nodes(pool, spec)
     cpu, memory = node_capacity(pool)
-    limits = {"cpu": str(pool.max * cpu), "memory": f"{pool.max * memory}Gi"}
+    limits = {"cpu": str(nodes * cpu), "memory": f"{nodes * memory}Gi"}
     if pool.gpu is not None:
-        limits[GPU_TAINT] = str(pool.max * gpus_per_node(pool))
+        limits[GPU_TAINT] = str(nodes * gpus_per_node(pool))
     return limits
 
 
@@ -167,7 +200,7 @@ def disruption(pool: ComputePool) -> dict[str, str]:
     return {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": CPU_CONSOLIDATE_AFTER}
 
 
-def node_pool_spec(pool: ComputePool, owner: str, node_class: str) -> dict[str, Any]:
+def node_pool_spec(pool: ComputePool, spec: ProjectSpec, owner: str, node_class: str) -> dict[str, Any]:
     return {
         "template": {
             "metadata": {"labels": pool_labels(pool, owner)},
@@ -178,7 +211,7 @@ def node_pool_spec(pool: ComputePool, owner: str, node_class: str) -> dict[str, 
                 "expireAfter": NODE_EXPIRY,
             },
         },
-        "limits": pool_limits(pool),
+        "limits": pool_limits(pool, spec),
         "disruption": disruption(pool),
     }
 
@@ -298,7 +331,7 @@ class ComputePools(pulumi.ComponentResource):
                 api_version=KARPENTER_API,
                 kind="NodePool",
                 metadata=metadata(ctx, node_class_name, component="compute", namespaced=False),
-                spec=node_pool_spec(pool, owner, node_class_name),
+                spec=node_pool_spec(pool, ctx.env.spec, owner, node_class_name),
                 opts=ctx.k8s_opts(self, depends_on=[node_class]),
             )
             if pool.min > 0:

@@ -12,8 +12,11 @@ InferenceService has no traffic split of its own. Gradual rollouts are therefore
   requests to the shadow and drops its responses (an explicit mirror).
 - direct: one InferenceService `<name>`.
 
-Autoscaling is the HPA of RawDeployment: `minReplicas`/`maxReplicas` from the bundle, scaling on
-CPU (`targetConcurrency` needs Knative or KEDA and is recorded as an annotation).
+Autoscaling: KServe's RawDeployment HPA only knows CPU and memory, so endpoints use its KEDA
+autoscaler class (the platform installs KEDA with KServe): a ScaledObject keeps each replica at
+`targetConcurrency` in-flight requests, measured in Prometheus as the request rate times the mean
+latency of the endpoint's model servers (Little's law), between `minReplicas` and `maxReplicas`.
+Without the monitoring add-on there is no Prometheus to ask, and endpoints scale on CPU.
 
 Request/response logging: KServe's logger (mode `all`) posts CloudEvents to the namespace's
 `inference-logger` (Vector), which writes them as gzipped JSON lines to
@@ -34,6 +37,7 @@ from ..bundle.model import Endpoint
 from .context import ProjectContext
 from .kube import (
     VECTOR_IMAGE,
+    addons_of,
     cluster_service_url,
     disruption_budget,
     metadata,
@@ -41,10 +45,14 @@ from .kube import (
     server_replicas,
     vector_collector_deployment,
 )
+from .monitoring_rules import ISVC_LABEL, REQUEST_DURATION_METRIC, prometheus_url
 from .pipelines import DEFAULT_IMAGE_TAG, model_hub_uri
 from .pools import scheduling
 
 KSERVE_API = "serving.kserve.io/v1beta1"
+AUTOSCALER_CLASS = "serving.kserve.io/autoscalerClass"
+DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
+CONCURRENCY_WINDOW = "1m"
 GRAPH_API = "serving.kserve.io/v1alpha1"
 LOGGER = "inference-logger"
 LOGGER_IMAGE = VECTOR_IMAGE
@@ -102,16 +110,49 @@ def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served
     }
 
 
-def predictor(
-    ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served_name: str, *, log: bool
-) -> dict[str, Any]:
+def scales_on_concurrency(ctx: ProjectContext) -> bool:
+    """Concurrency is measured in Prometheus: only with the monitoring add-on."""
+    return addons_of(ctx).monitoring.enabled
+
+
+def concurrency_query(ctx: ProjectContext, isvc_name: str) -> str:
+    """In-flight requests of one InferenceService, summed over its replicas: request rate times
+    mean latency (Little's law) from the model servers' request-duration histogram."""
+    selector = f'namespace="{ctx.names.namespace}", {ISVC_LABEL}="{isvc_name}"'
+    return f"sum(rate({REQUEST_DURATION_METRIC}_sum{{{selector}}}[{CONCURRENCY_WINDOW}]))"
+
+
+def autoscaling_spec(ctx: ProjectContext, endpoint: Endpoint, isvc_name: str) -> dict[str, Any]:
+    """Replica bounds, and what drives scaling between them (see the module docstring)."""
     autoscaling = endpoint.autoscaling
+    # Both autoscalers need at least one replica.
+    bounds: dict[str, Any] = {"minReplicas": max(autoscaling.min_replicas, 1), "maxReplicas": autoscaling.max_replicas}
+    if not scales_on_concurrency(ctx):
+        return {**bounds, "scaleMetric": "cpu", "scaleTarget": CPU_TARGET_PERCENT}
+    external = {
+        "metric": {
+            "backend": "prometheus",
+            "serverAddress": prometheus_url(ctx),
+            "query": concurrency_query(ctx, isvc_name),
+        },
+        # KEDA divides the total by this target per replica (AverageValue).
+        "target": {"type": "Value", "value": str(autoscaling.target_concurrency)},
+    }
+    return {**bounds, "autoScaling": {"metrics": [{"type": "External", "external": external}]}}
+
+
+def autoscaler_annotations(ctx: ProjectContext) -> dict[str, str]:
+    annotations = {DEPLOYMENT_MODE: "RawDeployment"}
+    if scales_on_concurrency(ctx):
+        annotations[AUTOSCALER_CLASS] = "keda"
+    return annotations
+
+
+def predictor(
+    ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served_name: str, isvc_name: str, *, log: bool
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
-        # RawDeployment's HPA needs at least one replica.
-        "minReplicas": max(autoscaling.min_replicas, 1),
-        "maxReplicas": autoscaling.max_replicas,
-        "scaleMetric": "cpu",
-        "scaleTarget": CPU_TARGET_PERCENT,
+        **autoscaling_spec(ctx, endpoint, isvc_name),
         "serviceAccountName": ctx.names.service_account("serving"),
         **scheduling(ctx, endpoint.pool),
         **model_server(ctx, endpoint, image_tag, served_name),
@@ -130,13 +171,15 @@ def inference_services(ctx: ProjectContext, endpoint: Endpoint, image_tag: str) 
     strategy = endpoint.rollout.strategy
     log = endpoint.request_logging or strategy == "shadow"  # the shadow mirror rides on the logger
 
-    def isvc(served_name: str, *, logged: bool = log) -> dict[str, Any]:
-        return {"predictor": predictor(ctx, endpoint, image_tag, served_name, log=logged)}
+    def isvc(isvc_name: str, *, logged: bool = log) -> dict[str, Any]:
+        return {"predictor": predictor(ctx, endpoint, image_tag, endpoint.name, isvc_name, log=logged)}
 
     if strategy in SPLIT_VARIANTS:
-        return {f"{endpoint.name}-{variant}": isvc(endpoint.name) for variant in SPLIT_VARIANTS[strategy]}
+        names = [f"{endpoint.name}-{variant}" for variant in SPLIT_VARIANTS[strategy]]
+        return {name: isvc(name) for name in names}
     if strategy == "shadow":
-        return {endpoint.name: isvc(endpoint.name), f"{endpoint.name}-shadow": isvc(endpoint.name, logged=False)}
+        shadow = f"{endpoint.name}-shadow"
+        return {endpoint.name: isvc(endpoint.name), shadow: isvc(shadow, logged=False)}
     return {endpoint.name: isvc(endpoint.name)}
 
 
@@ -171,7 +214,7 @@ def split_graph_spec(endpoint: Endpoint) -> dict[str, Any]:
 # --- the inference logger -------------------------------------------------------------------------
 
 
-def logger_config(ctx: ProjectContext, endpoints: Sequence[Endpoint]) -> dict[str, Any]:
+def logger_config(ctx: ProjectContext, endpoints: Sequence[Endpoint], key_arn: pulumi.Input[str]) -> dict[str, Any]:
     """Vector: KServe CloudEvents in, inference tables out, plus the shadow mirrors."""
     config: dict[str, Any] = {
         "data_dir": "/var/lib/vector",
@@ -208,7 +251,10 @@ def logger_config(ctx: ProjectContext, endpoints: Sequence[Endpoint]) -> dict[st
                 "compression": "gzip",
                 "encoding": {"codec": "json"},
                 "framing": {"method": "newline_delimited"},
+                # The project key, as the bucket's default: without the key id S3 would use the
+                # AWS-managed aws/s3 key, outside the project's key policy.
                 "server_side_encryption": "aws:kms",
+                "ssekms_key_id": key_arn,
                 "batch": {"timeout_secs": 60},
             }
         },
@@ -262,6 +308,7 @@ class Serving(pulumi.ComponentResource):
         ctx: ProjectContext,
         *,
         image_tag: str = DEFAULT_IMAGE_TAG,
+        key_arn: pulumi.Input[str],
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -269,7 +316,7 @@ class Serving(pulumi.ComponentResource):
         endpoints = ctx.env.spec.serving.endpoints
         after = list(depends_on)
         if any(e.request_logging or e.rollout.strategy == "shadow" for e in endpoints):
-            self._logger(name, ctx, endpoints, after)
+            self._logger(name, ctx, endpoints, key_arn, after)
         for endpoint in endpoints:
             if endpoint.runtime == "custom" and endpoint.image is None:
                 pulumi.log.warn(
@@ -287,8 +334,8 @@ class Serving(pulumi.ComponentResource):
                         component="serving",
                         labels={"mlrig.io/endpoint": endpoint.name},
                         annotations={
+                            **autoscaler_annotations(ctx),
                             "mlrig.io/traffic-percent": str(traffic_percent(endpoint, isvc_name)),
-                            "mlrig.io/target-concurrency": str(endpoint.autoscaling.target_concurrency),
                         },
                     ),
                     spec=isvc_spec,
@@ -310,12 +357,20 @@ class Serving(pulumi.ComponentResource):
         self.register_outputs({"endpoints": [e.name for e in endpoints]})
 
     def _logger(
-        self, name: str, ctx: ProjectContext, endpoints: Sequence[Endpoint], after: list[pulumi.Resource]
+        self,
+        name: str,
+        ctx: ProjectContext,
+        endpoints: Sequence[Endpoint],
+        key_arn: pulumi.Input[str],
+        after: list[pulumi.Resource],
     ) -> None:
+        rendered = pulumi.Output.from_input(key_arn).apply(
+            lambda arn: yaml.safe_dump(logger_config(ctx, endpoints, arn), sort_keys=False)
+        )
         config = k8s.core.v1.ConfigMap(
             f"{name}-logger-config",
             metadata=metadata(ctx, LOGGER, component="serving", labels=LOGGER_LABELS),
-            data={"vector.yaml": yaml.safe_dump(logger_config(ctx, endpoints), sort_keys=False)},
+            data={"vector.yaml": rendered},
             opts=ctx.k8s_opts(self, depends_on=after),
         )
         k8s.apps.v1.Deployment(

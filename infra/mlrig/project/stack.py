@@ -15,6 +15,7 @@ from ..settings import DeploySettings
 from .alarms import Alarms
 from .context import PlatformRef, ProjectContext, project_names
 from .github_repo import provision_project_repository
+from .handoff import AwsHandoff
 from .identity import AccessPolicies, Identity
 from .kubernetes_side import build_kubernetes_side
 from .llm import LlmServices
@@ -70,18 +71,33 @@ def deployment_role_arn(environment: ProjectEnvironment, account: str) -> str:
     return naming.role_arn(account, platform_env.region, platform_env.spec.deployment_role)
 
 
-def administrator_of(
-    project: Project, environment: ProjectEnvironment, platform: PlatformRef, account: str, caller_arn: str
-) -> pulumi.Input[str]:
-    """The principal that runs Pulumi for this environment: it administers the project key.
-    Under `account` isolation the environment's deployment role; otherwise the platform's
-    deployment role, or the caller itself when the platform has none."""
+def administrators_of(
+    project: Project,
+    environment: ProjectEnvironment,
+    platform: PlatformRef,
+    account: str,
+    caller_arn: str,
+    *,
+    caller_applies: bool,
+) -> pulumi.Input[list[str]]:
+    """Who administers the project key: whoever runs Pulumi for this environment, so that KMS's
+    lockout check passes on CreateKey and PutKeyPolicy. Under `account` isolation every apply runs
+    as the environment's deployment role. Otherwise CI applies as the platform's deployment role,
+    and a person applying with their own credentials (`caller_applies`) is added beside it;
+    read-only previews (`caller_applies` false) never change the list."""
     if project.platform.isolation == "account":
-        return deployment_role_arn(environment, account)
+        return [deployment_role_arn(environment, account)]
     caller = naming.iam_principal_of(caller_arn)
     if platform.deployment_role_arn is None:
-        return caller
-    return platform.deployment_role_arn.apply(lambda arn: arn or caller)
+        return [caller]
+
+    def chosen(deployment_role: str | None) -> list[str]:
+        found = {deployment_role} if deployment_role else set()
+        if caller_applies or not found:
+            found.add(caller)
+        return sorted(found)
+
+    return platform.deployment_role_arn.apply(chosen)
 
 
 def deploy_project(project: Project, environment: ProjectEnvironment, settings: DeploySettings | None = None) -> None:
@@ -115,13 +131,10 @@ def deploy_project(project: Project, environment: ProjectEnvironment, settings: 
     component = pulumi.ResourceOptions(parent=root)
 
     identity = Identity("identity", ctx, opts=component)
-    storage = Storage(
-        "storage",
-        ctx,
-        administrator_of(project, environment, platform, account, caller.arn),
-        identity.roles,
-        opts=component,
+    administrators = administrators_of(
+        project, environment, platform, account, caller.arn, caller_applies=settings.assume_deployment_role
     )
+    storage = Storage("storage", ctx, administrators, identity.roles, opts=component)
     access = AccessPolicies("access", ctx, identity, storage.key.arn, opts=component)
     registries = Registries("registries", ctx, identity, storage.key.arn, opts=component)
     tracking = TrackingStore("tracking", ctx, storage.key.arn, opts=component)
@@ -129,7 +142,10 @@ def deploy_project(project: Project, environment: ProjectEnvironment, settings: 
     alarms = Alarms("alarms", ctx, storage.key.arn, tracking, llm, opts=component)
     aws_side: Sequence[pulumi.Resource] = [identity, storage, access, registries, tracking, llm]
 
-    build_kubernetes_side(ctx, root, aws_side, image_tag=settings.image_tag)
+    handoff = AwsHandoff(
+        key_arn=storage.key.arn, tracking_database=tracking.connection, vector_database=llm.vector_connection
+    )
+    build_kubernetes_side(ctx, root, aws_side, handoff, image_tag=settings.image_tag)
     # The GitHub side: this environment's GitHub environment and variables (staging/prod tiers).
     provision_project_repository(ctx, opts=pulumi.ResourceOptions(parent=root, depends_on=[identity, registries]))
     root.register_outputs({})
@@ -156,10 +172,11 @@ def export_outputs(
     pulumi.export("ciDeployerRoleArn", identity.ci_deployer.arn)
     pulumi.export("repositoryUrls", {r: repo.repository_url for r, repo in registries.repositories.items()})
     pulumi.export("trackingArtifactRoot", f"s3://{names.bucket('artifacts')}/mlflow/")
-    pulumi.export("trackingDatabaseSecret", names.secret("mlflow-db"))
+    # The RDS-managed master secret (username, password), by ARN.
+    pulumi.export("trackingDatabaseSecret", tracking.connection.master_secret_arn)
     pulumi.export("trackingDatabaseEndpoint", tracking.database.address)
-    if llm.vector_secret_name is not None:
-        pulumi.export("vectorDatabaseSecret", llm.vector_secret_name)
+    if llm.vector_connection is not None:
+        pulumi.export("vectorDatabaseSecret", llm.vector_connection.master_secret_arn)
     if llm.opensearch is not None:
         pulumi.export("vectorDatabaseEndpoint", llm.opensearch.endpoint)
     if llm.gateway_secrets:

@@ -25,6 +25,7 @@ from .identity import (
     S3_READ_ACTIONS,
     cross_account_data_readers,
     key_users,
+    other_stack_principals,
     policy_document,
 )
 
@@ -66,23 +67,33 @@ def _via(services: Sequence[str], region: str) -> dict[str, Any]:
     return {"StringEquals": {"kms:ViaService": [f"{s}.{region}.amazonaws.com" for s in services]}}
 
 
-def key_policy_statements(ctx: ProjectContext, administrator: pulumi.Input[str]) -> list[dict[str, Any]]:
-    """Exactly the principals that read or write with this key, each through the services that
-    use it; the administrator manages the key but cannot read data with it."""
+def key_policy_statements(ctx: ProjectContext, administrators: pulumi.Input[Sequence[str]]) -> list[dict[str, Any]]:
+    """The account root (so IAM policies can delegate use: the platform team fills secrets, a
+    recreated deployer keeps control), the administrators (who run Pulumi: KMS refuses a policy
+    that locks its caller out), and exactly the roles that read or write with this key, each
+    through the services that use it. Roles of other environments' stacks are admitted by
+    condition, never named: this stack must not need theirs to exist first."""
     names = ctx.names
     users = key_users(ctx.project, ctx.env, names.account)
     statements: list[dict[str, Any]] = [
         {
+            "Sid": "EnableIamPolicies",
+            "Effect": "Allow",
+            "Principal": {"AWS": naming.account_root_arn(names.account, names.region)},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
             "Sid": "AdministerKey",
             "Effect": "Allow",
-            "Principal": {"AWS": administrator},
+            "Principal": {"AWS": administrators},
             "Action": KEY_ADMIN_ACTIONS,
             "Resource": "*",
         },
         {
             "Sid": "DeployEncryptedResources",
             "Effect": "Allow",
-            "Principal": {"AWS": administrator},
+            "Principal": {"AWS": administrators},
             "Action": KEY_SERVICE_ACTIONS,
             "Resource": "*",
             "Condition": _via(["rds", "ecr", "secretsmanager", "firehose"], names.region),
@@ -118,29 +129,19 @@ def key_policy_statements(ctx: ProjectContext, administrator: pulumi.Input[str])
                 "Condition": _via(["s3"], names.region),
             }
         )
-    secret_reader = external_secrets_role_arn(ctx)
-    if secret_reader:
+    if users.foreign_readers:
+        admitted = other_stack_principals(users.foreign_readers, names.region)
         statements.append(
             {
-                "Sid": "SyncProjectSecrets",
+                "Sid": "ReadFromOtherEnvironments",
                 "Effect": "Allow",
-                "Principal": {"AWS": secret_reader},
-                "Action": ["kms:Decrypt"],
+                "Principal": admitted["Principal"],
+                "Action": KMS_READ_ACTIONS,
                 "Resource": "*",
-                "Condition": _via(["secretsmanager"], names.region),
+                "Condition": {**admitted["Condition"], **_via(["s3"], names.region)},
             }
         )
     return statements
-
-
-def external_secrets_role_arn(ctx: ProjectContext) -> str | None:
-    """The platform's External Secrets Operator syncs `mlrig/*` secrets into namespaces."""
-    platform_env = ctx.env.platform_environment
-    cluster = platform_env.spec.cluster
-    if cluster is not None and not cluster.addons.external_secrets.enabled:
-        return None
-    cluster_name = naming.cluster_name(platform_env.platform_name, platform_env.name, platform_env.isolation)
-    return naming.project_role_arn(ctx.names, naming.addon_role(cluster_name, "external-secrets"))
 
 
 def bucket_policy_statements(ctx: ProjectContext, data_class: str) -> list[dict[str, Any]]:
@@ -159,18 +160,14 @@ def bucket_policy_statements(ctx: ProjectContext, data_class: str) -> list[dict[
     ]
     readers = cross_account_data_readers(ctx.project, ctx.env, ctx.names.account) if data_class == "data" else []
     if readers:
+        # The readers are roles of other environments' stacks: admitted by condition, not named.
+        admitted = other_stack_principals(readers, ctx.names.region)
         statements += [
-            {
-                "Sid": "CrossAccountList",
-                "Effect": "Allow",
-                "Principal": {"AWS": readers},
-                "Action": S3_LIST_ACTIONS,
-                "Resource": arn,
-            },
+            {"Sid": "CrossAccountList", "Effect": "Allow", **admitted, "Action": S3_LIST_ACTIONS, "Resource": arn},
             {
                 "Sid": "CrossAccountRead",
                 "Effect": "Allow",
-                "Principal": {"AWS": readers},
+                **admitted,
                 "Action": S3_READ_ACTIONS,
                 "Resource": f"{arn}/*",
             },
@@ -237,7 +234,7 @@ class Storage(pulumi.ComponentResource):
         self,
         name: str,
         ctx: ProjectContext,
-        administrator: pulumi.Input[str],
+        administrators: pulumi.Input[Sequence[str]],
         principals: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -250,7 +247,7 @@ class Storage(pulumi.ComponentResource):
             description=f"mlrig project {names.project} ({names.environment}): data, secrets, images",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=policy_document(key_policy_statements(ctx, administrator)),
+            policy=policy_document(key_policy_statements(ctx, administrators)),
             opts=ctx.aws_opts(self, stateful=True, depends_on=principals),
         )
         self.alias = aws.kms.Alias(

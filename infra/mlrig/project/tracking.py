@@ -1,14 +1,19 @@
 """The MLflow tracking server's backend store: RDS PostgreSQL in the platform's private subnets,
-encrypted with the project key, with its connection in Secrets Manager (`mlrig/<project>/<env>/
-mlflow-db`: host, port, dbname, username, password) for the External Secrets Operator.
+encrypted with the project key. Its master password is managed by RDS itself
+(`manage_master_user_password`): RDS generates it and keeps it in a Secrets Manager secret
+(`rds!db-…`, encrypted with the project key, JSON `{"username", "password"}`) that the External
+Secrets Operator syncs into the namespace. No password ever passes through Pulumi or its state.
 
 `PostgresDatabase` is the pattern every project database follows (the pgvector store too)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from .. import naming
 from .context import ProjectContext
@@ -25,11 +30,42 @@ def default_instance_class(tier: str) -> str:
     return "db.m7g.large" if tier == "prod" else "db.t4g.small"
 
 
+TRACKING_STORAGE_GIB = 20
+# Storage autoscaling lets RDS grow a database up to this multiple of its allocated storage.
+STORAGE_AUTOSCALING_FACTOR = 4
+
+
+def max_storage_gib(storage_gib: int) -> int:
+    """The most storage autoscaling gives a database of `storage_gib` allocated."""
+    return storage_gib * STORAGE_AUTOSCALING_FACTOR
+
+
+@dataclass(frozen=True)
+class DatabaseConnection:
+    """How clients reach a project database: the address and the RDS-managed master secret
+    (`username` and `password` properties), which ExternalSecrets read by ARN."""
+
+    purpose: str
+    host: pulumi.Output[str]
+    port: int
+    dbname: str
+    username: str
+    master_secret_arn: pulumi.Output[str]
+
+
+def _master_secret_arn(secrets: Sequence[Any] | None) -> str:
+    """The ARN of the secret RDS manages for the master user (one per instance)."""
+    first = next(iter(secrets or []))
+    if isinstance(first, dict):
+        return str(first.get("secret_arn") or first.get("secretArn"))
+    return str(first.secret_arn)
+
+
 class PostgresDatabase(pulumi.ComponentResource):
     """RDS PostgreSQL reachable only from the cluster, with its connection secret."""
 
     instance: aws.rds.Instance
-    secret: aws.secretsmanager.Secret
+    connection: DatabaseConnection
 
     def __init__(
         self,
@@ -65,9 +101,6 @@ class PostgresDatabase(pulumi.ComponentResource):
             referenced_security_group_id=ctx.platform.cluster_security_group_id,
             opts=ctx.aws_opts(self),
         )
-        password = random.RandomPassword(
-            f"{identifier}-password", length=40, special=False, opts=pulumi.ResourceOptions(parent=self)
-        )
         username = database_name
         self.instance = aws.rds.Instance(
             identifier,
@@ -76,13 +109,16 @@ class PostgresDatabase(pulumi.ComponentResource):
             engine_version=POSTGRES_ENGINE_VERSION,
             instance_class=instance_class,
             allocated_storage=storage_gib,
-            max_allocated_storage=storage_gib * 4,
+            max_allocated_storage=max_storage_gib(storage_gib),
             storage_type="gp3",
             storage_encrypted=True,
             kms_key_id=key_arn,
             db_name=database_name,
             username=username,
-            password=password.result,
+            # RDS generates the password and keeps it in Secrets Manager, encrypted with the
+            # project key; Pulumi never sees it.
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=key_arn,
             port=POSTGRES_PORT,
             db_subnet_group_name=ctx.platform.database_subnet_group,
             vpc_security_group_ids=[security_group.id],
@@ -100,30 +136,15 @@ class PostgresDatabase(pulumi.ComponentResource):
             apply_immediately=not prod,
             opts=ctx.aws_opts(self, stateful=True),
         )
-        self.secret = aws.secretsmanager.Secret(
-            f"{identifier}-secret",
-            name=names.secret(secret_purpose),
-            description=f"Connection to {identifier} (PostgreSQL)",
-            kms_key_id=key_arn,
-            recovery_window_in_days=30 if prod else 7,
-            opts=ctx.aws_opts(self, stateful=True),
+        self.connection = DatabaseConnection(
+            purpose=secret_purpose,
+            host=self.instance.address,
+            port=POSTGRES_PORT,
+            dbname=database_name,
+            username=username,
+            master_secret_arn=self.instance.master_user_secrets.apply(_master_secret_arn),
         )
-        connection = pulumi.Output.json_dumps(
-            {
-                "host": self.instance.address,
-                "port": POSTGRES_PORT,
-                "dbname": database_name,
-                "username": username,
-                "password": password.result,
-            }
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{identifier}-connection",
-            secret_id=self.secret.id,
-            secret_string=pulumi.Output.secret(connection),  # type: ignore[arg-type]
-            opts=ctx.aws_opts(self, stateful=True),
-        )
-        self.register_outputs({"address": self.instance.address, "secretName": self.secret.name})
+        self.register_outputs({"address": self.instance.address, "masterSecretArn": self.connection.master_secret_arn})
 
 
 class TrackingStore(pulumi.ComponentResource):
@@ -131,6 +152,7 @@ class TrackingStore(pulumi.ComponentResource):
     bucket's `mlflow/` prefix through the `tracking` workload's Pod Identity)."""
 
     database: aws.rds.Instance
+    connection: DatabaseConnection
 
     def __init__(
         self, name: str, ctx: ProjectContext, key_arn: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
@@ -143,10 +165,12 @@ class TrackingStore(pulumi.ComponentResource):
             secret_purpose="mlflow-db",
             database_name="mlflow",
             instance_class=default_instance_class(ctx.tier),
-            storage_gib=20,
+            storage_gib=TRACKING_STORAGE_GIB,
             key_arn=key_arn,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.database = store.instance
-        self.secret = store.secret
-        self.register_outputs({"databaseAddress": self.database.address, "secretName": self.secret.name})
+        self.connection = store.connection
+        self.register_outputs(
+            {"databaseAddress": self.database.address, "masterSecretArn": self.connection.master_secret_arn}
+        )

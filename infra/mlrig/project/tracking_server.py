@@ -1,9 +1,9 @@
 """The project's MLflow tracking server and model registry in its namespace.
 
 Artifacts go to `s3://<artifacts bucket>/mlflow/` with the `tracking` workload's Pod Identity;
-the backend store URI is assembled by an ExternalSecret from the RDS credentials the AWS side
-keeps in Secrets Manager (`mlrig/<project>/<env>/mlflow-db`, JSON with username, password, host,
-port, dbname), so no credential ever passes through Pulumi.
+the backend store URI is assembled by an ExternalSecret from the master secret RDS manages for
+the database (`username`, `password`) and its address, so no credential ever passes through
+Pulumi.
 """
 
 from __future__ import annotations
@@ -14,26 +14,38 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .. import naming
+from .. import naming, pins
 from .context import ProjectContext
 from .kube import (
     EXTERNAL_SECRETS_API,
     addons_of,
     cluster_service_url,
+    database_secret_spec,
     disruption_budget,
-    external_secret_spec,
     metadata,
     restricted_container_security,
     restricted_pod_security,
 )
+from .tracking import DatabaseConnection
 
-# The `-full` variant carries the PostgreSQL driver and boto3.
-MLFLOW_IMAGE = "ghcr.io/mlflow/mlflow:v3.8.1-full"
+# The `-full` variant carries the PostgreSQL drivers and boto3: the container needs nothing else.
+MLFLOW_IMAGE = pins.MLFLOW.reference
 SERVICE = "mlflow"
 PORT = 5000
 DB_SECRET = "mlflow-db"
 BACKEND_URI_KEY = "MLFLOW_BACKEND_STORE_URI"
-BACKEND_URI_TEMPLATE = "postgresql://{{ .username }}:{{ .password | urlquery }}@{{ .host }}:{{ .port }}/{{ .dbname }}"
+
+
+def backend_uri_template(connection: DatabaseConnection) -> pulumi.Output[str]:
+    """The backend store URI as an External Secrets template: the driver named explicitly
+    (psycopg2, in the `-full` image), credentials from the RDS-managed secret."""
+    return pulumi.Output.concat(
+        "postgresql+psycopg2://{{ .username | urlquery }}:{{ .password | urlquery }}@",
+        connection.host,
+        f":{connection.port}/{connection.dbname}",
+    )
+
+
 LABELS = {"app.kubernetes.io/name": "mlflow"}
 
 
@@ -129,6 +141,7 @@ class TrackingServer(pulumi.ComponentResource):
         self,
         name: str,
         ctx: ProjectContext,
+        database: DatabaseConnection,
         *,
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
@@ -141,9 +154,7 @@ class TrackingServer(pulumi.ComponentResource):
                 api_version=EXTERNAL_SECRETS_API,
                 kind="ExternalSecret",
                 metadata=metadata(ctx, DB_SECRET, component="tracking"),
-                spec=external_secret_spec(
-                    ctx.names.secret(DB_SECRET), DB_SECRET, template={BACKEND_URI_KEY: BACKEND_URI_TEMPLATE}
-                ),
+                spec=database_secret_spec(database, DB_SECRET, {BACKEND_URI_KEY: backend_uri_template(database)}),
                 opts=ctx.k8s_opts(self, depends_on=after),
             )
             after = [*after, secret]

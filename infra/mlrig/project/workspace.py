@@ -18,9 +18,9 @@ import pulumi_kubernetes as k8s
 from .. import naming
 from ..bundle.model import ProjectSpec
 from .context import ProjectContext
-from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, metadata, secret_store_spec
+from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, cpu_cores, memory_gib, metadata, secret_store_spec
 from .monitoring_rules import scrape_targets
-from .pools import gpus_per_node, node_capacity
+from .pools import gpus_per_node, node_capacity, pool_nodes
 
 # Persona → ClusterRole in the namespace, per tier. `view` cannot read Secrets nor change
 # anything; `edit` changes workloads; `admin` also manages Roles in the namespace. Prod is
@@ -60,29 +60,6 @@ def workload_names(spec: ProjectSpec) -> list[str]:
     return names
 
 
-def cpu_cores(quantity: str) -> float:
-    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
-
-
-MEMORY_UNITS_GIB = {
-    "Ki": 2**-20,
-    "Mi": 2**-10,
-    "Gi": 1,
-    "Ti": 2**10,
-    "K": 1e3 / 2**30,
-    "M": 1e6 / 2**30,
-    "G": 1e9 / 2**30,
-    "T": 1e12 / 2**30,
-}
-
-
-def memory_gib(quantity: str) -> float:
-    for unit, factor in MEMORY_UNITS_GIB.items():
-        if quantity.endswith(unit):
-            return float(quantity[: -len(unit)]) * factor
-    return float(quantity) / 2**30
-
-
 def unpooled_demand(spec: ProjectSpec) -> tuple[float, float]:
     """(cores, GiB) that endpoints and pipelines without a pool may use on the general nodes at
     their maximum (endpoints with a traffic split or a shadow run two InferenceServices)."""
@@ -108,9 +85,10 @@ def quota_hard(spec: ProjectSpec) -> dict[str, str]:
     gpus = 0
     for pool in spec.compute.pools:
         node_cpu, node_memory = node_capacity(pool)
-        cpu += pool.max * node_cpu
-        memory += pool.max * node_memory
-        gpus += pool.max * gpus_per_node(pool)
+        nodes = pool_nodes(pool, spec)
+        cpu += nodes * node_cpu
+        memory += nodes * node_memory
+        gpus += nodes * gpus_per_node(pool)
     return {
         "requests.cpu": str(cpu),
         "limits.cpu": str(cpu),
@@ -204,11 +182,22 @@ def network_policies(ctx: ProjectContext) -> dict[str, dict[str, Any]]:
 ADMISSION_API = "admissionregistration.k8s.io/v1"
 
 
-def external_secret_rules(secret_prefix: str, store: str) -> list[dict[str, str]]:
+def _cel_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values) + "]"
+
+
+def external_secret_rules(secret_prefix: str, store: str, exact_keys: Sequence[str] = ()) -> list[dict[str, str]]:
     """CEL rules for ExternalSecrets in the namespace. The External Secrets controller reads every
-    `mlrig/*` secret, so without them anyone who may create an ExternalSecret here (a data
-    scientist in dev) could copy another project's secrets into this namespace."""
+    `mlrig/*` secret and every RDS-managed master secret, so without them anyone who may create an
+    ExternalSecret here (a data scientist in dev) could copy another project's secrets into this
+    namespace. `exact_keys` are the only other secrets allowed: this environment's own database
+    master secrets, by ARN (RDS names them, so they cannot live under the prefix)."""
     key_ok = f"startsWith('{secret_prefix}')"
+    data_key_ok = (
+        f"(d.remoteRef.key.{key_ok} || d.remoteRef.key in {_cel_list(exact_keys)})"
+        if exact_keys
+        else f"d.remoteRef.key.{key_ok}"
+    )
     return [
         {
             "expression": (
@@ -218,8 +207,8 @@ def external_secret_rules(secret_prefix: str, store: str) -> list[dict[str, str]
             "message": f"ExternalSecrets here must use the namespace's SecretStore '{store}'",
         },
         {
-            "expression": f"!has(object.spec.data) || object.spec.data.all(d, !has(d.sourceRef) && d.remoteRef.key.{key_ok})",
-            "message": f"ExternalSecrets here may only read secrets under {secret_prefix}",
+            "expression": f"!has(object.spec.data) || object.spec.data.all(d, !has(d.sourceRef) && {data_key_ok})",
+            "message": f"ExternalSecrets here may only read secrets under {secret_prefix} and their own databases'",
         },
         {
             "expression": (
@@ -231,7 +220,7 @@ def external_secret_rules(secret_prefix: str, store: str) -> list[dict[str, str]
     ]
 
 
-def external_secret_policy_spec(secret_prefix: str, store: str) -> dict[str, Any]:
+def external_secret_policy_spec(secret_prefix: str, store: str, exact_keys: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "failurePolicy": "Fail",
         "matchConstraints": {
@@ -244,7 +233,31 @@ def external_secret_policy_spec(secret_prefix: str, store: str) -> dict[str, Any
                 }
             ]
         },
-        "validations": external_secret_rules(secret_prefix, store),
+        "validations": external_secret_rules(secret_prefix, store, exact_keys),
+    }
+
+
+def push_secret_policy_spec() -> dict[str, Any]:
+    """PushSecrets write to Secrets Manager with the controller's identity (which seeds the
+    platform's own generated secrets): no project namespace may create one."""
+    return {
+        "failurePolicy": "Fail",
+        "matchConstraints": {
+            "resourceRules": [
+                {
+                    "apiGroups": ["external-secrets.io"],
+                    "apiVersions": ["*"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": ["pushsecrets"],
+                }
+            ]
+        },
+        "validations": [
+            {
+                "expression": "false",
+                "message": "PushSecrets are not allowed in project namespaces: secrets are filled in Secrets Manager",
+            }
+        ],
     }
 
 
@@ -273,6 +286,7 @@ class Workspace(pulumi.ComponentResource):
         name: str,
         ctx: ProjectContext,
         *,
+        database_secret_arns: Sequence[pulumi.Output[str]] = (),
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -301,7 +315,7 @@ class Workspace(pulumi.ComponentResource):
                 spec=secret_store_spec(ctx),
                 opts=ctx.k8s_opts(self, depends_on=after_ns),
             )
-            self._scope_external_secrets(after_ns)
+            self._scope_external_secrets(after_ns, database_secret_arns)
         else:
             self.secret_store = None
         self.register_outputs({"namespace": ctx.names.namespace})
@@ -363,20 +377,31 @@ class Workspace(pulumi.ComponentResource):
             opts=ctx.k8s_opts(self, depends_on=after),
         )
 
-    def _scope_external_secrets(self, after: Sequence[pulumi.Resource]) -> None:
+    def _scope_external_secrets(
+        self, after: Sequence[pulumi.Resource], database_secret_arns: Sequence[pulumi.Output[str]]
+    ) -> None:
         ctx = self._ctx
-        policy_name = ctx.names.admission_policy(naming.EXTERNAL_SECRETS_SCOPE)
+        prefix, store = ctx.names.secret(""), SECRET_STORE
+        scope = pulumi.Output.all(*database_secret_arns).apply(
+            lambda arns: external_secret_policy_spec(prefix, store, sorted(str(a) for a in arns))
+        )
+        self._admission_policy(naming.EXTERNAL_SECRETS_SCOPE, "external-secrets-policy", scope, after)
+        self._admission_policy(naming.PUSH_SECRETS_DENIED, "push-secrets-policy", push_secret_policy_spec(), after)
+
+    def _admission_policy(
+        self, suffix: str, logical: str, spec: pulumi.Input[dict[str, Any]], after: Sequence[pulumi.Resource]
+    ) -> None:
+        """A ValidatingAdmissionPolicy bound (Deny) to this project's namespace only."""
+        ctx = self._ctx
+        policy_name = ctx.names.admission_policy(suffix)
         policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-            f"{self._name_prefix}-external-secrets-policy",
+            f"{self._name_prefix}-{logical}",
             metadata=metadata(ctx, policy_name, component="secrets", namespaced=False),
-            spec=cast(
-                k8s.admissionregistration.v1.ValidatingAdmissionPolicySpecArgsDict,
-                external_secret_policy_spec(ctx.names.secret(""), SECRET_STORE),
-            ),
+            spec=cast(k8s.admissionregistration.v1.ValidatingAdmissionPolicySpecArgsDict, spec),
             opts=ctx.k8s_opts(self),
         )
         k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-            f"{self._name_prefix}-external-secrets-policy-binding",
+            f"{self._name_prefix}-{logical}-binding",
             metadata=metadata(ctx, policy_name, component="secrets", namespaced=False),
             spec=cast(
                 k8s.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpecArgsDict,

@@ -29,7 +29,7 @@ PROJECTS = ("fraud-detection", "rag-assistant")
 SAMPLE_KEYS: dict[str, tuple[str, ...]] = {
     "data": ("gold/sample.parquet", "predictions/sample.parquet"),
     "artifacts": ("models/sample.bin", "mlflow/sample.json", "hub/sample.bin"),
-    "logs": ("inference/sample.json", "metrics/sample.json", "feedback/sample.json"),
+    "logs": ("inference/sample.json", "metrics/sample.json", "feedback/sample.json", "llm-gateway/sample.json"),
 }
 
 
@@ -194,8 +194,11 @@ class AwsWorld:
             )
             if resource_side == "deny":
                 return False
+            # "delegate" (the bucket policy names the account) leaves the decision to the identity side.
             allowed = (
-                (identity or resource_side == "allow") if same_account else (identity and resource_side == "allow")
+                (identity or resource_side == "allow")
+                if same_account
+                else (identity and resource_side in ("allow", "delegate"))
             )
             if not allowed:
                 return False
@@ -210,10 +213,11 @@ class AwsWorld:
             "aws:PrincipalArn": arn,
         }
         key_side = decision([bucket_stack.key_policy], action, bucket_stack.key_arn, principal=arn, context=context)
-        if key_side != "allow":
+        if key_side in ("deny", "none"):
             return False
-        if role_stack.account == bucket_stack.account:
+        if key_side == "allow" and role_stack.account == bucket_stack.account:
             return True
+        # Cross account, or the key policy delegates to IAM: the role's own policies must allow it.
         identity = decision(role_stack.role_policies.get(role, []), action, bucket_stack.key_arn, context=context)
         return identity == "allow"
 

@@ -4,8 +4,11 @@ evaluator for the resource-based side (bucket and key policies), which moto does
 moto evaluates the identity side of S3 requests for real (`enable_iam_authentication`); S3 and
 KMS also consult the bucket policy and the key policy. AWS's rules, as applied here:
   same account:  S3 allowed if the identity policy or the bucket policy allows it;
-                 KMS allowed if the key policy names the principal (no root delegation here);
-  cross account: both the identity policy and the resource policy must allow it.
+                 KMS allowed if the key policy names the principal, or if it names the account
+                 principal (`arn:aws:iam::<account>:root`, "delegate to IAM") and the identity
+                 policy allows it;
+  cross account: both the identity policy and the resource policy must allow it (the resource
+                 policy naming the principal or its account).
 An explicit Deny anywhere wins.
 """
 
@@ -93,16 +96,28 @@ def _matches(patterns: Any, value: str, *, case_insensitive: bool = False) -> bo
     return False
 
 
-def _principal_matches(statement: dict[str, Any], principal: str | None) -> bool:
+DIRECT, ACCOUNT = "direct", "account"
+
+
+def _principal_match(statement: dict[str, Any], principal: str | None) -> str | None:
+    """DIRECT when the statement names `principal` (or everyone), ACCOUNT when it names only the
+    principal's account (which delegates to that account's IAM policies), None otherwise."""
     if "Principal" not in statement:
-        return True  # identity policy
+        return DIRECT  # identity policy
     wanted = statement["Principal"]
     if wanted == "*":
-        return True
+        return DIRECT
     if principal is None:
-        return False
+        return None
     aws_principals = wanted.get("AWS") if isinstance(wanted, dict) else None
-    return aws_principals is not None and (aws_principals == "*" or principal in _as_list(aws_principals))
+    if aws_principals is None:
+        return None
+    if aws_principals == "*" or principal in _as_list(aws_principals):
+        return DIRECT
+    account = principal.split(":")[4]
+    if any(p.endswith(f":iam::{account}:root") for p in _as_list(aws_principals)):
+        return ACCOUNT
+    return None
 
 
 def _condition_holds(condition: dict[str, Any], context: dict[str, Any]) -> bool:
@@ -130,16 +145,18 @@ def _condition_holds(condition: dict[str, Any], context: dict[str, Any]) -> bool
 
 def _applies(
     statement: dict[str, Any], action: str, resource: str, principal: str | None, context: dict[str, Any]
-) -> bool:
+) -> str | None:
+    """How the statement applies to the request (DIRECT, ACCOUNT) or None."""
     if "Action" in statement and not _matches(statement["Action"], action, case_insensitive=True):
-        return False
+        return None
     if "NotAction" in statement and _matches(statement["NotAction"], action, case_insensitive=True):
-        return False
+        return None
     if "Resource" in statement and not _matches(statement["Resource"], resource):
-        return False
-    if not _principal_matches(statement, principal):
-        return False
-    return _condition_holds(statement.get("Condition", {}), context)
+        return None
+    match = _principal_match(statement, principal)
+    if match is None:
+        return None
+    return match if _condition_holds(statement.get("Condition", {}), context) else None
 
 
 def decision(
@@ -150,13 +167,19 @@ def decision(
     principal: str | None = None,
     context: dict[str, Any] | None = None,
 ) -> str:
-    """ "allow", "deny" (explicit) or "none" (no statement applies)."""
+    """ "allow" (a statement names the principal), "delegate" (a statement names only its
+    account: its IAM policies decide), "deny" (explicit) or "none" (no statement applies)."""
     context = context or {}
     result = "none"
     for document in documents:
         for statement in _as_list(document.get("Statement", [])):
-            if _applies(statement, action, resource, principal, context):
-                if statement["Effect"] == "Deny":
-                    return "deny"
+            match = _applies(statement, action, resource, principal, context)
+            if match is None:
+                continue
+            if statement["Effect"] == "Deny":
+                return "deny"
+            if match == DIRECT:
                 result = "allow"
+            elif result == "none":
+                result = "delegate"
     return result

@@ -147,7 +147,7 @@ WORKLOAD_RIGHTS: dict[str, dict[str, set[str]]] = {
     "vector-index-refresh": {"read": {"data"}, "write": set()},
     "serving": {"read": {"artifacts"}, "write": {"logs:inference/"}},
     "tracking": {"read": {"artifacts:mlflow/"}, "write": {"artifacts:mlflow/"}},
-    "gateway": {"read": set(), "write": set()},
+    "gateway": {"read": set(), "write": {"logs:llm-gateway/"}},  # spend logs of every request
     "feedback": {"read": set(), "write": set()},  # puts records into Firehose, touches no bucket
 }
 

@@ -119,9 +119,9 @@ def test_without_accounts_names_use_the_deploying_account(accountless_plans: dic
         for policy in plan.of_type("aws:s3/bucketPolicy:BucketPolicy"):
             assert "CrossAccount" not in json.dumps(policy["inputs"]["policy"])
         (key,) = plan.of_type("aws:kms/key:Key")
-        administrator = json.loads(key["inputs"]["policy"])["Statement"][0]
-        assert administrator["Sid"] == "AdministerKey"
-        assert administrator["Principal"]["AWS"].startswith(f"arn:aws:iam::{account}:")  # who runs Pulumi
+        statements = {s["Sid"]: s for s in json.loads(key["inputs"]["policy"])["Statement"]}
+        # who runs Pulumi (the platform names no CI role here: the caller)
+        assert statements["AdministerKey"]["Principal"]["AWS"] == [f"arn:aws:iam::{account}:role/mlrig-plan"]
 
 
 @pytest.mark.parametrize(
@@ -208,3 +208,33 @@ def test_email_routes_subscribe_and_sns_routes_receive_the_alarms(accountless_pl
     )
     secrets = {s["inputs"]["name"] for s in plan.of_type("aws:secretsmanager/secret:Secret")}
     assert "mlrig/tiny/prod/alerts/slack" in secrets  # the Slack webhook, set by the platform team
+
+
+WITH_CI = ACCOUNTLESS_PLATFORM.replace(
+    "  isolation: cluster\n", "  isolation: cluster\n  github: {organization: acme}\n"
+)
+
+
+@pytest.fixture(scope="module")
+def ci_cluster_plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackPlan]:
+    directory = tmp_path_factory.mktemp("ci-cluster")
+    (directory / "platform.yaml").write_text(WITH_CI)
+    (directory / "tiny.yaml").write_text(MINIMAL_PROJECT % "shared-ml" + ACCESS)
+    return plans_of(directory)
+
+
+def test_a_person_applying_by_hand_stays_administrator_of_the_key_they_create(
+    ci_cluster_plans: dict[str, StackPlan],
+) -> None:
+    """Under `cluster`/`namespace` isolation CI applies as the platform's deployment role; a person
+    applying with their own credentials must be administrator too, or CreateKey fails KMS's
+    lockout check (MalformedPolicyDocumentException)."""
+    for environment, plan in ci_cluster_plans.items():
+        account = plan.outputs["accountId"]
+        (key,) = plan.of_type("aws:kms/key:Key")
+        statements = {s["Sid"]: s for s in json.loads(key["inputs"]["policy"])["Statement"]}
+        administrators = statements["AdministerKey"]["Principal"]["AWS"]
+        caller = f"arn:aws:iam::{account}:role/mlrig-plan"  # the mocked caller of `get_caller_identity`
+        assert caller in administrators, environment
+        assert any(a.endswith("-platform-deployer") for a in administrators), administrators
+        assert statements["EnableIamPolicies"]["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}

@@ -92,16 +92,22 @@ def test_the_tracking_store_is_private_encrypted_backed_up_and_guarded_in_prod(
     assert "cidrIpv4" not in rule
 
 
-def test_database_connections_are_secrets_under_the_project_prefix(
+def test_database_passwords_are_managed_by_rds_and_never_pass_through_pulumi(
     project_plan: Callable[[str, str], StackPlan],
 ) -> None:
+    """No generated password in state: RDS creates and keeps the master password in a secret of
+    its own, encrypted with the project key (issue 8: previews could read state)."""
     plan = project_plan("rag-assistant", "prod")
-    secrets = {s["name"]: s for s in inputs(plan, "aws:secretsmanager/secret:Secret")}
-    for purpose in ("mlflow-db", "vector-db"):
-        secret = secrets[f"mlrig/rag-assistant/prod/{purpose}"]
-        assert secret["kmsKeyId"] == key_arn(plan)
-    versions = plan.of_type("aws:secretsmanager/secretVersion:SecretVersion")
-    assert len(versions) == 2  # the connections; provider keys and alert credentials stay empty
+    assert plan.of_type("random:index/randomPassword:RandomPassword") == []
+    for database in inputs(plan, "aws:rds/instance:Instance"):
+        assert database["manageMasterUserPassword"] is True
+        assert database["masterUserSecretKmsKeyId"] == key_arn(plan)
+        assert "password" not in database
+    # Only the secrets a person fills are created by mlrig, and none of them gets a value here.
+    assert plan.of_type("aws:secretsmanager/secretVersion:SecretVersion") == []
+    names = {s["name"] for s in inputs(plan, "aws:secretsmanager/secret:Secret")}
+    assert not any(n.endswith(("/mlflow-db", "/vector-db")) for n in names)
+    assert plan.outputs["trackingDatabaseSecret"].split(":secret:")[1].startswith("rds!db-")
 
 
 # --- LLMOps ---------------------------------------------------------------------------------------
@@ -172,3 +178,21 @@ def test_aws_side_alarms_go_to_the_projects_encrypted_topic(project_plan: Callab
     assert all(a["alarmActions"] == [topic["outputs"]["arn"]] for a in alarms.values())
     secrets = {s["name"] for s in inputs(plan, "aws:secretsmanager/secret:Secret")}
     assert "mlrig/rag-assistant/prod/alerts/genai-oncall" in secrets  # PagerDuty routing key, set by hand
+
+
+def test_free_storage_alarms_fire_near_the_autoscaling_ceiling_not_at_a_fixed_size(
+    project_plan: Callable[[str, str], StackPlan],
+) -> None:
+    """Storage autoscales (20 GiB up to 4× that): "10% free" means 10% of the ceiling RDS can grow
+    to, not a fixed 2 GiB of the initial size."""
+    plan = project_plan("rag-assistant", "prod")
+    alarms = {a["name"]: a for a in inputs(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    databases = {d["identifier"]: d for d in inputs(plan, "aws:rds/instance:Instance")}
+    for signal, identifier in (
+        ("tracking-db", "rag-assistant-prod-mlflow"),
+        ("vector-db", "rag-assistant-prod-vectors"),
+    ):
+        alarm = alarms[f"rag-assistant--prod--{signal}-storage"]
+        ceiling_bytes = databases[identifier]["maxAllocatedStorage"] * 1024**3
+        assert alarm["metricName"] == "FreeStorageSpace" and alarm["comparisonOperator"] == "LessThanThreshold"
+        assert alarm["threshold"] == pytest.approx(0.1 * ceiling_bytes)

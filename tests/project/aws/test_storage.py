@@ -165,20 +165,24 @@ def test_each_environment_has_its_glue_catalog_database(stack: tuple[str, str, S
     assert database["inputs"]["locationUri"] == f"s3://{project_buckets(plan)['data']}/"
 
 
+def key_statements(plan: StackPlan) -> dict[str, dict[str, Any]]:
+    (key,) = plan.of_type("aws:kms/key:Key")
+    return {s["Sid"]: s for s in json.loads(key["inputs"]["policy"])["Statement"]}
+
+
 def test_the_key_policy_admits_only_this_projects_roles_to_its_data(stack: tuple[str, str, StackPlan]) -> None:
     """Data-use statements name roles of this project only; the administrator cannot decrypt S3."""
     project, environment, plan = stack
-    (key,) = plan.of_type("aws:kms/key:Key")
-    statements = {s["Sid"]: s for s in json.loads(key["inputs"]["policy"])["Statement"]}
+    statements = key_statements(plan)
     assert "WriteProjectData" in statements
     for sid in ("ReadProjectData", "WriteProjectData"):
         if sid not in statements:  # in dev every persona writes: nobody only reads
             continue
         principals = statements[sid]["Principal"]["AWS"]
-        assert principals and all(f":role/{project}-" in p for p in principals), principals
+        assert principals and all(f":role/{project}--{environment}--" in p for p in principals), principals
     assert "kms:Decrypt" not in statements["AdministerKey"]["Action"]
     account = plan.outputs["accountId"]
-    assert statements["AdministerKey"]["Principal"] == {"AWS": f"arn:aws:iam::{account}:role/mlrig-deployer"}
+    assert statements["AdministerKey"]["Principal"] == {"AWS": [f"arn:aws:iam::{account}:role/mlrig-deployer"]}
     via = statements["DeployEncryptedResources"]["Condition"]["StringEquals"]["kms:ViaService"]
     assert not any(v.startswith("s3.") for v in via)
     if environment == "prod":
@@ -191,3 +195,66 @@ def test_the_key_policy_admits_only_this_projects_roles_to_its_data(stack: tuple
             "--prod--data-scientist" in p or "--prod--ml-engineer" in p
             for p in statements["WriteProjectData"]["Principal"]["AWS"]
         )
+
+
+def test_every_project_key_keeps_the_account_root_so_iam_can_delegate_its_use(
+    stack: tuple[str, str, StackPlan],
+) -> None:
+    """Without it IAM cannot grant use of the key (the platform team could not fill the secrets
+    it is told to fill) and a recreated deployer role would leave the key unmanageable."""
+    _, _, plan = stack
+    root = key_statements(plan)["EnableIamPolicies"]
+    assert root["Principal"] == {"AWS": f"arn:aws:iam::{plan.outputs['accountId']}:root"}
+    assert root["Effect"] == "Allow" and root["Action"] == "kms:*" and "Condition" not in root
+
+
+def principals_of(document: dict[str, Any]) -> set[str]:
+    found: set[str] = set()
+    for statement in document["Statement"]:
+        principal = statement.get("Principal", {})
+        if isinstance(principal, dict):
+            found |= set(_as_list(principal.get("AWS", [])))
+    return found
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_key_or_bucket_policy_names_a_principal_another_stack_creates(stack: tuple[str, str, StackPlan]) -> None:
+    """KMS and S3 reject a policy naming a principal that does not exist yet: staging and prod
+    must apply before dev (or alone). Only this stack's roles, the account principals and the
+    administrators that run Pulumi may be named; other environments' roles come in through
+    `aws:PrincipalArn` conditions."""
+    _, _, plan = stack
+    own_roles = {r["outputs"]["arn"] for r in plan.of_type("aws:iam/role:Role")}
+    administrators = set(_as_list(key_statements(plan)["AdministerKey"]["Principal"]["AWS"]))
+    documents = [json.loads(k["inputs"]["policy"]) for k in plan.of_type("aws:kms/key:Key")]
+    documents += [json.loads(p["inputs"]["policy"]) for p in plan.of_type("aws:s3/bucketPolicy:BucketPolicy")]
+    foreign = {
+        p
+        for document in documents
+        for p in principals_of(document)
+        if p not in own_roles and p not in administrators and not p.endswith(":root")
+    }
+    assert foreign == set()
+
+
+def test_prod_admits_dev_readers_by_condition_on_their_role_arns(project_plan: Callable[[str, str], StackPlan]) -> None:
+    plan = project_plan("fraud-detection", "prod")
+    dev_readers = [
+        "arn:aws:iam::111111111111:role/fraud-detection--dev--data-scientist",
+        "arn:aws:iam::111111111111:role/fraud-detection--dev--ml-engineer",
+    ]
+    foreign = key_statements(plan)["ReadFromOtherEnvironments"]
+    assert foreign["Principal"] == {"AWS": ["arn:aws:iam::111111111111:root"]}
+    assert foreign["Condition"]["ArnEquals"] == {"aws:PrincipalArn": dev_readers}
+    assert foreign["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+    (data_policy,) = [
+        json.loads(p["inputs"]["policy"])
+        for p in plan.of_type("aws:s3/bucketPolicy:BucketPolicy")
+        if "--prod--data--" in p["inputs"]["bucket"]
+    ]
+    read = next(s for s in data_policy["Statement"] if s["Sid"] == "CrossAccountRead")
+    assert read["Principal"] == {"AWS": ["arn:aws:iam::111111111111:root"]}
+    assert read["Condition"] == {"ArnEquals": {"aws:PrincipalArn": dev_readers}}

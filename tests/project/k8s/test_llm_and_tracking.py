@@ -29,15 +29,29 @@ def test_the_tracking_server_stores_artifacts_in_the_artifacts_bucket_with_its_o
     assert uri["valueFrom"]["secretKeyRef"]["name"] == "mlflow-db"
 
 
-def test_the_tracking_database_credentials_come_from_secrets_manager(project_plan):
+def test_the_tracking_database_credentials_come_from_the_rds_managed_secret(project_plan):
     plan = project_plan("fraud-detection", "prod")
     secret = named(plan, "ExternalSecret", "mlflow-db")["spec"]
-    assert secret["dataFrom"] == [{"extract": {"key": "mlrig/fraud-detection/prod/mlflow-db"}}]
-    assert secret["target"]["template"]["data"]["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql://")
+    master = plan.outputs["trackingDatabaseSecret"]
+    assert {d["remoteRef"]["key"] for d in secret["data"]} == {master}
+    assert {d["remoteRef"]["property"] for d in secret["data"]} == {"username", "password"}
+    uri = secret["target"]["template"]["data"]["MLFLOW_BACKEND_STORE_URI"]
+    host = plan.outputs["trackingDatabaseEndpoint"]
+    assert (
+        uri == f"postgresql+psycopg2://{{{{ .username | urlquery }}}}:{{{{ .password | urlquery }}}}@{host}:5432/mlflow"
+    )
     assert secret["secretStoreRef"] == {"name": "aws-secrets-manager", "kind": "SecretStore"}
     assert named(plan, "SecretStore", "aws-secrets-manager")["spec"]["provider"]["aws"]["service"] == "SecretsManager"
-    stored = {r["inputs"]["name"] for r in plan.of_type("aws:secretsmanager/secret:Secret")}
-    assert "mlrig/fraud-detection/prod/mlflow-db" in stored
+
+
+def test_the_tracking_server_image_carries_its_database_driver_and_needs_no_install_at_start(project_plan):
+    from mlrig import pins
+
+    pod = named(project_plan("fraud-detection", "dev"), "Deployment", "mlflow")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == pins.MLFLOW.reference and pins.MLFLOW.tag.endswith("-full")
+    assert container["command"][:2] == ["mlflow", "server"]  # no `pip install` at start
+    assert not pod.get("initContainers")
 
 
 def test_the_gateway_applies_the_bundles_rate_limits_and_budgets(project_plan):
@@ -55,8 +69,11 @@ def test_the_gateway_applies_the_bundles_rate_limits_and_budgets(project_plan):
 
 def test_provider_keys_reach_the_gateway_from_secrets_manager_only(project_plan):
     plan = project_plan("rag-assistant", "staging")
-    secret = named(plan, "ExternalSecret", "llm-gateway-keys")["spec"]
-    remote = {d["secretKey"]: d["remoteRef"]["key"] for d in secret["data"]}
+    remote = {}
+    for provider in ("openai", "anthropic"):
+        secret = named(plan, "ExternalSecret", f"llm-gateway-{provider}")["spec"]
+        ((key, ref),) = ((d["secretKey"], d["remoteRef"]["key"]) for d in secret["data"])
+        remote[key] = ref
     assert remote == {
         "OPENAI_API_KEY": "mlrig/rag-assistant/staging/llm-gateway/openai",
         "ANTHROPIC_API_KEY": "mlrig/rag-assistant/staging/llm-gateway/anthropic",
@@ -66,8 +83,41 @@ def test_provider_keys_reach_the_gateway_from_secrets_manager_only(project_plan)
     config = gateway_config(plan)
     assert all(m["litellm_params"]["api_key"].startswith("os.environ/") for m in config["model_list"])
     pod = named(plan, "Deployment", "llm-gateway")["spec"]["template"]["spec"]
-    assert pod["containers"][0]["envFrom"] == [{"secretRef": {"name": "llm-gateway-keys"}}]
     assert pod["serviceAccountName"] == "wl-gateway"
+
+
+def test_the_gateway_starts_before_anyone_fills_a_provider_key(project_plan):
+    """The provider keys are created empty; until a person fills one, its Secret does not exist.
+    Pulumi waits for the gateway Deployment, so its pods must not require them."""
+    plan = project_plan("rag-assistant", "dev")
+    pod = named(plan, "Deployment", "llm-gateway")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["envFrom"] == [
+        {"secretRef": {"name": "llm-gateway-openai", "optional": True}},
+        {"secretRef": {"name": "llm-gateway-anthropic", "optional": True}},
+    ]
+    assert not any("secretKeyRef" in e.get("valueFrom", {}) for e in container["env"])
+
+
+def test_the_gateway_runs_on_a_read_only_root_filesystem_with_a_writable_tmp(project_plan):
+    from mlrig import pins
+
+    pod = named(project_plan("rag-assistant", "prod"), "Deployment", "llm-gateway")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == pins.LITELLM.reference and "main-v1.58" not in container["image"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["HOME"] == "/tmp" and env["XDG_CACHE_HOME"].startswith("/tmp/") and env["DISABLE_ADMIN_UI"] == "True"
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+
+
+def test_the_gateway_logs_spend_under_the_prefix_its_role_may_write(project_plan):
+    plan = project_plan("rag-assistant", "prod")
+    params = gateway_config(plan)["litellm_settings"]["s3_callback_params"]
+    assert params["s3_bucket_name"] == "rag-assistant--prod--logs--333333333333"
+    assert params["s3_path"] == "llm-gateway"
 
 
 def test_human_feedback_is_forwarded_to_the_projects_firehose_stream(project_plan):

@@ -4,6 +4,9 @@ its threshold, routed to the bundle's channels; and nothing built on a disabled 
 from __future__ import annotations
 
 import json
+import re
+
+import pytest
 
 from mlrig import naming
 
@@ -86,3 +89,36 @@ def test_a_webhook_route_takes_its_url_from_secrets_manager_never_from_the_bundl
     assert external["spec"]["data"] == [{"secretKey": "route-0", "remoteRef": {"key": secret}}]
     created = {s["inputs"]["name"] for s in plan.of_type("aws:secretsmanager/secret:Secret")}
     assert secret in created and secret.startswith("mlrig/fraud-detection/prod/alerts/webhook-")
+
+
+def all_rules(plan) -> list[dict]:
+    rule = named(plan, "PrometheusRule", "mlrig-alerts")
+    return [r for group in rule["spec"]["groups"] for r in group["rules"]]
+
+
+@pytest.mark.parametrize(("project", "environment"), [("fraud-detection", "prod"), ("rag-assistant", "dev")])
+def test_every_alert_carries_the_namespace_its_routes_match(project_plan, project, environment):
+    """The platform's Alertmanager matches an AlertmanagerConfig only on alerts labelled with its
+    namespace (OnNamespace): rules that aggregated `namespace` away were never routed anywhere."""
+    plan = project_plan(project, environment)
+    namespace = named(plan, "AlertmanagerConfig", "mlrig-alert-routes")["metadata"]["namespace"]
+    for rule in all_rules(plan):
+        assert rule["labels"]["namespace"] == namespace, rule["alert"]
+        for grouping in re.findall(r"by \(([^)]*)\)", rule["expr"]):
+            if "inference_service" in grouping:  # series scraped in the project's namespace keep it
+                assert "namespace" in [g.strip() for g in grouping.split(",")], rule["expr"]
+
+
+def test_the_metrics_alerts_query_are_the_ones_the_pipelines_emit(project_plan):
+    """Argo serves a template's custom metric `<name>` as `argo_workflows_<name>`."""
+    plan = project_plan("rag-assistant", "staging")
+    emitted = set()
+    for template in objects(plan, "WorkflowTemplate"):
+        emitted |= {m["name"] for m in template["spec"].get("metrics", {}).get("prometheus", [])}
+        for step in template["spec"]["templates"]:
+            emitted |= {m["name"] for m in step.get("metrics", {}).get("prometheus", [])}
+    queried = set()
+    for rule in all_rules(plan):
+        queried |= set(re.findall(r"argo_workflows_(mlrig_[a-z_]+?)(?:\(_total\)\?|\{|\")", rule["expr"]))
+    assert queried == {"mlrig_pipeline_failed", "mlrig_drift_score"}
+    assert queried <= emitted

@@ -169,12 +169,33 @@ def test_distributed_fine_tuning_runs_one_torchrun_pod_per_worker_on_the_gpu_poo
 
 def test_the_vector_index_refresh_reads_the_vector_database_secret(project_plan):
     plan = project_plan("rag-assistant", "staging")
-    secret = named(plan, "ExternalSecret", "vector-db")
-    assert secret["spec"]["dataFrom"] == [{"extract": {"key": "mlrig/rag-assistant/staging/vector-db"}}]
+    secret = named(plan, "ExternalSecret", "vector-db")["spec"]
+    master = plan.outputs["vectorDatabaseSecret"]
+    assert secret["data"] == [
+        {"secretKey": "username", "remoteRef": {"key": master, "property": "username"}},
+        {"secretKey": "password", "remoteRef": {"key": master, "property": "password"}},
+    ]
+    (database,) = [
+        d for d in plan.of_type("aws:rds/instance:Instance") if d["inputs"]["identifier"].endswith("-vectors")
+    ]
+    template = secret["target"]["template"]["data"]
+    assert template["host"] == database["outputs"]["address"] and template["dbname"] == "vectors"
+    assert template["password"] == "{{ .password }}"
     container = templates_of(named(plan, "WorkflowTemplate", "index-docs"))["main"]["container"]
     assert container["envFrom"] == [{"secretRef": {"name": "vector-db"}}]
-    secrets = {r["inputs"]["name"] for r in plan.of_type("aws:secretsmanager/secret:Secret")}
-    assert "mlrig/rag-assistant/staging/vector-db" in secrets
+
+
+def test_with_opensearch_the_index_refresh_waits_for_no_connection_secret(plan_variant):
+    """OpenSearch is reached with the workload's IAM identity: no connection Secret exists, so
+    none may be required (the pods would never start)."""
+
+    def opensearch(document):
+        document["spec"]["llm"]["vectorDatabase"] = {"engine": "opensearch"}
+
+    plan = plan_variant("rag-assistant", opensearch, "dev")
+    assert [s for s in objects(plan, "ExternalSecret") if s["metadata"]["name"] == "vector-db"] == []
+    container = templates_of(named(plan, "WorkflowTemplate", "index-docs"))["main"]["container"]
+    assert "envFrom" not in container
 
 
 def test_every_pipeline_counts_its_failures_for_alerting(project_plan):

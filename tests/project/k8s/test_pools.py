@@ -172,3 +172,99 @@ def test_every_pod_pinned_to_a_pool_tolerates_exactly_that_pools_taints(project_
         limits = pod.get("container", pod.get("model", {})).get("resources", {}).get("limits", {})
         if "nvidia.com/gpu" in limits:
             assert gpu_pool, f"{what} asks for GPUs on a pool without them"
+
+
+def test_a_pool_too_small_for_every_worker_of_its_largest_distributed_job_is_refused():
+    """The old dev example: `gpu-tune` at max 1 node (4 GPUs) under a fine-tuning job of 2 workers
+    × 4 GPUs. Torchrun waits for every worker, so a 1-node limit left the run hanging until its
+    deadline: validation now refuses it and says which max holds both workers."""
+    from tests.bundle.helpers import check_project, explain
+
+    result = check_project({"spec.environments.dev": {"compute": {"pools": [{"name": "gpu-tune", "max": 1}]}}}, "rag")
+    assert not result.valid
+    assert "'fine-tune' runs 2 pods" in explain(result) and "raise max to 2" in explain(result)
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_every_example_distributed_job_fits_its_pools_limits(project_plan, environment):
+    plan = project_plan("rag-assistant", environment)
+    template = named(plan, "WorkflowTemplate", "fine-tune")
+    steps = template["spec"]["templates"][0]["steps"]
+    (worker_step,) = [s for group in steps for s in group if s["name"] == "worker"]
+    workers = int(worker_step["withSequence"]["count"])
+    gpus = int(templates_of(template)["worker"]["container"]["resources"]["requests"]["nvidia.com/gpu"])
+    limits = pool_of(plan, "rag-assistant", "gpu-tune")["spec"]["limits"]
+    assert workers * gpus <= int(limits["nvidia.com/gpu"])
+
+
+# --- pods fit the nodes of their pool ------------------------------------------------------------
+# Facts: vCPU and memory of the example pools' instance types (AWS instance type specifications),
+# the kubelet reservations of the EKS AL2023 AMI (kube-reserved CPU: 6% of the first core, 1% of
+# the second, 0.5% of cores 3-4, 0.25% of the rest; memory 255 MiB + 11 MiB per pod of the
+# instance's ENI-derived max-pods; eviction threshold 100 MiB), and an allowance for the node
+# daemonsets mlrig installs (VPC CNI and its network-policy agent, kube-proxy, EKS Pod Identity
+# agent, EBS CSI node, NVIDIA device plugin, DCGM exporter, node exporter).
+INSTANCE_FACTS = {  # vCPU, GiB, max pods
+    "g5.2xlarge": (8, 32, 58),
+    "g6.2xlarge": (8, 32, 58),
+    "g5.12xlarge": (48, 192, 737),
+    "g6e.12xlarge": (48, 384, 737),
+    "m6i.2xlarge": (8, 32, 58),
+    "m7i.2xlarge": (8, 32, 58),
+}
+DAEMONSET_CPU, DAEMONSET_GIB = 0.5, 1.5
+
+
+def allocatable(instance_type: str) -> tuple[float, float]:
+    vcpus, gib, max_pods = INSTANCE_FACTS[instance_type]
+    shares = [0.06, 0.01, 0.005, 0.005] + [0.0025] * (vcpus - 4)
+    reserved_cpu = sum(shares[:vcpus])
+    reserved_gib = (255 + 11 * max_pods + 100) / 1024
+    return vcpus - reserved_cpu - DAEMONSET_CPU, gib - reserved_gib - DAEMONSET_GIB
+
+
+def cpu(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def gib(quantity: str) -> float:
+    return float(quantity[:-2]) / (1024 if quantity.endswith("Mi") else 1)
+
+
+def pinned_requests(plan) -> list[tuple[str, str, dict]]:
+    """(what, pool, requests) of every InferenceService and workflow step pinned to a pool."""
+    found = []
+    for isvc in objects(plan, "InferenceService"):
+        predictor = isvc["spec"]["predictor"]
+        pool = predictor.get("nodeSelector", {}).get("mlrig.io/pool")
+        server = predictor.get("model") or predictor["containers"][0]
+        if pool:
+            found.append((isvc["metadata"]["name"], pool, server["resources"]["requests"]))
+    for template in objects(plan, "WorkflowTemplate"):
+        for step in templates_of(template).values():
+            pool = step.get("nodeSelector", {}).get("mlrig.io/pool")
+            if pool and "container" in step:
+                found.append(
+                    (f"{template['metadata']['name']}/{step['name']}", pool, step["container"]["resources"]["requests"])
+                )
+    return found
+
+
+@pytest.mark.parametrize("project", ["fraud-detection", "rag-assistant"])
+def test_every_pod_pinned_to_a_pool_fits_one_of_its_instance_types_after_reservations(project_plan, project):
+    """vLLM endpoints asked for 8 CPU / 32 GiB on 8 vCPU / 32 GiB nodes: never schedulable."""
+    plan = project_plan(project, "prod")
+    pools = {n["spec"]["template"]["metadata"]["labels"]["mlrig.io/pool"]: n for n in objects(plan, "NodePool")}
+    misfits = []
+    for what, pool, requests in pinned_requests(plan):
+        node_pool = pools[pool]
+        types = next(
+            r["values"]
+            for r in node_pool["spec"]["template"]["spec"]["requirements"]
+            if r["key"] == "node.kubernetes.io/instance-type"
+        )
+        if not any(
+            cpu(requests["cpu"]) <= allocatable(t)[0] and gib(requests["memory"]) <= allocatable(t)[1] for t in types
+        ):
+            misfits.append(f"{what}: {requests} fits none of {types}")
+    assert misfits == []

@@ -109,3 +109,30 @@ def test_a_data_scientist_in_dev_cannot_pull_secrets_from_outside_the_project_en
     own = named(dev_plan, "ExternalSecret", "mlflow-db")
     assert admitted(policy, own)
     assert not admitted(policy, hostile_variants(own)[attack])
+
+
+def test_only_this_environments_database_master_secrets_may_be_read_by_arn(project_plan, dev_plan, policy):
+    """RDS names its managed secrets (`rds!db-…`), so they cannot live under the project prefix:
+    the policy admits exactly this environment's ones, by ARN, and no other RDS secret."""
+    own = named(dev_plan, "ExternalSecret", "mlflow-db")
+    assert admitted(policy, own)
+    prod_master = project_plan("fraud-detection", "prod").outputs["trackingDatabaseSecret"]
+    other_project = project_plan("rag-assistant", "dev").outputs["trackingDatabaseSecret"]
+    for foreign in (prod_master, other_project, "rds!db-00000000-0000-0000-0000-000000000000"):
+        variant = copy.deepcopy(own)
+        for entry in variant["spec"]["data"]:
+            entry["remoteRef"]["key"] = foreign
+        assert not admitted(policy, variant), foreign
+
+
+def test_no_push_secret_may_be_created_in_a_project_namespace(dev_plan):
+    """PushSecrets write to Secrets Manager with the controller's identity."""
+    policy = named(dev_plan, "ValidatingAdmissionPolicy", "fraud-detection--push-secrets-denied")
+    assert policy["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["pushsecrets"]
+    push = {"apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret", "spec": {}}
+    assert not admitted(policy, push)
+    binding = named(dev_plan, "ValidatingAdmissionPolicyBinding", "fraud-detection--push-secrets-denied")["spec"]
+    assert binding["validationActions"] == ["Deny"]
+    assert binding["matchResources"]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "fraud-detection"
+    }

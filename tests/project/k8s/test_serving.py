@@ -113,3 +113,45 @@ def test_requests_and_responses_are_logged_to_the_inference_tables(project_plan)
     assert sink["key_prefix"].startswith("inference/")
     deployment = named(plan, "Deployment", "inference-logger")
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "wl-serving"
+
+
+def test_target_concurrency_drives_scaling_through_keda(project_plan, platform_plan):
+    """RawDeployment's HPA only knows CPU and memory: `targetConcurrency` used to be an
+    annotation nothing read. Endpoints now use KServe's KEDA class with a Prometheus trigger."""
+    plan = project_plan("fraud-detection", "prod")
+    for name, isvc in endpoint_services(plan, "scorer").items():
+        annotations = isvc["metadata"]["annotations"]
+        assert annotations["serving.kserve.io/autoscalerClass"] == "keda"
+        assert annotations["serving.kserve.io/deploymentMode"] == "RawDeployment"
+        predictor = isvc["spec"]["predictor"]
+        assert "scaleMetric" not in predictor and "scaleTarget" not in predictor
+        ((metric,),) = [predictor["autoScaling"]["metrics"]]
+        assert metric["type"] == "External"
+        external = metric["external"]
+        assert external["target"] == {"type": "Value", "value": "20"}  # the bundle's targetConcurrency
+        assert external["metric"]["backend"] == "prometheus"
+        assert external["metric"]["serverAddress"] == (
+            "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090"
+        )
+        query = external["metric"]["query"]
+        assert f'inference_service="{name}"' in query and 'namespace="fraud-detection"' in query
+        assert query.startswith("sum(rate(http_request_duration_seconds_sum{")
+
+
+def test_without_prometheus_endpoints_scale_on_cpu(plan_variant):
+    def without_monitoring(platform):
+        platform["spec"]["cluster"]["addons"]["monitoring"] = {"enabled": False}
+
+    plan = plan_variant("fraud-detection", None, "dev", platform_edit=without_monitoring)
+    for isvc in endpoint_services(plan, "scorer").values():
+        assert "serving.kserve.io/autoscalerClass" not in isvc["metadata"]["annotations"]
+        assert isvc["spec"]["predictor"]["scaleMetric"] == "cpu"
+
+
+def test_inference_tables_are_encrypted_with_the_project_key(project_plan):
+    """Without the key id S3 would use the AWS-managed aws/s3 key, outside the key policy."""
+    plan = project_plan("fraud-detection", "prod")
+    sink = logger_config(plan)["sinks"]["inference_tables"]
+    (key,) = plan.of_type("aws:kms/key:Key")
+    assert sink["server_side_encryption"] == "aws:kms"
+    assert sink["ssekms_key_id"] == key["outputs"]["arn"]

@@ -1,0 +1,97 @@
+"""Secrets a person fills after an apply: third-party credentials mlrig must never see (LLM
+provider API keys, Slack webhook URLs, PagerDuty routing keys).
+
+This list is the one source: the components create exactly these Secrets Manager secrets
+(empty: no `SecretVersion`, no value in Pulumi state), the Kubernetes side reads them optionally,
+and `mlrig secrets` prints them with the command that fills each. Nothing Pulumi waits for
+depends on one of them (`awaited` stays False, and tests/project hold the program to it): an
+apply succeeds before anyone has filled anything, and the feature starts working once they do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import naming
+from ..bundle.resolved import ProjectEnvironment
+
+GATEWAY = "llm-gateway"
+
+# LiteLLM's model prefix and the environment variable holding each provider's key (None: the
+# provider authenticates with the pod's AWS identity and needs no secret).
+GATEWAY_PROVIDERS: dict[str, tuple[str, str | None]] = {
+    "openai": ("openai", "OPENAI_API_KEY"),
+    "anthropic": ("anthropic", "ANTHROPIC_API_KEY"),
+    "azure-openai": ("azure", "AZURE_API_KEY"),
+    "bedrock": ("bedrock", None),
+    "vertex-ai": ("vertex_ai", "VERTEXAI_CREDENTIALS"),
+    "mistral": ("mistral", "MISTRAL_API_KEY"),
+    "cohere": ("cohere", "COHERE_API_KEY"),
+    "groq": ("groq", "GROQ_API_KEY"),
+}
+
+
+@dataclass(frozen=True)
+class FilledSecret:
+    """One Secrets Manager secret under `mlrig/<project>/<env>/<purpose>` that a person fills."""
+
+    purpose: str
+    description: str  # what it is for
+    value: str  # what the secret string must be
+    consumer: str  # what reads it in the cluster
+    after_filling: str  # what happens once it has a value (`{namespace}`: the project's namespace)
+    awaited: bool = False  # whether anything Pulumi waits for needs its value (never, by design)
+
+
+def gateway_secret_purpose(provider: str) -> str:
+    return f"{GATEWAY}/{provider}"
+
+
+def gateway_key_env(provider: str) -> str | None:
+    return GATEWAY_PROVIDERS[provider][1]
+
+
+def gateway_secrets(environment: ProjectEnvironment) -> list[FilledSecret]:
+    gateway = environment.spec.llm.gateway
+    if gateway is None:
+        return []
+    return [
+        FilledSecret(
+            purpose=gateway_secret_purpose(provider),
+            description=f"{provider} API key of the LLM gateway",
+            value=f"the {provider} API key, as a plain string",
+            consumer=f"Deployment {GATEWAY} (environment variable {key_env}, optional)",
+            after_filling=(
+                f"External Secrets syncs it within the hour; then restart the gateway "
+                f"(kubectl -n {{namespace}} rollout restart deployment/{GATEWAY}) so it reads the key"
+            ),
+        )
+        for provider in gateway.providers
+        if (key_env := gateway_key_env(provider)) is not None
+    ]
+
+
+def alert_route_secrets(environment: ProjectEnvironment) -> list[FilledSecret]:
+    found: dict[str, FilledSecret] = {}
+    for route in environment.spec.monitoring.alerts:
+        purpose = naming.alert_route_secret(route.type, route.target)
+        if purpose is None or purpose in found:
+            continue
+        value = {
+            "slack": "the Slack incoming-webhook URL",
+            "pagerduty": "the PagerDuty routing key",
+            "webhook": f"the full webhook URL, with its tokens, starting with {route.target}",
+        }[route.type]
+        found[purpose] = FilledSecret(
+            purpose=purpose,
+            description=f"{route.type} alert route credential ({route.target})",
+            value=value,
+            consumer="Alertmanager, through the AlertmanagerConfig mlrig-alert-routes",
+            after_filling="External Secrets syncs it within the hour; Alertmanager reloads it by itself",
+        )
+    return [found[p] for p in sorted(found)]
+
+
+def person_filled_secrets(environment: ProjectEnvironment) -> list[FilledSecret]:
+    """Every secret of `environment` that a person must fill, in a stable order."""
+    return [*gateway_secrets(environment), *alert_route_secrets(environment)]
