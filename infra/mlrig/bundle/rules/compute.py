@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 from ...aws_catalog import ARM64_GPU_FAMILIES, NON_NVIDIA_ACCELERATORS, nvidia_gpus, split_instance_type
 from ..diagnostics import Path
+from ..model import ComputePool
 from . import Finding, ProjectView, project_rule
 
 
@@ -59,7 +61,10 @@ def gpu_pools_use_gpu_instances(view: ProjectView) -> Iterator[Finding]:
 
 @project_rule
 def gpu_requests_have_gpu_pools(view: ProjectView) -> Iterator[Finding]:
-    pools = {p.name: p for p in view.spec.compute.pools}
+    names = Counter(p.name for p in view.spec.compute.pools)
+    # A name declared twice is ambiguous: that is the error, reported once by its own rule.
+    pools: dict[str, ComputePool] = {p.name: p for p in view.spec.compute.pools if names[p.name] == 1}
+    ambiguous = {name for name, count in names.items() if count > 1}
     workloads: list[tuple[Path, str, str | None, int]] = [
         (("spec", "pipelines", name), name, p.pool, p.resources.gpu) for name, p in view.spec.pipelines.items()
     ]
@@ -71,6 +76,8 @@ def gpu_requests_have_gpu_pools(view: ProjectView) -> Iterator[Finding]:
         if gpus == 0:
             continue
         pool = pools.get(pool_name) if pool_name else None
+        if pool_name in ambiguous:
+            continue
         if pool_name is None:
             yield Finding(
                 (*path, "pool"),
