@@ -8,7 +8,10 @@ its renderer is installed) `docs/bundle-reference.md`. Stack configs and workflo
 files with that header that no bundle produces any more are deleted. Each file is written
 atomically (temporary file + rename), so an interrupted run leaves old or new files, never half.
 
-`--check` writes nothing and exits 1 listing every stale, missing or extra file.
+`--check` writes nothing and exits 1 listing every stale, missing or extra file (`--diff`: with
+a unified diff of each). A deleted stack config means a stack left without a bundle (a deleted
+bundle or environment, a renamed project): its resources are still deployed, and a note on
+stderr says so and how to destroy them.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from typing import Any
 import yaml
 from rich.console import Console
 
+from . import interrupt
 from .bundle.resolved import Platform, Project
 from .bundle.validate import UsageError, ValidationResult, validate_paths
+from .ci.affected import DeletedBundle, orphan_note
 from .ci.render import (
     GENERATED_HEADER,
     WORKFLOWS_DIR,
@@ -218,14 +223,15 @@ def changes(root: Path, files: list[GeneratedFile]) -> list[Change]:
 def write_atomically(path: Path, content: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(content)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with interrupt.removed_if_interrupted(temporary):
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+                out.write(content)
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
 
 
 def apply_changes(root: Path, files: list[GeneratedFile], found: list[Change]) -> None:
@@ -244,7 +250,96 @@ def apply_changes(root: Path, files: list[GeneratedFile], found: list[Change]) -
 VERBS = {"missing": "created", "stale": "updated", "extra": "deleted"}
 
 
-def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Console) -> int:
+def unified_diff(root: Path, files: list[GeneratedFile], found: list[Change]) -> str:
+    """The unified diff that `mlrig generate` would apply."""
+    contents = {f.path: f.content for f in files}
+    chunks: list[str] = []
+    for change in found:
+        before = read_text(root / change.path) or ""
+        after = "" if change.status == "extra" else contents[change.path]
+        chunks.extend(
+            difflib.unified_diff(
+                before.splitlines(keepends=True),
+                after.splitlines(keepends=True),
+                fromfile="/dev/null" if change.status == "missing" else f"a/{change.path}",
+                tofile="/dev/null" if change.status == "extra" else f"b/{change.path}",
+            )
+        )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in chunks)
+
+
+def orphaned_stacks(root: Path, found: list[Change], result: ValidationResult) -> list[DeletedBundle]:
+    """Stack configs about to be deleted, as stacks left without a bundle, grouped by their
+    former bundle, with the reason (read from the config itself: its bundle and environment)."""
+    targets: list[Platform | Project] = [*result.platforms.values(), *result.projects.values()]
+    bundles = {relative_bundle_path(root, b.file): b for b in targets}
+    names = {b.name for b in bundles.values()}
+    groups: dict[tuple[str, str, str | None], list[tuple[str, str]]] = {}
+    for change in found:
+        stack = _stack_of(change)
+        if stack is None:
+            continue
+        config = preserved_config(root / change.path)
+        bundle_path = str(config.get("mlrig:bundle", "?"))
+        environment = str(config.get("mlrig:environment", stack.rsplit(".", 1)[-1]))
+        old_name = stack.rsplit(".", 1)[0]
+        now = bundles.get(bundle_path)
+        key: tuple[str, str, str | None]
+        if now is not None and now.name != old_name and old_name not in names:
+            key = (bundle_path, "renamed", now.name)
+        elif old_name in names:
+            key = (bundle_path, "environment", None)
+        else:
+            key = (bundle_path, "deleted", None)
+        groups.setdefault(key, []).append((stack, environment))
+    return [
+        DeletedBundle(
+            bundle,
+            tuple(s for s, _ in stacks),
+            reason,
+            stacks[0][0].rsplit(".", 1)[0],
+            renamed_to,
+            tuple(e for _, e in stacks),
+        )
+        for (bundle, reason, renamed_to), stacks in groups.items()
+    ]
+
+
+def _stack_of(change: Change) -> str | None:
+    name = Path(change.path).name
+    if change.status != "extra" or "/" in change.path or not name.startswith("Pulumi.") or name == "Pulumi.yaml":
+        return None
+    return name[len("Pulumi.") : -len(".yaml")]
+
+
+def preserved_config(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return {}
+    config = data.get("config") if isinstance(data, dict) else None
+    return config if isinstance(config, dict) else {}
+
+
+def lock_note(root: Path) -> str | None:
+    """A platform repository pins mlrig in its lock: generating with another version writes
+    files CI (which installs from the lock) would not."""
+    from .init.lock import LOCK_FILE, installed_version, locked_version
+
+    try:
+        text = (root / LOCK_FILE).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    pinned, running = locked_version(text), installed_version()
+    if pinned is None or pinned == running:
+        return None
+    return (
+        f"{LOCK_FILE} pins mlrig {pinned} but this is mlrig {running}: install the locked version "
+        f"(pip install --require-hashes -r {LOCK_FILE}) and generate again, or the files will differ from CI's"
+    )
+
+
+def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Console, diff: bool = False) -> int:
     base = Path(root)
     if not base.is_dir():
         stderr.print(f"error: {root}: not a directory", markup=False)
@@ -263,13 +358,25 @@ def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Con
         print_diagnostics(stderr, result.diagnostics)
         stderr.print("error: the bundles are invalid; nothing was generated (see `mlrig validate`)", markup=False)
         return 1
+    note = lock_note(base)
+    if note:
+        stderr.print(f"warning: {note}", markup=False)
     files = generated_files(base, result)
     found = changes(base, files)
+    orphans = orphaned_stacks(base, found, result)
     if check:
-        return report_check(found, stdout, stderr)
-    apply_changes(base, files, found)
-    for change in found:
-        stdout.print(f"{VERBS[change.status]} {change.path} ({change.summary})", markup=False)
+        if diff and found:
+            stdout.file.write(unified_diff(base, files, found))
+        code = report_check(found, stdout, stderr)
+    else:
+        apply_changes(base, files, found)
+        for change in found:
+            stdout.print(f"{VERBS[change.status]} {change.path} ({change.summary})", markup=False)
+        code = None
+    for gone in orphans:
+        stderr.print(f"note: {orphan_note(gone)}", markup=False)
+    if code is not None:
+        return code
     unchanged = len(files) - sum(c.status != "extra" for c in found)
     stdout.print(f"{len(found)} file(s) changed, {unchanged} unchanged", markup=False)
     return 0
