@@ -1,7 +1,7 @@
 """The platform repository's workflows: what runs when, where, with which rights.
 
-Read with DESIGN §1 (CI/CD: PR → validation + preview; merge → staging; release → prod behind an
-approval) and issue 5."""
+The reference architecture's CI/CD: PR → validation + preview; merge → staging; release → prod
+behind an approval (and issue 5)."""
 
 from __future__ import annotations
 
