@@ -116,7 +116,7 @@ def test_text_output_names_file_line_column_and_path(bundles: Path):
     assert f"platform.yaml:{line}:" in result.stdout
     assert "spec.environments.staging.region: unknown AWS region 'us-east-7'" in result.stdout
     assert "5 error(s) in 2 of 3 bundle(s)" in result.stdout  # the 5 written, each once
-    assert "(rag-assistant) are checked against their platform once" in result.stdout
+    assert "2 project bundle(s) (fraud-detection, rag-assistant) are checked against their platform once" in result.stdout
 
 
 def test_github_output_is_one_workflow_annotation_per_error(bundles: Path):
