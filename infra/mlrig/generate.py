@@ -29,6 +29,7 @@ from rich.console import Console
 
 from . import interrupt
 from .bundle.resolved import Platform, Project
+from .bundle.root import BUNDLES_DIR
 from .bundle.validate import UsageError, ValidationResult, validate_paths
 from .ci.affected import DeletedBundle, orphan_note
 from .ci.render import (
@@ -40,7 +41,6 @@ from .ci.render import (
 )
 from .console import print_diagnostics
 
-BUNDLES_DIR = "bundles"
 SCHEMA_FILE = "schemas/bundle.schema.json"
 REFERENCE_FILE = "docs/bundle-reference.md"
 CODEOWNERS_FILE = ".github/CODEOWNERS"

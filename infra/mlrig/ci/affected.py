@@ -28,11 +28,10 @@ from typing import Any
 from rich.console import Console
 
 from ..bundle.resolved import Platform, Project
+from ..bundle.root import BUNDLE_SUFFIXES, BUNDLES_DIR
 from ..bundle.validate import UsageError, ValidationResult, validate_paths
 from ..console import print_diagnostics
 
-BUNDLES_DIR = "bundles"
-BUNDLE_SUFFIXES = (".yaml", ".yml")
 SHARED_PREFIXES = ("infra/", "ci/")
 SHARED_FILES = ("Pulumi.yaml", "pyproject.toml")
 # Metadata that changes no resource: owners become CODEOWNERS, descriptions are prose.

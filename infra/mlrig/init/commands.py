@@ -173,19 +173,16 @@ def platform_answers(asker: Asker, directory: Path, options: dict[str, Any]) -> 
             flag="--repository",
             check=matches(model.REPOSITORY),
         )
-    owners = tuple(options["owner"]) or (
-        (
-            asker.value(
-                None,
-                "Platform team (GitHub handle, owns this repository)",
-                default=f"@{organization}/platform" if organization else "",
-                flag="--owner",
-                check=matches(model.GITHUB_OWNER),
-            ),
+    owners = tuple(options["owner"])
+    if not owners:
+        team = asker.value(
+            None,
+            "Platform team (a GitHub team handle; owns this repository)",
+            default=f"@{organization}/platform" if organization else "",
+            flag="--owner",
+            check=matches(model.GITHUB_OWNER),
         )
-        if asker.interactive
-        else ((f"@{organization}/platform",) if organization else ())
-    )
+        owners = (team,) if team else ()
     for owner in owners:
         _checked(owner, "--owner", matches(model.GITHUB_OWNER))
     return PlatformAnswers(
