@@ -3,10 +3,12 @@
 
     python3 dev.py plan    # create .venv, install mlrig, plan the example bundles offline
     python3 dev.py test    # create .venv, install mlrig with its test tools, run every test
+    python3 dev.py setup   # only create .venv with mlrig and its test and lint tools
     python3 dev.py bench   # the benchmarks in bench/
     python3 dev.py lock    # refresh requirements.lock (what CI installs) from pyproject.toml
 
-The virtual environment is (re)installed only when pyproject.toml changes.
+The virtual environment is (re)installed only when pyproject.toml changes; the first run shows
+its progress (about 1-3 minutes on a fresh machine).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import tomllib
 import venv
 from pathlib import Path
@@ -30,20 +33,83 @@ LOCK = ROOT / "requirements.lock"
 LOCK_PYTHON = "3.11"
 
 
-def setup() -> None:
+def setup(*, dev: bool = True) -> None:
+    """Create .venv and install mlrig into it (editable): with its test and lint tools unless
+    `dev` is False. Reinstalls only when pyproject.toml changed or the tools are missing."""
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be run by an older python3
         sys.exit(f"mlrig needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == digest and PYTHON.exists():
+    installed = STAMP.read_text().split() if STAMP.exists() else []
+    if PYTHON.exists() and installed[:1] == [digest] and (not dev or installed[1:] == ["dev"]):
         return
+    started = time.monotonic()
     if not PYTHON.exists():
         print("creating .venv", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("installing mlrig and its tools into .venv (first run only)", flush=True)
-    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
-    STAMP.write_text(digest)
+    what = "mlrig with its test and lint tools" if dev else "mlrig"
+    print(f"installing {what} into .venv (first run only; about 1-3 minutes on a fresh machine)", flush=True)
+    pip_install(["--upgrade", "pip"], "pip")
+    pip_install(["-e", f"{ROOT}[dev]" if dev else str(ROOT)], what)
+    STAMP.write_text(f"{digest} dev" if dev else digest)
+    print(f"ready in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def pip_install(args: list[str], label: str) -> None:
+    """`pip install ARGS` with one progress line per step instead of pip's full log (shown only
+    when it fails): what is being collected and installed, and how many packages so far."""
+    command = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", *args]
+    log: list[str] = []
+    status = Status(label)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as pip:
+        assert pip.stdout is not None
+        for line in pip.stdout:
+            log.append(line)
+            status.update(line.strip())
+    status.finish()
+    if pip.returncode:
+        sys.stderr.write("".join(log[-60:]))
+        sys.exit(f"pip install of {label} failed (exit {pip.returncode}); its last lines are above")
+
+
+class Status:
+    """Progress of a pip run: a line rewritten in place on a terminal, a line every few
+    packages otherwise (CI logs)."""
+
+    EVERY = 10
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.collected = 0
+        self.terminal = sys.stdout.isatty()
+        self.last = ""
+
+    def update(self, line: str) -> None:
+        if line.startswith("Collecting "):
+            self.collected += 1
+            name = line.split()[1]
+            self.show(f"  resolving: {self.collected} package(s), now {name}", every=True)
+        elif line.startswith("Downloading "):
+            self.show(f"  downloading {line.split()[1].rsplit('/', 1)[-1]}", every=False)
+        elif line.startswith("Building wheel"):
+            self.show(f"  building {line.split()[3] if len(line.split()) > 3 else 'a wheel'}", every=False)
+        elif line.startswith("Installing collected packages"):
+            count = len(line.split(":", 1)[1].split(","))
+            self.show(f"  installing {count} package(s)", every=False, always=True)
+
+    def show(self, text: str, *, every: bool, always: bool = False) -> None:
+        if self.terminal:
+            sys.stdout.write("\r\x1b[2K" + text[:100])
+            sys.stdout.flush()
+        elif always or (every and self.collected % self.EVERY == 1):
+            print(text, flush=True)
+        self.last = text
+
+    def finish(self) -> None:
+        if self.terminal and self.last:
+            sys.stdout.write("\r\x1b[2K")
+            sys.stdout.flush()
+        if self.collected:
+            print(f"  {self.label}: {self.collected} package(s) resolved", flush=True)
 
 
 def lock_inputs() -> list[str]:
@@ -94,7 +160,7 @@ def main(argv: list[str]) -> int:
     job = argv[0] if argv else "help"
     extra = argv[1:]
     if job == "plan":
-        setup()
+        setup(dev=False)  # planning needs mlrig only, not the test and lint tools
         code = run(str(BIN / "mlrig"), "validate", "bundles")
         if code:
             return code

@@ -1,7 +1,9 @@
-"""The `mlrig` command line (DESIGN §5): validate, plan, generate, affected, schema, bootstrap.
+"""The `mlrig` command line: validate, plan, generate, affected, schema, bootstrap, init.
 
-Exit codes: 0 success, 1 invalid input or failed check, 2 usage or I/O error. No command ever
-shows a Python traceback to a user; set MLRIG_DEBUG=1 to see one.
+Exit codes: 0 success, 1 invalid input or failed check, 2 usage or I/O error, 130 interrupted
+(Ctrl-C; see `interrupt.py`). No command ever shows a Python traceback to a user; set
+MLRIG_DEBUG=1 to see one. Each command is one section below: its options, its help with examples,
+and a call into the module that does the work.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -18,7 +21,9 @@ from rich.markup import escape
 
 from . import console
 from .bundle.diagnostics import BundleError, Diagnostic
-from .bundle.validate import UsageError, ValidationResult, validate_paths
+from .bundle.root import BUNDLES_DIR, repository_root
+from .bundle.validate import FileReport, UsageError, ValidationResult, validate_paths
+from .init.commands import platform_command, project_command
 
 stdout = Console(soft_wrap=True, highlight=False)
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -36,21 +41,17 @@ class MlrigGroup(click.Group):
             error.show()
             sys.exit(2)
         except click.exceptions.Abort:
-            stderr.print("aborted")
+            stderr.print("interrupted")
             sys.exit(130)
         except UsageError as error:
-            stderr.print(f"[red]error:[/] {escape(str(error))}", markup=True)
-            sys.exit(2)
+            fail(str(error), 2)
         except BundleError as error:
             print_diagnostics(error.diagnostics)
             sys.exit(1)
         except OSError as error:
-            stderr.print(
-                f"[red]error:[/] {escape(str(error.filename or ''))}: {escape(str(error.strerror or error))}",
-                markup=True,
-            )
-            sys.exit(2)
-        except KeyboardInterrupt:
+            where = error.filename or "standard output"
+            fail(f"{where}: {error.strerror or error}", 2)
+        except KeyboardInterrupt:  # only where the interrupt handler is not installed (tests)
             stderr.print("interrupted")
             sys.exit(130)
         except Exception as error:  # never a traceback for users
@@ -70,10 +71,45 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-@click.group(cls=MlrigGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def default_bundles() -> str:
+    """`bundles/` of the repository around the working directory (so commands work from any
+    directory inside it), else `bundles` (reported as missing when it is)."""
+    root = repository_root()
+    if root is not None and (root / BUNDLES_DIR).is_dir():
+        here = Path.cwd().resolve()
+        bundles = root / BUNDLES_DIR
+        return str(bundles.relative_to(here)) if bundles.is_relative_to(here) else str(bundles)
+    return BUNDLES_DIR
+
+
+def root_option(explicit: str | None) -> Path:
+    """The repository root: `--root`, else found by walking up from the working directory."""
+    if explicit is not None:
+        return Path(explicit)
+    found = repository_root()
+    if found is None:
+        fail(
+            f"no platform repository in {Path.cwd()} or above (a directory with Pulumi.yaml and bundles/, "
+            "or a git repository); run mlrig inside one, or pass --root DIR",
+            2,
+        )
+    return found
+
+
+@click.group(cls=MlrigGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="mlrig")
 def cli() -> None:
-    """mlrig: one YAML bundle per team becomes a complete, isolated, audited MLOps platform."""
+    """mlrig: one YAML bundle per ML team becomes a complete, isolated, audited MLOps platform
+    on AWS and EKS, with the CI/CD that deploys it.
+
+    \b
+    Start a platform repository, add a team, check and preview it:
+      mlrig init platform acme-platform
+      mlrig init project fraud-detection --platform acme-ml --repository acme/fraud-detection
+      mlrig validate && mlrig plan && mlrig generate
+
+    Exit codes: 0 success, 1 invalid input or failed check, 2 usage or I/O error, 130 interrupted.
+    """
 
 
 # --- validate ------------------------------------------------------------------------------------
@@ -87,12 +123,30 @@ def _github_property(text: str) -> str:
     return _github_escape(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def _blocked_notes(result: ValidationResult) -> list[str]:
+    """One note per invalid platform that projects wait for (their own errors are reported)."""
+    waiting: dict[str, list[str]] = {}
+    for report in result.blocked:
+        waiting.setdefault(str(report.blocked_by), []).append(report.name or report.file)
+    return [
+        f"{len(names)} project bundle(s) ({', '.join(names)}) are checked against their platform once {file} is valid"
+        for file, names in waiting.items()
+    ]
+
+
+def _display_order(reports: list[FileReport]) -> list[FileReport]:
+    """Platforms first: a project is judged against its platform."""
+    return sorted(reports, key=lambda r: r.kind != "Platform")
+
+
 def render_validation(result: ValidationResult, fmt: str) -> None:
-    reports = [r for r in result.reports if not r.context]
+    own = [r for r in result.reports if not r.context]
     if fmt == "json":
-        payload = {"valid": result.valid, "files": [r.as_dict() for r in reports]}
+        payload = {"valid": result.valid, "files": [r.as_dict() for r in own]}
         click.echo(json.dumps(payload, indent=2))
         return
+    reports = _display_order(own)
+    notes = _blocked_notes(result)
     if fmt == "github":
         for report in reports:
             for d in sorted(report.diagnostics):
@@ -100,6 +154,8 @@ def render_validation(result: ValidationResult, fmt: str) -> None:
                     f"::error file={_github_property(d.file)},line={d.line},col={d.column},"
                     f"title={_github_property('mlrig: ' + d.path)}::{_github_escape(d.message)}"
                 )
+        for note in notes:
+            click.echo(f"::notice title=mlrig::{_github_escape(note)}")
         click.echo(f"{sum(r.valid for r in reports)} of {len(reports)} bundle(s) valid")
         return
     for report in reports:
@@ -107,28 +163,52 @@ def render_validation(result: ValidationResult, fmt: str) -> None:
         file = escape(report.file)
         if report.valid:
             stdout.print(f"[green]✓[/] {file} ({label})", markup=True)
-        else:
+        elif report.diagnostics:
             stdout.print(f"[red]✗[/] {file} ({label}): {len(report.diagnostics)} error(s)", markup=True)
-            for d in sorted(report.diagnostics):
-                stdout.print(
-                    f"    [bold]{escape(d.file)}:{d.line}:{d.column}[/] [cyan]{escape(d.path)}[/]: {escape(d.message)}",
-                    markup=True,
-                )
+            console.print_diagnostics(stdout, sorted(report.diagnostics), indent="    ")
+    for note in notes:
+        stdout.print(f"note: {note}", markup=False)
     errors = sum(len(r.diagnostics) for r in reports)
     if result.valid:
         stdout.print(f"[green]{len(reports)} bundle(s) valid[/]", markup=True)
     else:
-        stdout.print(
-            f"[red]{errors} error(s) in {sum(not r.valid for r in reports)} of {len(reports)} bundle(s)[/]", markup=True
-        )
+        invalid = sum(bool(r.diagnostics) for r in reports)
+        stdout.print(f"[red]{errors} error(s) in {invalid} of {len(reports)} bundle(s)[/]", markup=True)
 
 
-@cli.command()
+@cli.command(
+    short_help="Check bundle files and directories: schema, then semantic rules across every bundle.",
+    epilog="""\b
+Examples:
+  mlrig validate                                  # every bundle in bundles/
+  mlrig validate bundles/teams/ads/ads.yaml       # one file, checked against all its neighbours
+  mlrig validate --format github bundles          # in a GitHub Actions step
+
+\b
+--format github prints one `::error file=…,line=…,col=…::message` line per error, which GitHub
+Actions shows as an annotation on the line of the pull request's diff.""",
+)
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools, github for annotations in GitHub Actions.",
+)
 def validate(paths: tuple[str, ...], fmt: str) -> None:
-    """Validate bundle files and directories (default: bundles/). Exit 0 valid, 1 invalid, 2 usage error."""
-    result = validate_paths(list(paths) or ["bundles"])
+    """Validate bundle files and directories (default: the repository's bundles/).
+
+    A file is checked together with every other bundle of its bundles root (the nearest
+    directory named `bundles`, or holding the Platform bundle), so a name used twice or an
+    unknown platform is found whichever file you name. Errors are printed as
+    `file:line:column: path: message`. Exit 0 valid, 1 invalid, 2 usage error.
+    """
+    targets = list(paths) or [default_bundles()]
+    result = validate_paths(targets)
+    if not any(not r.context for r in result.reports):
+        fail(f"no bundle files (*.yaml, *.yml) in {', '.join(targets)}", 2)
     render_validation(result, fmt)
     sys.exit(0 if result.valid else 1)
 
@@ -136,21 +216,35 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
 # --- schema --------------------------------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(short_help="Print the bundle JSON Schema (for editors and other tools).")
 def schema() -> None:
-    """Print the bundle JSON Schema (2020-12)."""
+    """Print the bundle JSON Schema (2020-12), the same file `mlrig generate` writes to
+    schemas/bundle.schema.json."""
     from .bundle.schema import bundle_schema_text
 
-    click.echo(bundle_schema_text(), nl=False)
+    try:
+        sys.stdout.write(bundle_schema_text())
+        sys.stdout.flush()
+    except OSError as error:
+        _silence_stdout()
+        fail(f"cannot write the schema to standard output: {error.strerror or error}", 2)
 
 
 # --- plan ----------------------------------------------------------------------------------------
 
 
-@cli.command()
-@click.argument("bundles", nargs=-1, type=click.Path(), required=True)
+@cli.command(
+    short_help="Preview the resources of bundles offline: the real Pulumi program under mocks.",
+    epilog="""\b
+Examples:
+  mlrig plan                                       # every bundle of bundles/, every environment
+  mlrig plan bundles/fraud-detection.yaml --env prod --detail
+  mlrig plan bundles --format json --out plan.json""",
+)
+@click.argument("bundles", nargs=-1, type=click.Path())
 @click.option("--env", "envs", multiple=True, help="Environment to plan (repeatable). Default: all.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--detail", is_flag=True, help="Text: the whole tree of components and resources, not the summary.")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write the JSON plan to FILE.")
 @click.option(
     "--skip-check",
@@ -160,59 +254,110 @@ def schema() -> None:
     help="Do not run this check (repeatable), e.g. MLRIG-SEC-006.",
 )
 def plan(
-    bundles: tuple[str, ...], envs: tuple[str, ...], fmt: str, out: str | None, skip_checks: tuple[str, ...]
+    bundles: tuple[str, ...],
+    envs: tuple[str, ...],
+    fmt: str,
+    detail: bool,
+    out: str | None,
+    skip_checks: tuple[str, ...],
 ) -> None:
-    """Run the real Pulumi program offline, under the SDK's mock runtime, for each environment, then
-    the deployability and security checks on every stack (exit 1 on a mandatory finding)."""
+    """Run the real Pulumi program offline, in-process, under the SDK's mock runtime, for each
+    environment of each bundle: no credentials, no network. Then run the deployability and
+    security checks on every stack (exit 1 on a mandatory finding).
+
+    BUNDLES are bundle files or directories of them (default: the repository's bundles/).
+    Platforms are planned before the projects that read their outputs. The text output is a
+    summary per stack (resources by component and type, protected resources, warnings, check
+    findings); --detail prints the whole tree; --format json prints the full plan.
+    """
     from .plan.command import run_plan_command
 
+    targets = list(bundles) or [default_bundles()]
     sys.exit(
         run_plan_command(
-            list(bundles), list(envs), fmt, out, stdout=stdout, stderr=stderr, skip_checks=list(skip_checks)
+            targets,
+            list(envs),
+            fmt,
+            out,
+            stdout=stdout,
+            stderr=stderr,
+            detail=detail,
+            skip_checks=list(skip_checks),
         )
     )
 
 
 # --- generate, affected, bootstrap ---------------------------------------------------------------
 
+ROOT_HELP = "Repository root. Default: found from the working directory upward."
 
-@cli.command()
+
+@cli.command(
+    short_help="Write the stack configs, CI workflows, CODEOWNERS and schema that bundles/ implies.",
+    epilog="""\b
+Examples:
+  mlrig generate                  # write what changed, list it
+  mlrig generate --check --diff   # in CI or a pre-commit hook: exit 1 and show what is stale""",
+)
 @click.option("--check", is_flag=True, help="Exit 1 when any generated file is stale; write nothing.")
-@click.option("--root", type=click.Path(file_okay=False), default=".", show_default=True, help="Repository root.")
-def generate(check: bool, root: str) -> None:
-    """Write stack configs, CI workflows, CODEOWNERS and the schema from bundles/."""
+@click.option("--diff", "show_diff", is_flag=True, help="With --check: print a unified diff of every stale file.")
+@click.option("--root", type=click.Path(file_okay=False), default=None, help=ROOT_HELP)
+def generate(check: bool, show_diff: bool, root: str | None) -> None:
+    """Write every file derived from bundles/: Pulumi.<stack>.yaml per bundle and environment,
+    the platform repository's workflows, each project repository's workflows, CODEOWNERS, the
+    schema and the bundle reference. Files no bundle produces any more are deleted, with a
+    note on how to destroy stacks left without a bundle."""
     from .generate import run_generate_command
 
-    sys.exit(run_generate_command(root, check=check, stdout=stdout, stderr=stderr))
+    base = root_option(root)
+    sys.exit(run_generate_command(str(base), check=check, diff=show_diff, stdout=stdout, stderr=stderr))
 
 
-@cli.command()
+@cli.command(
+    short_help="List the stacks a change since a git ref affects (a CI matrix with --format json).",
+    epilog="""\b
+Examples:
+  mlrig affected --base origin/main                # since the branch point, working tree included
+  mlrig affected --base HEAD~1 --head HEAD --format json""",
+)
 @click.option("--base", required=True, help="Git ref to compare with (e.g. origin/main).")
 @click.option("--head", default=None, help="Git ref of the change (default: the working tree).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--root", type=click.Path(file_okay=False), default=".", show_default=True, help="Repository root.")
-def affected(base: str, head: str | None, fmt: str, root: str) -> None:
-    """The stacks a change since BASE affects, one per line (or JSON for a CI matrix)."""
+@click.option("--root", type=click.Path(file_okay=False), default=None, help=ROOT_HELP)
+def affected(base: str, head: str | None, fmt: str, root: str | None) -> None:
+    """The stacks a change since BASE affects, one per line, in deployment order. Stacks left
+    without a bundle (a deleted bundle or environment, a renamed project) are reported on
+    stderr with the commands that destroy them, never applied."""
     from .ci.affected import run_affected_command
 
-    sys.exit(run_affected_command(root, base, head, fmt, stdout=stdout, stderr=stderr))
+    base_dir = root_option(root)
+    sys.exit(run_affected_command(str(base_dir), base, head, fmt, stdout=stdout, stderr=stderr))
 
 
-@cli.command()
+@cli.command(
+    short_help="Create the platform's S3 state bucket and each environment's KMS secrets key (idempotent).",
+    epilog="""\b
+Examples:
+  mlrig bootstrap --dry-run        # what would be created, with your current AWS credentials
+  mlrig bootstrap bundles/platform.yaml --region eu-west-1""",
+)
 @click.argument("path", required=False, type=click.Path())
 @click.option("--region", default=None, help="Region of the state bucket and key (default: the first environment's).")
 @click.option("--dry-run", is_flag=True, help="Print what would be created or changed; change nothing.")
 def bootstrap(path: str | None, region: str | None, dry_run: bool) -> None:
-    """Create the S3 state bucket and the KMS secrets key of each environment (idempotent)."""
+    """Create the S3 state bucket and the KMS secrets key of each environment (idempotent), with
+    the caller's AWS credentials. PATH is the Platform bundle or its directory (default: the
+    repository's bundles/); it prints the `pulumi login` and `pulumi stack init` to run next."""
     from .platform.bootstrap import bootstrap as run_bootstrap
     from .platform.bootstrap import next_steps, state_backend
 
-    result = validate_paths([path or "bundles"], with_context=False)
+    where = path or default_bundles()
+    result = validate_paths([where], with_context=False)
     if not result.valid:
         print_diagnostics(result.diagnostics)
         sys.exit(1)
     if len(result.platforms) != 1:
-        fail(f"expected exactly one Platform bundle in {path or 'bundles'}, found {len(result.platforms)}")
+        fail(f"expected exactly one Platform bundle in {where}, found {len(result.platforms)}")
     platform = next(iter(result.platforms.values()))
     backend = state_backend(platform, region)
     try:
@@ -233,7 +378,7 @@ def bootstrap(path: str | None, region: str | None, dry_run: bool) -> None:
 # --- checks: policy pack and preflight ------------------------------------------------------------
 
 
-@cli.group(name="policy-pack")
+@cli.group(name="policy-pack", short_help="The CrossGuard policy pack of mlrig's checks, for pulumi preview/up.")
 def policy_pack() -> None:
     """The Pulumi CrossGuard policy pack of mlrig's checks."""
 
@@ -254,7 +399,7 @@ def policy_pack_config(path: str | None) -> None:
     from .checks.adapter import policy_pack_config as config_of
     from .checks.runner import principal_owners
 
-    result = validate_paths([path or "bundles"], with_context=False)
+    result = validate_paths([path or default_bundles()], with_context=False)
     if not result.valid:
         print_diagnostics(result.diagnostics)
         sys.exit(1)
@@ -262,7 +407,7 @@ def policy_pack_config(path: str | None) -> None:
     click.echo(json.dumps(config_of(owners), indent=2, sort_keys=True))
 
 
-@cli.command()
+@cli.command(short_help="Check an AWS account before a first apply: quotas, offerings, state, OIDC.")
 @click.argument("path", required=False, type=click.Path())
 @click.option("--env", "environment", required=True, help="Platform environment to check.")
 def preflight(path: str | None, environment: str) -> None:
@@ -270,12 +415,12 @@ def preflight(path: str | None, environment: str) -> None:
     Needs credentials for the environment's account. Exit 1 on a blocker."""
     from .checks.preflight import preflight as run_preflight
 
-    result = validate_paths([path or "bundles"], with_context=False)
+    result = validate_paths([path or default_bundles()], with_context=False)
     if not result.valid:
         print_diagnostics(result.diagnostics)
         sys.exit(1)
     if len(result.platforms) != 1:
-        fail(f"expected exactly one Platform bundle in {path or 'bundles'}, found {len(result.platforms)}", 2)
+        fail(f"expected exactly one Platform bundle in {path or default_bundles()}, found {len(result.platforms)}", 2)
     platform = next(iter(result.platforms.values()))
     if environment not in platform.environments:
         fail(
@@ -304,7 +449,7 @@ def preflight(path: str | None, environment: str) -> None:
 # --- pins, secrets -------------------------------------------------------------------------------
 
 
-@cli.group()
+@cli.group(short_help="Check that every pinned image and chart exists upstream (needs network).")
 def pins() -> None:
     """The pinned container images and Helm charts (infra/mlrig/pins.py)."""
 
@@ -321,7 +466,7 @@ def pins_check(fmt: str) -> None:
     sys.exit(exit_code(results))
 
 
-@cli.command()
+@cli.command(short_help="List the secrets a person must fill after an apply, with the commands.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--env", "envs", multiple=True, help="Environment (repeatable). Default: every environment.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -329,11 +474,47 @@ def secrets(paths: tuple[str, ...], envs: tuple[str, ...], fmt: str) -> None:
     """List the secrets a person must fill after an apply, and the command that fills each."""
     from .secrets_command import run_secrets_command
 
-    sys.exit(run_secrets_command(list(paths) or ["bundles"], list(envs), fmt, stdout=stdout, stderr=stderr))
+    sys.exit(run_secrets_command(list(paths) or [default_bundles()], list(envs), fmt, stdout=stdout, stderr=stderr))
+
+
+# --- init ----------------------------------------------------------------------------------------
+
+
+@cli.group(short_help="Start a platform repository, or add a team's project to one.")
+def init() -> None:
+    """Scaffold a new platform repository (`init platform`) or a team's project bundle and
+    application repository (`init project`). On a terminal, what no flag says is asked;
+    otherwise flags say everything. Existing files are never overwritten: if any file to
+    write exists, nothing is written and the exit code is 1."""
+
+
+init.add_command(platform_command)
+init.add_command(project_command)
+
+
+# --- entry -----------------------------------------------------------------------------------------
+
+
+def _silence_stdout() -> None:
+    """After a failed write to standard output, the interpreter's own flush at exit would fail
+    again and print a traceback-like warning; point stdout at /dev/null instead."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def main() -> None:
-    cli(prog_name="mlrig")
+    try:
+        cli(prog_name="mlrig")
+    finally:
+        try:
+            sys.stdout.flush()
+        except OSError as error:
+            _silence_stdout()
+            stderr.print(f"[red]error:[/] standard output: {escape(error.strerror or str(error))}", markup=True)
+            os._exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,10 +11,10 @@ from rich.markup import escape
 from .bundle.diagnostics import Diagnostic
 
 
-def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> None:
+def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic], *, indent: str = "") -> None:
     for d in diagnostics:
         console.print(
-            f"[bold]{escape(d.file)}:{d.line}:{d.column}[/]: [cyan]{escape(d.path)}[/]: {escape(d.message)}",
+            f"{indent}[bold]{escape(d.file)}:{d.line}:{d.column}[/]: [cyan]{escape(d.path)}[/]: {escape(d.message)}",
             markup=True,
             highlight=False,
         )

@@ -8,7 +8,10 @@ its renderer is installed) `docs/bundle-reference.md`. Stack configs and workflo
 files with that header that no bundle produces any more are deleted. Each file is written
 atomically (temporary file + rename), so an interrupted run leaves old or new files, never half.
 
-`--check` writes nothing and exits 1 listing every stale, missing or extra file.
+`--check` writes nothing and exits 1 listing every stale, missing or extra file (`--diff`: with
+a unified diff of each). A deleted stack config means a stack left without a bundle (a deleted
+bundle or environment, a renamed project): its resources are still deployed, and a note on
+stderr says so and how to destroy them.
 
 Never outside `--root`: a path to write or delete that runs through a symbolic link, or resolves
 outside the root, stops the run before anything is written (exit 1). A bundle value that cannot be
@@ -28,9 +31,12 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from . import state
+from . import interrupt, state
+from .bundle.loader import LoadError, load_text
 from .bundle.resolved import Platform, Project
+from .bundle.root import BUNDLES_DIR
 from .bundle.validate import UsageError, ValidationResult, validate_paths
+from .ci.affected import DeletedBundle, GitError, git, orphan_note
 from .ci.render import (
     GENERATED_HEADER,
     WORKFLOWS_DIR,
@@ -42,7 +48,6 @@ from .ci.render import (
 )
 from .console import print_diagnostics
 
-BUNDLES_DIR = "bundles"
 SCHEMA_FILE = "schemas/bundle.schema.json"
 REFERENCE_FILE = "docs/bundle-reference.md"
 CODEOWNERS_FILE = ".github/CODEOWNERS"
@@ -266,14 +271,15 @@ def changes(root: Path, files: list[GeneratedFile]) -> list[Change]:
 def write_atomically(path: Path, content: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(content)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with interrupt.removed_if_interrupted(temporary):
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+                out.write(content)
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
 
 
 def apply_changes(root: Path, files: list[GeneratedFile], found: list[Change]) -> None:
@@ -292,7 +298,110 @@ def apply_changes(root: Path, files: list[GeneratedFile], found: list[Change]) -
 VERBS = {"missing": "created", "stale": "updated", "extra": "deleted"}
 
 
-def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Console) -> int:
+def unified_diff(root: Path, files: list[GeneratedFile], found: list[Change]) -> str:
+    """The unified diff that `mlrig generate` would apply."""
+    contents = {f.path: f.content for f in files}
+    chunks: list[str] = []
+    for change in found:
+        before = read_text(root / change.path) or ""
+        after = "" if change.status == "extra" else contents[change.path]
+        chunks.extend(
+            difflib.unified_diff(
+                before.splitlines(keepends=True),
+                after.splitlines(keepends=True),
+                fromfile="/dev/null" if change.status == "missing" else f"a/{change.path}",
+                tofile="/dev/null" if change.status == "extra" else f"b/{change.path}",
+            )
+        )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in chunks)
+
+
+def orphaned_stacks(root: Path, found: list[Change], result: ValidationResult) -> list[DeletedBundle]:
+    """Stack configs about to be deleted, as stacks left without a bundle, grouped by their
+    former bundle, with the reason (read from the config itself: its bundle and environment)."""
+    targets: list[Platform | Project] = [*result.platforms.values(), *result.projects.values()]
+    bundles = {relative_bundle_path(root, b.file): b for b in targets}
+    names = {b.name for b in bundles.values()}
+    groups: dict[tuple[str, str, str | None], list[tuple[str, str]]] = {}
+    for change in found:
+        stack = _stack_of(change)
+        if stack is None:
+            continue
+        config = preserved_config(root / change.path)
+        bundle_path = str(config.get("mlrig:bundle", "?"))
+        environment = str(config.get("mlrig:environment", stack.rsplit(".", 1)[-1]))
+        old_name = stack.rsplit(".", 1)[0]
+        now = bundles.get(bundle_path) or _successor(root, bundle_path, result, old_name)
+        key: tuple[str, str, str | None]
+        if now is not None and now.name != old_name and old_name not in names:
+            key = (bundle_path, "renamed", now.name)
+        elif old_name in names:
+            key = (bundle_path, "environment", None)
+        else:
+            key = (bundle_path, "deleted", None)
+        groups.setdefault(key, []).append((stack, environment))
+    return [
+        DeletedBundle(
+            bundle,
+            tuple(s for s, _ in stacks),
+            reason,
+            stacks[0][0].rsplit(".", 1)[0],
+            renamed_to,
+            tuple(e for _, e in stacks),
+        )
+        for (bundle, reason, renamed_to), stacks in groups.items()
+    ]
+
+
+def _successor(root: Path, bundle_path: str, result: ValidationResult, old_name: str) -> Project | None:
+    """A project renamed into a new file (a bundle's file is named after it): the project that
+    now has the repository the committed `bundle_path` had. None without git or a match."""
+    try:
+        text = git(root, "show", f"HEAD:{bundle_path}")
+        document = load_text(text, bundle_path).data
+    except (GitError, LoadError, OSError):
+        return None
+    spec = document.get("spec") if isinstance(document, dict) else None
+    repository = spec.get("repository") if isinstance(spec, dict) else None
+    matches = [p for p in result.projects.values() if p.bundle.spec.repository == repository and p.name != old_name]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _stack_of(change: Change) -> str | None:
+    name = Path(change.path).name
+    if change.status != "extra" or "/" in change.path or not name.startswith("Pulumi.") or name == "Pulumi.yaml":
+        return None
+    return name[len("Pulumi.") : -len(".yaml")]
+
+
+def preserved_config(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return {}
+    config = data.get("config") if isinstance(data, dict) else None
+    return config if isinstance(config, dict) else {}
+
+
+def lock_note(root: Path) -> str | None:
+    """A platform repository pins mlrig in its lock: generating with another version writes
+    files CI (which installs from the lock) would not."""
+    from .init.lock import LOCK_FILE, installed_version, locked_version
+
+    try:
+        text = (root / LOCK_FILE).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    pinned, running = locked_version(text), installed_version()
+    if pinned is None or pinned == running:
+        return None
+    return (
+        f"{LOCK_FILE} pins mlrig {pinned} but this is mlrig {running}: install the locked version "
+        f"(pip install --require-hashes -r {LOCK_FILE}) and generate again, or the files will differ from CI's"
+    )
+
+
+def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Console, diff: bool = False) -> int:
     base = Path(root)
     if not base.is_dir():
         stderr.print(f"error: {root}: not a directory", markup=False)
@@ -311,6 +420,9 @@ def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Con
         print_diagnostics(stderr, result.diagnostics)
         stderr.print("error: the bundles are invalid; nothing was generated (see `mlrig validate`)", markup=False)
         return 1
+    note = lock_note(base)
+    if note:
+        stderr.print(f"warning: {note}", markup=False)
     try:
         files = generated_files(base, result)
     except UnsafeValue as error:
@@ -327,11 +439,20 @@ def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Con
             markup=False,
         )
         return 1
+    orphans = orphaned_stacks(base, found, result)
     if check:
-        return report_check(found, stdout, stderr)
-    apply_changes(base, files, found)
-    for change in found:
-        stdout.print(f"{VERBS[change.status]} {change.path} ({change.summary})", markup=False)
+        if diff and found:
+            stdout.file.write(unified_diff(base, files, found))
+        code = report_check(found, stdout, stderr)
+    else:
+        apply_changes(base, files, found)
+        for change in found:
+            stdout.print(f"{VERBS[change.status]} {change.path} ({change.summary})", markup=False)
+        code = None
+    for gone in orphans:
+        stderr.print(f"note: {orphan_note(gone)}", markup=False)
+    if code is not None:
+        return code
     unchanged = len(files) - sum(c.status != "extra" for c in found)
     stdout.print(f"{len(found)} file(s) changed, {unchanged} unchanged", markup=False)
     return 0

@@ -79,7 +79,7 @@ PLACEHOLDER_ACCOUNT = "000000000000"
 # Workload identities besides one per pipeline; pipelines may not take these names.
 RESERVED_WORKLOADS: tuple[str, ...] = ("serving", "tracking", "gateway", "feedback")
 
-# Tag keys (DESIGN §5).
+# Tag keys the plan JSON and policies rely on.
 TAG_PERSONA = "mlrig:persona"
 TAG_DATA_CLASS = "mlrig:data-class"
 # Tags mlrig sets on every AWS resource of a stack (`default_tags`), and the most it adds to a

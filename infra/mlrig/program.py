@@ -1,8 +1,9 @@
-"""The Pulumi program: one stack per bundle and environment (DESIGN §4).
+"""The Pulumi program: one stack per bundle and environment, named `<bundle name>.<environment>`.
 
-`pulumi up` runs `main()` (through `infra/__main__.py`), which reads the stack's `mlrig:bundle`
-and `mlrig:environment` config once; `mlrig plan` calls `stack_program()` with the same bundle
-and environment. Both end in `deploy()`, so the plan runs exactly the code `pulumi up` runs.
+`pulumi up` runs `main()` (a platform repository's two-line `__main__.py` calls it), which reads
+the stack's `mlrig:bundle` and `mlrig:environment` config once; `mlrig plan` calls
+`stack_program()` with the same bundle and environment. Both end in `deploy()`, so the plan runs
+exactly the code `pulumi up` runs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pulumi
 
 from .bundle.diagnostics import Diagnostic
 from .bundle.resolved import Platform, Project
+from .bundle.root import bundles_root
 from .bundle.validate import UsageError, ValidationResult, validate_paths
 from .settings import DeploySettings
 
@@ -26,8 +28,9 @@ class ProgramError(Exception):
 
 
 def load_target(bundle: str | Path) -> Target:
-    """Validate `bundle` (its directory supplies the context bundles) and return its resolved
-    Platform or Project; ProgramError lists every diagnostic when it is invalid."""
+    """Validate `bundle` with the other bundles of its bundles root (its platform may sit in a
+    parent directory) and return its resolved Platform or Project; ProgramError lists every
+    diagnostic when it is invalid."""
     try:
         result = validate_paths([bundle])
     except UsageError as error:
@@ -46,7 +49,10 @@ def target_of(result: ValidationResult, bundle: str | Path) -> Target:
             return target
     context_errors = [d for r in result.reports if r.context for d in r.diagnostics]
     detail = ("\n" + _diagnostics(context_errors)) if context_errors else ""
-    raise ProgramError(f"bundle {bundle} could not be resolved (is its platform bundle beside it and valid?){detail}")
+    root = bundles_root(bundle)
+    raise ProgramError(
+        f"bundle {bundle} could not be resolved (is its platform bundle in {root} or below, and valid?){detail}"
+    )
 
 
 def _diagnostics(diagnostics: list[Diagnostic]) -> str:
@@ -86,10 +92,27 @@ def stack_program(target: Target, environment: str) -> Callable[[], None]:
     return lambda: deploy(target, environment)
 
 
+def bundle_path(configured: str, project_root: str | None) -> Path:
+    """`mlrig:bundle` is relative to the repository root (where Pulumi.yaml is), whatever the
+    working directory Pulumi gives the program (`main:` may point into a sub-directory)."""
+    path = Path(configured)
+    if path.is_absolute() or path.is_file():
+        return path
+    for base in (project_root, *_pulumi_project_dirs()):
+        if base and (Path(base) / path).is_file():
+            return Path(base) / path
+    return path
+
+
+def _pulumi_project_dirs() -> list[str]:
+    here = Path.cwd().resolve()
+    return [str(d) for d in (here, *here.parents) if (d / "Pulumi.yaml").is_file()][:1]
+
+
 def main() -> None:
     """Entry point under `pulumi up` / `pulumi preview`."""
     config = pulumi.Config("mlrig")
-    bundle = config.require("bundle")
+    bundle = str(bundle_path(config.require("bundle"), pulumi.get_root_directory()))
     environment = config.require("environment")
     settings = DeploySettings.read(os.environ, config.get("imageTag"))
     try:

@@ -74,7 +74,7 @@ def test_a_symlink_loop_is_a_diagnostic_of_its_file_not_an_internal_error(bundle
     result = mlrig("validate", str(bundles))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "internal error" not in result.stderr
-    assert f"{bundles / 'loop.yaml'}:1:1 (document): a symbolic link that points nowhere or loops" in result.stdout
+    assert f"{bundles / 'loop.yaml'}:1:1: (document): a symbolic link that points nowhere or loops" in result.stdout
 
 
 def test_a_dangling_link_is_reported_instead_of_skipped(bundles: Path):

@@ -70,9 +70,19 @@ def test_a_yaml_syntax_error_names_its_line():
     assert message.startswith("YAML syntax error:")
 
 
-def test_tabs_used_for_indentation_are_a_syntax_error_on_their_line():
+def test_tabs_used_for_indentation_are_a_syntax_error_on_their_line_that_says_use_spaces():
     line, _, message = load_error("spec:\n\tpools: []\n")
-    assert line == 2 and "syntax error" in message
+    assert line == 2 and "syntax error" in message and "indent with spaces, not tabs" in message
+
+
+def test_a_tab_after_a_key_also_says_use_spaces():
+    _, _, message = load_error("spec:\n  pools:\t[\n    a\n\t]\n")
+    assert "indent with spaces, not tabs" in message
+
+
+def test_a_syntax_error_without_tabs_gives_no_tab_hint():
+    _, _, message = load_error("spec: {a: 1\n")
+    assert "tabs" not in message
 
 
 @pytest.mark.parametrize("text", ["", "   \n\n", "# only a comment\n", "---\n", "~\n", "null\n"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mlrig.bundle.validate import validate_paths
 
-from .helpers import dump, example, explain, platform_with, set_path, validate
+from .helpers import check_project, dump, example, explain, platform_with, set_path, validate
 
 
 def test_a_platform_with_a_broken_environment_still_has_its_other_environments_checked():
@@ -36,9 +36,9 @@ def test_validating_one_file_resolves_references_from_its_directory_without_repo
     (tmp_path / "platform.yaml").write_text(dump(platform))
     (tmp_path / "fraud-detection.yaml").write_text(dump(example("fraud")))
     result = validate_paths([tmp_path / "fraud-detection.yaml"])
-    assert [r.file for r in result.reports if not r.context] == [str(tmp_path / "fraud-detection.yaml")]
-    [error] = result.diagnostics
-    assert error.path == "spec.platform" and "has errors of its own" in error.message
+    [own] = [r for r in result.reports if not r.context]
+    assert own.file == str(tmp_path / "fraud-detection.yaml") and result.diagnostics == []
+    assert own.blocked_by == str(tmp_path / "platform.yaml") and not result.valid
 
 
 def test_the_resolved_examples_hold_one_environment_per_platform_environment(example_result):
@@ -62,3 +62,29 @@ def test_the_validator_leaves_the_collector_as_it_found_it(tmp_path: Path):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_missing_pipeline_type_lists_the_allowed_types():
+    result = check_project({}, deletions=("spec.pipelines.train.type",))
+    [error] = result.diagnostics
+    assert error.path == "spec.pipelines.train.type" and "missing required key 'type'" in error.message
+    assert "use one of 'feature-refresh', 'training', 'model-deployment'" in error.message
+
+
+def test_a_missing_repository_shows_an_example_of_its_form():
+    [error] = check_project({}, deletions=("spec.repository",)).diagnostics
+    assert error.message == "missing required key 'repository'; for example `repository: acme/fraud-detection`"
+
+
+def test_an_invalid_platform_is_reported_once_and_first_not_once_per_project():
+    platform = platform_with({"spec.environments.staging.network.cidr": "10.10.128.0/17"})
+    result = validate(
+        example("fraud"),
+        example("rag"),
+        platform,
+        files=["fraud-detection.yaml", "rag-assistant.yaml", "platform.yaml"],
+    )
+    assert [(e.file, e.path) for e in result.diagnostics] == [
+        ("platform.yaml", "spec.environments.staging.network.cidr")
+    ], explain(result)
+    assert {r.file for r in result.blocked} == {"fraud-detection.yaml", "rag-assistant.yaml"} and not result.valid

@@ -1,4 +1,4 @@
-"""The two independent checkers DESIGN §6 names accept every generated workflow, of the platform
+"""The two independent checkers (zizmor and check-jsonschema) accept every generated workflow, of the platform
 repository and of every project repository of the examples."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from mlrig.plan.command import run_plan_command
 PLATFORM = str(examples.path("platform.yaml"))
 
 
-def run(bundles, envs=(), fmt="text", out=None, planner=None):
+def run(bundles, envs=(), fmt="text", out=None, planner=None, detail=False):
     """The command without its checks: these tests are about planning (tests/checks/test_plan_hook.py
     covers the checks)."""
     stdout, stderr = io.StringIO(), io.StringIO()
@@ -31,6 +31,7 @@ def run(bundles, envs=(), fmt="text", out=None, planner=None):
         stderr=Console(file=stderr, width=200, soft_wrap=True),
         planner=planner,
         checks=False,
+        detail=detail,
     )
     return code, stdout.getvalue(), stderr.getvalue()
 
@@ -86,14 +87,30 @@ def test_every_environment_is_planned_when_none_is_named(bundle_dir: Path, small
     assert list(json.loads(out)["environments"]) == ["dev", "staging", "prod"]
 
 
-def test_the_text_plan_is_a_tree_of_environment_component_and_resources_with_counts(example_planner):
-    code, out, _ = run([PLATFORM], envs=["staging"], planner=example_planner)
+def test_the_detailed_text_plan_is_a_tree_of_environment_component_and_resources_with_counts(example_planner):
+    code, out, _ = run([PLATFORM], envs=["staging"], planner=example_planner, detail=True)
     assert code == 0
     assert "Platform acme-ml" in out
     assert "staging stack acme-ml.staging:" in out
     assert "Network" in out and "Cluster" in out
     assert "aws:eks:Cluster ×1" in out
     assert out.strip().splitlines()[-1].startswith("Planned 1 stack(s) of 1 bundle(s):")
+
+
+def test_the_default_text_plan_is_a_summary_per_stack(example_planner, example_result):
+    project = example_result.projects["fraud-detection"].file
+    code, out, _ = run([project], envs=["prod"], planner=example_planner)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("Project fraud-detection (")
+    stack = next(line for line in lines if line.strip().startswith("prod: stack fraud-detection.prod"))
+    assert "resources (+" in stack and "components)" in stack and "protected" in stack
+    components = next(line for line in lines if line.strip().startswith("components:"))
+    assert "Pipelines " in components and "Storage " in components  # a project's parts, not its one root
+    assert any(line.strip().startswith("types: ") and "aws:s3:Bucket ×4" in line for line in lines)
+    assert any(line.strip().startswith("protected: ") and "aws:s3:Bucket ×4" in line for line in lines)
+    assert "│" not in out, "the tree is for --detail"
+    assert "(+" in lines[-1] and "components" in lines[-1]
 
 
 def test_an_invalid_bundle_is_reported_with_its_position_and_exits_1(bundle_dir: Path):

@@ -1,4 +1,4 @@
-"""Every plan of the example bundles keeps the DESIGN §5 contract: well-formed resources whose
+"""Every plan of the example bundles keeps the plan JSON contract (README: plan --format json): well-formed resources whose
 parents, dependencies and providers are in the same plan, and JSON that round-trips."""
 
 from __future__ import annotations

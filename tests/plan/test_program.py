@@ -83,3 +83,18 @@ def test_a_stack_whose_name_does_not_match_its_bundle_gets_a_warning(monkeypatch
     monkeypatch.setattr(platform_stack, "deploy_platform", lambda platform, env, settings=None: None)
     plan = pulumi_up({"mlrig:bundle": "bundles/platform.yaml", "mlrig:environment": "dev"}, stack="scratch")
     assert plan.warnings == ["stack 'scratch' deploys bundles/platform.yaml (dev); mlrig names it 'acme-ml.dev'"]
+
+
+def test_the_bundle_path_is_resolved_from_the_project_root_whatever_the_working_directory(tmp_path, monkeypatch):
+    """Pulumi may run the program from its `main:` directory: `mlrig:bundle` stays relative to
+    the repository root (where Pulumi.yaml is)."""
+    from mlrig.program import bundle_path
+
+    examples.copy_to(tmp_path / "bundles")
+    (tmp_path / "Pulumi.yaml").write_text("name: mlrig\nruntime: python\nmain: infra/\n")
+    (tmp_path / "infra").mkdir()
+    monkeypatch.chdir(tmp_path / "infra")
+    assert bundle_path("bundles/platform.yaml", None).resolve() == (tmp_path / "bundles/platform.yaml").resolve()
+    assert bundle_path("bundles/platform.yaml", str(tmp_path)) == tmp_path / "bundles/platform.yaml"
+    monkeypatch.chdir(tmp_path)
+    assert bundle_path("bundles/platform.yaml", None) == Path("bundles/platform.yaml")

@@ -299,7 +299,8 @@ def load_text(text: str, file: str) -> Document:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or "invalid YAML"
         context = f" {error.context}" if error.context else ""
-        raise _fail(file, mark, f"YAML syntax error: {problem}{context}") from None
+        hint = "; indent with spaces, not tabs" if "tab" in problem or _tab_at(text, mark) else ""
+        raise _fail(file, mark, f"YAML syntax error: {problem}{context}{hint}") from None
     except yaml.reader.ReaderError as error:
         line = text.count("\n", 0, error.position) + 1
         column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
@@ -311,6 +312,14 @@ def load_text(text: str, file: str) -> Document:
         raise _fail(file, None, "the text is not valid Unicode (lone surrogates); save the file as UTF-8") from None
     except RecursionError:
         raise _fail(file, None, f"nesting deeper than {MAX_DEPTH} levels; bundles are never that deep") from None
+
+
+def _tab_at(text: str, mark: Any) -> bool:
+    """Whether the line of a syntax error has a tab before or at the error's column."""
+    if mark is None:
+        return False
+    lines = text.splitlines()
+    return 0 <= mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]
 
 
 def load_file(path: str | FsPath, display: str | None = None) -> Document:

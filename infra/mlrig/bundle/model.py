@@ -2,7 +2,7 @@
 
 `schemas/bundle.schema.json` is generated from these classes (see `schema.py`), so the schema
 editors see and the model the program uses cannot drift. Every field carries a description, a
-default (unless DESIGN.md §3 makes it required) and an example; `tests/bundle/test_schema.py` enforces it.
+default (unless the bundle format makes it required) and an example; `tests/bundle/test_schema.py` enforces it.
 
 Models are frozen and strict: YAML `"3"` is not the integer 3, unknown keys are errors.
 Defaults that depend on other fields (a pool's disk size, a tier's NAT layout) are left `None`

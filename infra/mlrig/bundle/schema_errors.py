@@ -160,7 +160,7 @@ def describe(kind: str, error: ErrorDetails, prefix: Path = (), data: Any = None
         tail = hint or (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
         return loc, f"unknown key '{key}'{tail}", True
     if kind_ == "missing":
-        return loc, f"missing required key '{loc[-1]}'", True
+        return loc, f"missing required key '{loc[-1]}'{_missing_hint(kind, loc)}", True
     if kind_ in ("literal_error", "enum"):
         expected = ctx.get("expected", "")
         options = [o.strip().strip("'") for o in expected.replace(" or ", ",").split(",") if o.strip()]
@@ -198,6 +198,20 @@ def describe(kind: str, error: ErrorDetails, prefix: Path = (), data: Any = None
     if kind_ in ("int_from_float",):
         return loc, f"expected an integer, got {_show(value)}", False
     return loc, error["msg"], False
+
+
+def _missing_hint(kind: str, loc: Path) -> str:
+    """What a missing key may hold: its allowed values, or an example."""
+    node = schema_at(kind, loc)
+    if not node:
+        return ""
+    values = node.get("enum")
+    if values:
+        return "; use one of " + ", ".join(repr(v) for v in values)
+    examples = node.get("examples")
+    if examples and isinstance(examples[0], str | int | float):
+        return f"; for example `{loc[-1]}: {examples[0]}`"
+    return ""
 
 
 def _key_message(kind_: str, ctx: dict[str, Any], value: Any) -> str:

@@ -2,7 +2,8 @@
 
 `validate_paths` validates every file it is given, reporting every error of every file, and
 returns the resolved platforms and projects of the valid ones. Context bundles (the other files
-of a given file's directory) are loaded to resolve references but not reported.
+of a given file's bundles root, see `root.bundles_root`) are loaded to resolve references and
+check names across files, but not reported.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .model import (
 )
 from .resolve import Merged, merge_override
 from .resolved import Platform, PlatformEnvironment, Project, ProjectEnvironment
+from .root import bundle_files_under, bundles_root
 from .schema_errors import describe
 
 BUNDLE_SUFFIXES = (".yaml", ".yml")
@@ -45,19 +47,25 @@ class FileReport:
     name: str | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     context: bool = False  # loaded only to resolve references
+    # The file of this project's platform when that platform is invalid: the project cannot be
+    # checked against it, and the platform's errors are the ones to fix (reported there, once).
+    blocked_by: str | None = None
 
     @property
     def valid(self) -> bool:
-        return not self.diagnostics
+        return not self.diagnostics and self.blocked_by is None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "file": self.file,
             "valid": self.valid,
             "kind": self.kind,
             "name": self.name,
             "errors": [d.as_dict() for d in sorted(self.diagnostics)],
         }
+        if self.blocked_by is not None:
+            payload["blockedBy"] = self.blocked_by
+        return payload
 
 
 @dataclass
@@ -72,7 +80,18 @@ class ValidationResult:
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
-        return sorted(d for r in self.reports if not r.context for d in r.diagnostics)
+        """Every error, Platform bundles' first: a project waits for its platform."""
+        own = [r for r in self.reports if not r.context]
+        return sorted((d for r in own for d in r.diagnostics), key=lambda d: (d.file not in self._platform_files, d))
+
+    @property
+    def _platform_files(self) -> set[str]:
+        return {r.file for r in self.reports if r.kind == "Platform"}
+
+    @property
+    def blocked(self) -> list[FileReport]:
+        """Projects not checked against their platform because it is invalid."""
+        return [r for r in self.reports if not r.context and r.blocked_by is not None]
 
 
 class UsageError(Exception):
@@ -422,11 +441,7 @@ def _check_project(check: _FileCheck, platforms: dict[str, Platform], platform_f
         check.add(path, message, key=key, rule=rule_name)
     if platform is None:
         if bundle.spec.platform in platform_files:
-            platform_file = platform_files[bundle.spec.platform]
-            check.add(
-                ("spec", "platform"),
-                f"platform '{bundle.spec.platform}' has errors of its own; fix {platform_file} first",
-            )
+            check.report.blocked_by = platform_files[bundle.spec.platform]
         return None
     if len(check.report.diagnostics) > before:
         return None
@@ -480,18 +495,27 @@ def _validate_paths(paths: Sequence[str | FsPath], *, with_context: bool) -> Val
     rules.load_all()
     rejected: list[Diagnostic] = []
     files = collect_files(paths, rejected)
-    targets = {f.resolve() for f in files}
-    context_files: list[FsPath] = []
-    if with_context:
-        for directory in sorted({f.absolute().parent for f in files}):
-            context_files.extend(
-                p
-                for p in collect_files([directory])
-                if p.parent.resolve() == directory.resolve() and p.resolve() not in targets
-            )
+    context_files = _context_files(files) if with_context else []
     refused = [_FileCheck(FileReport(d.file, diagnostics=[d]), None) for d in rejected]
-    checks = [_load(f, False) for f in files] + refused + [_load(f, True) for f in context_files]
+    # Context first: a name clash is reported on the file being validated (the changed one),
+    # and among the files being validated on the later one.
+    checks = [_load(f, True) for f in context_files] + [_load(f, False) for f in files] + refused
     return _validate_checks(checks)
+
+
+def _context_files(files: Sequence[FsPath]) -> list[FsPath]:
+    """Every other bundle of the bundles roots of `files` (see `root.bundles_root`)."""
+    targets = {f.resolve() for f in files}
+    context: dict[FsPath, FsPath] = {}
+    for root in sorted({bundles_root(f) for f in files}):
+        inside = _resolved(root)
+        for candidate in bundle_files_under(root):
+            if _link_problem(candidate, inside) is not None:
+                continue  # a context file that links out of the bundles is never read
+            key = candidate.resolve()
+            if key not in targets:
+                context.setdefault(key, candidate)
+    return list(context.values())
 
 
 def validate_documents(documents: Sequence[Document]) -> ValidationResult:

@@ -2,11 +2,16 @@
 
 - a project bundle → that project's stacks (only the environments whose resolved spec changed);
 - a platform bundle → the platform's stacks and every project stack on it, in the environments
-  whose resolved settings changed (all of them when platform-wide settings changed);
+  whose resolved settings changed (all of them when platform-wide settings changed); a changed
+  admission (`spec.tenancy.projects.<name>`) → that project's stacks only;
 - shared program code (`infra/`, `ci/`, `Pulumi.yaml`, `pyproject.toml`) → every stack;
 - a stack config `Pulumi.<stack>.yaml` → that stack;
-- anything else (docs, tests, workflows) → nothing. Deleted bundles are reported, not planned:
-  their stacks have no program left to preview and must be destroyed deliberately.
+- anything else (docs, tests, workflows) → nothing.
+
+Stacks that existed at BASE and have no bundle at HEAD are reported, never planned: those of a
+deleted bundle, of an environment removed from the platform, and of a renamed project (same
+file with a new `metadata.name`, or a new file for the same repository). Their resources stay
+deployed until someone destroys them deliberately; the note says how.
 
 Exit codes: 0 success, 1 invalid bundles at HEAD (or a tree holding paths that would leave the
 scratch directory), 2 bad ref or not a git repository.
@@ -25,11 +30,10 @@ from typing import Any
 from rich.console import Console
 
 from ..bundle.resolved import Platform, Project
+from ..bundle.root import BUNDLE_SUFFIXES, BUNDLES_DIR
 from ..bundle.validate import UsageError, ValidationResult, validate_paths
 from ..console import print_diagnostics
 
-BUNDLES_DIR = "bundles"
-BUNDLE_SUFFIXES = (".yaml", ".yml")
 SHARED_PREFIXES = ("infra/", "ci/")
 SHARED_FILES = ("Pulumi.yaml", "pyproject.toml")
 # Metadata that changes no resource: owners become CODEOWNERS, descriptions are prose.
@@ -71,8 +75,23 @@ class AffectedStack:
 
 @dataclass(frozen=True)
 class DeletedBundle:
+    """Stacks of BASE that HEAD no longer has, and why: `deleted` (the bundle), `environment`
+    (an environment removed from the platform) or `renamed` (to `renamed_to`)."""
+
     bundle: str
     stacks: tuple[str, ...]
+    reason: str = "deleted"
+    name: str = ""
+    renamed_to: str | None = None
+    environments: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"bundle": self.bundle, "stacks": list(self.stacks)}
+        if self.reason != "deleted":
+            payload["reason"] = self.reason
+        if self.renamed_to:
+            payload["renamedTo"] = self.renamed_to
+        return payload
 
 
 @dataclass
@@ -84,7 +103,7 @@ class Affected:
         return {
             "stacks": [s.stack for s in self.stacks],
             "include": [s.as_dict() for s in self.stacks],
-            "deleted": [{"bundle": d.bundle, "stacks": list(d.stacks)} for d in self.deleted],
+            "deleted": [d.as_dict() for d in self.deleted],
         }
 
 
@@ -185,10 +204,21 @@ def _relative(file: str, base_dir: Path) -> str:
 
 
 def _identity(bundle: Any) -> dict[str, Any]:
-    """What of a bundle outside `spec.environments` / `spec.cluster` shapes every stack."""
+    """What of a bundle outside `spec.environments` / `spec.cluster` shapes every stack (a
+    platform's admissions, `spec.tenancy.projects`, shape only their own project's stacks)."""
     data: dict[str, Any] = bundle.model_dump(mode="json", exclude={"spec": {"environments", "cluster"}})
     data["metadata"] = {k: v for k, v in data["metadata"].items() if k not in COSMETIC_METADATA}
+    tenancy = data["spec"].get("tenancy")
+    if isinstance(tenancy, dict):
+        data["spec"]["tenancy"] = {k: v for k, v in tenancy.items() if k != "projects"}
     return data
+
+
+def changed_admissions(old: Platform | None, new: Platform) -> set[str]:
+    """Projects whose admission (`spec.tenancy.projects.<name>`) was added, removed or changed."""
+    before = old.bundle.spec.tenancy.projects if old is not None else {}
+    after = new.bundle.spec.tenancy.projects
+    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
 
 
 def changed_platform_environments(old: Platform | None, new: Platform) -> list[str]:
@@ -276,30 +306,108 @@ def compute_affected(paths: Sequence[str], old: BundleSet | None, new: BundleSet
             platform = new.platforms[path]
             envs = changed_platform_environments(previous.platforms.get(path), platform)
             chosen.update((platform.name, e) for e in envs)
+            admissions = changed_admissions(previous.platforms.get(path), platform)
             chosen.update(
                 (project.name, e)
                 for project in new.projects.values()
                 if project.platform.name == platform.name
-                for e in envs
-                if e in project.environments
+                for e in project.environments
+                if e in envs or project.name in admissions
             )
         elif path in new.projects:
             project = new.projects[path]
             envs = changed_project_environments(previous.projects.get(path), project)
             chosen.update((project.name, e) for e in envs)
-        elif path in previous.platforms:
-            platform_envs = previous.platforms[path].environments.values()
-            deleted.append(DeletedBundle(path, tuple(e.stack for e in platform_envs)))
-        elif path in previous.projects:
-            project_envs = previous.projects[path].environments.values()
-            deleted.append(DeletedBundle(path, tuple(e.stack for e in project_envs)))
+    if any(_is_bundle(p) for p in paths):
+        deleted = orphaned_stacks(previous, new)
     selected = sorted((stacks[key] for key in chosen if key in stacks), key=lambda s: _order(s, new))
     return Affected(selected, deleted)
 
 
+def orphaned_stacks(old: BundleSet, new: BundleSet) -> list[DeletedBundle]:
+    """The stacks of `old` that `new` does not have, grouped by bundle, with the reason."""
+    remaining_names = {s.stack for s in all_stacks(new).values()}
+    renames = _renames(old, new)
+    found: list[DeletedBundle] = []
+    for path, bundle in sorted(_by_path(old), key=lambda item: item[0]):
+        gone = [env for env in bundle.environments.values() if env.stack not in remaining_names]
+        if not gone:
+            continue
+        stacks = tuple(env.stack for env in gone)
+        if bundle.name in renames:
+            found.append(DeletedBundle(path, stacks, "renamed", bundle.name, renames[bundle.name]))
+        elif _still_named(new, bundle.name):
+            found.append(DeletedBundle(path, stacks, "environment", bundle.name, None, tuple(e.name for e in gone)))
+        else:
+            found.append(DeletedBundle(path, stacks, "deleted", bundle.name))
+    return found
+
+
+def _by_path(bundles: BundleSet) -> list[tuple[str, Platform | Project]]:
+    return [*bundles.platforms.items(), *bundles.projects.items()]
+
+
+def _still_named(bundles: BundleSet, name: str) -> bool:
+    return any(b.name == name for _, b in _by_path(bundles))
+
+
+def _renames(old: BundleSet, new: BundleSet) -> dict[str, str]:
+    """Old name → new name of bundles renamed between the two sets: the same file under a new
+    `metadata.name`, or (projects) a vanished name whose repository a new name now has."""
+    renames: dict[str, str] = {}
+    now = dict(_by_path(new))
+    for path, before in _by_path(old):
+        after = now.get(path)
+        same_file = after is not None and after.bundle.kind == before.bundle.kind
+        if same_file and after is not None and after.name != before.name and not _still_named(new, before.name):
+            renames[before.name] = after.name
+    old_names = {b.name for _, b in _by_path(old)}
+    by_repository = {p.bundle.spec.repository: p.name for p in new.projects.values() if p.name not in old_names}
+    for before in old.projects.values():
+        if before.name not in renames and not _still_named(new, before.name):
+            successor = by_repository.get(before.bundle.spec.repository)
+            if successor:
+                renames[before.name] = successor
+    return renames
+
+
+def destroy_commands(stack: str) -> str:
+    return f"pulumi destroy -s {stack} && pulumi stack rm {stack}"
+
+
+def orphan_note(gone: DeletedBundle) -> str:
+    """What happened to the stacks, that their resources are still deployed, and the commands
+    that destroy them (several lines)."""
+    stacks = ", ".join(gone.stacks)
+    if gone.reason == "renamed":
+        what = (
+            f"{gone.name} was renamed to {gone.renamed_to} ({gone.bundle}): its old stacks {stacks} keep their "
+            f"resources beside the new {gone.renamed_to}.* stacks, and both manage the same repository and names"
+        )
+    elif gone.reason == "environment":
+        what = (
+            f"environment {', '.join(gone.environments)} was removed from the platform: {stacks} "
+            f"({gone.bundle}) keep their resources"
+        )
+    else:
+        what = f"{gone.bundle} was deleted: its stacks {stacks} keep their resources"
+    lines = [f"{what}. They are not previewed or applied any more; destroy them deliberately:"]
+    lines += [f"  {destroy_commands(stack)}" for stack in gone.stacks]
+    lines.append(
+        "  (protected prod resources: `pulumi state unprotect --all -s <stack>` first; retained ones stay in AWS)"
+    )
+    return "\n".join(lines)
+
+
 def affected_stacks(root: Path, base: str, head: str | None) -> Affected:
     """Raises GitError for a bad ref and UsageError/BundleInvalid for the bundles at head."""
-    git(root, "rev-parse", "--git-dir")
+    try:
+        git(root, "rev-parse", "--git-dir")
+    except GitError:
+        raise GitError(
+            f"{root.resolve()} is not in a git repository; run mlrig affected in the platform repository's "
+            "clone, or pass --root DIR"
+        ) from None
     verify_ref(root, base)
     if head is not None:
         verify_ref(root, head)
@@ -351,11 +459,7 @@ def run_affected_command(root: str, base: str, head: str | None, fmt: str, *, st
         stderr.print("error: the bundles are invalid; cannot tell which stacks a change affects", markup=False)
         return 1
     for gone in affected.deleted:
-        stderr.print(
-            f"note: {gone.bundle} was deleted; its stacks ({', '.join(gone.stacks)}) are not previewed or "
-            "applied: destroy them deliberately with `pulumi destroy`",
-            markup=False,
-        )
+        stderr.print(f"note: {orphan_note(gone)}", markup=False)
     if fmt == "json":
         stdout.print(json.dumps(affected.as_dict(), indent=2), markup=False, highlight=False, emoji=False)
     else:

@@ -1,8 +1,8 @@
-"""`mlrig plan BUNDLE... [--env E]... [--format text|json] [--out FILE]` (DESIGN §5).
+"""`mlrig plan BUNDLE... [--env E]... [--format text|json] [--detail] [--out FILE]`.
 
 Validates first, then runs the real Pulumi program offline for every requested bundle and
-environment (platforms before projects), and prints a tree or the JSON contract. `--out` is
-written atomically, and only when every stack planned.
+environment (platforms before projects), and prints a summary per stack (the whole tree with
+`--detail`) or the JSON plan. `--out` is written atomically, and only when every stack planned.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from .. import interrupt
 from ..bundle.resolved import Platform
 from ..bundle.validate import UsageError, ValidationResult, validate_paths
 from ..checks import Finding
@@ -28,7 +29,7 @@ from ..checks.runner import summary as checks_summary
 from ..console import print_diagnostics
 from ..program import Target
 from .engine import PlanError, StackPlan
-from .render import render_tree
+from .render import render_tree, summary_lines
 from .runner import Planner
 
 
@@ -66,6 +67,7 @@ def run_plan_command(
     planner: Planner | None = None,
     checks: bool = True,
     skip_checks: Sequence[str] = (),
+    detail: bool = False,
 ) -> int:
     """`planner` lets tests share plans already made; the CLI always starts afresh. `checks` runs
     the deployability and security checks on every planned stack (mandatory findings exit 1)."""
@@ -96,8 +98,7 @@ def run_plan_command(
             print_findings(stderr, findings)
             stderr.print(checks_summary(findings), highlight=False)
     else:
-        for plan in plans:
-            stdout.print(render_tree(plan.target, plan.environments), soft_wrap=False)
+        print_text(plans, stdout, detail=detail)
         stdout.print(summary_line(plans), highlight=False)
         if checks:
             print_findings(stdout, findings)
@@ -105,6 +106,24 @@ def run_plan_command(
         if out:
             stdout.print(f"wrote {out}", highlight=False)
     return 1 if any(f.enforcement == "mandatory" for f in findings) else 0
+
+
+# Piped output (CI logs, grep) is never wrapped: a type or resource name stays on one line.
+UNWRAPPED_WIDTH = 100_000
+
+
+def print_text(plans: list[BundlePlan], stdout: Console, *, detail: bool) -> None:
+    for plan in plans:
+        if detail:
+            tree = render_tree(plan.target, plan.environments)
+            if stdout.is_terminal:
+                stdout.print(tree, soft_wrap=False)
+            else:
+                wide = Console(file=stdout.file, width=UNWRAPPED_WIDTH, color_system=None, highlight=False)
+                wide.print(tree, soft_wrap=False, crop=False)
+        else:
+            for line in summary_lines(plan.target, plan.environments):
+                stdout.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 # --- steps ---------------------------------------------------------------------------------------
@@ -211,7 +230,7 @@ def progress_display(stderr: Console, total: int) -> Iterator[Any]:
 
 
 def contract(plans: list[BundlePlan]) -> Any:
-    """DESIGN §5: one bundle gives the contract object; several give a list of them."""
+    """One bundle gives the plan object; several give a list of them."""
     if len(plans) == 1:
         return plans[0].as_dict()
     return [p.as_dict() for p in plans]
@@ -220,8 +239,12 @@ def contract(plans: list[BundlePlan]) -> Any:
 def summary_line(plans: list[BundlePlan]) -> str:
     stacks = [plan for bundle in plans for plan in bundle.environments.values()]
     resources = sum(1 for p in stacks for r in p.resources if r["custom"])
+    components = sum(1 for p in stacks for r in p.resources if not r["custom"])
     protected = sum(1 for p in stacks for r in p.resources if r["options"]["protect"] and r["custom"])
-    return f"Planned {len(stacks)} stack(s) of {len(plans)} bundle(s): {resources} resources, {protected} protected"
+    return (
+        f"Planned {len(stacks)} stack(s) of {len(plans)} bundle(s): {resources} resources "
+        f"(+{components} components, as the JSON lists them too), {protected} protected"
+    )
 
 
 def check_out_directory(path: Path) -> None:
@@ -238,11 +261,12 @@ def write_atomically(path: Path, text: str) -> None:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as error:
         raise CommandError(f"cannot write {path}: {error.strerror or error}", code=2) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temp, 0o644)  # mkstemp makes it private; a plan is an ordinary file
-        os.replace(temp, path)
-    except OSError as error:
-        Path(temp).unlink(missing_ok=True)
-        raise CommandError(f"cannot write {path}: {error.strerror or error}", code=2) from None
+    with interrupt.removed_if_interrupted(temp):
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.chmod(temp, 0o644)  # mkstemp makes it private; a plan is an ordinary file
+            os.replace(temp, path)
+        except OSError as error:
+            Path(temp).unlink(missing_ok=True)
+            raise CommandError(f"cannot write {path}: {error.strerror or error}", code=2) from None

@@ -77,7 +77,7 @@ def urn_of_ref(ref: str) -> str | None:
 
 
 class RecordingMonitor(MockMonitor):
-    """A MockMonitor that keeps every registration with its options (DESIGN §5)."""
+    """A MockMonitor that keeps every registration with its options (as the plan JSON shows them)."""
 
     mocks: PlanMocks
 

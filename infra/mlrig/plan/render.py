@@ -1,4 +1,6 @@
-"""The text form of a plan: a tree of environment → component → resources, with counts."""
+"""The text forms of a plan: a summary per stack (the default: resources by component and by
+type, protected resources, warnings), or the whole tree of environment → component → resources
+(`--detail`). Both are plain lines that never wrap inside a name when piped."""
 
 from __future__ import annotations
 
@@ -100,3 +102,59 @@ def display_type(token: str) -> str:
 def short_type(token: str) -> str:
     """`mlrig:platform:Network` → `Network`."""
     return token.rsplit(":", 1)[-1]
+
+
+# --- the summary -----------------------------------------------------------------------------------
+
+
+def summary_lines(target: Target, environments: dict[str, StackPlan]) -> list[str]:
+    """Per stack: counts of resources by top-level component and by type, the protected
+    resources by name, and the program's warnings. Plain text, one fact per line."""
+    total = sum(1 for p in environments.values() for r in p.resources if r["custom"])
+    lines = [f"{target.bundle.kind} {target.name} ({target.file}): {total} resources in {len(environments)} stack(s)"]
+    for env, plan in environments.items():
+        lines += ["  " + line for line in stack_summary(env, plan)]
+    return lines
+
+
+def stack_summary(env: str, plan: StackPlan) -> list[str]:
+    custom = [r for r in plan.resources if r["custom"]]
+    components = [r for r in plan.resources if not r["custom"]]
+    protected = [r for r in custom if r["options"]["protect"]]
+    head = f"{env}: stack {plan.stack}, {len(custom)} resources (+{len(components)} components)"
+    head += f", {len(protected)} protected" if protected else ""
+    head += f", {len(plan.outputs)} outputs" if plan.outputs else ""
+    lines = [head]
+    by_component = _top_component_counts(plan)
+    if by_component:
+        lines.append("  components: " + ", ".join(f"{name} {count}" for name, count in by_component))
+    by_type = Counter(display_type(r["type"]) for r in custom)
+    lines.append("  types: " + ", ".join(f"{token} ×{count}" for token, count in sorted(by_type.items())))
+    if protected:
+        kept = Counter(display_type(r["type"]) for r in protected)
+        lines.append("  protected: " + ", ".join(f"{token} ×{count}" for token, count in sorted(kept.items())))
+    lines += [f"  warning: {warning}" for warning in plan.warnings]
+    return lines
+
+
+def _top_component_counts(plan: StackPlan) -> list[tuple[str, int]]:
+    """(`Type name`, resources below it) of each top-level component, then `(stack)` for the
+    resources directly in the stack."""
+    children = _children_by_parent(plan)
+    parent: str | None = None
+    direct = 0
+    while True:  # a stack made of one component (a project) is summarised by that one's parts
+        below = children.get(parent, [])
+        direct += sum(1 for r in below if r["custom"])
+        parts = [c for c in below if not c["custom"]]
+        if len(parts) != 1:
+            break
+        parent = parts[0]["urn"]
+    counts = [
+        (f"{short_type(c['type'])} {c['name']}", sum(1 for _ in _custom_below(c["urn"], children)))
+        for c in children.get(parent, [])
+        if not c["custom"]
+    ]
+    if direct:
+        counts.append(("(outside components)", direct))
+    return counts

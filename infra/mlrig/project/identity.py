@@ -1,6 +1,6 @@
 """Who may do what to a project's data: persona roles, workload roles, the CI deployer.
 
-The access table of DESIGN §1 lives here as data (`persona_access`, `workload_access`): a list of
+The access table (Table 1 of the Big Book of MLOps) lives here as data (`persona_access`, `workload_access`): a list of
 bucket grants per identity. The same grants produce the IAM policies, the KMS key policy's
 principals and the cross-account bucket policies, so the three cannot disagree.
 
@@ -96,7 +96,7 @@ def cross_environment_reads(project: Project, env: ProjectEnvironment, default_a
 
 
 def persona_access(project: Project, env: ProjectEnvironment, persona: str, default_account: str) -> list[BucketAccess]:
-    """DESIGN §1: data scientists read+write dev, read staging, read prod; ML engineers read+write
+    """The access table: data scientists read+write dev, read staging, read prod; ML engineers read+write
     dev and staging, read prod. Nobody writes outside their own environment."""
     names = project_names(project, env, default_account=default_account)
     writes_here = env.tier == "dev" or (env.tier == "staging" and persona == "ml-engineer")

@@ -1,7 +1,7 @@
 """The project's workspace in the cluster: namespace, quota, default limits, network policies,
 workload service accounts, and who may do what in it (EKS access entries + RBAC by tier).
 
-The access table of DESIGN §1 is `CLUSTER_ROLES`: read it as "in this tier, this persona's
+The access table (Table 1 of the Big Book of MLOps) is `CLUSTER_ROLES`: read it as "in this tier, this persona's
 Kubernetes group is bound to this ClusterRole in the namespace".
 """
 

@@ -6,6 +6,7 @@ import pytest
 
 from mlrig import naming
 from mlrig.bundle.diagnostics import format_path
+from mlrig.bundle.rules.names import project_derived_names
 
 from ..helpers import (
     admitting,
@@ -53,6 +54,20 @@ def test_a_pool_declared_twice_is_rejected():
     assert errors and errors[0].path == "spec.compute.pools[2].name", explain(result)
 
 
+def test_a_copied_pool_left_with_the_old_name_is_one_error_that_names_the_missing_pool():
+    """The second pool was meant to be `cpu-batch`: no "not a declared pool", no "has no GPUs"."""
+    result = check_project({"spec.compute.pools[0].name": "gpu-train"})
+    error = only(result, "list_item_names_unique")
+    assert error.path == "spec.compute.pools[1].name"
+    assert "'gpu-train' is declared twice" in error.message and "'cpu-batch'" in error.message
+
+
+def test_either_pool_of_a_duplicated_name_may_be_the_gpu_one():
+    pools = example("fraud")["spec"]["compute"]["pools"]
+    result = check_project({"spec.compute.pools": [pools[1], {**pools[0], "name": "gpu-train"}]})
+    assert [e.rule for e in result.diagnostics] == ["list_item_names_unique"], explain(result)
+
+
 def test_an_endpoint_declared_twice_is_rejected():
     endpoint = example("fraud")["spec"]["serving"]["endpoints"][0]
     error = only(check_project({"spec.serving.endpoints[1]": endpoint}), "list_item_names_unique")
@@ -72,13 +87,45 @@ def test_a_quality_metric_declared_twice_is_rejected():
     )
 
 
-def test_a_project_name_too_long_for_its_derived_bucket_names_is_rejected():
-    name = "a" * 40  # a DNS label, but `<name>-staging-access-logs-<account>` exceeds 63
-    result = check_project({"metadata.name": name, "spec.repository": f"acme/{name}"})
+def test_a_project_name_too_long_for_its_derived_names_is_one_error_with_the_longest_allowed_name():
+    name = "a" * 48  # a DNS label, but `<name>--staging--artifacts--<account>` exceeds 63
+
+    def check(name: str):
+        project = project_with({"metadata.name": name, "spec.repository": f"acme/{name}"})
+        return validate(admitting(example("platform"), project), project)
+
+    error = only(check(name), "derived_names_fit")
+    assert error.path == "metadata.name"
+    assert "over the limit of 63" in error.message and "s3-bucket" in error.message
+    longest = int(error.message.rsplit("use at most ", 1)[1].split()[0])
+    assert check("a" * longest).valid
+    assert not check("a" * (longest + 1)).valid
+
+
+def test_only_the_names_of_resources_the_project_has_count():
+    """The access-logs bucket exists only in prod: in a dev environment named `development`, the
+    name `<project>-development-access-logs-<account>` (65 characters) is never created."""
+    platform = example("platform")
+    environments = platform["spec"]["environments"]
+    platform["spec"]["environments"] = {"development": environments.pop("dev"), **environments}
+    project = example("fraud")
+    project["spec"]["environments"]["development"] = project["spec"]["environments"].pop("dev")
+    name = "p" * 25  # `<name>--development--artifacts--<account>` is exactly 63
+    project["metadata"]["name"] = name
+    result = validate(admitting(platform, project), project)
+    assert not [e for e in result.diagnostics if e.rule == "derived_names_fit"], explain(result)
+    project["metadata"]["name"] = name + "p"
+    error = only(validate(admitting(platform, project), project), "derived_names_fit")
+    assert "development--artifacts" in error.message and "use at most 25 characters" in error.message
+
+
+def test_a_pipeline_name_too_long_for_any_project_name_is_reported_on_the_pipeline():
+    pipeline = example("fraud")["spec"]["pipelines"]["features"]
+    long_name = "f" * 60
+    result = check_project({f"spec.pipelines.{long_name}": pipeline})
     errors = [e for e in result.diagnostics if e.rule == "derived_names_fit"]
-    assert errors, explain(result)
-    assert all(e.path == "metadata.name" for e in errors)
-    assert any("s3-bucket" in e.message and "over the limit of 63" in e.message for e in errors)
+    assert [e.path for e in errors] == [f"spec.pipelines.{long_name}"], explain(result)
+    assert "whatever the project is called" in errors[0].message
 
 
 def test_a_long_but_fitting_project_name_is_fine():
@@ -204,3 +251,45 @@ def test_a_bundle_file_not_named_after_its_bundle_is_rejected(file: str):
 )
 def test_bundle_files_named_after_their_bundle_are_fine(platform_file: str, project_file: str):
     assert validate(example("platform"), example("fraud"), files=[platform_file, project_file]).valid
+
+
+NAMED_TYPES = {
+    "aws:s3/bucket:Bucket": ("s3-bucket", lambda i: i.get("bucket")),
+    "aws:iam/role:Role": ("iam-role", lambda i: i.get("name")),
+    "aws:ecr/repository:Repository": ("ecr-repository", lambda i: i.get("name")),
+    "aws:rds/instance:Instance": ("rds-instance", lambda i: i.get("identifier")),
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": ("firehose-stream", lambda i: i.get("name")),
+    "aws:opensearch/domain:Domain": ("opensearch-domain", lambda i: i.get("domainName")),
+    "kubernetes:core/v1:Namespace": ("k8s-namespace", lambda i: i["metadata"]["name"]),
+    "kubernetes:karpenter.sh/v1:NodePool": ("k8s-name", lambda i: i["metadata"]["name"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("project", ["fraud-detection", "rag-assistant"])
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_the_names_the_length_rule_checks_are_exactly_those_the_stack_creates(
+    project_plan, example_result, project, environment
+):
+    """No phantom names (resources the project does not have) and none missed."""
+    resolved = example_result.projects[project]
+    env = resolved.environments[environment]
+    kinds = {kind for kind, _ in NAMED_TYPES.values()}
+    checked = {
+        (d.limit_key, d.name)
+        for d in project_derived_names(
+            project,
+            env.spec,
+            environment,
+            env.tier,
+            env.platform_environment.account,
+            resolved.platform.isolation,
+        )
+        if d.limit_key in kinds
+    }
+    created = {
+        (NAMED_TYPES[r["type"]][0], NAMED_TYPES[r["type"]][1](r["inputs"]))
+        for r in project_plan(project, environment).resources
+        if r["type"] in NAMED_TYPES
+    }
+    assert checked == created

@@ -17,12 +17,13 @@ def test_a_project_alone_is_told_no_platform_bundle_was_found():
     assert "no Platform bundle was found" in only(validate(minimal_project()), "project_platform_exists").message
 
 
-def test_a_project_whose_platform_is_broken_says_so_instead_of_unknown():
+def test_a_project_whose_platform_is_broken_waits_for_it_instead_of_repeating_its_error():
     broken = minimal_platform()
     broken["spec"]["environments"]["dev"]["tier"] = "develop"
     result = validate(broken, minimal_project(), files=["platform.yaml", "churn.yaml"])
-    project_errors = [e for e in result.diagnostics if e.file == "churn.yaml"]
-    assert len(project_errors) == 1 and "has errors of its own" in project_errors[0].message, explain(result)
+    assert [e.file for e in result.diagnostics] == ["platform.yaml"], explain(result)
+    [project] = [r for r in result.reports if r.file == "churn.yaml"]
+    assert project.blocked_by == "platform.yaml" and not project.valid and not result.valid
 
 
 def test_an_override_for_an_unknown_environment_is_rejected_with_a_suggestion():

@@ -12,12 +12,19 @@ from ..helpers import check_project, only
 @pytest.mark.parametrize(
     ("schedule", "expected"),
     [
-        ("0 25 * * *", "not a valid cron expression"),
-        ("61 * * * *", "not a valid cron expression"),
-        ("0 3 * * 8", "not a valid cron expression"),
+        ("0 25 * * *", "hour 25 is out of range 0–23"),
+        ("61 * * * *", "minute 61 is out of range 0–59"),
+        ("0 3 * * 8", "day-of-week 8 is out of range 0–7 or sun–sat"),
+        ("0 0 0 * *", "day-of-month 0 is out of range 1–31"),
+        ("0 0 1 13 *", "month 13 is out of range 1–12"),
+        ("0 1-30 * * *", "hour 30 is out of range 0–23"),
+        ("*/0 * * * *", "minute step 0 in '*/0' must be at least 1"),
         ("0 3 * *", "has 4 fields"),
         ("0 0 3 * * 0", "has 6 fields"),
-        ("@daily", "cron macro"),
+        ("@daily", "write the 5 fields instead: '0 0 * * *'"),
+        ("@hourly", "write the 5 fields instead: '0 * * * *'"),
+        ("@weekly", "write the 5 fields instead: '0 0 * * 0'"),
+        ("@reboot", "not a schedule"),
         ("every day at noon", "fields"),
     ],
 )

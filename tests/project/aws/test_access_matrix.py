@@ -1,4 +1,4 @@
-"""The access table of DESIGN §1, proven cell by cell against the plans' real IAM documents.
+"""The access table (Table 1 of the Big Book of MLOps), proven cell by cell against the plans' real IAM documents.
 
 Every persona role of every environment of both example projects is loaded into moto with its
 policies, assumed, and made to read and write every data class of every environment. moto
@@ -19,7 +19,7 @@ PERSONAS = ("data-scientist", "ml-engineer")
 DATA_CLASSES = ("data", "artifacts", "logs")
 OPERATIONS = ("read", "write")
 
-# DESIGN §1, in each persona's own environment.
+# The access table, in each persona's own environment.
 OWN_ENVIRONMENT_RIGHTS: dict[tuple[str, str], set[str]] = {
     ("data-scientist", "dev"): {"read", "write"},
     ("data-scientist", "staging"): {"read"},

@@ -1,5 +1,5 @@
 """The project's workspace: namespace, quota, network policies, service accounts and who may do
-what in it (DESIGN §1's access table)."""
+what in it (the access table: Table 1 of the Big Book of MLOps)."""
 
 from __future__ import annotations
 

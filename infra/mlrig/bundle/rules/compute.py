@@ -4,6 +4,7 @@ and every pipeline step and endpoint fits a node of its pool (and its pool's `ma
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -115,7 +116,10 @@ def gpu_pools_use_gpu_instances(view: ProjectView) -> Iterator[Finding]:
 
 @project_rule
 def gpu_requests_have_gpu_pools(view: ProjectView) -> Iterator[Finding]:
-    pools = {p.name: p for p in view.spec.compute.pools}
+    names = Counter(p.name for p in view.spec.compute.pools)
+    # A name declared twice is ambiguous: that is the error, reported once by its own rule.
+    pools: dict[str, ComputePool] = {p.name: p for p in view.spec.compute.pools if names[p.name] == 1}
+    ambiguous = {name for name, count in names.items() if count > 1}
     workloads: list[tuple[Path, str, str | None, int]] = [
         (("spec", "pipelines", name), name, p.pool, p.resources.gpu) for name, p in view.spec.pipelines.items()
     ]
@@ -127,6 +131,8 @@ def gpu_requests_have_gpu_pools(view: ProjectView) -> Iterator[Finding]:
         if gpus == 0:
             continue
         pool = pools.get(pool_name) if pool_name else None
+        if pool_name in ambiguous:
+            continue
         if pool_name is None:
             yield Finding(
                 (*path, "pool"),

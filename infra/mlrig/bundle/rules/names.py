@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import PurePath
 
 from ... import naming
-from ..model import PlatformBundle, ProjectBundle
+from ..diagnostics import Path
+from ..model import PlatformBundle, ProjectBundle, ProjectSpec
 from ..resolved import Platform
 from . import BundleSetView, Finding, ProjectView, platform_rule, project_rule, set_rule
 
@@ -52,7 +54,8 @@ def list_item_names_unique(view: ProjectView) -> Iterator[Finding]:
         seen: set[str] = set()
         for i, name in enumerate(names):
             if name in seen:
-                yield Finding((*path, i, "name"), f"'{name}' is declared twice; names must be unique")
+                hint = _renamed_pool_hint(view, names) if path[-1] == "pools" else ""
+                yield Finding((*path, i, "name"), f"'{name}' is declared twice; names must be unique{hint}")
             seen.add(name)
     seen_registries: set[str] = set()
     for i, registry in enumerate(view.spec.registries):
@@ -78,33 +81,133 @@ def project_items(bundle: ProjectBundle) -> tuple[list[str], list[str], list[str
     return list(dict.fromkeys(pipelines)), list(dict.fromkeys(registries)), list(dict.fromkeys(pools))
 
 
+def _renamed_pool_hint(view: ProjectView, pools: list[str]) -> str:
+    """A copied pool whose name was not changed leaves references to a pool that no longer
+    exists: name them, they are what this pool should be called."""
+    referenced = [p.pool for p in view.spec.pipelines.values()] + [e.pool for e in view.spec.serving.endpoints]
+    missing = sorted({name for name in referenced if name and name not in pools})
+    if not missing:
+        return ""
+    return f" (pipelines or endpoints refer to {', '.join(repr(m) for m in missing)}, which no pool is named)"
+
+
+@dataclass(frozen=True)
+class DerivedName:
+    limit_key: str  # a key of naming.LIMITS
+    name: str
+    item: Path | None = None  # the bundle item whose name it also contains, besides the project's
+    item_name: str = ""
+
+
+def project_derived_names(
+    project: str, spec: ProjectSpec, environment: str, tier: str, account: str | None, isolation: str
+) -> list[DerivedName]:
+    """The AWS and Kubernetes names with a length limit that the project's stack of one
+    environment creates: only the resources it will have (the access-logs bucket only in prod,
+    persona roles only for the personas with principals, the feedback stream only with feedback
+    on, …). Account ids are always 12 digits, so a placeholder measures the same."""
+    names = naming.ProjectNames(project, environment, account or naming.PLACEHOLDER_ACCOUNT, "us-east-1", isolation)
+    found = [DerivedName("s3-bucket", names.bucket(c)) for c in ("data", "artifacts", "logs")]
+    if tier == "prod":
+        found.append(DerivedName("s3-bucket", names.bucket("access-logs")))
+    personas = {"data-scientist": spec.access.data_scientists, "ml-engineer": spec.access.ml_engineers}
+    found += [DerivedName("iam-role", names.role(p)) for p, principals in personas.items() if principals]
+    found.append(DerivedName("iam-role", names.role("ci-deployer")))
+    found += [DerivedName("iam-role", names.workload_role(p), ("spec", "pipelines", p), p) for p in spec.pipelines]
+    reserved = ["tracking"]
+    if spec.serving.endpoints:
+        reserved.append("serving")
+    if spec.llm.gateway is not None and spec.llm.gateway.providers:
+        reserved.append("gateway")
+    if spec.llm.feedback.enabled:
+        reserved.append("feedback")
+        found.append(DerivedName("iam-role", naming.firehose_delivery_role(names, "feedback")))
+        found.append(DerivedName("firehose-stream", names.firehose("feedback")))
+    found += [DerivedName("iam-role", names.workload_role(w)) for w in reserved]
+    found += [
+        DerivedName("ecr-repository", names.repository(r), ("spec", "registries", i), r)
+        for i, r in enumerate(spec.registries)
+    ]
+    found.append(DerivedName("rds-instance", names.database("mlflow")))
+    vector_database = spec.llm.vector_database
+    if vector_database is not None and vector_database.engine == "pgvector":
+        found.append(DerivedName("rds-instance", names.database("vectors")))
+    if vector_database is not None and vector_database.engine == "opensearch":
+        found.append(DerivedName("opensearch-domain", names.opensearch_domain()))
+    found.append(DerivedName("k8s-namespace", names.namespace))
+    found += [
+        DerivedName("k8s-object", names.admission_policy(purpose))
+        for purpose in (naming.EXTERNAL_SECRETS_SCOPE, naming.PUSH_SECRETS_DENIED)
+    ]
+    found += [DerivedName("kms-alias", names.kms_alias()), DerivedName("glue-database", names.glue_database())]
+    found.append(DerivedName("secret", names.secret("")))
+    found += [
+        DerivedName("k8s-name", names.node_pool(pool.name), ("spec", "compute", "pools", i, "name"), pool.name)
+        for i, pool in enumerate(spec.compute.pools)
+    ]
+    return found
+
+
+def _too_long(names: list[DerivedName]) -> list[DerivedName]:
+    return [n for n in names if len(n.name) > naming.LIMITS[n.limit_key]]
+
+
 @project_rule
 def derived_names_fit(view: ProjectView) -> Iterator[Finding]:
-    """Every name derived from the project, environment and item names fits its service's
-    limits (length, reserved prefixes)."""
+    """Every name derived from the project's name fits its limit, in every environment. One
+    finding per cause: the project name (with the longest name that fits), or an item whose own
+    name is too long whatever the project is called."""
     if view.platform is None:
-        environments = [view.environment or "staging"]
-        isolation = "cluster"
-    else:
-        # Names depend on the environment, so check against every environment of the platform.
-        environments = [view.environment] if view.environment else list(view.platform.environments)
-        isolation = view.platform.isolation
-    vdb = view.spec.llm.vector_database
-    for env in environments:
-        names = naming.ProjectNames(view.bundle.metadata.name, env, naming.PLACEHOLDER_ACCOUNT, "us-east-1", isolation)
-        derived = names.derived_names(
-            pipelines=list(view.spec.pipelines),
-            registries=view.spec.registries,
-            opensearch=vdb is not None and vdb.engine == "opensearch",
-            pools=[pool.name for pool in view.spec.compute.pools],
+        return  # environment names are unknown: the missing platform is the error
+    project = view.bundle.metadata.name
+    platform = view.platform
+
+    def derived(name: str) -> list[DerivedName]:
+        return [
+            d
+            for env in platform.environments.values()
+            for d in project_derived_names(name, view.spec, env.name, env.tier, env.account, platform.isolation)
+        ]
+
+    # A prefix a service reserves (e.g. S3's `xn--`) comes from the project name itself.
+    reserved = {
+        problem
+        for d in derived(project)
+        if len(d.name) <= naming.LIMITS[d.limit_key] and (problem := naming.name_problem(d.limit_key, d.name))
+    }
+    for problem in sorted(reserved):
+        yield Finding(("metadata", "name"), f"{problem}; rename the project")
+    if not _too_long(derived(project)):
+        return
+    # Items too long even beside a one-letter project name: the item is the cause.
+    item_causes: dict[Path, DerivedName] = {}
+    for candidate in _too_long(derived("a")):
+        if candidate.item is not None:
+            item_causes.setdefault(candidate.item, candidate)
+    for path, cause in item_causes.items():
+        yield Finding(
+            path,
+            f"name '{cause.item_name}' is too long whatever the project is called: it makes the "
+            f"{cause.limit_key} name '{cause.name}' {len(cause.name)} characters, over the limit of "
+            f"{naming.LIMITS[cause.limit_key]}; shorten it",
+            key=path[1] == "pipelines",
         )
-        for limit_key, name in derived:
-            problem = naming.name_problem(limit_key, name)
-            if problem:
-                yield Finding(
-                    ("metadata", "name"),
-                    f"{problem}; shorten the project name, the environment name or the item name",
-                )
+    rest = [d for d in _too_long(derived(project)) if d.item not in item_causes]
+    if not rest:
+        return
+    worst = max(rest, key=lambda d: len(d.name) - naming.LIMITS[d.limit_key])
+    fits = [k for k in range(len(project) - 1, 0, -1) if not _remaining_too_long(derived("a" * k), item_causes)]
+    longest = fits[0] if fits else 0
+    yield Finding(
+        ("metadata", "name"),
+        f"project name '{project}' ({len(project)} characters) is too long for the AWS names derived from it "
+        f"(e.g. the {worst.limit_key} name '{worst.name}' is {len(worst.name)} characters, over the limit of "
+        f"{naming.LIMITS[worst.limit_key]}); use at most {longest} characters",
+    )
+
+
+def _remaining_too_long(names: list[DerivedName], excluded: dict[Path, DerivedName]) -> bool:
+    return any(d.item not in excluded for d in _too_long(names))
 
 
 @project_rule

@@ -14,7 +14,9 @@ def project_platform_exists(view: BundleSetView) -> Iterator[tuple[str, Finding]
     for file, project in view.projects:
         if project.spec.platform not in names and project.spec.platform not in view.broken_platforms:
             known = (
-                f"known platforms: {', '.join(sorted(names))}" if names else "no Platform bundle was found beside it"
+                f"known platforms: {', '.join(sorted(names))}"
+                if names
+                else "no Platform bundle was found in its bundles directory"
             )
             yield (
                 file,
@@ -55,6 +57,8 @@ def _registry_ref(view: ProjectView, path: tuple[str | int, ...], name: str | No
 
 def _pool_ref(view: ProjectView, path: tuple[str | int, ...], name: str | None) -> Iterator[Finding]:
     pools = [p.name for p in view.spec.compute.pools]
+    if len(set(pools)) < len(pools):
+        return  # a pool named twice is the error (usually a renamed copy): reported once, there
     if name is not None and name not in pools:
         yield Finding(
             path,

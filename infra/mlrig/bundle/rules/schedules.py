@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -9,20 +10,61 @@ from croniter import croniter
 
 from . import Finding, ProjectView, project_rule
 
+# The five fields: name, lowest and highest value, value names.
+FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day-of-month", 1, 31, ()),
+    ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
+    ("day-of-week", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),  # 0 and 7 are Sunday
+)
+# What each macro means, written as the 5 fields.
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+_NUMBER = re.compile(r"^\d+$")
+
 
 @lru_cache(maxsize=4096)  # the same few schedules recur in every environment and file
 def cron_problem(expression: str) -> str | None:
     fields = expression.split()
     if expression.startswith("@"):
-        return f"'{expression}' is a cron macro; write the 5 fields instead (e.g. '0 3 * * 0')"
+        equivalent = MACROS.get(expression.strip().lower())
+        if equivalent:
+            return f"'{expression}' is a cron macro; write the 5 fields instead: '{equivalent}'"
+        return f"'{expression}' is not a schedule; write the 5 fields (minute hour day-of-month month day-of-week), e.g. '0 3 * * *'"
     if len(fields) != 5:
         return f"'{expression}' has {len(fields)} fields; a cron schedule has 5 (minute hour day-of-month month day-of-week)"
+    for value, field in zip(fields, FIELDS, strict=True):
+        problem = field_problem(value, *field)
+        if problem:
+            return f"'{expression}' is not a valid cron expression: {problem}"
     try:
         if not croniter.is_valid(expression):
             return f"'{expression}' is not a valid cron expression"
         croniter(expression).get_next(float)
     except (ValueError, KeyError, TypeError, OverflowError) as error:  # croniter raises these
         return f"'{expression}' is not a valid cron expression: {error}"
+    return None
+
+
+def field_problem(value: str, name: str, lowest: int, highest: int, names: tuple[str, ...]) -> str | None:
+    """Which number of one field is out of its range, or which step is zero; None when every
+    number fits (other syntax is left to croniter)."""
+    for part in value.split(","):
+        base, _, step = part.partition("/")
+        if step and _NUMBER.match(step) and int(step) == 0:
+            return f"{name} step 0 in '{part}' must be at least 1"
+        for bound in base.split("-") if base != "*" else []:
+            if _NUMBER.match(bound) and not lowest <= int(bound) <= highest:
+                allowed = f"{lowest}–{highest}" + (f" or {names[0]}–{names[-1]}" if names else "")
+                return f"{name} {int(bound)} is out of range {allowed}"
     return None
 
 

@@ -1,0 +1,14 @@
+"""The `mlrig` console script. Ctrl-C handling comes first, before the command line and its
+imports (click, rich, pydantic, the Pulumi SDK) are loaded, so an interrupt during start-up is
+as clean as one during a plan."""
+
+from __future__ import annotations
+
+from . import interrupt
+
+
+def main() -> None:
+    interrupt.install()
+    from .cli import main as run
+
+    run()
