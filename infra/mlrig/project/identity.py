@@ -299,6 +299,22 @@ def trust_github(provider_arn: pulumi.Input[str], repository: str, environment: 
     )
 
 
+def trust_own_ci(account: str, region: str) -> pulumi.Output[str]:
+    """Without a GitHub organisation the platform creates no GitHub OIDC provider, and a trust in
+    an empty provider is refused by IAM at the first apply. The CI deployer then trusts its own
+    account: only principals whose IAM policies allow `sts:AssumeRole` on it (the organisation's
+    own CI system, administrators) reach it."""
+    return policy_document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": naming.account_root_arn(account, region)},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+    )
+
+
 # --- who uses the key, who reads across accounts -----------------------------------------------
 
 
@@ -423,10 +439,13 @@ class Identity(pulumi.ComponentResource):
             if ctx.env.spec.llm.feedback.enabled
             else None
         )
+        github = ctx.project.platform.bundle.spec.github.organization is not None
         self.ci_deployer = self._role(
             names.role(CI_DEPLOYER),
             CI_DEPLOYER,
-            trust_github(ctx.platform.github_oidc_provider_arn, ctx.project.bundle.spec.repository, ctx.env.name),
+            trust_github(ctx.platform.github_oidc_provider_arn, ctx.project.bundle.spec.repository, ctx.env.name)
+            if github
+            else trust_own_ci(names.account, names.region),
         )
         self.register_outputs(
             {

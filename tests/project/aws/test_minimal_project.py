@@ -238,3 +238,20 @@ def test_a_person_applying_by_hand_stays_administrator_of_the_key_they_create(
         assert caller in administrators, environment
         assert any(a.endswith("-platform-deployer") for a in administrators), administrators
         assert statements["EnableIamPolicies"]["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+
+
+def test_without_a_github_organisation_the_ci_deployer_trusts_its_own_account_not_an_empty_provider(
+    accountless_plans: dict[str, StackPlan], ci_cluster_plans: dict[str, StackPlan]
+) -> None:
+    """The platform creates no GitHub OIDC provider without `github.organization`: a trust in the
+    empty provider ARN it exports would be refused by IAM on the first apply."""
+    for environment, plan in accountless_plans.items():
+        account = plan.outputs["accountId"]
+        (role,) = [r for r in plan.of_type("aws:iam/role:Role") if r["inputs"]["name"].endswith("--ci-deployer")]
+        (statement,) = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
+        assert statement["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}, environment
+        assert statement["Action"] == "sts:AssumeRole"
+    for plan in ci_cluster_plans.values():
+        (role,) = [r for r in plan.of_type("aws:iam/role:Role") if r["inputs"]["name"].endswith("--ci-deployer")]
+        (statement,) = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
+        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
