@@ -24,6 +24,7 @@ from .wheel import build_wheel
 pytestmark = pytest.mark.slow
 SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])
 TEMPLATE_CHANGE = "# Upgrade marker: a change shipped by the new mlrig.\n"
+ENVIRONMENTS = ("dev", "staging", "prod")
 
 
 def lock_for(wheel: Path, version: str) -> str:
@@ -179,7 +180,11 @@ def test_from_pip_install_to_a_platform_with_two_teams_and_an_upgrade(tmp_path: 
     changed = git(repo, "status", "--porcelain").split("\n")
     assert all(line[3:].startswith((".github/", "requirements.")) for line in changed if line), changed
     git(repo, "commit", "-q", "-am", "mlrig 0.2.0")
-    assert venv.run("affected", "--base", "HEAD~1", cwd=repo).stdout.split() == []
+    # The new mlrig is the program of every stack: the upgrade plans and applies all of them.
+    upgraded_stacks = venv.run("affected", "--base", "HEAD~1", cwd=repo).stdout.split()
+    assert sorted(upgraded_stacks) == sorted(
+        f"{b}.{e}" for b in ("acme-ml", "fraud", "assistant") for e in ENVIRONMENTS
+    )
 
 
 def add_template_change(source: Path) -> None:

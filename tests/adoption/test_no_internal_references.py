@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# README.md and CHANGELOG.md are assembled from docs/notes/ by the maintainers, and checked there.
+# README.md, CHANGELOG.md and ci/README.md are checked by test_readme.py.
 CHECKED = ("infra", "tests", "ci", "docs", "bench", "schemas")
 CHECKED_FILES = ("pyproject.toml", "dev.py", "Makefile", "setup.py", ".pre-commit-config.yaml", "Pulumi.yaml")
 REFERENCE = re.compile("DESIGN" + r"(\.md| §)")

@@ -94,7 +94,7 @@ def test_the_pack_config_from_mlrig_lets_a_stack_see_which_stack_creates_a_princ
 
     from .helpers import policy, record
 
-    dev_role = "arn:aws:iam::111111111111:role/rag-assistant-dev-data-scientist"
+    dev_role = "arn:aws:iam::111111111111:role/rag-assistant--dev--data-scientist"  # as naming derives it
     statement = {
         "Sid": "CrossAccountList",
         "Effect": "Allow",

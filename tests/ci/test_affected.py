@@ -85,6 +85,21 @@ def test_a_change_to_the_program_affects_every_stack(bundle_repo: Callable[[], P
     assert stacks(repo, "HEAD~1") == ALL_STACKS
 
 
+@pytest.mark.parametrize("program_file", ["requirements.lock", "__main__.py"])
+def test_an_mlrig_upgrade_in_a_platform_repository_affects_every_stack(
+    bundle_repo: Callable[[], Path], program_file: str
+) -> None:
+    """In a platform repository the program is the mlrig that requirements.lock pins (and the
+    `__main__.py` that calls it): bumping it changes every stack, so every stack is planned in the
+    pull request and applied on merge."""
+    repo = bundle_repo()
+    (repo / program_file).write_text("mlrig==0.1.0\n")
+    commit(repo, "the program as the platform repository pins it")
+    (repo / program_file).write_text("mlrig==0.2.0\n")
+    commit(repo, "mlrig 0.2.0")
+    assert stacks(repo, "HEAD~1") == ALL_STACKS
+
+
 def test_docs_only_and_cosmetic_changes_affect_nothing(bundle_repo: Callable[[], Path]) -> None:
     repo = bundle_repo()
     (repo / "docs/guide.md").write_text("# guide, better\n")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
+from .. import naming
 from ..bundle.resolved import Platform, Project
 from . import Finding, catalogue, run_checks
 from .graph import StackGraph
@@ -32,17 +33,18 @@ def validate_skips(skip: Iterable[str]) -> list[str]:
 
 
 def principal_owners(targets: Sequence[Target]) -> dict[str, str]:
-    """Role-name prefixes of the stacks mlrig plans: `<project>-<env>-` and `<platform>-<env>-`."""
+    """Role-name prefixes of the stacks mlrig plans, as `naming` derives role names:
+    `<project>--<env>--` for a project's roles and `<platform>-<env>-` for a platform's."""
     owners: dict[str, str] = {}
     platforms = {t.name: t for t in targets if isinstance(t, Platform)}
     for target in targets:
         if isinstance(target, Project):
             platforms.setdefault(target.platform.name, target.platform)
             for project_env in target.environments.values():
-                owners[f"{target.name}-{project_env.name}-"] = project_env.stack
+                owners[naming.join(target.name, project_env.name, "")] = project_env.stack
     for platform in platforms.values():
         for platform_env in platform.environments.values():
-            owners[f"{platform.name}-{platform_env.name}-"] = platform_env.stack
+            owners[naming.platform_resource(platform.name, platform_env.name, "")] = platform_env.stack
     return owners
 
 

@@ -4,7 +4,9 @@
 - a platform bundle → the platform's stacks and every project stack on it, in the environments
   whose resolved settings changed (all of them when platform-wide settings changed); a changed
   admission (`spec.tenancy.projects.<name>`) → that project's stacks only;
-- shared program code (`infra/`, `ci/`, `Pulumi.yaml`, `pyproject.toml`) → every stack;
+- shared program code (`infra/`, `ci/`, `Pulumi.yaml`, `pyproject.toml`, and in a platform
+  repository `requirements.lock`, which pins the mlrig that is the program, and `__main__.py`)
+  → every stack;
 - a stack config `Pulumi.<stack>.yaml` → that stack;
 - anything else (docs, tests, workflows) → nothing.
 
@@ -35,7 +37,7 @@ from ..bundle.validate import UsageError, ValidationResult, validate_paths
 from ..console import print_diagnostics
 
 SHARED_PREFIXES = ("infra/", "ci/")
-SHARED_FILES = ("Pulumi.yaml", "pyproject.toml")
+SHARED_FILES = ("Pulumi.yaml", "pyproject.toml", "requirements.lock", "__main__.py")
 # Metadata that changes no resource: owners become CODEOWNERS, descriptions are prose.
 COSMETIC_METADATA = {"owners", "description"}
 
