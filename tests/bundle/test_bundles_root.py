@@ -37,6 +37,7 @@ def test_the_bundles_root_is_the_nearest_directory_named_bundles(teams: Path):
 
 def test_without_a_bundles_directory_the_root_is_where_the_platform_bundle_is(tmp_path: Path):
     (tmp_path / "infra-config" / "ml").mkdir(parents=True)
+    (tmp_path / "infra-config" / ".git").mkdir()  # a repository of bundles without a bundles/ directory
     shutil.copy(examples.path("platform.yaml"), tmp_path / "infra-config" / "platform.yaml")
     team = tmp_path / "infra-config" / "ml" / "fraud-detection.yaml"
     shutil.copy(examples.path("fraud-detection.yaml"), team)
@@ -127,3 +128,15 @@ def test_the_repository_root_is_found_from_a_sub_directory(tmp_path: Path):
     (tmp_path / "Pulumi.yaml").write_text("name: mlrig\n")
     assert repository_root(tmp_path / "bundles") == tmp_path.resolve()
     assert repository_root(tmp_path.parent) is None or repository_root(tmp_path.parent) != tmp_path.resolve()
+
+
+def test_outside_a_repository_an_ancestors_platform_bundle_is_not_adopted(tmp_path: Path):
+    """A Platform bundle lying in a parent directory (a scratch or home directory) is someone
+    else's: the walk must not take that directory, and everything below it, for the bundle set."""
+    shutil.copy(examples.path("platform.yaml"), tmp_path / "platform.yaml")
+    project_dir = tmp_path / "work" / "team"
+    project_dir.mkdir(parents=True)
+    shutil.copy(examples.path("fraud-detection.yaml"), project_dir / "fraud-detection.yaml")
+    assert bundles_root(project_dir / "fraud-detection.yaml") == project_dir.resolve()
+    (tmp_path / ".git").mkdir()  # inside a repository the platform bundle above is the set's
+    assert bundles_root(project_dir / "fraud-detection.yaml") == tmp_path.resolve()

@@ -5,8 +5,8 @@ root*: the nearest directory, from the bundle's own upward, that is named `bundl
 Platform bundle. So a team may keep its bundle in `bundles/teams/ads/ads-ranking.yaml` and every
 command (`validate`, `plan`, `generate`, and the program `pulumi up` runs) still finds its
 platform and checks names against every other bundle. The walk never leaves the repository (a
-directory holding `.git` or `Pulumi.yaml`); without a bundles root the bundle's own directory is
-its set.
+directory holding `.git` or `Pulumi.yaml`), and outside a repository only a directory named
+`bundles` is taken for a bundles root; without one the bundle's own directory is its set.
 
 The *repository root* is the nearest directory, from the working directory upward, that holds
 `Pulumi.yaml` and `bundles/` (a platform repository), else the nearest one holding `.git`.
@@ -32,8 +32,15 @@ def bundles_root(path: str | Path) -> Path:
     start = Path(path).resolve()
     if not start.is_dir():
         start = start.parent
-    for directory in (start, *start.parents):
-        if directory.name == BUNDLES_DIR or holds_platform_bundle(directory):
+    chain = (start, *start.parents)
+    # Outside a repository an ancestor's Platform bundle belongs to someone else (a scratch
+    # directory, a home directory): only a directory named `bundles` counts there, so the walk
+    # never adopts, and then reads, an unrelated tree.
+    in_repository = any(is_repository_boundary(directory) for directory in chain)
+    for directory in chain:
+        if directory.name == BUNDLES_DIR:
+            return directory
+        if (in_repository or directory == start) and holds_platform_bundle(directory):
             return directory
         if is_repository_boundary(directory):
             break
