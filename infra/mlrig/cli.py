@@ -216,7 +216,13 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
 # --- schema --------------------------------------------------------------------------------------
 
 
-@cli.command(short_help="Print the bundle JSON Schema (for editors and other tools).")
+@cli.command(
+    short_help="Print the bundle JSON Schema (for editors and other tools).",
+    epilog="""\b
+Examples:
+  mlrig schema > bundle.schema.json
+  check-jsonschema --schemafile <(mlrig schema) bundles/*.yaml""",
+)
 def schema() -> None:
     """Print the bundle JSON Schema (2020-12), the same file `mlrig generate` writes to
     schemas/bundle.schema.json."""
@@ -378,7 +384,15 @@ def bootstrap(path: str | None, region: str | None, dry_run: bool) -> None:
 # --- checks: policy pack and preflight ------------------------------------------------------------
 
 
-@cli.group(name="policy-pack", short_help="The CrossGuard policy pack of mlrig's checks, for pulumi preview/up.")
+@cli.group(
+    name="policy-pack",
+    short_help="The CrossGuard policy pack of mlrig's checks, for pulumi preview/up.",
+    epilog="""\b
+Examples:
+  mlrig policy-pack config bundles > policy-config.json
+  pulumi preview -s acme-ml.dev --policy-pack "$(mlrig policy-pack path)" \\
+      --policy-pack-config policy-config.json""",
+)
 def policy_pack() -> None:
     """The Pulumi CrossGuard policy pack of mlrig's checks."""
 
@@ -407,7 +421,13 @@ def policy_pack_config(path: str | None) -> None:
     click.echo(json.dumps(config_of(owners), indent=2, sort_keys=True))
 
 
-@cli.command(short_help="Check an AWS account before a first apply: quotas, offerings, state, OIDC.")
+@cli.command(
+    short_help="Check an AWS account before a first apply: quotas, offerings, state, OIDC.",
+    epilog="""\b
+Examples:
+  AWS_PROFILE=acme-dev mlrig preflight --env dev
+  mlrig preflight bundles/platform.yaml --env prod""",
+)
 @click.argument("path", required=False, type=click.Path())
 @click.option("--env", "environment", required=True, help="Platform environment to check.")
 def preflight(path: str | None, environment: str) -> None:
@@ -449,7 +469,13 @@ def preflight(path: str | None, environment: str) -> None:
 # --- pins, secrets -------------------------------------------------------------------------------
 
 
-@cli.group(short_help="Check that every pinned image and chart exists upstream (needs network).")
+@cli.group(
+    short_help="Check that every pinned image and chart exists upstream (needs network).",
+    epilog="""\b
+Examples:
+  mlrig pins check
+  mlrig pins check --format json""",
+)
 def pins() -> None:
     """The pinned container images and Helm charts (infra/mlrig/pins.py)."""
 
@@ -466,7 +492,13 @@ def pins_check(fmt: str) -> None:
     sys.exit(exit_code(results))
 
 
-@cli.command(short_help="List the secrets a person must fill after an apply, with the commands.")
+@cli.command(
+    short_help="List the secrets a person must fill after an apply, with the commands.",
+    epilog="""\b
+Examples:
+  mlrig secrets --env prod
+  mlrig secrets bundles/rag-assistant.yaml --env dev --format json""",
+)
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--env", "envs", multiple=True, help="Environment (repeatable). Default: every environment.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
