@@ -576,6 +576,33 @@ def cost_refresh_prices(regions: tuple[str, ...], out: str | None) -> None:
     sys.exit(run_refresh_command(out, list(regions), stdout=stdout, stderr=stderr))
 
 
+@cli.command(
+    short_help="The architecture of stacks or of the whole organisation, drawn from the plan.",
+    epilog="""\b
+Examples:
+  mlrig graph                                  # the organisation (every bundle), its prod environment
+  mlrig graph bundles/fraud-detection.yaml --env staging
+  mlrig graph --format dot | dot -Tsvg > architecture.svg""",
+)
+@click.argument("bundles", nargs=-1, type=click.Path())
+@click.option("--env", "environment", default=None, help="Environment to draw. Default: the first prod-tier one.")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
+def graph(bundles: tuple[str, ...], environment: str | None, fmt: str) -> None:
+    """Draw the platform, its clusters and the projects on them, with their pipelines, endpoints,
+    pools, stores, registries and CI, from the offline plan of one environment (Mermaid, which
+    GitHub renders, or Graphviz DOT)."""
+    from .graph import graph_text
+    from .plan.command import CommandError
+
+    try:
+        text = graph_text(list(bundles) or [default_bundles()], environment, fmt, stderr)
+    except CommandError as error:
+        if str(error):
+            stderr.print(f"[red]error:[/] {escape(str(error))}", markup=True)
+        sys.exit(error.code)
+    sys.stdout.write(text)
+
+
 # --- init ----------------------------------------------------------------------------------------
 
 
