@@ -603,6 +603,30 @@ def graph(bundles: tuple[str, ...], environment: str | None, fmt: str) -> None:
     sys.stdout.write(text)
 
 
+@cli.command(
+    short_help="Differences between a project's environments that no tier rule or override explains.",
+    epilog="""\b
+Examples:
+  mlrig parity fraud-detection                         # dev:staging and staging:prod
+  mlrig parity fraud-detection --pair staging:prod --format json
+
+\b
+Exit 0 when parity holds, 1 when an unexplained difference exists (a CI check), 2 usage error.""",
+)
+@click.argument("project")
+@click.option("--pair", "pairs", multiple=True, metavar="A:B", help="Environments to compare (repeatable).")
+@click.option("--bundles", default=None, type=click.Path(), help="Bundle directory. Default: the repository's bundles/.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def parity(project: str, pairs: tuple[str, ...], bundles: str | None, fmt: str) -> None:
+    """Plan two environments of PROJECT offline and report every difference between their
+    resources (environment names, accounts and generated ids normalised away) that neither a
+    tier rule of mlrig (parity.TIER_RULES) nor an override in the bundle
+    (spec.environments.<env>) explains."""
+    from .parity import run_parity_command
+
+    sys.exit(run_parity_command(project, bundles or default_bundles(), list(pairs), fmt, stdout=stdout, stderr=stderr))
+
+
 # --- init ----------------------------------------------------------------------------------------
 
 
