@@ -627,6 +627,32 @@ def parity(project: str, pairs: tuple[str, ...], bundles: str | None, fmt: str) 
     sys.exit(run_parity_command(project, bundles or default_bundles(), list(pairs), fmt, stdout=stdout, stderr=stderr))
 
 
+@cli.command(
+    short_help="Rewrite bundles written for an older mlrig to the current format, keeping comments.",
+    epilog="""\b
+Examples:
+  mlrig migrate --check          # in CI: exit 1 when a migration is pending
+  mlrig migrate --diff           # show what would change
+  mlrig migrate                  # rewrite bundles/ (all files or none)
+
+\b
+Migrations run in order (mlrig.migrate.registry): 0001 the platform admits its projects
+(spec.tenancy, from what they use today), 0002 one secrets key per environment, 0003 files
+named <metadata.name>.yaml. Lines marked `# review:` need a person's decision.""",
+)
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when a migration is pending.")
+@click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print the changes as a unified diff.")
+def migrate(paths: tuple[str, ...], check: bool, show_diff: bool) -> None:
+    """Bring bundle files and directories (default: the repository's bundles/) up to the current
+    bundle format. Rewrites preserve comments and formatting (ruamel.yaml round-trip positions,
+    text spliced in place) and are written atomically."""
+    from .migrate.command import run_migrate_command
+
+    targets = list(paths) or [default_bundles()]
+    sys.exit(run_migrate_command(targets, check=check, diff=show_diff, stdout=stdout, stderr=stderr))
+
+
 # --- init ----------------------------------------------------------------------------------------
 
 
