@@ -107,7 +107,7 @@ TIER_RULES: tuple[TierRule, ...] = (
     TierRule(
         "repository-by-tier",
         "the staging- and prod-tier stacks provision their GitHub environment (prod with reviewers); dev none",
-        ("github:*",),
+        ("github:*", "pulumi:providers:github"),
         (r".*",),
     ),
     TierRule(
@@ -136,10 +136,11 @@ TIER_RULES: tuple[TierRule, ...] = (
     ),
     TierRule(
         "prod-high-availability",
-        "the tracking server and the inference logger run two replicas with a disruption budget in prod",
+        "in-cluster servers (tracking, inference logger, feedback collector) run two replicas with a "
+        "disruption budget in prod (`kube.server_replicas`)",
         ("kubernetes:apps/v1:Deployment", "kubernetes:policy/v1:PodDisruptionBudget"),
         (r"spec\.replicas", r""),
-        names=r".*-(tracking|serving-logger)-.*|.*-serving-logger",
+        names=r".*-(tracking|serving-logger|llm-feedback-collector)(-.*)?",
     ),
     TierRule(
         "alarms-by-tier",
@@ -188,7 +189,8 @@ class Side:
             text = pattern.sub(marker, text)
         if self.cidr:
             text = text.replace(self.cidr, "<vpc-cidr>")
-        for value, marker in ((self.account, "<account>"), (self.environment, "<env>"), (self.tier, "<tier>")):
+        markers = ((self.account, "<account>"), (self.region, "<region>"), (self.environment, "<env>"), (self.tier, "<tier>"))
+        for value, marker in markers:
             if value:
                 text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])", marker, text)
         return text
@@ -204,8 +206,15 @@ def normalised(value: Any, side: Side) -> Any:
     return value
 
 
+# Of a provider, only what reaches the resources it manages as data (its kubeconfig and
+# credentials differ by cluster and account, which the platform decides).
+PROVIDER_PATHS = ("defaultTags", "region", "ignoreTags")
+
+
 def _leaves(resource: Resource, side: Side) -> dict[str, Any]:
     leaves = dict(flatten(normalised(resource.get("inputs") or {}, side)))
+    if resource["type"].startswith("pulumi:providers:"):
+        leaves = {p: v for p, v in leaves.items() if p.startswith(PROVIDER_PATHS)}
     options = resource.get("options") or {}
     for option in ("protect", "retainOnDelete"):
         leaves[f"(option) {option}"] = bool(options.get(option))
@@ -237,26 +246,34 @@ def _label(resource: Resource, key: str) -> str | None:
     return labels.get(key)
 
 
-def override_scope(path: tuple[str, ...]) -> Callable[[Resource], bool]:
+def override_scope(path: tuple[str, ...]) -> Callable[[Resource, str], bool]:
     """Which resources an override path may change. Conservative: a pool's override explains
     its NodePool, EC2NodeClass, warm nodes and the namespace quota; an endpoint's, the objects
     labelled with it and the quota; a pipeline's, its workflow objects; any other section, the
     resources of the component that builds it."""
     section = path[0]
     named = path[2].removeprefix("name=") if len(path) > 2 and path[2].startswith("name=") else None
-    if section == "compute":
+    if section == "tags":
+        return lambda r, changed: changed.startswith(("tags", "defaultTags", "tagsAll"))
+    scope = _resource_scope(section, path, named)
+    return lambda r, changed: scope(r)
+
+
+def _resource_scope(section: str, path: tuple[str, ...], named: str | None) -> Callable[[Resource], bool]:
+    quota = "kubernetes:core/v1:ResourceQuota"
+    if section == "compute" and named:
+        return lambda r: r["type"] == quota or _label(r, "mlrig.io/pool") == named or f"-pools-{named}-" in str(r["name"])
+    if section == "serving" and named:
         return lambda r: (
-            (_label(r, "mlrig.io/pool") == named or (named or "") in str(r["name"]))
-            and r["type"].startswith("kubernetes:")
-        ) or r["type"] == "kubernetes:core/v1:ResourceQuota"
-    if section == "serving":
-        return lambda r: _label(r, "mlrig.io/endpoint") == named or (named or "") in str(r["name"]) and r["type"].startswith(
-            "kubernetes:"
-        ) or r["type"] in ("kubernetes:core/v1:ResourceQuota",)
-    if section == "pipelines":
-        name = path[1] if len(path) > 1 else None
-        return lambda r: _label(r, "mlrig.io/pipeline") == name or f"pipelines-{name}" in str(r["name"])
+            r["type"] == quota or _label(r, "mlrig.io/endpoint") == named or f"-serving-{named}" in str(r["name"])
+        )
+    if section == "pipelines" and len(path) > 1:
+        name = path[1]
+        return lambda r: r["type"] == quota or _label(r, "mlrig.io/pipeline") == name or f"-pipelines-{name}-" in str(r["name"])
     component = {
+        "compute": ":ComputePools",
+        "serving": ":Serving",
+        "pipelines": ":Pipelines",
         "storage": ":Storage",
         "access": ":Identity",
         "registries": ":Registries",
@@ -264,10 +281,7 @@ def override_scope(path: tuple[str, ...]) -> Callable[[Resource], bool]:
         "monitoring": ":Monitoring",
         "llm": ":Llm",
         "ci": ":ProjectRepository",
-        "tags": "",
     }.get(section)
-    if component == "":
-        return lambda r: True
     return lambda r: component is not None and component in str(r.get("_component", ""))
 
 
@@ -341,7 +355,7 @@ def explain(
         if rule.explains(token, path, str(resource.get("name", ""))):
             return f"tier rule {rule.id}"
     for env, override in overrides:
-        if override_scope(override)(resource):
+        if override_scope(override)(resource, path):
             return f"override spec.environments.{env}.{'.'.join(override)}"
     return None
 
@@ -359,7 +373,7 @@ def compare(
             {
                 _key(r, side): (r, side)
                 for r in _with_components(resources)
-                if r.get("custom") and not r["type"].startswith("pulumi:providers:")
+                if r.get("custom")
             }
         )
     a, b = sides
