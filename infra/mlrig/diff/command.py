@@ -118,6 +118,8 @@ def build_report(root: Path, base: str, head: str | None, *, estimate_cost: bool
                     base_plan = before.plan(target, env_name)
                     diff = diff_stack(env.stack, target.bundle.kind, env_name, base_plan.resources, None)
                     diff.notes.append(orphan_note(orphan))
+                    if estimate_cost:  # what destroying it saves
+                        diff.cost = _cost_delta(old, new, orphan.name, env_name, base_plan, None)
                     report.stacks.append(diff)
         except PlanError as error:
             raise DiffFailed(f"offline plan of {error.stack} failed: {error.message}") from None

@@ -146,21 +146,23 @@ def _is_named_pair(item: Any) -> bool:
     return isinstance(item, Mapping) and isinstance(item.get("name"), str) and "value" in item
 
 
-def flatten(value: Any, path: str = "", secret: bool = False) -> Iterator[tuple[str, Any]]:
-    """Leaves of a property value as (dotted path, value): lists of scalars stay one leaf, and a
-    value under a key that looks like a credential (or `{name: X_TOKEN, value: …}`) is masked."""
+def flatten(value: Any, path: str = "", secret: bool = False, *, mask: bool = True) -> Iterator[tuple[str, Any]]:
+    """Leaves of a property value as (dotted path, value): lists of scalars stay one leaf, and
+    (with `mask`) a value under a key that looks like a credential, or the value of a
+    `{name: X_TOKEN, value: …}` pair, reads `[secret]`."""
     if isinstance(value, Mapping) and value:
         for key in sorted(value):
             child = f"{path}.{key}" if path else str(key)
             masked = secret or looks_secret(str(key))
             if key == "value" and isinstance(value.get("name"), str) and looks_secret(value["name"]):
                 masked = True
-            yield from flatten(value[key], child, masked)
+            yield from flatten(value[key], child, masked, mask=mask)
     elif isinstance(value, list) and value and any(isinstance(v, Mapping | list) for v in value):
         for index, item in enumerate(value):
-            yield from flatten(item, f"{path}[{index}]", secret or (_is_named_pair(item) and looks_secret(item["name"])))
+            named_secret = _is_named_pair(item) and looks_secret(item["name"])
+            yield from flatten(item, f"{path}[{index}]", secret or named_secret, mask=mask)
     else:
-        yield path, MASK if secret and value not in (None, "", [], {}) else value
+        yield path, MASK if mask and secret and value not in (None, "", [], {}) else value
 
 
 def _masked_inputs(resource: Mapping[str, Any]) -> dict[str, Any]:
@@ -194,8 +196,8 @@ def property_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> lis
 
 def _raw_differs(before: Mapping[str, Any], after: Mapping[str, Any], path: str) -> bool:
     """A masked value changed: compare the raw leaves (never shown)."""
-    raw_old = dict(flatten(before.get("inputs") or {}))
-    raw_new = dict(flatten(after.get("inputs") or {}))
+    raw_old = dict(flatten(before.get("inputs") or {}, mask=False))
+    raw_new = dict(flatten(after.get("inputs") or {}, mask=False))
     return raw_old.get(path) != raw_new.get(path)
 
 
