@@ -19,7 +19,7 @@ YEAR = 2025  # any non-leap year: the average month is what matters
 def runs_per_month(expression: str) -> float:
     fields, _ = croniter.expand(expression)
     minutes, hours, days, months, weekdays = fields
-    per_day = len(minutes) * len(hours)
+    per_day = (60 if minutes == ["*"] else len(minutes)) * (24 if hours == ["*"] else len(hours))
     any_day, any_weekday = days == ["*"], weekdays == ["*"]
     matching_days = 0
     day = datetime.date(YEAR, 1, 1)
