@@ -243,3 +243,36 @@ def graph_text(bundles: Sequence[str], environment: str | None, fmt: str, stderr
     ]
     title = f"mlrig architecture, environment {env}"
     return render_dot(graphs, title) if fmt == "dot" else render_mermaid(graphs, title)
+
+
+ARCHITECTURE_DOC = """# Architecture of the example organisation
+
+The example bundles shipped with mlrig (`infra/mlrig/examples/`: the `acme-ml` platform and
+the `fraud-detection` and `rag-assistant` projects), in their prod environment, as
+`mlrig graph` draws them from the offline plan:
+
+```sh
+mlrig graph infra/mlrig/examples --env prod      # your own organisation: mlrig graph
+```
+
+Boxes are the components of each stack (the boxes of the architecture in the code); inside them,
+what a reader looks for: pipelines, endpoints, pools, stores, registries and CI. Arrows: the
+platform's cluster hosts each project's namespace, pipelines and endpoints run on their pools,
+and each project's repository deploys it. `tests/day2/test_graph.py` checks that this diagram is
+what the command prints.
+
+```mermaid
+{diagram}```
+"""
+
+
+def architecture_doc(planner: Any = None) -> str:
+    """`docs/architecture.md`: the example organisation's prod environment as Mermaid."""
+    import io
+
+    from rich.console import Console
+
+    from . import examples
+
+    diagram = graph_text([str(examples.DIRECTORY)], "prod", "mermaid", Console(file=io.StringIO()), planner)
+    return ARCHITECTURE_DOC.format(diagram=diagram)
