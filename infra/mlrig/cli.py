@@ -496,9 +496,7 @@ replaced or deleted are listed first. Secret values read [secret].""",
 )
 @click.option("--base", required=True, help="Git ref to compare with (e.g. origin/main).")
 @click.option("--head", default=None, help="Git ref of the change (default: the working tree).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @click.option("--root", type=click.Path(file_okay=False), default=None, help=ROOT_HELP)
 def diff(base: str, head: str | None, fmt: str, root: str | None) -> None:
     """Plan BASE and HEAD offline for every stack the change affects and print, per stack, the
@@ -542,9 +540,7 @@ def cost() -> None:
 @cost.command(name="estimate")
 @click.argument("bundles", nargs=-1, type=click.Path())
 @click.option("--env", "envs", multiple=True, help="Environment (repeatable). Default: every environment.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--detail", is_flag=True, help="Text: one line per priced resource.")
 @click.option(
     "--spot-discount",
@@ -553,7 +549,9 @@ def cost() -> None:
     show_default=True,
     help="How far below on-demand spot capacity is assumed to be.",
 )
-def cost_estimate(bundles: tuple[str, ...], envs: tuple[str, ...], fmt: str, detail: bool, spot_discount: float) -> None:
+def cost_estimate(
+    bundles: tuple[str, ...], envs: tuple[str, ...], fmt: str, detail: bool, spot_discount: float
+) -> None:
     """The estimate of BUNDLES (files or directories; default: the repository's bundles/)."""
     from .cost.command import run_cost_command
 
@@ -566,8 +564,12 @@ def cost_estimate(bundles: tuple[str, ...], envs: tuple[str, ...], fmt: str, det
 
 
 @cost.command(name="refresh-prices")
-@click.option("--region", "regions", multiple=True, help="Region to refresh (repeatable). Default: every region of the snapshot.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of the package's snapshot.")
+@click.option(
+    "--region", "regions", multiple=True, help="Region to refresh (repeatable). Default: every region of the snapshot."
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of the package's snapshot."
+)
 def cost_refresh_prices(regions: tuple[str, ...], out: str | None) -> None:
     """Rewrite the price snapshot from the AWS Price List API (needs network and credentials
     allowed pricing:GetProducts), with the filters the snapshot records."""
@@ -615,7 +617,9 @@ Exit 0 when parity holds, 1 when an unexplained difference exists (a CI check), 
 )
 @click.argument("project")
 @click.option("--pair", "pairs", multiple=True, metavar="A:B", help="Environments to compare (repeatable).")
-@click.option("--bundles", default=None, type=click.Path(), help="Bundle directory. Default: the repository's bundles/.")
+@click.option(
+    "--bundles", default=None, type=click.Path(), help="Bundle directory. Default: the repository's bundles/."
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def parity(project: str, pairs: tuple[str, ...], bundles: str | None, fmt: str) -> None:
     """Plan two environments of PROJECT offline and report every difference between their

@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from .diff.compare import flatten
@@ -189,7 +190,12 @@ class Side:
             text = pattern.sub(marker, text)
         if self.cidr:
             text = text.replace(self.cidr, "<vpc-cidr>")
-        markers = ((self.account, "<account>"), (self.region, "<region>"), (self.environment, "<env>"), (self.tier, "<tier>"))
+        markers = (
+            (self.account, "<account>"),
+            (self.region, "<region>"),
+            (self.environment, "<env>"),
+            (self.tier, "<tier>"),
+        )
         for value, marker in markers:
             if value:
                 text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])", marker, text)
@@ -233,7 +239,11 @@ def override_paths(override: Mapping[str, Any], prefix: tuple[str, ...] = ()) ->
         elif isinstance(value, list) and value and all(isinstance(v, Mapping) and "name" in v for v in value):
             for item in value:
                 rest = {k: v for k, v in item.items() if k != "name"}
-                yield from override_paths(rest, (*path, f"name={item['name']}")) if rest else iter([(*path, f"name={item['name']}")])
+                yield from (
+                    override_paths(rest, (*path, f"name={item['name']}"))
+                    if rest
+                    else iter([(*path, f"name={item['name']}")])
+                )
         else:
             yield path
 
@@ -262,14 +272,18 @@ def override_scope(path: tuple[str, ...]) -> Callable[[Resource, str], bool]:
 def _resource_scope(section: str, path: tuple[str, ...], named: str | None) -> Callable[[Resource], bool]:
     quota = "kubernetes:core/v1:ResourceQuota"
     if section == "compute" and named:
-        return lambda r: r["type"] == quota or _label(r, "mlrig.io/pool") == named or f"-pools-{named}-" in str(r["name"])
+        return lambda r: (
+            r["type"] == quota or _label(r, "mlrig.io/pool") == named or f"-pools-{named}-" in str(r["name"])
+        )
     if section == "serving" and named:
         return lambda r: (
             r["type"] == quota or _label(r, "mlrig.io/endpoint") == named or f"-serving-{named}" in str(r["name"])
         )
     if section == "pipelines" and len(path) > 1:
         name = path[1]
-        return lambda r: r["type"] == quota or _label(r, "mlrig.io/pipeline") == name or f"-pipelines-{name}-" in str(r["name"])
+        return lambda r: (
+            r["type"] == quota or _label(r, "mlrig.io/pipeline") == name or f"-pipelines-{name}-" in str(r["name"])
+        )
     component = {
         "compute": ":ComputePools",
         "serving": ":Serving",
@@ -348,9 +362,7 @@ def _key(resource: Resource, side: Side) -> str:
     return urn.split("::", 2)[-1]  # drop the stack and project: `type-chain::name`
 
 
-def explain(
-    token: str, path: str, resource: Resource, overrides: Sequence[tuple[str, tuple[str, ...]]]
-) -> str | None:
+def explain(token: str, path: str, resource: Resource, overrides: Sequence[tuple[str, tuple[str, ...]]]) -> str | None:
     for rule in TIER_RULES:
         if rule.explains(token, path, str(resource.get("name", ""))):
             return f"tier rule {rule.id}"
@@ -369,20 +381,21 @@ def compare(
     report = ParityReport(project, left[0].environment, right[0].environment)
     sides = []
     for side, resources in (left, right):
-        sides.append(
-            {
-                _key(r, side): (r, side)
-                for r in _with_components(resources)
-                if r.get("custom")
-            }
-        )
+        sides.append({_key(r, side): (r, side) for r in _with_components(resources) if r.get("custom")})
     a, b = sides
     for key in sorted(a.keys() | b.keys()):
         if key not in a or key not in b:
-            resource, side = (a.get(key) or b[key])
+            resource, side = a.get(key) or b[key]
             present = "left" if key in a else "right"
             report.differences.append(
-                Difference(key, resource["type"], "", present == "left", present == "right", explain(resource["type"], "", resource, overrides))
+                Difference(
+                    key,
+                    resource["type"],
+                    "",
+                    present == "left",
+                    present == "right",
+                    explain(resource["type"], "", resource, overrides),
+                )
             )
             continue
         (ra, sa), (rb, sb) = a[key], b[key]
@@ -390,7 +403,9 @@ def compare(
         for path in sorted(la.keys() | lb.keys()):
             if la.get(path) != lb.get(path):
                 report.differences.append(
-                    Difference(key, ra["type"], path, la.get(path), lb.get(path), explain(ra["type"], path, rb, overrides))
+                    Difference(
+                        key, ra["type"], path, la.get(path), lb.get(path), explain(ra["type"], path, rb, overrides)
+                    )
                 )
     return report
 
@@ -403,7 +418,9 @@ def render_text(report: ParityReport) -> str:
             where = report.left if d.left else report.right
             lines.append(f"  ✗ {d.resource}: only in {where}")
         else:
-            lines.append(f"  ✗ {d.resource}: {d.path}: {json.dumps(d.left)} ({report.left}) ≠ {json.dumps(d.right)} ({report.right})")
+            lines.append(
+                f"  ✗ {d.resource}: {d.path}: {json.dumps(d.left)} ({report.left}) ≠ {json.dumps(d.right)} ({report.right})"
+            )
     verdict = "parity holds" if not report.unexplained else f"{len(report.unexplained)} unexplained difference(s)"
     lines.append(f"{verdict}; {explained} difference(s) explained by tier rules or overrides")
     return "\n".join(lines) + "\n"
@@ -418,13 +435,15 @@ def side_of(project: Any, environment: str) -> Side:
     env = project.environments[environment]
     platform_env = env.platform_environment
     principals = (*env.spec.access.data_scientists, *env.spec.access.ml_engineers)
-    return Side(environment, env.tier, platform_env.account, platform_env.region, platform_env.spec.network.cidr, principals)
+    return Side(
+        environment, env.tier, platform_env.account, platform_env.region, platform_env.spec.network.cidr, principals
+    )
 
 
 def default_pairs(project: Any) -> list[tuple[str, str]]:
     """Each environment against the next tier up: dev:staging, staging:prod."""
     ordered = sorted(project.environments.values(), key=lambda e: (TIER_ORDER[e.tier], e.name))
-    return [(a.name, b.name) for a, b in zip(ordered, ordered[1:], strict=False) if a.tier != b.tier]
+    return [(a.name, b.name) for a, b in pairwise(ordered) if a.tier != b.tier]
 
 
 def project_parity(project: Any, pair: tuple[str, str], planner: Any) -> ParityReport:

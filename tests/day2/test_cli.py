@@ -28,7 +28,13 @@ def test_every_day_2_command_has_help_with_examples(command: list[str]) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["diff"], ["diff", "--base", "x", "--format", "yaml"], ["parity"], ["graph", "--format", "png"], ["migrate", "--nope"]],
+    [
+        ["diff"],
+        ["diff", "--base", "x", "--format", "yaml"],
+        ["parity"],
+        ["graph", "--format", "png"],
+        ["migrate", "--nope"],
+    ],
     ids=" ".join,
 )
 def test_usage_errors_exit_2(args: list[str]) -> None:
@@ -64,7 +70,9 @@ def test_a_declared_expected_run_time_is_kept(tmp_path) -> None:  # type: ignore
 
     examples.copy_to(tmp_path / "bundles")
     bundle = tmp_path / "bundles/fraud-detection.yaml"
-    bundle.write_text(bundle.read_text().replace("      pool: gpu-train\n", "      pool: gpu-train\n      expectedMinutes: 45\n", 1))
+    bundle.write_text(
+        bundle.read_text().replace("      pool: gpu-train\n", "      pool: gpu-train\n      expectedMinutes: 45\n", 1)
+    )
     result = validate_paths([tmp_path / "bundles"])
     assert result.valid, [d.text() for d in result.diagnostics]
     assert result.projects["fraud-detection"].environments["dev"].spec.pipelines["train"].expected_minutes == 45

@@ -61,7 +61,9 @@ def test_dev_schedules_are_suspended_so_they_cost_nothing(example_result: Valida
     fraud = project(example_result, "fraud-detection")
     dev = stack_cost(fraud, "dev", project_plan("fraud-detection", "dev"))
     prod = stack_cost(fraud, "prod", project_plan("fraud-detection", "prod"))
-    assert dev.part("scheduled") == 0 and all("suspended" in l.note for l in dev.lines if l.part == "scheduled")
+    assert dev.part("scheduled") == 0 and all(
+        "suspended" in line.note for line in dev.lines if line.part == "scheduled"
+    )
     assert prod.part("scheduled") > 0
     # weekly, 120 minutes (the training default), one GPU of a g6.2xlarge (the cheaper type): on
     # demand in prod (its override), spot in staging
@@ -75,26 +77,38 @@ def test_dev_schedules_are_suspended_so_they_cost_nothing(example_result: Valida
     assert "spot g6.2xlarge" in train.note
 
 
-def test_the_spot_discount_is_an_assumption_the_caller_sets(example_result: ValidationResult, project_plan: Plan) -> None:
+def test_the_spot_discount_is_an_assumption_the_caller_sets(
+    example_result: ValidationResult, project_plan: Plan
+) -> None:
     fraud, plan = project(example_result, "fraud-detection"), project_plan("fraud-detection", "prod")
-    lines = {d: {l.what: l.monthly for l in stack_cost(fraud, "prod", plan, spot_discount=d).lines} for d in (0.0, 0.5)}
+    lines = {
+        d: {line.what: line.monthly for line in stack_cost(fraud, "prod", plan, spot_discount=d).lines}
+        for d in (0.0, 0.5)
+    }
     assert lines[0.5]["pipeline features"] == pytest.approx(lines[0.0]["pipeline features"] / 2, abs=0.01)
     assert any("50% below on-demand" in a for a in stack_cost(fraud, "prod", plan, spot_discount=0.5).assumptions)
 
 
-def test_an_instance_type_without_a_price_is_reported_never_zero(example_result: ValidationResult, project_plan: Plan) -> None:
+def test_an_instance_type_without_a_price_is_reported_never_zero(
+    example_result: ValidationResult, project_plan: Plan
+) -> None:
     data = json.loads(snapshot_path().read_text())
     for gpu in ("g5.2xlarge", "g6.2xlarge"):
         del data["regions"]["us-east-1"]["ec2"][gpu]
     cost = stack_cost(
-        project(example_result, "fraud-detection"), "prod", project_plan("fraud-detection", "prod"), book=PriceBook(data)
+        project(example_result, "fraud-detection"),
+        "prod",
+        project_plan("fraud-detection", "prod"),
+        book=PriceBook(data),
     )
     [train] = [line for line in cost.lines if line.what == "pipeline train"]
     assert train.monthly is None
     assert {"ec2 g5.2xlarge in us-east-1", "ec2 g6.2xlarge in us-east-1"} <= set(cost.unpriced)
 
 
-def test_a_region_without_prices_is_reported(example_result: ValidationResult, platform_plan: Callable[[str], StackPlan]) -> None:
+def test_a_region_without_prices_is_reported(
+    example_result: ValidationResult, platform_plan: Callable[[str], StackPlan]
+) -> None:
     platform = next(iter(example_result.platforms.values()))
     book = PriceBook({"snapshot": "2026-01-01", "regions": {"eu-west-1": {}}})
     cost = stack_cost(platform, "prod", platform_plan("prod"), book=book)
@@ -145,20 +159,34 @@ def test_refreshing_prices_asks_the_recorded_filters_and_keeps_what_has_no_answe
     assert "ec2 m6i.large in us-east-1" in kept
     ec2 = next(a for a in client.asked if a["ServiceCode"] == "AmazonEC2")
     fields = {f["Field"]: f["Value"] for f in ec2["Filters"]}
-    assert fields["regionCode"] == "us-east-1" and fields["tenancy"] == "Shared" and fields["operatingSystem"] == "Linux"
+    assert (
+        fields["regionCode"] == "us-east-1" and fields["tenancy"] == "Shared" and fields["operatingSystem"] == "Linux"
+    )
     assert on_demand_usd(json.dumps({"terms": {}})) is None
 
 
 def test_cost_json_has_its_documented_shape(tmp_path: Path) -> None:
     examples.copy_to(tmp_path / "bundles")
     result = CliRunner().invoke(
-        cli_module.cli, ["cost", str(tmp_path / "bundles/fraud-detection.yaml"), "--env", "prod", "--format", "json"], standalone_mode=False
+        cli_module.cli,
+        ["cost", str(tmp_path / "bundles/fraud-detection.yaml"), "--env", "prod", "--format", "json"],
+        standalone_mode=False,
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert set(report) == {"currency", "snapshot", "spotDiscount", "total", "stacks"}
     [stack] = report["stacks"]
-    assert set(stack) == {"stack", "kind", "bundle", "environment", "region", "monthly", "lines", "unpriced", "assumptions"}
+    assert set(stack) == {
+        "stack",
+        "kind",
+        "bundle",
+        "environment",
+        "region",
+        "monthly",
+        "lines",
+        "unpriced",
+        "assumptions",
+    }
     assert set(stack["monthly"]) == {"fixed", "scheduled", "total"}
     assert set(stack["lines"][0]) == {"part", "what", "resource", "monthly", "note"}
 
@@ -175,9 +203,7 @@ def test_bad_input_gets_validates_diagnostics_and_usage_errors_exit_2(tmp_path: 
     assert result.exit_code == 2
 
 
-def test_the_pull_request_section_prices_the_plans_the_job_already_made(
-    tmp_path: Path, project_plan: Plan
-) -> None:
+def test_the_pull_request_section_prices_the_plans_the_job_already_made(tmp_path: Path, project_plan: Plan) -> None:
     examples.copy_to(tmp_path / "bundles")
     plan = project_plan("fraud-detection", "prod")
     contract = {"bundle": {}, "environments": {"prod": plan.as_dict()}}

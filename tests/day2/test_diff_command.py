@@ -21,7 +21,9 @@ def diff(run: Run, repo: Path, base: str, head: str | None, fmt: str) -> tuple[i
     return run(run_diff_command, str(repo), base, head, fmt)
 
 
-def test_a_prod_only_change_shows_its_property_changes_and_cost_delta(bundle_repo: Callable[[], Path], run: Run) -> None:
+def test_a_prod_only_change_shows_its_property_changes_and_cost_delta(
+    bundle_repo: Callable[[], Path], run: Run
+) -> None:
     repo = bundle_repo()
     bundle = repo / "bundles/fraud-detection.yaml"
     edit(bundle, "max: 16, capacity: on-demand", "max: 24, capacity: on-demand")
@@ -43,7 +45,9 @@ def test_a_prod_only_change_shows_its_property_changes_and_cost_delta(bundle_rep
     assert stack["summary"].startswith("0 to add, 4 to change, 0 to replace, 0 to delete; cost +$")
 
 
-def test_deleting_a_protected_database_is_called_out_before_anything_else(bundle_repo: Callable[[], Path], run: Run) -> None:
+def test_deleting_a_protected_database_is_called_out_before_anything_else(
+    bundle_repo: Callable[[], Path], run: Run
+) -> None:
     repo = bundle_repo()
     edit(
         repo / "bundles/rag-assistant.yaml",
@@ -57,7 +61,10 @@ def test_deleting_a_protected_database_is_called_out_before_anything_else(bundle
     first_stack = next(i for i, line in enumerate(lines) if line.startswith("rag-assistant.prod"))
     danger = [i for i, line in enumerate(lines) if line.startswith("!!")]
     assert danger and max(danger) < first_stack, "the callout comes before the stacks"
-    assert any("DELETE aws:rds/instance:Instance rag-assistant-prod-vectors" in lines[i] and "protected" in lines[i] for i in danger)
+    assert any(
+        "DELETE aws:rds/instance:Instance rag-assistant-prod-vectors" in lines[i] and "protected" in lines[i]
+        for i in danger
+    )
     code, markdown, _ = diff(run, repo, "HEAD~1", "HEAD", "markdown")
     assert markdown.index("[!CAUTION]") < markdown.index("| stack | summary |")
     assert "rag-assistant-prod-vectors" in markdown.split("| stack |")[0]
@@ -95,7 +102,9 @@ def test_a_change_to_mlrigs_own_program_is_noted_not_diffed(
     assert any("installed mlrig" in n and "not diffed" in n for n in report["notes"])
 
 
-def test_bad_input_gets_validates_diagnostics_and_usage_errors_exit_2(bundle_repo: Callable[[], Path], run: Run) -> None:
+def test_bad_input_gets_validates_diagnostics_and_usage_errors_exit_2(
+    bundle_repo: Callable[[], Path], run: Run
+) -> None:
     repo = bundle_repo()
     code, _, err = diff(run, repo, "no-such-ref", None, "text")
     assert code == 2 and "unknown git ref 'no-such-ref'" in err

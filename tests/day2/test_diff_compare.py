@@ -74,9 +74,15 @@ def test_a_new_logical_name_for_the_same_physical_resource_is_a_replacement() ->
 
 def test_a_kubernetes_object_is_replaced_when_its_name_or_namespace_changes() -> None:
     token = "kubernetes:argoproj.io/v1alpha1:CronWorkflow"
-    before = [resource(token, "cron", {"metadata": {"name": "train", "namespace": "a"}, "spec": {"schedule": "0 1 * * *"}})]
-    moved = [resource(token, "cron", {"metadata": {"name": "train", "namespace": "b"}, "spec": {"schedule": "0 1 * * *"}})]
-    rescheduled = [resource(token, "cron", {"metadata": {"name": "train", "namespace": "a"}, "spec": {"schedule": "0 2 * * *"}})]
+    before = [
+        resource(token, "cron", {"metadata": {"name": "train", "namespace": "a"}, "spec": {"schedule": "0 1 * * *"}})
+    ]
+    moved = [
+        resource(token, "cron", {"metadata": {"name": "train", "namespace": "b"}, "spec": {"schedule": "0 1 * * *"}})
+    ]
+    rescheduled = [
+        resource(token, "cron", {"metadata": {"name": "train", "namespace": "a"}, "spec": {"schedule": "0 2 * * *"}})
+    ]
     assert diff_resources(before, moved)[0].action == "replace"
     assert diff_resources(before, rescheduled)[0].action == "update"
 
@@ -91,7 +97,9 @@ def test_secret_values_are_masked_whether_the_plan_marks_them_or_their_key_looks
     token = "kubernetes:apps/v1:Deployment"
     env = [{"name": "API_TOKEN", "value": "tok-1"}, {"name": "MODE", "value": "a"}]
     before = [
-        dict(resource("aws:rds/instance:Instance", "db", {"password": "hunter2", "dbName": "x"}), secretInputs=["dbName"]),
+        dict(
+            resource("aws:rds/instance:Instance", "db", {"password": "hunter2", "dbName": "x"}), secretInputs=["dbName"]
+        ),
         resource(token, "app", {"spec": {"env": env, "webhookUrl": "https://hooks/1"}}),
     ]
     after = copy.deepcopy(before)

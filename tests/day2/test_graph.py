@@ -51,7 +51,9 @@ def test_the_diagram_shows_every_pipeline_endpoint_and_pool_of_every_project(
 def test_the_platforms_cluster_hosts_each_project_and_work_runs_on_its_pool(diagram: str) -> None:
     assert re.search(r"acme_ml_prod_Cluster\S* -->\|hosts namespace\| fraud_detection_prod_Workspace", diagram)
     assert re.search(r"acme_ml_prod_Cluster\S* -->\|hosts namespace\| rag_assistant_prod_Workspace", diagram)
-    assert "fraud_detection_prod_pipeline_pipeline_train -->|runs on| fraud_detection_prod_pool_pool_gpu_train" in diagram
+    assert (
+        "fraud_detection_prod_pipeline_pipeline_train -->|runs on| fraud_detection_prod_pool_pool_gpu_train" in diagram
+    )
     assert "rag_assistant_prod_endpoint_endpoint_llm -->|runs on| rag_assistant_prod_pool_pool_gpu_serve" in diagram
     assert diagram.startswith("flowchart LR\n")
 
@@ -63,7 +65,9 @@ def test_dot_draws_the_same_organisation(example_planner: Planner) -> None:
 
 
 def test_one_bundle_draws_one_stack(example_planner: Planner) -> None:
-    text = graph_text([examples.path("fraud-detection.yaml")], "staging", "mermaid", Console(file=io.StringIO()), example_planner)
+    text = graph_text(
+        [examples.path("fraud-detection.yaml")], "staging", "mermaid", Console(file=io.StringIO()), example_planner
+    )
     assert "Project fraud-detection.staging" in text and "Platform acme-ml" not in text
 
 

@@ -54,9 +54,13 @@ def test_check_exits_1_while_a_migration_is_pending_and_writes_nothing(old_bundl
 
 
 def test_migrated_0_1_0_bundles_validate_and_plan(old_bundles: Path, run: Run) -> None:
-    code, out, err = migrate(run, old_bundles)
+    code, _, err = migrate(run, old_bundles)
     assert code == 0, err
-    assert sorted(p.name for p in old_bundles.iterdir()) == ["fraud-detection.yaml", "platform.yaml", "rag-assistant.yaml"]
+    assert sorted(p.name for p in old_bundles.iterdir()) == [
+        "fraud-detection.yaml",
+        "platform.yaml",
+        "rag-assistant.yaml",
+    ]
     result = validate_paths([old_bundles])
     assert result.valid, "\n".join(d.text() for d in result.diagnostics)
     fraud = next(p for p in result.projects.values() if p.name == "fraud-detection")

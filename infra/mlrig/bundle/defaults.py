@@ -31,6 +31,7 @@ DEFAULT_EXPECTED_MINUTES: dict[str, int] = {
     "vector-index-refresh": 30,
 }
 
+
 def default_cidr(index: int) -> str:
     return f"10.{(10 * (index + 1)) % 256}.0.0/16"
 

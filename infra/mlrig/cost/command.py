@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from ..plan.command import CommandError, plan_all, requested_targets, select_environments
 from ..plan.runner import Planner
+from ..program import Target
 from .estimate import stack_cost
 from .prices import price_book
 from .render import CostReport, render_json, render_markdown, render_text
 
 
-def cost_report(targets_envs, planner: Planner, spot_discount: float, stderr: Console) -> CostReport:  # type: ignore[no-untyped-def]
+def cost_report(
+    targets_envs: list[tuple[Target, list[str]]], planner: Planner, spot_discount: float, stderr: Console
+) -> CostReport:
     book = price_book()
     report = CostReport(book.currency, book.snapshot, spot_discount)
     for bundle_plan in plan_all(targets_envs, stderr, planner):
@@ -51,7 +55,9 @@ def run_cost_command(
     return 0
 
 
-def run_refresh_command(out: str | None, regions: Sequence[str], *, stdout: Console, stderr: Console, client=None) -> int:  # type: ignore[no-untyped-def]
+def run_refresh_command(
+    out: str | None, regions: Sequence[str], *, stdout: Console, stderr: Console, client: Any = None
+) -> int:
     from ..plan.command import write_atomically
     from .prices import snapshot_path
     from .refresh import PRICING_REGION, changes, refresh

@@ -52,7 +52,13 @@ class CostLine:
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"part": self.part, "what": self.what, "resource": self.resource, "monthly": self.monthly, "note": self.note}
+        return {
+            "part": self.part,
+            "what": self.what,
+            "resource": self.resource,
+            "monthly": self.monthly,
+            "note": self.note,
+        }
 
 
 @dataclass
@@ -89,7 +95,16 @@ class StackCost:
 
 # --- quantities ----------------------------------------------------------------------------------
 
-_MEMORY_UNITS = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 * 1024, "K": 1000 / 1024 / 1024, "M": 1000**2 / 1024**2, "G": 1000**3 / 1024**2, "T": 1000**4 / 1024**2}
+_MEMORY_UNITS = {
+    "Ki": 1 / 1024,
+    "Mi": 1,
+    "Gi": 1024,
+    "Ti": 1024 * 1024,
+    "K": 1000 / 1024 / 1024,
+    "M": 1000**2 / 1024**2,
+    "G": 1000**3 / 1024**2,
+    "T": 1000**4 / 1024**2,
+}
 
 
 def cpu_cores(quantity: Any) -> float:
@@ -142,7 +157,7 @@ def pools_of(resources: list[Mapping[str, Any]]) -> dict[str, Pool]:
     for r in resources:
         if r["type"] != "kubernetes:karpenter.sh/v1:NodePool":
             continue
-        template = ((r["inputs"].get("spec") or {}).get("template") or {})
+        template = (r["inputs"].get("spec") or {}).get("template") or {}
         name = ((template.get("metadata") or {}).get("labels") or {}).get(POOL_LABEL)
         requirements = {q["key"]: q.get("values", []) for q in (template.get("spec") or {}).get("requirements", [])}
         if name:
@@ -191,13 +206,9 @@ class Pricer:
 
     def general(self, pod: PodShape) -> tuple[str, float] | None:
         prices = (self.book.region(self.region) or {}).get("ec2", {})
+        facts = {name: _facts(name) for name in prices if _category(name) in GENERAL_CATEGORIES}
         candidates = tuple(
-            name
-            for name in prices
-            if _category(name) in GENERAL_CATEGORIES
-            and _facts(name) is not None
-            and _facts(name).architecture == pod.architecture  # type: ignore[union-attr]
-            and _facts(name).gpus == 0  # type: ignore[union-attr]
+            name for name, f in facts.items() if f is not None and f.architecture == pod.architecture and f.gpus == 0
         )
         return self.cheapest(candidates, pod) if candidates else None
 
@@ -260,12 +271,16 @@ def fixed_lines(resource: Mapping[str, Any], pricer: Pricer, pools: dict[str, Po
     if kind == "aws:eks/cluster:Cluster":
         yield CostLine("fixed", "EKS control plane", name, _monthly(pricer.unit("eksClusterHour")))
     elif kind == "aws:ec2/natGateway:NatGateway":
-        yield CostLine("fixed", "NAT gateway", name, _monthly(pricer.unit("natGatewayHour")), "plus data processed per GB")
+        yield CostLine(
+            "fixed", "NAT gateway", name, _monthly(pricer.unit("natGatewayHour")), "plus data processed per GB"
+        )
     elif kind == "aws:ec2/eip:Eip":
         yield CostLine("fixed", "public IPv4 address", name, _monthly(pricer.unit("publicIpv4Hour")))
     elif kind == "aws:ec2/vpcEndpoint:VpcEndpoint" and inputs.get("vpcEndpointType") == "Interface":
         zones = len(inputs.get("subnetIds") or []) or 1
-        yield CostLine("fixed", "interface VPC endpoint", name, _monthly(pricer.unit("vpcEndpointHour"), zones), f"{zones} AZ(s)")
+        yield CostLine(
+            "fixed", "interface VPC endpoint", name, _monthly(pricer.unit("vpcEndpointHour"), zones), f"{zones} AZ(s)"
+        )
     elif kind == "aws:eks/nodeGroup:NodeGroup":
         yield from _node_group(name, inputs, pricer)
     elif kind == "aws:rds/instance:Instance":
@@ -280,7 +295,9 @@ def fixed_lines(resource: Mapping[str, Any], pricer: Pricer, pools: dict[str, Po
         yield CostLine("fixed", "Secrets Manager secret", name, None if price is None else round(price, 2))
     elif kind == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
         price = pricer.unit("firehoseGb")
-        yield CostLine("usage", "Firehose stream", name, None, f"${price}/GB ingested; volume not estimated" if price else "")
+        yield CostLine(
+            "usage", "Firehose stream", name, None, f"${price}/GB ingested; volume not estimated" if price else ""
+        )
     elif kind == "kubernetes:apps/v1:Deployment":
         yield from _deployment(name, inputs, pricer, pools)
     elif kind == "kubernetes:serving.kserve.io/v1beta1:InferenceService":
@@ -298,35 +315,56 @@ def _node_group(name: str, inputs: Mapping[str, Any], pricer: Pricer) -> Iterato
     yield CostLine("fixed", "node group at its minimum", name, _monthly(price * factor, nodes), f"{nodes} × {kind}")
     disk = pricer.hourly("ebsGbMonth", "gp3")
     size = int(inputs.get("diskSize") or 20)
-    yield CostLine("fixed", "node root volumes", name, None if disk is None else round(disk * size * nodes, 2), f"{nodes} × {size} GiB gp3")
+    yield CostLine(
+        "fixed",
+        "node root volumes",
+        name,
+        None if disk is None else round(disk * size * nodes, 2),
+        f"{nodes} × {size} GiB gp3",
+    )
 
 
 def _database(name: str, inputs: Mapping[str, Any], pricer: Pricer) -> Iterator[CostLine]:
     copies = 2 if inputs.get("multiAz") else 1
     klass = str(inputs.get("instanceClass"))
     yield CostLine(
-        "fixed", "RDS instance", name, _monthly(pricer.hourly("rds", klass), copies), f"{klass}{' Multi-AZ' if copies == 2 else ''}"
+        "fixed",
+        "RDS instance",
+        name,
+        _monthly(pricer.hourly("rds", klass), copies),
+        f"{klass}{' Multi-AZ' if copies == 2 else ''}",
     )
     storage = pricer.hourly("rdsStorageGbMonth", str(inputs.get("storageType") or "gp2"))
     size = int(inputs.get("allocatedStorage") or 0)
-    yield CostLine("fixed", "RDS storage", name, None if storage is None else round(storage * size * copies, 2), f"{size} GiB")
+    yield CostLine(
+        "fixed", "RDS storage", name, None if storage is None else round(storage * size * copies, 2), f"{size} GiB"
+    )
 
 
 def _search_domain(name: str, inputs: Mapping[str, Any], pricer: Pricer) -> Iterator[CostLine]:
     config = inputs.get("clusterConfig") or {}
     count = int(config.get("instanceCount") or 1)
     kind = str(config.get("instanceType"))
-    yield CostLine("fixed", "OpenSearch nodes", name, _monthly(pricer.hourly("opensearch", kind), count), f"{count} × {kind}")
+    yield CostLine(
+        "fixed", "OpenSearch nodes", name, _monthly(pricer.hourly("opensearch", kind), count), f"{count} × {kind}"
+    )
     ebs = inputs.get("ebsOptions") or {}
     size = int(ebs.get("volumeSize") or 0)
     storage = pricer.hourly("opensearchStorageGbMonth", "gp3")
-    yield CostLine("fixed", "OpenSearch storage", name, None if storage is None else round(storage * size * count, 2), f"{count} × {size} GiB")
+    yield CostLine(
+        "fixed",
+        "OpenSearch storage",
+        name,
+        None if storage is None else round(storage * size * count, 2),
+        f"{count} × {size} GiB",
+    )
 
 
 def _deployment(name: str, inputs: Mapping[str, Any], pricer: Pricer, pools: dict[str, Pool]) -> Iterator[CostLine]:
     spec = inputs.get("spec") or {}
     template = spec.get("template") or {}
-    replicas = int(spec.get("replicas") if spec.get("replicas") is not None else 1)
+    declared = spec.get("replicas")
+    replicas = int(declared) if declared is not None else 1
     labels = (template.get("metadata") or {}).get("labels") or {}
     pod = pod_shape(template.get("spec") or {})
     if labels.get("app.kubernetes.io/name") == "warm-node-placeholder":
@@ -336,15 +374,24 @@ def _deployment(name: str, inputs: Mapping[str, Any], pricer: Pricer, pools: dic
             yield CostLine("fixed", "warm nodes (pool minimum)", name, None, f"{replicas} node(s), not priced")
             return
         factor = pricer.spot_factor(pool.capacity)
-        yield CostLine("fixed", "warm nodes (pool minimum)", name, _monthly(found[1] * factor, replicas), f"{replicas} × {found[0]}")
+        yield CostLine(
+            "fixed",
+            "warm nodes (pool minimum)",
+            name,
+            _monthly(found[1] * factor, replicas),
+            f"{replicas} × {found[0]}",
+        )
         return
     hourly, where = pod_hourly(pricer, pools, pod)
     yield CostLine("fixed", "always-on pods", name, _monthly(hourly, replicas), f"{replicas} × {where}")
 
 
-def _inference_service(name: str, inputs: Mapping[str, Any], pricer: Pricer, pools: dict[str, Pool]) -> Iterator[CostLine]:
+def _inference_service(
+    name: str, inputs: Mapping[str, Any], pricer: Pricer, pools: dict[str, Pool]
+) -> Iterator[CostLine]:
     predictor = (inputs.get("spec") or {}).get("predictor") or {}
-    replicas = int(predictor.get("minReplicas") if predictor.get("minReplicas") is not None else 1)
+    declared = predictor.get("minReplicas")
+    replicas = int(declared) if declared is not None else 1
     model = predictor.get("model")
     pod = pod_shape({**predictor, "containers": predictor.get("containers") or ([model] if model else [])})
     hourly, where = pod_hourly(pricer, pools, pod)
@@ -356,7 +403,7 @@ def _inference_service(name: str, inputs: Mapping[str, Any], pricer: Pricer, poo
 
 def _templates(resources: list[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
     return {
-        (r["inputs"].get("metadata") or {}).get("name"): r["inputs"].get("spec") or {}
+        str((r["inputs"].get("metadata") or {}).get("name")): r["inputs"].get("spec") or {}
         for r in resources
         if r["type"] == "kubernetes:argoproj.io/v1alpha1:WorkflowTemplate"
     }
@@ -418,10 +465,14 @@ def scheduled_lines(
         if minutes is None:
             yield CostLine("scheduled", f"pipeline {name}", r["name"], None, "no expected run time")
             continue
-        hourly, where = run_hourly(templates.get(reference, {}), pricer, pools)
+        hourly, where = run_hourly(templates.get(str(reference), {}), pricer, pools)
         monthly = None if hourly is None else round(hourly * runs * minutes / 60, 2)
         yield CostLine(
-            "scheduled", f"pipeline {name}", r["name"], monthly, f"{runs:g} runs × {minutes} min on {where} ({spec.get('schedule')})"
+            "scheduled",
+            f"pipeline {name}",
+            r["name"],
+            monthly,
+            f"{runs:g} runs × {minutes} min on {where} ({spec.get('schedule')})",
         )
 
 

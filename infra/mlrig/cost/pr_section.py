@@ -11,24 +11,27 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+from ..bundle.resolved import Platform, Project
 from ..bundle.validate import validate_paths
 from ..ci.plan_summary import _stack_plan, load_plans
 from .estimate import stack_cost
-from .prices import price_book
+from .prices import DEFAULT_SPOT_DISCOUNT, price_book
 from .render import CostReport, render_markdown
 
 
-def section(affected: dict, plans: dict, bundles_dir: str = "bundles") -> str:  # type: ignore[type-arg]
+def section(affected: Mapping[str, Any], plans: Mapping[str, Any], bundles_dir: str = "bundles") -> str:
     book = price_book()
-    report = CostReport(book.currency, book.snapshot, 0.65)
+    report = CostReport(book.currency, book.snapshot, DEFAULT_SPOT_DISCOUNT)
     stacks = affected.get("include", [])
     if not stacks:
         return ""
     result = validate_paths([bundles_dir])
-    targets = {t.name: t for t in [*result.platforms.values(), *result.projects.values()]}
+    targets: dict[str, Platform | Project] = {p.name: p for p in result.platforms.values()}
+    targets.update({p.name: p for p in result.projects.values()})
     for stack in stacks:
         name = stack["stack"].rsplit(".", 1)[0]
         plan = _stack_plan(plans.get(stack["stack"], {}), stack["stack"])

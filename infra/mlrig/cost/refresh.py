@@ -23,7 +23,13 @@ TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
     "ec2": (
         "AmazonEC2",
         "instanceType",
-        {"operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used", "licenseModel": "No License required"},
+        {
+            "operatingSystem": "Linux",
+            "tenancy": "Shared",
+            "preInstalledSw": "NA",
+            "capacitystatus": "Used",
+            "licenseModel": "No License required",
+        },
     ),
     "rds": ("AmazonRDS", "instanceType", {"databaseEngine": "PostgreSQL", "deploymentOption": "Single-AZ"}),
     "opensearch": ("AmazonES", "instanceType", {"productFamily": "Amazon OpenSearch Service Instance"}),

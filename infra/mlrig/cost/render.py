@@ -69,9 +69,11 @@ def render_text(report: CostReport, *, detail: bool = False) -> str:
         )
         if detail:
             for line in stack.lines:
-                lines.append(f"  {line.part:9} {money(line.monthly):>12}  {line.what}: {line.resource} {line.note}".rstrip())
+                lines.append(
+                    f"  {line.part:9} {money(line.monthly):>12}  {line.what}: {line.resource} {line.note}".rstrip()
+                )
         else:
-            for part, what, monthly, count, notes in _grouped(stack):
+            for part, what, monthly, count, _notes in _grouped(stack):
                 times = f" × {count}" if count > 1 else ""
                 shown = "usage-based" if part == "usage" and monthly is None else money(monthly)
                 lines.append(f"  {part:9} {shown:>12}  {what}{times}")
@@ -96,7 +98,9 @@ def render_markdown(report: CostReport) -> str:
     ]
     for s in report.stacks:
         missing = ", ".join(sorted(set(s.unpriced))) or "—"
-        lines.append(f"| `{s.stack}` | {money(s.part('fixed'))} | {money(s.part('scheduled'))} | {money(s.total)} | {missing} |")
+        lines.append(
+            f"| `{s.stack}` | {money(s.part('fixed'))} | {money(s.part('scheduled'))} | {money(s.total)} | {missing} |"
+        )
     lines += ["", f"**Total: {money(report.total)} / month**", ""]
     return "\n".join(lines)
 

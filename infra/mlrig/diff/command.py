@@ -12,9 +12,11 @@ from __future__ import annotations
 import tempfile
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
+from ..bundle.resolved import Platform, Project
 from ..bundle.validate import UsageError
 from ..ci.affected import (
     BundleSet,
@@ -34,7 +36,7 @@ from ..ci.affected import (
 from ..console import print_diagnostics
 from ..plan.engine import PlanError, StackPlan
 from ..plan.runner import Planner
-from .compare import StackDiff, diff_stack
+from .compare import diff_stack
 from .render import DiffReport, render_json, render_markdown, render_text
 
 
@@ -45,8 +47,9 @@ def program_version() -> str:
         return "mlrig (unversioned)"
 
 
-def _target(bundles: BundleSet, name: str):  # type: ignore[no-untyped-def]
-    for bundle in [*bundles.platforms.values(), *bundles.projects.values()]:
+def _target(bundles: BundleSet, name: str) -> Platform | Project | None:
+    candidates: list[Platform | Project] = [*bundles.platforms.values(), *bundles.projects.values()]
+    for bundle in candidates:
         if bundle.name == name:
             return bundle
     return None
@@ -68,7 +71,9 @@ def build_report(root: Path, base: str, head: str | None, *, estimate_cost: bool
     try:
         git(root, "rev-parse", "--git-dir")
     except GitError:
-        raise GitError(f"{root.resolve()} is not in a git repository; run mlrig diff in the platform repository") from None
+        raise GitError(
+            f"{root.resolve()} is not in a git repository; run mlrig diff in the platform repository"
+        ) from None
     verify_ref(root, base)
     if head is not None:
         verify_ref(root, head)
@@ -112,11 +117,12 @@ def build_report(root: Path, base: str, head: str | None, *, estimate_cost: bool
             gone = orphaned_stacks(old, new) if any(_is_bundle(p) for p in paths) else []
             for orphan in gone:
                 target = _target(old, orphan.name)
-                for env_name, env in (target.environments.items() if target else []):
-                    if env.stack not in orphan.stacks:
-                        continue
+                if target is None:
+                    continue
+                for env_name in [e for e, env in target.environments.items() if env.stack in orphan.stacks]:
+                    stack_name = target.environments[env_name].stack
                     base_plan = before.plan(target, env_name)
-                    diff = diff_stack(env.stack, target.bundle.kind, env_name, base_plan.resources, None)
+                    diff = diff_stack(stack_name, target.bundle.kind, env_name, base_plan.resources, None)
                     diff.notes.append(orphan_note(orphan))
                     if estimate_cost:  # what destroying it saves
                         diff.cost = _cost_delta(old, new, orphan.name, env_name, base_plan, None)
@@ -126,11 +132,18 @@ def build_report(root: Path, base: str, head: str | None, *, estimate_cost: bool
     return report
 
 
-def _cost_delta(old: BundleSet, new: BundleSet, name: str, environment: str, base_plan, head_plan):  # type: ignore[no-untyped-def]
+def _cost_delta(
+    old: BundleSet,
+    new: BundleSet,
+    name: str,
+    environment: str,
+    base_plan: StackPlan | None,
+    head_plan: StackPlan | None,
+) -> dict[str, Any]:
     """The monthly estimate of each side and their difference (None when cost cannot load)."""
     from ..cost.estimate import stack_cost
 
-    def total(bundles: BundleSet, plan: StackPlan | None):  # type: ignore[no-untyped-def]
+    def total(bundles: BundleSet, plan: StackPlan | None) -> tuple[float | None, list[str]]:
         target = _target(bundles, name)
         if plan is None or target is None:
             return None, []

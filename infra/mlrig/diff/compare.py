@@ -255,10 +255,14 @@ def diff_resources(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[
         if not changes_found:
             continue
         options = new[urn].get("options") or {}
-        forcing = set(replacing_paths(new[urn]["type"], [p for p, _, _ in changes_found], options.get("replaceOnChanges", ())))
+        forcing = set(
+            replacing_paths(new[urn]["type"], [p for p, _, _ in changes_found], options.get("replaceOnChanges", ()))
+        )
         changes = tuple(PropertyChange(p, b, a, p in forcing) for p, b, a in changes_found)
         if forcing:
-            reasons = tuple(f"{path} forces a replacement of {new[urn]['type'].rsplit(':', 1)[-1]}" for path in sorted(forcing))
+            reasons = tuple(
+                f"{path} forces a replacement of {new[urn]['type'].rsplit(':', 1)[-1]}" for path in sorted(forcing)
+            )
             result.append(_change("replace", new[urn], changes=changes, reasons=reasons))
         else:
             result.append(_change("update", new[urn], changes=changes))

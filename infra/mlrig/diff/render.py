@@ -68,7 +68,9 @@ def _danger_line(stack: StackDiff, resource: ResourceChange) -> str:
 def pair_text(before: Any, after: Any) -> tuple[str, str]:
     """Both values; two long strings are shown around where they first differ."""
     if isinstance(before, str) and isinstance(after, str) and max(len(before), len(after)) > MAX_VALUE:
-        start = next((i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b), min(len(before), len(after)))
+        start = next(
+            (i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b), min(len(before), len(after))
+        )
         start = max(0, start - 20)
         prefix = "…" if start else ""
         return value_text(prefix + before[start:]), value_text(prefix + after[start:])
@@ -135,7 +137,7 @@ def render_markdown(report: DiffReport) -> str:
     danger = report.dangerous()
     if danger:
         lines += [
-            f"> [!CAUTION]",
+            "> [!CAUTION]",
             f"> **{len(danger)} stateful or protected resource(s) replaced or deleted:**",
             *(f"> - {_md(_danger_line(s, r))}" for s, r in danger),
             "",
@@ -156,8 +158,10 @@ def render_markdown(report: DiffReport) -> str:
             lines.append(f"- cost: {_md(_cost_text(stack.cost))}")
         lines += ["", "```diff"]
         for resource in stack.resources:
-            lines.append(f"{'-' if resource.action == 'delete' else '+' if resource.action == 'create' else '!'} "
-                         f"{resource.action} {resource.type} {resource.name}")
+            lines.append(
+                f"{'-' if resource.action == 'delete' else '+' if resource.action == 'create' else '!'} "
+                f"{resource.action} {resource.type} {resource.name}"
+            )
             lines += [f"#   because {reason}" for reason in resource.reasons]
             if resource.action in ("update", "replace"):
                 lines += [line.replace("      ", "    ", 1) for line in _change_lines(resource)]

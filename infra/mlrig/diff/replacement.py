@@ -193,5 +193,7 @@ def is_stateful(resource: Mapping[str, object]) -> bool:
     options = resource.get("options") or {}
     assert isinstance(options, Mapping)
     return (
-        str(resource.get("type")) in STATEFUL_TYPES or bool(options.get("protect")) or bool(options.get("retainOnDelete"))
+        str(resource.get("type")) in STATEFUL_TYPES
+        or bool(options.get("protect"))
+        or bool(options.get("retainOnDelete"))
     )

@@ -60,15 +60,17 @@ def write_all(documents: list[Document]) -> None:
     try:
         for document in changed:
             destination = document.new_path or document.path
-            fd, temp = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
+            fd, temp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(document.text)
-            os.chmod(temp, document.path.stat().st_mode & 0o777)
-            staged.append((Path(temp), destination))
-            fd, backup = tempfile.mkstemp(prefix=f".{document.path.name}.", suffix=".bak", dir=document.path.parent)
+            os.chmod(temp_name, document.path.stat().st_mode & 0o777)
+            staged.append((Path(temp_name), destination))
+            fd, backup_name = tempfile.mkstemp(
+                prefix=f".{document.path.name}.", suffix=".bak", dir=document.path.parent
+            )
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(document.original)
-            backups.append((Path(backup), document.path))
+            backups.append((Path(backup_name), document.path))
         for temp, destination in staged:
             os.replace(temp, destination)
             moved.append(destination)

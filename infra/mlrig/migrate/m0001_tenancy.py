@@ -36,7 +36,8 @@ def _platforms(bundles: Bundles) -> list[Document]:
 
 def _projects_of(platform: Document, bundles: Bundles) -> list[Document]:
     return sorted(
-        (d for d in bundles if d.kind == "Project" and d.spec.get("platform") == platform.name), key=lambda d: str(d.name)
+        (d for d in bundles if d.kind == "Project" and d.spec.get("platform") == platform.name),
+        key=lambda d: str(d.name),
     )
 
 
@@ -105,11 +106,20 @@ def tenancy_block(platform: Document, bundles: Bundles) -> tuple[CommentedMap, l
     tenancy = CommentedMap()
     notes: list[str] = []
     organization = _mapping(spec.get("github")).get("organization")
-    organizations = sorted({str(p.spec.get("repository", "")).split("/")[0] for p in projects} | ({organization} if organization else set()))
+    organizations = sorted(
+        {str(p.spec.get("repository", "")).split("/")[0] for p in projects}
+        | ({organization} if organization else set())
+    )
     if organizations != ([organization] if organization else []):
         tenancy["githubOrganizations"] = _flow(organizations)
-        tenancy.yaml_add_eol_comment("review: every organisation a project's repository belongs to today", "githubOrganizations")
-    accounts = {str(_mapping(e).get("account")) for e in _mapping(spec.get("environments")).values() if _mapping(e).get("account")}
+        tenancy.yaml_add_eol_comment(
+            "review: every organisation a project's repository belongs to today", "githubOrganizations"
+        )
+    accounts = {
+        str(_mapping(e).get("account"))
+        for e in _mapping(spec.get("environments")).values()
+        if _mapping(e).get("account")
+    }
     accounts |= {arn.split(":")[4] for p in projects for arn in principals(p) if arn.count(":") >= 5}
     tenancy["principalAccounts"] = _flow(sorted(accounts))
     tenancy.yaml_add_eol_comment("the environments' accounts and every admitted principal's", "principalAccounts")
@@ -129,7 +139,9 @@ def tenancy_block(platform: Document, bundles: Bundles) -> tuple[CommentedMap, l
         entry["principals"] = _block(principals(project))
         entry["prodApprovers"] = _flow(approvers(project))
         if not entry["prodApprovers"]:
-            entry.yaml_add_eol_comment("review: no approvers or owners in the bundle; name at least one", "prodApprovers")
+            entry.yaml_add_eol_comment(
+                "review: no approvers or owners in the bundle; name at least one", "prodApprovers"
+            )
             notes.append(f"{project.name}: no prod approvers to admit; add at least one")
         admitted[str(project.name)] = entry
     tenancy["projects"] = admitted

@@ -36,7 +36,9 @@ def per_environment(value: str) -> str:
 
 def pending(bundles: Bundles) -> list[str]:
     return [
-        f"{d.path}: spec.state.secretsProvider {_provider(d)!r} names one key for every environment" for d in bundles if _needs(d)
+        f"{d.path}: spec.state.secretsProvider {_provider(d)!r} names one key for every environment"
+        for d in bundles
+        if _needs(d)
     ]
 
 
