@@ -211,3 +211,24 @@ def test_the_pull_request_section_prices_the_plans_the_job_already_made(tmp_path
     text = section(affected, {"fraud-detection.prod": contract}, str(tmp_path / "bundles"))
     assert text.startswith("## mlrig cost") and "| `fraud-detection.prod` |" in text and "Total:" in text
     assert section({"include": []}, {}, str(tmp_path / "bundles")) == ""
+
+
+def test_refresh_prices_writes_a_new_dated_snapshot_where_it_is_told(tmp_path: Path, run: Callable[..., Any]) -> None:
+    from mlrig.cost.command import run_refresh_command
+
+    out = tmp_path / "prices.json"
+    code, stdout, stderr = run(run_refresh_command, str(out), ["us-east-1"], client=StubPricing())
+    assert code == 0, stderr
+    written = json.loads(out.read_text())
+    assert written["regions"]["us-east-1"]["ec2"]["g5.2xlarge"] == 1.3
+    assert "us-east-1 ec2 g5.2xlarge: 1.212 → 1.3" in stdout
+    assert "no answer for ec2 m6i.large in us-east-1; kept the old price" in stderr
+    assert json.loads(snapshot_path().read_text())["regions"]["us-east-1"]["ec2"]["g5.2xlarge"] == 1.212  # untouched
+
+
+def test_detail_prints_one_line_per_priced_resource(tmp_path: Path) -> None:
+    examples.copy_to(tmp_path / "bundles")
+    args = ["cost", str(tmp_path / "bundles/fraud-detection.yaml"), "--env", "dev", "--detail"]
+    result = CliRunner().invoke(cli_module.cli, args, standalone_mode=False)
+    assert result.exit_code == 0
+    assert "fraud-detection-dev-mlflow" in result.stdout and "schedule suspended in this environment" in result.stdout

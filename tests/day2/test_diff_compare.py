@@ -146,3 +146,14 @@ def test_the_replacement_table_is_keyed_by_pulumi_type_tokens() -> None:
     assert "name" in REPLACE_ON_CHANGE["aws:eks/cluster:Cluster"]
     assert "name" in REPLACE_ON_CHANGE["aws:iam/role:Role"]
     assert "name" in REPLACE_ON_CHANGE["aws:ecr/repository:Repository"]
+
+
+def test_the_pull_request_section_stays_within_a_comment_however_large_the_change() -> None:
+    from mlrig.diff.render import MARKDOWN_LINES_PER_STACK, DiffReport, render_markdown
+
+    before = [resource(BUCKET, f"b{i}", {"bucket": f"b{i}", "tags": {"v": "1"}}) for i in range(400)]
+    after = [resource(BUCKET, f"b{i}", {"bucket": f"b{i}", "tags": {"v": "2"}}) for i in range(400)]
+    report = DiffReport("base", "head", "mlrig test", [diff_stack("p.prod", "Project", "prod", before, after)])
+    markdown = render_markdown(report)
+    block = markdown.split("```diff\n", 1)[1].split("```", 1)[0].splitlines()
+    assert len(block) == MARKDOWN_LINES_PER_STACK + 1 and block[-1].startswith("# … 650 more line(s)")

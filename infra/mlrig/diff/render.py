@@ -26,6 +26,7 @@ from .compare import ResourceChange, StackDiff, format_delta
 
 SYMBOLS = {"create": "+", "delete": "-", "replace": "±", "update": "~"}
 MAX_VALUE = 120
+MARKDOWN_LINES_PER_STACK = 150
 
 
 @dataclass
@@ -156,16 +157,19 @@ def render_markdown(report: DiffReport) -> str:
         lines += [f"- {_md(n)}" for n in stack.notes]
         if stack.cost:
             lines.append(f"- cost: {_md(_cost_text(stack.cost))}")
-        lines += ["", "```diff"]
+        block: list[str] = []
         for resource in stack.resources:
-            lines.append(
+            block.append(
                 f"{'-' if resource.action == 'delete' else '+' if resource.action == 'create' else '!'} "
                 f"{resource.action} {resource.type} {resource.name}"
             )
-            lines += [f"#   because {reason}" for reason in resource.reasons]
+            block += [f"#   because {reason}" for reason in resource.reasons]
             if resource.action in ("update", "replace"):
-                lines += [line.replace("      ", "    ", 1) for line in _change_lines(resource)]
-        lines += ["```", "", "</details>", ""]
+                block += [line.replace("      ", "    ", 1) for line in _change_lines(resource)]
+        if len(block) > MARKDOWN_LINES_PER_STACK:  # a comment holds 65,536 characters
+            hidden = len(block) - MARKDOWN_LINES_PER_STACK
+            block = [*block[:MARKDOWN_LINES_PER_STACK], f"# … {hidden} more line(s): run mlrig diff locally"]
+        lines += ["", "```diff", *block, "```", "", "</details>", ""]
     return "\n".join(lines).replace("```diff\n```", "```diff\n(no resource changes)\n```")
 
 
