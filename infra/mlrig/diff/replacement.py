@@ -6,7 +6,9 @@ GitHub providers, "Update requires: Replacement" in AWS's own resource reference
 in Kubernetes). Paths are dotted camelCase input paths; a change at the path or below it counts.
 Every Kubernetes object is also replaced when `metadata.name` or `metadata.namespace` changes
 (`KUBERNETES_IDENTITY`). A type missing here is only ever updated in place by this table; a URN
-change (name, type or parent) replaces any resource.
+change (name, type or parent) replaces any resource. Where provider versions differ (newer AWS
+providers update an EKS cluster's subnets in place; a cluster's secrets key can be added but never
+changed), the table errs towards reporting a replacement: a reviewer should look.
 
 `STATEFUL_TYPES` are the resources whose deletion loses data or an identity others hold on to
 (buckets, registries, databases, keys, search domains, streams, secrets): their replacement or
@@ -79,6 +81,7 @@ REPLACE_ON_CHANGE: Mapping[str, tuple[str, ...]] = {
         "kubernetesNetworkConfig",
         "accessConfig.bootstrapClusterCreatorAdminPermissions",
         "vpcConfig.subnetIds",
+        "encryptionConfig",
     ),
     "aws:eks/nodeGroup:NodeGroup": (
         "clusterName",
