@@ -160,7 +160,8 @@ def apply(bundles: Bundles) -> list[str]:
             BEFORE,
             comment=(
                 "Written by `mlrig migrate` from what the projects used under mlrig 0.1.0: every field that\n"
-                "decides who reaches a project is admitted here, in the platform team's file."
+                "decides who reaches a project is admitted here, in the platform team's file.\n"
+                "review: each admission copies what the project's own bundle asks for; check it before merging."
             ),
         )
         names = ", ".join(block["projects"])
