@@ -140,3 +140,12 @@ def test_the_registry_is_keyed_by_format_version_and_validate_names_the_way_forw
     assert "upgrade mlrig" in version_hint("mlrig/v9")
     assert "no migration from mlrig/v0 is known" in version_hint("mlrig/v0")
     assert CURRENT == "mlrig/v1"  # fixed by contract
+
+
+def test_validate_says_what_to_do_with_a_bundle_of_another_format_version(tmp_path: Path) -> None:
+    examples.copy_to(tmp_path / "bundles")
+    platform = tmp_path / "bundles/platform.yaml"
+    platform.write_text(platform.read_text().replace("apiVersion: mlrig/v1", "apiVersion: mlrig/v3"))
+    result = validate_paths([platform])
+    [error] = [d for d in result.diagnostics if d.path == "apiVersion"]
+    assert "unsupported apiVersion 'mlrig/v3'" in error.message and "upgrade mlrig" in error.message
