@@ -232,3 +232,20 @@ def test_detail_prints_one_line_per_priced_resource(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli_module.cli, args, standalone_mode=False)
     assert result.exit_code == 0
     assert "fraud-detection-dev-mlflow" in result.stdout and "schedule suspended in this environment" in result.stdout
+
+
+def test_an_aws_resource_type_without_a_price_rule_is_reported(
+    example_result: ValidationResult, project_plan: Plan
+) -> None:
+    plan = project_plan("fraud-detection", "prod")
+    reservation = {
+        "urn": "urn:pulumi:fraud-detection.prod::mlrig::aws:ec2/capacityReservation:CapacityReservation::gpus",
+        "type": "aws:ec2/capacityReservation:CapacityReservation",
+        "name": "gpus",
+        "custom": True,
+        "inputs": {"instanceType": "p5.48xlarge", "instanceCount": 2},
+        "options": {},
+    }
+    cost = stack_cost(project(example_result, "fraud-detection"), "prod", {"resources": [*plan.resources, reservation]})
+    assert "resource type aws:ec2/capacityReservation:CapacityReservation (no price rule)" in cost.unpriced
+    assert stack_cost(project(example_result, "fraud-detection"), "prod", plan).unpriced == []

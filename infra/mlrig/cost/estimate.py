@@ -266,6 +266,59 @@ def _monthly(hourly: float | None, count: float = 1) -> float | None:
     return None if hourly is None else round(hourly * HOURS_PER_MONTH * count, 2)
 
 
+# AWS types `fixed_lines` prices.
+PRICED_TYPES = frozenset(
+    {
+        "aws:eks/cluster:Cluster",
+        "aws:ec2/natGateway:NatGateway",
+        "aws:ec2/eip:Eip",
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:eks/nodeGroup:NodeGroup",
+        "aws:rds/instance:Instance",
+        "aws:opensearch/domain:Domain",
+        "aws:kms/key:Key",
+        "aws:secretsmanager/secret:Secret",
+        "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
+    }
+)
+# AWS types that cost nothing by themselves, or only by usage this estimate leaves out (storage,
+# requests, data, log ingestion, alarms): a type in neither set is reported as not priced, so a
+# resource a newer mlrig creates never silently counts as free.
+UNPRICED_BY_DESIGN = (
+    "aws:iam/",
+    "aws:s3/",
+    "aws:ecr/",
+    "aws:sqs/",
+    "aws:sns/",
+    "aws:cloudwatch/",
+    "aws:glue/catalogDatabase:",
+    "aws:kms/alias:",
+    "aws:rds/subnetGroup:",
+    "aws:ec2/vpc:",
+    "aws:ec2/subnet:",
+    "aws:ec2/routeTable:",
+    "aws:ec2/routeTableAssociation:",
+    "aws:ec2/route:",
+    "aws:ec2/internetGateway:",
+    "aws:ec2/securityGroup:",
+    "aws:ec2/defaultSecurityGroup:",
+    "aws:ec2/flowLog:",
+    "aws:ec2/tag:",
+    "aws:vpc/securityGroupIngressRule:",
+    "aws:vpc/securityGroupEgressRule:",
+    "aws:eks/accessEntry:",
+    "aws:eks/accessPolicyAssociation:",
+    "aws:eks/addon:",
+    "aws:eks/podIdentityAssociation:",
+    "aws:secretsmanager/secretVersion:",
+)
+
+
+def unpriced_type(token: str) -> bool:
+    """An AWS resource type this estimate has no rule for."""
+    return token.startswith("aws:") and token not in PRICED_TYPES and not token.startswith(UNPRICED_BY_DESIGN)
+
+
 def fixed_lines(resource: Mapping[str, Any], pricer: Pricer, pools: dict[str, Pool]) -> Iterator[CostLine]:
     kind, name, inputs = resource["type"], resource["name"], resource.get("inputs") or {}
     if kind == "aws:eks/cluster:Cluster":
@@ -505,11 +558,14 @@ def stack_cost(
     for resource in resources:
         if resource.get("custom"):
             cost.lines.extend(fixed_lines(resource, pricer, pools))
+            if unpriced_type(resource["type"]):
+                cost.unpriced.append(f"resource type {resource['type']} (no price rule)")
     if isinstance(target, Project):
         cost.lines.extend(scheduled_lines(resources, target, environment, pricer, pools))
     cost.assumptions = [
         f"prices: {book.currency} list prices of the {book.snapshot} snapshot, {HOURS_PER_MONTH} hours a month",
         f"spot capacity at {spot_discount:.0%} below on-demand",
-        "not estimated: data transfer, NAT data processing, S3 storage and requests, logs, Firehose volume",
+        "not estimated: data transfer, NAT data processing, S3 and ECR storage and requests, logs, alarms, "
+        "queues and topics, Firehose volume",
     ]
     return cost
