@@ -93,9 +93,10 @@ def build_report(root: Path, base: str, head: str | None, *, estimate_cost: bool
                 "`mlrig migrate` updates them); their stacks are shown as new"
             )
         if any(_is_shared(p) for p in paths):
+            shared = ", ".join(sorted({p for p in paths if _is_shared(p)})[:5])
             report.notes.append(
-                f"both revisions are planned with the installed {report.program}; this change also touches mlrig's "
-                "program or CI code (infra/, ci/, Pulumi.yaml, pyproject.toml), which is not diffed here"
+                f"both revisions are planned with the installed {report.program}; this change also touches the "
+                f"program, its pin or CI code ({shared}), which is not diffed here"
             )
         affected = compute_affected(paths, old, new)
         before, after = Planner(), Planner()
