@@ -1,4 +1,5 @@
-"""The `mlrig` command line: validate, plan, generate, affected, schema, bootstrap, init.
+"""The `mlrig` command line: validate, plan, generate, affected, schema, bootstrap, init, and the
+day-2 commands diff, cost, parity, graph and migrate.
 
 Exit codes: 0 success, 1 invalid input or failed check, 2 usage or I/O error, 130 interrupted
 (Ctrl-C; see `interrupt.py`). No command ever shows a Python traceback to a user; set
@@ -507,6 +508,185 @@ def secrets(paths: tuple[str, ...], envs: tuple[str, ...], fmt: str) -> None:
     from .secrets_command import run_secrets_command
 
     sys.exit(run_secrets_command(list(paths) or [default_bundles()], list(envs), fmt, stdout=stdout, stderr=stderr))
+
+
+# --- day 2: diff, cost, parity, graph, migrate ----------------------------------------------------
+
+
+@cli.command(
+    short_help="What a change does to each affected stack: both revisions planned offline, compared.",
+    epilog="""\b
+Examples:
+  mlrig diff --base origin/main                       # the working tree against the branch point
+  mlrig diff --base HEAD~1 --head HEAD --format markdown > pr-report/20-diff.md
+  mlrig diff --base origin/main --format json | jq '.dangerous'
+
+\b
+Both revisions are planned with the installed mlrig: a change to mlrig's own code in this
+repository (infra/, ci/) is noted, not diffed. Stateful or protected resources that are
+replaced or deleted are listed first. Secret values read [secret].""",
+)
+@click.option("--base", required=True, help="Git ref to compare with (e.g. origin/main).")
+@click.option("--head", default=None, help="Git ref of the change (default: the working tree).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--root", type=click.Path(file_okay=False), default=None, help=ROOT_HELP)
+def diff(base: str, head: str | None, fmt: str, root: str | None) -> None:
+    """Plan BASE and HEAD offline for every stack the change affects and print, per stack, the
+    resources added, removed, replaced and changed, with property-level changes, a one-line
+    summary and the monthly cost delta. Stacks left without a bundle show as wholly deleted.
+    Exit 0 (whatever the changes), 1 invalid bundles or a failed plan, 2 usage error or bad ref."""
+    from .diff.command import run_diff_command
+
+    base_dir = root_option(root)
+    sys.exit(run_diff_command(str(base_dir), base, head, fmt, stdout=stdout, stderr=stderr))
+
+
+class _DefaultCommandGroup(click.Group):
+    """A group whose arguments go to its default command unless they name a sub-command:
+    `mlrig cost bundles/x.yaml` and `mlrig cost refresh-prices`."""
+
+    default_command = "estimate"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group(
+    cls=_DefaultCommandGroup,
+    short_help="Monthly cost estimate per stack from the offline plan; refresh the price snapshot.",
+    epilog="""\b
+Examples:
+  mlrig cost                                   # every bundle of bundles/, every environment
+  mlrig cost bundles/fraud-detection.yaml --env prod --detail
+  mlrig cost --format json | jq '.stacks[] | {stack, monthly}'
+  mlrig cost refresh-prices                    # with network and AWS credentials""",
+)
+def cost() -> None:
+    """Monthly estimate per project and environment, read from the offline plan (fixed parts
+    and scheduled pipeline runs), priced from the dated snapshot in the package. A price the
+    snapshot lacks is reported as not priced, never counted as zero."""
+
+
+@cost.command(name="estimate")
+@click.argument("bundles", nargs=-1, type=click.Path())
+@click.option("--env", "envs", multiple=True, help="Environment (repeatable). Default: every environment.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--detail", is_flag=True, help="Text: one line per priced resource.")
+@click.option(
+    "--spot-discount",
+    type=click.FloatRange(0, 0.95),
+    default=0.65,
+    show_default=True,
+    help="How far below on-demand spot capacity is assumed to be.",
+)
+def cost_estimate(
+    bundles: tuple[str, ...], envs: tuple[str, ...], fmt: str, detail: bool, spot_discount: float
+) -> None:
+    """The estimate of BUNDLES (files or directories; default: the repository's bundles/)."""
+    from .cost.command import run_cost_command
+
+    targets = list(bundles) or [default_bundles()]
+    sys.exit(
+        run_cost_command(
+            targets, list(envs), fmt, spot_discount=spot_discount, detail=detail, stdout=stdout, stderr=stderr
+        )
+    )
+
+
+@cost.command(name="refresh-prices")
+@click.option(
+    "--region", "regions", multiple=True, help="Region to refresh (repeatable). Default: every region of the snapshot."
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of the package's snapshot."
+)
+def cost_refresh_prices(regions: tuple[str, ...], out: str | None) -> None:
+    """Rewrite the price snapshot from the AWS Price List API (needs network and credentials
+    allowed pricing:GetProducts), with the filters the snapshot records."""
+    from .cost.command import run_refresh_command
+
+    sys.exit(run_refresh_command(out, list(regions), stdout=stdout, stderr=stderr))
+
+
+@cli.command(
+    short_help="The architecture of stacks or of the whole organisation, drawn from the plan.",
+    epilog="""\b
+Examples:
+  mlrig graph                                  # the organisation (every bundle), its prod environment
+  mlrig graph bundles/fraud-detection.yaml --env staging
+  mlrig graph --format dot | dot -Tsvg > architecture.svg""",
+)
+@click.argument("bundles", nargs=-1, type=click.Path())
+@click.option("--env", "environment", default=None, help="Environment to draw. Default: the first prod-tier one.")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
+def graph(bundles: tuple[str, ...], environment: str | None, fmt: str) -> None:
+    """Draw the platform, its clusters and the projects on them, with their pipelines, endpoints,
+    pools, stores, registries and CI, from the offline plan of one environment (Mermaid, which
+    GitHub renders, or Graphviz DOT)."""
+    from .graph import graph_text
+    from .plan.command import CommandError
+
+    try:
+        text = graph_text(list(bundles) or [default_bundles()], environment, fmt, stderr)
+    except CommandError as error:
+        if str(error):
+            stderr.print(f"[red]error:[/] {escape(str(error))}", markup=True)
+        sys.exit(error.code)
+    sys.stdout.write(text)
+
+
+@cli.command(
+    short_help="Differences between a project's environments that no tier rule or override explains.",
+    epilog="""\b
+Examples:
+  mlrig parity fraud-detection                         # dev:staging and staging:prod
+  mlrig parity fraud-detection --pair staging:prod --format json
+
+\b
+Exit 0 when parity holds, 1 when an unexplained difference exists (a CI check), 2 usage error.""",
+)
+@click.argument("project")
+@click.option("--pair", "pairs", multiple=True, metavar="A:B", help="Environments to compare (repeatable).")
+@click.option(
+    "--bundles", default=None, type=click.Path(), help="Bundle directory. Default: the repository's bundles/."
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def parity(project: str, pairs: tuple[str, ...], bundles: str | None, fmt: str) -> None:
+    """Plan two environments of PROJECT offline and report every difference between their
+    resources (environment names, accounts and generated ids normalised away) that neither a
+    tier rule of mlrig (parity.TIER_RULES) nor an override in the bundle
+    (spec.environments.<env>) explains."""
+    from .parity import run_parity_command
+
+    sys.exit(run_parity_command(project, bundles or default_bundles(), list(pairs), fmt, stdout=stdout, stderr=stderr))
+
+
+@cli.command(
+    short_help="Rewrite bundles written for an older mlrig to the current format, keeping comments.",
+    epilog="""\b
+Examples:
+  mlrig migrate --check          # in CI: exit 1 when a migration is pending
+  mlrig migrate --diff           # show what would change
+  mlrig migrate                  # rewrite bundles/ (all files or none)
+
+\b
+Migrations run in order (mlrig.migrate.registry): 0001 the platform admits its projects
+(spec.tenancy, from what they use today), 0002 one secrets key per environment, 0003 files
+named <metadata.name>.yaml. Lines marked `# review:` need a person's decision.""",
+)
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when a migration is pending.")
+@click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print the changes as a unified diff.")
+def migrate(paths: tuple[str, ...], check: bool, show_diff: bool) -> None:
+    """Bring bundle files and directories (default: the repository's bundles/) up to the current
+    bundle format. Rewrites preserve comments and formatting (ruamel.yaml round-trip positions,
+    text spliced in place) and are written atomically."""
+    from .migrate.command import run_migrate_command
+
+    targets = list(paths) or [default_bundles()]
+    sys.exit(run_migrate_command(targets, check=check, diff=show_diff, stdout=stdout, stderr=stderr))
 
 
 # --- init ----------------------------------------------------------------------------------------

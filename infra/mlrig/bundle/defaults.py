@@ -20,6 +20,17 @@ DEFAULT_SCHEDULES: dict[str, str | None] = {
     "fine-tuning": None,
 }
 
+# Typical run time by type (minutes), for cost estimates; `pipelines.<name>.expectedMinutes`.
+DEFAULT_EXPECTED_MINUTES: dict[str, int] = {
+    "feature-refresh": 30,
+    "training": 120,
+    "model-deployment": 15,
+    "batch-inference": 30,
+    "monitoring": 10,
+    "fine-tuning": 240,
+    "vector-index-refresh": 30,
+}
+
 
 def default_cidr(index: int) -> str:
     return f"10.{(10 * (index + 1)) % 256}.0.0/16"
@@ -54,6 +65,8 @@ def _pipeline_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSp
             update["schedule"] = schedule
         if pipeline.image is None and first_registry:
             update["image"] = first_registry
+        if pipeline.expected_minutes is None:
+            update["expected_minutes"] = DEFAULT_EXPECTED_MINUTES[pipeline.type]
         pipelines[name] = pipeline.model_copy(update=update) if update else pipeline
     if all(pipelines[name] is pipeline for name, pipeline in spec.pipelines.items()):
         return spec

@@ -614,6 +614,13 @@ class Pipeline(Strict):
         240, "Maximum run time before the run fails.", 120
     )
     retries: Annotated[int, Field(ge=0, le=10)] = spec_field(2, "Retries of a failed step.", 1)
+    expected_minutes: Annotated[int, Field(ge=1, le=10080)] | None = spec_field(
+        None,
+        "Typical run time in minutes, for `mlrig cost` (runs per month × this × the pool's price). "
+        "Default by type: feature-refresh 30, training 120, model-deployment 15, batch-inference 30, "
+        "monitoring 10, fine-tuning 240, vector-index-refresh 30.",
+        90,
+    )
     staging_data_fraction: Annotated[float, Field(gt=0, le=1)] = spec_field(
         0.1, "Fraction of the data used when the pipeline runs in staging.", 0.1
     )

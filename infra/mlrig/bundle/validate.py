@@ -211,7 +211,10 @@ def _check_header(check: _FileCheck) -> str | None:
         check.add(("apiVersion",), f"missing required key 'apiVersion'; set it to {API_VERSION}", key=True)
         ok = False
     elif api != API_VERSION:
-        check.add(("apiVersion",), f"unsupported apiVersion {api!r}; this mlrig reads {API_VERSION}")
+        from ..migrate.versions import version_hint
+
+        hint = version_hint(api).replace("{file}", check.report.file)
+        check.add(("apiVersion",), f"unsupported apiVersion {api!r}; this mlrig reads {API_VERSION}: {hint}")
         ok = False
     if kind is None:
         check.add(("kind",), "missing required key 'kind'; use Platform or Project", key=True)

@@ -233,12 +233,23 @@ class PrReport:
     run: str
 
 
-# Add a section by appending here (e.g. `mlrig diff --format markdown`, `mlrig cost`).
+# Add a section by appending here. The diff comes first: it calls out replaced or deleted
+# stateful resources at the top of the comment.
 PR_REPORTS: tuple[PrReport, ...] = (
+    PrReport(
+        "mlrig diff of the affected stacks (base and head planned offline)",
+        "05-diff.md",
+        '.venv/bin/mlrig diff --base "$BASE_SHA" --head HEAD --format markdown > pr-report/05-diff.md',
+    ),
     PrReport(
         "Summarise the offline plans",
         "10-plan.md",
         ".venv/bin/python -m mlrig.ci.plan_summary affected.json plans > pr-report/10-plan.md",
+    ),
+    PrReport(
+        "mlrig cost of the affected stacks",
+        "30-cost.md",
+        ".venv/bin/python -m mlrig.cost.pr_section affected.json plans > pr-report/30-cost.md",
     ),
 )
 

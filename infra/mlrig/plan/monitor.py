@@ -172,6 +172,10 @@ class RecordingMonitor(MockMonitor):
                 "outputs": state,
                 "options": options,
             }
+            # top-level inputs the program sent as secrets (`mlrig diff` masks them)
+            secret_inputs = sorted(secret_keys(request.properties if read else request.object))
+            if secret_inputs:
+                self.records[urn]["secretInputs"] = secret_inputs
 
     @staticmethod
     def _options(request: Any, parent: dict[str, Any] | None, *, read: bool) -> dict[str, Any]:

@@ -44,6 +44,16 @@ def repository_within_tenancy(view: ProjectView) -> Iterator[Finding]:
         yield Finding(("spec", "repository"), f"{problem} (bound: {bound})")
 
 
+def _migrate_hint(platform: Platform) -> str:
+    """A platform with no `spec.tenancy` at all was written for mlrig 0.1.0, before admission."""
+    if "tenancy" in platform.bundle.spec.model_fields_set:
+        return ""
+    return (
+        "; this platform has no spec.tenancy at all (bundles written for mlrig 0.1.0): "
+        "`mlrig migrate` admits every existing project from what it uses today"
+    )
+
+
 @project_rule
 def project_admitted(view: ProjectView) -> Iterator[Finding]:
     """A project deploys only once the platform team admits it, with its repository."""
@@ -58,7 +68,7 @@ def project_admitted(view: ProjectView) -> Iterator[Finding]:
             ("metadata", "name"),
             f"project '{name}' is not admitted by platform '{platform.name}'; the platform team admits it "
             f"in {platform.where('spec', 'tenancy', 'projects')} with: "
-            f"{tenancy.admission_snippet(view.bundle)}",
+            f"{tenancy.admission_snippet(view.bundle)}{_migrate_hint(platform)}",
         )
     elif not tenancy.repository_admitted(admitted, view.bundle.spec.repository):
         yield Finding(

@@ -1,0 +1,104 @@
+"""`mlrig parity`: staging against prod and dev against staging of a project."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mlrig import examples
+from mlrig.bundle.validate import ValidationResult
+from mlrig.parity import (
+    TIER_RULES,
+    Side,
+    default_pairs,
+    override_paths,
+    override_scope,
+    project_parity,
+    run_parity_command,
+)
+from mlrig.plan.runner import Planner
+
+from .conftest import edit
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.mark.parametrize("project", ["fraud-detection", "rag-assistant"])
+def test_parity_holds_for_the_examples_in_every_pair(
+    project: str, example_result: ValidationResult, example_planner: Planner
+) -> None:
+    bundle = example_result.projects[project]
+    pairs = default_pairs(bundle)
+    assert pairs == [("dev", "staging"), ("staging", "prod")]
+    for pair in pairs:
+        report = project_parity(bundle, pair, example_planner)
+        assert report.unexplained == [], [d.as_dict() for d in report.unexplained]
+        assert report.differences, "tiers do differ; every difference is explained"
+
+
+def test_the_prod_overrides_of_the_examples_explain_what_they_change(
+    example_result: ValidationResult, example_planner: Planner
+) -> None:
+    report = project_parity(example_result.projects["fraud-detection"], ("staging", "prod"), example_planner)
+    reasons = {d.explained_by for d in report.differences}
+    assert "override spec.environments.prod.compute.pools.name=gpu-train.max" in reasons
+    assert "tier rule dev-schedules-suspended" not in reasons  # staging and prod both run their schedules
+    assert "tier rule database-by-tier" in reasons
+
+
+def test_environment_names_accounts_and_generated_ids_are_normalised_away() -> None:
+    side = Side("dev", "dev", "111111111111", "us-east-1", "10.10.0.0/16", ("arn:aws:iam::111111111111:role/ds",))
+    assert side.normalise("fraud-detection--dev--data--111111111111") == "fraud-detection--<env>--data--<account>"
+    assert side.normalise("arn:aws:kms:us-east-1:111111111111:key/4b992223-5f50-5c77-9aad-5c05284cc9cf") == (
+        "arn:aws:kms:<region>:<account>:key/<uuid>"
+    )
+    assert side.normalise("/dev/xvda") == "/dev/xvda"  # a device, not the environment
+    assert side.normalise("arn:aws:iam::111111111111:role/ds") == "arn:aws:iam::111111111111:role/ds"  # a person
+    assert side.normalise("sg-0a654c12dd3194c56 in 10.10.0.0/16") == "sg-<id> in <vpc-cidr>"
+
+
+def test_an_override_explains_only_the_resources_of_what_it_names() -> None:
+    [path] = list(override_paths({"compute": {"pools": [{"name": "gpu-train", "max": 16}]}}))
+    assert path == ("compute", "pools", "name=gpu-train", "max")
+    scope = override_scope(path)
+    pool = {"type": "kubernetes:karpenter.sh/v1:NodePool", "name": "p--prod-pools-gpu-train-nodepool", "inputs": {}}
+    other = {"type": "kubernetes:karpenter.sh/v1:NodePool", "name": "p--prod-pools-cpu-batch-nodepool", "inputs": {}}
+    bucket = {"type": "aws:s3/bucket:Bucket", "name": "data", "inputs": {}, "_component": "mlrig:project:Storage"}
+    assert scope(pool, "spec.limits.cpu") and not scope(other, "spec.limits.cpu") and not scope(bucket, "tags")
+    tags = override_scope(("tags", "owner"))
+    assert tags(bucket, "tags.owner") and not tags(bucket, "versioning")
+
+
+def test_every_tier_rule_says_what_it_explains() -> None:
+    assert len({rule.id for rule in TIER_RULES}) == len(TIER_RULES)
+    assert all(rule.description and rule.types and rule.paths for rule in TIER_RULES)
+
+
+def test_a_platform_that_drops_monitoring_in_prod_breaks_parity_and_exits_1(tmp_path: Path, run: Run) -> None:
+    bundles = tmp_path / "bundles"
+    examples.copy_to(bundles)
+    edit(
+        bundles / "platform.yaml",
+        "        systemNodeGroup: { min: 3, max: 6 }",
+        "        systemNodeGroup: { min: 3, max: 6 }\n        addons: { monitoring: { enabled: false } }",
+    )
+    code, out, err = run(run_parity_command, "fraud-detection", str(bundles), ["staging:prod"], "json")
+    assert code == 1, err
+    report = json.loads(out)
+    assert report["parity"] is False
+    [pair] = report["pairs"]
+    assert pair["pair"] == ["staging", "prod"]
+    only_staging = {d["type"] for d in pair["unexplained"] if d["path"] == "" and d["left"]}
+    assert "kubernetes:monitoring.coreos.com/v1:PrometheusRule" in only_staging
+    assert set(pair["unexplained"][0]) == {"resource", "type", "path", "left", "right", "explainedBy"}
+
+
+def test_usage_errors_exit_2(tmp_path: Path, run: Run) -> None:
+    examples.copy_to(tmp_path / "bundles")
+    code, _, err = run(run_parity_command, "nope", str(tmp_path / "bundles"), [], "text")
+    assert code == 2 and "projects: fraud-detection, rag-assistant" in err
+    code, _, err = run(run_parity_command, "fraud-detection", str(tmp_path / "bundles"), ["staging"], "text")
+    assert code == 2 and "A:B" in err
