@@ -29,7 +29,8 @@ from collections.abc import Mapping
 
 import yaml
 
-from .instance_facts import InstanceFacts
+from .bundle.model import ComputePool, ProjectSpec
+from .instance_facts import InstanceFacts, facts_of
 
 GPU_RESOURCE = "nvidia.com/gpu"
 # The device plugin's config manager reads this node label and applies the named configuration.
@@ -125,6 +126,44 @@ def max_request_per_pod(labels: Mapping[str, str]) -> int | None:
     if config.startswith(TIME_SLICING_PREFIX) or config == MIG_CONFIG:
         return 1
     return None
+
+
+# --- a pool's GPUs in its project's queue ---------------------------------------------------------
+
+
+def pool_slices_per_node(pool: ComputePool) -> int | None:
+    """`nvidia.com/gpu` the pool's largest node type advertises (0 for a CPU pool; None when an
+    instance type is unknown)."""
+    if pool.gpu is None:
+        return 0
+    best = 0
+    for instance_type in pool.instance_types:
+        facts = facts_of(instance_type)
+        if facts is None:
+            return None
+        sharing = pool.sharing
+        best = max(best, facts.nvidia_gpus * slices_per_gpu(sharing.mode, sharing.replicas, sharing.profile, facts))
+    return best
+
+
+def serving_gpus(spec: ProjectSpec, pool: ComputePool) -> int:
+    """GPUs the pool's endpoints take at `maxReplicas` (both variants of a split or shadow):
+    serving is never queued, so the queue leaves them room."""
+    return sum(
+        e.autoscaling.max_replicas * (1 if e.rollout.strategy == "direct" else 2) * e.resources.gpu
+        for e in spec.serving.endpoints
+        if e.pool == pool.name
+    )
+
+
+def queue_gpu_share(spec: ProjectSpec, pool: ComputePool, nodes: int | None = None) -> int | None:
+    """The pool's GPUs in the project's queue (its nominal quota): `queue.nominalGpus`, at most
+    what `nodes` (default `max`) nodes hold less what the pool's endpoints need."""
+    per_node = pool_slices_per_node(pool)
+    if per_node is None:
+        return None
+    room = max(per_node * (pool.max if nodes is None else nodes) - serving_gpus(spec, pool), 0)
+    return room if pool.queue.nominal_gpus is None else min(room, pool.queue.nominal_gpus)
 
 
 def _config(flags: dict[str, str], sharing: dict[str, object] | None = None) -> str:

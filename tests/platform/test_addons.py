@@ -21,6 +21,9 @@ ALL_RELEASES = {
     "kube-prometheus-stack",
     "external-secrets",
     "metrics-server",
+    "kueue",
+    "aws-efa-k8s-device-plugin",
+    "aws-mountpoint-s3-csi-driver",
 }
 
 

@@ -52,10 +52,13 @@ def test_gpu_daemons_run_only_on_nvidia_gpu_nodes(example_plans):
 def test_gpu_metrics_are_scraped_when_monitoring_is_on(example_plans, minimal_plan):
     plan = example_plans["dev"]
     dcgm = helm_release(plan, "dcgm-exporter")
-    assert dcgm["inputs"]["values"]["serviceMonitor"]["enabled"] is True
+    # the chart's ServiceMonitor cannot attach node labels: mlrig's PodMonitor scrapes instead
+    assert dcgm["inputs"]["values"]["serviceMonitor"]["enabled"] is False
     assert helm_release(plan, "kube-prometheus-stack")["urn"] in dcgm["options"]["dependsOn"]
-    # without the Prometheus operator there is no ServiceMonitor CRD to create one with
-    assert helm_release(minimal_plan, "dcgm-exporter")["inputs"]["values"]["serviceMonitor"]["enabled"] is False
+    monitors = [r for r in plan.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")]
+    assert [m["inputs"]["metadata"]["name"] for m in monitors] == ["dcgm-exporter"]
+    # without the Prometheus operator there is no PodMonitor CRD to create one with
+    assert not minimal_plan.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
 
 
 def test_a_pod_without_tolerations_is_kept_off_gpu_nodes():

@@ -38,7 +38,7 @@ from .. import gpu_sharing, naming
 from ..bundle.model import ComputePool, Endpoint, Pipeline, ProjectSpec
 from .context import ProjectContext
 from .kube import addons_of, cpu_cores, memory_gib, metadata
-from .pools import find_pool, node_capacity, pool_labels, pool_nodes, pool_taints, slices_per_node
+from .pools import find_pool, node_capacity, pool_labels, pool_nodes, pool_taints
 
 KUEUE_API = "kueue.x-k8s.io/v1beta2"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
@@ -128,13 +128,10 @@ def pool_share(spec: ProjectSpec, pool: ComputePool) -> Share:
     nodes = pool_nodes(pool, spec)
     node_cpu, node_memory = node_capacity(pool)
     serving = serving_demand(spec, pool)
-    gpus = max(nodes * slices_per_node(pool) - serving.gpus, 0)
-    if pool.queue.nominal_gpus is not None:
-        gpus = min(gpus, pool.queue.nominal_gpus)
     return Share(
         max(nodes * node_cpu - serving.cpu, 0),
         max(nodes * node_memory - serving.memory_gib, 0),
-        gpus if pool.gpu is not None else 0,
+        gpu_sharing.queue_gpu_share(spec, pool, nodes) or 0,
     )
 
 

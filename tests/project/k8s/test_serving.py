@@ -92,7 +92,11 @@ def test_llm_endpoints_run_vllm_on_gpus_from_the_model_hub(project_plan):
         for r in plan.of_type("aws:s3/bucketV2:BucketV2") + plan.of_type("aws:s3/bucket:Bucket")
         if r["inputs"].get("tags", {}).get("mlrig:data-class") == "artifacts"
     )
-    assert model["storageUri"] == f"s3://{artifacts}/hub/meta-llama/Llama-3.1-8B-Instruct"
+    # mounted in place from the model hub (Mountpoint for S3), not copied by a storage initializer
+    assert model["storageUri"] == "pvc://model-hub/meta-llama/Llama-3.1-8B-Instruct"
+    volume = named(plan, "PersistentVolume", "rag-assistant--model-hub")
+    assert volume["spec"]["csi"]["volumeAttributes"]["bucketName"] == artifacts
+    assert "prefix hub/" in volume["spec"]["mountOptions"]
 
 
 def test_requests_and_responses_are_logged_to_the_inference_tables(project_plan):

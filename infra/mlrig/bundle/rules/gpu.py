@@ -39,7 +39,7 @@ def _unique_pools(spec: ProjectSpec) -> dict[str, tuple[int, ComputePool]]:
 @project_rule
 def gpu_sharing_suits_the_pool(view: ProjectView) -> Iterator[Finding]:
     """Time-slicing needs its replicas, MIG a profile every instance type's GPU has; neither on CPU."""
-    for i, pool in enumerate(view.spec.compute.pools):
+    for i, pool in _unique_pools(view.spec).values():
         sharing = pool.sharing
         if sharing.mode != "none" and pool.gpu is None:
             yield Finding(
@@ -106,7 +106,7 @@ def shared_gpus_serve_one_gpu_pods(view: ProjectView) -> Iterator[Finding]:
         if found is None or found[1].gpu is None or found[1].sharing.mode == "none":
             continue
         mode = found[1].sharing.mode
-        if gpus > 1:
+        if 1 < gpus <= found[1].gpu.count:  # above the nodes' count is gpu_requests_have_gpu_pools' finding
             yield Finding(
                 (*path, "resources", "gpu"),
                 f"'{name}' requests {gpus} GPUs on pool '{pool_name}', which shares its GPUs ({mode}); a pod there "
@@ -197,21 +197,6 @@ def reservation_fallback_follows_capacity(view: ProjectView) -> Iterator[Finding
 # --- queues --------------------------------------------------------------------------------------
 
 
-def pool_slices_at_max(pool: ComputePool, nodes: int) -> int:
-    """`nvidia.com/gpu` (as pods request them) the pool's largest node type advertises, × nodes."""
-    best = 0
-    for instance_type in pool.instance_types:
-        facts = facts_of(instance_type)
-        if facts is None:
-            continue
-        mode = pool.sharing.mode
-        best = max(
-            best,
-            facts.nvidia_gpus * gpu_sharing.slices_per_gpu(mode, pool.sharing.replicas, pool.sharing.profile, facts),
-        )
-    return best * nodes
-
-
 @project_rule
 def queue_share_within_the_pool(view: ProjectView) -> Iterator[Finding]:
     """A share above what `max` nodes hold is a promise the pool cannot keep (and lends phantom
@@ -223,8 +208,9 @@ def queue_share_within_the_pool(view: ProjectView) -> Iterator[Finding]:
         if pool.gpu is None:
             yield Finding(_pool(i, "queue", "nominalGpus"), f"pool '{pool.name}' has no GPUs to share in the queue")
             continue
-        most = pool_slices_at_max(pool, pool.max)
-        if most and nominal > most:
+        per_node = gpu_sharing.pool_slices_per_node(pool)
+        most = per_node * pool.max if per_node else None
+        if most is not None and nominal > most:
             yield Finding(
                 _pool(i, "queue", "nominalGpus"),
                 f"pool '{pool.name}' holds at most {most} GPU(s) at max {pool.max} node(s); its queue share "
@@ -243,35 +229,33 @@ def queued_jobs_fit_their_share(view: ProjectView) -> Iterator[Finding]:
     pools = _unique_pools(spec)
     borrowing = spec.compute.queueing.borrowing_limit
     whole = [p for _, p in pools.values() if p.gpu is not None and p.sharing.mode == "none"]
-    whole_share = sum(_share(p) for p in whole)
+    shares = {p.name: gpu_sharing.queue_gpu_share(spec, p) for _, p in pools.values()}
+    if any(shares[p.name] is None for p in whole):
+        return
+    whole_share = sum(shares[p.name] or 0 for p in whole)
     for name, pipeline in spec.pipelines.items():
         found = pools.get(pipeline.pool or "")
-        if found is None or found[1].gpu is None or pipeline.resources.gpu == 0:
+        pool = found[1] if found is not None else None
+        if pool is None or pool.gpu is None or pipeline.resources.gpu == 0:
             continue
-        pool = found[1]
         workers = pipeline.workers if pipeline.type in DISTRIBUTED_TYPES else 1
         needs = pipeline.resources.gpu * workers
+        share = shares[pool.name]
+        if pipeline.resources.gpu > pool.gpu.count or share is None:
+            continue  # more than its nodes have, or an unknown type: other rules report it
         if pool.sharing.mode == "none":
             if borrowing is None:
                 continue  # may borrow every idle GPU of the environment
-            room, how = (
-                whole_share + borrowing,
-                f"the project's whole-GPU share ({whole_share}) plus its borrowing limit ({borrowing})",
-            )
+            room = whole_share + borrowing
+            how = f"the project's whole-GPU share ({whole_share}) plus its borrowing limit ({borrowing})"
         else:
-            room, how = _share(pool), f"pool '{pool.name}''s queue share ({_share(pool)})"
+            room, how = share, f"pool '{pool.name}''s queue share ({share})"
         if needs > room:
             yield Finding(
                 ("spec", "pipelines", name, "resources", "gpu"),
                 f"'{name}' needs {needs} GPU(s) at once ({workers} × {pipeline.resources.gpu}), more than {how}: "
                 "the queue would never admit it; raise the share (`queue.nominalGpus`) or `borrowingLimit`",
             )
-
-
-def _share(pool: ComputePool) -> int:
-    if pool.queue.nominal_gpus is not None:
-        return pool.queue.nominal_gpus
-    return pool_slices_at_max(pool, pool.max)
 
 
 @project_rule
