@@ -225,3 +225,32 @@ def test_mounting_the_model_hub_needs_the_mountpoint_driver():
     result = validate(platform, example("fraud"), example("rag"))
     error = only(result, "model_cache_mount_is_available")
     assert error.path == "spec.serving.endpoints[0].startup.modelCache" and "mountpointS3" in error.message
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+
+def test_a_second_fallback_nodepool_is_a_name_that_must_fit_too():
+    """`<namespace>--<pool>--fallback` is a NodePool name (63 characters at most)."""
+    long_pool = "gpu-" + "t" * 40  # fraud-detection--gpu-ttt…: 61 characters, 71 with --fallback
+    changes = {
+        f"{RAG_TUNE}.name": long_pool,
+        "spec.pipelines.fine-tune.pool": long_pool,
+        f"{RAG_TUNE}.capacity": "on-demand",
+        f"{RAG_TUNE}.reservations.fallback": ["on-demand", "spot"],
+    }
+    result = check_project(changes, base="rag")
+    found = errors(result, "derived_names_fit")
+    assert found and any(f"{long_pool}--fallback" in e.message for e in found), explain(result)
+
+
+def test_queue_objects_are_derived_names_the_collision_rule_sees():
+    from mlrig import naming
+
+    names = naming.ProjectNames("churn", "prod", "111111111111", "us-east-1", "cluster")
+    derived = dict.fromkeys(
+        n for _, n in names.derived_names(pipelines=[], registries=[], opensearch=False, pools=["gpu"])
+    )
+    for name in ("churn", "churn--training", "churn--batch-inference", "churn--serving", "churn--model-hub"):
+        assert name in derived
+    assert "churn--gpu--gpu" in derived and "churn--gpu--fallback" in derived
