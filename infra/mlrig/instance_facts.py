@@ -88,14 +88,20 @@ class InstanceFacts:
 
 @dataclass(frozen=True)
 class Allocatable:
-    """Millicores, MiB and GPUs pods may request on one node."""
+    """Millicores, MiB, GPUs (`nvidia.com/gpu` as the device plugin advertises them) and EFA
+    interfaces pods may request on one node."""
 
     cpu_millis: int
     memory_mib: int
     gpus: int
+    efa: int = 0
 
     def minus(self, cpu_millis: int, memory_mib: int) -> Allocatable:
-        return Allocatable(self.cpu_millis - cpu_millis, self.memory_mib - memory_mib, self.gpus)
+        return Allocatable(self.cpu_millis - cpu_millis, self.memory_mib - memory_mib, self.gpus, self.efa)
+
+    def with_gpus(self, gpus: int) -> Allocatable:
+        """The same node with GPUs shared: `gpus` slices advertised instead of the physical ones."""
+        return Allocatable(self.cpu_millis, self.memory_mib, gpus, self.efa)
 
 
 def kube_reserved_cpu_millis(vcpus: int) -> int:
@@ -121,7 +127,7 @@ def node_allocatable(facts: InstanceFacts) -> Allocatable:
     if facts.architecture == "arm64":
         memory -= ARM64_EXTRA_MIB
     cpu = facts.vcpus * 1000 - kube_reserved_cpu_millis(facts.vcpus)
-    return Allocatable(cpu, memory, facts.nvidia_gpus)
+    return Allocatable(cpu, memory, facts.nvidia_gpus, facts.efa)
 
 
 @cache

@@ -51,6 +51,8 @@ LIMITS: dict[str, int] = {
     "glue-database": 255,
     "secret": 512,
     "k8s-object": 253,
+    "placement-group": 255,
+    "security-group": 255,
 }
 
 # S3 refuses bucket names with these prefixes (and a few suffixes derived names never end with).
@@ -75,6 +77,13 @@ DATABASES: tuple[str, ...] = ("mlflow", "vectors")
 EXTERNAL_SECRETS_SCOPE = "external-secrets-scope"
 PUSH_SECRETS_DENIED = "push-secrets-denied"
 PERSONAS: tuple[str, ...] = ("data-scientist", "ml-engineer", "ci-deployer", "workload")
+# Cluster-scoped queueing objects of a project: Kueue WorkloadPriorityClasses and Kubernetes
+# PriorityClasses, one per kind of work (named `<namespace>--<kind>`).
+WORKLOAD_PRIORITY_KINDS: tuple[str, ...] = ("training", "batch-inference")
+POD_PRIORITY_KINDS: tuple[str, ...] = ("serving",)
+# The model hub as a volume (Mountpoint for S3), and the LocalQueue every project namespace has.
+MODEL_CACHE = "model-hub"
+LOCAL_QUEUE = "pipelines"
 PLACEHOLDER_ACCOUNT = "000000000000"
 # Workload identities besides one per pipeline; pipelines may not take these names.
 RESERVED_WORKLOADS: tuple[str, ...] = ("serving", "tracking", "gateway", "feedback")
@@ -102,6 +111,9 @@ CERT_MANAGER_NAMESPACE = "cert-manager"
 MONITORING_NAMESPACE = "monitoring"
 EXTERNAL_SECRETS_NAMESPACE = "external-secrets"
 INGRESS_NAMESPACE = "ingress"
+KUEUE_NAMESPACE = "kueue-system"
+# Mountpoint for S3 CSI driver v2 runs its Mountpoint Pods here (its chart creates the namespace).
+MOUNTPOINT_NAMESPACE = "mount-s3"
 PLATFORM_NAMESPACES: tuple[str, ...] = (
     KUBE_SYSTEM_NAMESPACE,
     ARGO_NAMESPACE,
@@ -111,7 +123,12 @@ PLATFORM_NAMESPACES: tuple[str, ...] = (
     MONITORING_NAMESPACE,
     EXTERNAL_SECRETS_NAMESPACE,
     INGRESS_NAMESPACE,
+    KUEUE_NAMESPACE,
+    MOUNTPOINT_NAMESPACE,
 )
+# Namespaces labelled so opt into Kueue: the platform's Kueue webhook manages pods there only.
+KUEUE_OPT_IN_LABEL = "mlrig.io/kueue"
+KUEUE_OPT_IN_VALUE = "enabled"
 # Namespaces every Kubernetes cluster has, besides any `kube-*` one.
 KUBERNETES_NAMESPACES: tuple[str, ...] = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -255,6 +272,38 @@ class ProjectNames:
         """Karpenter NodePool / EC2NodeClass name: cluster-scoped, so unique per namespace."""
         return join(self.namespace, pool)
 
+    def cluster_queue(self) -> str:
+        """Kueue ClusterQueue of the project environment: cluster-scoped, so named after the
+        namespace (a LocalQueue in the namespace points at it)."""
+        return self.namespace
+
+    def resource_flavor(self, pool: str) -> str:
+        """Kueue ResourceFlavor of one pool (its nodes' labels and taints): cluster-scoped."""
+        return join(self.namespace, pool)
+
+    def pool_gpu_flavor(self, pool: str) -> str:
+        """Kueue ResourceFlavor of a shared pool's GPU slices (time-slicing, MIG): its slices are
+        not the environment's whole GPUs, so they are counted apart and never lent."""
+        return join(self.namespace, pool, "gpu")
+
+    def workload_priority_class(self, kind: str) -> str:
+        """Kueue WorkloadPriorityClass (`training`, `batch-inference`): cluster-scoped."""
+        return join(self.namespace, kind)
+
+    def priority_class(self, kind: str) -> str:
+        """Kubernetes PriorityClass of the project's pods of one kind (`serving`): cluster-scoped."""
+        return join(self.namespace, kind)
+
+    def model_cache_volume(self) -> str:
+        """PersistentVolume (cluster-scoped) through which endpoints mount the model hub."""
+        return join(self.namespace, MODEL_CACHE)
+
+    def placement_group(self, pool: str) -> str:
+        return join(self.prefix, pool)
+
+    def efa_security_group(self, pool: str) -> str:
+        return join(self.prefix, pool, "efa")
+
     def admission_policy(self, purpose: str) -> str:
         """ValidatingAdmissionPolicy (and its binding) guarding the namespace: cluster-scoped."""
         return join(self.namespace, purpose)
@@ -305,6 +354,12 @@ class ProjectNames:
         names += [("rds-instance", self.database(p)) for p in DATABASES]
         names += [("firehose-stream", self.firehose("feedback")), ("k8s-namespace", self.namespace)]
         names += [("k8s-name", self.node_pool(pool)) for pool in pools]
+        names += [("k8s-name", join(self.node_pool(pool), "fallback")) for pool in pools]
+        names += [("k8s-object", self.pool_gpu_flavor(pool)) for pool in pools]
+        names += [("k8s-object", self.cluster_queue())]
+        names += [("k8s-object", self.workload_priority_class(k)) for k in WORKLOAD_PRIORITY_KINDS]
+        names += [("k8s-object", self.priority_class(k)) for k in POD_PRIORITY_KINDS]
+        names += [("k8s-object", self.model_cache_volume())]
         names += [("k8s-object", self.admission_policy(p)) for p in (EXTERNAL_SECRETS_SCOPE, PUSH_SECRETS_DENIED)]
         names += [("kms-alias", self.kms_alias()), ("glue-database", self.glue_database())]
         names += [("secret", self.secret(""))]
@@ -333,6 +388,18 @@ def namespace_prefix(environment: str, isolation: str) -> str:
 def karpenter_discovery(cluster: str) -> str:
     """Value of the `karpenter.sh/discovery` tag on the subnets and security groups Karpenter uses."""
     return cluster
+
+
+def kueue_cohort(platform: str, environment: str) -> str:
+    """The Kueue cohort of one platform environment: its projects' ClusterQueues lend each other
+    their idle GPUs (under `namespace` isolation environments share a cluster, not a cohort)."""
+    return f"{platform}-{environment}"
+
+
+def shared_gpu_flavor(platform: str) -> str:
+    """The ResourceFlavor that counts whole GPUs in every cohort of the platform's cluster(s):
+    platform-owned, one per cluster (so one under `namespace` isolation too)."""
+    return f"{platform}-gpu"
 
 
 def karpenter_interruption_queue(cluster: str) -> str:

@@ -93,7 +93,17 @@ PAUSE = ImagePin(
     "kubernetes/kubernetes build/pause (registry.k8s.io/pause), the sandbox image of Kubernetes 1.31+.",
 )
 
-IMAGES: tuple[ImagePin, ...] = (MLFLOW, LITELLM, VECTOR, PAUSE)
+KSERVE_HUGGINGFACE_SERVER = ImagePin(
+    "kserve-huggingfaceserver",
+    "kserve/huggingfaceserver",
+    "v0.15.0",
+    "kserve/kserve v0.15.0 charts/kserve-resources/values.yaml `servingruntime.huggingfaceserver` "
+    "(image kserve/huggingfaceserver, tag the KServe version): the image KServe's "
+    "`kserve-huggingfaceserver` ClusterServingRuntime runs for `huggingface` and `vllm` endpoints. "
+    "mlrig only pre-pulls it onto GPU pools; its tag follows the platform's KServe version.",
+)
+
+IMAGES: tuple[ImagePin, ...] = (MLFLOW, LITELLM, VECTOR, PAUSE, KSERVE_HUGGINGFACE_SERVER)
 
 # --- Helm charts of the cluster add-ons --------------------------------------------------------
 
@@ -176,6 +186,33 @@ METRICS_SERVER = ChartPin(
     "kubernetes-sigs/metrics-server metrics-server-helm-chart-3.13.0.",
 )
 
+KUEUE = ChartPin(
+    "kueue",
+    "oci://registry.k8s.io/kueue/charts/kueue",
+    "0.19.2",
+    None,
+    "kubernetes-sigs/kueue v0.19.2 (8eab6877) charts/kueue, published by hack/helm-chart-package.sh to "
+    "registry.k8s.io/kueue/charts with the controller image registry.k8s.io/kueue/kueue:v0.19.2; "
+    "CRDs served at kueue.x-k8s.io/v1beta2.",
+)
+EFA_DEVICE_PLUGIN = ChartPin(
+    "aws-efa-k8s-device-plugin",
+    "aws-efa-k8s-device-plugin",
+    "v0.5.30",
+    "https://aws.github.io/eks-charts",
+    "aws/eks-charts stable/aws-efa-k8s-device-plugin (chart v0.5.30, app v0.5.20): a DaemonSet on "
+    "the EFA-capable instance types it lists, requesting 10m CPU and 20Mi.",
+)
+MOUNTPOINT_S3_CSI = ChartPin(
+    "aws-mountpoint-s3-csi-driver",
+    "aws-mountpoint-s3-csi-driver",
+    "2.7.0",
+    "https://awslabs.github.io/mountpoint-s3-csi-driver",
+    "awslabs/mountpoint-s3-csi-driver v2.7.0 charts/aws-mountpoint-s3-csi-driver: v2 supports pod-level "
+    "credentials with EKS Pod Identity (`authenticationSource: pod`); its node DaemonSet tolerates every "
+    "taint and requests 10m CPU and 40Mi.",
+)
+
 CHARTS: tuple[ChartPin, ...] = (
     KARPENTER,
     NVIDIA_DEVICE_PLUGIN,
@@ -188,4 +225,7 @@ CHARTS: tuple[ChartPin, ...] = (
     KUBE_PROMETHEUS_STACK,
     EXTERNAL_SECRETS,
     METRICS_SERVER,
+    KUEUE,
+    EFA_DEVICE_PLUGIN,
+    MOUNTPOINT_S3_CSI,
 )

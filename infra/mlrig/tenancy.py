@@ -10,6 +10,7 @@ CODEOWNERS, workflows) asks this module, and nothing decides these questions bes
 - whether dev may read its prod data (`dev_may_read_prod`);
 - who must approve its prod deployments (`effective_prod_approvers`);
 - where its alerts may go (`alert_target_problem`);
+- which capacity reservations its pools may launch into (`reservation_problem`);
 - which Kubernetes namespaces it can never take (`reserved_namespace`).
 
 The defaults are safe: no dev→prod reads, at least one prod approver, no webhook hosts, persona
@@ -183,6 +184,23 @@ def persona_trust_conditions(limits: Bounds) -> dict[str, dict[str, str]]:
     if limits.aws_organization_id:
         return {"StringEquals": {"aws:PrincipalOrgID": limits.aws_organization_id}}
     return {}
+
+
+# --- capacity reservations ----------------------------------------------------------------------
+
+
+def reservation_problem(limits: Bounds, project: str, reservation: str) -> str | None:
+    """Why `project` may not launch into capacity reservation `reservation`, or None: a
+    reservation (or Capacity Block) is paid for by whoever bought it, and an `open` one can be
+    drained by any launch that matches it, so only the reservations the platform admits for the
+    project are usable (`tenancy.projects.<project>.capacityReservations`)."""
+    admitted = admission(limits, project)
+    if admitted is not None and reservation in admitted.capacity_reservations:
+        return None
+    return (
+        f"capacity reservation '{reservation}' is not admitted for project '{project}'; the platform team adds it "
+        "to spec.tenancy.projects.<project>.capacityReservations"
+    )
 
 
 # --- dev reading prod ----------------------------------------------------------------------------

@@ -71,7 +71,22 @@ def admitting(platform: dict[str, Any], *projects: dict[str, Any], approvers: tu
             "principals": principals,
             "prodApprovers": list(requested or approvers or ("@acme/leads",)),
         }
+        reservations = _reservations(spec)
+        if reservations:
+            admissions[project["metadata"]["name"]]["capacityReservations"] = reservations
     return platform
+
+
+def _reservations(spec: dict[str, Any]) -> list[str]:
+    """Capacity reservations a project's pools name (spec and overrides): the platform's to admit."""
+    found: list[str] = []
+    computes = [spec.get("compute", {}), *(o.get("compute", {}) for o in spec.get("environments", {}).values())]
+    for compute in computes:
+        for pool in compute.get("pools", []) if isinstance(compute, dict) else []:
+            for reservation in (pool.get("reservations") or {}).get("ids", []):
+                if reservation not in found:
+                    found.append(reservation)
+    return found
 
 
 def dump(document: dict[str, Any]) -> str:

@@ -79,3 +79,20 @@ def test_metrics_the_platforms_monitoring_stack_scrapes_need_no_monitor_of_their
     restarts = rule("increase(kube_pod_container_status_restarts_total[1h]) > 3")
     assert findings("MLRIG-DEP-007", restarts, context=(kps,)) == []
     assert findings("MLRIG-DEP-007", restarts)  # no monitoring stack visible, no monitor in the namespace
+
+
+def test_a_gpu_alert_needs_the_dcgm_exporter_and_a_monitor_that_scrapes_it():
+    idle = rule('DCGM_FI_DEV_GPU_UTIL{mlrig_namespace="demo"} < 5')
+    release = record("kubernetes:helm.sh/v3:Release", "dcgm", {"chart": "dcgm-exporter", "values": {}})
+    monitor = k8s(
+        "PodMonitor",
+        "monitoring.coreos.com/v1",
+        "dcgm-exporter",
+        {"selector": {"matchLabels": {"app.kubernetes.io/name": "dcgm-exporter"}}},
+        namespace="kube-system",
+    )
+    assert findings("MLRIG-DEP-007", idle, context=(release, monitor)) == []
+    [found] = findings("MLRIG-DEP-007", idle, context=(release,))
+    assert "no DCGM exporter is scraped" in found.message
+    kps = record("kubernetes:helm.sh/v3:Release", "kps", {"chart": "kube-prometheus-stack", "values": {}})
+    assert findings("MLRIG-DEP-007", idle, context=(kps,))  # the platform is visible and runs no exporter

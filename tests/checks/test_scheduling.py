@@ -129,3 +129,107 @@ def test_daemonset_requests_come_from_the_plans_release_values():
     pool = nodepool("gpu-serve", ["g6.2xlarge"], taints=GPU_TAINTS)
     assert findings("MLRIG-DEP-001", pool, isvc("7", "26Gi"), context=(*core_addons(), kps))
     assert findings("MLRIG-DEP-001", pool, isvc("6", "26Gi"), context=(*core_addons(), kps)) == []
+
+
+# --- shared GPUs and EFA ---------------------------------------------------------------------------
+
+
+def shared_pool(config: str, instance_types: list[str], limits: dict[str, str] | None = None, **labels: str):
+    return nodepool(
+        "gpu-share",
+        instance_types,
+        taints=GPU_TAINTS,
+        labels={"mlrig.io/pool": "gpu-share", "nvidia.com/device-plugin.config": config, **labels},
+        limits=limits,
+    )
+
+
+def sliced_job(workers: int, gpus: str = "1"):
+    step = {
+        "name": "step",
+        **{**ON_POOL, "nodeSelector": {"mlrig.io/pool": "gpu-share"}},
+        "container": {"image": "x:1", "resources": {"requests": {"cpu": "1", "memory": "4Gi", "nvidia.com/gpu": gpus}}},
+    }
+    main = {"name": "main", "steps": [[{"name": "step", "template": "step", "withSequence": {"count": str(workers)}}]]}
+    return k8s("WorkflowTemplate", "argoproj.io/v1alpha1", "score", {"templates": [main, step]})
+
+
+def test_a_time_sliced_node_takes_as_many_one_gpu_pods_as_its_replicas():
+    """4 pods of one slice each need one g5.2xlarge whose GPU is shared 4 ways: a 1-GPU limit holds them."""
+    pool = shared_pool("time-slicing-4", ["g5.2xlarge"], limits={"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "1"})
+    assert findings("MLRIG-DEP-002", pool, sliced_job(4), context=tuple(core_addons())) == []
+    whole = nodepool(
+        "gpu-share",
+        ["g5.2xlarge"],
+        taints=GPU_TAINTS,
+        labels={"mlrig.io/pool": "gpu-share"},
+        limits={"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "1"},
+    )
+    assert findings("MLRIG-DEP-002", whole, sliced_job(4), context=tuple(core_addons()))  # whole GPUs: 4 nodes
+
+
+def test_a_mig_node_advertises_its_instances():
+    # p4d: 8 A100s of 40 GiB, 7 × 1g.5gb each: 56 one-slice pods on one node
+    pool = shared_pool(
+        "mig-single",
+        ["p4d.24xlarge"],
+        limits={"cpu": "96", "memory": "1152Gi", "nvidia.com/gpu": "8"},
+        **{"nvidia.com/mig.config": "all-1g.5gb"},
+    )
+    assert findings("MLRIG-DEP-002", pool, sliced_job(56), context=tuple(core_addons())) == []
+    assert findings("MLRIG-DEP-002", pool, sliced_job(57), context=tuple(core_addons()))
+
+
+def test_a_pod_asking_for_two_shared_gpus_never_starts():
+    pool = shared_pool("time-slicing-4", ["g5.12xlarge"])
+    [found] = findings("MLRIG-DEP-001", pool, sliced_job(1, gpus="2"), context=tuple(core_addons()))
+    assert "one GPU slice at most" in found.message
+
+
+def test_efa_requests_count_against_the_nodes_interfaces():
+    pool = nodepool("gpu-tune", ["g5.12xlarge"], taints=GPU_TAINTS, labels={"mlrig.io/pool": "gpu-tune"})
+    worker = {
+        "name": "worker",
+        **{**ON_POOL, "nodeSelector": {"mlrig.io/pool": "gpu-tune"}},
+        "container": {
+            "image": "x:1",
+            "resources": {
+                "requests": {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1", "vpc.amazonaws.com/efa": "2"}
+            },
+        },
+    }
+    main = {"name": "main", "steps": [[{"name": "worker", "template": "worker"}]]}
+    template = k8s("WorkflowTemplate", "argoproj.io/v1alpha1", "tune", {"templates": [main, worker]})
+    [found] = findings("MLRIG-DEP-001", pool, template, context=tuple(core_addons()))  # g5.12xlarge has 1 EFA
+    assert "2 EFA interface(s)" in found.message
+
+
+def test_the_efa_and_mountpoint_daemonsets_take_their_share_of_the_nodes_they_run_on():
+    from .helpers import record
+
+    efa = record("kubernetes:helm.sh/v3:Release", "efa", {"chart": "aws-efa-k8s-device-plugin", "values": {}})
+    s3 = record("kubernetes:helm.sh/v3:Release", "s3", {"chart": "aws-mountpoint-s3-csi-driver", "values": {}})
+    pool = nodepool("gpu-serve", ["g6.2xlarge"], taints=GPU_TAINTS)
+    # g6.2xlarge has no EFA: only the s3-csi-node DaemonSet (10m, 40Mi) joins the core add-ons there
+    [found] = findings("MLRIG-DEP-001", pool, isvc("8", "32Gi"), context=(*core_addons(), efa, s3))
+    assert "7765m CPU, 29237Mi memory" in found.message
+
+
+def test_a_projects_own_daemonsets_count_on_the_nodes_they_select():
+    pool = nodepool("gpu-serve", ["g6.2xlarge"], taints=GPU_TAINTS)
+    prepull = k8s(
+        "DaemonSet",
+        "apps/v1",
+        "prepull-gpu-serve",
+        {
+            "template": {
+                "spec": {
+                    **ON_POOL,
+                    "initContainers": [{"resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
+                    "containers": [{"resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
+                }
+            }
+        },
+    )
+    [found] = findings("MLRIG-DEP-001", pool, prepull, isvc("8", "32Gi"), context=tuple(core_addons()))
+    assert "7765m CPU, 29261Mi memory" in found.message

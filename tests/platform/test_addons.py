@@ -21,6 +21,9 @@ ALL_RELEASES = {
     "kube-prometheus-stack",
     "external-secrets",
     "metrics-server",
+    "kueue",
+    "aws-efa-k8s-device-plugin",
+    "aws-mountpoint-s3-csi-driver",
 }
 
 
@@ -183,3 +186,52 @@ def test_releases_and_objects_wait_for_the_namespace_they_go_into(example_plans)
             assert namespaces[namespace] in release["options"]["dependsOn"], release["name"]
     grafana = one(plan, "kubernetes:external-secrets.io/v1:ExternalSecret", "grafana-admin")
     assert namespaces["monitoring"] in grafana["options"]["dependsOn"]
+
+
+# --- Kueue and Mountpoint for S3 -------------------------------------------------------------------
+
+
+def kueue_configuration(plan) -> dict:
+    import yaml
+
+    values = helm_release(plan, "kueue")["inputs"]["values"]
+    return yaml.safe_load(values["managerConfig"]["controllerManagerConfigYaml"])
+
+
+def test_kueue_manages_pods_of_opted_in_project_namespaces_only(example_plans):
+    config = kueue_configuration(example_plans["prod"])
+    assert config["apiVersion"] == "config.kueue.x-k8s.io/v1beta2"
+    # the chart gives its webhooks the same selector: kube-system and the add-ons never wait for Kueue
+    assert config["managedJobsNamespaceSelector"] == {"matchLabels": {"mlrig.io/kueue": "enabled"}}
+    assert config["manageJobsWithoutQueueName"] is False
+    # Argo steps are plain pods; Deployments (serving) are never queued
+    assert config["integrations"]["frameworks"] == ["pod"]
+
+
+def test_kueue_evicts_a_job_whose_pods_do_not_all_start_and_ignores_efa(example_plans):
+    config = kueue_configuration(example_plans["prod"])
+    assert config["waitForPodsReady"]["timeout"] == "20m"
+    assert config["resources"]["excludeResourcePrefixes"] == ["vpc.amazonaws.com/efa"]
+
+
+def test_team_priorities_never_order_another_teams_borrowing(example_plans):
+    values = helm_release(example_plans["prod"], "kueue")["inputs"]["values"]
+    assert {"name": "PrioritySortingWithinCohort", "enabled": False} in values["controllerManager"]["featureGates"]
+
+
+def test_the_platform_counts_whole_gpus_in_one_flavor_per_cluster(example_plans, namespace_plans):
+    for plans in (example_plans, namespace_plans):
+        flavors = [
+            r for plan in plans.values() for r in plan.of_type("kubernetes:kueue.x-k8s.io/v1beta2:ResourceFlavor")
+        ]
+        assert flavors and all(f["inputs"]["spec"] == {"nodeLabels": {"mlrig.io/gpu-sharing": "none"}} for f in flavors)
+    # namespace isolation: one cluster, one flavor, created by the stack that owns the cluster
+    assert (
+        sum(len(p.of_type("kubernetes:kueue.x-k8s.io/v1beta2:ResourceFlavor")) for p in namespace_plans.values()) == 1
+    )
+
+
+def test_mountpoint_for_s3_runs_on_every_node_and_holds_no_credentials_of_its_own(example_plans):
+    values = helm_release(example_plans["prod"], "aws-mountpoint-s3-csi-driver")["inputs"]["values"]
+    assert values["node"]["tolerateAllTaints"] is True
+    assert "serviceAccount" not in values["node"]  # no driver-level role: volumes use pod identities

@@ -52,10 +52,13 @@ def test_gpu_daemons_run_only_on_nvidia_gpu_nodes(example_plans):
 def test_gpu_metrics_are_scraped_when_monitoring_is_on(example_plans, minimal_plan):
     plan = example_plans["dev"]
     dcgm = helm_release(plan, "dcgm-exporter")
-    assert dcgm["inputs"]["values"]["serviceMonitor"]["enabled"] is True
+    # the chart's ServiceMonitor cannot attach node labels: mlrig's PodMonitor scrapes instead
+    assert dcgm["inputs"]["values"]["serviceMonitor"]["enabled"] is False
     assert helm_release(plan, "kube-prometheus-stack")["urn"] in dcgm["options"]["dependsOn"]
-    # without the Prometheus operator there is no ServiceMonitor CRD to create one with
-    assert helm_release(minimal_plan, "dcgm-exporter")["inputs"]["values"]["serviceMonitor"]["enabled"] is False
+    monitors = [r for r in plan.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")]
+    assert [m["inputs"]["metadata"]["name"] for m in monitors] == ["dcgm-exporter"]
+    # without the Prometheus operator there is no PodMonitor CRD to create one with
+    assert not minimal_plan.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
 
 
 def test_a_pod_without_tolerations_is_kept_off_gpu_nodes():
@@ -63,3 +66,55 @@ def test_a_pod_without_tolerations_is_kept_off_gpu_nodes():
     assert not tolerates(
         [{"key": "other", "operator": "Exists"}], {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
     )
+
+
+# --- GPU costs by project --------------------------------------------------------------------------
+
+
+def test_gpu_metrics_carry_the_project_and_pool_of_the_node_they_come_from(example_plans):
+    (monitor,) = example_plans["prod"].of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
+    spec = monitor["inputs"]["spec"]
+    # an idle GPU runs no pod: only its node's labels say whose it is
+    assert spec["attachMetadata"] == {"node": True}
+    assert spec["selector"] == {
+        "matchLabels": {"app.kubernetes.io/name": "dcgm-exporter", "app.kubernetes.io/instance": "dcgm-exporter"}
+    }
+    (endpoint,) = spec["podMetricsEndpoints"]
+    relabel = {r["sourceLabels"][0]: r["targetLabel"] for r in endpoint["relabelings"]}
+    assert relabel["__meta_kubernetes_node_label_mlrig_io_project"] == "mlrig_namespace"
+    assert relabel["__meta_kubernetes_node_label_mlrig_io_pool"] == "mlrig_pool"
+    assert relabel["__meta_kubernetes_node_label_karpenter_sh_capacity_type"] == "capacity_type"
+
+
+def test_a_grafana_dashboard_shows_utilisation_memory_and_idle_gpu_hours_per_project(example_plans):
+    import json
+
+    (dashboard,) = [
+        c
+        for c in example_plans["prod"].of_type("kubernetes:core/v1:ConfigMap")
+        if c["inputs"]["metadata"]["name"] == "mlrig-gpu-costs"
+    ]
+    metadata = dashboard["inputs"]["metadata"]
+    assert metadata["namespace"] == "monitoring" and metadata["labels"] == {"grafana_dashboard": "1"}
+    (body,) = dashboard["inputs"]["data"].values()
+    model = json.loads(body)
+    titles = [p["title"] for p in model["panels"]]
+    assert any("utilisation" in t for t in titles) and any("memory" in t for t in titles)
+    idle = next(p for p in model["panels"] if p["title"].startswith("Idle GPU-hours"))
+    assert (
+        "DCGM_FI_DEV_GPU_UTIL" in idle["targets"][0]["expr"]
+        and "sum by (mlrig_namespace)" in idle["targets"][0]["expr"]
+    )
+    assert model["templating"]["list"][0]["name"] == "project"
+
+
+# --- EFA ---------------------------------------------------------------------------------------------
+
+
+def test_the_efa_device_plugin_runs_on_project_pools_of_efa_capable_types(example_plans):
+    release = helm_release(example_plans["prod"], "aws-efa-k8s-device-plugin")["inputs"]
+    assert release["repositoryOpts"]["repo"] == "https://aws.github.io/eks-charts"
+    for taint in [*pool_taints(GPU_POOL, "rag-assistant")]:
+        assert tolerates(release["values"]["tolerations"], taint)
+    # the chart's own affinity keeps it on the EFA-capable instance types: mlrig does not override it
+    assert "affinity" not in release["values"]

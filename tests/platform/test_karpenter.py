@@ -65,6 +65,8 @@ def test_the_karpenter_release_is_pinned_and_knows_its_cluster_and_queue(example
     assert settings == {
         "clusterName": "acme-ml-dev",
         "interruptionQueue": one(plan, "aws:sqs/queue:Queue")["outputs"]["name"],
+        # pools with capacity reservations use the `reserved` capacity type
+        "featureGates": {"reservedCapacity": True},
     }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .model import ComputePool, EnvironmentSpec, NetworkSettings, Pipeline, PlatformBundle, ProjectSpec, Tier
+from .model import ComputePool, Endpoint, EnvironmentSpec, NetworkSettings, Pipeline, PlatformBundle, ProjectSpec, Tier
 
 DEFAULT_SCHEDULES: dict[str, str | None] = {
     "feature-refresh": "0 2 * * *",
@@ -73,20 +73,51 @@ def _pipeline_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSp
     return spec.model_copy(update={"pipelines": pipelines})
 
 
+def _pool_default(pool: ComputePool) -> ComputePool:
+    update: dict[str, object] = {}
+    if pool.disk_gib is None:
+        update["disk_gib"] = 200 if pool.gpu else 100
+    if pool.reservations is not None and pool.reservations.fallback is None:
+        update["reservations"] = pool.reservations.model_copy(update={"fallback": [pool.capacity]})
+    return pool.model_copy(update=update) if update else pool
+
+
 def _pool_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSpec:
-    if all(pool.disk_gib is not None for pool in spec.compute.pools):
+    pools = [_pool_default(pool) for pool in spec.compute.pools]
+    queueing = spec.compute.queueing
+    if queueing.enabled is None:
+        # Queues pay off where capacity is scarce and expensive: on by default with a GPU pool.
+        queueing = queueing.model_copy(update={"enabled": any(pool.gpu is not None for pool in pools)})
+    if (
+        all(new is old for new, old in zip(pools, spec.compute.pools, strict=True))
+        and queueing is spec.compute.queueing
+    ):
         return spec
-    pools: list[ComputePool] = [
-        pool if pool.disk_gib is not None else pool.model_copy(update={"disk_gib": 200 if pool.gpu else 100})
-        for pool in spec.compute.pools
-    ]
-    return spec.model_copy(update={"compute": spec.compute.model_copy(update={"pools": pools})})
+    return spec.model_copy(update={"compute": spec.compute.model_copy(update={"pools": pools, "queueing": queueing})})
+
+
+LARGE_MODEL_RUNTIMES = ("vllm", "huggingface")
+DEFAULT_MODEL_GIB = {"vllm": 16, "huggingface": 16}
+
+
+def _startup_defaults(endpoint: Endpoint, gpu_pools: set[str]) -> Endpoint:
+    startup = endpoint.startup
+    update: dict[str, object] = {}
+    if startup.model_size_gib is None:
+        update["model_size_gib"] = DEFAULT_MODEL_GIB.get(endpoint.runtime, 1)
+    if startup.pre_pull is None:
+        update["pre_pull"] = endpoint.pool in gpu_pools
+    if not update:
+        return endpoint
+    return endpoint.model_copy(update={"startup": startup.model_copy(update=update)})
 
 
 def _endpoint_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSpec:
     first_registry = spec.registries[0] if spec.registries else None
+    gpu_pools = {pool.name for pool in spec.compute.pools if pool.gpu is not None}
     endpoints = []
-    for endpoint in spec.serving.endpoints:
+    for original in spec.serving.endpoints:
+        endpoint = _startup_defaults(original, gpu_pools)
         update: dict[str, object] = {}
         if endpoint.model is None:
             update["model"] = project

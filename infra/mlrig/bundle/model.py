@@ -57,6 +57,8 @@ PYTHON_VERSION = r"^3\.[0-9]{1,2}$"
 # (so never an IPv4 address).
 HOSTNAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
 AWS_ORGANIZATION_ID = r"^o-[a-z0-9]{10,32}$"
+CAPACITY_RESERVATION_ID = r"^cr-[0-9a-z]+$"
+MIG_PROFILE = r"^[1-7]g\.[0-9]+gb$"
 
 # --- size caps ---------------------------------------------------------------------------------
 # A team's bundle is untrusted input, and every item of these lists becomes cloud resources:
@@ -102,6 +104,8 @@ PATTERN_HINTS: dict[str, str] = {
     PYTHON_VERSION: "a Python version such as 3.12",
     HOSTNAME: "a public host name such as hooks.example.com (lowercase, not an IP address)",
     AWS_ORGANIZATION_ID: "an AWS Organizations id such as o-a1b2c3d4e5",
+    CAPACITY_RESERVATION_ID: "an EC2 capacity reservation id such as cr-0123456789abcdef0",
+    MIG_PROFILE: "a MIG profile such as 1g.10gb",
 }
 
 DnsName = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
@@ -125,6 +129,7 @@ Repository = Annotated[str, StringConstraints(pattern=REPOSITORY, max_length=140
 Hostname = Annotated[str, StringConstraints(pattern=HOSTNAME, max_length=253)]
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 NameText = Annotated[str, StringConstraints(max_length=MAX_NAME_TEXT)]
+CapacityReservationId = Annotated[str, StringConstraints(pattern=CAPACITY_RESERVATION_ID, max_length=64)]
 
 
 def at_most(limit: int) -> Any:
@@ -135,6 +140,9 @@ def at_most(limit: int) -> Any:
 Tier = Literal["dev", "staging", "prod"]
 Isolation = Literal["account", "cluster", "namespace"]
 Capacity = Literal["spot", "on-demand"]
+SharingMode = Literal["none", "time-slicing", "mig"]
+PlacementGroupStrategy = Literal["none", "cluster"]
+ModelCache = Literal["mount", "download"]
 PipelineType = Literal[
     "feature-refresh",
     "training",
@@ -332,6 +340,21 @@ class Addons(Strict):
     metrics_server: Addon = model_field(
         Addon, "metrics-server for resource metrics and autoscaling.", {"enabled": True}
     )
+    kueue: Addon = model_field(
+        Addon,
+        "Kueue: per-project GPU queues with quotas, borrowing between projects and all-or-nothing "
+        "admission of multi-worker jobs. Projects opt their namespace in.",
+        {"enabled": True},
+    )
+    efa_device_plugin: Addon = model_field(
+        Addon, "AWS EFA device plugin, exposing `vpc.amazonaws.com/efa` on EFA-capable nodes.", {"enabled": True}
+    )
+    mountpoint_s3: Addon = model_field(
+        Addon,
+        "Mountpoint for Amazon S3 CSI driver: model endpoints read their weights from the model hub "
+        "in S3 with their own identity, without copying them first (fast cold starts).",
+        {"enabled": True},
+    )
 
 
 class ClusterSettings(Strict):
@@ -409,6 +432,13 @@ class ProjectAdmission(Strict):
         "Who may approve the project's prod deployments: its `ci.prodApprovers` must be among "
         "them (and default to all of them).",
         ["@acme/ml-leads"],
+    )
+    capacity_reservations: Annotated[list[CapacityReservationId], at_most(MAX_LIST_ITEMS)] = spec_field(
+        [],
+        "EC2 On-Demand Capacity Reservations and Capacity Blocks the project's pools may launch into "
+        "(`compute.pools[].reservations.ids`). A reservation is paid for by whoever bought it, so a "
+        "team uses only the ones admitted here. Default: none.",
+        ["cr-0123456789abcdef0"],
     )
 
 
@@ -549,6 +579,52 @@ class GpuSettings(Strict):
     )
 
 
+class GpuSharing(Strict):
+    mode: SharingMode = spec_field(
+        "none",
+        "`none` (a pod gets whole GPUs), `time-slicing` (every GPU is advertised `replicas` times "
+        "and pods take turns; memory and faults are not isolated) or `mig` (A100, H100 and H200 "
+        "GPUs are cut into `profile` instances with their own memory and fault domain).",
+        "time-slicing",
+    )
+    replicas: Annotated[int, Field(ge=2, le=16)] | None = spec_field(
+        None, "time-slicing only: pods that share each GPU, 2–16.", 4
+    )
+    profile: Annotated[str, StringConstraints(pattern=MIG_PROFILE)] | None = spec_field(
+        None,
+        "mig only: the MIG profile every GPU of the pool's nodes is cut into, such as `1g.10gb` "
+        "(7 per H100) or `3g.40gb` (2 per H100); it must exist for every instance type's GPU.",
+        "1g.10gb",
+    )
+
+
+class CapacityReservations(Strict):
+    ids: Annotated[list[CapacityReservationId], Field(min_length=1, max_length=30)] = required(
+        "On-Demand Capacity Reservations or Capacity Blocks for ML to launch into first, by id; each "
+        "must be admitted for the project by the platform (`tenancy.projects.<project>."
+        "capacityReservations`).",
+        ["cr-0123456789abcdef0"],
+    )
+    fallback: Annotated[list[Capacity], Field(max_length=2)] | None = spec_field(
+        None,
+        "What the pool launches, in order, once its reservations are used up (or expired): "
+        "`[on-demand, spot]`, `[spot]`, … or `[]` for reserved capacity only. It starts with the "
+        "pool's `capacity`. Default: `[<capacity>]`.",
+        ["on-demand", "spot"],
+    )
+
+
+class PoolQueue(Strict):
+    nominal_gpus: Annotated[int, Field(ge=0, le=100000)] | None = spec_field(
+        None,
+        "GPUs of this pool guaranteed to the project in its queue (as pods request them: shared "
+        "GPUs count once per slice). GPUs above it are borrowed from other projects' idle shares "
+        "and taken back when their owners need them. Default: every GPU `max` nodes hold, less "
+        "what the pool's endpoints need at `maxReplicas` (serving is never queued).",
+        4,
+    )
+
+
 class ComputePool(Strict):
     name: DnsName = required("Name of the pool; pipelines and endpoints refer to it.", "gpu-train")
     instance_types: Annotated[list[InstanceType], Field(min_length=1, max_length=MAX_INSTANCE_TYPES)] = spec_field(
@@ -566,6 +642,67 @@ class ComputePool(Strict):
         None, "Root volume in GiB. Default: 200 for GPU pools, 100 otherwise.", 200, alias="diskGiB"
     )
     architecture: Architecture = spec_field("amd64", "CPU architecture of the nodes.", "amd64")
+    sharing: GpuSharing = model_field(
+        GpuSharing, "GPU pools only: how pods share the nodes' GPUs.", {"mode": "time-slicing", "replicas": 4}
+    )
+    reservations: CapacityReservations | None = spec_field(
+        None,
+        "Capacity already paid for: EC2 On-Demand Capacity Reservations or Capacity Blocks for ML "
+        "the pool launches into first (Karpenter's `reserved` capacity type), then `fallback`. "
+        "Default: none.",
+        {"ids": ["cr-0123456789abcdef0"], "fallback": ["on-demand", "spot"]},
+    )
+    efa: bool = spec_field(
+        False,
+        "Elastic Fabric Adapter for multi-node training: GPU steps request the nodes' EFA interfaces "
+        "(Karpenter then attaches them), and the nodes join a security group that lets EFA traffic "
+        "flow between them. Every instance type must support EFA.",
+        True,
+    )
+    placement_group: PlacementGroupStrategy = spec_field(
+        "none",
+        "`cluster` creates a cluster placement group for the pool (lowest latency between its "
+        "nodes). With Karpenter 1.8 instances land in it only through capacity reservations made "
+        "in the group, so it needs `reservations`.",
+        "cluster",
+    )
+    queue: PoolQueue = model_field(PoolQueue, "The pool's share in the project's queue.", {"nominalGpus": 4})
+
+
+class QueuePriorities(Strict):
+    training: Annotated[int, Field(ge=0, le=1000000)] = spec_field(
+        1000, "Priority of training and fine-tuning steps in the project's queue.", 1000
+    )
+    batch_inference: Annotated[int, Field(ge=0, le=1000000)] = spec_field(
+        100,
+        "Priority of batch inference (and the other pooled pipeline steps) in the project's queue: "
+        "lower than training, so training preempts it when the queue is full.",
+        100,
+    )
+    serving: Annotated[int, Field(ge=0, le=1000000)] = spec_field(
+        10000,
+        "Pod priority of endpoint replicas on a pool: serving is never queued, and a replica that "
+        "finds its pool full preempts the project's queued pods there.",
+        10000,
+    )
+
+
+class Queueing(Strict):
+    enabled: bool | None = spec_field(
+        None,
+        "Admit pipeline steps on the project's pools through a Kueue queue (needs the platform's "
+        "`kueue` add-on). Default: on when the project has a GPU pool.",
+        True,
+    )
+    borrowing_limit: Annotated[int, Field(ge=0, le=100000)] | None = spec_field(
+        None,
+        "GPUs the project may borrow from other projects' idle shares in its environment on top of "
+        "its pools' `queue.nominalGpus`. Default: no limit (every idle GPU of the environment).",
+        8,
+    )
+    priorities: QueuePriorities = model_field(
+        QueuePriorities, "Priorities of training, batch inference and serving.", {"training": 1000}
+    )
 
 
 class ComputeSettings(Strict):
@@ -573,6 +710,9 @@ class ComputeSettings(Strict):
         [],
         "Node pools of the project, merged by `name` in overrides. At most 50.",
         [{"name": "gpu-train", "instanceTypes": ["g5.2xlarge"], "gpu": {"count": 1}, "capacity": "spot"}],
+    )
+    queueing: Queueing = model_field(
+        Queueing, "Queues and fair sharing of the project's GPUs (Kueue).", {"borrowingLimit": 8}
     )
 
 
@@ -670,11 +810,51 @@ class Rollout(Strict):
     percent: Percent = spec_field(10, "Traffic share for the strategy, 0–100.", 10)
 
 
+class AwakeHours(Strict):
+    start: Annotated[int, Field(ge=0, le=23)] = required("First hour (UTC) the endpoint is kept up.", 8)
+    end: Annotated[int, Field(ge=1, le=24)] = required("Hour (UTC) from which it may scale to zero again.", 18)
+
+
 class Autoscaling(Strict):
-    min_replicas: Annotated[int, Field(ge=0, le=1000)] = spec_field(1, "Minimum replicas (0 scales to zero).", 1)
+    min_replicas: Annotated[int, Field(ge=0, le=1000)] = spec_field(
+        1,
+        "Minimum replicas. 0 scales to zero when idle outside `awakeHoursUtc` (needs the monitoring "
+        "add-on): without a request buffer, an endpoint at zero answers nothing until it is woken.",
+        1,
+    )
     max_replicas: Annotated[int, Field(ge=1, le=1000)] = spec_field(3, "Maximum replicas.", 10)
     target_concurrency: Annotated[int, Field(ge=1, le=10000)] = spec_field(
         10, "In-flight requests per replica that trigger scaling.", 10
+    )
+    awake_hours_utc: AwakeHours | None = spec_field(
+        None,
+        "With `minReplicas: 0`: the daily hours (UTC) the endpoint keeps at least one replica and "
+        "comes back from zero by itself. Default: none.",
+        {"start": 8, "end": 18},
+    )
+
+
+class Startup(Strict):
+    model_size_gib: Annotated[int, Field(ge=1, le=2000)] | None = spec_field(
+        None,
+        "Size of the model weights in GiB; sizes the readiness budget (how long a replica may take "
+        "to load before it is restarted). Default: 16 for `vllm` and `huggingface`, 1 otherwise.",
+        16,
+        alias="modelSizeGiB",
+    )
+    model_cache: ModelCache | None = spec_field(
+        None,
+        "`mount`: read the weights in place from the model hub in S3 (Mountpoint for S3), so a "
+        "replica that comes back from zero starts without a copy step; `download`: KServe's "
+        "storage initializer copies them into the pod first. Default: `mount` for `vllm` and "
+        "`huggingface` when the platform runs the `mountpointS3` add-on, else `download`.",
+        "mount",
+    )
+    pre_pull: bool | None = spec_field(
+        None,
+        "Pull the serving image onto every node of the endpoint's GPU pool as it joins, so a new "
+        "replica on a warm or shared node skips the pull. Default: on for endpoints on GPU pools.",
+        True,
     )
 
 
@@ -692,6 +872,9 @@ class Endpoint(Strict):
     rollout: Rollout = model_field(Rollout, "Gradual rollout of new revisions.", {"strategy": "canary", "percent": 10})
     autoscaling: Autoscaling = model_field(Autoscaling, "Replica bounds.", {"minReplicas": 1, "maxReplicas": 5})
     request_logging: bool = spec_field(True, "Log requests and responses to the logs bucket (inference tables).", True)
+    startup: Startup = model_field(
+        Startup, "Cold starts: model cache, image pre-pulling and the readiness budget.", {"modelSizeGiB": 16}
+    )
 
 
 class ServingSettings(Strict):
@@ -725,6 +908,15 @@ class AlertRoute(Strict):
     )
 
 
+class GpuIdleAlert(Strict):
+    below_percent: Annotated[int, Field(ge=1, le=100)] = spec_field(
+        5, "A GPU is idle while its utilisation (DCGM `DCGM_FI_DEV_GPU_UTIL`) stays below this percentage.", 10
+    )
+    for_minutes: Annotated[int, Field(ge=5, le=10080)] = spec_field(
+        60, "Alert when a GPU of the project's pools has been idle this long.", 30
+    )
+
+
 class MonitoringSettings(Strict):
     schedule: Cron = spec_field("0 * * * *", "Schedule of the monitoring pipeline.", "*/30 * * * *")
     drift: DriftSettings = model_field(DriftSettings, "Data drift detection.", {"threshold": 0.2})
@@ -743,6 +935,9 @@ class MonitoringSettings(Strict):
         [{"type": "slack", "target": "#fraud-alerts"}],
     )
     retrain_on_drift: bool = spec_field(False, "Submit the training pipeline when drift exceeds the threshold.", True)
+    gpu_idle: GpuIdleAlert = model_field(
+        GpuIdleAlert, "Alert on GPUs of the project's pools that sit idle.", {"belowPercent": 5, "forMinutes": 60}
+    )
 
 
 class ModelHubSettings(Strict):

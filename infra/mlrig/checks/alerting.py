@@ -11,6 +11,8 @@ release when the graph holds the platform; otherwise the chart defaults apply.
 Metrics: a metric is produced by an Argo workflow (a custom metric a WorkflowTemplate declares,
 exported as `argo_workflows_<name>` by the controller, which must have metrics and a
 ServiceMonitor enabled), or by pods a PodMonitor/ServiceMonitor of the rule's namespace scrapes.
+GPU metrics (`DCGM_*`) come from the platform's DCGM exporter, scraped by a monitor that selects
+its pods: without the exporter (or its monitor) a GPU alert never fires.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ ROUTES = "kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig"
 MONITORS = ("PodMonitor", "ServiceMonitor")
 ARGO_PREFIX = "argo_workflows_"
 # Scraped by kube-prometheus-stack's defaults (kube-state-metrics, node-exporter, kubelet and
-# cAdvisor, the API server) and by the dcgm-exporter's ServiceMonitor.
-PLATFORM_METRIC_PREFIXES = ("kube_", "node_", "container_", "kubelet_", "apiserver_", "DCGM_")
+# cAdvisor, the API server).
+PLATFORM_METRIC_PREFIXES = ("kube_", "node_", "container_", "kubelet_", "apiserver_")
+DCGM_PREFIX = "DCGM_"
+DCGM_APP = "dcgm-exporter"
 
 
 def _release(graph: StackGraph, chart: str) -> Resource | None:
@@ -168,6 +172,24 @@ def argo_controller_scraped(graph: StackGraph) -> bool | None:
     )
 
 
+def dcgm_scraped(graph: StackGraph) -> bool:
+    """Whether the DCGM exporter runs and a monitor scrapes it: its release and a PodMonitor or
+    ServiceMonitor selecting `app.kubernetes.io/name: dcgm-exporter` (or the chart's own
+    ServiceMonitor), when the platform's plan is visible; else the add-on flags it exports."""
+    release = _release(graph, DCGM_APP)
+    if release is not None:
+        if dig(release.inputs.get("values") or {}, "serviceMonitor", "enabled"):
+            return True
+        return any(
+            dig(monitor.spec, "selector", "matchLabels", "app.kubernetes.io/name") == DCGM_APP
+            for monitor in graph.kubernetes(*MONITORS, everywhere=True)
+        )
+    if graph.everywhere("kubernetes:helm.sh/v3:Release"):
+        return False  # the platform is visible and installs no DCGM exporter
+    flags = graph.reference_outputs().get("addons")
+    return isinstance(flags, Mapping) and bool(flags.get("dcgmExporter")) and bool(flags.get("monitoring"))
+
+
 @check(
     "MLRIG-DEP-007",
     "Every metric an alert reads is produced by something Prometheus scrapes",
@@ -201,6 +223,14 @@ def alert_metrics_are_scraped(graph: StackGraph) -> Iterator[Violation]:
                             "are not scraped (controller.metricsConfig.enabled / controller.serviceMonitor.enabled "
                             "are off in the argo-workflows release)",
                             "enable controller.metricsConfig and controller.serviceMonitor in the platform's Argo release",
+                        )
+                elif pattern[1].startswith(DCGM_PREFIX):
+                    if not dcgm_scraped(graph):
+                        yield Violation(
+                            rule,
+                            f"alert {alert['alert']} reads {pattern[1]}, but no DCGM exporter is scraped: the "
+                            "dcgm-exporter add-on is off, or no PodMonitor/ServiceMonitor selects its pods",
+                            "turn on the platform's dcgmExporter and monitoring add-ons",
                         )
                 elif platform_scrapes and pattern[0] == "=" and pattern[1].startswith(PLATFORM_METRIC_PREFIXES):
                     continue

@@ -13,7 +13,13 @@ defaults). Sources (at the versions mlrig pins or, for EKS add-ons, that EKS ins
   values.yaml` (`node.resources.requests: {cpu: 10m, memory: 40Mi}`, `node.tolerateAllTaints: true`);
 - kube-prometheus-stack 79.7.1 `prometheus-node-exporter` (`resources: {}`, tolerates NoSchedule);
 - nvidia-device-plugin 0.18.0 and dcgm-exporter 4.1.1 (`resources: {}`; placement from the values
-  mlrig sets: GPU nodes only).
+  mlrig sets: GPU nodes only);
+- aws-efa-k8s-device-plugin v0.5.30 (`resources.requests: {cpu: 10m, memory: 20Mi}`; node affinity
+  on the EFA-capable instance types it lists: EFA nodes only);
+- aws-mountpoint-s3-csi-driver 2.7.0 `s3-csi-node` (`node.resources.requests: {cpu: 10m, memory:
+  40Mi}`, `node.tolerateAllTaints: true`). Its Mountpoint Pods request nothing by default.
+
+DaemonSets a stack declares itself (a project's image pre-puller) count with their pod template.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class DaemonSetFact:
     # Where the values of a chart keep this DaemonSet's resources, tolerations and affinity.
     values_path: tuple[str, ...] = ()
     gpu_nodes_only: bool = False
+    efa_nodes_only: bool = False
 
 
 EKS_ADDON_DAEMONSETS: dict[str, tuple[DaemonSetFact, ...]] = {
@@ -52,6 +59,8 @@ CHART_DAEMONSETS: dict[str, tuple[DaemonSetFact, ...]] = {
     ),
     "nvidia-device-plugin": (DaemonSetFact("nvidia-device-plugin", 0, 0, (), (), gpu_nodes_only=True),),
     "dcgm-exporter": (DaemonSetFact("dcgm-exporter", 0, 0, (), (), gpu_nodes_only=True),),
+    "aws-efa-k8s-device-plugin": (DaemonSetFact("aws-efa-k8s-device-plugin", 10, 20, (), (), efa_nodes_only=True),),
+    "aws-mountpoint-s3-csi-driver": (DaemonSetFact("s3-csi-node", 10, 40, TOLERATE_ALL, ("node",)),),
 }
 # What mlrig's platform installs on every cluster (platform/cluster.py CORE_ADDONS).
 MLRIG_CORE_ADDONS = ("eks-pod-identity-agent", "vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver")
@@ -68,6 +77,7 @@ class PlacedDaemonSet:
     affinity: Mapping[str, Any] | None
     node_selector: Mapping[str, str]
     gpu_nodes_only: bool
+    efa_nodes_only: bool = False
 
 
 def chart_name(release: Resource) -> str:
@@ -89,7 +99,37 @@ def _placed(fact: DaemonSetFact, values: Mapping[str, Any] | None) -> PlacedDaem
         scope.get("affinity"),
         dict(scope.get("nodeSelector") or {}),
         fact.gpu_nodes_only and not scope.get("affinity"),
+        fact.efa_nodes_only and not scope.get("affinity"),
     )
+
+
+def declared_daemonsets(graph: StackGraph) -> list[PlacedDaemonSet]:
+    """DaemonSet objects of the stack (and of the stacks it sees): their pod templates' requests
+    (init containers run one at a time, before the others) and placement."""
+    placed = []
+    for daemonset in graph.kubernetes("DaemonSet", everywhere=True):
+        pod = dig(daemonset.spec, "template", "spec") or {}
+        cpu = memory = 0
+        for container in pod.get("containers") or []:
+            requests = dig(container, "resources", "requests") or {}
+            cpu += quantities.cpu_millis(requests.get("cpu")) or 0
+            memory += quantities.memory_mib(requests.get("memory")) or 0
+        for container in pod.get("initContainers") or []:
+            requests = dig(container, "resources", "requests") or {}
+            cpu = max(cpu, quantities.cpu_millis(requests.get("cpu")) or 0)
+            memory = max(memory, quantities.memory_mib(requests.get("memory")) or 0)
+        placed.append(
+            PlacedDaemonSet(
+                daemonset.k8s_name,
+                cpu,
+                memory,
+                tuple(pod.get("tolerations") or ()),
+                pod.get("affinity"),
+                dict(pod.get("nodeSelector") or {}),
+                False,
+            )
+        )
+    return placed
 
 
 def installed_daemonsets(graph: StackGraph) -> list[PlacedDaemonSet] | None:
@@ -108,7 +148,7 @@ def installed_daemonsets(graph: StackGraph) -> list[PlacedDaemonSet] | None:
             for release in releases
             for fact in CHART_DAEMONSETS.get(chart_name(release), ())
         ]
-        return placed
+        return placed + declared_daemonsets(graph)
     flags = graph.reference_outputs().get("addons")
     if not isinstance(flags, Mapping):
         return None
@@ -116,16 +156,29 @@ def installed_daemonsets(graph: StackGraph) -> list[PlacedDaemonSet] | None:
         monitoring=bool(flags.get("monitoring")),
         device_plugin=bool(flags.get("nvidiaDevicePlugin")),
         dcgm_exporter=bool(flags.get("dcgmExporter")),
-    )
+        efa_device_plugin=bool(flags.get("efaDevicePlugin")),
+        mountpoint_s3=bool(flags.get("mountpointS3")),
+    ) + declared_daemonsets(graph)
 
 
-def mlrig_daemonsets(*, monitoring: bool, device_plugin: bool, dcgm_exporter: bool) -> list[PlacedDaemonSet]:
+def mlrig_daemonsets(
+    *,
+    monitoring: bool,
+    device_plugin: bool,
+    dcgm_exporter: bool,
+    efa_device_plugin: bool = False,
+    mountpoint_s3: bool = False,
+) -> list[PlacedDaemonSet]:
     """What an mlrig platform with these add-ons installs (for bundle validation, before any plan)."""
     placed = [_placed(f, None) for addon in MLRIG_CORE_ADDONS for f in EKS_ADDON_DAEMONSETS.get(addon, ())]
-    if monitoring:
-        placed += [_placed(f, None) for f in CHART_DAEMONSETS["kube-prometheus-stack"]]
-    if device_plugin:
-        placed += [_placed(f, None) for f in CHART_DAEMONSETS["nvidia-device-plugin"]]
-    if dcgm_exporter:
-        placed += [_placed(f, None) for f in CHART_DAEMONSETS["dcgm-exporter"]]
+    charts = {
+        "kube-prometheus-stack": monitoring,
+        "nvidia-device-plugin": device_plugin,
+        "dcgm-exporter": dcgm_exporter,
+        "aws-efa-k8s-device-plugin": efa_device_plugin,
+        "aws-mountpoint-s3-csi-driver": mountpoint_s3,
+    }
+    for chart, installed in charts.items():
+        if installed:
+            placed += [_placed(f, None) for f in CHART_DAEMONSETS[chart]]
     return placed

@@ -5,7 +5,10 @@ A pod's pool is found the way the scheduler and Karpenter find it: the NodePools
 groups) whose taints the pod tolerates and whose labels and requirements its `nodeSelector` and
 required node affinity match. A node of an instance type offers the capacity of the type minus
 kube-reserved, the eviction threshold and Karpenter's VM overhead (`mlrig.instance_facts`), minus
-the requests of the DaemonSets that run on it (`daemonsets.py`). Pods come from Deployments,
+the requests of the DaemonSets that run on it (`daemonsets.py`). A node whose labels select a
+time-slicing or MIG configuration of the device plugin advertises its GPU slices
+(`gpu_sharing.py`): pods pack by slices, at most one each, while NodePool limits stay in physical
+GPUs (Karpenter's unit). EFA interfaces (`vpc.amazonaws.com/efa`) count like GPUs. Pods come from Deployments,
 StatefulSets, Jobs, KServe InferenceService predictors (with the logger sidecar KServe adds) and
 Argo workflow templates (× the parallel fan-out of the step that runs them).
 """
@@ -17,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import gpu_sharing
 from ..instance_facts import Allocatable, InstanceFacts, all_facts, facts_of, node_allocatable
 from . import Violation, check, quantities
 from .daemonsets import PlacedDaemonSet, installed_daemonsets
@@ -35,6 +39,7 @@ WORKLOAD_TYPES = (
     "kubernetes:argoproj.io/v1alpha1:Workflow",
 )
 GPU = "nvidia.com/gpu"
+EFA = "vpc.amazonaws.com/efa"
 BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
 # KServe v0.15.0 `inferenceservice-config` (charts/kserve-resources/templates/configmap.yaml): the
 # logger sidecar and the storage-initializer init container each request 100m CPU and 100Mi.
@@ -50,22 +55,38 @@ class Requests:
     cpu_millis: int = 0
     memory_mib: int = 0
     gpus: int = 0
+    efa: int = 0
 
     def plus(self, other: Requests) -> Requests:
-        return Requests(self.cpu_millis + other.cpu_millis, self.memory_mib + other.memory_mib, self.gpus + other.gpus)
+        return Requests(
+            self.cpu_millis + other.cpu_millis,
+            self.memory_mib + other.memory_mib,
+            self.gpus + other.gpus,
+            self.efa + other.efa,
+        )
 
     def at_least(self, other: Requests) -> Requests:
         return Requests(
-            max(self.cpu_millis, other.cpu_millis), max(self.memory_mib, other.memory_mib), max(self.gpus, other.gpus)
+            max(self.cpu_millis, other.cpu_millis),
+            max(self.memory_mib, other.memory_mib),
+            max(self.gpus, other.gpus),
+            max(self.efa, other.efa),
         )
 
     def fits(self, offer: Allocatable) -> bool:
-        return self.cpu_millis <= offer.cpu_millis and self.memory_mib <= offer.memory_mib and self.gpus <= offer.gpus
+        return (
+            self.cpu_millis <= offer.cpu_millis
+            and self.memory_mib <= offer.memory_mib
+            and self.gpus <= offer.gpus
+            and self.efa <= offer.efa
+        )
 
     def text(self) -> str:
         parts = [f"{quantities.show_cpu(self.cpu_millis)} CPU", f"{quantities.show_memory(self.memory_mib)} memory"]
         if self.gpus:
             parts.append(f"{self.gpus} GPU(s)")
+        if self.efa:
+            parts.append(f"{self.efa} EFA interface(s)")
         return ", ".join(parts)
 
 
@@ -81,6 +102,7 @@ def container_requests(container: Mapping[str, Any]) -> Requests:
         quantities.cpu_millis(amount("cpu")) or 0,
         quantities.memory_mib(amount("memory")) or 0,
         quantities.count(amount(GPU)) or 0,
+        quantities.count(amount(EFA)) or 0,
     )
 
 
@@ -340,6 +362,8 @@ def daemonset_overhead(shape: NodeShape, daemonsets: Iterable[PlacedDaemonSet]) 
     for daemonset in daemonsets:
         if daemonset.gpu_nodes_only and not shape.facts.nvidia_gpus:
             continue
+        if daemonset.efa_nodes_only and not shape.facts.efa:
+            continue
         if accepts(
             shape,
             node_selector=daemonset.node_selector,
@@ -351,8 +375,17 @@ def daemonset_overhead(shape: NodeShape, daemonsets: Iterable[PlacedDaemonSet]) 
 
 
 def offer(shape: NodeShape, daemonsets: Iterable[PlacedDaemonSet]) -> Allocatable:
+    """What pods may request on a node of the shape: GPUs as the device plugin advertises them."""
     overhead = daemonset_overhead(shape, daemonsets)
-    return node_allocatable(shape.facts).minus(overhead.cpu_millis, overhead.memory_mib)
+    allocatable = node_allocatable(shape.facts).minus(overhead.cpu_millis, overhead.memory_mib)
+    return allocatable.with_gpus(gpu_sharing.advertised_gpus(shape.facts, shape.labels))
+
+
+def fits_shape(pod: Requests, shape: NodeShape, shape_offer: Allocatable) -> bool:
+    """The pod fits the node, and asks no more GPUs than one pod may take on a shared node (the
+    device plugin fails time-sliced requests above one; a CUDA process sees one MIG instance)."""
+    most = gpu_sharing.max_request_per_pod(shape.labels)
+    return pod.fits(shape_offer) and (most is None or pod.gpus <= most)
 
 
 def offer_text(offer: Allocatable) -> str:
@@ -390,6 +423,13 @@ def placements(graph: StackGraph) -> Iterator[Placement]:
                 continue  # its nodes are the platform's, which this graph does not hold
             offers = {f"{s.pool_name}/{s.facts.name}": offer(s, daemonsets) for s in eligible}
             yield Placement(pod, eligible, offers)
+
+
+def placement_fits(placement: Placement) -> bool:
+    return any(
+        fits_shape(placement.pod.requests, s, placement.offers[f"{s.pool_name}/{s.facts.name}"])
+        for s in placement.shapes
+    )
 
 
 def _largest(placement: Placement) -> tuple[str, Allocatable]:
@@ -430,7 +470,16 @@ def pods_fit_their_pool(graph: StackGraph) -> Iterator[Violation]:
                 "point the workload at a compute pool of the bundle, or fix its tolerations",
             )
             continue
-        if any(pod.requests.fits(o) for o in placement.offers.values()):
+        if placement_fits(placement):
+            continue
+        shared = [s for s in placement.shapes if gpu_sharing.max_request_per_pod(s.labels) is not None]
+        if shared and pod.requests.gpus > 1 and len(shared) == len(placement.shapes):
+            yield Violation(
+                pod.workload,
+                f"{pod.label} requests {pod.requests.gpus} GPUs on pool '{shared[0].pool_name}', whose nodes share their "
+                "GPUs (time-slicing or MIG): a pod there gets one GPU slice at most, the device plugin fails larger requests",
+                "request one GPU, or run the workload on a pool without GPU sharing",
+            )
             continue
         where, best = _largest(placement)
         pool = where.split("/")[0]
@@ -450,6 +499,8 @@ def _nodes_needed(pod: Requests, together: int, offer: Allocatable) -> int:
     per_node = [offer.cpu_millis // max(pod.cpu_millis, 1), offer.memory_mib // max(pod.memory_mib, 1)]
     if pod.gpus:
         per_node.append(offer.gpus // pod.gpus)
+    if pod.efa:
+        per_node.append(offer.efa // pod.efa)
     return math.ceil(together / max(min(per_node), 1))
 
 
@@ -467,7 +518,7 @@ def pools_hold_workloads(graph: StackGraph) -> Iterator[Violation]:
         room = False
         for shape in placement.shapes:
             shape_offer = placement.offers[f"{shape.pool_name}/{shape.facts.name}"]
-            if not pod.requests.fits(shape_offer):
+            if not fits_shape(pod.requests, shape, shape_offer):
                 continue
             if shape.limits is None:
                 room = True

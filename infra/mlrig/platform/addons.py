@@ -10,8 +10,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
+import yaml
 
-from .. import naming
+from .. import gpu_sharing, naming
 from ..bundle.model import Addons
 from .cluster import SYSTEM_TOLERATIONS, Cluster
 from .context import PlatformTarget, pod_identity_trust, policy_document
@@ -23,7 +24,9 @@ from .versions import (
     KSERVE,
     KSERVE_CRD,
     KUBE_PROMETHEUS_STACK,
+    KUEUE,
     METRICS_SERVER,
+    MOUNTPOINT_S3_CSI,
     Chart,
     pinned,
 )
@@ -117,6 +120,9 @@ def addon_flags(addons: Addons) -> dict[str, bool]:
         "monitoring": addons.monitoring.enabled,
         "externalSecrets": addons.external_secrets.enabled,
         "metricsServer": addons.metrics_server.enabled,
+        "kueue": addons.kueue.enabled,
+        "efaDevicePlugin": addons.efa_device_plugin.enabled,
+        "mountpointS3": addons.mountpoint_s3.enabled,
     }
 
 
@@ -143,6 +149,94 @@ def prometheus_values(*, grafana_admin_secret: bool) -> dict[str, Any]:
             "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"}
         }
     return values
+
+
+# --- Kueue ---------------------------------------------------------------------------------------
+
+KUEUE_NAMESPACE = naming.KUEUE_NAMESPACE
+KUEUE_API = "kueue.x-k8s.io/v1beta2"
+# How long an admitted job may take for all its pods to run before Kueue evicts it, frees its
+# quota and requeues it: long enough for Karpenter to launch GPU nodes from zero (3–5 minutes,
+# more for p4d/p5), short enough that a job stuck half-scheduled (one worker's node never came:
+# no capacity) does not hold its GPUs for hours.
+KUEUE_PODS_READY_TIMEOUT = "20m"
+
+
+def kueue_configuration() -> dict[str, Any]:
+    """Kueue's controller configuration (v1beta2), the chart's defaults changed only where mlrig
+    needs it:
+
+    - `managedJobsNamespaceSelector`: only namespaces a project opted in (label `mlrig.io/kueue:
+      enabled`) are managed; the chart's webhooks use the same selector, so no pod of another
+      namespace (kube-system, the platform's add-ons, projects without queues) ever waits for it;
+    - `integrations.frameworks: [pod]`: Argo Workflows has no Kueue integration; its step pods are
+      admitted as plain pods (one Workload per step, a pod group for a multi-worker step). The
+      Deployment/StatefulSet integrations stay off, so serving is never queued;
+    - `waitForPodsReady`: all-or-nothing in practice, not only in quota: a job whose pods do not
+      all run within the timeout is evicted and requeued, releasing what it holds;
+    - `resources.excludeResourcePrefixes`: EFA interfaces are a node's NICs, not a quota.
+    """
+    return {
+        "apiVersion": "config.kueue.x-k8s.io/v1beta2",
+        "kind": "Configuration",
+        "health": {"healthProbeBindAddress": ":8081"},
+        "metrics": {"bindAddress": ":8443"},
+        "webhook": {"port": 9443},
+        "leaderElection": {"leaderElect": True, "resourceName": "c1f6bfd2.kueue.x-k8s.io"},
+        "controller": {
+            "groupKindConcurrency": {
+                "Pod": 5,
+                "Workload.kueue.x-k8s.io": 10,
+                "LocalQueue.kueue.x-k8s.io": 5,
+                "ClusterQueue.kueue.x-k8s.io": 5,
+                "ResourceFlavor.kueue.x-k8s.io": 1,
+            }
+        },
+        "clientConnection": {"qps": 300, "burst": 500},
+        "manageJobsWithoutQueueName": False,
+        "managedJobsNamespaceSelector": {"matchLabels": {naming.KUEUE_OPT_IN_LABEL: naming.KUEUE_OPT_IN_VALUE}},
+        "waitForPodsReady": {
+            "timeout": KUEUE_PODS_READY_TIMEOUT,
+            "blockAdmission": False,
+            "requeuingStrategy": {"timestamp": "Eviction", "backoffBaseSeconds": 60, "backoffMaxSeconds": 3600},
+        },
+        "integrations": {"frameworks": ["pod"]},
+        "resources": {"excludeResourcePrefixes": ["vpc.amazonaws.com/efa"]},
+    }
+
+
+def kueue_values(*, prometheus: bool) -> dict[str, Any]:
+    """The Kueue chart (0.19.2): its configuration, and the feature gate that keeps team-chosen
+    priorities inside each team's queue: with `PrioritySortingWithinCohort` off, workloads that
+    borrow are ordered by age, not by a priority another team picked."""
+    return {
+        "managerConfig": {"controllerManagerConfigYaml": yaml.safe_dump(kueue_configuration(), sort_keys=False)},
+        "controllerManager": {
+            "featureGates": [{"name": "PrioritySortingWithinCohort", "enabled": False}],
+            **TOLERATE_SYSTEM,
+        },
+        "enablePrometheus": prometheus,
+    }
+
+
+def shared_gpu_flavor_spec() -> dict[str, Any]:
+    """The flavor whole GPUs of every project are counted in, so that the projects of one cohort
+    can lend each other idle GPUs: it matches nodes of pools without sharing only (a time-sliced
+    or MIG pool's slices are counted in the pool's own flavor)."""
+    return {"nodeLabels": {gpu_sharing.SHARING_LABEL: "none"}}
+
+
+# --- Mountpoint for Amazon S3 ---------------------------------------------------------------------
+
+
+def mountpoint_values() -> dict[str, Any]:
+    """The CSI driver v2: its node DaemonSet runs everywhere (the chart tolerates every taint),
+    Mountpoint Pods in `mount-s3`. No driver-level credentials: mlrig's volumes use
+    `authenticationSource: pod`, so each pod reads S3 with its own Pod Identity role."""
+    return {
+        "node": {"tolerateAllTaints": True},
+        "mountpointPod": {"namespace": naming.MOUNTPOINT_NAMESPACE, "createNamespace": True},
+    }
 
 
 def argo_values(*, service_monitor: bool) -> dict[str, Any]:
@@ -209,6 +303,16 @@ class ClusterAddons(pulumi.ComponentResource):
             )
         if addons.kserve.enabled:
             self._kserve(addons)
+        if addons.kueue.enabled:
+            self._kueue(addons)
+        if addons.mountpoint_s3.enabled:
+            self._release(
+                "aws-mountpoint-s3-csi-driver",
+                MOUNTPOINT_S3_CSI,
+                addons.mountpoint_s3.version,
+                naming.KUBE_SYSTEM_NAMESPACE,
+                mountpoint_values(),
+            )
         if addons.metrics_server.enabled:
             self._release(
                 "metrics-server",
@@ -310,6 +414,27 @@ class ClusterAddons(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self, provider=self._provider, depends_on=[*self._depends, *self._in(namespace), *depends_on]
             ),
+        )
+
+    def _kueue(self, addons: Addons) -> None:
+        """Kueue and the flavor every project's whole GPUs are counted in (projects add their own
+        ClusterQueues, flavors and LocalQueues)."""
+        release = self._release(
+            "kueue",
+            KUEUE,
+            addons.kueue.version,
+            self._namespace(KUEUE_NAMESPACE),
+            kueue_values(prometheus=self.monitoring is not None),
+            # Its ServiceMonitor needs the Prometheus operator's CRD.
+            depends_on=[self.monitoring] if self.monitoring is not None else [],
+        )
+        k8s.apiextensions.CustomResource(
+            f"{self._prefix}-shared-gpu-flavor",
+            api_version=KUEUE_API,
+            kind="ResourceFlavor",
+            metadata={"name": naming.shared_gpu_flavor(self._target.platform.name)},
+            spec=shared_gpu_flavor_spec(),
+            opts=pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=[release]),
         )
 
     def _kserve(self, addons: Addons) -> None:

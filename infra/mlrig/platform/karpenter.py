@@ -327,7 +327,14 @@ class Karpenter(pulumi.ComponentResource):
             version=chart.version,
             namespace=NAMESPACE,
             values={
-                "settings": {"clusterName": cluster_name, "interruptionQueue": queue.name},
+                "settings": {
+                    "clusterName": cluster_name,
+                    "interruptionQueue": queue.name,
+                    # Pools with `reservations` use the `reserved` capacity type and their
+                    # EC2NodeClass's capacityReservationSelectorTerms: beta in 1.8 and on by
+                    # default, set here so an older `version` override does not silently drop it.
+                    "featureGates": {"reservedCapacity": True},
+                },
                 "serviceAccount": {"name": SERVICE_ACCOUNT},
                 "replicas": 2,
                 "nodeSelector": SYSTEM_LABEL,

@@ -18,6 +18,7 @@ from .kube import addons_of
 from .monitoring_rules import MonitoringRules
 from .pipelines import DEFAULT_IMAGE_TAG, Pipelines
 from .pools import ComputePools
+from .queues import Queues
 from .serving import Serving
 from .tracking_server import TrackingServer
 from .workspace import Workspace
@@ -49,8 +50,14 @@ def build_kubernetes_side(
         opts=opts,
     )
     in_namespace: list[pulumi.Resource] = [workspace, *depends_on]
+    # What workloads on the pools wait for, and what a teardown deletes only after them: the
+    # NodePools (so the nodes drain empty before Karpenter removes them) and the queue.
+    capacity: list[pulumi.Resource] = []
     if addons.karpenter.enabled and ctx.env.spec.compute.pools:
-        ComputePools(f"{prefix}-pools", ctx, depends_on=[workspace], opts=opts)
+        pools = ComputePools(f"{prefix}-pools", ctx, depends_on=[workspace], opts=opts)
+        capacity += pools.resources
+    queues = Queues(f"{prefix}-queues", ctx, depends_on=[workspace], opts=opts)
+    capacity += queues.resources
     TrackingServer(f"{prefix}-tracking", ctx, handoff.tracking_database, depends_on=in_namespace, opts=opts)
     if addons.argo_workflows.enabled and ctx.env.spec.pipelines:
         Pipelines(
@@ -58,12 +65,17 @@ def build_kubernetes_side(
             ctx,
             image_tag=image_tag,
             vector_database=handoff.vector_database,
-            depends_on=in_namespace,
+            depends_on=[*in_namespace, *capacity],
             opts=opts,
         )
     if addons.kserve.enabled and ctx.env.spec.serving.endpoints:
         Serving(
-            f"{prefix}-serving", ctx, image_tag=image_tag, key_arn=handoff.key_arn, depends_on=in_namespace, opts=opts
+            f"{prefix}-serving",
+            ctx,
+            image_tag=image_tag,
+            key_arn=handoff.key_arn,
+            depends_on=[*in_namespace, *capacity],
+            opts=opts,
         )
     llm = ctx.env.spec.llm
     if llm.gateway is not None or llm.feedback.enabled:

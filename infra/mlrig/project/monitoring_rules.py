@@ -16,7 +16,10 @@ Metrics used:
   metrics of the model servers (vLLM and FastAPI servers instrumented with
   prometheus-fastapi-instrumentator; custom images must expose the same), scraped from every
   predictor pod by the namespace's PodMonitor and labelled `inference_service`. KServe runs in
-  RawDeployment mode, so there is no Knative queue-proxy to measure requests.
+  RawDeployment mode, so there is no Knative queue-proxy to measure requests;
+- `DCGM_FI_DEV_GPU_UTIL` — GPU utilisation from the platform's DCGM exporter, whose PodMonitor
+  labels every GPU with the project namespace (`mlrig_namespace`) and pool (`mlrig_pool`) of its
+  node: an idle GPU runs no pod, so only its node says whose it is.
 """
 
 from __future__ import annotations
@@ -176,6 +179,39 @@ def drift_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[dic
     ]
 
 
+GPU_UTIL_METRIC = "DCGM_FI_DEV_GPU_UTIL"
+GPU_NAMESPACE_LABEL = "mlrig_namespace"  # set by the platform's DCGM PodMonitor (platform/gpu.py)
+
+
+def watches_gpus(ctx: ProjectContext) -> bool:
+    addons = addons_of(ctx)
+    has_gpus = any(pool.gpu is not None for pool in ctx.env.spec.compute.pools)
+    return has_gpus and addons.dcgm_exporter.enabled and addons.monitoring.enabled and addons.karpenter.enabled
+
+
+def gpu_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[dict[str, Any]]:
+    """One alert per GPU of the project's pools whose utilisation stayed under the threshold for
+    the whole period (a GPU-hour costs dollars whether it computes or not)."""
+    idle = monitoring.gpu_idle
+    selector = f'{GPU_NAMESPACE_LABEL}="{ctx.names.namespace}"'
+    return [
+        {
+            "alert": "MlrigGpuIdle",
+            "expr": f"{GPU_UTIL_METRIC}{{{selector}}} < {idle.below_percent}",
+            "for": f"{idle.for_minutes}m",
+            "labels": {**alert_labels(ctx), "severity": "warning"},
+            "annotations": {
+                "summary": f"GPU idle for {idle.for_minutes} minutes (utilisation < {idle.below_percent}%)",
+                "description": (
+                    "GPU {{ $labels.gpu }} of pool {{ $labels.mlrig_pool }} on {{ $labels.node }} is "
+                    "{{ $value }}% busy: an idle GPU still costs its instance. Stop what holds it, or "
+                    "lower the pool's min."
+                ),
+            },
+        }
+    ]
+
+
 def rule_groups(ctx: ProjectContext) -> list[dict[str, Any]]:
     spec = ctx.env.spec
     monitoring = spec.monitoring
@@ -187,6 +223,8 @@ def rule_groups(ctx: ProjectContext) -> list[dict[str, Any]]:
         groups.append({"name": f"{prefix}.serving", "rules": serving_rules(ctx, monitoring)})
     if any(p.type == "monitoring" for p in spec.pipelines.values()):
         groups.append({"name": f"{prefix}.drift", "rules": drift_rules(ctx, monitoring)})
+    if watches_gpus(ctx):
+        groups.append({"name": f"{prefix}.gpus", "rules": gpu_rules(ctx, monitoring)})
     return groups
 
 

@@ -14,6 +14,13 @@ Step contract with the project's image: each step container gets `--step=<step>`
 - fine-tuning with `workers > 1`: a rendezvous daemon (torch TCPStore) and `workers` parallel pods
   running `torchrun --nnodes=<workers>` against it.
 - every other type: one `run` step.
+
+Steps on a pool go through the project's queue when it has one (`queues.py`): their pods carry
+the LocalQueue and priority labels, Kueue admits them as plain pods, and the workers of a
+distributed run form one pod group, admitted together or not at all. A queued step is retried
+whatever ended it (`retryPolicy: Always`): Kueue preempting a borrower, or evicting a run whose
+pods did not all start in time, deletes its pods. Steps on an EFA pool request the nodes' EFA
+interfaces (`vpc.amazonaws.com/efa`), which is what makes Karpenter attach them.
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ from .kube import (
     metadata,
     restricted_container_security,
 )
-from .pools import scheduling
+from .pools import efa_per_pod, find_pool, scheduling
+from .queues import gang, step_labels
 from .tracking import DatabaseConnection
 from .tracking_server import tracking_uri
 
@@ -72,11 +80,24 @@ def parameter_args(params: dict[str, str]) -> list[str]:
     return [f"--{name}={{{{workflow.parameters.{name}}}}}" for name in params]
 
 
-def step_resources(pipeline: Pipeline) -> dict[str, Any]:
+EFA_RESOURCE = "vpc.amazonaws.com/efa"
+
+
+def step_resources(pipeline: Pipeline, efa: int = 0) -> dict[str, Any]:
     amounts: dict[str, Any] = {"cpu": pipeline.resources.cpu, "memory": pipeline.resources.memory}
     if pipeline.resources.gpu:
         amounts["nvidia.com/gpu"] = str(pipeline.resources.gpu)
+    if efa:
+        amounts[EFA_RESOURCE] = str(efa)
     return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def step_efa(ctx: ProjectContext, pipeline: Pipeline) -> int:
+    """EFA interfaces a GPU step on an EFA pool requests (0 elsewhere)."""
+    pool = find_pool(ctx, pipeline.pool)
+    if pool is None or not pool.efa or (pool.gpu is not None and pipeline.resources.gpu == 0):
+        return 0
+    return efa_per_pod(pool, pipeline.resources.gpu)
 
 
 def step_env(ctx: ProjectContext, name: str, pipeline: Pipeline) -> list[dict[str, Any]]:
@@ -123,7 +144,7 @@ def container(
         "image": image,
         "args": [f"--step={step}", *parameter_args(workflow_parameters(ctx, pipeline)), *extra_args],
         "env": step_env(ctx, name, pipeline),
-        "resources": LIGHT_RESOURCES if light else step_resources(pipeline),
+        "resources": LIGHT_RESOURCES if light else step_resources(pipeline, step_efa(ctx, pipeline)),
         "securityContext": restricted_container_security(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
@@ -154,8 +175,24 @@ def vector_db_template(database: DatabaseConnection) -> dict[str, Any]:
     }
 
 
-def retry(pipeline: Pipeline) -> dict[str, Any]:
-    return {"limit": pipeline.retries, "retryPolicy": "OnFailure"}
+def retry(pipeline: Pipeline, *, queued: bool = False) -> dict[str, Any]:
+    return {"limit": pipeline.retries, "retryPolicy": "Always" if queued else "OnFailure"}
+
+
+def pooled(ctx: ProjectContext, pipeline: Pipeline, *, workers: bool = False) -> dict[str, Any]:
+    """What a step on the pipeline's pool carries: node selector and tolerations, and, with a
+    queue, the pod labels (and pod group of a run's workers) Kueue admits it by, and a retry
+    strategy that also retries a preempted or evicted step."""
+    fields: dict[str, Any] = {**scheduling(ctx, pipeline.pool)}
+    labels = step_labels(ctx, pipeline)
+    annotations: dict[str, str] = {}
+    if workers:
+        group_labels, annotations = gang(ctx, pipeline)
+        labels = {**labels, **group_labels}
+    if labels:
+        fields["metadata"] = {"labels": labels, **({"annotations": annotations} if annotations else {})}
+    fields["retryStrategy"] = retry(pipeline, queued=bool(labels))
+    return fields
 
 
 def output_parameter(name: str) -> dict[str, Any]:
@@ -200,8 +237,7 @@ def run_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str
     return [
         {
             "name": "main",
-            **scheduling(ctx, pipeline.pool),
-            "retryStrategy": retry(pipeline),
+            **pooled(ctx, pipeline),
             "container": container(ctx, name, pipeline, image, "run"),
         }
     ]
@@ -297,8 +333,7 @@ def monitoring_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, ima
         {"name": "main", "dag": {"tasks": tasks}},
         {
             "name": "drift",
-            **scheduling(ctx, pipeline.pool),
-            "retryStrategy": retry(pipeline),
+            **pooled(ctx, pipeline),
             "container": container(ctx, name, pipeline, image, "drift", extra_args=drift_args),
             "outputs": {"parameters": [output_parameter("drifted"), output_parameter("score")]},
             "metrics": {
@@ -314,8 +349,7 @@ def monitoring_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, ima
         },
         {
             "name": "quality",
-            **scheduling(ctx, pipeline.pool),
-            "retryStrategy": retry(pipeline),
+            **pooled(ctx, pipeline),
             "container": container(ctx, name, pipeline, image, "quality", extra_args=quality_args),
         },
         {
@@ -380,8 +414,7 @@ def fine_tuning_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, im
         {
             "name": "worker",
             "inputs": {"parameters": [{"name": "rendezvous"}]},
-            **scheduling(ctx, pipeline.pool),
-            "retryStrategy": retry(pipeline),
+            **pooled(ctx, pipeline, workers=True),
             "container": container(ctx, name, pipeline, image, "train", command=launcher),
         },
     ]

@@ -1,9 +1,24 @@
 """The project's compute pools as Karpenter NodePools + EC2NodeClasses.
 
 Every pool's nodes carry the project's taint and label, GPU pools also the `nvidia.com/gpu`
-taint. Workloads get their node selector and tolerations from `node_selector_for` and
-`tolerations_for`, which derive from the same `pool_taints`, so taints and tolerations can never
-disagree.
+taint and the label that picks their device-plugin configuration (whole GPUs, time-slicing or
+MIG, `gpu_sharing.py`). Workloads get their node selector and tolerations from
+`node_selector_for` and `tolerations_for`, which derive from the same `pool_taints` and
+`pool_labels`, so taints and tolerations can never disagree.
+
+Capacity: a pool with `reservations` launches into its EC2 capacity reservations (Karpenter's
+`reserved` capacity type) first, then `fallback` in order: the first fallback type shares the
+reserved NodePool (Karpenter always prefers reserved offerings), a second one gets its own
+NodePool of lower weight. EFA pools' nodes join a security group that lets EFA traffic flow
+between them; `placementGroup: cluster` creates a cluster placement group.
+
+Teardown (removing a pool or destroying the stack) must leave no instance, ENI or volume behind.
+Pulumi deletes a resource only after everything that depends on it, so the dependencies say the
+order: workloads (pipelines, endpoints, warm placeholders) depend on the pools, so they go first and
+the nodes empty; then the NodePool (Karpenter deletes its NodeClaims, drains and terminates the
+instances: the root volume and every ENI are delete-on-termination); then the EC2NodeClass, whose
+finalizer waits until no NodeClaim uses it and removes the instance profile; only then the EFA
+security group and the placement group, which AWS refuses to delete while instances use them.
 """
 
 from __future__ import annotations
@@ -13,11 +28,13 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from .. import pins
+from .. import gpu_sharing, naming, pins
 from ..aws_catalog import nvidia_gpus, split_instance_type
 from ..bundle.model import ComputePool, ProjectSpec
+from ..instance_facts import facts_of
 from .context import ProjectContext
 from .kube import cpu_cores, metadata, restricted_container_security, restricted_pod_security
 
@@ -95,10 +112,46 @@ def node_capacity(pool: ComputePool) -> tuple[int, int]:
 
 
 def gpus_per_node(pool: ComputePool) -> int:
-    """GPUs of the pool's largest node (limits are counted in these)."""
+    """Physical GPUs of the pool's largest node (NodePool limits are counted in these: Karpenter
+    knows instance types, not how the device plugin shares them)."""
     if pool.gpu is None:
         return 0
     return max((nvidia_gpus(t) or pool.gpu.count) for t in pool.instance_types)
+
+
+def slices_per_node(pool: ComputePool) -> int:
+    """`nvidia.com/gpu` the pool's largest node advertises to pods: its GPUs, times the replicas
+    (time-slicing) or MIG instances per GPU. Quotas and queues count these."""
+    if pool.gpu is None:
+        return 0
+    sharing = pool.sharing
+    best = 0
+    for instance_type in pool.instance_types:
+        facts = facts_of(instance_type)
+        physical = nvidia_gpus(instance_type) or pool.gpu.count
+        per_gpu = gpu_sharing.slices_per_gpu(sharing.mode, sharing.replicas, sharing.profile, facts) if facts else 1
+        best = max(best, physical * per_gpu)
+    return best
+
+
+def efa_per_node(pool: ComputePool) -> int:
+    """EFA interfaces every instance type of the pool has (0 without `efa`)."""
+    if not pool.efa:
+        return 0
+    counts = [f.efa for t in pool.instance_types if (f := facts_of(t)) is not None]
+    return min(counts) if counts else 0
+
+
+def efa_per_pod(pool: ComputePool, gpus: int) -> int:
+    """EFA interfaces a pod requests on an EFA pool: its share of the node's, by GPUs (all of them
+    for a pod taking every GPU). Requesting `vpc.amazonaws.com/efa` is what makes Karpenter attach
+    EFA interfaces when it launches the node."""
+    per_node = efa_per_node(pool)
+    if per_node == 0:
+        return 0
+    gpus_here = min((nvidia_gpus(t) or 1) for t in pool.instance_types) if pool.gpu is not None else 1
+    share = per_node * max(gpus, 1) // max(gpus_here, 1) if pool.gpu is not None else per_node
+    return max(1, min(per_node, share))
 
 
 def workers_per_node(pool: ComputePool, cpu: float, gpus: int) -> int:
@@ -141,7 +194,11 @@ def pool_taints(pool: ComputePool, owner: str) -> list[dict[str, str]]:
 
 
 def pool_labels(pool: ComputePool, owner: str) -> dict[str, str]:
-    return {OWNER_KEY: owner, POOL_LABEL: pool.name}
+    labels = {OWNER_KEY: owner, POOL_LABEL: pool.name}
+    if pool.gpu is not None:
+        sharing = pool.sharing
+        labels.update(gpu_sharing.node_labels(sharing.mode, sharing.replicas, sharing.profile))
+    return labels
 
 
 def tolerations_for(pool: ComputePool, owner: str) -> list[dict[str, str]]:
@@ -175,10 +232,28 @@ def scheduling(ctx: ProjectContext, pool_name: str | None) -> dict[str, Any]:
 # --- Karpenter objects ------------------------------------------------------------------------
 
 
-def requirements(pool: ComputePool) -> list[dict[str, Any]]:
+RESERVED = "reserved"
+# NodePool weights: the reserved-first NodePool of a pool is tried before its second fallback.
+PRIMARY_WEIGHT = 50
+FALLBACK_WEIGHT = 10
+
+
+def capacity_types(pool: ComputePool) -> list[list[str]]:
+    """Capacity types of each NodePool of the pool, in the order Karpenter tries them: without
+    reservations one NodePool of `capacity`; with them `reserved` plus the first fallback (Karpenter
+    prefers reserved offerings within a NodePool), then a NodePool per further fallback."""
+    if pool.reservations is None:
+        return [[pool.capacity]]
+    fallback: list[str] = list(
+        pool.reservations.fallback if pool.reservations.fallback is not None else [pool.capacity]
+    )
+    return [[RESERVED, *fallback[:1]], *[[kind] for kind in fallback[1:]]]
+
+
+def requirements(pool: ComputePool, capacity: Sequence[str] | None = None) -> list[dict[str, Any]]:
     return [
         {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": list(pool.instance_types)},
-        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": [pool.capacity]},
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": list(capacity or capacity_types(pool)[0])},
         {"key": "kubernetes.io/arch", "operator": "In", "values": [pool.architecture]},
         {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
     ]
@@ -195,18 +270,25 @@ def pool_limits(pool: ComputePool, spec: ProjectSpec) -> dict[str, str]:
 
 
 def disruption(pool: ComputePool) -> dict[str, str]:
+    if pool.gpu is not None and pool.sharing.mode != "none":
+        # Karpenter plans in physical GPUs: a burst of pods each asking for one slice launches a
+        # node per pod, and the scheduler spreads them. Consolidating underused nodes packs the
+        # slices back onto as few nodes as the device plugin's replicas allow.
+        return {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": GPU_CONSOLIDATE_AFTER}
     if pool.gpu is not None:
         return {"consolidationPolicy": "WhenEmpty", "consolidateAfter": GPU_CONSOLIDATE_AFTER}
     return {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": CPU_CONSOLIDATE_AFTER}
 
 
-def node_pool_spec(pool: ComputePool, spec: ProjectSpec, owner: str, node_class: str) -> dict[str, Any]:
-    return {
+def node_pool_spec(
+    pool: ComputePool, spec: ProjectSpec, owner: str, node_class: str, capacity: Sequence[str] | None = None
+) -> dict[str, Any]:
+    node_pool: dict[str, Any] = {
         "template": {
             "metadata": {"labels": pool_labels(pool, owner)},
             "spec": {
                 "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": node_class},
-                "requirements": requirements(pool),
+                "requirements": requirements(pool, capacity),
                 "taints": pool_taints(pool, owner),
                 "expireAfter": NODE_EXPIRY,
             },
@@ -214,15 +296,24 @@ def node_pool_spec(pool: ComputePool, spec: ProjectSpec, owner: str, node_class:
         "limits": pool_limits(pool, spec),
         "disruption": disruption(pool),
     }
+    if len(capacity_types(pool)) > 1:
+        first = list(capacity or []) == capacity_types(pool)[0]
+        node_pool["weight"] = PRIMARY_WEIGHT if first else FALLBACK_WEIGHT
+    return node_pool
 
 
-def node_class_spec(ctx: ProjectContext, pool: ComputePool) -> dict[str, Any]:
+def node_class_spec(
+    ctx: ProjectContext, pool: ComputePool, efa_security_group: pulumi.Input[str] | None = None
+) -> dict[str, Any]:
     discovery = {"tags": {"karpenter.sh/discovery": ctx.platform.karpenter_discovery}}
-    return {
+    security_groups: list[dict[str, Any]] = [discovery]
+    if efa_security_group is not None:
+        security_groups.append({"id": efa_security_group})
+    node_class: dict[str, Any] = {
         "role": ctx.platform.node_role_name,
         "amiSelectorTerms": [{"alias": AMI_ALIAS}],
         "subnetSelectorTerms": [discovery],
-        "securityGroupSelectorTerms": [discovery],
+        "securityGroupSelectorTerms": security_groups,
         "blockDeviceMappings": [
             {
                 "deviceName": "/dev/xvda",
@@ -250,6 +341,11 @@ def node_class_spec(ctx: ProjectContext, pool: ComputePool) -> dict[str, Any]:
             POOL_LABEL: pool.name,
         },
     }
+    if pool.reservations is not None:
+        node_class["capacityReservationSelectorTerms"] = [{"id": rid} for rid in pool.reservations.ids]
+    if pool.gpu is not None and pool.sharing.mode == "mig" and pool.sharing.profile:
+        node_class["userData"] = gpu_sharing.mig_user_data(pool.sharing.profile)
+    return node_class
 
 
 def placeholder_deployment(ctx: ProjectContext, pool: ComputePool, priority_class: str) -> dict[str, Any]:
@@ -290,8 +386,18 @@ def placeholder_deployment(ctx: ProjectContext, pool: ComputePool, priority_clas
     }
 
 
+def node_pool_names(ctx: ProjectContext, pool: ComputePool) -> list[str]:
+    """The pool's NodePools: `<namespace>--<pool>`, and `…--fallback` for a second fallback."""
+    base = ctx.names.node_pool(pool.name)
+    return [base, *[naming.join(base, "fallback") for _ in capacity_types(pool)[1:]]]
+
+
 class ComputePools(pulumi.ComponentResource):
-    """Each `spec.compute.pools` entry as a NodePool + EC2NodeClass (and warm placeholders)."""
+    """Each `spec.compute.pools` entry as NodePool(s) + EC2NodeClass (and warm placeholders, the
+    EFA security group, the placement group). `resources` lists what workloads must depend on so
+    that a teardown deletes them first (see the module docstring)."""
+
+    resources: list[pulumi.Resource]
 
     def __init__(
         self,
@@ -302,6 +408,9 @@ class ComputePools(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlrig:project:ComputePools", name, None, opts)
+        self._ctx = ctx
+        self._name = name
+        self.resources = []
         owner = ctx.names.namespace
         pools = ctx.env.spec.compute.pools
         warm = [p for p in pools if p.min > 0]
@@ -318,27 +427,79 @@ class ComputePools(pulumi.ComponentResource):
             )
         for pool in pools:
             node_class_name = ctx.names.node_pool(pool.name)
+            # AWS resources the nodes use: deleted only after the EC2NodeClass (and so its nodes).
+            network = self._efa_security_group(pool)
+            placement = self._placement_group(pool)
             node_class = k8s.apiextensions.CustomResource(
                 f"{name}-{pool.name}-nodeclass",
                 api_version=NODE_CLASS_API,
                 kind="EC2NodeClass",
                 metadata=metadata(ctx, node_class_name, component="compute", namespaced=False),
-                spec=node_class_spec(ctx, pool),
-                opts=ctx.k8s_opts(self),
+                spec=node_class_spec(ctx, pool, network.id if network is not None else None),
+                opts=ctx.k8s_opts(self, depends_on=[r for r in (network, placement) if r is not None]),
             )
-            k8s.apiextensions.CustomResource(
-                f"{name}-{pool.name}-nodepool",
-                api_version=KARPENTER_API,
-                kind="NodePool",
-                metadata=metadata(ctx, node_class_name, component="compute", namespaced=False),
-                spec=node_pool_spec(pool, ctx.env.spec, owner, node_class_name),
-                opts=ctx.k8s_opts(self, depends_on=[node_class]),
-            )
+            for node_pool_name, capacity in zip(node_pool_names(ctx, pool), capacity_types(pool), strict=True):
+                suffix = "" if node_pool_name == node_class_name else "-fallback"
+                node_pool = k8s.apiextensions.CustomResource(
+                    f"{name}-{pool.name}-nodepool{suffix}",
+                    api_version=KARPENTER_API,
+                    kind="NodePool",
+                    metadata=metadata(ctx, node_pool_name, component="compute", namespaced=False),
+                    spec=node_pool_spec(pool, ctx.env.spec, owner, node_class_name, capacity),
+                    opts=ctx.k8s_opts(self, depends_on=[node_class]),
+                )
+                self.resources.append(node_pool)
             if pool.min > 0:
                 k8s.apps.v1.Deployment(
                     f"{name}-{pool.name}-warm",
                     metadata=metadata(ctx, f"warm-{pool.name}", component="compute"),
                     spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, placeholder_deployment(ctx, pool, priority_class)),
-                    opts=ctx.k8s_opts(self, depends_on=list(depends_on)),
+                    # Deleted before the NodePools on teardown, like every workload on the pool.
+                    opts=ctx.k8s_opts(self, depends_on=[*depends_on, *self.resources]),
                 )
         self.register_outputs({"pools": [p.name for p in pools]})
+
+    def _efa_security_group(self, pool: ComputePool) -> aws.ec2.SecurityGroup | None:
+        """EFA traffic is not IP: it passes only between interfaces whose security group allows
+        all traffic to and from itself, in both directions (the cluster security group allows
+        inbound from itself but no such outbound rule)."""
+        if not pool.efa:
+            return None
+        ctx = self._ctx
+        group_name = ctx.names.efa_security_group(pool.name)
+        group = aws.ec2.SecurityGroup(
+            f"{self._name}-{pool.name}-efa",
+            name=group_name,
+            description=f"EFA between the nodes of pool {pool.name}: all traffic to and from itself",
+            vpc_id=ctx.platform.vpc_id,
+            tags={"Name": group_name, POOL_LABEL: pool.name},
+            opts=ctx.aws_opts(self),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-{pool.name}-efa-in",
+            security_group_id=group.id,
+            description="EFA: all traffic from the pool's own nodes",
+            ip_protocol="-1",
+            referenced_security_group_id=group.id,
+            opts=ctx.aws_opts(self),
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{self._name}-{pool.name}-efa-out",
+            security_group_id=group.id,
+            description="EFA: all traffic to the pool's own nodes",
+            ip_protocol="-1",
+            referenced_security_group_id=group.id,
+            opts=ctx.aws_opts(self),
+        )
+        return group
+
+    def _placement_group(self, pool: ComputePool) -> aws.ec2.PlacementGroup | None:
+        if pool.placement_group != "cluster":
+            return None
+        ctx = self._ctx
+        return aws.ec2.PlacementGroup(
+            f"{self._name}-{pool.name}-placement",
+            name=ctx.names.placement_group(pool.name),
+            strategy="cluster",
+            opts=ctx.aws_opts(self),
+        )

@@ -21,6 +21,24 @@ Without the monitoring add-on there is no Prometheus to ask, and endpoints scale
 Request/response logging: KServe's logger (mode `all`) posts CloudEvents to the namespace's
 `inference-logger` (Vector), which writes them as gzipped JSON lines to
 `s3://<logs bucket>/inference/endpoint=<name>/date=<YYYY-MM-DD>/` — the inference tables.
+
+Cold starts (`startup`): what a replica waits for is a node (Karpenter, minutes from zero), the
+image, the weights and the engine's warm-up.
+
+- Model cache: `vllm` and `huggingface` endpoints mount the model hub (`s3://<artifacts>/hub/`)
+  through the Mountpoint for S3 CSI driver: a PersistentVolume with pod-level credentials (each
+  pod reads with its own Pod Identity role, so one project's volume never opens another's
+  bucket), bound to the PVC `model-hub`, and `storageUri: pvc://model-hub/<model>`. KServe mounts
+  a PVC in place, so there is no copy step: the engine streams the weights from S3 (and a local
+  cache on the node serves a restarted replica). Nothing is downloaded from outside AWS again, and
+  nothing is held on a node that scales to zero.
+- Pre-pulling: a DaemonSet per GPU pool pulls the endpoints' serving images onto every node of
+  the pool as it joins, so a replica landing on a warm or shared node skips the pull.
+- Readiness budget: a startup probe lets a replica load for `readiness_budget_seconds` (sized
+  from `modelSizeGiB`) before it is restarted, instead of for ever or too soon.
+- Scale to zero: with `minReplicas: 0` the KEDA query also asks for one replica during the
+  endpoint's `awakeHoursUtc`; outside them an idle endpoint goes to zero and its GPU node empties.
+  RawDeployment has no request buffer: at zero an endpoint answers nothing until its hours begin.
 """
 
 from __future__ import annotations
@@ -32,8 +50,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from .. import naming
-from ..bundle.model import Endpoint
+from .. import naming, pins
+from ..bundle.model import Addons, Endpoint
 from .context import ProjectContext
 from .kube import (
     VECTOR_IMAGE,
@@ -42,12 +60,14 @@ from .kube import (
     disruption_budget,
     metadata,
     restricted_container_security,
+    restricted_pod_security,
     server_replicas,
     vector_collector_deployment,
 )
 from .monitoring_rules import ISVC_LABEL, REQUEST_DURATION_METRIC, prometheus_url
 from .pipelines import DEFAULT_IMAGE_TAG, model_hub_uri
-from .pools import scheduling
+from .pools import PAUSE_IMAGE, find_pool, scheduling
+from .queues import serving_priority_class
 
 KSERVE_API = "serving.kserve.io/v1beta1"
 AUTOSCALER_CLASS = "serving.kserve.io/autoscalerClass"
@@ -64,10 +84,33 @@ BUILTIN_FORMATS = {"sklearn", "xgboost", "lightgbm", "pytorch", "huggingface"}
 STORAGE_URI_PATHS = ["spec.predictor.model.storageUri", "spec.predictor.containers[0].env[1].value"]
 
 
+LARGE_MODEL_RUNTIMES = ("vllm", "huggingface")
+MODEL_CACHE_CLAIM = naming.MODEL_CACHE
+MOUNTPOINT_DRIVER = "s3.csi.aws.com"
+# A static PersistentVolume needs a size; S3 has none, Mountpoint ignores it.
+MODEL_CACHE_SIZE = "1Ti"
+
+
+def model_cache_of(addons: Addons, endpoint: Endpoint) -> str:
+    """`mount` or `download` (the bundle's choice, else mount for large-model runtimes when the
+    platform runs the Mountpoint for S3 driver)."""
+    if endpoint.startup.model_cache is not None:
+        return endpoint.startup.model_cache
+    mountable = endpoint.runtime in LARGE_MODEL_RUNTIMES and addons.mountpoint_s3.enabled
+    return "mount" if mountable else "download"
+
+
+def mounts_model_hub(ctx: ProjectContext, endpoint: Endpoint) -> bool:
+    return model_cache_of(addons_of(ctx), endpoint) == "mount"
+
+
 def model_uri(ctx: ProjectContext, endpoint: Endpoint) -> str:
     """Initial model location; the CD pipeline's promote step moves it to each new version."""
-    if endpoint.runtime in ("vllm", "huggingface"):
-        return model_hub_uri(ctx, endpoint.model or endpoint.name)
+    if endpoint.runtime in LARGE_MODEL_RUNTIMES:
+        model = endpoint.model or endpoint.name
+        if mounts_model_hub(ctx, endpoint):
+            return f"pvc://{MODEL_CACHE_CLAIM}/{model}"
+        return model_hub_uri(ctx, model)
     models = naming.ARTIFACT_PREFIXES["models"]
     return f"s3://{ctx.names.bucket('artifacts')}/{models}{endpoint.model or ctx.project.name}/champion/"
 
@@ -79,9 +122,40 @@ def resources(endpoint: Endpoint) -> dict[str, Any]:
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 
+# --- readiness budget ------------------------------------------------------------------------------
+
+STARTUP_PROBE_PERIOD = 10
+# Seconds to read one GiB of weights and load it: streamed from S3 through Mountpoint (~130 MiB/s
+# per replica at the low end of what a GPU instance's network gives), or from the local copy the
+# storage initializer made (the copy itself runs before the containers start, outside the probe).
+SECONDS_PER_GIB = {"mount": 8, "download": 4}
+ENGINE_WARMUP_SECONDS = 120  # server start, CUDA context, vLLM's CUDA graph capture
+BUDGET_SAFETY = 1.5
+MIN_BUDGET_SECONDS = 300
+
+
+def readiness_budget_seconds(addons: Addons, endpoint: Endpoint) -> int:
+    """How long a replica may take from container start to listening before it is restarted."""
+    size = endpoint.startup.model_size_gib or 1
+    expected = ENGINE_WARMUP_SECONDS + size * SECONDS_PER_GIB[model_cache_of(addons, endpoint)]
+    return max(MIN_BUDGET_SECONDS, int(expected * BUDGET_SAFETY))
+
+
+def startup_probe(ctx: ProjectContext, endpoint: Endpoint) -> dict[str, Any]:
+    """KServe's model servers (and vLLM) listen only once the model is loaded: the port opening is
+    the end of loading. KServe adds its own readiness probe; this one bounds the loading."""
+    budget = readiness_budget_seconds(addons_of(ctx), endpoint)
+    return {
+        "tcpSocket": {"port": 8080},
+        "periodSeconds": STARTUP_PROBE_PERIOD,
+        "failureThreshold": -(-budget // STARTUP_PROBE_PERIOD),
+    }
+
+
 def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served_name: str) -> dict[str, Any]:
     """The predictor's `model` (built-in runtime) or `containers` (custom image)."""
     uri = model_uri(ctx, endpoint)
+    probe = startup_probe(ctx, endpoint)
     if endpoint.runtime == "vllm":
         return {
             "model": {
@@ -89,11 +163,17 @@ def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served
                 "args": ["--backend=vllm", f"--model_name={served_name}"],
                 "storageUri": uri,
                 "resources": resources(endpoint),
+                "startupProbe": probe,
             }
         }
     if endpoint.runtime in BUILTIN_FORMATS:
         return {
-            "model": {"modelFormat": {"name": endpoint.runtime}, "storageUri": uri, "resources": resources(endpoint)}
+            "model": {
+                "modelFormat": {"name": endpoint.runtime},
+                "storageUri": uri,
+                "resources": resources(endpoint),
+                "startupProbe": probe,
+            }
         }
     image = ctx.names.image(endpoint.image or "", image_tag)
     return {
@@ -105,6 +185,7 @@ def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served
                 "ports": [{"containerPort": 8080, "protocol": "TCP"}],
                 "resources": resources(endpoint),
                 "securityContext": restricted_container_security(),
+                "startupProbe": probe,
             }
         ]
     }
@@ -122,18 +203,33 @@ def concurrency_query(ctx: ProjectContext, isvc_name: str) -> str:
     return f"sum(rate({REQUEST_DURATION_METRIC}_sum{{{selector}}}[{CONCURRENCY_WINDOW}]))"
 
 
+def awake_query(endpoint: Endpoint, load: str) -> str:
+    """With `minReplicas: 0`: the in-flight requests, or `targetConcurrency` (one replica's worth)
+    during the awake hours, whichever is larger; outside them an idle endpoint measures 0 and KEDA
+    scales it to zero. The two are told apart by a label so that `max` sees both."""
+    hours = endpoint.autoscaling.awake_hours_utc
+    if endpoint.autoscaling.min_replicas > 0 or hours is None:
+        return load
+    target = endpoint.autoscaling.target_concurrency
+    awake = f"(vector({target}) and on() (hour() >= {hours.start} and hour() < {hours.end}))"
+    return f'max(label_replace({load}, "signal", "load", "", "") or label_replace({awake}, "signal", "awake", "", ""))'
+
+
 def autoscaling_spec(ctx: ProjectContext, endpoint: Endpoint, isvc_name: str) -> dict[str, Any]:
     """Replica bounds, and what drives scaling between them (see the module docstring)."""
     autoscaling = endpoint.autoscaling
-    # Both autoscalers need at least one replica.
-    bounds: dict[str, Any] = {"minReplicas": max(autoscaling.min_replicas, 1), "maxReplicas": autoscaling.max_replicas}
     if not scales_on_concurrency(ctx):
+        # The HPA needs at least one replica.
+        bounds = {"minReplicas": max(autoscaling.min_replicas, 1), "maxReplicas": autoscaling.max_replicas}
         return {**bounds, "scaleMetric": "cpu", "scaleTarget": CPU_TARGET_PERCENT}
+    # KEDA scales to zero when the query measures nothing (validation requires awake hours then).
+    zero = autoscaling.min_replicas == 0 and autoscaling.awake_hours_utc is not None
+    bounds = {"minReplicas": 0 if zero else max(autoscaling.min_replicas, 1), "maxReplicas": autoscaling.max_replicas}
     external = {
         "metric": {
             "backend": "prometheus",
             "serverAddress": prometheus_url(ctx),
-            "query": concurrency_query(ctx, isvc_name),
+            "query": awake_query(endpoint, concurrency_query(ctx, isvc_name)),
         },
         # KEDA divides the total by this target per replica (AverageValue).
         "target": {"type": "Value", "value": str(autoscaling.target_concurrency)},
@@ -157,6 +253,9 @@ def predictor(
         **scheduling(ctx, endpoint.pool),
         **model_server(ctx, endpoint, image_tag, served_name),
     }
+    priority = serving_priority_class(ctx, endpoint)
+    if priority:
+        spec["priorityClassName"] = priority
     if log:
         spec["logger"] = {"mode": "all", "url": cluster_service_url(ctx, LOGGER, 80)}
     return spec
@@ -299,6 +398,116 @@ def logger_deployment(ctx: ProjectContext) -> dict[str, Any]:
     )
 
 
+# --- model cache and image pre-pulling --------------------------------------------------------------
+
+
+def model_cache_volume_spec(ctx: ProjectContext, cache_gib: int) -> dict[str, Any]:
+    """The model hub (`s3://<artifacts>/hub/`) as a read-only volume. `authenticationSource: pod`:
+    Mountpoint reads with the credentials of the pod that mounts it (the `serving` workload's
+    role), never the driver's, so the volume opens only what that role may read."""
+    names = ctx.names
+    return {
+        "capacity": {"storage": MODEL_CACHE_SIZE},
+        "accessModes": ["ReadOnlyMany"],
+        "persistentVolumeReclaimPolicy": "Retain",
+        "storageClassName": "",
+        "claimRef": {"namespace": names.namespace, "name": MODEL_CACHE_CLAIM},
+        "mountOptions": [
+            "read-only",
+            "allow-other",
+            f"prefix {naming.ARTIFACT_PREFIXES['hub']}",
+            f"region {names.region}",
+        ],
+        "csi": {
+            "driver": MOUNTPOINT_DRIVER,
+            "volumeHandle": names.model_cache_volume(),
+            "volumeAttributes": {
+                "bucketName": names.bucket("artifacts"),
+                "authenticationSource": "pod",
+                "stsRegion": names.region,
+                # A node-local cache: a replica restarted on the same node reads from disk.
+                "cache": "emptyDir",
+                "cacheEmptyDirSizeLimit": f"{cache_gib}Gi",
+            },
+        },
+    }
+
+
+def model_cache_claim_spec(ctx: ProjectContext) -> dict[str, Any]:
+    return {
+        "accessModes": ["ReadOnlyMany"],
+        "storageClassName": "",
+        "volumeName": ctx.names.model_cache_volume(),
+        "resources": {"requests": {"storage": MODEL_CACHE_SIZE}},
+    }
+
+
+def serving_image(ctx: ProjectContext, endpoint: Endpoint, image_tag: str) -> str | None:
+    """The image a replica pulls, when mlrig knows it: the project's (custom runtime) or KServe's
+    Hugging Face server (`vllm`, `huggingface`, at the platform's KServe version)."""
+    if endpoint.runtime == "custom":
+        return ctx.names.image(endpoint.image, image_tag) if endpoint.image else None
+    if endpoint.runtime in LARGE_MODEL_RUNTIMES:
+        pin = pins.KSERVE_HUGGINGFACE_SERVER
+        version = addons_of(ctx).kserve.version
+        return f"{pin.image}:{version}" if version else pin.reference
+    return None
+
+
+def prepull_images(ctx: ProjectContext, image_tag: str) -> dict[str, list[str]]:
+    """Images to pre-pull, by GPU pool."""
+    found: dict[str, list[str]] = {}
+    for endpoint in ctx.env.spec.serving.endpoints:
+        pool = find_pool(ctx, endpoint.pool)
+        image = serving_image(ctx, endpoint, image_tag)
+        if pool is None or pool.gpu is None or not endpoint.startup.pre_pull or image is None:
+            continue
+        images = found.setdefault(pool.name, [])
+        if image not in images:
+            images.append(image)
+    return found
+
+
+PREPULL_RESOURCES = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "10m", "memory": "16Mi"}}
+
+
+def prepull_daemonset(ctx: ProjectContext, pool_name: str, images: list[str]) -> dict[str, Any]:
+    """One pod per node of the pool whose init containers are the serving images: the kubelet
+    pulls each before running it (`sh -c true`: serving images need a shell), then a pause
+    container holds the pod, so the images stay in use and are never garbage-collected."""
+    labels = {"app.kubernetes.io/name": "image-prepull", "mlrig.io/pool": pool_name}
+    return {
+        "selector": {"matchLabels": labels},
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": {
+                "automountServiceAccountToken": False,
+                "securityContext": restricted_pod_security(),
+                "terminationGracePeriodSeconds": 0,
+                **scheduling(ctx, pool_name),
+                "initContainers": [
+                    {
+                        "name": f"pull-{i}",
+                        "image": image,
+                        "command": ["sh", "-c", "true"],
+                        "resources": PREPULL_RESOURCES,
+                        "securityContext": restricted_container_security(),
+                    }
+                    for i, image in enumerate(images)
+                ],
+                "containers": [
+                    {
+                        "name": "pause",
+                        "image": PAUSE_IMAGE,
+                        "resources": PREPULL_RESOURCES,
+                        "securityContext": restricted_container_security(),
+                    }
+                ],
+            },
+        },
+    }
+
+
 class Serving(pulumi.ComponentResource):
     """InferenceServices (and A-B graphs) of every endpoint, and the inference logger."""
 
@@ -317,6 +526,16 @@ class Serving(pulumi.ComponentResource):
         after = list(depends_on)
         if any(e.request_logging or e.rollout.strategy == "shadow" for e in endpoints):
             self._logger(name, ctx, endpoints, key_arn, after)
+        cached = [e for e in endpoints if mounts_model_hub(ctx, e)]
+        if cached:
+            after = [*after, self._model_cache(name, ctx, cached, after)]
+        for pool_name, images in prepull_images(ctx, image_tag).items():
+            k8s.apps.v1.DaemonSet(
+                f"{name}-{pool_name}-prepull",
+                metadata=metadata(ctx, f"prepull-{pool_name}", component="serving"),
+                spec=cast(k8s.apps.v1.DaemonSetSpecArgsDict, prepull_daemonset(ctx, pool_name, images)),
+                opts=ctx.k8s_opts(self, depends_on=list(depends_on)),
+            )
         for endpoint in endpoints:
             if endpoint.runtime == "custom" and endpoint.image is None:
                 pulumi.log.warn(
@@ -355,6 +574,23 @@ class Serving(pulumi.ComponentResource):
                     opts=ctx.k8s_opts(self, depends_on=after),
                 )
         self.register_outputs({"endpoints": [e.name for e in endpoints]})
+
+    def _model_cache(
+        self, name: str, ctx: ProjectContext, endpoints: Sequence[Endpoint], after: list[pulumi.Resource]
+    ) -> pulumi.Resource:
+        cache_gib = max((e.startup.model_size_gib or 1) for e in endpoints) * 2
+        volume = k8s.core.v1.PersistentVolume(
+            f"{name}-model-cache-volume",
+            metadata=metadata(ctx, ctx.names.model_cache_volume(), component="serving", namespaced=False),
+            spec=cast(k8s.core.v1.PersistentVolumeSpecArgsDict, model_cache_volume_spec(ctx, cache_gib)),
+            opts=ctx.k8s_opts(self, depends_on=after),
+        )
+        return k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-model-cache-claim",
+            metadata=metadata(ctx, MODEL_CACHE_CLAIM, component="serving"),
+            spec=cast(k8s.core.v1.PersistentVolumeClaimSpecArgsDict, model_cache_claim_spec(ctx)),
+            opts=ctx.k8s_opts(self, depends_on=[*after, volume]),
+        )
 
     def _logger(
         self,

@@ -20,7 +20,8 @@ from ..bundle.model import ProjectSpec
 from .context import ProjectContext
 from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, cpu_cores, memory_gib, metadata, secret_store_spec
 from .monitoring_rules import scrape_targets
-from .pools import gpus_per_node, node_capacity, pool_nodes
+from .pools import node_capacity, pool_nodes, slices_per_node
+from .queues import queueing_active
 
 # Persona → ClusterRole in the namespace, per tier. `view` cannot read Secrets nor change
 # anything; `edit` changes workloads; `admin` also manages Roles in the namespace. Prod is
@@ -88,7 +89,8 @@ def quota_hard(spec: ProjectSpec) -> dict[str, str]:
         nodes = pool_nodes(pool, spec)
         cpu += nodes * node_cpu
         memory += nodes * node_memory
-        gpus += nodes * gpus_per_node(pool)
+        # GPUs as pods request them: a time-sliced or MIG node advertises its slices.
+        gpus += nodes * slices_per_node(pool)
     return {
         "requests.cpu": str(cpu),
         "limits.cpu": str(cpu),
@@ -329,6 +331,10 @@ class Workspace(pulumi.ComponentResource):
             "pod-security.kubernetes.io/warn": "restricted",
             "pod-security.kubernetes.io/audit": "restricted",
         }
+        if queueing_active(ctx):
+            # Opts the namespace into the platform's Kueue: only labelled namespaces' pods reach
+            # its webhook, and of those only pods naming a queue are managed.
+            labels[naming.KUEUE_OPT_IN_LABEL] = naming.KUEUE_OPT_IN_VALUE
         return k8s.core.v1.Namespace(
             f"{self._name_prefix}-namespace",
             metadata=metadata(ctx, ctx.names.namespace, labels=labels, namespaced=False),

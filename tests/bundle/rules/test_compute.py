@@ -140,13 +140,17 @@ def test_a_typo_in_the_system_node_group_is_rejected():
 
 def test_a_step_requesting_a_whole_8_vcpu_node_does_not_fit_it():
     result = check_project({"spec.pipelines.train.resources": {"cpu": "8", "memory": "32Gi", "gpu": 1}})
-    error = only(result, "workloads_fit_pool_nodes")
-    assert error.path == "spec.pipelines.train.resources"
-    assert (
-        "requests 8 CPU, 32Gi memory, 1 GPU(s)" in error.message
-        and "offers at most 7775m CPU, 29277Mi memory" in error.message
-    )
-    assert "g5.4xlarge" in error.message
+    # One finding per node offer: dev's time-sliced node advertises 4 GPUs, staging's and prod's 1.
+    errors = [e for e in result.diagnostics if e.rule == "workloads_fit_pool_nodes"]
+    assert [e.path for e in errors] == ["spec.pipelines.train.resources"] * 2, explain(result)
+    for error in errors:
+        assert (
+            "requests 8 CPU, 32Gi memory, 1 GPU(s)" in error.message
+            # 7910m / 29317Mi less aws-node, kube-proxy, ebs-csi-node and s3-csi-node (10m, 40Mi)
+            and "offers at most 7765m CPU, 29237Mi memory" in error.message
+        )
+        assert "g5.4xlarge" in error.message
+    assert "in environment dev" in errors[0].message and "4 GPU(s)" in errors[0].message
 
 
 def test_a_step_that_leaves_room_for_kube_reserved_and_daemonsets_fits():

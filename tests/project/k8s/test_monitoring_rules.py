@@ -122,3 +122,23 @@ def test_the_metrics_alerts_query_are_the_ones_the_pipelines_emit(project_plan):
         queried |= set(re.findall(r"argo_workflows_(mlrig_[a-z_]+?)(?:\(_total\)\?|\{|\")", rule["expr"]))
     assert queried == {"mlrig_pipeline_failed", "mlrig_drift_score"}
     assert queried <= emitted
+
+
+def test_an_idle_gpu_of_the_projects_pools_raises_an_alert_after_the_bundles_period(project_plan):
+    alert = rules(project_plan("fraud-detection", "prod"))["MlrigGpuIdle"]
+    # the GPU's project comes from its node's labels (the platform's DCGM PodMonitor relabels them)
+    assert alert["expr"] == 'DCGM_FI_DEV_GPU_UTIL{mlrig_namespace="fraud-detection"} < 5'
+    assert alert["for"] == "60m"
+    assert alert["labels"]["namespace"] == "fraud-detection"  # what the project's routes match
+
+
+def test_a_project_without_gpu_pools_gets_no_gpu_alert(plan_variant):
+    def cpu_only(project: dict) -> None:
+        spec = project["spec"]
+        spec["compute"]["pools"] = [spec["compute"]["pools"][0]]
+        spec["pipelines"]["train"]["pool"] = "cpu-batch"
+        spec["pipelines"]["train"]["resources"] = {"cpu": "4", "memory": "16Gi"}
+        spec["environments"].pop("dev")
+        spec["environments"]["prod"].pop("compute")
+
+    assert "MlrigGpuIdle" not in rules(plan_variant("fraud-detection", cpu_only, "prod"))

@@ -137,7 +137,13 @@ def test_tolerations_are_derived_from_the_taints_so_they_cannot_disagree():
     )
     assert tolerated(tolerations_for(pool, "team-a"), pool_taints(pool, "team-a"))
     assert not tolerated(tolerations_for(pool, "team-a"), pool_taints(pool, "team-b"))
-    assert node_selector_for(pool, "team-a") == {"mlrig.io/project": "team-a", "mlrig.io/pool": "gpu"}
+    assert node_selector_for(pool, "team-a") == {
+        "mlrig.io/project": "team-a",
+        "mlrig.io/pool": "gpu",
+        # whole GPUs: the device plugin's default configuration, and the queue's shared GPU flavor
+        "mlrig.io/gpu-sharing": "none",
+        "nvidia.com/device-plugin.config": "default",
+    }
 
 
 def pods_on_pools(plan) -> list[tuple[str, dict]]:

@@ -92,7 +92,11 @@ def test_llm_endpoints_run_vllm_on_gpus_from_the_model_hub(project_plan):
         for r in plan.of_type("aws:s3/bucketV2:BucketV2") + plan.of_type("aws:s3/bucket:Bucket")
         if r["inputs"].get("tags", {}).get("mlrig:data-class") == "artifacts"
     )
-    assert model["storageUri"] == f"s3://{artifacts}/hub/meta-llama/Llama-3.1-8B-Instruct"
+    # mounted in place from the model hub (Mountpoint for S3), not copied by a storage initializer
+    assert model["storageUri"] == "pvc://model-hub/meta-llama/Llama-3.1-8B-Instruct"
+    volume = named(plan, "PersistentVolume", "rag-assistant--model-hub")
+    assert volume["spec"]["csi"]["volumeAttributes"]["bucketName"] == artifacts
+    assert "prefix hub/" in volume["spec"]["mountOptions"]
 
 
 def test_requests_and_responses_are_logged_to_the_inference_tables(project_plan):
@@ -155,3 +159,67 @@ def test_inference_tables_are_encrypted_with_the_project_key(project_plan):
     (key,) = plan.of_type("aws:kms/key:Key")
     assert sink["server_side_encryption"] == "aws:kms"
     assert sink["ssekms_key_id"] == key["outputs"]["arn"]
+
+
+# --- cold starts ---------------------------------------------------------------------------------
+
+
+def test_the_model_hub_is_mounted_with_the_pods_own_identity_read_only(project_plan):
+    plan = project_plan("rag-assistant", "prod")
+    volume = named(plan, "PersistentVolume", "rag-assistant--model-hub")["spec"]
+    # Mountpoint reads with the credentials of the pod that mounts it: the serving role
+    assert volume["csi"]["driver"] == "s3.csi.aws.com"
+    assert volume["csi"]["volumeAttributes"]["authenticationSource"] == "pod"
+    assert volume["accessModes"] == ["ReadOnlyMany"] and "read-only" in volume["mountOptions"]
+    assert volume["claimRef"] == {"namespace": "rag-assistant", "name": "model-hub"}
+    claim = named(plan, "PersistentVolumeClaim", "model-hub")["spec"]
+    assert claim["volumeName"] == "rag-assistant--model-hub" and claim["storageClassName"] == ""
+    predictor = endpoint_services(plan, "llm")["llm-canary"]["spec"]["predictor"]
+    assert predictor["serviceAccountName"] == "wl-serving"
+
+
+def test_a_replica_may_load_its_model_for_a_budget_sized_from_the_model(project_plan):
+    model = endpoint_services(project_plan("rag-assistant", "prod"), "llm")["llm-stable"]["spec"]["predictor"]["model"]
+    probe = model["startupProbe"]
+    # 16 GiB streamed at ~8 s/GiB plus 2 minutes of warm-up, × 1.5: ~6 minutes before a restart
+    assert probe["tcpSocket"] == {"port": 8080}
+    assert probe["periodSeconds"] * probe["failureThreshold"] == 380
+
+
+def test_a_larger_model_gets_a_longer_budget(plan_variant):
+    def seventy_b(project: dict) -> None:
+        project["spec"]["serving"]["endpoints"][0]["startup"]["modelSizeGiB"] = 140
+
+    model = endpoint_services(plan_variant("rag-assistant", seventy_b, "prod"), "llm")["llm-stable"]["spec"][
+        "predictor"
+    ]["model"]
+    probe = model["startupProbe"]
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= 30 * 60
+
+
+def test_serving_images_are_pre_pulled_onto_the_endpoints_gpu_pool(project_plan):
+    plan = project_plan("rag-assistant", "prod")
+    prepull = named(plan, "DaemonSet", "prepull-gpu-serve")["spec"]["template"]["spec"]
+    assert [c["image"] for c in prepull["initContainers"]] == ["kserve/huggingfaceserver:v0.15.0"]
+    assert prepull["nodeSelector"]["mlrig.io/pool"] == "gpu-serve"
+    serve = named(plan, "NodePool", "rag-assistant--gpu-serve")["spec"]["template"]["spec"]
+    assert {t["key"] for t in prepull["tolerations"]} == {t["key"] for t in serve["taints"]}
+    for container in [*prepull["initContainers"], *prepull["containers"]]:
+        assert container["resources"]["requests"] == {"cpu": "10m", "memory": "16Mi"}
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_an_llm_endpoint_sleeps_outside_its_awake_hours(project_plan):
+    predictor = endpoint_services(project_plan("rag-assistant", "dev"), "llm")["llm-stable"]["spec"]["predictor"]
+    assert predictor["minReplicas"] == 0
+    (metric,) = predictor["autoScaling"]["metrics"]
+    query = metric["external"]["metric"]["query"]
+    # one replica's worth of demand between 07:00 and 19:00 UTC, the real demand at any time
+    assert "vector(8) and on() (hour() >= 7 and hour() < 19)" in query
+    assert 'inference_service="llm-stable"' in query and query.startswith("max(")
+
+
+def test_endpoints_that_never_sleep_keep_at_least_one_replica(project_plan):
+    predictor = endpoint_services(project_plan("rag-assistant", "prod"), "llm")["llm-stable"]["spec"]["predictor"]
+    assert predictor["minReplicas"] == 2
+    assert "hour()" not in predictor["autoScaling"]["metrics"][0]["external"]["metric"]["query"]

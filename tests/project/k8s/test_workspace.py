@@ -50,7 +50,8 @@ def test_under_namespace_isolation_each_environment_has_its_own_namespace_and_gr
     assert all(group.startswith("mlrig:fraud-detection--prod:") for group in binding_roles(plan))
 
 
-@pytest.mark.parametrize(("environment", "gpus"), [("dev", 1), ("staging", 4), ("prod", 16)])
+# dev: one node whose GPU is time-sliced 4 ways advertises 4 `nvidia.com/gpu`, as pods request them.
+@pytest.mark.parametrize(("environment", "gpus"), [("dev", 4), ("staging", 4), ("prod", 16)])
 def test_the_quota_holds_the_gpus_of_the_pools_at_their_maximum(project_plan, environment, gpus):
     quota = named(project_plan("fraud-detection", environment), "ResourceQuota", "project-quota")
     assert quota["spec"]["hard"]["requests.nvidia.com/gpu"] == str(gpus)

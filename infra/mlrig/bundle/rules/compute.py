@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ... import gpu_sharing
 from ...aws_catalog import (
     ARM64_GPU_FAMILIES,
     NON_NVIDIA_ACCELERATORS,
@@ -234,7 +235,7 @@ def _workloads(view: ProjectView) -> Iterator[_Workload]:
         )
 
 
-def _offer(view: ProjectView, facts: InstanceFacts) -> Allocatable:
+def _offer(view: ProjectView, facts: InstanceFacts, *, prepull: bool = False) -> Allocatable:
     cluster = None
     if view.platform_environment is not None:
         cluster = view.platform_environment.spec.cluster
@@ -245,10 +246,24 @@ def _offer(view: ProjectView, facts: InstanceFacts) -> Allocatable:
         monitoring=bool(addons and addons.monitoring.enabled),
         device_plugin=bool(addons and addons.nvidia_device_plugin.enabled),
         dcgm_exporter=bool(addons and addons.dcgm_exporter.enabled),
+        efa_device_plugin=bool(addons and addons.efa_device_plugin.enabled),
+        mountpoint_s3=bool(addons and addons.mountpoint_s3.enabled),
     )
-    overhead_cpu = sum(d.cpu_millis for d in daemonsets if not d.gpu_nodes_only or facts.nvidia_gpus)
-    overhead_mib = sum(d.memory_mib for d in daemonsets if not d.gpu_nodes_only or facts.nvidia_gpus)
+    here = [
+        d for d in daemonsets if (not d.gpu_nodes_only or facts.nvidia_gpus) and (not d.efa_nodes_only or facts.efa)
+    ]
+    overhead_cpu = sum(d.cpu_millis for d in here) + (PREPULL_CPU_MILLIS if prepull else 0)
+    overhead_mib = sum(d.memory_mib for d in here) + (PREPULL_MIB if prepull else 0)
     return node_allocatable(facts).minus(overhead_cpu, overhead_mib)
+
+
+# The serving-image pre-puller on a GPU pool with pre-pulling endpoints (project/serving.py).
+PREPULL_CPU_MILLIS = 10
+PREPULL_MIB = 16
+
+
+def _prepulls(view: ProjectView, pool: ComputePool) -> bool:
+    return pool.gpu is not None and any(e.pool == pool.name and e.startup.pre_pull for e in view.spec.serving.endpoints)
 
 
 def _fits(workload: _Workload, offer: Allocatable) -> bool:
@@ -271,9 +286,20 @@ def _pool_is_sound(pool: ComputePool) -> bool:
 
 
 def _pool_offers(view: ProjectView, pool: ComputePool) -> list[tuple[InstanceFacts, Allocatable]]:
+    """What a node of each of the pool's types offers; a shared pool's GPUs as the device plugin
+    advertises them (slices), which is what pods request and the kube-scheduler packs."""
     if not _pool_is_sound(pool):
         return []
-    return [(f, _offer(view, f)) for t in pool.instance_types if (f := facts_of(t)) is not None]
+    sharing = pool.sharing
+    offers = []
+    for instance_type in pool.instance_types:
+        facts = facts_of(instance_type)
+        if facts is None:
+            continue
+        slices = gpu_sharing.slices_per_gpu(sharing.mode, sharing.replicas, sharing.profile, facts)
+        offer = _offer(view, facts, prepull=_prepulls(view, pool))
+        offers.append((facts, offer.with_gpus(offer.gpus * slices)))
+    return offers
 
 
 def _larger(view: ProjectView, pool: ComputePool, workload: _Workload) -> list[str]:

@@ -141,10 +141,16 @@ def project_derived_names(
     ]
     found += [DerivedName("kms-alias", names.kms_alias()), DerivedName("glue-database", names.glue_database())]
     found.append(DerivedName("secret", names.secret("")))
-    found += [
-        DerivedName("k8s-name", names.node_pool(pool.name), ("spec", "compute", "pools", i, "name"), pool.name)
-        for i, pool in enumerate(spec.compute.pools)
-    ]
+    for i, pool in enumerate(spec.compute.pools):
+        where: Path = ("spec", "compute", "pools", i, "name")
+        found.append(DerivedName("k8s-name", names.node_pool(pool.name), where, pool.name))
+        fallback = pool.reservations.fallback if pool.reservations is not None else None
+        if fallback and len(fallback) > 1:  # a second fallback is a NodePool of its own
+            found.append(DerivedName("k8s-name", naming.join(names.node_pool(pool.name), "fallback"), where, pool.name))
+        if pool.efa:
+            found.append(DerivedName("security-group", names.efa_security_group(pool.name), where, pool.name))
+        if pool.placement_group == "cluster":
+            found.append(DerivedName("placement-group", names.placement_group(pool.name), where, pool.name))
     return found
 
 
