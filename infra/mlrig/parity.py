@@ -258,7 +258,8 @@ def _label(resource: Resource, key: str) -> str | None:
 
 def override_scope(path: tuple[str, ...]) -> Callable[[Resource, str], bool]:
     """Which resources an override path may change. Conservative: a pool's override explains
-    its NodePool, EC2NodeClass, warm nodes and the namespace quota; an endpoint's, the objects
+    its NodePool, EC2NodeClass, warm nodes, its queue flavors, the namespace quota and the
+    project's ClusterQueue; an endpoint's, the objects
     labelled with it and the quota; a pipeline's, its workflow objects; any other section, the
     resources of the component that builds it."""
     section = path[0]
@@ -271,9 +272,15 @@ def override_scope(path: tuple[str, ...]) -> Callable[[Resource, str], bool]:
 
 def _resource_scope(section: str, path: tuple[str, ...], named: str | None) -> Callable[[Resource], bool]:
     quota = "kubernetes:core/v1:ResourceQuota"
+    cluster_queue = "kubernetes:kueue.x-k8s.io/v1beta2:ClusterQueue"
     if section == "compute" and named:
+        # A pool sizes the namespace quota and the project's ClusterQueue, and shapes its own
+        # Kueue ResourceFlavors (sharing, labels).
         return lambda r: (
-            r["type"] == quota or _label(r, "mlrig.io/pool") == named or f"-pools-{named}-" in str(r["name"])
+            r["type"] in (quota, cluster_queue)
+            or _label(r, "mlrig.io/pool") == named
+            or f"-pools-{named}-" in str(r["name"])
+            or f"-queues-{named}-" in str(r["name"])
         )
     if section == "serving" and named:
         return lambda r: (

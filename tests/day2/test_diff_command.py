@@ -35,14 +35,18 @@ def test_a_prod_only_change_shows_its_property_changes_and_cost_delta(
     assert set(report) == {"base", "head", "program", "notes", "dangerous", "stacks"}
     [stack] = report["stacks"]
     assert stack["stack"] == "fraud-detection.prod" and stack["status"] == "changed"
-    assert stack["counts"] == {"create": 0, "update": 4, "replace": 0, "delete": 0}
+    # the NodePool, the namespace quota and the project's Kueue ClusterQueue (sized from the pool),
+    # and the two canary revisions of the endpoint
+    assert stack["counts"] == {"create": 0, "update": 5, "replace": 0, "delete": 0}
     assert report["dangerous"] == []
     changes = {(r["name"], c["path"]): (c["before"], c["after"]) for r in stack["resources"] for c in r["changes"]}
     assert changes[("fraud-detection--prod-pools-gpu-train-nodepool", "spec.limits.nvidia.com/gpu")] == ("16", "24")
     assert changes[("fraud-detection--prod-serving-scorer-stable", "spec.predictor.minReplicas")] == (3, 4)
+    queue = [path for name, path in changes if name.endswith("-queues-cluster-queue")]
+    assert queue and all(path.startswith("spec.resourceGroups") for path in queue)
     cost = stack["cost"]
     assert cost["after"] > cost["before"] and cost["delta"] == pytest.approx(cost["after"] - cost["before"], abs=0.01)
-    assert stack["summary"].startswith("0 to add, 4 to change, 0 to replace, 0 to delete; cost +$")
+    assert stack["summary"].startswith("0 to add, 5 to change, 0 to replace, 0 to delete; cost +$")
 
 
 def test_deleting_a_protected_database_is_called_out_before_anything_else(

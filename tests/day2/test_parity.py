@@ -72,6 +72,18 @@ def test_an_override_explains_only_the_resources_of_what_it_names() -> None:
     assert tags(bucket, "tags.owner") and not tags(bucket, "versioning")
 
 
+def test_a_pool_override_explains_its_queue_flavors_and_the_projects_cluster_queue_only() -> None:
+    """A pool's max sizes the ClusterQueue's quota and its sharing shapes the pool's flavors;
+    another pool's flavors stay unexplained."""
+    scope = override_scope(("compute", "pools", "name=gpu-train", "sharing"))
+    kueue = "kubernetes:kueue.x-k8s.io/v1beta2"
+    queue = {"type": f"{kueue}:ClusterQueue", "name": "p--dev-queues-cluster-queue", "inputs": {}}
+    flavor = {"type": f"{kueue}:ResourceFlavor", "name": "p--dev-queues-gpu-train-gpu-flavor", "inputs": {}}
+    other = {"type": f"{kueue}:ResourceFlavor", "name": "p--dev-queues-cpu-batch-flavor", "inputs": {}}
+    assert scope(queue, "spec.resourceGroups") and scope(flavor, "spec.nodeLabels")
+    assert not scope(other, "spec.nodeLabels")
+
+
 def test_every_tier_rule_says_what_it_explains() -> None:
     assert len({rule.id for rule in TIER_RULES}) == len(TIER_RULES)
     assert all(rule.description and rule.types and rule.paths for rule in TIER_RULES)
