@@ -532,7 +532,12 @@ def bootstrap(backend: StateBackend, *, dry_run: bool, session: Any = None) -> B
 def fresh_account_steps(backend: StateBackend) -> BootstrapReport:
     """Without credentials a dry run cannot look: it shows every step, as for empty accounts."""
     report = BootstrapReport(dry_run=True)
-    report.steps.append(f"(no AWS credentials: showing every step for an empty account in {backend.region})")
+    where = (
+        f"empty accounts, the state in account {backend.account}, {backend.region}"
+        if backend.account
+        else f"an empty account in {backend.region}"
+    )
+    report.steps.append(f"(no AWS credentials: showing every step for {where})")
     report.did(f"create KMS key {backend.bucket_key_alias} (rotation on)")
     report.did(f"create bucket s3://{backend.bucket} in {backend.region}")
     for message in (
