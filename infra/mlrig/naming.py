@@ -214,6 +214,18 @@ def secrets_key_alias(platform: str, environment: str) -> str:
     return f"alias/{platform}-{environment}-pulumi-secrets"
 
 
+def operator_profile(platform: str, environment: str) -> str:
+    """The AWS CLI profile the docs and `mlrig bootstrap` suggest for running Pulumi as an
+    environment's deployment role (`account` isolation)."""
+    return f"{platform}-{environment}"
+
+
+def kms_alias_arn(account: str, region: str, alias: str) -> str:
+    """`arn:aws:kms:<region>:<account>:alias/<name>`: KMS resolves it in the account it names,
+    where an alias name resolves in the caller's account."""
+    return f"arn:{partition(region)}:kms:{region}:{account}:{alias}"
+
+
 # --- project names ----------------------------------------------------------------------------
 
 

@@ -53,9 +53,10 @@ def test_generate_writes_a_stack_config_for_every_bundle_and_environment(repo: P
             "mlrig:bundle": f"bundles/{file}",
             "mlrig:environment": env,
         }
-        assert document["secretsprovider"] == f"awskms://alias/acme-ml-{env}-pulumi-secrets?region=us-east-1", (
-            "each environment's stacks encrypt their secrets with that environment's own key"
-        )
+        account = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}[env]
+        assert document["secretsprovider"] == (
+            f"awskms:///arn:aws:kms:us-east-1:{account}:alias/acme-ml-{env}-pulumi-secrets?region=us-east-1"
+        ), "each environment's stacks encrypt their secrets with that environment's own key, in its own account"
         assert f"created Pulumi.{stack}.yaml" in out
     for workflow in ("mlrig-pull-request", "mlrig-deploy", "mlrig-release", "mlrig-drift"):
         assert (repo / f".github/workflows/{workflow}.yml").read_text().startswith(f"# {GENERATED_HEADER}")
@@ -171,7 +172,9 @@ def test_the_secrets_provider_of_a_stack_config_is_mlrigs_and_the_encrypted_key_
     assert code == 1 and "stale: Pulumi.acme-ml.dev.yaml" in err
     assert generate(repo)[0] == 0
     kept = yaml.safe_load(config.read_text())
-    assert kept["secretsprovider"] == "awskms://alias/acme-ml-dev-pulumi-secrets?region=us-east-1"
+    assert kept["secretsprovider"] == (
+        "awskms:///arn:aws:kms:us-east-1:111111111111:alias/acme-ml-dev-pulumi-secrets?region=us-east-1"
+    )
     assert kept["encryptedkey"] == "AQICAHh..."
 
 

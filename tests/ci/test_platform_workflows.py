@@ -288,7 +288,9 @@ def test_each_environment_uses_its_own_secrets_key(workflows: dict[str, dict[str
             if provider is None:
                 continue
             env = job.get("environment") or name.removeprefix("drift-")
-            assert provider == f"awskms://alias/acme-ml-{env}-pulumi-secrets?region=us-east-1", f"{path}:{name}"
+            account = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}[env]
+            key = f"arn:aws:kms:us-east-1:{account}:alias/acme-ml-{env}-pulumi-secrets"
+            assert provider == f"awskms:///{key}?region=us-east-1", f"{path}:{name}"
 
 
 # --- the GitHub token of ProjectRepository (I1) -----------------------------------------------------

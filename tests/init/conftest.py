@@ -1,5 +1,5 @@
 """Fixtures of the `mlrig init` tests: a platform repository written by `mlrig init platform`
-(account isolation, three environments) and a prebuilt hash lock, since compiling a real one
+(account isolation, three environments, the state in a management account) and a prebuilt hash lock, since compiling a real one
 needs the package index."""
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ ACCOUNT_FLAGS = [
     "--env",
     "prod:prod:us-east-1:333333333333",
 ]
-PLATFORM_FLAGS = ["--no-input", "--name", "acme-ml", "--isolation", "account", *ACCOUNT_FLAGS]
+STATE_ACCOUNT = "444444444444"  # the management account: state bucket, bootstrap, first apply
+PLATFORM_FLAGS = ["--no-input", "--name", "acme-ml", "--isolation", "account", "--state-account", STATE_ACCOUNT]
+PLATFORM_FLAGS += ACCOUNT_FLAGS
 PLATFORM_FLAGS += ["--github-org", "acme", "--owner", "@acme/platform"]
 
 

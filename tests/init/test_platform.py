@@ -19,7 +19,7 @@ from mlrig.init import commands, lock
 from mlrig.init.lock import installed_version, locked_version
 from mlrig.plan.engine import plan_stack
 
-from .conftest import ACCOUNT_FLAGS, PLATFORM_FLAGS, generate, prebuilt_lock, run_init
+from .conftest import ACCOUNT_FLAGS, PLATFORM_FLAGS, STATE_ACCOUNT, generate, prebuilt_lock, run_init
 
 
 def files_of(root: Path) -> set[str]:
@@ -80,6 +80,7 @@ def test_a_new_repository_is_valid_and_generated_clean(platform_repo: Path):
         ("prod", "prod", "333333333333"),
     ]
     assert platform.bundle.spec.github.organization == "acme"
+    assert platform.bundle.spec.state.account == STATE_ACCOUNT
     assert generate(platform_repo, check=True)[0] == 0
     for generated in platform_repo.glob("Pulumi.*.*.yaml"):
         assert GENERATED_HEADER in generated.read_text().splitlines()[0]
@@ -92,9 +93,14 @@ def test_the_readme_walks_through_the_first_steps_of_this_platform(platform_repo
         "aws iam create-role --role-name mlrig-deployer --assume-role-policy-document file://aws/mlrig-deployer-trust-222222222222.json",
         "mlrig bootstrap",
         "pulumi login 's3://acme-ml-pulumi-state?region=us-east-1&awssdk=v2'",
-        # each environment's secrets have their own key
-        "pulumi stack init acme-ml.prod --secrets-provider 'awskms://alias/acme-ml-prod-pulumi-secrets?region=us-east-1'",
-        "pulumi up -s acme-ml.dev",
+        # the first apply runs as each environment's deployment role, from the state account
+        "[profile acme-ml-prod]\n   role_arn = arn:aws:iam::333333333333:role/mlrig-deployer\n"
+        "   source_profile = <your profile>\n   region = us-east-1",
+        f"from your credentials in account {STATE_ACCOUNT}",
+        # each environment's secrets have their own key, named by alias ARN in its account
+        "AWS_PROFILE=acme-ml-prod pulumi stack init acme-ml.prod --secrets-provider "
+        "'awskms:///arn:aws:kms:us-east-1:333333333333:alias/acme-ml-prod-pulumi-secrets?region=us-east-1'",
+        "AWS_PROFILE=acme-ml-dev pulumi up -s acme-ml.dev",
         "mlrig init project",
         "## Upgrade mlrig",
     ):
@@ -102,11 +108,35 @@ def test_the_readme_walks_through_the_first_steps_of_this_platform(platform_repo
     assert "is not written yet" not in readme, "the lock was given"
 
 
-def test_the_deployer_trust_policy_names_its_own_account(platform_repo: Path):
+def test_the_deployer_trust_policy_lets_in_its_own_account_and_the_state_account(platform_repo: Path):
+    """The state account's administrators run bootstrap and the first apply through this role."""
     trust = json.loads((platform_repo / "aws/mlrig-deployer-trust-222222222222.json").read_text())
-    [statement] = trust["Statement"]
-    assert statement["Principal"] == {"AWS": "arn:aws:iam::222222222222:root"}
-    assert statement["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    own, operators = trust["Statement"]
+    assert own["Principal"] == {"AWS": "arn:aws:iam::222222222222:root"}
+    assert operators["Principal"] == {"AWS": f"arn:aws:iam::{STATE_ACCOUNT}:root"}
+    for statement in (own, operators):
+        assert statement["Effect"] == "Allow" and statement["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+
+
+def test_without_a_state_account_the_prod_account_holds_the_state_and_administers_the_others(tmp_path: Path):
+    """The default keeps trust flowing from the most trusted environment down, never from dev up."""
+    flags = [f for f in PLATFORM_FLAGS if f not in ("--state-account", STATE_ACCOUNT)]
+    result = run_init("platform", str(tmp_path / "p"), *flags, "--no-lock")
+    assert result.exit_code == 0, result.output
+    assert "state:" not in (tmp_path / "p/bundles/platform.yaml").read_text(), "the default applies"
+    dev = json.loads((tmp_path / "p/aws/mlrig-deployer-trust-111111111111.json").read_text())
+    assert [s["Principal"]["AWS"] for s in dev["Statement"]] == [
+        "arn:aws:iam::111111111111:root",
+        "arn:aws:iam::333333333333:root",
+    ]
+    prod = json.loads((tmp_path / "p/aws/mlrig-deployer-trust-333333333333.json").read_text())
+    assert [s["Principal"]["AWS"] for s in prod["Statement"]] == ["arn:aws:iam::333333333333:root"]
+
+
+def test_a_malformed_state_account_is_a_usage_error(tmp_path: Path):
+    flags = [STATE_ACCOUNT[:6] if f == STATE_ACCOUNT else f for f in PLATFORM_FLAGS]
+    result = run_init("platform", str(tmp_path / "p"), *flags, "--no-lock")
+    assert result.exit_code == 2 and "--state-account '444444' is not" in result.output
 
 
 def test_cluster_isolation_needs_no_accounts_and_no_trust_policies(tmp_path: Path):
@@ -141,6 +171,8 @@ def test_answers_that_make_an_invalid_bundle_write_nothing(tmp_path: Path):
         "acme-ml",
         "--isolation",
         "account",
+        "--state-account",
+        STATE_ACCOUNT,
         "--env",
         "dev:dev:us-east-1",
         "--no-lock",
@@ -172,6 +204,7 @@ def test_on_a_terminal_what_the_flags_leave_open_is_asked(tmp_path: Path, monkey
             "111111111111",  # dev account
             "222222222222",  # staging account
             "333333333333",  # prod account
+            "444444444444",  # state account
             "acme",  # GitHub organisation
             "",  # platform repository: the default
             "",  # platform team: the default
@@ -183,6 +216,7 @@ def test_on_a_terminal_what_the_flags_leave_open_is_asked(tmp_path: Path, monkey
     assert {e.region for e in platform.environments.values()} == {"eu-west-1"}
     assert platform.bundle.spec.github.repository == "acme/acme-ml-platform"
     assert platform.bundle.metadata.owners == ["@acme/platform"]
+    assert platform.bundle.spec.state.account == "444444444444"
 
 
 def test_a_prebuilt_lock_without_hashes_is_refused(tmp_path: Path):
@@ -226,7 +260,17 @@ def test_without_a_lock_tool_the_repository_is_written_and_the_lock_command_is_t
 @pytest.mark.parametrize("flags", [ACCOUNT_FLAGS])
 def test_environments_keep_the_order_and_names_given(tmp_path: Path, flags):
     result = run_init(
-        "platform", str(tmp_path / "p"), "--no-input", "--name", "x", "--isolation", "account", *flags, "--no-lock"
+        "platform",
+        str(tmp_path / "p"),
+        "--no-input",
+        "--name",
+        "x",
+        "--isolation",
+        "account",
+        "--state-account",
+        STATE_ACCOUNT,
+        *flags,
+        "--no-lock",
     )
     assert result.exit_code == 0
     assert "dev:\n      tier: dev" in (tmp_path / "p/bundles/platform.yaml").read_text()

@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from mlrig.cli import cli
 from mlrig.platform.bootstrap import (
+    BootstrapError,
     SecretsKey,
     StateBackend,
     bootstrap,
@@ -85,10 +86,39 @@ def test_bootstrap_creates_a_private_versioned_encrypted_tls_only_bucket(aws):
     ]
     (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
-    bucket_key = aws.client("kms").describe_key(KeyId=BACKEND.bucket_key_alias)["KeyMetadata"]["KeyId"]
-    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == bucket_key
+    bucket_key = aws.client("kms").describe_key(KeyId=BACKEND.bucket_key_alias)["KeyMetadata"]["Arn"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == bucket_key, (
+        "by ARN: S3 resolves a key id in the writer's account, and CI writes from other accounts"
+    )
     (statement,) = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
     assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_a_bucket_that_names_its_key_by_id_is_repaired_to_name_it_by_arn(aws):
+    """Earlier versions wrote the key id, which a writer in another account resolves in its own."""
+    bootstrap(BACKEND, dry_run=False, session=aws)
+    s3 = aws.client("s3")
+    metadata = aws.client("kms").describe_key(KeyId=BACKEND.bucket_key_alias)["KeyMetadata"]
+    by_id = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": metadata["KeyId"]}
+    s3.put_bucket_encryption(
+        Bucket=BACKEND.bucket,
+        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": by_id}]},
+    )
+    report = bootstrap(BACKEND, dry_run=False, session=aws)
+    assert report.steps == ["encrypt with SSE-KMS (alias/acme-ml-pulumi-state) on s3://acme-pulumi-state"]
+    (rule,) = s3.get_bucket_encryption(Bucket=BACKEND.bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == metadata["Arn"]
+
+
+def test_bootstrap_refuses_credentials_of_another_account_than_the_state_account(aws):
+    """The trust policies and the bucket policy were written for the state account: a bucket made
+    elsewhere would be one nobody's policy lets the first apply reach."""
+    elsewhere = StateBackend(**{**BACKEND.__dict__, "account": "444444444444"})
+    with pytest.raises(
+        BootstrapError, match="credentials are of account 123456789012, but the state lives in account 444444444444"
+    ):
+        bootstrap(elsewhere, dry_run=True, session=aws)
+    assert aws.client("s3").list_buckets()["Buckets"] == []
 
 
 def test_bootstrap_creates_one_rotating_secrets_key_per_environment(aws):
@@ -127,14 +157,27 @@ def test_a_dry_run_says_what_it_would_do_and_changes_nothing(aws):
     assert aws.client("kms").list_keys()["Keys"] == []
 
 
-def test_the_bootstrap_command_reads_the_backend_from_the_platform_bundle(aws, example_repo: Path):
+def test_the_bootstrap_command_reads_the_backend_from_the_platform_bundle(aws, example_repo: Path, monkeypatch):
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "444444444444")  # the example's state account
     result = CliRunner().invoke(cli, ["bootstrap", str(example_repo / "bundles"), "--dry-run"], standalone_mode=False)
     assert result.exit_code == 0, result.output
     assert "would create bucket s3://acme-pulumi-state in us-east-1" in result.output
     assert "pulumi login 's3://acme-pulumi-state?region=us-east-1&awssdk=v2'" in result.output
-    assert "--secrets-provider 'awskms://alias/acme-ml-dev-pulumi-secrets?region=us-east-1'" in result.output
+    assert (
+        "export AWS_PROFILE=acme-ml-dev   # role_arn = arn:aws:iam::111111111111:role/mlrig-deployer, "
+        "source_profile = your profile in account 444444444444"
+    ) in result.output
+    dev_key = "arn:aws:kms:us-east-1:111111111111:alias/acme-ml-dev-pulumi-secrets"
+    assert f"--secrets-provider 'awskms:///{dev_key}?region=us-east-1'" in result.output
+    assert "then staging, prod: the same, each with its own profile" in result.output
     for env, account in (("dev", "111111111111"), ("staging", "222222222222"), ("prod", "333333333333")):
         assert f"would create KMS key alias/acme-ml-{env}-pulumi-secrets (rotation on)" in result.output, account
+
+
+def test_the_bootstrap_command_run_from_another_account_says_which_one_to_use(aws, example_repo: Path):
+    result = CliRunner().invoke(cli, ["bootstrap", str(example_repo / "bundles"), "--dry-run"])
+    assert result.exit_code == 1
+    assert "the state lives in account 444444444444" in result.output and "Traceback" not in result.output
 
 
 def test_the_bootstrap_command_rejects_an_invalid_bundle_with_exit_1(tmp_path: Path):
@@ -154,6 +197,7 @@ PREVIEWS = (
     "arn:aws:iam::111111111111:role/acme-ml-dev-platform-preview",
     "arn:aws:iam::333333333333:role/acme-ml-prod-platform-preview",
 )
+DEPLOYMENT_ROLES = ("arn:aws:iam::111111111111:role/mlrig-deployer", "arn:aws:iam::333333333333:role/mlrig-deployer")
 CROSS_ACCOUNT = StateBackend(
     bucket="acme-pulumi-state",
     region="eu-west-1",
@@ -161,6 +205,8 @@ CROSS_ACCOUNT = StateBackend(
     bucket_key_alias="alias/acme-ml-pulumi-state",
     deployers=DEPLOYERS,
     previews=PREVIEWS,
+    account=CALLER,
+    deployment_roles=DEPLOYMENT_ROLES,
     secrets_keys=(
         key(
             "dev",
@@ -192,6 +238,8 @@ def test_deployers_read_and_write_state_and_previews_only_read_it_and_take_locks
         "DenyInsecureTransport",
         "MlrigCiListState",
         "MlrigDeployersUseState",
+        "MlrigDeploymentRolesListState",
+        "MlrigDeploymentRolesUseState",
         "MlrigPreviewsReadState",
         "MlrigPreviewsLockState",
     }
@@ -201,6 +249,29 @@ def test_deployers_read_and_write_state_and_previews_only_read_it_and_take_locks
     for sid in ("MlrigPreviewsReadState", "MlrigPreviewsLockState"):
         assert sids[sid]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": list(PREVIEWS)}}
     assert bootstrap(CROSS_ACCOUNT, dry_run=False, session=aws).steps == []
+
+
+def test_each_environments_deployment_role_reads_and_writes_state_named_by_account_and_arn(aws):
+    """What the state account's administrators assume for the first apply; valid before the roles
+    exist (the account is the principal, the role only a condition)."""
+    bootstrap(CROSS_ACCOUNT, dry_run=False, session=aws)
+    sids = statements_by_sid(json.loads(aws.client("s3").get_bucket_policy(Bucket=CROSS_ACCOUNT.bucket)["Policy"]))
+    for sid, actions, resource in (
+        ("MlrigDeploymentRolesListState", ["s3:ListBucket", "s3:GetBucketLocation"], "arn:aws:s3:::acme-pulumi-state"),
+        (
+            "MlrigDeploymentRolesUseState",
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "arn:aws:s3:::acme-pulumi-state/*",
+        ),
+    ):
+        assert sids[sid]["Action"] == actions and sids[sid]["Resource"] == resource
+        assert sids[sid]["Principal"] == {"AWS": ["arn:aws:iam::111111111111:root", "arn:aws:iam::333333333333:root"]}
+        assert sids[sid]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": list(DEPLOYMENT_ROLES)}}
+    grant = statements_by_sid(key_policy(aws, CROSS_ACCOUNT.bucket_key_alias))["MlrigDeploymentRolesUseStateBucketKey"]
+    assert grant["Condition"] == {
+        "ArnEquals": {"aws:PrincipalArn": list(DEPLOYMENT_ROLES)},
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"},
+    }
 
 
 def test_each_secrets_key_lives_in_its_environments_account_and_serves_only_that_environment(aws):
@@ -251,13 +322,17 @@ def test_bootstrap_adds_its_statements_keeps_everyone_elses_and_removes_its_old_
         Bucket=BACKEND.bucket, Policy=json.dumps({**policy, "Statement": [*policy["Statement"], audit, old]})
     )
     report = bootstrap(CROSS_ACCOUNT, dry_run=False, session=aws)
-    assert "require TLS and let the CI roles in (bucket policy) on s3://acme-pulumi-state" in report.steps
+    assert (
+        "require TLS and let the CI and deployment roles in (bucket policy) on s3://acme-pulumi-state" in report.steps
+    )
     sids = [s["Sid"] for s in json.loads(s3.get_bucket_policy(Bucket=BACKEND.bucket)["Policy"])["Statement"]]
     assert sids == [
         "DenyInsecureTransport",
         "AuditorsRead",
         "MlrigCiListState",
         "MlrigDeployersUseState",
+        "MlrigDeploymentRolesListState",
+        "MlrigDeploymentRolesUseState",
         "MlrigPreviewsReadState",
         "MlrigPreviewsLockState",
     ]
@@ -281,13 +356,20 @@ def test_project_ci_deployers_get_no_access_to_state(example_result):
 
 def test_the_example_platform_has_one_key_per_environment_in_its_own_account(example_result):
     platform = example_result.platforms["acme-ml"]
-    keys = {k.environment: k for k in state_backend(platform).secrets_keys}
+    backend = state_backend(platform)
+    keys = {k.environment: k for k in backend.secrets_keys}
     assert keys["prod"].alias == "alias/acme-ml-prod-pulumi-secrets"
-    assert keys["prod"].provider == "awskms://alias/acme-ml-prod-pulumi-secrets?region=us-east-1"
+    assert keys["prod"].provider == (
+        "awskms:///arn:aws:kms:us-east-1:333333333333:alias/acme-ml-prod-pulumi-secrets?region=us-east-1"
+    ), "an alias ARN resolves in prod's account whatever account Pulumi runs in"
     assert keys["prod"].account == "333333333333"
     assert keys["prod"].deployment_role == "arn:aws:iam::333333333333:role/mlrig-deployer"
     assert keys["prod"].writers == ("arn:aws:iam::333333333333:role/acme-ml-prod-platform-deployer",)
     assert keys["prod"].readers == ("arn:aws:iam::333333333333:role/acme-ml-prod-platform-preview",)
+    assert backend.account == "444444444444"
+    assert backend.deployment_roles == tuple(
+        f"arn:aws:iam::{account}:role/mlrig-deployer" for account in ("111111111111", "222222222222", "333333333333")
+    )
 
 
 def test_the_bootstrap_policies_pass_parliament():

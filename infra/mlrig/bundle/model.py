@@ -250,6 +250,17 @@ class ProjectMetadata(Strict):
 
 
 class StateSettings(Strict):
+    account: AccountId | None = spec_field(
+        None,
+        "The AWS account that holds the state backend (the bucket and key `mlrig bootstrap` "
+        "creates) and whose principals administer the platform: `mlrig bootstrap` runs with its "
+        "credentials and refuses others. Under `account` isolation every environment's deployment "
+        "role trusts it, so its administrators run bootstrap and each environment's first apply as "
+        "that role; name a management or tooling account here. Default: under `account` isolation "
+        "the account of the prod environment (the most trusted one; else staging, else dev); "
+        "under `cluster` and `namespace` isolation the environments' account.",
+        "444444444444",
+    )
     backend: Annotated[str, StringConstraints(pattern=STATE_BACKEND, max_length=512)] | None = spec_field(
         None,
         "Pulumi state backend URL. Default: `s3://<platform>-pulumi-state` (created by `mlrig bootstrap`).",
@@ -259,7 +270,9 @@ class StateSettings(Strict):
         None,
         "Pulumi secrets provider of every stack, one KMS key per environment: `{environment}` stands for "
         "the environment's name, and the region defaults to the environment's. Written into each "
-        "`Pulumi.<stack>.yaml`; `mlrig bootstrap` creates the keys. "
+        "`Pulumi.<stack>.yaml` (as the alias ARN, `awskms:///arn:aws:kms:<region>:<account>:alias/...`, "
+        "where the environment names its account: KMS resolves it in that account whatever "
+        "account Pulumi runs in); `mlrig bootstrap` creates the keys. "
         "Default: `awskms://alias/<platform>-{environment}-pulumi-secrets`.",
         "awskms://alias/acme-ml-{environment}-pulumi-secrets",
     )
@@ -496,7 +509,9 @@ class PlatformSpec(Strict):
         "account",
     )
     state: StateSettings = model_field(
-        StateSettings, "Where Pulumi keeps state.", {"backend": "s3://acme-pulumi-state"}
+        StateSettings,
+        "Where Pulumi keeps state.",
+        {"account": "444444444444", "backend": "s3://acme-pulumi-state"},
     )
     github: GithubSettings = model_field(
         GithubSettings, "GitHub organisation and platform repository.", {"organization": "acme"}

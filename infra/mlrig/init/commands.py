@@ -104,12 +104,15 @@ PLATFORM_EPILOG = """\b
 Examples:
   mlrig init platform acme-platform          # asks on a terminal for what flags leave open
   mlrig init platform acme-platform --no-input --name acme-ml --isolation account \\
-      --env dev:dev:us-east-1:111111111111 --env staging:staging:us-east-1:222222222222 \\
-      --env prod:prod:us-east-1:333333333333 --github-org acme --owner @acme/platform
+      --state-account 444444444444 --env dev:dev:us-east-1:111111111111 \\
+      --env staging:staging:us-east-1:222222222222 --env prod:prod:us-east-1:333333333333 \\
+      --github-org acme --owner @acme/platform
 
 \b
 --env NAME:TIER:REGION[:ACCOUNT] adds an environment (TIER is dev, staging or prod; ACCOUNT is
 required with account isolation). Without --env: dev, staging and prod in --region.
+--state-account is the account that holds the Pulumi state, runs mlrig bootstrap and administers
+the environments' deployment roles: a management or tooling account (default: prod's).
 The lock (requirements.lock) comes from --lock FILE, or is compiled with uv or pip-compile
 (network needed); with --no-lock, or when neither tool is installed, the README says how."""
 
@@ -157,6 +160,16 @@ def platform_answers(asker: Asker, directory: Path, options: dict[str, Any]) -> 
                     None, f"AWS account of {tier}", flag=f"--account {tier}=ID", check=matches(model.ACCOUNT_ID)
                 )
             environments.append(EnvironmentAnswer(tier, tier, region, account, default_cidr(index)))
+    state_account = options["state_account"]
+    if isolation == "account" or state_account is not None:
+        state_account = asker.value(
+            state_account,
+            "AWS account of the Pulumi state, where mlrig bootstrap runs and whose administrators run each "
+            "environment's first apply: a management or tooling account (empty: the prod environment's)",
+            default="",
+            flag="--state-account",
+            check=matches(model.ACCOUNT_ID),
+        )
     organization = asker.value(
         options["github_org"],
         "GitHub organisation of the platform and project repositories (empty: none, no CI roles)",
@@ -193,6 +206,7 @@ def platform_answers(asker: Asker, directory: Path, options: dict[str, Any]) -> 
         owners=tuple(o for o in owners if o),
         github_organization=organization,
         repository=repository,
+        state_account=state_account or None,
     )
 
 
@@ -237,6 +251,12 @@ def lock_text(lock_file: str | None, no_lock: bool) -> tuple[str | None, str | N
 @click.option("--env", multiple=True, metavar="NAME:TIER:REGION[:ACCOUNT]", help="An environment (repeatable).")
 @click.option("--region", default=None, help="Region of the default environments (without --env).")
 @click.option("--account", multiple=True, metavar="TIER=ACCOUNT", help="Account of a default environment.")
+@click.option(
+    "--state-account",
+    default=None,
+    metavar="ACCOUNT",
+    help="Account of the Pulumi state, where mlrig bootstrap runs (default: the prod environment's).",
+)
 @click.option("--github-org", default=None, help="GitHub organisation of the platform and project repositories.")
 @click.option("--repository", default=None, help="The platform repository, org/name.")
 @click.option("--owner", multiple=True, help="GitHub team owning the platform, e.g. @acme/platform (repeatable).")

@@ -17,7 +17,8 @@ from ..bundle.loader import LoadError, load_text
 from ..bundle.resolved import Platform
 from ..bundle.validate import validate_documents, validate_paths
 from ..generate import generated_files
-from ..platform.bootstrap import state_backend
+from ..platform.bootstrap import operator_profiles, state_backend
+from ..state import state_account
 from . import lock, policy
 from .templates import render
 from .tree import FileTree
@@ -45,6 +46,7 @@ class PlatformAnswers:
     owners: tuple[str, ...] = ()
     github_organization: str | None = None
     repository: str | None = None
+    state_account: str | None = None  # holds the state; its administrators run bootstrap and the first apply
 
 
 def default_cidr(index: int) -> str:
@@ -93,9 +95,10 @@ def deployer_policies(platform: Platform) -> FileTree:
     tree = FileTree()
     tree.add(policy.POLICY_FILE, policy.as_json(policy.permissions_policy()))
     if platform.isolation == "account":
+        operators = state_account(platform)
         accounts = {env.account: env.region for env in platform.environments.values() if env.account}
         for account, region in accounts.items():
-            tree.add(policy.trust_file(account), policy.as_json(policy.trust_policy(account, region)))
+            tree.add(policy.trust_file(account), policy.as_json(policy.trust_policy(account, region, operators)))
     return tree
 
 
@@ -120,6 +123,8 @@ def readme(platform: Platform, version: str, *, locked: bool) -> str:
         environments=environments,
         deploy_roles=sorted({env.role for env in environments}),
         backend=state_backend(platform),
+        state_account=state_account(platform),
+        profiles=operator_profiles(platform),
         lock_command=lock.lock_command_text(),
         python_version=lock.PYTHON_VERSION,
         mlrig_url=MLRIG_URL,

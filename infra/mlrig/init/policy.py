@@ -2,7 +2,9 @@
 
 Under `account` isolation every environment's account holds a role (`spec.environments.<env>.
 deploymentRole`, default `mlrig-deployer`) that the stacks' AWS provider assumes: it needs a
-permissions policy and a trust policy, which `mlrig init platform` writes to `aws/`. Under
+permissions policy and a trust policy, which `mlrig init platform` writes to `aws/`. The trust
+lets in the environment's own account and the state account (`spec.state.account`), whose
+administrators run `mlrig bootstrap` and the first apply through this role. Under
 `cluster` and `namespace` isolation the same permissions policy goes to whoever runs the first
 `pulumi up` (the platform stacks then create their own CI roles).
 
@@ -80,22 +82,33 @@ def permissions_policy() -> dict[str, Any]:
     }
 
 
-def trust_policy(account: str, region: str) -> dict[str, Any]:
-    """Principals of the environment's own account may assume the role, if their own policies
-    allow it: the platform's CI deployment role (created by the platform stack) and the
-    account's administrators. Narrow it to named roles once they exist."""
-    root = f"arn:{naming.partition(region)}:iam::{account}:root"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+TRUSTED_ACTIONS = ["sts:AssumeRole", "sts:TagSession"]
+
+
+def trust_policy(account: str, region: str, state_account: str | None = None) -> dict[str, Any]:
+    """Principals of the environment's own account (the platform's CI deployment role, which the
+    platform stack creates, and the account's administrators) and of the state account (the
+    platform's operators: `mlrig bootstrap` creates the environment's secrets key through this
+    role, and the first apply runs as it) may assume the role, if their own IAM policies allow
+    it. The account principal needs no role to exist yet; narrow it to named roles once they do."""
+    statements = [
+        {
+            "Sid": "PrincipalsOfThisAccount",
+            "Effect": "Allow",
+            "Principal": {"AWS": naming.account_root_arn(account, region)},
+            "Action": TRUSTED_ACTIONS,
+        }
+    ]
+    if state_account and state_account != account:
+        statements.append(
             {
-                "Sid": "PrincipalsOfThisAccount",
+                "Sid": "PlatformOperatorsOfTheStateAccount",
                 "Effect": "Allow",
-                "Principal": {"AWS": root},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Principal": {"AWS": naming.account_root_arn(state_account, region)},
+                "Action": TRUSTED_ACTIONS,
             }
-        ],
-    }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def trust_file(account: str) -> str:

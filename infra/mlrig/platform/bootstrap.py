@@ -1,13 +1,17 @@
 """`mlrig bootstrap`: the self-managed Pulumi state backend, created once before the first `pulumi up`.
 
 - the state bucket (versioned, SSE-KMS with its own key `alias/<platform>-pulumi-state`, public
-  access blocked, bucket-owner enforced, TLS only), in the account of the caller's credentials;
+  access blocked, bucket-owner enforced, TLS only), in the account of the caller's credentials,
+  which must be the state account (`spec.state.account`) when the bundle names one;
 - one Pulumi secrets key per environment (`mlrig.state`), in that environment's account: under
-  `account` isolation bootstrap assumes the environment's deployment role to create it there, so
-  a role of one account never decrypts another environment's secrets.
+  `account` isolation bootstrap assumes the environment's deployment role to create it there (the
+  trust policy `mlrig init platform` writes lets the state account in), so a role of one
+  environment never decrypts another environment's secrets.
 
 The bucket and key policies grant each principal only what it needs: the platform deployment
-roles read and write state and use their own environment's secrets key; the read-only preview
+roles read and write state and use their own environment's secrets key; under `account`
+isolation each environment's deployment role (`mlrig-deployer`, what the state account's
+administrators assume for the first apply) reads and writes state too; the read-only preview
 roles read state, write only stack locks and decrypt their own environment's secrets; project CI
 roles get nothing (they deploy images, never stacks). Idempotent: each step looks first and
 changes only what is missing or stale. `--dry-run` prints the steps without changing anything.
@@ -28,6 +32,13 @@ from ..bundle.resolved import Platform, PlatformEnvironment
 OBSOLETE_SIDS = ("MlrigCiUseState", "MlrigCiUseSecretsKey")
 KEY_USE = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
 KEY_DECRYPT = ["kms:Decrypt", "kms:DescribeKey"]
+STATE_LIST = ["s3:ListBucket", "s3:GetBucketLocation"]
+STATE_OBJECTS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+BUCKET_KEY_USE = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+
+
+class BootstrapError(Exception):
+    """A precondition the caller must fix (wrong account, a role that does not let them in)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,11 @@ class StateBackend:
     deployers: tuple[str, ...] = ()
     previews: tuple[str, ...] = ()
     secrets_keys: tuple[SecretsKey, ...] = ()
+    # The state account (`spec.state.account`): bootstrap refuses credentials of another one.
+    account: str | None = None
+    # `account` isolation: each environment's deployment role, which the state account's
+    # administrators assume to run the first `pulumi up` (and the providers assume anyway).
+    deployment_roles: tuple[str, ...] = ()
 
     @property
     def ci_roles(self) -> tuple[str, ...]:
@@ -81,6 +97,13 @@ def ci_role_arns(platform: Platform) -> tuple[str, ...]:
     return tuple(role for env in platform.environments.values() for role in _ci_roles(platform, env) if role)
 
 
+def _deployment_role(platform: Platform, env: PlatformEnvironment) -> str | None:
+    """The role Pulumi's providers assume in the environment's account (`account` isolation)."""
+    if platform.isolation != "account" or not env.account:
+        return None
+    return naming.role_arn(env.account, env.region, env.spec.deployment_role)
+
+
 def secrets_keys(platform: Platform) -> tuple[SecretsKey, ...]:
     shared_owner = None
     if platform.isolation == "namespace":
@@ -104,11 +127,7 @@ def secrets_keys(platform: Platform) -> tuple[SecretsKey, ...]:
                 region=state.secrets_key_region(platform, env),
                 provider=state.secrets_provider(platform, env),
                 account=env.account,
-                deployment_role=(
-                    naming.role_arn(env.account, env.region, env.spec.deployment_role)
-                    if platform.isolation == "account" and env.account
-                    else None
-                ),
+                deployment_role=_deployment_role(platform, env),
                 writers=(deployer,) if deployer else (),
                 readers=tuple(readers),
             )
@@ -131,6 +150,10 @@ def state_backend(platform: Platform, region: str | None = None) -> StateBackend
         deployers=tuple(deployers),
         previews=tuple(previews),
         secrets_keys=secrets_keys(platform),
+        account=state.state_account(platform),
+        deployment_roles=tuple(
+            role for env in platform.environments.values() if (role := _deployment_role(platform, env))
+        ),
     )
 
 
@@ -152,7 +175,8 @@ def _grant(sid: str, partition: str, roles: Iterable[str], actions: list[str], r
 
 
 def bucket_statements(backend: StateBackend) -> list[dict[str, Any]]:
-    """TLS only; deployment roles read and write state, preview roles read it and take locks."""
+    """TLS only; CI deployment roles and the environments' deployment roles read and write state,
+    preview roles read it and take locks."""
     partition = backend.partition
     bucket_arn = f"arn:{partition}:s3:::{backend.bucket}"
     statements: list[dict[str, Any]] = [
@@ -166,21 +190,18 @@ def bucket_statements(backend: StateBackend) -> list[dict[str, Any]]:
         }
     ]
     if backend.ci_roles:
-        statements.append(
-            _grant(
-                "MlrigCiListState", partition, backend.ci_roles, ["s3:ListBucket", "s3:GetBucketLocation"], bucket_arn
-            )
-        )
+        statements.append(_grant("MlrigCiListState", partition, backend.ci_roles, STATE_LIST, bucket_arn))
     if backend.deployers:
         statements.append(
-            _grant(
-                "MlrigDeployersUseState",
-                partition,
-                backend.deployers,
-                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                f"{bucket_arn}/*",
-            )
+            _grant("MlrigDeployersUseState", partition, backend.deployers, STATE_OBJECTS, f"{bucket_arn}/*")
         )
+    if backend.deployment_roles:
+        statements += [
+            _grant("MlrigDeploymentRolesListState", partition, backend.deployment_roles, STATE_LIST, bucket_arn),
+            _grant(
+                "MlrigDeploymentRolesUseState", partition, backend.deployment_roles, STATE_OBJECTS, f"{bucket_arn}/*"
+            ),
+        ]
     if backend.previews:
         statements += [
             _grant("MlrigPreviewsReadState", partition, backend.previews, ["s3:GetObject"], f"{bucket_arn}/*"),
@@ -207,18 +228,16 @@ def _administrators(partition: str, account: str) -> dict[str, Any]:
 
 
 def bucket_key_statements(backend: StateBackend, account: str) -> list[dict[str, Any]]:
-    """The bucket's SSE key: CI roles use it through S3 only."""
+    """The bucket's SSE key: CI roles and deployment roles use it through S3 only."""
     statements = [_administrators(backend.partition, account)]
-    if backend.ci_roles:
-        grant = _grant(
-            "MlrigCiUseStateBucketKey",
-            backend.partition,
-            backend.ci_roles,
-            ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-            "*",
-        )
-        grant["Condition"]["StringEquals"] = {"kms:ViaService": f"s3.{backend.region}.amazonaws.com"}
-        statements.append(grant)
+    for sid, roles in (
+        ("MlrigCiUseStateBucketKey", backend.ci_roles),
+        ("MlrigDeploymentRolesUseStateBucketKey", backend.deployment_roles),
+    ):
+        if roles:
+            grant = _grant(sid, backend.partition, roles, BUCKET_KEY_USE, "*")
+            grant["Condition"]["StringEquals"] = {"kms:ViaService": f"s3.{backend.region}.amazonaws.com"}
+            statements.append(grant)
     return statements
 
 
@@ -264,36 +283,37 @@ def _error_code(error: Exception) -> str:
 def _ensure_key(
     kms: Any, alias: str, description: str, statements: list[dict[str, Any]], report: BootstrapReport
 ) -> str | None:
-    """A rotating KMS key behind `alias` holding `statements` in its policy; its id (None in a dry
-    run that would create it)."""
+    """A rotating KMS key behind `alias` holding `statements` in its policy; its ARN (None in a
+    dry run that would create it)."""
     try:
-        key_id = kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"]
+        metadata = kms.describe_key(KeyId=alias)["KeyMetadata"]
     except Exception as error:
         if _error_code(error) != "NotFoundException":
             raise
-        key_id = None
-    if key_id is None:
+        metadata = None
+    if metadata is None:
         report.did(f"create KMS key {alias} (rotation on)")
         if report.dry_run:
             return None
-        key_id = kms.create_key(
+        metadata = kms.create_key(
             Description=description,
             Policy=merged_policy(None, statements),
             Tags=[{"TagKey": "managed-by", "TagValue": "mlrig"}],
-        )["KeyMetadata"]["KeyId"]
-        kms.create_alias(AliasName=alias, TargetKeyId=key_id)
-        kms.enable_key_rotation(KeyId=key_id)
-        return str(key_id)
+        )["KeyMetadata"]
+        kms.create_alias(AliasName=alias, TargetKeyId=metadata["KeyId"])
+        kms.enable_key_rotation(KeyId=metadata["KeyId"])
+        return str(metadata["Arn"])
+    key_id = metadata["KeyId"]
     policy = merged_policy(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"], statements)
     if policy is not None:
-        report.did(f"let exactly the CI roles that need it use {alias} (key policy)")
+        report.did(f"let exactly the roles that need it use {alias} (key policy)")
         if not report.dry_run:
             kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=policy)
     if not kms.get_key_rotation_status(KeyId=key_id).get("KeyRotationEnabled"):
         report.did(f"enable rotation of {alias}")
         if not report.dry_run:
             kms.enable_key_rotation(KeyId=key_id)
-    return str(key_id)
+    return str(metadata["Arn"])
 
 
 def _bucket_exists(s3: Any, bucket: str) -> bool:
@@ -306,7 +326,7 @@ def _bucket_exists(s3: Any, bucket: str) -> bool:
         raise
 
 
-def _ensure_bucket(s3: Any, backend: StateBackend, key_id: str | None, report: BootstrapReport) -> None:
+def _ensure_bucket(s3: Any, backend: StateBackend, key_arn: str | None, report: BootstrapReport) -> None:
     bucket = backend.bucket
     exists = _bucket_exists(s3, bucket)
     if not exists:
@@ -344,13 +364,18 @@ def _ensure_bucket(s3: Any, backend: StateBackend, key_id: str | None, report: B
         ),
         (
             f"encrypt with SSE-KMS ({backend.bucket_key_alias})",
-            lambda: _kms_encrypted(s3, bucket),
+            lambda: _kms_encrypted(s3, bucket, key_arn),
             lambda: s3.put_bucket_encryption(
                 Bucket=bucket,
                 ServerSideEncryptionConfiguration={
                     "Rules": [
                         {
-                            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id},
+                            # The key ARN: S3 resolves a bare key id or alias in the *writer's*
+                            # account, and the CI and deployment roles write from other accounts.
+                            "ApplyServerSideEncryptionByDefault": {
+                                "SSEAlgorithm": "aws:kms",
+                                "KMSMasterKeyID": key_arn,
+                            },
                             "BucketKeyEnabled": True,
                         }
                     ]
@@ -393,18 +418,26 @@ def _owner_enforced(s3: Any, bucket: str) -> bool:
     return any(rule.get("ObjectOwnership") == "BucketOwnerEnforced" for rule in rules)
 
 
-def _kms_encrypted(s3: Any, bucket: str) -> bool:
+def _kms_encrypted(s3: Any, bucket: str, key_arn: str | None) -> bool:
+    """Encrypted by default with the bucket key, named by its ARN (earlier versions named it by
+    key id, which cross-account writers resolve in their own account)."""
     try:
         rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     except Exception as error:
         if _error_code(error) == "ServerSideEncryptionConfigurationNotFoundError":
             return False
         raise
-    return any(r["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms" for r in rules)
+    return any(
+        r["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+        and r["ApplyServerSideEncryptionByDefault"].get("KMSMasterKeyID") == key_arn
+        for r in rules
+    )
 
 
 def _policy_step(backend: StateBackend) -> str:
-    return "require TLS" + (" and let the CI roles in" if backend.ci_roles else "") + " (bucket policy)"
+    admitted = [kind for kind, roles in (("CI", backend.ci_roles), ("deployment", backend.deployment_roles)) if roles]
+    let_in = f" and let the {' and '.join(admitted)} roles in" if admitted else ""
+    return f"require TLS{let_in} (bucket policy)"
 
 
 def _bucket_policy(s3: Any, bucket: str, backend: StateBackend) -> str | None:
@@ -420,14 +453,23 @@ def _bucket_policy(s3: Any, bucket: str, backend: StateBackend) -> str | None:
 
 def _session_in(session: Any, key: SecretsKey, caller_account: str) -> Any:
     """Credentials in the key's account: the caller's own, or the environment's deployment role
-    (account isolation; it trusts the people who run the first apply)."""
+    (account isolation; its trust policy lets in the state account, whose credentials run this)."""
     if key.account in (None, caller_account) or key.deployment_role is None:
         return session
     import boto3
 
-    credentials = session.client("sts", region_name=key.region).assume_role(
-        RoleArn=key.deployment_role, RoleSessionName="mlrig-bootstrap"
-    )["Credentials"]
+    try:
+        credentials = session.client("sts", region_name=key.region).assume_role(
+            RoleArn=key.deployment_role, RoleSessionName="mlrig-bootstrap"
+        )["Credentials"]
+    except Exception as error:
+        if _error_code(error) != "AccessDenied":
+            raise
+        raise BootstrapError(
+            f"cannot assume {key.deployment_role} to create {key.alias} of environment {key.environment} "
+            f"({error}): create that role with aws/mlrig-deployer-trust-{key.account}.json as its trust policy "
+            f"(it lets in account {caller_account}), and allow your principal sts:AssumeRole on it"
+        ) from None
     return boto3.session.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
@@ -463,14 +505,21 @@ def bootstrap(backend: StateBackend, *, dry_run: bool, session: Any = None) -> B
     report = BootstrapReport(dry_run=dry_run)
     try:
         account = session.client("sts", region_name=backend.region).get_caller_identity()["Account"]
-        key_id = _ensure_key(
+        if backend.account and account != backend.account:
+            raise BootstrapError(
+                f"these credentials are of account {account}, but the state lives in account {backend.account} "
+                f"(spec.state.account, by default the prod environment's): run mlrig bootstrap with credentials "
+                f'of {backend.account}, or set spec.state.account: "{account}" in the platform bundle and let '
+                "that account into each environment's deployment role (its trust policy)"
+            )
+        key_arn = _ensure_key(
             session.client("kms", region_name=backend.region),
             backend.bucket_key_alias,
             "Encryption at rest of the mlrig Pulumi state bucket",
             bucket_key_statements(backend, account),
             report,
         )
-        _ensure_bucket(session.client("s3", region_name=backend.region), backend, key_id, report)
+        _ensure_bucket(session.client("s3", region_name=backend.region), backend, key_arn, report)
         for key in backend.secrets_keys:
             _ensure_secrets_key(session, key, backend.partition, account, report)
     except NoCredentialsError:
@@ -483,7 +532,12 @@ def bootstrap(backend: StateBackend, *, dry_run: bool, session: Any = None) -> B
 def fresh_account_steps(backend: StateBackend) -> BootstrapReport:
     """Without credentials a dry run cannot look: it shows every step, as for empty accounts."""
     report = BootstrapReport(dry_run=True)
-    report.steps.append(f"(no AWS credentials: showing every step for an empty account in {backend.region})")
+    where = (
+        f"empty accounts, the state in account {backend.account}, {backend.region}"
+        if backend.account
+        else f"an empty account in {backend.region}"
+    )
+    report.steps.append(f"(no AWS credentials: showing every step for {where})")
     report.did(f"create KMS key {backend.bucket_key_alias} (rotation on)")
     report.did(f"create bucket s3://{backend.bucket} in {backend.region}")
     for message in (
@@ -500,11 +554,52 @@ def fresh_account_steps(backend: StateBackend) -> BootstrapReport:
     return report
 
 
+@dataclass(frozen=True)
+class OperatorProfile:
+    """An AWS CLI profile that runs Pulumi as an environment's deployment role, from the state
+    account's credentials (`account` isolation): what the first apply of its stacks runs with."""
+
+    name: str
+    role_arn: str
+    region: str
+    source_account: str | None
+
+    def config(self, source_profile: str) -> str:
+        """The `~/.aws/config` section."""
+        return (
+            f"[profile {self.name}]\n"
+            f"role_arn = {self.role_arn}\n"
+            f"source_profile = {source_profile}\n"
+            f"region = {self.region}\n"
+        )
+
+
+def operator_profiles(platform: Platform) -> dict[str, OperatorProfile]:
+    """By environment name; empty unless environments live in their own accounts."""
+    profiles = {}
+    for env in platform.environments.values():
+        role = _deployment_role(platform, env)
+        if role:
+            profiles[env.name] = OperatorProfile(
+                naming.operator_profile(platform.name, env.name), role, env.region, state.state_account(platform)
+            )
+    return profiles
+
+
 def next_steps(backend: StateBackend, platform: Platform) -> list[str]:
-    first = next(iter(platform.environments.values()))
+    environments = list(platform.environments.values())
+    first = environments[0]
     provider = state.secrets_provider(platform, first)
-    return [
-        f"pulumi login '{backend.login_url}'",
+    steps = [f"pulumi login '{backend.login_url}'"]
+    profile = operator_profiles(platform).get(first.name)
+    if profile:
+        source = f"your profile in account {profile.source_account}" if profile.source_account else "your profile"
+        steps.append(f"export AWS_PROFILE={profile.name}   # role_arn = {profile.role_arn}, source_profile = {source}")
+    steps += [
         f"pulumi stack select {first.stack} || pulumi stack init {first.stack} --secrets-provider '{provider}'",
         "pulumi up",
     ]
+    if len(environments) > 1:
+        others = ", ".join(env.name for env in environments[1:])
+        steps.append(f"then {others}: the same" + (", each with its own profile" if profile else ""))
+    return steps

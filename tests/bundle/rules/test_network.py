@@ -68,13 +68,35 @@ def test_an_unquoted_account_id_is_told_to_be_quoted():
 
 
 def test_cluster_isolation_with_several_accounts_is_rejected():
-    error = only(check_platform({"spec.isolation": "cluster"}), "accounts_fit_isolation")
+    error = only(check_platform({"spec.isolation": "cluster"}, ("spec.state.account",)), "accounts_fit_isolation")
     assert error.path == "spec.isolation" and "isolation: account" in error.message
 
 
 def test_cluster_isolation_in_one_account_is_fine():
     accounts = {f"spec.environments.{env}.account": "111111111111" for env in ("dev", "staging", "prod")}
-    assert check_platform({"spec.isolation": "cluster", **accounts}).valid
+    assert check_platform({"spec.isolation": "cluster", **accounts}, ("spec.state.account",)).valid
+
+
+def test_under_account_isolation_the_state_may_live_in_a_management_account_of_its_own():
+    result = check_platform({"spec.state.account": "444444444444"})
+    assert result.valid, explain(result)
+    assert [e for e in result.diagnostics if e.rule == "state_account_fits_isolation"] == []
+
+
+def test_without_account_isolation_the_state_cannot_live_in_another_account():
+    """The first apply runs with the environments' credentials and assumes no role: a state in
+    another account would be out of its reach."""
+    accounts = {f"spec.environments.{env}.account": "111111111111" for env in ("dev", "staging", "prod")}
+    changes = {"spec.isolation": "cluster", "spec.state.account": "444444444444", **accounts}
+    error = only(check_platform(changes), "state_account_fits_isolation")
+    assert error.path == "spec.state.account"
+    assert "the environments' account 111111111111, not 444444444444" in error.message
+
+
+def test_without_account_isolation_the_state_account_may_name_the_environments_account():
+    accounts = {f"spec.environments.{env}.account": "111111111111" for env in ("dev", "staging", "prod")}
+    changes = {"spec.isolation": "cluster", "spec.state.account": "111111111111", **accounts}
+    assert check_platform(changes).valid
 
 
 def test_namespace_isolation_shares_one_cluster_so_one_region():

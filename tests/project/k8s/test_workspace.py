@@ -42,6 +42,7 @@ def test_the_namespace_is_named_after_the_project_under_account_isolation(projec
 def test_under_namespace_isolation_each_environment_has_its_own_namespace_and_groups(plan_variant):
     def namespace_isolation(platform):
         platform["spec"]["isolation"] = "namespace"
+        platform["spec"]["state"].pop("account")  # the state lives beside the one shared cluster
         for environment in platform["spec"]["environments"].values():
             environment["account"] = "111111111111"
 

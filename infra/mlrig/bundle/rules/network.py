@@ -1,4 +1,5 @@
-"""Environments: regions exist, CIDRs are valid and disjoint, accounts fit the isolation."""
+"""Environments: regions exist, CIDRs are valid and disjoint, accounts (the state's too) fit the
+isolation."""
 
 from __future__ import annotations
 
@@ -83,6 +84,22 @@ def accounts_fit_isolation(platform: Platform) -> Iterator[Finding]:
                 ("spec", "isolation"),
                 "`namespace` isolation shares one cluster, so every environment needs the same region",
             )
+
+
+@platform_rule
+def state_account_fits_isolation(platform: Platform) -> Iterator[Finding]:
+    """Without `account` isolation the first apply runs with credentials of the environments'
+    account and no deployment role: a state in another account would be out of its reach."""
+    declared = platform.bundle.spec.state.account
+    if platform.isolation == "account":
+        return
+    accounts = sorted({env.account for env in platform.environments.values() if env.account})
+    if declared is not None and accounts and declared not in accounts:
+        yield Finding(
+            ("spec", "state", "account"),
+            f"under `{platform.isolation}` isolation the state lives in the environments' account "
+            f"{accounts[0]}, not {declared}; use `isolation: account` to keep it in a separate account",
+        )
 
 
 @platform_rule
