@@ -518,7 +518,7 @@ def secrets(paths: tuple[str, ...], envs: tuple[str, ...], fmt: str) -> None:
     epilog="""\b
 Examples:
   mlrig diff --base origin/main                       # the working tree against the branch point
-  mlrig diff --base HEAD~1 --head HEAD --format markdown > pr-report/20-diff.md
+  mlrig diff --base HEAD~1 --head HEAD --format markdown > pr-report/05-diff.md
   mlrig diff --base origin/main --format json | jq '.dangerous'
 
 \b

@@ -17,8 +17,9 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 FENCE = re.compile(r"^```[^\n]*\n.*?^```", re.S | re.M)
 # Where a command line ends inside a code line: shell operators, comments, closing quotes/backticks.
 END_OF_COMMAND = re.compile(r"\s(?:&&|\|\||\||;|#|>|<)\s|`|\)|$")
-# Words that follow "mlrig" in code spans without being a command: the workflow `mlrig pull request`.
-PROSE_AFTER_MLRIG = {"pull"}
+# Words that follow "mlrig" in code spans without being a command: the workflow `mlrig pull request`,
+# and the comment `mlrig graph` heads its Mermaid output with (`%% mlrig architecture, …`).
+PROSE_AFTER_MLRIG = {"pull", "architecture"}
 MLRIG_CALL = re.compile(r"(?:^|(?<=[\s/`(]))mlrig ((?:[^\n])*)")
 
 
@@ -81,6 +82,11 @@ def _command(tokens: list[str]) -> tuple[click.Command, list[str]] | None:
         command, used = sub, used + 1
     if command is cli and not (tokens and tokens[0].startswith("-")):
         return None
+    # A group with a default command (`mlrig cost FILE --env E` is `mlrig cost estimate …`) hands
+    # it every argument that names no sub-command.
+    default = getattr(command, "default_command", None)
+    if isinstance(command, click.Group) and default:
+        command = command.get_command(click.Context(command), default) or command
     return command, tokens[used:]
 
 
@@ -125,6 +131,14 @@ def test_every_mlrig_command_the_readme_shows_exists_with_the_options_it_shows()
         if unknown:
             problems.append(f"{command.name} has no option {', '.join(unknown)}: {text}")
     assert problems == []
+
+
+def test_options_of_a_group_with_a_default_command_are_checked_against_that_command():
+    command, rest = _command(["cost", "bundles/x.yaml", "--env", "prod"]) or (None, [])
+    assert command is not None and command.name == "estimate" and rest == ["bundles/x.yaml", "--env", "prod"]
+    assert "--env" in _options(command) and "--nope" not in _options(command)
+    refresh, _ = _command(["cost", "refresh-prices", "--out", "p.json"]) or (None, [])
+    assert refresh is not None and refresh.name == "refresh-prices" and "--out" in _options(refresh)
 
 
 @pytest.mark.parametrize("document", ["README.md", "CHANGELOG.md", "ci/README.md"])

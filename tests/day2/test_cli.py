@@ -42,6 +42,14 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     assert result.exit_code == 2
 
 
+def test_the_diff_help_names_the_report_file_the_pull_request_workflow_writes() -> None:
+    from mlrig.ci.render import PR_REPORTS
+
+    [diff_report] = [report for report in PR_REPORTS if "mlrig diff" in report.run]
+    result = CliRunner().invoke(cli_module.cli, ["diff", "--help"], standalone_mode=False)
+    assert f"> pr-report/{diff_report.file}" in result.output
+
+
 def test_help_and_validate_do_not_import_the_pulumi_sdk(tmp_path) -> None:  # type: ignore[no-untyped-def]
     probe = (
         "import sys\n"

@@ -149,3 +149,12 @@ def test_validate_says_what_to_do_with_a_bundle_of_another_format_version(tmp_pa
     result = validate_paths([platform])
     [error] = [d for d in result.diagnostics if d.path == "apiVersion"]
     assert "unsupported apiVersion 'mlrig/v3'" in error.message and "upgrade mlrig" in error.message
+    assert error.message.count("reads mlrig/v1") == 1, "the version this mlrig reads is said once"
+
+
+def test_a_bundle_of_an_older_format_is_pointed_at_mlrig_migrate(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlrig.migrate import versions
+
+    monkeypatch.setattr(versions, "OLDER", ("mlrig/v0",))
+    hint = versions.version_hint("mlrig/v0")
+    assert "`mlrig migrate` rewrites it to mlrig/v1" in hint and "{" not in hint

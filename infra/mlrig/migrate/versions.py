@@ -18,10 +18,10 @@ def version_hint(api_version: object) -> str:
     """The sentence `validate` adds after "unsupported apiVersion …"."""
     text = str(api_version)
     if text in OLDER:
-        return f"this bundle was written for an older mlrig; `mlrig migrate {{file}}` rewrites it to {CURRENT}"
+        return f"this bundle was written for an older mlrig; `mlrig migrate` rewrites it to {CURRENT}"
     match, current = _VERSION.match(text), _VERSION.match(CURRENT)
     if match and current and int(match.group(1)) > int(current.group(1)):
-        return f"this bundle was written for a newer mlrig; upgrade mlrig (this one reads {CURRENT})"
+        return "this bundle was written for a newer mlrig; upgrade mlrig"
     if match:
         return f"no migration from {text} is known; write the bundle for {CURRENT} (see `mlrig migrate --help`)"
     return f"set it to {CURRENT}"
