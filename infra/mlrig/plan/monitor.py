@@ -4,7 +4,7 @@ every registration with its effective options, the way the engine would see it."
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from google.protobuf import struct_pb2
@@ -85,6 +85,9 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.records: dict[str, dict[str, Any]] = {}
         self.stack_urn: str | None = None
+        # One string object per URN: a resource's dependency lists hold the URNs every other
+        # resource's lists hold, so a big stack keeps pointers, not millions of copies.
+        self._urns: dict[str, str] = {}
         self._lock = threading.Lock()
 
     # --- registrations ------------------------------------------------------------------------
@@ -160,7 +163,9 @@ class RecordingMonitor(MockMonitor):
             parent = None
         with self._lock:
             parent_record = self.records.get(parent) if parent else None
-            options = self._options(request, parent_record, read=read)
+            options = self._options(request, parent_record, read=read, canonical=self._canonical)
+            urn = self._urns.setdefault(urn, urn)
+            parent = self._urns.get(parent, parent) if parent else None
             self.records[urn] = {
                 "urn": urn,
                 "type": request.type,
@@ -177,8 +182,19 @@ class RecordingMonitor(MockMonitor):
             if secret_inputs:
                 self.records[urn]["secretInputs"] = secret_inputs
 
+    def _canonical(self, urns: Iterable[str]) -> list[str]:
+        """`urns` as the string objects already held for them, sorted."""
+        known = self._urns
+        return sorted([known.setdefault(urn, urn) for urn in urns])
+
     @staticmethod
-    def _options(request: Any, parent: dict[str, Any] | None, *, read: bool) -> dict[str, Any]:
+    def _options(
+        request: Any,
+        parent: dict[str, Any] | None,
+        *,
+        read: bool,
+        canonical: Callable[[Iterable[str]], list[str]] = sorted,
+    ) -> dict[str, Any]:
         if read:
             return {
                 "protect": False,
@@ -192,7 +208,7 @@ class RecordingMonitor(MockMonitor):
         property_deps: set[str] = set()
         for deps in request.propertyDependencies.values():
             property_deps.update(deps.urns)
-        dependencies = sorted(set(request.dependencies))
+        dependencies = canonical(set(request.dependencies))
         options: dict[str, Any] = {
             "protect": bool(protect),
             "retainOnDelete": bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,

@@ -1,0 +1,237 @@
+"""The SDK's dependency bookkeeping, with the same answers in linear time and memory.
+
+For every dependency of every resource (an input carrying another resource's output, or an entry
+of `depends_on`; a local component stands for itself and all of its descendants), the SDK
+records an edge `resource → dependency`, after checking that the edge closes no cycle
+(`pulumi.runtime.resource_cycle_breaker`, called from `rpc._add_dependency`). As shipped, each
+edge costs a walk over everything the dependency transitively depends on and a copy of the
+resource's whole set of dependencies, and each resource keeps its own set of every descendant
+of every component it depends on. A stack whose Kubernetes objects each wait for an AWS side of
+n resources thus costs O(n²) time and memory per object.
+
+`DependencyGraph.add_dependency` replaces `rpc._add_dependency` with the same answers:
+
+- the same edges: when a resource depends on a component, it depends on the component and each
+  of its descendants. The descendants of a component are walked once and shared (an
+  `Expansion`) by every resource that depends on the component, until the component grows;
+- the same cycle check, decided by who depends on the resource: a new edge `r → d` closes a
+  cycle exactly when `d` is `r` or something that already depends on `r`. Those are collected
+  once per expansion (few, usually none), so each edge costs a set lookup. Past a bound, or
+  when one of the edges would close a cycle, each edge is checked and declared one by one, in
+  the SDK's order, and a cycle fails with the SDK's error;
+- the same URNs, in the same order, awaited only while they are not known yet.
+
+The graph lives for one program run (see `runtime.installed`).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pulumi import ComponentResource, Resource
+from pulumi.runtime import rpc
+
+ERROR_ON_CYCLES = rpc.ERROR_ON_DEPENDENCY_CYCLES_VAR
+
+
+class Expansion:
+    """A local component and its descendants, breadth first as the SDK walks them."""
+
+    __slots__ = ("awaitable", "dependents", "members", "nodes", "shape", "urns")
+
+    def __init__(self, component: Any) -> None:
+        nodes: list[Any] = []
+        awaitable: list[Any] = []
+        shape: list[tuple[Any, int]] = []
+        pending: collections.deque[Any] = collections.deque([component])
+        while pending:
+            node = pending.popleft()
+            nodes.append(node)
+            if _is_local_component(node):
+                children = node._childResources.copy()
+                shape.append((node, len(children)))
+                pending.extend(children)
+            else:
+                awaitable.append(node)
+        self.nodes: tuple[Any, ...] = tuple(nodes)
+        self.members: frozenset[Any] = frozenset(nodes)
+        self.awaitable: tuple[Any, ...] = tuple(awaitable)
+        self.shape: tuple[tuple[Any, int], ...] = tuple(shape)
+        self.dependents: list[Any] = []  # resources that depend on every node
+        self.urns: list[tuple[str, Any]] | None = None  # (urn, resource) once all are known
+
+    def current(self) -> bool:
+        """No component below has gained a child since the walk."""
+        return all(len(component._childResources) == count for component, count in self.shape)
+
+
+class DependencyGraph:
+    """The dependency edges of one program run, and who depends on whom."""
+
+    # Dependents collected at most, per expansion, for the one-lookup cycle check.
+    ANCESTORS_COLLECTED = 256
+
+    def __init__(self) -> None:
+        self._depends_on: dict[Any, set[Any]] = {}  # single edges, forward
+        self._depended_on_by: dict[Any, set[Any]] = {}  # single edges, backward
+        self._expansions_of: dict[Any, list[Expansion]] = {}  # resource → expansions it depends on
+        self._expansions_holding: dict[Any, list[Expansion]] = {}  # node → expansions it is in
+        self._latest: dict[Any, Expansion] = {}  # component → its latest expansion
+        self._urns: dict[Any, str] = {}
+
+    # --- the graph --------------------------------------------------------------------------------
+
+    def dependencies(self, resource: Any) -> Iterator[Any]:
+        yield from self._depends_on.get(resource, ())
+        for expansion in self._expansions_of.get(resource, ()):
+            yield from expansion.nodes
+
+    def dependents(self, resource: Any) -> Iterator[Any]:
+        yield from self._depended_on_by.get(resource, ())
+        for expansion in self._expansions_holding.get(resource, ()):
+            yield from expansion.dependents
+
+    def has_dependents(self, resource: Any) -> bool:
+        return resource in self._depended_on_by or any(e.dependents for e in self._expansions_holding.get(resource, ()))
+
+    def declare(self, from_resource: Any, to_resource: Any) -> bool:
+        """`resource_cycle_breaker.declare_dependency`: record `from_resource → to_resource`
+        unless `to_resource` already reaches `from_resource`; False when that edge was skipped."""
+        if self.reaches(to_resource, from_resource):
+            return False
+        self._depends_on.setdefault(from_resource, set()).add(to_resource)
+        self._depended_on_by.setdefault(to_resource, set()).add(from_resource)
+        return True
+
+    def reaches(self, start: Any, goal: Any) -> bool:
+        """Whether `start` transitively depends on `goal` (or is it). Searches forward from
+        `start` and backward from `goal` in turn and stops when either side runs out."""
+        if start is goal:
+            return True
+        if not self.has_dependents(goal):
+            return False  # nothing depends on goal: only goal itself reaches it
+        forward_seen, backward_seen = {start}, {goal}
+        forward, backward = [start], [goal]
+        while forward and backward:
+            for successor in self.dependencies(forward.pop()):
+                if successor in backward_seen:
+                    return True
+                if successor not in forward_seen:
+                    forward_seen.add(successor)
+                    forward.append(successor)
+            if not forward:
+                return False
+            for predecessor in self.dependents(backward.pop()):
+                if predecessor in forward_seen:
+                    return True
+                if predecessor not in backward_seen:
+                    backward_seen.add(predecessor)
+                    backward.append(predecessor)
+        return False
+
+    def ancestors(self, resource: Any, limit: int) -> set[Any] | None:
+        """`resource` and everything that transitively depends on it; None past `limit`."""
+        seen = {resource}
+        todo = [resource]
+        while todo:
+            for predecessor in self.dependents(todo.pop()):
+                if predecessor not in seen:
+                    if len(seen) >= limit:
+                        return None
+                    seen.add(predecessor)
+                    todo.append(predecessor)
+        return seen
+
+    def expansion(self, component: Any) -> Expansion:
+        latest = self._latest.get(component)
+        if latest is not None and latest.current():
+            return latest
+        expansion = Expansion(component)
+        self._latest[component] = expansion
+        for node in expansion.nodes:
+            self._expansions_holding.setdefault(node, []).append(expansion)
+        return expansion
+
+    # --- the SDK's rpc._add_dependency -----------------------------------------------------------
+
+    async def add_dependency(self, deps: dict[str, Any], res: Any, from_resource: Any) -> None:
+        """Add `res` (a local component: it and each of its descendants) to `deps`, keyed by
+        URN, declaring each edge from `from_resource` unless it would close a cycle."""
+        if from_resource and isinstance(res, Resource) and _is_local_component(res):
+            expansion = self.expansion(res)
+            # The edges added here leave from_resource, so what reaches it stays the same
+            # throughout; an edge to a node closes a cycle exactly when the node reaches it.
+            ancestors = self.ancestors(from_resource, self.ANCESTORS_COLLECTED)
+            if ancestors is not None and ancestors.isdisjoint(expansion.members):
+                expansion.dependents.append(from_resource)
+                self._expansions_of.setdefault(from_resource, []).append(expansion)
+                await self._collect(deps, expansion)
+                return
+        await self._add_one_by_one(deps, res, from_resource)
+
+    async def _add_one_by_one(self, deps: dict[str, Any], res: Any, from_resource: Any) -> None:
+        """The SDK's walk, edge by edge (`rpc._add_dependency`), with `declare` for its check."""
+        pending: collections.deque[Any] = collections.deque([res])
+        awaitable: list[Any] = []
+        while pending:
+            res = pending.popleft()
+            if not isinstance(res, Resource):
+                raise TypeError(f"'depends_on' was passed a value {res} that was not a Resource.")
+            if from_resource and not self.declare(from_resource, res):
+                if os.getenv(ERROR_ON_CYCLES, "true").lower() != "true":
+                    continue
+                raise RuntimeError(
+                    "We have detected a circular dependency involving a resource of type"
+                    + f" {res._type} named {res._name}.\n"
+                    + "Please review any `depends_on`, `parent` or other dependency relationships between your resources to ensure "
+                    + "no cycles have been introduced in your program."
+                )
+            if _is_local_component(res):
+                pending.extend(res._childResources.copy())
+            else:
+                awaitable.append(res)
+        for urn, resource in await self._urns_of(awaitable):
+            deps[urn] = resource
+
+    async def _collect(self, deps: dict[str, Any], expansion: Expansion) -> None:
+        if expansion.urns is None:
+            urns = await self._urns_of(expansion.awaitable)
+            if len(urns) == len(expansion.awaitable):  # every one known: the same from now on
+                expansion.urns = urns
+        else:
+            urns = expansion.urns
+        deps.update(urns)
+
+    async def _urns_of(self, resources: Iterable[Any]) -> list[tuple[str, Any]]:
+        """(urn, resource) for each resource whose URN is not empty, as `await res.urn.future()`
+        gives it; known URNs are read, not awaited."""
+        known = self._urns
+        found: list[tuple[str, Any]] = []
+        for resource in resources:
+            urn = known.get(resource)
+            if urn is None:
+                urn = resolved_urn(resource)
+                if urn is None:
+                    urn = await resource.urn.future()
+                if isinstance(urn, str) and urn:
+                    known[resource] = urn
+            if urn:
+                found.append((urn, resource))
+        return found
+
+
+def _is_local_component(resource: Any) -> bool:
+    return isinstance(resource, ComponentResource) and not resource._remote
+
+
+def resolved_urn(resource: Any) -> str | None:
+    """What `await resource.urn.future()` gives once the URN is known (a string never holds an
+    unknown), without the round through a coroutine; None when it is not known yet."""
+    data = getattr(resource.urn, "_data", None)
+    if data is None or not data.done() or data.cancelled() or data.exception() is not None:
+        return None
+    urn = data.result().value
+    return urn if type(urn) is str else None
