@@ -26,6 +26,7 @@ The graph lives for one program run (see `runtime.installed`).
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import os
 from collections.abc import Iterable, Iterator
@@ -40,7 +41,7 @@ ERROR_ON_CYCLES = rpc.ERROR_ON_DEPENDENCY_CYCLES_VAR
 class Expansion:
     """A local component and its descendants, breadth first as the SDK walks them."""
 
-    __slots__ = ("awaitable", "dependents", "members", "nodes", "shape", "urns")
+    __slots__ = ("awaitable", "dependents", "members", "nodes", "resolving", "shape", "urns")
 
     def __init__(self, component: Any) -> None:
         nodes: list[Any] = []
@@ -62,6 +63,7 @@ class Expansion:
         self.shape: tuple[tuple[Any, int], ...] = tuple(shape)
         self.dependents: list[Any] = []  # resources that depend on every node
         self.urns: list[tuple[str, Any]] | None = None  # (urn, resource) once all are known
+        self.resolving: asyncio.Future[None] | None = None  # while the first dependent awaits them
 
     def current(self) -> bool:
         """No component below has gained a child since the walk."""
@@ -81,6 +83,7 @@ class DependencyGraph:
         self._expansions_holding: dict[Any, list[Expansion]] = {}  # node → expansions it is in
         self._latest: dict[Any, Expansion] = {}  # component → its latest expansion
         self._urns: dict[Any, str] = {}
+        self._admission = Admission()
 
     # --- the graph --------------------------------------------------------------------------------
 
@@ -108,29 +111,26 @@ class DependencyGraph:
 
     def reaches(self, start: Any, goal: Any) -> bool:
         """Whether `start` transitively depends on `goal` (or is it). Searches forward from
-        `start` and backward from `goal` in turn and stops when either side runs out."""
+        `start` and backward from `goal` one edge at a time, in turn, and stops when either
+        side runs out: the cost is bounded by the smaller side, even when the other side
+        holds whole expansions."""
         if start is goal:
             return True
         if not self.has_dependents(goal):
             return False  # nothing depends on goal: only goal itself reaches it
-        forward_seen, backward_seen = {start}, {goal}
-        forward, backward = [start], [goal]
-        while forward and backward:
-            for successor in self.dependencies(forward.pop()):
-                if successor in backward_seen:
-                    return True
-                if successor not in forward_seen:
-                    forward_seen.add(successor)
-                    forward.append(successor)
-            if not forward:
+        forward = _Search(start, self.dependencies)
+        backward = _Search(goal, self.dependents)
+        while True:
+            found = forward.step()
+            if found is _EXHAUSTED:
                 return False
-            for predecessor in self.dependents(backward.pop()):
-                if predecessor in forward_seen:
-                    return True
-                if predecessor not in backward_seen:
-                    backward_seen.add(predecessor)
-                    backward.append(predecessor)
-        return False
+            if found in backward.seen:
+                return True
+            found = backward.step()
+            if found is _EXHAUSTED:
+                return False
+            if found in forward.seen:
+                return True
 
     def ancestors(self, resource: Any, limit: int) -> set[Any] | None:
         """`resource` and everything that transitively depends on it; None past `limit`."""
@@ -197,30 +197,107 @@ class DependencyGraph:
             deps[urn] = resource
 
     async def _collect(self, deps: dict[str, Any], expansion: Expansion) -> None:
+        """The URNs of an expansion: resolved once, by the first resource that needs them; the
+        others wait for that (and get its error, as each would awaiting the same URN)."""
         if expansion.urns is None:
-            urns = await self._urns_of(expansion.awaitable)
-            if len(urns) == len(expansion.awaitable):  # every one known: the same from now on
-                expansion.urns = urns
-        else:
-            urns = expansion.urns
-        deps.update(urns)
+            if expansion.resolving is None:
+                expansion.resolving = asyncio.get_running_loop().create_future()
+                try:
+                    expansion.urns = await self._urns_of(expansion.awaitable)
+                except BaseException as error:
+                    _fail(expansion.resolving, error)
+                    expansion.resolving = None
+                    raise
+                expansion.resolving.set_result(None)
+            else:
+                await asyncio.shield(expansion.resolving)
+                await self._admission.turn()
+        deps.update(expansion.urns or ())
 
     async def _urns_of(self, resources: Iterable[Any]) -> list[tuple[str, Any]]:
         """(urn, resource) for each resource whose URN is not empty, as `await res.urn.future()`
         gives it; known URNs are read, not awaited."""
         known = self._urns
         found: list[tuple[str, Any]] = []
+        waited = False
         for resource in resources:
             urn = known.get(resource)
             if urn is None:
                 urn = resolved_urn(resource)
                 if urn is None:
                     urn = await resource.urn.future()
+                    waited = True
                 if isinstance(urn, str) and urn:
                     known[resource] = urn
             if urn:
                 found.append((urn, resource))
+        if waited:
+            await self._admission.turn()
         return found
+
+
+_EXHAUSTED = object()
+
+
+class _Search:
+    """A breadth-first walk from one resource that advances one edge per step."""
+
+    def __init__(self, origin: Any, neighbours: Any) -> None:
+        self.seen = {origin}
+        self._todo: collections.deque[Any] = collections.deque([origin])
+        self._neighbours = neighbours
+        self._edges: Iterator[Any] = iter(())
+
+    def step(self) -> Any:
+        """The resource at the end of the next edge (already seen or not), or _EXHAUSTED."""
+        while True:
+            found = next(self._edges, _EXHAUSTED)
+            if found is not _EXHAUSTED:
+                break
+            if not self._todo:
+                return _EXHAUSTED
+            self._edges = iter(self._neighbours(self._todo.popleft()))
+        if found not in self.seen:
+            self.seen.add(found)
+            self._todo.append(found)
+        return found
+
+
+class Admission:
+    """Wakes waiting registrations one per turn of the event loop.
+
+    When the last resource of an AWS side registers, every Kubernetes object waiting for it
+    wakes at once, and each builds its registration request (with every dependency's URN)
+    before any of them is answered: a front as wide as the stack, each request as long as the
+    stack. Let in one per turn, each is answered within a few turns, so only a few requests are
+    alive at a time. Nothing waits on anything new: every waiter is let in, in order."""
+
+    def __init__(self) -> None:
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def turn(self) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiting.append(waiter)
+        if len(self._waiting) == 1:
+            loop.call_soon(self._admit)
+        return waiter
+
+    def _admit(self) -> None:
+        waiter = self._waiting.popleft()
+        if not waiter.done():
+            waiter.set_result(None)
+        if self._waiting:
+            asyncio.get_running_loop().call_soon(self._admit)
+
+
+def _fail(future: asyncio.Future[None], error: BaseException) -> None:
+    if isinstance(error, asyncio.CancelledError):
+        future.cancel()
+    elif isinstance(error, Exception):
+        future.set_exception(error)
+    else:
+        future.cancel()
 
 
 def _is_local_component(resource: Any) -> bool:

@@ -289,7 +289,9 @@ async def _settle(result: object) -> None:
     The SDK's own shutdown (`wait_for_rpcs`) waits for the *first* of all pending outputs to
     complete, again and again, re-arming a callback on every pending output each time: quadratic
     in a program with long apply chains. Waiting for whole generations first leaves it nothing
-    to do; errors are left in place for the SDK to raise as usual."""
+    to do. As soon as anything fails, the SDK's shutdown takes over and raises as usual: a
+    failed program can leave outputs that never complete (a dependency cycle, say), and waiting
+    for those would never end."""
     if inspect.isawaitable(result):
         await result
     while True:
@@ -298,7 +300,9 @@ async def _settle(result: object) -> None:
         pending.update(t for t in pulumi_settings.SETTINGS.rpc_manager.rpcs if not t.done())
         if not pending:
             return
-        await asyncio.wait(pending)
+        done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+        if any(not t.cancelled() and t.exception() is not None for t in done):
+            return
 
 
 async def _stack_outputs(root: Any) -> tuple[dict[str, Any], list[str]]:

@@ -88,6 +88,7 @@ class RecordingMonitor(MockMonitor):
         # One string object per URN: a resource's dependency lists hold the URNs every other
         # resource's lists hold, so a big stack keeps pointers, not millions of copies.
         self._urns: dict[str, str] = {}
+        self._sorted: dict[frozenset[str], list[str]] = {}
         self._lock = threading.Lock()
 
     # --- registrations ------------------------------------------------------------------------
@@ -183,9 +184,16 @@ class RecordingMonitor(MockMonitor):
                 self.records[urn]["secretInputs"] = secret_inputs
 
     def _canonical(self, urns: Iterable[str]) -> list[str]:
-        """`urns` as the string objects already held for them, sorted."""
-        known = self._urns
-        return sorted([known.setdefault(urn, urn) for urn in urns])
+        """`urns`, sorted, as the string objects already held for them. Many resources share
+        one set of dependencies (every object of a namespace waits for the same AWS side), so
+        each distinct set is sorted once."""
+        key = frozenset(urns)
+        ordered = self._sorted.get(key)
+        if ordered is None:
+            known = self._urns
+            ordered = sorted([known.setdefault(urn, urn) for urn in key])
+            self._sorted[frozenset(ordered)] = ordered
+        return list(ordered)
 
     @staticmethod
     def _options(
@@ -208,12 +216,12 @@ class RecordingMonitor(MockMonitor):
         property_deps: set[str] = set()
         for deps in request.propertyDependencies.values():
             property_deps.update(deps.urns)
-        dependencies = canonical(set(request.dependencies))
+        dependencies = canonical(request.dependencies)
         options: dict[str, Any] = {
             "protect": bool(protect),
             "retainOnDelete": bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
             # explicit `depends_on` (dependencies that no input property accounts for)
-            "dependsOn": [d for d in dependencies if d not in property_deps],
+            "dependsOn": [d for d in dependencies if d not in property_deps] if property_deps else list(dependencies),
             "dependencies": dependencies,
             "provider": urn_of_ref(request.provider),
             "deleteBeforeReplace": bool(request.deleteBeforeReplace),
