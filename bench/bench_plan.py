@@ -2,7 +2,7 @@
 
 Times, in the same run and the same process, after a warm-up (imports, caches):
 
-- mlrig:    planning every environment of `bundles/platform.yaml` exactly as `mlrig plan` does —
+- mlrig:    planning every environment of the example platform (`mlrig.examples`) as `mlrig plan` does —
             the real program (components, applies, invokes, providers) under mlrig's mocks, the
             recording monitor capturing every registration and its options;
 - floor:    the SDK's own floor — the same number of bare `pulumi.CustomResource`s per stack,
@@ -27,7 +27,6 @@ import pstats
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -35,12 +34,12 @@ from pulumi.runtime import Mocks
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.proto import resource_pb2
 
+from mlrig import examples
 from mlrig.bundle.resolved import Platform
 from mlrig.plan.engine import StackPlan, run_program
 from mlrig.plan.runner import Planner
 from mlrig.program import load_target
 
-ROOT = Path(__file__).resolve().parents[1]
 TARGET = 1.5
 
 
@@ -102,7 +101,7 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="print the 25 costliest functions of one mlrig plan")
     args = parser.parse_args()
 
-    platform = load_target(ROOT / "bundles" / "platform.yaml")
+    platform = load_target(examples.path(examples.PLATFORM))
     assert isinstance(platform, Platform)
     plans = plan_platform(platform)  # warm-up
     sdk_floor(plans)

@@ -79,3 +79,17 @@ def test_the_module_reads_affected_json_and_a_plans_directory(tmp_path: Path, ca
     assert main([str(tmp_path / "affected.json"), str(tmp_path / "plans")]) == 0
     assert "No stack is affected" in capsys.readouterr().out
     assert main([]) == 2
+
+
+def test_a_plan_file_of_several_environments_or_bundles_serves_each_of_its_stacks(tmp_path: Path) -> None:
+    """The PR job plans each affected bundle once, for all its affected environments."""
+    from mlrig.ci.plan_summary import load_plans
+
+    def bundle(name: str, *envs: str) -> dict:
+        return {"bundle": {"name": name}, "environments": {e: {"stack": f"{name}.{e}", "resources": []} for e in envs}}
+
+    (tmp_path / "1.json").write_text(json.dumps(bundle("fraud", "dev", "prod")))
+    (tmp_path / "2.json").write_text(json.dumps([bundle("acme", "dev"), bundle("rag", "staging")]))
+    plans = load_plans(tmp_path)
+    assert sorted(plans) == ["acme.dev", "fraud.dev", "fraud.prod", "rag.staging"]
+    assert plans["fraud.prod"]["bundle"]["name"] == "fraud" and plans["rag.staging"]["bundle"]["name"] == "rag"

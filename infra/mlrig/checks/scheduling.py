@@ -15,9 +15,11 @@ Argo workflow templates (× the parallel fan-out of the step that runs them).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from .. import gpu_sharing
@@ -225,10 +227,19 @@ def pods_of(workload: Resource) -> Iterator[Pod]:
 # --- nodes ---------------------------------------------------------------------------------------
 
 
+INSTANCE_TYPE = "node.kubernetes.io/instance-type"
+
+
 def instance_labels(facts: InstanceFacts) -> dict[str, str]:
     """The well-known labels Karpenter and the kubelet put on a node of this type."""
+    return dict(_instance_labels(facts))
+
+
+@functools.cache
+def _instance_labels(facts: InstanceFacts) -> Mapping[str, str]:
+    """`instance_labels`, worked out once per instance type (every pool of every stack asks)."""
     labels = {
-        "node.kubernetes.io/instance-type": facts.name,
+        INSTANCE_TYPE: facts.name,
         "kubernetes.io/arch": facts.architecture,
         "kubernetes.io/os": "linux",
         "karpenter.k8s.aws/instance-category": facts.category,
@@ -241,7 +252,7 @@ def instance_labels(facts: InstanceFacts) -> dict[str, str]:
         labels["karpenter.k8s.aws/instance-gpu-count"] = str(facts.gpus)
         labels["karpenter.k8s.aws/instance-gpu-manufacturer"] = facts.gpu_manufacturer or ""
         labels["karpenter.k8s.aws/instance-gpu-name"] = facts.gpu_name or ""
-    return labels
+    return MappingProxyType(labels)
 
 
 def expression_holds(expression: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
@@ -292,11 +303,17 @@ def _nodepool_shapes(pool: Resource) -> Iterator[NodeShape]:
         if raw_limits
         else None
     )
+    # a pool names its instance types: only those are worth testing against every requirement
+    named = [r for r in requirements if r.get("key") == INSTANCE_TYPE and r.get("operator") == "In"]
+    types = {str(v) for v in named[0].get("values") or []} if named else None
     for facts in all_facts().values():
-        labels = instance_labels(facts)
-        known = [r for r in requirements if r.get("key") in labels]
-        if not all(expression_holds(r, labels) for r in known):
+        if types is not None and facts.name not in types:
             continue
+        known_labels = _instance_labels(facts)
+        known = [r for r in requirements if r.get("key") in known_labels]
+        if not all(expression_holds(r, known_labels) for r in known):
+            continue
+        labels = dict(known_labels)
         # Keys Karpenter sets from the requirement itself (capacity type, zone, custom labels).
         free = {str(r.get("key")) for r in requirements if r.get("key") not in labels}
         for requirement in requirements:
@@ -343,12 +360,12 @@ def tolerates(tolerations: Iterable[Mapping[str, Any]], taint: Mapping[str, Any]
 
 
 def accepts(shape: NodeShape, *, node_selector: Mapping[str, str], tolerations: Iterable[Any], terms: Any) -> bool:
+    for key, value in node_selector.items():  # first: the cheapest test, and the one most nodes fail
+        if shape.labels.get(key) != str(value) and key not in shape.unconstrained:
+            return False
     tolerations = list(tolerations)
     for taint in shape.taints:
         if taint.get("effect") in BLOCKING_EFFECTS and not tolerates(tolerations, taint):
-            return False
-    for key, value in node_selector.items():
-        if shape.labels.get(key) != str(value) and key not in shape.unconstrained:
             return False
     if terms:
         return any(
@@ -410,6 +427,15 @@ def placements(graph: StackGraph) -> Iterator[Placement]:
     daemonsets = installed_daemonsets(graph) or []
     shapes = node_shapes(graph)
     pools_known = bool(graph.context)
+    # what a node of each shape offers depends on the shape alone: worked out once, when a pod
+    # may land there, not per pod
+    shape_offers: dict[int, Allocatable] = {}
+
+    def shape_offer(shape: NodeShape) -> Allocatable:
+        if id(shape) not in shape_offers:
+            shape_offers[id(shape)] = offer(shape, daemonsets)
+        return shape_offers[id(shape)]
+
     for workload in graph.of_type(*WORKLOAD_TYPES):
         for pod in pods_of(workload):
             if pod.requests == Requests():
@@ -421,7 +447,7 @@ def placements(graph: StackGraph) -> Iterator[Placement]:
             ]
             if not eligible and not pools_known:
                 continue  # its nodes are the platform's, which this graph does not hold
-            offers = {f"{s.pool_name}/{s.facts.name}": offer(s, daemonsets) for s in eligible}
+            offers = {f"{s.pool_name}/{s.facts.name}": shape_offer(s) for s in eligible}
             yield Placement(pod, eligible, offers)
 
 

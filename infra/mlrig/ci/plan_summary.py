@@ -2,10 +2,10 @@
 
     python -m mlrig.ci.plan_summary affected.json plans/ > pr-report/10-plan.md
 
-`affected.json` is `mlrig affected --format json`; `plans/<stack>.json` is `mlrig plan BUNDLE --env
-ENV --format json --out` of each affected stack. The summary counts what the program declares,
-by component (the boxes of the architecture) and by resource type; it is not a diff against what
-is deployed (the pull request holds no credentials to look). Sections that compare with the base
+`affected.json` is `mlrig affected --format json`; `plans/` holds `mlrig plan BUNDLE --env ENV…
+--format json --out` of each affected bundle (its affected environments). The summary counts
+what the program declares, by component (the boxes of the architecture) and by resource type; it
+is not a diff against what is deployed (the pull request holds no credentials to look). Sections that compare with the base
 branch or estimate cost are further `PR_REPORTS` entries (`mlrig.ci.render`).
 """
 
@@ -122,10 +122,17 @@ def summarise(affected: Mapping[str, Any], plans: Mapping[str, Mapping[str, Any]
 
 
 def load_plans(directory: Path) -> dict[str, dict[str, Any]]:
-    """`plans/<stack>.json` → stack → plan contract."""
+    """The plan JSON files in `directory` (`mlrig plan … --format json --out`, one or several
+    bundles each, any of their environments) → stack → the plan contract that holds it."""
     if not directory.is_dir():
         return {}
-    return {path.name.removesuffix(".json"): json.loads(path.read_text()) for path in sorted(directory.glob("*.json"))}
+    plans: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.json")):
+        contract = json.loads(path.read_text())
+        for document in contract if isinstance(contract, list) else [contract]:
+            for environment in document.get("environments", {}).values():
+                plans[environment["stack"]] = document
+    return plans
 
 
 def main(argv: Sequence[str]) -> int:

@@ -2,8 +2,8 @@
 
     python -m mlrig.cost.pr_section affected.json plans/ > pr-report/30-cost.md
 
-`affected.json` is `mlrig affected --format json`; `plans/<stack>.json` is each affected stack's
-`mlrig plan --format json`. The bundles (for regions and pipelines' expected run times) are read
+`affected.json` is `mlrig affected --format json`; `plans/` holds the `mlrig plan --format json`
+of each affected bundle (`ci.plan_summary.load_plans`). The bundles (for regions and pipelines' expected run times) are read
 from the repository's `bundles/`. Nothing is planned again.
 """
 

@@ -19,7 +19,7 @@ import threading
 import traceback
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from pulumi.runtime.proto import engine_pb2
 from pulumi.runtime.rpc_manager import RPCManager
 from pulumi.runtime.stack import run_in_stack
 
+from . import runtime
 from .mocks import MissingStackReference, PlanMocks
 from .monitor import RecordingMonitor
 
@@ -106,15 +107,19 @@ def plan_stack(
     config: Mapping[str, Any] | None = None,
     stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     organization: str = "organization",
+    fast: bool = True,
 ) -> StackPlan:
     """Run `program` as stack `stack` of `project` under mocks and return what it registers.
 
     `config` is the stack's configuration (`{"mlrig:bundle": "...", "aws:region": "..."}`);
-    `stack_outputs` answers `pulumi.StackReference("<org>/<project>/<stack>")`.
+    `stack_outputs` answers `pulumi.StackReference("<org>/<project>/<stack>")`; `fast=False`
+    plans under the SDK's stock runtime instead of mlrig's (see `run_program`).
     Raises PlanError with a concise message when the program fails.
     """
     monitor = RecordingMonitor(PlanMocks(stack_outputs))
-    run = run_program(program, monitor, stack=stack, project=project, organization=organization, config=config)
+    run = run_program(
+        program, monitor, stack=stack, project=project, organization=organization, config=config, fast=fast
+    )
     return StackPlan(stack, monitor.ordered(), run.outputs, run.warnings, run.secret_outputs)
 
 
@@ -137,9 +142,11 @@ def run_program(
 ) -> ProgramRun:
     """Run `program` against `monitor` in a fresh SDK context on a fresh event loop.
 
-    `fast` is mlrig's runtime: monitor calls inline on the loop's thread (InlineExecutor) and
-    the cyclic GC paused while the program runs. `fast=False` is the SDK's stock mock runtime
-    (threads, GC on); the SDK's own MockMonitor needs it, as it re-enters the event loop."""
+    `fast` is mlrig's runtime: monitor calls inline on the loop's thread (InlineExecutor), the
+    cyclic GC paused while the program runs, and the SDK's bookkeeping in linear time
+    (`runtime.py`). `fast=False` is the SDK's stock mock runtime (threads, GC on, the SDK's own
+    bookkeeping); the SDK's own MockMonitor needs it, as it re-enters the event loop. Both
+    register the same resources with the same inputs, dependencies and options."""
     context = contextvars.copy_context()
     loop = asyncio.new_event_loop()
     loop.set_exception_handler(_ignore_unretrieved)
@@ -153,7 +160,7 @@ def run_program(
         # reported once, as a PlanError
         warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
         try:
-            with _gc_paused(fast):
+            with _gc_paused(fast), runtime.installed() if fast else nullcontext():
                 run = context.run(_run, program, monitor, stack, project, organization, dict(config or {}), fast)
             failed = False
             return run
@@ -282,7 +289,9 @@ async def _settle(result: object) -> None:
     The SDK's own shutdown (`wait_for_rpcs`) waits for the *first* of all pending outputs to
     complete, again and again, re-arming a callback on every pending output each time: quadratic
     in a program with long apply chains. Waiting for whole generations first leaves it nothing
-    to do; errors are left in place for the SDK to raise as usual."""
+    to do. As soon as anything fails, the SDK's shutdown takes over and raises as usual: a
+    failed program can leave outputs that never complete (a dependency cycle, say), and waiting
+    for those would never end."""
     if inspect.isawaitable(result):
         await result
     while True:
@@ -291,7 +300,9 @@ async def _settle(result: object) -> None:
         pending.update(t for t in pulumi_settings.SETTINGS.rpc_manager.rpcs if not t.done())
         if not pending:
             return
-        await asyncio.wait(pending)
+        done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+        if any(not t.cancelled() and t.exception() is not None for t in done):
+            return
 
 
 async def _stack_outputs(root: Any) -> tuple[dict[str, Any], list[str]]:

@@ -4,7 +4,7 @@ every registration with its effective options, the way the engine would see it."
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from google.protobuf import struct_pb2
@@ -85,6 +85,10 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.records: dict[str, dict[str, Any]] = {}
         self.stack_urn: str | None = None
+        # One string object per URN: a resource's dependency lists hold the URNs every other
+        # resource's lists hold, so a big stack keeps pointers, not millions of copies.
+        self._urns: dict[str, str] = {}
+        self._sorted: dict[frozenset[str], list[str]] = {}
         self._lock = threading.Lock()
 
     # --- registrations ------------------------------------------------------------------------
@@ -160,7 +164,9 @@ class RecordingMonitor(MockMonitor):
             parent = None
         with self._lock:
             parent_record = self.records.get(parent) if parent else None
-            options = self._options(request, parent_record, read=read)
+            options = self._options(request, parent_record, read=read, canonical=self._canonical)
+            urn = self._urns.setdefault(urn, urn)
+            parent = self._urns.get(parent, parent) if parent else None
             self.records[urn] = {
                 "urn": urn,
                 "type": request.type,
@@ -177,8 +183,26 @@ class RecordingMonitor(MockMonitor):
             if secret_inputs:
                 self.records[urn]["secretInputs"] = secret_inputs
 
+    def _canonical(self, urns: Iterable[str]) -> list[str]:
+        """`urns`, sorted, as the string objects already held for them. Many resources share
+        one set of dependencies (every object of a namespace waits for the same AWS side), so
+        each distinct set is sorted once."""
+        key = frozenset(urns)
+        ordered = self._sorted.get(key)
+        if ordered is None:
+            known = self._urns
+            ordered = sorted([known.setdefault(urn, urn) for urn in key])
+            self._sorted[frozenset(ordered)] = ordered
+        return list(ordered)
+
     @staticmethod
-    def _options(request: Any, parent: dict[str, Any] | None, *, read: bool) -> dict[str, Any]:
+    def _options(
+        request: Any,
+        parent: dict[str, Any] | None,
+        *,
+        read: bool,
+        canonical: Callable[[Iterable[str]], list[str]] = sorted,
+    ) -> dict[str, Any]:
         if read:
             return {
                 "protect": False,
@@ -192,12 +216,12 @@ class RecordingMonitor(MockMonitor):
         property_deps: set[str] = set()
         for deps in request.propertyDependencies.values():
             property_deps.update(deps.urns)
-        dependencies = sorted(set(request.dependencies))
+        dependencies = canonical(request.dependencies)
         options: dict[str, Any] = {
             "protect": bool(protect),
             "retainOnDelete": bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
             # explicit `depends_on` (dependencies that no input property accounts for)
-            "dependsOn": [d for d in dependencies if d not in property_deps],
+            "dependsOn": [d for d in dependencies if d not in property_deps] if property_deps else list(dependencies),
             "dependencies": dependencies,
             "provider": urn_of_ref(request.provider),
             "deleteBeforeReplace": bool(request.deleteBeforeReplace),

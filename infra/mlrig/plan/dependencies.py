@@ -1,0 +1,314 @@
+"""The SDK's dependency bookkeeping, with the same answers in linear time and memory.
+
+For every dependency of every resource (an input carrying another resource's output, or an entry
+of `depends_on`; a local component stands for itself and all of its descendants), the SDK
+records an edge `resource → dependency`, after checking that the edge closes no cycle
+(`pulumi.runtime.resource_cycle_breaker`, called from `rpc._add_dependency`). As shipped, each
+edge costs a walk over everything the dependency transitively depends on and a copy of the
+resource's whole set of dependencies, and each resource keeps its own set of every descendant
+of every component it depends on. A stack whose Kubernetes objects each wait for an AWS side of
+n resources thus costs O(n²) time and memory per object.
+
+`DependencyGraph.add_dependency` replaces `rpc._add_dependency` with the same answers:
+
+- the same edges: when a resource depends on a component, it depends on the component and each
+  of its descendants. The descendants of a component are walked once and shared (an
+  `Expansion`) by every resource that depends on the component, until the component grows;
+- the same cycle check, decided by who depends on the resource: a new edge `r → d` closes a
+  cycle exactly when `d` is `r` or something that already depends on `r`. Those are collected
+  once per expansion (few, usually none), so each edge costs a set lookup. Past a bound, or
+  when one of the edges would close a cycle, each edge is checked and declared one by one, in
+  the SDK's order, and a cycle fails with the SDK's error;
+- the same URNs, in the same order, awaited only while they are not known yet.
+
+The graph lives for one program run (see `runtime.installed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pulumi import ComponentResource, Resource
+from pulumi.runtime import rpc
+
+ERROR_ON_CYCLES = rpc.ERROR_ON_DEPENDENCY_CYCLES_VAR
+
+
+class Expansion:
+    """A local component and its descendants, breadth first as the SDK walks them."""
+
+    __slots__ = ("awaitable", "dependents", "members", "nodes", "resolving", "shape", "urns")
+
+    def __init__(self, component: Any) -> None:
+        nodes: list[Any] = []
+        awaitable: list[Any] = []
+        shape: list[tuple[Any, int]] = []
+        pending: collections.deque[Any] = collections.deque([component])
+        while pending:
+            node = pending.popleft()
+            nodes.append(node)
+            if _is_local_component(node):
+                children = node._childResources.copy()
+                shape.append((node, len(children)))
+                pending.extend(children)
+            else:
+                awaitable.append(node)
+        self.nodes: tuple[Any, ...] = tuple(nodes)
+        self.members: frozenset[Any] = frozenset(nodes)
+        self.awaitable: tuple[Any, ...] = tuple(awaitable)
+        self.shape: tuple[tuple[Any, int], ...] = tuple(shape)
+        self.dependents: list[Any] = []  # resources that depend on every node
+        self.urns: list[tuple[str, Any]] | None = None  # (urn, resource) once all are known
+        self.resolving: asyncio.Future[None] | None = None  # while the first dependent awaits them
+
+    def current(self) -> bool:
+        """No component below has gained a child since the walk."""
+        return all(len(component._childResources) == count for component, count in self.shape)
+
+
+class DependencyGraph:
+    """The dependency edges of one program run, and who depends on whom."""
+
+    # Dependents collected at most, per expansion, for the one-lookup cycle check.
+    ANCESTORS_COLLECTED = 256
+
+    def __init__(self) -> None:
+        self._depends_on: dict[Any, set[Any]] = {}  # single edges, forward
+        self._depended_on_by: dict[Any, set[Any]] = {}  # single edges, backward
+        self._expansions_of: dict[Any, list[Expansion]] = {}  # resource → expansions it depends on
+        self._expansions_holding: dict[Any, list[Expansion]] = {}  # node → expansions it is in
+        self._latest: dict[Any, Expansion] = {}  # component → its latest expansion
+        self._urns: dict[Any, str] = {}
+        self._admission = Admission()
+
+    # --- the graph --------------------------------------------------------------------------------
+
+    def dependencies(self, resource: Any) -> Iterator[Any]:
+        yield from self._depends_on.get(resource, ())
+        for expansion in self._expansions_of.get(resource, ()):
+            yield from expansion.nodes
+
+    def dependents(self, resource: Any) -> Iterator[Any]:
+        yield from self._depended_on_by.get(resource, ())
+        for expansion in self._expansions_holding.get(resource, ()):
+            yield from expansion.dependents
+
+    def has_dependents(self, resource: Any) -> bool:
+        return resource in self._depended_on_by or any(e.dependents for e in self._expansions_holding.get(resource, ()))
+
+    def declare(self, from_resource: Any, to_resource: Any) -> bool:
+        """`resource_cycle_breaker.declare_dependency`: record `from_resource → to_resource`
+        unless `to_resource` already reaches `from_resource`; False when that edge was skipped."""
+        if self.reaches(to_resource, from_resource):
+            return False
+        self._depends_on.setdefault(from_resource, set()).add(to_resource)
+        self._depended_on_by.setdefault(to_resource, set()).add(from_resource)
+        return True
+
+    def reaches(self, start: Any, goal: Any) -> bool:
+        """Whether `start` transitively depends on `goal` (or is it). Searches forward from
+        `start` and backward from `goal` one edge at a time, in turn, and stops when either
+        side runs out: the cost is bounded by the smaller side, even when the other side
+        holds whole expansions."""
+        if start is goal:
+            return True
+        if not self.has_dependents(goal):
+            return False  # nothing depends on goal: only goal itself reaches it
+        forward = _Search(start, self.dependencies)
+        backward = _Search(goal, self.dependents)
+        while True:
+            found = forward.step()
+            if found is _EXHAUSTED:
+                return False
+            if found in backward.seen:
+                return True
+            found = backward.step()
+            if found is _EXHAUSTED:
+                return False
+            if found in forward.seen:
+                return True
+
+    def ancestors(self, resource: Any, limit: int) -> set[Any] | None:
+        """`resource` and everything that transitively depends on it; None past `limit`."""
+        seen = {resource}
+        todo = [resource]
+        while todo:
+            for predecessor in self.dependents(todo.pop()):
+                if predecessor not in seen:
+                    if len(seen) >= limit:
+                        return None
+                    seen.add(predecessor)
+                    todo.append(predecessor)
+        return seen
+
+    def expansion(self, component: Any) -> Expansion:
+        latest = self._latest.get(component)
+        if latest is not None and latest.current():
+            return latest
+        expansion = Expansion(component)
+        self._latest[component] = expansion
+        for node in expansion.nodes:
+            self._expansions_holding.setdefault(node, []).append(expansion)
+        return expansion
+
+    # --- the SDK's rpc._add_dependency -----------------------------------------------------------
+
+    async def add_dependency(self, deps: dict[str, Any], res: Any, from_resource: Any) -> None:
+        """Add `res` (a local component: it and each of its descendants) to `deps`, keyed by
+        URN, declaring each edge from `from_resource` unless it would close a cycle."""
+        if from_resource and isinstance(res, Resource) and _is_local_component(res):
+            expansion = self.expansion(res)
+            # The edges added here leave from_resource, so what reaches it stays the same
+            # throughout; an edge to a node closes a cycle exactly when the node reaches it.
+            ancestors = self.ancestors(from_resource, self.ANCESTORS_COLLECTED)
+            if ancestors is not None and ancestors.isdisjoint(expansion.members):
+                expansion.dependents.append(from_resource)
+                self._expansions_of.setdefault(from_resource, []).append(expansion)
+                await self._collect(deps, expansion)
+                return
+        await self._add_one_by_one(deps, res, from_resource)
+
+    async def _add_one_by_one(self, deps: dict[str, Any], res: Any, from_resource: Any) -> None:
+        """The SDK's walk, edge by edge (`rpc._add_dependency`), with `declare` for its check."""
+        pending: collections.deque[Any] = collections.deque([res])
+        awaitable: list[Any] = []
+        while pending:
+            res = pending.popleft()
+            if not isinstance(res, Resource):
+                raise TypeError(f"'depends_on' was passed a value {res} that was not a Resource.")
+            if from_resource and not self.declare(from_resource, res):
+                if os.getenv(ERROR_ON_CYCLES, "true").lower() != "true":
+                    continue
+                raise RuntimeError(
+                    "We have detected a circular dependency involving a resource of type"
+                    + f" {res._type} named {res._name}.\n"
+                    + "Please review any `depends_on`, `parent` or other dependency relationships between your resources to ensure "
+                    + "no cycles have been introduced in your program."
+                )
+            if _is_local_component(res):
+                pending.extend(res._childResources.copy())
+            else:
+                awaitable.append(res)
+        for urn, resource in await self._urns_of(awaitable):
+            deps[urn] = resource
+
+    async def _collect(self, deps: dict[str, Any], expansion: Expansion) -> None:
+        """The URNs of an expansion: resolved once, by the first resource that needs them; the
+        others wait for that (and get its error, as each would awaiting the same URN)."""
+        if expansion.urns is None:
+            if expansion.resolving is None:
+                expansion.resolving = asyncio.get_running_loop().create_future()
+                try:
+                    expansion.urns = await self._urns_of(expansion.awaitable)
+                except BaseException as error:
+                    _fail(expansion.resolving, error)
+                    expansion.resolving = None
+                    raise
+                expansion.resolving.set_result(None)
+            else:
+                await asyncio.shield(expansion.resolving)
+                await self._admission.turn()
+        deps.update(expansion.urns or ())
+
+    async def _urns_of(self, resources: Iterable[Any]) -> list[tuple[str, Any]]:
+        """(urn, resource) for each resource whose URN is not empty, as `await res.urn.future()`
+        gives it; known URNs are read, not awaited."""
+        known = self._urns
+        found: list[tuple[str, Any]] = []
+        waited = False
+        for resource in resources:
+            urn = known.get(resource)
+            if urn is None:
+                urn = resolved_urn(resource)
+                if urn is None:
+                    urn = await resource.urn.future()
+                    waited = True
+                if isinstance(urn, str) and urn:
+                    known[resource] = urn
+            if urn:
+                found.append((urn, resource))
+        if waited:
+            await self._admission.turn()
+        return found
+
+
+_EXHAUSTED = object()
+
+
+class _Search:
+    """A breadth-first walk from one resource that advances one edge per step."""
+
+    def __init__(self, origin: Any, neighbours: Any) -> None:
+        self.seen = {origin}
+        self._todo: collections.deque[Any] = collections.deque([origin])
+        self._neighbours = neighbours
+        self._edges: Iterator[Any] = iter(())
+
+    def step(self) -> Any:
+        """The resource at the end of the next edge (already seen or not), or _EXHAUSTED."""
+        while True:
+            found = next(self._edges, _EXHAUSTED)
+            if found is not _EXHAUSTED:
+                break
+            if not self._todo:
+                return _EXHAUSTED
+            self._edges = iter(self._neighbours(self._todo.popleft()))
+        if found not in self.seen:
+            self.seen.add(found)
+            self._todo.append(found)
+        return found
+
+
+class Admission:
+    """Wakes waiting registrations one per turn of the event loop.
+
+    When the last resource of an AWS side registers, every Kubernetes object waiting for it
+    wakes at once, and each builds its registration request (with every dependency's URN)
+    before any of them is answered: a front as wide as the stack, each request as long as the
+    stack. Let in one per turn, each is answered within a few turns, so only a few requests are
+    alive at a time. Nothing waits on anything new: every waiter is let in, in order."""
+
+    def __init__(self) -> None:
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def turn(self) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiting.append(waiter)
+        if len(self._waiting) == 1:
+            loop.call_soon(self._admit)
+        return waiter
+
+    def _admit(self) -> None:
+        waiter = self._waiting.popleft()
+        if not waiter.done():
+            waiter.set_result(None)
+        if self._waiting:
+            asyncio.get_running_loop().call_soon(self._admit)
+
+
+def _fail(future: asyncio.Future[None], error: BaseException) -> None:
+    if isinstance(error, asyncio.CancelledError):
+        future.cancel()
+    elif isinstance(error, Exception):
+        future.set_exception(error)
+    else:
+        future.cancel()
+
+
+def _is_local_component(resource: Any) -> bool:
+    return isinstance(resource, ComponentResource) and not resource._remote
+
+
+def resolved_urn(resource: Any) -> str | None:
+    """What `await resource.urn.future()` gives once the URN is known (a string never holds an
+    unknown), without the round through a coroutine; None when it is not known yet."""
+    data = getattr(resource.urn, "_data", None)
+    if data is None or not data.done() or data.cancelled() or data.exception() is not None:
+        return None
+    urn = data.result().value
+    return urn if type(urn) is str else None

@@ -1,0 +1,61 @@
+"""mlrig's runtime for the SDK during a plan: the SDK's own bookkeeping, with the same answers,
+in linear time and memory.
+
+The program is the one `pulumi up` runs, and it registers the same resources, inputs,
+dependencies and options under this runtime as under the SDK's stock one (the tests plan the
+examples both ways and compare the plans byte for byte). What changes is how the SDK keeps its
+books while the program runs:
+
+- `rpc._add_dependency` (which resources a registration depends on, checked for cycles):
+  `dependencies.DependencyGraph`, linear instead of quadratic in the number of dependencies;
+- `rpc.contains_unknowns` (asked for every output the program reads): the same answer without
+  the recursive closure the SDK builds per call, a reference cycle per call that only the cyclic
+  collector frees, and the collector waits while a plan runs (`engine._gc_paused`).
+
+`installed()` swaps them in for one program run and restores the SDK's own functions after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
+
+from .dependencies import DependencyGraph
+
+
+def contains_unknowns(val: Any) -> bool:
+    """`rpc.contains_unknowns`: whether `val` is, or holds in a dict or list, an unknown."""
+    if type(val) is str:
+        return False
+    seen: set[int] = set()
+    todo = [val]
+    while todo:
+        current = todo.pop()
+        if isinstance(current, Unknown):
+            return True
+        identity = id(current)
+        if identity in seen:
+            continue
+        seen.add(identity)
+        if isinstance(current, dict):
+            todo.extend([current[key] for key in current])
+        elif isinstance(current, list):
+            todo.extend(current)
+    return False
+
+
+@contextmanager
+def installed() -> Iterator[DependencyGraph]:
+    """Use mlrig's bookkeeping, with a fresh dependency graph, until the block ends."""
+    graph = DependencyGraph()
+    stock = (rpc._add_dependency, rpc.contains_unknowns)
+    rpc._add_dependency = graph.add_dependency  # type: ignore[assignment]
+    rpc.contains_unknowns = contains_unknowns
+    try:
+        yield graph
+    finally:
+        rpc._add_dependency, rpc.contains_unknowns = stock
