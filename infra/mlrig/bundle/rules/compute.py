@@ -7,6 +7,7 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from ... import gpu_sharing
 from ...aws_catalog import (
@@ -242,12 +243,36 @@ def _offer(view: ProjectView, facts: InstanceFacts, *, prepull: bool = False) ->
     if cluster is None and view.platform is not None:
         cluster = view.platform.bundle.spec.cluster
     addons = cluster.addons if cluster is not None else None
-    daemonsets = mlrig_daemonsets(
+    return _node_offer(
+        facts,
+        prepull,
         monitoring=bool(addons and addons.monitoring.enabled),
         device_plugin=bool(addons and addons.nvidia_device_plugin.enabled),
         dcgm_exporter=bool(addons and addons.dcgm_exporter.enabled),
         efa_device_plugin=bool(addons and addons.efa_device_plugin.enabled),
         mountpoint_s3=bool(addons and addons.mountpoint_s3.enabled),
+    )
+
+
+@cache
+def _node_offer(
+    facts: InstanceFacts,
+    prepull: bool,
+    *,
+    monitoring: bool,
+    device_plugin: bool,
+    dcgm_exporter: bool,
+    efa_device_plugin: bool,
+    mountpoint_s3: bool,
+) -> Allocatable:
+    """What pods may request on a node of `facts` with these add-ons. The rules ask once per pool
+    and instance type of every project environment; the answers repeat."""
+    daemonsets = mlrig_daemonsets(
+        monitoring=monitoring,
+        device_plugin=device_plugin,
+        dcgm_exporter=dcgm_exporter,
+        efa_device_plugin=efa_device_plugin,
+        mountpoint_s3=mountpoint_s3,
     )
     here = [
         d for d in daemonsets if (not d.gpu_nodes_only or facts.nvidia_gpus) and (not d.efa_nodes_only or facts.efa)

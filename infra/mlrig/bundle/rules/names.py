@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import PurePath
+from typing import NamedTuple
 
 from ... import naming
 from ..diagnostics import Path
@@ -91,8 +91,9 @@ def _renamed_pool_hint(view: ProjectView, pools: list[str]) -> str:
     return f" (pipelines or endpoints refer to {', '.join(repr(m) for m in missing)}, which no pool is named)"
 
 
-@dataclass(frozen=True)
-class DerivedName:
+class DerivedName(NamedTuple):
+    # A tuple, not a dataclass: validation derives some thirty of them per project, environment
+    # and view of it, and a tuple is built several times faster.
     limit_key: str  # a key of naming.LIMITS
     name: str
     item: Path | None = None  # the bundle item whose name it also contains, besides the project's
@@ -175,15 +176,16 @@ def derived_names_fit(view: ProjectView) -> Iterator[Finding]:
             for d in project_derived_names(name, view.spec, env.name, env.tier, env.account, platform.isolation)
         ]
 
+    names = derived(project)
     # A prefix a service reserves (e.g. S3's `xn--`) comes from the project name itself.
     reserved = {
         problem
-        for d in derived(project)
+        for d in names
         if len(d.name) <= naming.LIMITS[d.limit_key] and (problem := naming.name_problem(d.limit_key, d.name))
     }
     for problem in sorted(reserved):
         yield Finding(("metadata", "name"), f"{problem}; rename the project")
-    if not _too_long(derived(project)):
+    if not _too_long(names):
         return
     # Items too long even beside a one-letter project name: the item is the cause.
     item_causes: dict[Path, DerivedName] = {}
