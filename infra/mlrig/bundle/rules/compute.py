@@ -342,11 +342,14 @@ def _show_offer(offer: Allocatable) -> str:
 @project_rule
 def workloads_fit_pool_nodes(view: ProjectView) -> Iterator[Finding]:
     pools = {p.name: p for p in view.spec.compute.pools}
+    offers_by_pool: dict[str, list[tuple[InstanceFacts, Allocatable]]] = {}
     for workload in _workloads(view):
         pool = pools.get(workload.pool_name)
         if pool is None or (workload.gpus and (pool.gpu is None or workload.gpus > pool.gpu.count)):
             continue  # reported by the reference rule or gpu_requests_have_gpu_pools
-        offers = _pool_offers(view, pool)
+        if pool.name not in offers_by_pool:
+            offers_by_pool[pool.name] = _pool_offers(view, pool)
+        offers = offers_by_pool[pool.name]
         if not offers or any(_fits(workload, offer) for _, offer in offers):
             continue
         facts, best = max(offers, key=lambda item: (item[1].gpus, item[1].cpu_millis, item[1].memory_mib))
@@ -362,11 +365,13 @@ def workloads_fit_pool_nodes(view: ProjectView) -> Iterator[Finding]:
 
 @project_rule
 def pool_max_holds_workloads(view: ProjectView) -> Iterator[Finding]:
+    workloads = list(_workloads(view))
     for i, pool in enumerate(view.spec.compute.pools):
+        together = [w for w in workloads if w.pool_name == pool.name and w.together > 1]
+        if not together:
+            continue
         offers = _pool_offers(view, pool)
-        for workload in _workloads(view):
-            if workload.pool_name != pool.name or workload.together <= 1:
-                continue
+        for workload in together:
             needs = []
             for facts, offer in offers:
                 if not _fits(workload, offer):
