@@ -13,7 +13,7 @@ Each is run `--repeat` times (default 10), taking turns, and the best is kept: w
 CPU seconds of the child (user + system, `getrusage(RUSAGE_CHILDREN)`). Target: ≤ 0.2 s for both
 mlrig commands.
 
-    .venv/bin/python bench/bench_start.py [--repeat 10]
+    .venv/bin/python bench/bench_start.py [--repeat 10] [--mlrig PATH]   # PATH: another install's script
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ TARGET = 0.2
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--mlrig", default=str(Path(sys.executable).with_name("mlrig")), help="the mlrig to time")
     args = parser.parse_args(argv)
-    python, mlrig = sys.executable, str(Path(sys.executable).with_name("mlrig"))
+    python, mlrig = sys.executable, args.mlrig
     with tempfile.TemporaryDirectory(prefix="mlrig-bench-") as tmp:
         bundles = examples.copy_to(Path(tmp) / "bundles")
         bundle = bundles / examples.PROJECTS[0]

@@ -16,6 +16,7 @@ Each is run `--repeat` times (default 5) and the best time is kept. CPU seconds 
 figure on a shared machine. Target: whole-process ratio ≤ 2.0.
 
     .venv/bin/python bench/bench_validate.py [--files 1000] [--repeat 5] [--mode both|process|in-process]
+                                             [--mlrig PATH]   # the whole-process mlrig: another install's
 """
 
 from __future__ import annotations
@@ -180,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--mode", choices=["both", "process", "in-process"], default="both")
+    parser.add_argument("--mlrig", default=None, help="the mlrig script to time whole (default: this install's)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mlrig-bench-") as tmp:
         directory = Path(tmp)
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.repeat,
                 {
                     "parse": [sys.executable, "-c", PARSE_SCRIPT, str(directory)],
-                    "validate": [mlrig_command(), "validate", str(directory)],
+                    "validate": [args.mlrig or mlrig_command(), "validate", str(directory)],
                 },
             )
             report(
