@@ -146,7 +146,7 @@ def test_validating_many_files_of_one_directory_looks_for_its_bundles_root_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """Each look lists the directory and sniffs its files for a Platform bundle: once per file
-    made validating a thousand files quadratic (most of a minute)."""
+    made validating a thousand files quadratic (most of its 14 s)."""
     from mlrig.bundle import validate as validate_module
 
     bundles = examples.copy_to(tmp_path / "bundles")
