@@ -195,6 +195,21 @@ def _derived_names(
     return tuple(found)
 
 
+@lru_cache(maxsize=4096)
+def _judged_names(
+    project: str, inputs: NamingInputs, environment: str, prod: bool, account: str | None, isolation: str
+) -> tuple[frozenset[str], bool]:
+    """Of the names one environment derives: the problems of those that fit their limit (a prefix
+    a service reserves), and whether any is too long. Cached with the names themselves."""
+    names = _derived_names(project, inputs, environment, prod, account, isolation)
+    reserved = frozenset(
+        problem
+        for d in names
+        if len(d.name) <= naming.LIMITS[d.limit_key] and (problem := naming.name_problem(d.limit_key, d.name))
+    )
+    return reserved, any(len(d.name) > naming.LIMITS[d.limit_key] for d in names)
+
+
 def _too_long(names: list[DerivedName]) -> list[DerivedName]:
     return [n for n in names if len(n.name) > naming.LIMITS[n.limit_key]]
 
@@ -216,16 +231,15 @@ def derived_names_fit(view: ProjectView) -> Iterator[Finding]:
             for d in project_derived_names(name, view.spec, env.name, env.tier, env.account, platform.isolation)
         ]
 
-    names = derived(project)
+    inputs = naming_inputs(view.spec)
+    judged = [
+        _judged_names(project, inputs, env.name, env.tier == "prod", env.account, platform.isolation)
+        for env in platform.environments.values()
+    ]
     # A prefix a service reserves (e.g. S3's `xn--`) comes from the project name itself.
-    reserved = {
-        problem
-        for d in names
-        if len(d.name) <= naming.LIMITS[d.limit_key] and (problem := naming.name_problem(d.limit_key, d.name))
-    }
-    for problem in sorted(reserved):
+    for problem in sorted(set().union(*(reserved for reserved, _ in judged))):
         yield Finding(("metadata", "name"), f"{problem}; rename the project")
-    if not _too_long(names):
+    if not any(too_long for _, too_long in judged):
         return
     # Items too long even beside a one-letter project name: the item is the cause.
     item_causes: dict[Path, DerivedName] = {}
