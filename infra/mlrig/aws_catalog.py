@@ -5,6 +5,7 @@ Kept as data so that a new region or GPU family is a one-line change with a test
 
 from __future__ import annotations
 
+import json
 from functools import cache
 
 REGIONS: frozenset[str] = frozenset(
@@ -108,17 +109,41 @@ def is_gpu_family(instance_type: str) -> bool:
 # (boto3 is a dependency). A hand-kept list would go stale; the model ships with the SDK, needs no
 # network and no credentials. A type newer than the installed botocore is also accepted when the
 # instance facts (`data/instance_types.json`) know it.
+#
+# Loading that model costs a quarter of a second (botocore's session, then a 4 MB JSON document),
+# more than all the rest of `mlrig validate` of one file. So the package also ships the enum of
+# the botocore it was locked with (`data/ec2_instance_type_names.json`, written by
+# `tools/ec2_instance_type_names.py`): a name found there is valid without loading botocore, and
+# only a name it lacks (a typo, or a type newer than the snapshot) is looked up in the installed
+# botocore's model. The set of accepted names is the same either way: the snapshot's, the
+# installed botocore's and the instance facts'.
+
+
+@cache
+def shipped_instance_type_names() -> frozenset[str]:
+    """The EC2 `InstanceType` enum of the botocore mlrig was locked with (package data)."""
+    from importlib import resources
+
+    document = json.loads(
+        resources.files("mlrig").joinpath("data/ec2_instance_type_names.json").read_text(encoding="utf-8")
+    )
+    return frozenset(document["names"])
+
+
+def botocore_instance_type_names() -> frozenset[str]:
+    """The EC2 `InstanceType` enum of the installed botocore."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("ec2")
+    return frozenset(model.shape_for("InstanceType").enum)
 
 
 @cache
 def ec2_instance_types() -> frozenset[str]:
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("ec2")
-    names = set(model.shape_for("InstanceType").enum)
+    """Every name accepted: the installed botocore's, the shipped snapshot's and the instance facts'."""
     from .instance_facts import all_facts
 
-    return frozenset(names | set(all_facts()))
+    return botocore_instance_type_names() | shipped_instance_type_names() | set(all_facts())
 
 
 def botocore_version() -> str:
@@ -127,5 +152,13 @@ def botocore_version() -> str:
     return str(botocore.__version__)
 
 
+@cache
+def known_without_botocore() -> frozenset[str]:
+    """The names accepted without loading botocore: the shipped snapshot's and the instance facts'."""
+    from .instance_facts import all_facts
+
+    return shipped_instance_type_names() | set(all_facts())
+
+
 def is_instance_type(name: str) -> bool:
-    return name in ec2_instance_types()
+    return name in known_without_botocore() or name in ec2_instance_types()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 # Joins the parts of every project-derived name; names in bundles cannot contain it.
 SEPARATOR = "--"
@@ -239,11 +240,13 @@ class ProjectNames:
     region: str
     isolation: str
 
-    @property
+    # Computed once per instance (most names start with them); a cached_property writes the
+    # instance's __dict__ directly, which a frozen dataclass allows.
+    @cached_property
     def prefix(self) -> str:
         return join(self.project, self.environment)
 
-    @property
+    @cached_property
     def namespace(self) -> str:
         return join(self.project, self.environment) if self.isolation == "namespace" else self.project
 

@@ -1,4 +1,5 @@
-"""The validation benchmark keeps working: its generated bundles are varied and valid."""
+"""The benchmarks keep working: the validation bench's bundles are varied, valid and derived from
+the shipped examples, and both benches run and report against their baselines."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from mlrig.bundle.validate import validate_paths
 from .helpers import ROOT
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_validate", ROOT / "bench" / "bench_validate.py")
+def load_bench(name: str = "bench_validate"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -29,6 +30,21 @@ def test_the_benchmark_generates_valid_varied_bundles(tmp_path: Path):
     assert len({f.read_text() for f in files}) == 40
 
 
+def test_the_benchmarks_bundles_are_the_shipped_examples_renamed(tmp_path: Path):
+    bench = load_bench()
+    bench.generate(tmp_path, 40)
+    result = validate_paths([tmp_path])
+    kinds = {project.bundle.spec.llm.vector_database is not None for project in result.projects.values()}
+    assert kinds == {True, False}  # both examples: the LLM project and the classic one
+
+
 def test_the_benchmark_runs_and_reports_a_ratio(capsys: pytest.CaptureFixture[str]):
     assert load_bench().main(["--files", "20", "--repeat", "1"]) == 0
-    assert "ratio:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "whole process" in out and "mlrig validate DIR" in out and out.count("ratio:") == 2
+
+
+def test_the_start_benchmark_runs_against_the_interpreters_floor(capsys: pytest.CaptureFixture[str]):
+    assert load_bench("bench_start").main(["--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "python -c pass" in out and "mlrig --help" in out and "mlrig validate fraud-detection.yaml" in out

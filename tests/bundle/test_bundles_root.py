@@ -140,3 +140,23 @@ def test_outside_a_repository_an_ancestors_platform_bundle_is_not_adopted(tmp_pa
     assert bundles_root(project_dir / "fraud-detection.yaml") == project_dir.resolve()
     (tmp_path / ".git").mkdir()  # inside a repository the platform bundle above is the set's
     assert bundles_root(project_dir / "fraud-detection.yaml") == tmp_path.resolve()
+
+
+def test_validating_many_files_of_one_directory_looks_for_its_bundles_root_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Each look lists the directory and sniffs its files for a Platform bundle: once per file
+    made validating a thousand files quadratic (most of its 14 s)."""
+    from mlrig.bundle import validate as validate_module
+
+    bundles = examples.copy_to(tmp_path / "bundles")
+    looked: list[Path] = []
+
+    def counting_root(path: str | Path) -> Path:
+        looked.append(Path(path))
+        return bundles_root(path)
+
+    monkeypatch.setattr(validate_module, "bundles_root", counting_root)
+    result = validate_paths([bundles / name for name in examples.FILES])
+    assert result.valid and len(result.projects) == 2
+    assert looked == [bundles.resolve()]

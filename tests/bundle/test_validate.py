@@ -64,6 +64,28 @@ def test_the_validator_leaves_the_collector_as_it_found_it(tmp_path: Path):
         gc.enable()
 
 
+def test_what_validation_keeps_is_left_in_the_oldest_generation_not_rescanned_at_once(tmp_path: Path):
+    import gc
+
+    (tmp_path / "p.yaml").write_text(dump(example("platform")))
+    result = validate_paths([tmp_path])
+    assert any(o is result.reports for o in gc.get_objects(generation=2))
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_programs_own_frozen_objects_stay_frozen(tmp_path: Path):
+    import gc
+
+    (tmp_path / "p.yaml").write_text(dump(example("platform")))
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        validate_paths([tmp_path])
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
 def test_a_missing_pipeline_type_lists_the_allowed_types():
     result = check_project({}, deletions=("spec.pipelines.train.type",))
     [error] = result.diagnostics

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 from mlrig import instance_facts
@@ -81,3 +84,46 @@ def test_max_pods_follow_the_eni_formula_and_agree_with_karpenter():
 
 def test_arm64_nodes_offer_what_karpenters_reference_lists():
     assert node_allocatable(facts_of("a1.large")).memory_mib == 3055  # the reference's figure
+
+
+# --- instance type names: the snapshot shipped in the package ---------------------------------
+
+NAMES_TOOL = Path(__file__).resolve().parents[2] / "tools" / "ec2_instance_type_names.py"
+
+
+def test_the_shipped_instance_type_names_are_botocores():
+    """The snapshot lets `mlrig validate` skip loading botocore; it must hold nothing botocore
+    does not (a hand-edited name would be accepted without EC2 knowing it)."""
+    from mlrig.aws_catalog import botocore_instance_type_names, shipped_instance_type_names
+
+    shipped = shipped_instance_type_names()
+    assert len(shipped) > 1000 and {"m6i.large", "g6e.12xlarge", "p5.48xlarge"} <= shipped
+    assert shipped <= botocore_instance_type_names()
+
+
+def test_the_snapshot_is_what_its_tool_writes_from_the_installed_botocore():
+    spec = importlib.util.spec_from_file_location("ec2_instance_type_names_tool", NAMES_TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    written = module.OUT.read_text(encoding="utf-8")
+    snapshot = module.snapshot()
+    assert json.loads(written)["names"] == snapshot["names"], "run tools/ec2_instance_type_names.py"
+
+
+def test_a_name_the_snapshot_lacks_is_still_looked_up_in_botocore(monkeypatch):
+    from mlrig import aws_catalog
+
+    monkeypatch.setattr(aws_catalog, "known_without_botocore", lambda: frozenset())
+    assert aws_catalog.is_instance_type("m6i.large")  # newer than a snapshot: botocore knows it
+    assert not aws_catalog.is_instance_type("m6i.larg")
+
+
+def test_a_valid_instance_type_is_recognised_without_loading_botocore():
+    probe = (
+        "import sys\n"
+        "from mlrig.aws_catalog import is_instance_type\n"
+        "assert is_instance_type('g5.2xlarge') and is_instance_type('m7i.4xlarge')\n"
+        "print('botocore' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr

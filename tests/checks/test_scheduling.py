@@ -233,3 +233,20 @@ def test_a_projects_own_daemonsets_count_on_the_nodes_they_select():
     )
     [found] = findings("MLRIG-DEP-001", pool, prepull, isvc("8", "32Gi"), context=tuple(core_addons()))
     assert "7765m CPU, 29261Mi memory" in found.message
+
+
+def test_the_daemonsets_of_an_mlrig_platform_are_a_new_list_for_every_caller():
+    from mlrig.checks.daemonsets import mlrig_daemonsets
+
+    first = mlrig_daemonsets(monitoring=True, device_plugin=True, dcgm_exporter=True)
+    names = [d.name for d in first]
+    first.clear()  # the answer is cached; a caller's change must not reach the next caller
+    assert [d.name for d in mlrig_daemonsets(monitoring=True, device_plugin=True, dcgm_exporter=True)] == names
+
+
+def test_quantities_read_the_same_from_text_and_numbers():
+    from mlrig.checks import quantities
+
+    assert quantities.cpu_millis("500m") == 500 and quantities.cpu_millis("4") == quantities.cpu_millis(4) == 4000
+    assert quantities.memory_mib("16Gi") == 16384 and quantities.memory_mib("1G") == 954
+    assert quantities.cpu_millis("four") is None and quantities.memory_mib(None) is None

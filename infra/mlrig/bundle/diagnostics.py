@@ -113,3 +113,7 @@ class BundleError(Exception):
     def __init__(self, diagnostics: Sequence[Diagnostic]):
         self.diagnostics = list(diagnostics)
         super().__init__("\n".join(d.text() for d in self.diagnostics))
+
+
+class UsageError(Exception):
+    """A path that does not exist or cannot be read: exit code 2, not 1."""

@@ -7,10 +7,15 @@ A `Platform` has one `PlatformEnvironment` per environment; a `Project` has one
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .diagnostics import Path, format_path
 from .loader import Document
 from .model import EnvironmentSpec, Isolation, PlatformBundle, ProjectBundle, ProjectSpec, Tier
+
+if TYPE_CHECKING:
+    from ..tenancy import Bounds
 
 
 def locate(file: str, document: Document | None, path: Path, *, key: bool = True) -> str:
@@ -67,6 +72,14 @@ class Platform:
     @property
     def isolation(self) -> Isolation:
         return self.bundle.spec.isolation
+
+    @cached_property
+    def tenancy_bounds(self) -> Bounds:
+        """`tenancy.bounds` of the bundle, computed once: the tenancy rules ask for every
+        environment of every project, and the bounds copy the platform's admissions."""
+        from ..tenancy import bounds
+
+        return bounds(self.bundle)
 
 
 @dataclass(frozen=True)

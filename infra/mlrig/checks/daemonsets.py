@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from . import quantities
@@ -170,6 +171,15 @@ def mlrig_daemonsets(
     mountpoint_s3: bool = False,
 ) -> list[PlacedDaemonSet]:
     """What an mlrig platform with these add-ons installs (for bundle validation, before any plan)."""
+    return list(_mlrig_daemonsets(monitoring, device_plugin, dcgm_exporter, efa_device_plugin, mountpoint_s3))
+
+
+@cache
+def _mlrig_daemonsets(
+    monitoring: bool, device_plugin: bool, dcgm_exporter: bool, efa_device_plugin: bool, mountpoint_s3: bool
+) -> tuple[PlacedDaemonSet, ...]:
+    # Validation asks once per pool and instance type of every project environment; the answer
+    # depends on the five flags alone.
     placed = [_placed(f, None) for addon in MLRIG_CORE_ADDONS for f in EKS_ADDON_DAEMONSETS.get(addon, ())]
     charts = {
         "kube-prometheus-stack": monitoring,
@@ -181,4 +191,4 @@ def mlrig_daemonsets(
     for chart, installed in charts.items():
         if installed:
             placed += [_placed(f, None) for f in CHART_DAEMONSETS[chart]]
-    return placed
+    return tuple(placed)

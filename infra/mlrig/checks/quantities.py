@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 _SUFFIX = {
@@ -40,11 +41,28 @@ def parse(value: Any) -> Decimal | None:
 
 
 def cpu_millis(value: Any) -> int | None:
+    if isinstance(value, str):
+        return _cpu_millis_of_text(value)
     amount = parse(value)
     return None if amount is None else math.ceil(amount * 1000)
 
 
 def memory_mib(value: Any) -> int | None:
+    if isinstance(value, str):
+        return _memory_mib_of_text(value)
+    amount = parse(value)
+    return None if amount is None else math.ceil(amount / 2**20)
+
+
+# Validation reads the same few quantities ("4", "16Gi") in every environment of every project.
+@lru_cache(maxsize=1024)
+def _cpu_millis_of_text(value: str) -> int | None:
+    amount = parse(value)
+    return None if amount is None else math.ceil(amount * 1000)
+
+
+@lru_cache(maxsize=1024)
+def _memory_mib_of_text(value: str) -> int | None:
     amount = parse(value)
     return None if amount is None else math.ceil(amount / 2**20)
 

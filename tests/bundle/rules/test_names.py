@@ -293,3 +293,16 @@ def test_the_names_the_length_rule_checks_are_exactly_those_the_stack_creates(
         if r["type"] in NAMED_TYPES
     }
     assert checked == created
+
+
+def test_environments_whose_overrides_change_sizes_not_names_share_one_derivation(example_result):
+    from mlrig.bundle.rules.names import naming_inputs
+
+    fraud = example_result.projects["fraud-detection"]  # dev and prod override pool sizes only
+    assert len({naming_inputs(env.spec) for env in fraud.environments.values()}) == 1
+    with_pool = fraud.bundle.spec.compute.model_copy(
+        update={"pools": [*fraud.bundle.spec.compute.pools, fraud.bundle.spec.compute.pools[0]]}
+    )
+    assert naming_inputs(fraud.bundle.spec.model_copy(update={"compute": with_pool})) != naming_inputs(
+        fraud.bundle.spec
+    )

@@ -365,3 +365,13 @@ def test_platform_tags_are_checked_too():
     assert only(validate(platform), "platform_tags_within_limits")
     platform["spec"]["tags"] = {"department": "ml"}
     assert validate(platform).valid
+
+
+def test_a_platforms_bounds_are_its_tenancy_computed_once(example_result):
+    """Every tenancy rule asks in every environment of every project; the bounds copy the
+    platform's admissions, so asking anew made validation quadratic in the projects."""
+    from mlrig import tenancy
+
+    platform = example_result.platforms["acme-ml"]
+    assert platform.tenancy_bounds is platform.tenancy_bounds
+    assert platform.tenancy_bounds == tenancy.bounds(platform.bundle)

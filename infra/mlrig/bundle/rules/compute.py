@@ -7,6 +7,7 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from ... import gpu_sharing
 from ...aws_catalog import (
@@ -242,12 +243,36 @@ def _offer(view: ProjectView, facts: InstanceFacts, *, prepull: bool = False) ->
     if cluster is None and view.platform is not None:
         cluster = view.platform.bundle.spec.cluster
     addons = cluster.addons if cluster is not None else None
-    daemonsets = mlrig_daemonsets(
+    return _node_offer(
+        facts,
+        prepull,
         monitoring=bool(addons and addons.monitoring.enabled),
         device_plugin=bool(addons and addons.nvidia_device_plugin.enabled),
         dcgm_exporter=bool(addons and addons.dcgm_exporter.enabled),
         efa_device_plugin=bool(addons and addons.efa_device_plugin.enabled),
         mountpoint_s3=bool(addons and addons.mountpoint_s3.enabled),
+    )
+
+
+@cache
+def _node_offer(
+    facts: InstanceFacts,
+    prepull: bool,
+    *,
+    monitoring: bool,
+    device_plugin: bool,
+    dcgm_exporter: bool,
+    efa_device_plugin: bool,
+    mountpoint_s3: bool,
+) -> Allocatable:
+    """What pods may request on a node of `facts` with these add-ons. The rules ask once per pool
+    and instance type of every project environment; the answers repeat."""
+    daemonsets = mlrig_daemonsets(
+        monitoring=monitoring,
+        device_plugin=device_plugin,
+        dcgm_exporter=dcgm_exporter,
+        efa_device_plugin=efa_device_plugin,
+        mountpoint_s3=mountpoint_s3,
     )
     here = [
         d for d in daemonsets if (not d.gpu_nodes_only or facts.nvidia_gpus) and (not d.efa_nodes_only or facts.efa)
@@ -317,11 +342,14 @@ def _show_offer(offer: Allocatable) -> str:
 @project_rule
 def workloads_fit_pool_nodes(view: ProjectView) -> Iterator[Finding]:
     pools = {p.name: p for p in view.spec.compute.pools}
+    offers_by_pool: dict[str, list[tuple[InstanceFacts, Allocatable]]] = {}
     for workload in _workloads(view):
         pool = pools.get(workload.pool_name)
         if pool is None or (workload.gpus and (pool.gpu is None or workload.gpus > pool.gpu.count)):
             continue  # reported by the reference rule or gpu_requests_have_gpu_pools
-        offers = _pool_offers(view, pool)
+        if pool.name not in offers_by_pool:
+            offers_by_pool[pool.name] = _pool_offers(view, pool)
+        offers = offers_by_pool[pool.name]
         if not offers or any(_fits(workload, offer) for _, offer in offers):
             continue
         facts, best = max(offers, key=lambda item: (item[1].gpus, item[1].cpu_millis, item[1].memory_mib))
@@ -337,11 +365,13 @@ def workloads_fit_pool_nodes(view: ProjectView) -> Iterator[Finding]:
 
 @project_rule
 def pool_max_holds_workloads(view: ProjectView) -> Iterator[Finding]:
+    workloads = list(_workloads(view))
     for i, pool in enumerate(view.spec.compute.pools):
+        together = [w for w in workloads if w.pool_name == pool.name and w.together > 1]
+        if not together:
+            continue
         offers = _pool_offers(view, pool)
-        for workload in _workloads(view):
-            if workload.pool_name != pool.name or workload.together <= 1:
-                continue
+        for workload in together:
             needs = []
             for facts, offer in offers:
                 if not _fits(workload, offer):

@@ -165,7 +165,7 @@ def reservations_are_admitted(view: ProjectView) -> Iterator[Finding]:
     platform admits for it."""
     if view.platform is None:
         return
-    limits = tenancy.bounds(view.platform.bundle)
+    limits = view.platform.tenancy_bounds
     project = view.bundle.metadata.name
     for i, pool in enumerate(view.spec.compute.pools):
         if pool.reservations is None:

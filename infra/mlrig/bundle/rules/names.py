@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePath
+from typing import NamedTuple
 
 from ... import naming
 from ..diagnostics import Path
@@ -91,12 +92,54 @@ def _renamed_pool_hint(view: ProjectView, pools: list[str]) -> str:
     return f" (pipelines or endpoints refer to {', '.join(repr(m) for m in missing)}, which no pool is named)"
 
 
-@dataclass(frozen=True)
-class DerivedName:
+class DerivedName(NamedTuple):
+    # A tuple, not a dataclass: validation derives some thirty of them per project, environment
+    # and view of it, and a tuple is built several times faster.
     limit_key: str  # a key of naming.LIMITS
     name: str
     item: Path | None = None  # the bundle item whose name it also contains, besides the project's
     item_name: str = ""
+
+
+class NamingInputs(NamedTuple):
+    """Exactly what of a project spec its derived names depend on. Hashable, so the names are
+    derived once for the views of a project that agree on it (most do: overrides change sizes,
+    not names), instead of once per view and environment."""
+
+    personas: tuple[str, ...]  # the personas that have principals
+    pipelines: tuple[str, ...]
+    reserved_workloads: tuple[str, ...]  # workload identities besides the pipelines'
+    feedback: bool
+    registries: tuple[str, ...]
+    vector_engine: str | None
+    pools: tuple[tuple[str, bool, bool, bool], ...]  # name, a second fallback, EFA, cluster placement
+
+
+def naming_inputs(spec: ProjectSpec) -> NamingInputs:
+    personas = {"data-scientist": spec.access.data_scientists, "ml-engineer": spec.access.ml_engineers}
+    reserved = ["tracking"]
+    if spec.serving.endpoints:
+        reserved.append("serving")
+    if spec.llm.gateway is not None and spec.llm.gateway.providers:
+        reserved.append("gateway")
+    if spec.llm.feedback.enabled:
+        reserved.append("feedback")
+    pools = []
+    for pool in spec.compute.pools:
+        fallback = pool.reservations.fallback if pool.reservations is not None else None
+        pools.append(
+            (pool.name, bool(fallback and len(fallback) > 1), bool(pool.efa), pool.placement_group == "cluster")
+        )
+    vector_database = spec.llm.vector_database
+    return NamingInputs(
+        personas=tuple(p for p, principals in personas.items() if principals),
+        pipelines=tuple(spec.pipelines),
+        reserved_workloads=tuple(reserved),
+        feedback=spec.llm.feedback.enabled,
+        registries=tuple(spec.registries),
+        vector_engine=vector_database.engine if vector_database is not None else None,
+        pools=tuple(pools),
+    )
 
 
 def project_derived_names(
@@ -106,33 +149,32 @@ def project_derived_names(
     environment creates: only the resources it will have (the access-logs bucket only in prod,
     persona roles only for the personas with principals, the feedback stream only with feedback
     on, …). Account ids are always 12 digits, so a placeholder measures the same."""
+    return list(_derived_names(project, naming_inputs(spec), environment, tier == "prod", account, isolation))
+
+
+@lru_cache(maxsize=4096)
+def _derived_names(
+    project: str, inputs: NamingInputs, environment: str, prod: bool, account: str | None, isolation: str
+) -> tuple[DerivedName, ...]:
     names = naming.ProjectNames(project, environment, account or naming.PLACEHOLDER_ACCOUNT, "us-east-1", isolation)
     found = [DerivedName("s3-bucket", names.bucket(c)) for c in ("data", "artifacts", "logs")]
-    if tier == "prod":
+    if prod:
         found.append(DerivedName("s3-bucket", names.bucket("access-logs")))
-    personas = {"data-scientist": spec.access.data_scientists, "ml-engineer": spec.access.ml_engineers}
-    found += [DerivedName("iam-role", names.role(p)) for p, principals in personas.items() if principals]
+    found += [DerivedName("iam-role", names.role(p)) for p in inputs.personas]
     found.append(DerivedName("iam-role", names.role("ci-deployer")))
-    found += [DerivedName("iam-role", names.workload_role(p), ("spec", "pipelines", p), p) for p in spec.pipelines]
-    reserved = ["tracking"]
-    if spec.serving.endpoints:
-        reserved.append("serving")
-    if spec.llm.gateway is not None and spec.llm.gateway.providers:
-        reserved.append("gateway")
-    if spec.llm.feedback.enabled:
-        reserved.append("feedback")
+    found += [DerivedName("iam-role", names.workload_role(p), ("spec", "pipelines", p), p) for p in inputs.pipelines]
+    if inputs.feedback:
         found.append(DerivedName("iam-role", naming.firehose_delivery_role(names, "feedback")))
         found.append(DerivedName("firehose-stream", names.firehose("feedback")))
-    found += [DerivedName("iam-role", names.workload_role(w)) for w in reserved]
+    found += [DerivedName("iam-role", names.workload_role(w)) for w in inputs.reserved_workloads]
     found += [
         DerivedName("ecr-repository", names.repository(r), ("spec", "registries", i), r)
-        for i, r in enumerate(spec.registries)
+        for i, r in enumerate(inputs.registries)
     ]
     found.append(DerivedName("rds-instance", names.database("mlflow")))
-    vector_database = spec.llm.vector_database
-    if vector_database is not None and vector_database.engine == "pgvector":
+    if inputs.vector_engine == "pgvector":
         found.append(DerivedName("rds-instance", names.database("vectors")))
-    if vector_database is not None and vector_database.engine == "opensearch":
+    if inputs.vector_engine == "opensearch":
         found.append(DerivedName("opensearch-domain", names.opensearch_domain()))
     found.append(DerivedName("k8s-namespace", names.namespace))
     found += [
@@ -141,17 +183,31 @@ def project_derived_names(
     ]
     found += [DerivedName("kms-alias", names.kms_alias()), DerivedName("glue-database", names.glue_database())]
     found.append(DerivedName("secret", names.secret("")))
-    for i, pool in enumerate(spec.compute.pools):
+    for i, (pool, second_fallback, efa, cluster_placement) in enumerate(inputs.pools):
         where: Path = ("spec", "compute", "pools", i, "name")
-        found.append(DerivedName("k8s-name", names.node_pool(pool.name), where, pool.name))
-        fallback = pool.reservations.fallback if pool.reservations is not None else None
-        if fallback and len(fallback) > 1:  # a second fallback is a NodePool of its own
-            found.append(DerivedName("k8s-name", naming.join(names.node_pool(pool.name), "fallback"), where, pool.name))
-        if pool.efa:
-            found.append(DerivedName("security-group", names.efa_security_group(pool.name), where, pool.name))
-        if pool.placement_group == "cluster":
-            found.append(DerivedName("placement-group", names.placement_group(pool.name), where, pool.name))
-    return found
+        found.append(DerivedName("k8s-name", names.node_pool(pool), where, pool))
+        if second_fallback:  # a second fallback is a NodePool of its own
+            found.append(DerivedName("k8s-name", naming.join(names.node_pool(pool), "fallback"), where, pool))
+        if efa:
+            found.append(DerivedName("security-group", names.efa_security_group(pool), where, pool))
+        if cluster_placement:
+            found.append(DerivedName("placement-group", names.placement_group(pool), where, pool))
+    return tuple(found)
+
+
+@lru_cache(maxsize=4096)
+def _judged_names(
+    project: str, inputs: NamingInputs, environment: str, prod: bool, account: str | None, isolation: str
+) -> tuple[frozenset[str], bool]:
+    """Of the names one environment derives: the problems of those that fit their limit (a prefix
+    a service reserves), and whether any is too long. Cached with the names themselves."""
+    names = _derived_names(project, inputs, environment, prod, account, isolation)
+    reserved = frozenset(
+        problem
+        for d in names
+        if len(d.name) <= naming.LIMITS[d.limit_key] and (problem := naming.name_problem(d.limit_key, d.name))
+    )
+    return reserved, any(len(d.name) > naming.LIMITS[d.limit_key] for d in names)
 
 
 def _too_long(names: list[DerivedName]) -> list[DerivedName]:
@@ -175,15 +231,15 @@ def derived_names_fit(view: ProjectView) -> Iterator[Finding]:
             for d in project_derived_names(name, view.spec, env.name, env.tier, env.account, platform.isolation)
         ]
 
+    inputs = naming_inputs(view.spec)
+    judged = [
+        _judged_names(project, inputs, env.name, env.tier == "prod", env.account, platform.isolation)
+        for env in platform.environments.values()
+    ]
     # A prefix a service reserves (e.g. S3's `xn--`) comes from the project name itself.
-    reserved = {
-        problem
-        for d in derived(project)
-        if len(d.name) <= naming.LIMITS[d.limit_key] and (problem := naming.name_problem(d.limit_key, d.name))
-    }
-    for problem in sorted(reserved):
+    for problem in sorted(set().union(*(reserved for reserved, _ in judged))):
         yield Finding(("metadata", "name"), f"{problem}; rename the project")
-    if not _too_long(derived(project)):
+    if not any(too_long for _, too_long in judged):
         return
     # Items too long even beside a one-letter project name: the item is the cause.
     item_causes: dict[Path, DerivedName] = {}

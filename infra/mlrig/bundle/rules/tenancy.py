@@ -18,7 +18,7 @@ PERSONA_FIELDS: dict[str, str] = {"dataScientists": "data_scientists", "mlEngine
 def _bounds(view: ProjectView) -> tuple[Platform, tenancy.Bounds] | None:
     if view.platform is None:
         return None
-    return view.platform, tenancy.bounds(view.platform.bundle)
+    return view.platform, view.platform.tenancy_bounds
 
 
 def _organizations_bound(platform: Platform) -> str:
