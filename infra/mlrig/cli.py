@@ -260,6 +260,13 @@ Examples:
     metavar="ID",
     help="Do not run this check (repeatable), e.g. MLRIG-SEC-006.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Plan N stacks at once in worker processes (each holds the Pulumi SDKs, ~150-300 MB). "
+    "Default: the number of usable CPU cores; 1 plans in this process. The output is the same.",
+)
 def plan(
     bundles: tuple[str, ...],
     envs: tuple[str, ...],
@@ -267,6 +274,7 @@ def plan(
     detail: bool,
     out: str | None,
     skip_checks: tuple[str, ...],
+    jobs: int | None,
 ) -> None:
     """Run the real Pulumi program offline, in-process, under the SDK's mock runtime, for each
     environment of each bundle: no credentials, no network. Then run the deployability and
@@ -290,6 +298,7 @@ def plan(
             stderr=stderr,
             detail=detail,
             skip_checks=list(skip_checks),
+            jobs=jobs,
         )
     )
 
