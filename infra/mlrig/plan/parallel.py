@@ -37,11 +37,13 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
 
 from ..bundle.resolved import Project
@@ -113,6 +115,7 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     context = multiprocessing.get_context(start_method())
     if context.get_start_method() == "forkserver":
         context.set_forkserver_preload(PRELOAD)
+    start_quiet_resource_tracker()
     parent_alive, parent_end = context.Pipe(duplex=False)
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=start_worker, initargs=(parent_alive,)
@@ -132,6 +135,20 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
 
 def start_method() -> str:
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def start_quiet_resource_tracker() -> None:
+    """The pool's queues use named semaphores, which multiprocessing's resource tracker (a helper
+    process) removes when the command ends without its exit handlers: an interrupt ends it with
+    `os._exit`. The tracker would then warn about each on stderr, after `interrupted`; started
+    here (it is started once per process), it removes them without a word. Children take their
+    warning filters from `sys.warnoptions`; this process's own filters are not changed."""
+    quiet = "ignore:resource_tracker:UserWarning"
+    sys.warnoptions.append(quiet)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        sys.warnoptions.remove(quiet)
 
 
 # --- the worker's side ---------------------------------------------------------------------------
