@@ -85,6 +85,24 @@ def test_an_organisation_planned_by_more_workers_than_cores_is_byte_identical_to
     assert parallel_run == serial
 
 
+@pytest.mark.slow
+def test_on_a_terminal_the_progress_bar_counts_the_stacks_as_the_workers_finish_them():
+    stderr = io.StringIO()
+    code = run_plan_command(
+        [str(examples.path("platform.yaml"))],
+        ["dev", "prod"],
+        "json",
+        None,
+        stdout=Console(file=io.StringIO()),
+        stderr=Console(file=stderr, force_terminal=True, width=120),
+        jobs=2,
+    )
+    assert code == 0
+    shown = stderr.getvalue()
+    assert "planning" in shown and "2/2" in shown
+    assert "acme-ml.dev" in shown or "acme-ml.prod" in shown, "the last stack finished is named"
+
+
 # --- errors --------------------------------------------------------------------------------------
 
 
