@@ -276,6 +276,13 @@ Examples:
     metavar="ID",
     help="Do not run this check (repeatable), e.g. MLRIG-SEC-006.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Plan N stacks at once in worker processes (each holds the Pulumi SDKs: 200-300 MB). "
+    "Default: the number of usable CPU cores; 1 plans in this process. The output is the same.",
+)
 def plan(
     bundles: tuple[str, ...],
     envs: tuple[str, ...],
@@ -283,10 +290,11 @@ def plan(
     detail: bool,
     out: str | None,
     skip_checks: tuple[str, ...],
+    jobs: int | None,
 ) -> None:
-    """Run the real Pulumi program offline, in-process, under the SDK's mock runtime, for each
-    environment of each bundle: no credentials, no network. Then run the deployability and
-    security checks on every stack (exit 1 on a mandatory finding).
+    """Run the real Pulumi program offline, under the SDK's mock runtime (in worker processes with
+    --jobs), for each environment of each bundle: no credentials, no network. Then run the
+    deployability and security checks on every stack (exit 1 on a mandatory finding).
 
     BUNDLES are bundle files or directories of them (default: the repository's bundles/).
     Platforms are planned before the projects that read their outputs. The text output is a
@@ -306,6 +314,7 @@ def plan(
             stderr=stderr,
             detail=detail,
             skip_checks=list(skip_checks),
+            jobs=jobs,
         )
     )
 

@@ -101,3 +101,75 @@ def test_an_interrupt_removes_the_temporary_files_being_written(tmp_path: Path):
     _, err = process.communicate(timeout=HANG)
     assert process.returncode == 130 and err == "interrupted\n"
     assert not partial.exists()
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (children, grandchildren…), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has ended; only its exit status is left to collect
+
+
+@pytest.mark.parametrize("whole_group", [False, True], ids=["to-the-command", "to-the-process-group"])
+def test_ctrl_c_during_a_parallel_plan_ends_the_workers_too(repo: Path, tmp_path: Path, whole_group: bool):
+    """A terminal's Ctrl-C reaches every process of the foreground group; `kill -INT` only the
+    command. Either way the command answers once, with 130, and no worker outlives it. (Output
+    goes to a file: a worker left behind would hold a pipe open and hang the test.)"""
+    errors = tmp_path / "stderr.txt"
+    with errors.open("w") as stderr:
+        process = subprocess.Popen(
+            [*MLRIG, "plan", "bundles", "--jobs", "2"],
+            cwd=repo,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + HANG
+    workers: set[int] = set()
+    while process.poll() is None and time.monotonic() < deadline:
+        workers = {pid for pid in descendants(process.pid) if loaded(pid, "cygrpc")}
+        if len(workers) >= 3:  # the fork server and two workers forked from it
+            break
+        time.sleep(0.01)
+    assert process.poll() is None, "the plan ended before its workers started"
+    time.sleep(1.0)  # the workers are planning
+    workers |= descendants(process.pid)
+    if whole_group:
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=HANG)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("mlrig plan --jobs 2 hung after Ctrl-C")
+    finally:
+        deadline = time.monotonic() + 10
+        while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [pid for pid in workers if running(pid)]
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+    err = errors.read_text()
+    assert process.returncode == 130, err
+    assert err.splitlines() == ["interrupted"], err
+    assert not left, "a worker outlived the interrupted command"

@@ -1,8 +1,10 @@
-"""`mlrig plan BUNDLE... [--env E]... [--format text|json] [--detail] [--out FILE]`.
+"""`mlrig plan BUNDLE... [--env E]... [--format text|json] [--detail] [--out FILE] [--jobs N]`.
 
 Validates first, then runs the real Pulumi program offline for every requested bundle and
 environment (platforms before projects), and prints a summary per stack (the whole tree with
 `--detail`) or the JSON plan. `--out` is written atomically, and only when every stack planned.
+With `--jobs N` above 1 and several stacks, worker processes plan and check the stacks
+(`parallel.py`); the output is the serial run's, byte for byte.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +32,7 @@ from ..checks.runner import UnknownCheck, check_stack, principal_owners, print_f
 from ..checks.runner import summary as checks_summary
 from ..console import print_diagnostics
 from ..program import Target
+from . import parallel
 from .engine import PlanError, StackPlan
 from .render import render_tree, summary_lines
 from .runner import Planner
@@ -68,9 +73,12 @@ def run_plan_command(
     checks: bool = True,
     skip_checks: Sequence[str] = (),
     detail: bool = False,
+    jobs: int | None = 1,
 ) -> int:
     """`planner` lets tests share plans already made; the CLI always starts afresh. `checks` runs
-    the deployability and security checks on every planned stack (mandatory findings exit 1)."""
+    the deployability and security checks on every planned stack (mandatory findings exit 1).
+    `jobs` worker processes plan the stacks (None: one per usable core); with 1, or a single
+    stack, they are planned in this process with `planner`."""
     planner = planner or Planner()
     try:
         if out:
@@ -78,9 +86,14 @@ def run_plan_command(
         skipped = known_checks(skip_checks) if checks else []
         targets = requested_targets(bundles, stderr)
         selection = select_environments(targets, envs)
-        plans = plan_all(selection, stderr, planner)
-        if checks:
-            run_plan_checks(plans, planner, skipped)
+        workers = worker_count(jobs, sum(len(envs) for _, envs in selection))
+        if workers > 1:
+            request = parallel.CheckRequest(principal_owners(targets), tuple(skipped)) if checks else None
+            plans = plan_in_workers(selection, stderr, workers, request)
+        else:
+            plans = plan_all(selection, stderr, planner)
+            if checks:
+                run_plan_checks(plans, planner, skipped)
         payload = contract(plans)
         if out:
             write_atomically(Path(out), json.dumps(payload, indent=2) + "\n")
@@ -168,6 +181,13 @@ def select_environments(targets: list[Target], envs: Sequence[str]) -> list[tupl
     return selection
 
 
+def worker_count(jobs: int | None, stacks: int) -> int:
+    try:
+        return parallel.worker_count(jobs, stacks)
+    except ValueError as error:
+        raise CommandError(str(error), code=2) from None
+
+
 def known_checks(skip: Sequence[str]) -> list[str]:
     try:
         return validate_skips(skip)
@@ -198,6 +218,56 @@ def plan_all(selection: list[tuple[Target, list[str]]], stderr: Console, planner
                 advance(stack, done=True)
             plans.append(bundle_plan)
     return plans
+
+
+def plan_in_workers(
+    selection: list[tuple[Target, list[str]]], stderr: Console, workers: int, checks: parallel.CheckRequest | None
+) -> list[BundlePlan]:
+    """`plan_all` and `run_plan_checks` in `workers` processes: every stack is handed out at once,
+    in the serial order, and its result taken in that order, so the first failure reported is the
+    one a serial run reports."""
+    stacks = parallel.stacks_of(selection)
+    with progress_display(stderr, len(stacks)) as advance, parallel.worker_pool(workers) as pool:
+        pending = []
+        for target, env in stacks:
+            future = pool.submit(parallel.plan_one, target, env, checks)
+            future.add_done_callback(progress_callback(advance, target.environments[env].stack))
+            pending.append(future)
+        results = iter(pending)
+        plans: list[BundlePlan] = []
+        for target, envs in selection:
+            bundle_plan = BundlePlan(target, findings={} if checks else None)
+            for env in envs:
+                outcome = worker_result(next(results))
+                error = outcome.error()
+                if error is not None:
+                    raise CommandError(failure_message(target, env, error))
+                assert outcome.plan is not None
+                bundle_plan.environments[env] = outcome.plan
+                if bundle_plan.findings is not None:
+                    bundle_plan.findings[env] = outcome.findings or []
+            plans.append(bundle_plan)
+    return plans
+
+
+def worker_result(future: Future[parallel.StackOutcome]) -> parallel.StackOutcome:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise CommandError(
+            "a worker process planning the stacks ended unexpectedly (out of memory?); "
+            "--jobs 1 plans them in this process, with less memory"
+        ) from None
+
+
+def progress_callback(advance: Any, stack: str) -> Any:
+    """Called in the pool's thread as each stack is done; the display is thread-safe."""
+
+    def done(future: Future[parallel.StackOutcome]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            advance(stack, done=True)
+
+    return done
 
 
 def failure_message(target: Target, env: str, error: PlanError) -> str:

@@ -66,3 +66,8 @@ class Planner:
                 stack_outputs={reference: platform_plan.outputs},
             )
         return self._projects[key]
+
+    def forget(self, project: Project, environment: str) -> None:
+        """Drop a project stack's plan once it is no longer needed (a worker that has sent it
+        back); platform plans stay, as every project of their environment reads them."""
+        self._projects.pop((project.name, environment), None)
