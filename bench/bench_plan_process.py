@@ -2,8 +2,8 @@
 
 Two cases, each timed in the same run as its floor:
 
-- platform: `mlrig plan platform.yaml` of the example platform (all three environments);
-- project:  `mlrig plan big.yaml --env dev` of a generated project environment of about 1,000
+- platform: `mlrig plan platform.yaml --jobs 1` of the example platform (all three environments);
+- project:  `mlrig plan big.yaml --env dev --jobs 1` of a generated project environment of about 1,000
             resources (which also plans the platform's `dev` stack it reads outputs from).
 
 The floor of a case (`bench/floor.py`) is a process that imports the same SDK modules the plan
@@ -127,9 +127,11 @@ def main() -> int:
         platform_dir, project_dir = workdir / "platform", workdir / "project"
         platform = platform_admitting(platform_dir, [])
         big = project_directory(project_dir, "big", **PROJECT)
+        # --jobs 1: the floor is one process, and so is the plan compared with it (`--jobs` spreads
+        # several stacks over worker processes: bench_jobs.py)
         cases = {
-            "platform": ([str(platform)], []),
-            "project": ([str(big), "--env", "dev"], [[str(project_dir / platform.name), "--env", "dev"]]),
+            "platform": ([str(platform), "--jobs", "1"], []),
+            "project": ([str(big), "--env", "dev", "--jobs", "1"], [[str(project_dir / platform.name), "--env", "dev"]]),
         }
         for name, (arguments, extra) in cases.items():
             floor, resources = floor_file(workdir, name, arguments, extra)
