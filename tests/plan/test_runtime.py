@@ -203,3 +203,19 @@ def test_the_sdks_own_functions_are_back_after_a_plan():
     stock = (rpc._add_dependency, rpc.contains_unknowns)
     plan_stack(lambda: pulumi.CustomResource("test:index:Thing", "one", {}), stack="test.dev")
     assert (rpc._add_dependency, rpc.contains_unknowns) == stock
+
+
+def test_a_program_that_waits_for_ever_is_reported_not_waited_for():
+    """Nothing can wake the plan's loop but its own callbacks: when none is left, the plan stops
+    with a clear error (after retrying under the SDK's own bookkeeping) instead of hanging."""
+    import asyncio
+
+    from mlrig.plan.engine import STALLED, PlanStalled
+
+    def program() -> None:
+        never: asyncio.Future[str] = asyncio.get_event_loop().create_future()
+        pulumi.CustomResource("test:index:Thing", "waits", {"value": pulumi.Output.from_input(never)})
+
+    with pytest.raises(PlanStalled) as raised:
+        plan_stack(program, stack="test.dev")
+    assert raised.value.message == STALLED and raised.value.stack == "test.dev"

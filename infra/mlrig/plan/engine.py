@@ -50,6 +50,17 @@ class PlanError(Exception):
         super().__init__(f"{stack}: {message}")
 
 
+class PlanStalled(PlanError):
+    """The program stopped making progress: everything left waits for something that will never
+    happen (an output that never resolves, a dependency cycle through an input)."""
+
+
+STALLED = (
+    "the program stopped making progress: what is left waits for outputs that never resolve "
+    "(a dependency cycle through an input?); nothing more can be planned"
+)
+
+
 @dataclass
 class StackPlan:
     stack: str
@@ -117,9 +128,27 @@ def plan_stack(
     Raises PlanError with a concise message when the program fails.
     """
     monitor = RecordingMonitor(PlanMocks(stack_outputs))
-    run = run_program(
-        program, monitor, stack=stack, project=project, organization=organization, config=config, fast=fast
-    )
+    try:
+        run = run_program(
+            program, monitor, stack=stack, project=project, organization=organization, config=config, fast=fast
+        )
+    except PlanStalled:
+        if not fast:
+            raise
+        # mlrig's bookkeeping answers as the SDK's does, so this should never be needed; if a
+        # program ever stalls under it, the SDK's own bookkeeping decides (and a stall there is
+        # the program's: reported, never waited for)
+        monitor = RecordingMonitor(PlanMocks(stack_outputs))
+        run = run_program(
+            program,
+            monitor,
+            stack=stack,
+            project=project,
+            organization=organization,
+            config=config,
+            fast=fast,
+            linear=False,
+        )
     return StackPlan(stack, monitor.ordered(), run.outputs, run.warnings, run.secret_outputs)
 
 
@@ -139,6 +168,7 @@ def run_program(
     organization: str = "organization",
     config: Mapping[str, Any] | None = None,
     fast: bool = True,
+    linear: bool = True,
 ) -> ProgramRun:
     """Run `program` against `monitor` in a fresh SDK context on a fresh event loop.
 
@@ -160,7 +190,7 @@ def run_program(
         # reported once, as a PlanError
         warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
         try:
-            with _gc_paused(fast), runtime.installed() if fast else nullcontext():
+            with _gc_paused(fast), runtime.installed() if fast and linear else nullcontext():
                 run = context.run(_run, program, monitor, stack, project, organization, dict(config or {}), fast)
             failed = False
             return run
@@ -269,18 +299,60 @@ def _run(
             return _settle(result)
         return result if inspect.isawaitable(result) else None
 
+    watchdog = _Watchdog(loop) if settle else None
     try:
         loop.run_until_complete(run_in_stack(in_stack))
         outputs, secret = loop.run_until_complete(_stack_outputs(roots[0] if roots else None))
     except PlanError:
         raise
+    except RuntimeError as error:
+        if watchdog is not None and watchdog.stalled:
+            raise PlanStalled(stack, STALLED) from None
+        raise PlanError(stack, describe_error(error)) from error
     except BaseException as error:
         if isinstance(error, KeyboardInterrupt | SystemExit):
             raise
         raise PlanError(stack, describe_error(error)) from error
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
     if engine.errors:
         raise PlanError(stack, "; ".join(dict.fromkeys(engine.errors)))
     return ProgramRun(outputs, secret, list(dict.fromkeys(engine.warnings)))
+
+
+class _Watchdog:
+    """Stops the loop when the program can no longer make progress, instead of waiting forever.
+
+    In mlrig's runtime every monitor call is answered on the loop's thread (InlineExecutor): no
+    thread and no I/O can wake the loop, only its own callbacks and timers. So when the loop has
+    no callback ready and no timer but this one, twice in a row, nothing will ever run again."""
+
+    INTERVAL = 0.5
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._idle = 0
+        self.stalled = False
+        self._handle = loop.call_later(self.INTERVAL, self._check)
+
+    def _check(self) -> None:
+        ready = getattr(self._loop, "_ready", None)
+        scheduled = getattr(self._loop, "_scheduled", None)
+        if ready is None or scheduled is None:
+            return  # a loop without these internals: no watchdog
+        if ready or any(not handle.cancelled() for handle in scheduled):
+            self._idle = 0
+        else:
+            self._idle += 1
+            if self._idle >= 2:
+                self.stalled = True
+                self._loop.stop()
+                return
+        self._handle = self._loop.call_later(self.INTERVAL, self._check)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
 
 
 async def _settle(result: object) -> None:
