@@ -127,17 +127,8 @@ def plan_stack(
     plans under the SDK's stock runtime instead of mlrig's (see `run_program`).
     Raises PlanError with a concise message when the program fails.
     """
-    monitor = RecordingMonitor(PlanMocks(stack_outputs))
-    try:
-        run = run_program(
-            program, monitor, stack=stack, project=project, organization=organization, config=config, fast=fast
-        )
-    except PlanStalled:
-        if not fast:
-            raise
-        # mlrig's bookkeeping answers as the SDK's does, so this should never be needed; if a
-        # program ever stalls under it, the SDK's own bookkeeping decides (and a stall there is
-        # the program's: reported, never waited for)
+
+    def attempt(linear: bool) -> tuple[RecordingMonitor, ProgramRun]:
         monitor = RecordingMonitor(PlanMocks(stack_outputs))
         run = run_program(
             program,
@@ -147,8 +138,19 @@ def plan_stack(
             organization=organization,
             config=config,
             fast=fast,
-            linear=False,
+            linear=linear,
         )
+        return monitor, run
+
+    try:
+        monitor, run = attempt(linear=True)
+    except PlanStalled:
+        if not fast:
+            raise
+        # mlrig's bookkeeping answers as the SDK's does, so this should never be needed; if a
+        # program ever stalls under it, the SDK's own bookkeeping decides (and a stall there is
+        # the program's: reported, never waited for)
+        monitor, run = attempt(linear=False)
     return StackPlan(stack, monitor.ordered(), run.outputs, run.warnings, run.secret_outputs)
 
 
