@@ -219,3 +219,26 @@ def test_a_program_that_waits_for_ever_is_reported_not_waited_for():
     with pytest.raises(PlanStalled) as raised:
         plan_stack(program, stack="test.dev")
     assert raised.value.message == STALLED and raised.value.stack == "test.dev"
+
+
+# A child that depends on its own parent component, among other edges: depending on the order of
+# sets of resources, mlrig's bookkeeping could wait on the cycle instead of declaring it; the plan
+# must still end with the SDK's cycle error, every time.
+SELF_PARENT_CYCLE = [
+    Spec(component=False, parent=None, depends_on=(), input_from=None),
+    Spec(component=False, parent=None, depends_on=(0,), input_from=None),
+    Spec(component=False, parent=None, depends_on=(0,), input_from=None),
+    Spec(component=True, parent=None, depends_on=(), input_from=None),
+    Spec(component=True, parent=None, depends_on=(0, 1, 3), input_from=None),
+    Spec(component=False, parent=4, depends_on=(1, 2), input_from=0),
+    Spec(component=False, parent=4, depends_on=(), input_from=None),
+    Spec(component=False, parent=3, depends_on=(3, 4, 5), input_from=0),
+    Spec(component=False, parent=None, depends_on=(2, 5, 7), input_from=0),
+]
+
+
+def test_a_cycle_through_a_parent_component_ends_with_the_sdks_cycle_error_every_time():
+    outcomes = {outcome(program_of(SELF_PARENT_CYCLE)) for _ in range(6)}
+    assert len(outcomes) == 1
+    [only] = outcomes
+    assert only.startswith("error: RuntimeError: We have detected a circular dependency")
