@@ -13,8 +13,8 @@ of the resource it stands for (taken from the plan's JSON), under the SDK's stoc
 It imports nothing of mlrig: mlrig's own imports, validation, checks and output are part of what
 the ratio charges to mlrig.
 
-Each command runs `--repeat` times (alternating) and the best is kept: wall seconds, and CPU
-seconds of the child process (user + system, `getrusage(RUSAGE_CHILDREN)`), which a busy machine
+Each command runs `--repeat` times (taking turns, `process_timing.best_of`) and the best is kept:
+wall seconds, and CPU seconds of the child process (user + system), which a busy machine
 disturbs less. Target: mlrig / floor <= 1.5 for both cases.
 
     .venv/bin/python bench/bench_plan_process.py [--repeat 5]
@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from generated import platform_admitting, project_directory
+from process_timing import best_of, load_average, run_once
 
 BENCH = Path(__file__).resolve().parent
 MLRIG = Path(sys.executable).with_name("mlrig")
@@ -53,16 +51,6 @@ except SystemExit:
 with open(out, "w") as file:
     json.dump(sorted(m for m in list(sys.modules) if m.split(".")[0] in prefixes), file)
 """
-
-
-def run(command: list[str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one run of `command`, output discarded."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def plan_json(arguments: list[str]) -> list[dict[str, object]]:
@@ -100,28 +88,27 @@ def floor_file(workdir: Path, name: str, arguments: list[str], extra: list[list[
     return path, sum(len(s["inputs"]) for s in floor["stacks"])
 
 
-def compare(name: str, arguments: list[str], floor: Path, repeat: int) -> tuple[float, float]:
-    mlrig_runs, floor_runs = [], []
-    run([str(MLRIG), "plan", *arguments])  # warm the file system caches
-    run([sys.executable, str(BENCH / "floor.py"), str(floor)])
-    for _ in range(repeat):
-        mlrig_runs.append(run([str(MLRIG), "plan", *arguments]))
-        floor_runs.append(run([sys.executable, str(BENCH / "floor.py"), str(floor)]))
-    best_mlrig = (min(w for w, _ in mlrig_runs), min(c for _, c in mlrig_runs))
-    best_floor = (min(w for w, _ in floor_runs), min(c for _, c in floor_runs))
-    print(f"  {'floor: same SDK imports, bare resources':44} {best_floor[0]:8.2f} {best_floor[1]:8.2f}")
-    print(f"  {'mlrig plan ' + ' '.join(Path(a).name for a in arguments):44} {best_mlrig[0]:8.2f} {best_mlrig[1]:8.2f}")
-    wall, cpu = best_mlrig[0] / best_floor[0], best_mlrig[1] / best_floor[1]
+def compare(arguments: list[str], floor: Path, repeat: int) -> None:
+    commands = {
+        "floor": [sys.executable, str(BENCH / "floor.py"), str(floor)],
+        "mlrig": [str(MLRIG), "plan", *arguments],
+    }
+    for command in commands.values():
+        run_once(command)  # warm the file system caches
+    best = best_of(repeat, commands)
+    label = "mlrig plan " + " ".join(Path(a).name for a in arguments)
+    print(f"  {'floor: same SDK imports, bare resources':44} {best['floor'].wall:8.2f} {best['floor'].cpu:8.2f}")
+    print(f"  {label:44} {best['mlrig'].wall:8.2f} {best['mlrig'].cpu:8.2f}")
+    cpu, wall = best["mlrig"].cpu / best["floor"].cpu, best["mlrig"].wall / best["floor"].wall
     verdict = "OK" if cpu <= TARGET else "OVER TARGET"
     print(f"  ratio: {cpu:.2f}x cpu, {wall:.2f}x wall (target <= {TARGET}x): {verdict}")
-    return cpu, wall
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average before: {load_average()}")
     with tempfile.TemporaryDirectory(prefix="mlrig-bench-") as tmp:
         workdir = Path(tmp)
         platform_dir, project_dir = workdir / "platform", workdir / "project"
@@ -131,13 +118,16 @@ def main() -> int:
         # several stacks over worker processes: bench_jobs.py)
         cases = {
             "platform": ([str(platform), "--jobs", "1"], []),
-            "project": ([str(big), "--env", "dev", "--jobs", "1"], [[str(project_dir / platform.name), "--env", "dev"]]),
+            "project": (
+                [str(big), "--env", "dev", "--jobs", "1"],
+                [[str(project_dir / platform.name), "--env", "dev"]],
+            ),
         }
         for name, (arguments, extra) in cases.items():
             floor, resources = floor_file(workdir, name, arguments, extra)
             print(f"{name}: {resources} resources registered           {'wall s':>8} {'cpu s':>8}")
-            compare(name, arguments, floor, args.repeat)
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            compare(arguments, floor, args.repeat)
+    print(f"load average after: {load_average()}")
     return 0
 
 

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import yaml
+from process_timing import load_average
 
 from mlrig import examples
 
@@ -96,7 +97,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average before: {load_average()}")
     with tempfile.TemporaryDirectory(prefix="mlrig-bench-pr-") as tmp:
         repo = Path(tmp) / "repo"
         base = pull_request(repo)
@@ -130,7 +131,7 @@ def main() -> int:
     print(f"baseline: mlrig plan bundles/{CHANGED}.yaml (every environment, one process): {baseline:.2f} s")
     slowest = max(jobs.values())
     print(f"ratio, slowest job's mlrig steps / baseline: {slowest / baseline:.2f}x")
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average after: {load_average()}")
     return 0
 
 
