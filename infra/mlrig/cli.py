@@ -30,8 +30,8 @@ from .bundle.root import BUNDLES_DIR, repository_root
 if TYPE_CHECKING:
     from .bundle.validate import FileReport, ValidationResult
 
-stdout = Console(soft_wrap=True, highlight=False)
-stderr = Console(stderr=True, soft_wrap=True, highlight=False)
+stdout = Console(soft_wrap=True, highlight=False, emoji=False)
+stderr = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 
 
 class MlrigGroup(click.Group):

@@ -212,6 +212,15 @@ def test_user_values_that_look_like_markup_are_printed_verbatim(tmp_path: Path):
     assert "unknown kind '[/x]'" in result.stdout
 
 
+def test_user_values_that_look_like_emoji_codes_are_printed_verbatim(tmp_path: Path):
+    """Rich turns `:secret:` into an emoji: an ARN such as `arn:aws:secretsmanager:…:secret:x`
+    was printed with a symbol in place of `:secret:`."""
+    (tmp_path / "b.yaml").write_text('apiVersion: mlrig/v1\nkind: "arn:aws:secretsmanager:us-east-1:1:secret:x"\n')
+    result = mlrig("validate", str(tmp_path))
+    assert result.returncode == 1
+    assert "unknown kind 'arn:aws:secretsmanager:us-east-1:1:secret:x'" in result.stdout
+
+
 def test_schema_prints_the_committed_schema():
     result = mlrig("schema")
     assert result.returncode == 0

@@ -33,8 +33,8 @@ from .platform import ISOLATIONS, TIERS, EnvironmentAnswer, PlatformAnswers, def
 from .project import TEMPLATES, ProjectAnswers, default_owners, project_bundle, tier_environments
 from .tree import ExistingFiles, FileTree, write_new
 
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
+out = Console(soft_wrap=True, highlight=False, emoji=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 
 
 # --- answers: a flag, else a prompt on a terminal, else a default or an error --------------------

@@ -132,7 +132,7 @@ def print_text(plans: list[BundlePlan], stdout: Console, *, detail: bool) -> Non
             if stdout.is_terminal:
                 stdout.print(tree, soft_wrap=False)
             else:
-                wide = Console(file=stdout.file, width=UNWRAPPED_WIDTH, color_system=None, highlight=False)
+                wide = Console(file=stdout.file, width=UNWRAPPED_WIDTH, color_system=None, highlight=False, emoji=False)
                 wide.print(tree, soft_wrap=False, crop=False)
         else:
             for line in summary_lines(plan.target, plan.environments):
