@@ -120,3 +120,95 @@ def awaited_workloads_have_secret_values(graph: StackGraph) -> Iterator[Violatio
                     f"create a SecretVersion, mark the reference `optional: true` (and document the secret, tag "
                     f"`{FILLED_BY_TAG}`), or set the annotation {SKIP_AWAIT}: 'true' on {workload.k8s_name}",
                 )
+
+
+# --- rotation ------------------------------------------------------------------------------------
+
+LONG_RUNNING = (
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:apps/v1:StatefulSet",
+    "kubernetes:apps/v1:DaemonSet",
+)
+SM_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
+RDS_MANAGED = "rds!"  # RDS names the master secrets it manages (and rotates) `rds!db-…`, `rds!cluster-…`
+RELOADER_AUTO = "reloader.stakater.com/auto"
+RELOADER_SECRETS = "secret.reloader.stakater.com/reload"
+
+
+def rotating_keys(graph: StackGraph) -> set[str]:
+    """Secrets Manager keys (ARN, name or id) whose value changes by itself: RDS-managed master
+    secrets, and secrets a SecretRotation rotates."""
+    keys: set[str] = set()
+    for rotation in graph.everywhere(SM_ROTATION):
+        secret_id = rotation.inputs.get("secretId")
+        if secret_id:
+            keys.add(str(secret_id))
+            for secret in graph.everywhere(SM_SECRET):
+                names = {str(v) for v in (secret.get("arn"), secret.get("id"), secret.get("name")) if v}
+                if str(secret_id) in names:
+                    keys |= names
+    return keys
+
+
+def is_rotating(key: str, rotating: set[str]) -> bool:
+    name = key.split(":secret:", 1)[-1]
+    return name.startswith(RDS_MANAGED) or key in rotating
+
+
+def env_secrets(container: Mapping[str, Any]) -> set[str]:
+    """Secrets a container reads through its environment: fixed for the container's life."""
+    names = {str(dig(source, "secretRef", "name")) for source in container.get("envFrom") or []}
+    names |= {str(dig(variable, "valueFrom", "secretKeyRef", "name")) for variable in container.get("env") or []}
+    return names - {"None"}
+
+
+def restarts_on_change(
+    pod: Mapping[str, Any], container: Mapping[str, Any], secret: str, annotations: Mapping[str, str]
+) -> bool:
+    """The container is restarted when `secret` changes: Reloader is asked to, or the container
+    mounts the Secret and its liveness probe runs a command that reads the mount (and fails when
+    the file no longer matches what the container started with)."""
+    if str(annotations.get(RELOADER_AUTO, "")).lower() == "true":
+        return True
+    if secret in {name.strip() for name in str(annotations.get(RELOADER_SECRETS, "")).split(",")}:
+        return True
+    volumes = {
+        str(volume.get("name")) for volume in pod.get("volumes") or [] if dig(volume, "secret", "secretName") == secret
+    }
+    mounts = [str(m.get("mountPath")) for m in container.get("volumeMounts") or [] if m.get("name") in volumes]
+    command = " ".join(str(part) for part in dig(container, "livenessProbe", "exec", "command") or [])
+    return any(path and path in command for path in mounts)
+
+
+@check(
+    "MLRIG-DEP-009",
+    "A long-running pod that reads a rotating secret through its environment restarts when it rotates",
+    "RDS rotates the master passwords it manages every seven days; an environment variable keeps the value "
+    "the container started with, so a server's new database connections fail from the first rotation on.",
+    applies_to=(*LONG_RUNNING, "kubernetes:external-secrets.io/v1:ExternalSecret"),
+)
+def rotating_secrets_restart_their_readers(graph: StackGraph) -> Iterator[Violation]:
+    rotating = rotating_keys(graph)
+    synced: dict[tuple[str | None, str], list[str]] = {}
+    for external in graph.kubernetes(EXTERNAL_SECRET):
+        keys = list(dict.fromkeys(key for key in remote_keys(external) if is_rotating(key, rotating)))
+        if keys:
+            synced.setdefault((external.namespace, target_name(external)), []).extend(keys)
+    if not synced:
+        return
+    for workload in graph.of_type(*LONG_RUNNING):
+        pod = pod_template(workload)
+        annotations = {**workload.annotations, **(dig(workload.spec, "template", "metadata", "annotations") or {})}
+        for container in pod.get("containers") or []:
+            for secret in sorted(env_secrets(container)):
+                rotates = synced.get((workload.namespace, secret), [])
+                if rotates and not restarts_on_change(pod, container, secret, annotations):
+                    yield Violation(
+                        workload,
+                        f"container '{container.get('name')}' of {workload.k8s_name} reads Secret '{secret}' "
+                        f"(synced from {', '.join(rotates)}, which rotates) through its environment and is never "
+                        "restarted: after the first rotation its new connections use a password that no longer works",
+                        f"mount Secret '{secret}' in the container and give it a liveness probe (`exec`) that fails "
+                        "when the mounted value differs from the environment's, or annotate the pod for Reloader "
+                        f"({RELOADER_SECRETS}: {secret})",
+                    )

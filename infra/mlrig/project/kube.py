@@ -103,6 +103,9 @@ def memory_gib(quantity: str) -> float:
 EXTERNAL_SECRETS_API = "external-secrets.io/v1"
 SECRET_STORE = "aws-secrets-manager"
 SECRET_REFRESH = "1h"
+# Database master secrets rotate (RDS: every seven days) and the old password stops working at
+# once: readers see the new one within this interval (a GetSecretValue per interval and secret).
+DATABASE_SECRET_REFRESH = "5m"
 
 
 def secret_store_spec(ctx: ProjectContext) -> dict[str, Any]:
@@ -116,7 +119,7 @@ def database_secret_spec(connection: DatabaseConnection, target: str, template: 
     the Secret `target`, shaped by `template`, whose values may use `{{ .username }}` and
     `{{ .password }}` beside the connection's (non-secret) host, port and database name."""
     return {
-        "refreshInterval": SECRET_REFRESH,
+        "refreshInterval": DATABASE_SECRET_REFRESH,
         "secretStoreRef": {"name": SECRET_STORE, "kind": "SecretStore"},
         "target": {
             "name": target,

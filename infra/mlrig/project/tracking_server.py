@@ -34,6 +34,23 @@ SERVICE = "mlflow"
 PORT = 5000
 DB_SECRET = "mlflow-db"
 BACKEND_URI_KEY = "MLFLOW_BACKEND_STORE_URI"
+# The same Secret, mounted: the kubelet updates the file when the External Secrets Operator syncs a
+# rotated password (RDS rotates it every seven days), while the environment keeps the value the
+# container started with.
+DB_SECRET_MOUNT = "/var/run/mlrig/mlflow-db"
+
+
+def liveness_script(mount: str = DB_SECRET_MOUNT, port: int = PORT) -> str:
+    """The liveness probe: MLflow answers `/health`, and the database credentials it started with
+    are still the current ones. After a rotation the probe fails, the kubelet restarts the
+    container, and the new container reads the new URI from the Secret."""
+    return (
+        "import os, sys, urllib.request\n"
+        f"if open('{mount}/{BACKEND_URI_KEY}').read() != os.environ['{BACKEND_URI_KEY}']:\n"
+        "    sys.exit('the database credentials rotated: restarting to use the new ones')\n"
+        f"request = urllib.request.Request('http://localhost:{port}/health', headers={{'Host': 'localhost:{port}'}})\n"
+        "urllib.request.urlopen(request, timeout=4)\n"
+    )
 
 
 def backend_uri_template(connection: DatabaseConnection) -> pulumi.Output[str]:
@@ -121,12 +138,24 @@ def deployment_spec(ctx: ProjectContext) -> dict[str, Any]:
                             "limits": {"cpu": "2", "memory": "2Gi"},
                         },
                         "readinessProbe": probe,
-                        "livenessProbe": {**probe, "initialDelaySeconds": 30, "failureThreshold": 6},
+                        "livenessProbe": {
+                            "exec": {"command": ["python", "-c", liveness_script()]},
+                            "initialDelaySeconds": 30,
+                            "periodSeconds": 20,
+                            "timeoutSeconds": 5,
+                            "failureThreshold": 3,
+                        },
                         "securityContext": restricted_container_security(),
-                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        "volumeMounts": [
+                            {"name": "tmp", "mountPath": "/tmp"},
+                            {"name": "db-credentials", "mountPath": DB_SECRET_MOUNT, "readOnly": True},
+                        ],
                     }
                 ],
-                "volumes": [{"name": "tmp", "emptyDir": {}}],
+                "volumes": [
+                    {"name": "tmp", "emptyDir": {}},
+                    {"name": "db-credentials", "secret": {"secretName": DB_SECRET, "defaultMode": 0o440}},
+                ],
             },
         },
     }

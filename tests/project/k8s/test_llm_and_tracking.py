@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import yaml
+
+from mlrig.project.tracking_server import BACKEND_URI_KEY, liveness_script
 
 from .conftest import named, objects
 
@@ -42,6 +53,61 @@ def test_the_tracking_database_credentials_come_from_the_rds_managed_secret(proj
     )
     assert secret["secretStoreRef"] == {"name": "aws-secrets-manager", "kind": "SecretStore"}
     assert named(plan, "SecretStore", "aws-secrets-manager")["spec"]["provider"]["aws"]["service"] == "SecretsManager"
+
+
+def test_the_tracking_server_mounts_its_database_secret_and_probes_with_it(project_plan):
+    pod = named(project_plan("fraud-detection", "prod"), "Deployment", "mlflow")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    volume = next(v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == "mlflow-db")
+    mount = next(m for m in container["volumeMounts"] if m["name"] == volume["name"])
+    assert mount["readOnly"] is True and volume["secret"]["defaultMode"] == 0o440  # group-readable: fsGroup
+    assert container["livenessProbe"]["exec"]["command"] == ["python", "-c", liveness_script()]
+    assert mount["mountPath"] in liveness_script()
+    secret = named(project_plan("fraud-detection", "prod"), "ExternalSecret", "mlflow-db")["spec"]
+    assert secret["refreshInterval"] == "5m"  # a rotated password reaches the mount within minutes
+
+
+@contextmanager
+def health_server(status: int) -> Iterator[int]:
+    """A stand-in for MLflow's `/health` on a free local port."""
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status if self.path == "/health" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("localhost", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+
+
+def probe(tmp_path: Path, port: int, started_with: str, mounted: str) -> subprocess.CompletedProcess[str]:
+    """Run the liveness probe's script as the kubelet would: in the container, whose environment
+    holds the URI it started with, while the mounted Secret holds the current one."""
+    (tmp_path / BACKEND_URI_KEY).write_text(mounted)
+    env = {**os.environ, BACKEND_URI_KEY: started_with}
+    script = liveness_script(mount=str(tmp_path), port=port)
+    return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_the_tracking_server_restarts_when_rds_rotates_its_database_password(tmp_path: Path):
+    """RDS rotates the master password every seven days; the container's environment keeps the
+    old one. The liveness probe fails once the mounted Secret differs, so the kubelet restarts
+    MLflow with the new password instead of leaving it failing to connect."""
+    old = "postgresql+psycopg2://mlflow:old%40pw@db:5432/mlflow"
+    new = "postgresql+psycopg2://mlflow:new%23pw@db:5432/mlflow"
+    with health_server(200) as port:
+        assert probe(tmp_path, port, started_with=old, mounted=old).returncode == 0
+        rotated = probe(tmp_path, port, started_with=old, mounted=new)
+        assert rotated.returncode != 0 and "rotated" in rotated.stderr
+    with health_server(503) as port:
+        assert probe(tmp_path, port, started_with=old, mounted=old).returncode != 0  # still a health probe
 
 
 def test_the_tracking_server_image_carries_its_database_driver_and_needs_no_install_at_start(project_plan):
