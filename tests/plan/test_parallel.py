@@ -146,6 +146,73 @@ def test_a_program_error_in_a_worker_is_reported_as_a_serial_run_reports_it(tmp_
     assert "Traceback" not in err
 
 
+def crashing_on_fraud_detection(check_stack: Any) -> Any:
+    """`check_stack`, except that it crashes (a bug in mlrig) on fraud-detection's stacks."""
+
+    def check(target: Any, environment: str, *args: Any, **kwargs: Any) -> list:
+        if target.name == "fraud-detection":
+            raise RuntimeError(f"check crashed on {target.name}.{environment}")
+        return check_stack(target, environment, *args, **kwargs)
+
+    return check
+
+
+def failing_rag_assistant(breaks_program: bool):
+    from mlrig.project import stack as project_stack
+
+    deploy_project = project_stack.deploy_project
+
+    def deploy(project: Any, environment: Any, settings: Any = None) -> None:
+        if breaks_program and project.name == "rag-assistant":
+            raise ValueError("no capacity for gpu pool in rag-assistant")
+        deploy_project(project, environment, settings)
+
+    return deploy
+
+
+def start_crashing_worker(parent_alive: Any, breaks_program: bool) -> None:
+    """A worker whose checks crash on fraud-detection (a bug in mlrig) and, with
+    `breaks_program`, whose program of rag-assistant fails."""
+    from mlrig.project import stack as project_stack
+
+    parallel.start_worker(parent_alive)
+    parallel.check_stack = crashing_on_fraud_detection(parallel.check_stack)  # type: ignore[assignment]
+    project_stack.deploy_project = failing_rag_assistant(breaks_program)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("breaks_program", [True, False], ids=["and-a-later-program-fails", "alone"])
+def test_a_check_that_crashes_is_reported_as_a_serial_run_reports_it(tmp_path: Path, monkeypatch, breaks_program):
+    """The serial run plans every stack before it checks any: a later stack's program error wins
+    over an earlier stack's crashed check, and a crash alone surfaces once everything is planned."""
+    import functools
+
+    import mlrig.plan.command as command
+    from mlrig.project import stack as project_stack
+
+    projects = [str(examples.path(file)) for file in examples.PROJECTS]  # fraud-detection, then rag-assistant
+    outcomes = []
+    for jobs in (1, 2):
+        with monkeypatch.context() as patch:
+            if jobs == 1:
+                patch.setattr(command, "check_stack", crashing_on_fraud_detection(command.check_stack))
+                patch.setattr(project_stack, "deploy_project", failing_rag_assistant(breaks_program))
+            else:
+                patch.setattr(
+                    parallel, "start_worker", functools.partial(start_crashing_worker, breaks_program=breaks_program)
+                )
+            try:
+                code, text, err = plan(projects, tmp_path / f"plan-{jobs}.json", jobs, envs=["dev"])
+                outcomes.append(("exit", code, text, err))
+            except RuntimeError as crash:
+                outcomes.append(("crash", str(crash)))
+    assert outcomes[1] == outcomes[0]
+    if breaks_program:
+        assert outcomes[0][0] == "exit" and "no capacity for gpu pool in rag-assistant" in outcomes[0][3]
+    else:
+        assert outcomes[0] == ("crash", "check crashed on fraud-detection.dev")
+
+
 def test_an_error_a_worker_cannot_send_back_arrives_as_its_type_and_message():
     class Unpicklable(Exception):
         def __init__(self, stack: str, message: str):

@@ -225,8 +225,10 @@ def plan_in_workers(
 ) -> list[BundlePlan]:
     """`plan_all` and `run_plan_checks` in `workers` processes: every stack is handed out at once,
     in the serial order, and its result taken in that order, so the first failure reported is the
-    one a serial run reports."""
+    one a serial run reports: a stack whose program fails first, else the first check that crashed
+    (the serial run checks once every stack is planned)."""
     stacks = parallel.stacks_of(selection)
+    check_crash: Exception | None = None
     with progress_display(stderr, len(stacks)) as advance, parallel.worker_pool(workers) as pool:
         pending = []
         for target, env in stacks:
@@ -244,9 +246,12 @@ def plan_in_workers(
                     raise CommandError(failure_message(target, env, error))
                 assert outcome.plan is not None
                 bundle_plan.environments[env] = outcome.plan
+                check_crash = check_crash or outcome.check_crash
                 if bundle_plan.findings is not None:
                     bundle_plan.findings[env] = outcome.findings or []
             plans.append(bundle_plan)
+    if check_crash is not None:
+        raise check_crash
     return plans
 
 

@@ -99,6 +99,9 @@ class StackOutcome:
     findings: list[Finding] | None = None
     failed_stack: str | None = None  # the stack whose program failed (the project's platform, maybe)
     failure: str | None = None
+    # A check that crashed (a bug in mlrig) on a planned stack. The serial command checks only after
+    # every stack is planned, so the parent raises it only when no later stack's program fails.
+    check_crash: Exception | None = None
 
     def error(self) -> PlanError | None:
         if self.failure is None:
@@ -175,12 +178,16 @@ def plan_one(target: Target, environment: str, checks: CheckRequest | None) -> S
     global _planner
     planner = _planner = _planner or Planner()
     try:
-        plan = planner.plan(target, environment)
-        findings = check_stack(target, environment, planner, checks.owners, checks.skip) if checks else None
-    except PlanError as error:
-        return StackOutcome(failed_stack=error.stack, failure=error.message)
-    except Exception as error:
-        raise _sendable(error) from None
+        try:
+            plan = planner.plan(target, environment)
+        except PlanError as error:
+            return StackOutcome(failed_stack=error.stack, failure=error.message)
+        except Exception as error:
+            raise _sendable(error) from None
+        try:
+            findings = check_stack(target, environment, planner, checks.owners, checks.skip) if checks else None
+        except Exception as error:
+            return StackOutcome(plan=plan, check_crash=_sendable(error))
     finally:
         if isinstance(target, Project):
             planner.forget(target, environment)  # only platform plans are needed again
