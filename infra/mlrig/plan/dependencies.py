@@ -20,9 +20,9 @@ n resources thus costs O(n²) time and memory per object.
   before `r` cannot close a cycle (`d` reaches only what comes before it), so it needs no
   search (so it is for every edge of the example and benchmark projects). An edge against the
   order is decided by a search confined to the resources numbered between the two ends, which
-  then renumbers them so the order holds again (Pearce and Kelly's dynamic topological order). When an edge
-  would close a cycle, the component's edges are declared one by one, in the SDK's order, and
-  a cycle fails with the SDK's error;
+  then renumbers them so the order holds again (Pearce and Kelly's dynamic topological order).
+  When an edge would close a cycle, the component's edges are declared one by one, in the SDK's
+  order, and a cycle fails with the SDK's error;
 - the same URNs, in the same order, awaited only while they are not known yet.
 
 The graph lives for one program run (see `runtime.installed`).
