@@ -1,15 +1,17 @@
 """Does plan cost grow linearly? Per-resource time and memory of project environments of about
 300, 1,100 and 3,300 resources, measured in the same run.
 
-Each size is planned in a fresh process (`--child`) that first plans the example platform and a
-small generated project of the same shape, so imports and first-use caches are paid before the
-measurement. It then plans the project environment (`dev`, the same code path as `mlrig plan`)
-and reports:
+Each plan is of the project environment (`dev`, the same code path as `mlrig plan`), in a
+process that first plans the example platform and a small generated project of the same shape,
+so imports and first-use caches are paid before the measurement:
 
-- CPU seconds of that plan (best of `--repeat` attempts, more for the smaller ones; the machine
-  is shared, and CPU time is steadier than wall time), per resource;
-- memory: the growth of the process's peak resident set over its size before that plan, per
-  resource (first plan only).
+- CPU seconds, per resource: one process plans the sizes in turn, `--repeat` rounds of (~300
+  five times, ~1,100 twice, ~3,300 once), and keeps the best of each size. On a shared machine
+  other jobs stretch even CPU time (they share caches and cores), and more so a long plan; in
+  turn, every size sees the same load, so the ratio between sizes stays put while the load
+  comes and goes;
+- memory: the growth of the peak resident set over its size before the plan, per resource, in a
+  fresh process per size (first plan only).
 
 Sizes:
 - ~300: a valid project (26 pipelines, 13 canary endpoints);
@@ -72,7 +74,9 @@ def beyond_the_caps(target: Any, copies: int) -> Any:
     return dataclasses.replace(target, environments=environments)
 
 
-def child(directory: Path, repeat: int, copies: int, stock: bool) -> dict[str, float]:
+def child(directories: list[Path], repeat: int, stock: bool, memory: bool) -> dict[str, dict[str, float]]:
+    """Plan each size (a directory made by `prepare`) `repeat` rounds, in turn, for the best CPU
+    time of each; or, with `memory`, once (give one size per process for that)."""
     from mlrig.outputs import platform_stack_reference
     from mlrig.plan.engine import plan_stack
     from mlrig.plan.runner import Planner, stack_config
@@ -85,60 +89,79 @@ def child(directory: Path, repeat: int, copies: int, stock: bool) -> dict[str, f
 
         mlrig.plan.runtime.installed = nullcontext  # type: ignore[assignment]
 
-    warm_up = load_target(directory / "warm-up.yaml")
-    target = load_target(directory / "big.yaml")
-    if copies > 1:
-        target = beyond_the_caps(target, copies)
     planner = Planner()
-    planner.project(warm_up, "dev")  # imports, the platform plan, first-use caches
-    references = {
-        platform_stack_reference(target.platform.name, "dev"): planner.platform(target.platform, "dev").outputs
-    }
-    cpu_times: list[float] = []
-    before = peak = resources = 0
-    for attempt in range(repeat):
-        if attempt == 0:
-            before = resident_kb()
-        start = time.process_time()
-        plan = plan_stack(  # what Planner.project does, once the platform is planned
-            stack_program(target, "dev"),
-            stack=target.environments["dev"].stack,
-            config=stack_config(target, "dev"),
-            stack_outputs=references,
-        )
-        cpu_times.append(time.process_time() - start)
-        if attempt == 0:
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        resources = len(plan.resources)
-        del plan
-    return {"resources": resources, "cpu": min(cpu_times), "memory_kb": max(peak - before, 0)}
+    planner.project(load_target(directories[0] / "warm-up.yaml"), "dev")  # imports, platform, caches
+    targets = {}
+    for directory in directories:
+        size = json.loads((directory / "size.json").read_text())
+        target = load_target(directory / "big.yaml")
+        if size["copies"] > 1:
+            target = beyond_the_caps(target, size["copies"])
+        targets[size["name"]] = target
+    results: dict[str, dict[str, float]] = {}
+    for _ in range(1 if memory else repeat):
+        for size, target in targets.items():
+            references = {
+                platform_stack_reference(target.platform.name, "dev"): planner.platform(target.platform, "dev").outputs
+            }
+            for _ in range(1 if memory else ATTEMPTS[size]):
+                before = resident_kb()
+                start = time.process_time()
+                plan = plan_stack(  # what Planner.project does, once the platform is planned
+                    stack_program(target, "dev"),
+                    stack=target.environments["dev"].stack,
+                    config=stack_config(target, "dev"),
+                    stack_outputs=references,
+                )
+                cpu = time.process_time() - start
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                result = results.setdefault(size, {"resources": len(plan.resources), "cpu": cpu})
+                result["cpu"] = min(result["cpu"], cpu)
+                if memory:
+                    result["memory_kb"] = max(peak - before, 0)
+                del plan
+    return results
 
 
-def measure(size: str, repeat: int, workdir: Path, stock: bool = False) -> dict[str, float]:
+def prepare(size: str, workdir: Path) -> Path:
     pipelines, endpoints, pools, registries, copies = SIZES[size]
     directory = workdir / size.strip("~").replace(",", "")
     project_directory(directory, "big", pipelines=pipelines, endpoints=endpoints, pools=pools, registries=registries)
     project_directory(directory, "warm-up", pipelines=WARM_UP[0], endpoints=WARM_UP[1])
-    command = [sys.executable, __file__, "--child", str(directory), "--repeat", str(repeat), "--copies", str(copies)]
-    command += ["--stock"] if stock else []
+    (directory / "size.json").write_text(json.dumps({"name": size, "copies": copies}))
+    return directory
+
+
+def measure(
+    directories: list[Path], repeat: int, stock: bool = False, memory: bool = False
+) -> dict[str, dict[str, float]]:
+    command = [sys.executable, __file__, "--repeat", str(repeat), *(["--stock"] if stock else [])]
+    command += ["--memory"] if memory else []
+    command += [arg for directory in directories for arg in ("--child", str(directory))]
     done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--copies", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--child", type=Path, action="append", help=argparse.SUPPRESS)
     parser.add_argument("--stock", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.repeat, args.copies, args.stock)))
+        print(json.dumps(child(args.child, args.repeat, args.stock, args.memory)))
         return 0
     with tempfile.TemporaryDirectory(prefix="mlrig-bench-") as tmp:
-        # the small plans are cheap: more attempts give their best time the same footing
-        results = {size: measure(size, args.repeat * ATTEMPTS[size], Path(tmp)) for size in SIZES}
-        baseline = {size: measure(size, args.repeat, Path(tmp), stock=True) for size in ("~300", "~1,100")}
+        directories = {size: prepare(size, Path(tmp)) for size in SIZES}
+        # CPU: all sizes in turn in one process (the small plans are cheap: more attempts give
+        # their best time the same footing); memory: each size's first plan in its own process
+        results = measure(list(directories.values()), args.repeat)
+        for size, directory in directories.items():
+            results[size]["memory_kb"] = measure([directory], 1, memory=True)[size]["memory_kb"]
+        baseline = measure([directories["~300"], directories["~1,100"]], args.repeat, stock=True)
+        for size in baseline:
+            baseline[size]["memory_kb"] = measure([directories[size]], 1, stock=True, memory=True)[size]["memory_kb"]
     print(f"{'project environment':26} {'resources':>9} {'cpu s':>8} {'ms/resource':>12} {'KB/resource':>12}")
     for size, result in results.items():
         per_resource = result["cpu"] / result["resources"] * 1000

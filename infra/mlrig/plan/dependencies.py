@@ -14,11 +14,15 @@ n resources thus costs O(n²) time and memory per object.
 - the same edges: when a resource depends on a component, it depends on the component and each
   of its descendants. The descendants of a component are walked once and shared (an
   `Expansion`) by every resource that depends on the component, until the component grows;
-- the same cycle check, decided by who depends on the resource: a new edge `r → d` closes a
-  cycle exactly when `d` is `r` or something that already depends on `r`. Those are collected
-  once per expansion (few, usually none), so each edge costs a set lookup. Past a bound, or
-  when one of the edges would close a cycle, each edge is checked and declared one by one, in
-  the SDK's order, and a cycle fails with the SDK's error;
+- the same cycle check, decided by an order: the graph keeps every resource numbered so that
+  each one comes after everything it depends on (construction order to start with: a program
+  can only hand a resource outputs of resources made before it). A new edge `r → d` with `d`
+  before `r` cannot close a cycle (`d` reaches only what comes before it), so it needs no
+  search (so it is for every edge of the example and benchmark projects). An edge against the
+  order is decided by a search confined to the resources numbered between the two ends, which
+  then renumbers them so the order holds again (Pearce and Kelly's dynamic topological order).
+  When an edge would close a cycle, the component's edges are declared one by one, in the SDK's
+  order, and a cycle fails with the SDK's error;
 - the same URNs, in the same order, awaited only while they are not known yet.
 
 The graph lives for one program run (see `runtime.installed`).
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import os
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -41,7 +46,7 @@ ERROR_ON_CYCLES = rpc.ERROR_ON_DEPENDENCY_CYCLES_VAR
 class Expansion:
     """A local component and its descendants, breadth first as the SDK walks them."""
 
-    __slots__ = ("awaitable", "dependents", "members", "nodes", "resolving", "shape", "urns")
+    __slots__ = ("awaitable", "dependents", "highest", "nodes", "resolving", "shape", "urns")
 
     def __init__(self, component: Any) -> None:
         nodes: list[Any] = []
@@ -58,12 +63,14 @@ class Expansion:
             else:
                 awaitable.append(node)
         self.nodes: tuple[Any, ...] = tuple(nodes)
-        self.members: frozenset[Any] = frozenset(nodes)
         self.awaitable: tuple[Any, ...] = tuple(awaitable)
         self.shape: tuple[tuple[Any, int], ...] = tuple(shape)
         self.dependents: list[Any] = []  # resources that depend on every node
-        self.urns: list[tuple[str, Any]] | None = None  # (urn, resource) once all are known
+        # urn → resource once all are known: a dict, so that each dependent's `deps` is filled
+        # by one `dict.update` (a copy of the table when `deps` is empty, as it mostly is)
+        self.urns: dict[str, Any] | None = None
         self.resolving: asyncio.Future[None] | None = None  # while the first dependent awaits them
+        self.highest: tuple[int, int] | None = None  # (renumbering, highest position of a node)
 
     def current(self) -> bool:
         """No component below has gained a child since the walk."""
@@ -71,10 +78,8 @@ class Expansion:
 
 
 class DependencyGraph:
-    """The dependency edges of one program run, and who depends on whom."""
-
-    # Dependents collected at most, per expansion, for the one-lookup cycle check.
-    ANCESTORS_COLLECTED = 256
+    """The dependency edges of one program run, who depends on whom, and an order that puts
+    every resource after everything it depends on."""
 
     def __init__(self) -> None:
         self._depends_on: dict[Any, set[Any]] = {}  # single edges, forward
@@ -84,6 +89,13 @@ class DependencyGraph:
         self._latest: dict[Any, Expansion] = {}  # component → its latest expansion
         self._urns: dict[Any, str] = {}
         self._admission = Admission()
+        # The order: a resource's position is above the position of everything it depends on.
+        # New resources are placed above everything (`constructed`), or, when first seen as a
+        # dependency and so without edges, below everything.
+        self._position: dict[Any, int] = {}
+        self._above = itertools.count()
+        self._below = itertools.count(-1, -1)
+        self._renumberings = 0  # positions moved up so far: an expansion's highest may be stale
 
     # --- the graph --------------------------------------------------------------------------------
 
@@ -103,47 +115,79 @@ class DependencyGraph:
     def declare(self, from_resource: Any, to_resource: Any) -> bool:
         """`resource_cycle_breaker.declare_dependency`: record `from_resource → to_resource`
         unless `to_resource` already reaches `from_resource`; False when that edge was skipped."""
-        if self.reaches(to_resource, from_resource):
+        if not self.order_before(to_resource, from_resource):
             return False
         self._depends_on.setdefault(from_resource, set()).add(to_resource)
         self._depended_on_by.setdefault(to_resource, set()).add(from_resource)
         return True
 
-    def reaches(self, start: Any, goal: Any) -> bool:
-        """Whether `start` transitively depends on `goal` (or is it). Searches forward from
-        `start` and backward from `goal` one edge at a time, in turn, and stops when either
-        side runs out: the cost is bounded by the smaller side, even when the other side
-        holds whole expansions."""
-        if start is goal:
-            return True
-        if not self.has_dependents(goal):
-            return False  # nothing depends on goal: only goal itself reaches it
-        forward = _Search(start, self.dependencies)
-        backward = _Search(goal, self.dependents)
-        while True:
-            found = forward.step()
-            if found is _EXHAUSTED:
-                return False
-            if found in backward.seen:
-                return True
-            found = backward.step()
-            if found is _EXHAUSTED:
-                return False
-            if found in forward.seen:
-                return True
+    # --- the order --------------------------------------------------------------------------------
 
-    def ancestors(self, resource: Any, limit: int) -> set[Any] | None:
-        """`resource` and everything that transitively depends on it; None past `limit`."""
-        seen = {resource}
+    def constructed(self, resource: Any) -> None:
+        """`resource` was just constructed: it goes above everything made before it."""
+        if resource not in self._position:
+            self._position[resource] = next(self._above)
+
+    def position(self, resource: Any) -> int:
+        return self._position[resource]
+
+    def order_before(self, dependency: Any, resource: Any) -> bool:
+        """Put `dependency` before `resource` in the order, unless `dependency` reaches
+        `resource` (is it, or transitively depends on it): False then, the order untouched.
+
+        The answer of a search for a path, without one in the common case: everything
+        `dependency` reaches comes before it, so when it already comes before `resource` no
+        path can lead to `resource`."""
+        if dependency is resource:
+            return False
+        position = self._position
+        if resource not in position:
+            position[resource] = next(self._above)  # no edges yet: anywhere will do
+        if dependency not in position:
+            position[dependency] = next(self._below)
+        if position[dependency] < position[resource]:
+            return True
+        if not self.has_dependents(resource):
+            # nothing reaches `resource` but itself, and nothing above it depends on it
+            position[resource] = next(self._above)
+            self._renumberings += 1
+            return True
+        return self._reorder(dependency, resource)
+
+    def _reorder(self, dependency: Any, resource: Any) -> bool:
+        """Pearce and Kelly's insertion of an edge against the order: what `dependency` reaches
+        among the resources placed after `resource` must move below what reaches `resource`
+        among those placed before `dependency`. Only resources between the two are visited."""
+        position = self._position
+        low, high = position[resource], position[dependency]
+        reached = {dependency}
+        todo = [dependency]
+        while todo:
+            for node in self.dependencies(todo.pop()):
+                if node is resource:
+                    return False  # `dependency` reaches `resource`: the edge would close a cycle
+                if position[node] > low and node not in reached:
+                    reached.add(node)
+                    todo.append(node)
+        reaching = {resource}
         todo = [resource]
         while todo:
-            for predecessor in self.dependents(todo.pop()):
-                if predecessor not in seen:
-                    if len(seen) >= limit:
-                        return None
-                    seen.add(predecessor)
-                    todo.append(predecessor)
-        return seen
+            for node in self.dependents(todo.pop()):
+                if position[node] < high and node not in reaching:
+                    reaching.add(node)
+                    todo.append(node)
+        moved = sorted(reached, key=position.__getitem__) + sorted(reaching, key=position.__getitem__)
+        for node, slot in zip(moved, sorted(position[node] for node in moved), strict=True):
+            position[node] = slot
+        self._renumberings += 1
+        return True
+
+    def highest(self, expansion: Expansion) -> int:
+        """The highest position of a node of `expansion`."""
+        if expansion.highest is None or expansion.highest[0] != self._renumberings:
+            position = self._position
+            expansion.highest = (self._renumberings, max(position[node] for node in expansion.nodes))
+        return expansion.highest[1]
 
     def expansion(self, component: Any) -> Expansion:
         latest = self._latest.get(component)
@@ -153,6 +197,8 @@ class DependencyGraph:
         self._latest[component] = expansion
         for node in expansion.nodes:
             self._expansions_holding.setdefault(node, []).append(expansion)
+            if node not in self._position:
+                self._position[node] = next(self._below)  # no edges yet: anywhere will do
         return expansion
 
     # --- the SDK's rpc._add_dependency -----------------------------------------------------------
@@ -162,15 +208,21 @@ class DependencyGraph:
         URN, declaring each edge from `from_resource` unless it would close a cycle."""
         if from_resource and isinstance(res, Resource) and _is_local_component(res):
             expansion = self.expansion(res)
-            # The edges added here leave from_resource, so what reaches it stays the same
-            # throughout; an edge to a node closes a cycle exactly when the node reaches it.
-            ancestors = self.ancestors(from_resource, self.ANCESTORS_COLLECTED)
-            if ancestors is not None and ancestors.isdisjoint(expansion.members):
+            self.constructed(from_resource)
+            if self._orders_before(expansion, from_resource):
                 expansion.dependents.append(from_resource)
                 self._expansions_of.setdefault(from_resource, []).append(expansion)
                 await self._collect(deps, expansion)
                 return
         await self._add_one_by_one(deps, res, from_resource)
+
+    def _orders_before(self, expansion: Expansion, resource: Any) -> bool:
+        """Put every node of `expansion` before `resource`; False when one of them reaches it.
+        The edges all leave `resource`, so what reaches it is the same for each of them."""
+        position = self._position
+        if self.highest(expansion) < position[resource]:
+            return True
+        return all(position[node] < position[resource] or self.order_before(node, resource) for node in expansion.nodes)
 
     async def _add_one_by_one(self, deps: dict[str, Any], res: Any, from_resource: Any) -> None:
         """The SDK's walk, edge by edge (`rpc._add_dependency`), with `declare` for its check."""
@@ -203,7 +255,7 @@ class DependencyGraph:
             if expansion.resolving is None:
                 expansion.resolving = asyncio.get_running_loop().create_future()
                 try:
-                    expansion.urns = await self._urns_of(expansion.awaitable)
+                    expansion.urns = dict(await self._urns_of(expansion.awaitable))
                 except BaseException as error:
                     _fail(expansion.resolving, error)
                     expansion.resolving = None
@@ -212,7 +264,8 @@ class DependencyGraph:
             else:
                 await asyncio.shield(expansion.resolving)
                 await self._admission.turn()
-        deps.update(expansion.urns or ())
+        if expansion.urns:
+            deps.update(expansion.urns)
 
     async def _urns_of(self, resources: Iterable[Any]) -> list[tuple[str, Any]]:
         """(urn, resource) for each resource whose URN is not empty, as `await res.urn.future()`
@@ -233,33 +286,6 @@ class DependencyGraph:
                 found.append((urn, resource))
         if waited:
             await self._admission.turn()
-        return found
-
-
-_EXHAUSTED = object()
-
-
-class _Search:
-    """A breadth-first walk from one resource that advances one edge per step."""
-
-    def __init__(self, origin: Any, neighbours: Any) -> None:
-        self.seen = {origin}
-        self._todo: collections.deque[Any] = collections.deque([origin])
-        self._neighbours = neighbours
-        self._edges: Iterator[Any] = iter(())
-
-    def step(self) -> Any:
-        """The resource at the end of the next edge (already seen or not), or _EXHAUSTED."""
-        while True:
-            found = next(self._edges, _EXHAUSTED)
-            if found is not _EXHAUSTED:
-                break
-            if not self._todo:
-                return _EXHAUSTED
-            self._edges = iter(self._neighbours(self._todo.popleft()))
-        if found not in self.seen:
-            self.seen.add(found)
-            self._todo.append(found)
         return found
 
 

@@ -8,6 +8,9 @@ books while the program runs:
 
 - `rpc._add_dependency` (which resources a registration depends on, checked for cycles):
   `dependencies.DependencyGraph`, linear instead of quadratic in the number of dependencies;
+- the resource constructor's call to `register_resource` (or `read_resource`, `get_resource`),
+  which tells the dependency graph the order resources are made in: the SDK's own function runs
+  unchanged right after;
 - `rpc.contains_unknowns` (asked for every output the program reads): the same answer without
   the recursive closure the SDK builds per call, a reference cycle per call that only the cyclic
   collector frees, and the collector waits while a plan runs (`engine._gc_paused`).
@@ -17,10 +20,12 @@ books while the program runs:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pulumi.resource
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
@@ -48,14 +53,35 @@ def contains_unknowns(val: Any) -> bool:
     return False
 
 
+# The functions `pulumi.Resource.__init__` ends with, one per way a resource comes to be; each
+# takes the resource first.
+CONSTRUCTORS = ("register_resource", "read_resource", "get_resource")
+
+
+def announcing(graph: DependencyGraph, stock: Callable[..., Any]) -> Callable[..., Any]:
+    """`stock`, telling `graph` first which resource was constructed."""
+
+    @functools.wraps(stock)
+    def constructed(res: Any, *args: Any, **kwargs: Any) -> Any:
+        graph.constructed(res)
+        return stock(res, *args, **kwargs)
+
+    return constructed
+
+
 @contextmanager
 def installed() -> Iterator[DependencyGraph]:
     """Use mlrig's bookkeeping, with a fresh dependency graph, until the block ends."""
     graph = DependencyGraph()
     stock = (rpc._add_dependency, rpc.contains_unknowns)
+    constructors = {name: getattr(pulumi.resource, name) for name in CONSTRUCTORS}
     rpc._add_dependency = graph.add_dependency  # type: ignore[assignment]
     rpc.contains_unknowns = contains_unknowns
+    for name, function in constructors.items():
+        setattr(pulumi.resource, name, announcing(graph, function))
     try:
         yield graph
     finally:
         rpc._add_dependency, rpc.contains_unknowns = stock
+        for name, function in constructors.items():
+            setattr(pulumi.resource, name, function)
