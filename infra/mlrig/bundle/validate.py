@@ -121,10 +121,10 @@ def collect_files(
                     rejected.append(Diagnostic(sanitize(str(candidate)), 1, 1, "(document)", problem, "load"))
             elif candidate.is_file():
                 files.append(candidate)
-    seen: set[FsPath] = set()
+    seen: set[FsPath | None] = set()
     unique = []
     for f in files:
-        key = real.of(f)
+        key = real.of(f)  # never None: the file passed the link check
         if key not in seen:
             seen.add(key)
             unique.append(f)
