@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import rules
-from .defaults import resolve_environment, resolve_platform_defaults, resolve_project_spec
+from .defaults import ProjectDefaults, resolve_environment
 from .diagnostics import Diagnostic, Path, UsageError, did_you_mean, format_path, sanitize
 from .loader import Document, LoadError, load_file
 from .model import (
@@ -418,6 +418,7 @@ def _project_views(check: _FileCheck, platform: Platform | None) -> Iterable[tup
     project = bundle.metadata.name
     names: list[str | None] = list(platform.environments) if platform else [*bundle.spec.environments] or [None]
     resolved_by_tier: dict[tuple[int, str], ProjectSpec] = {}
+    defaults = ProjectDefaults(project, platform.bundle if platform else None)
     for env_name in names:
         override = bundle.spec.environments.get(env_name, {}) if env_name else {}
         merged: Merged | None = None
@@ -432,8 +433,7 @@ def _project_views(check: _FileCheck, platform: Platform | None) -> Iterable[tup
         tier = platform_env.tier if platform_env else "dev"
         key = (id(spec), tier)  # environments without overrides share the base spec: resolve it once per tier
         if key not in resolved_by_tier:
-            resolved = resolve_project_spec(spec, project, tier)
-            resolved_by_tier[key] = resolve_platform_defaults(resolved, platform.bundle) if platform else resolved
+            resolved_by_tier[key] = defaults.resolve(spec, tier)
         resolved = resolved_by_tier[key]
         yield rules.ProjectView(bundle, resolved, env_name if platform_env else None, platform, platform_env), merged
 
