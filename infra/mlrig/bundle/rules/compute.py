@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from ... import gpu_sharing
@@ -207,7 +207,11 @@ def _requests(resources: Resources) -> tuple[int, int, int]:
     )
 
 
-def _workloads(view: ProjectView) -> Iterator[_Workload]:
+def _workloads(view: ProjectView) -> list[_Workload]:
+    return _derived(view).workloads
+
+
+def _derive_workloads(view: ProjectView) -> Iterator[_Workload]:
     for name, pipeline in view.spec.pipelines.items():
         if pipeline.pool is None or pipeline.type not in POOL_PIPELINE_TYPES:
             continue
@@ -313,6 +317,14 @@ def _pool_is_sound(pool: ComputePool) -> bool:
 def _pool_offers(view: ProjectView, pool: ComputePool) -> list[tuple[InstanceFacts, Allocatable]]:
     """What a node of each of the pool's types offers; a shared pool's GPUs as the device plugin
     advertises them (slices), which is what pods request and the kube-scheduler packs."""
+    derived = _derived(view)
+    found = derived.offers.get(id(pool))
+    if found is None or found[0] is not pool:
+        found = derived.offers[id(pool)] = (pool, _derive_pool_offers(view, pool))
+    return found[1]
+
+
+def _derive_pool_offers(view: ProjectView, pool: ComputePool) -> list[tuple[InstanceFacts, Allocatable]]:
     if not _pool_is_sound(pool):
         return []
     sharing = pool.sharing
@@ -325,6 +337,27 @@ def _pool_offers(view: ProjectView, pool: ComputePool) -> list[tuple[InstanceFac
         offer = _offer(view, facts, prepull=_prepulls(view, pool))
         offers.append((facts, offer.with_gpus(offer.gpus * slices)))
     return offers
+
+
+@dataclass
+class _ViewFacts:
+    """The workloads and pool offers of one view. The compute rules each ask for them, and the
+    rules judge one view after another: derived once per view, not once per rule."""
+
+    view: ProjectView | None = None
+    workloads: list[_Workload] = field(default_factory=list)
+    offers: dict[int, tuple[ComputePool, list[tuple[InstanceFacts, Allocatable]]]] = field(default_factory=dict)
+
+
+_last_view = _ViewFacts()
+
+
+def _derived(view: ProjectView) -> _ViewFacts:
+    """The facts of `view`: the last view's (kept alive with them, so that `is` is exact), or new."""
+    global _last_view
+    if _last_view.view is not view:
+        _last_view = _ViewFacts(view, list(_derive_workloads(view)))
+    return _last_view
 
 
 def _larger(view: ProjectView, pool: ComputePool, workload: _Workload) -> list[str]:
@@ -365,7 +398,7 @@ def workloads_fit_pool_nodes(view: ProjectView) -> Iterator[Finding]:
 
 @project_rule
 def pool_max_holds_workloads(view: ProjectView) -> Iterator[Finding]:
-    workloads = list(_workloads(view))
+    workloads = _workloads(view)
     for i, pool in enumerate(view.spec.compute.pools):
         together = [w for w in workloads if w.pool_name == pool.name and w.together > 1]
         if not together:
