@@ -201,13 +201,14 @@ def _judged_names(
 ) -> tuple[frozenset[str], bool]:
     """Of the names one environment derives: the problems of those that fit their limit (a prefix
     a service reserves), and whether any is too long. Cached with the names themselves."""
-    names = _derived_names(project, inputs, environment, prod, account, isolation)
-    reserved = frozenset(
-        problem
-        for d in names
-        if len(d.name) <= naming.LIMITS[d.limit_key] and (problem := naming.name_problem(d.limit_key, d.name))
-    )
-    return reserved, any(len(d.name) > naming.LIMITS[d.limit_key] for d in names)
+    reserved: set[str] = set()
+    too_long = False
+    for d in _derived_names(project, inputs, environment, prod, account, isolation):
+        if len(d.name) > naming.LIMITS[d.limit_key]:
+            too_long = True
+        elif problem := naming.name_problem(d.limit_key, d.name):
+            reserved.add(problem)
+    return frozenset(reserved), too_long
 
 
 def _too_long(names: list[DerivedName]) -> list[DerivedName]:
