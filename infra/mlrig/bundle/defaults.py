@@ -1,14 +1,29 @@
 """Derived defaults: the documented defaults that depend on other fields or on the tier.
 
-Each step is a small function from a typed model to a typed model; `resolve_*` applies them in
-order. Static defaults live in `model.py` as field defaults.
+Each step is a small function from a typed model to a typed model: `resolve_environment` applies
+a platform environment's, `ProjectDefaults` a project's, one block of its spec per step. Static
+defaults live in `model.py` as field defaults.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from .model import ComputePool, Endpoint, EnvironmentSpec, NetworkSettings, Pipeline, PlatformBundle, ProjectSpec, Tier
+from .model import (
+    ComputePool,
+    ComputeSettings,
+    Endpoint,
+    EnvironmentSpec,
+    LlmSettings,
+    NetworkSettings,
+    Pipeline,
+    PlatformBundle,
+    ProjectSpec,
+    ServingSettings,
+    StorageSettings,
+    Tier,
+)
 
 DEFAULT_SCHEDULES: dict[str, str | None] = {
     "feature-refresh": "0 2 * * *",
@@ -52,25 +67,29 @@ def resolve_environment(env: EnvironmentSpec, index: int) -> EnvironmentSpec:
     return env.model_copy(update={"network": resolve_network(env.network, env.tier, index)})
 
 
-ProjectStep = Callable[[ProjectSpec, str, Tier], ProjectSpec]
+# The project steps derive one top-level block of the spec each, from that block and the few other
+# values they name. A project's environments mostly share blocks (an override replaces only the
+# blocks it touches), so `ProjectDefaults` derives each block once per distinct input, for all of
+# them.
 
 
-def _pipeline_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSpec:
-    first_registry = spec.registries[0] if spec.registries else None
-    pipelines: dict[str, Pipeline] = {}
-    for name, pipeline in spec.pipelines.items():
+def _pipelines_with_defaults(
+    pipelines: dict[str, Pipeline], first_registry: str | None, monitoring_schedule: str
+) -> dict[str, Pipeline]:
+    resolved: dict[str, Pipeline] = {}
+    for name, pipeline in pipelines.items():
         update: dict[str, object] = {}
         if pipeline.schedule is None and DEFAULT_SCHEDULES[pipeline.type] is not None:
-            schedule = spec.monitoring.schedule if pipeline.type == "monitoring" else DEFAULT_SCHEDULES[pipeline.type]
+            schedule = monitoring_schedule if pipeline.type == "monitoring" else DEFAULT_SCHEDULES[pipeline.type]
             update["schedule"] = schedule
         if pipeline.image is None and first_registry:
             update["image"] = first_registry
         if pipeline.expected_minutes is None:
             update["expected_minutes"] = DEFAULT_EXPECTED_MINUTES[pipeline.type]
-        pipelines[name] = pipeline.model_copy(update=update) if update else pipeline
-    if all(pipelines[name] is pipeline for name, pipeline in spec.pipelines.items()):
-        return spec
-    return spec.model_copy(update={"pipelines": pipelines})
+        resolved[name] = pipeline.model_copy(update=update) if update else pipeline
+    if all(resolved[name] is pipeline for name, pipeline in pipelines.items()):
+        return pipelines
+    return resolved
 
 
 def _pool_default(pool: ComputePool) -> ComputePool:
@@ -82,25 +101,22 @@ def _pool_default(pool: ComputePool) -> ComputePool:
     return pool.model_copy(update=update) if update else pool
 
 
-def _pool_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSpec:
-    pools = [_pool_default(pool) for pool in spec.compute.pools]
-    queueing = spec.compute.queueing
+def _compute_with_defaults(compute: ComputeSettings) -> ComputeSettings:
+    pools = [_pool_default(pool) for pool in compute.pools]
+    queueing = compute.queueing
     if queueing.enabled is None:
         # Queues pay off where capacity is scarce and expensive: on by default with a GPU pool.
         queueing = queueing.model_copy(update={"enabled": any(pool.gpu is not None for pool in pools)})
-    if (
-        all(new is old for new, old in zip(pools, spec.compute.pools, strict=True))
-        and queueing is spec.compute.queueing
-    ):
-        return spec
-    return spec.model_copy(update={"compute": spec.compute.model_copy(update={"pools": pools, "queueing": queueing})})
+    if all(new is old for new, old in zip(pools, compute.pools, strict=True)) and queueing is compute.queueing:
+        return compute
+    return compute.model_copy(update={"pools": pools, "queueing": queueing})
 
 
 LARGE_MODEL_RUNTIMES = ("vllm", "huggingface")
 DEFAULT_MODEL_GIB = {"vllm": 16, "huggingface": 16}
 
 
-def _startup_defaults(endpoint: Endpoint, gpu_pools: set[str]) -> Endpoint:
+def _startup_defaults(endpoint: Endpoint, gpu_pools: frozenset[str]) -> Endpoint:
     startup = endpoint.startup
     update: dict[str, object] = {}
     if startup.model_size_gib is None:
@@ -112,11 +128,11 @@ def _startup_defaults(endpoint: Endpoint, gpu_pools: set[str]) -> Endpoint:
     return endpoint.model_copy(update={"startup": startup.model_copy(update=update)})
 
 
-def _endpoint_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSpec:
-    first_registry = spec.registries[0] if spec.registries else None
-    gpu_pools = {pool.name for pool in spec.compute.pools if pool.gpu is not None}
+def _serving_with_defaults(
+    serving: ServingSettings, project: str, first_registry: str | None, gpu_pools: frozenset[str]
+) -> ServingSettings:
     endpoints = []
-    for original in spec.serving.endpoints:
+    for original in serving.endpoints:
         endpoint = _startup_defaults(original, gpu_pools)
         update: dict[str, object] = {}
         if endpoint.model is None:
@@ -124,44 +140,64 @@ def _endpoint_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSp
         if endpoint.image is None and endpoint.runtime == "custom" and first_registry:
             update["image"] = first_registry
         endpoints.append(endpoint.model_copy(update=update) if update else endpoint)
-    if all(new is old for new, old in zip(endpoints, spec.serving.endpoints, strict=True)):
-        return spec
-    return spec.model_copy(update={"serving": spec.serving.model_copy(update={"endpoints": endpoints})})
+    if all(new is old for new, old in zip(endpoints, serving.endpoints, strict=True)):
+        return serving
+    return serving.model_copy(update={"endpoints": endpoints})
 
 
-def _vector_database_defaults(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSpec:
-    vdb = spec.llm.vector_database
+def _llm_with_defaults(llm: LlmSettings, prod: bool) -> LlmSettings:
+    vdb = llm.vector_database
     if vdb is None or vdb.instance_class is not None:
-        return spec
-    prod = tier == "prod"
+        return llm
     if vdb.engine == "pgvector":
         instance = "db.r6g.large" if prod else "db.t4g.medium"
     else:
         instance = "r6g.large.search" if prod else "t3.medium.search"
-    llm = spec.llm.model_copy(update={"vector_database": vdb.model_copy(update={"instance_class": instance})})
-    return spec.model_copy(update={"llm": llm})
+    return llm.model_copy(update={"vector_database": vdb.model_copy(update={"instance_class": instance})})
 
 
-PROJECT_STEPS: tuple[ProjectStep, ...] = (
-    _pipeline_defaults,
-    _pool_defaults,
-    _endpoint_defaults,
-    _vector_database_defaults,
-)
-
-
-def resolve_project_spec(spec: ProjectSpec, project: str, tier: Tier) -> ProjectSpec:
-    for step in PROJECT_STEPS:
-        spec = step(spec, project, tier)
-    return spec
-
-
-def resolve_platform_defaults(spec: ProjectSpec, platform: PlatformBundle) -> ProjectSpec:
-    """Project defaults that follow the platform: `storage.prodReadAccessFromDev` unset means
-    what the platform's tenancy allows. An explicit value is kept (a `true` the platform
-    forbids is an error of `rules/tenancy.py`, so it never deploys)."""
-    storage = spec.storage
+def _storage_with_defaults(storage: StorageSettings, prod_read_allowed: bool) -> StorageSettings:
+    """`storage.prodReadAccessFromDev` unset means what the platform's tenancy allows. An
+    explicit value is kept (a `true` the platform forbids is an error of `rules/tenancy.py`, so
+    it never deploys)."""
     if storage.prod_read_access_from_dev is not None:
-        return spec
-    allowed = platform.spec.tenancy.prod_read_access_from_dev
-    return spec.model_copy(update={"storage": storage.model_copy(update={"prod_read_access_from_dev": allowed})})
+        return storage
+    return storage.model_copy(update={"prod_read_access_from_dev": prod_read_allowed})
+
+
+class ProjectDefaults:
+    """The derived defaults of one project, in each of its environments: every block derived
+    once per distinct input (the same block object and the same values it depends on), and an
+    environment's spec copied once, with every derived block."""
+
+    def __init__(self, project: str, platform: PlatformBundle | None):
+        self.project = project
+        self.platform = platform
+        # (step, id of the block, the other inputs) -> (the block, its derived block). The block
+        # is kept so that its id is not reused while the memo lives.
+        self._derived: dict[tuple[object, ...], tuple[object, object]] = {}
+
+    def resolve(self, spec: ProjectSpec, tier: Tier) -> ProjectSpec:
+        first_registry = spec.registries[0] if spec.registries else None
+        compute = self._once(_compute_with_defaults, spec.compute)
+        gpu_pools = frozenset(pool.name for pool in compute.pools if pool.gpu is not None)
+        blocks: dict[str, object] = {
+            "pipelines": self._once(_pipelines_with_defaults, spec.pipelines, first_registry, spec.monitoring.schedule),
+            "compute": compute,
+            "serving": self._once(_serving_with_defaults, spec.serving, self.project, first_registry, gpu_pools),
+            "llm": self._once(_llm_with_defaults, spec.llm, tier == "prod"),
+        }
+        if self.platform is not None:
+            allowed = self.platform.spec.tenancy.prod_read_access_from_dev
+            blocks["storage"] = self._once(_storage_with_defaults, spec.storage, allowed)
+        update = {name: block for name, block in blocks.items() if block is not getattr(spec, name)}
+        return spec.model_copy(update=update) if update else spec
+
+    def _once(self, derive: Callable[..., Any], block: Any, *inputs: Any) -> Any:
+        key = (derive, id(block), *inputs)
+        found = self._derived.get(key)
+        if found is not None and found[0] is block:
+            return found[1]
+        derived = derive(block, *inputs)
+        self._derived[key] = (block, derived)
+        return derived

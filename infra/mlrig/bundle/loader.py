@@ -5,11 +5,14 @@ construction beyond the YAML core schema), recording the line and column of ever
 by path. Rejects what a bundle must never be: non-UTF-8, empty, several documents, a top level
 that is not a mapping, duplicate keys, non-string keys, custom tags, alias bombs (expansion is
 counted, not performed), pathological nesting and oversized files.
+
+Most files are ordinary bundles without errors, and need no positions: a fast path builds their
+data alone and leaves everything else to the positioned builder, which also finds a file's
+positions the first time a diagnostic asks for one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Any
@@ -35,27 +38,68 @@ _COLLECTION_TAGS = {None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 _CONSTRUCT = yaml.SafeLoader.yaml_constructors
 
 
-@dataclass
 class Document:
-    """A loaded bundle file: its data and where every key and value came from."""
+    """A loaded bundle file: its data and where every key and value came from.
 
-    file: str
-    data: dict[str, Any]
-    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    A file loaded by the fast path (`_FastBuilder`) records no positions: only diagnostics need
+    them, and most files have none. They are computed from the text, by the positioned builder,
+    the first time they are asked for."""
+
+    def __init__(
+        self,
+        file: str,
+        data: dict[str, Any],
+        positions: dict[Path, tuple[int, int]] | None = None,
+        key_positions: dict[Path, tuple[int, int]] | None = None,
+        *,
+        text: str | None = None,
+    ):
+        self.file = file
+        self.data = data
+        self._text = text
+        if text is None:
+            self._positions: dict[Path, tuple[int, int]] | None = positions or {}
+            self._key_positions: dict[Path, tuple[int, int]] | None = key_positions or {}
+        else:
+            self._positions = self._key_positions = None
+
+    def __repr__(self) -> str:
+        return f"Document(file={self.file!r}, data={self.data!r})"
+
+    @property
+    def positions(self) -> dict[Path, tuple[int, int]]:
+        if self._positions is None:
+            self._locate()
+        assert self._positions is not None
+        return self._positions
+
+    @property
+    def key_positions(self) -> dict[Path, tuple[int, int]]:
+        if self._key_positions is None:
+            self._locate()
+        assert self._key_positions is not None
+        return self._key_positions
+
+    def _locate(self) -> None:
+        """Positions from the text: the fast path accepted it, so the positioned builder does too
+        (it accepts a superset) and sees the same values."""
+        assert self._text is not None
+        located = _Builder(self.file, self._text).build()
+        self._positions, self._key_positions = located.positions, located.key_positions
 
     def position(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """Line and column (1-based) of `path`, or of its nearest ancestor that has one."""
+        positions, key_positions = self.positions, self.key_positions
         probe = tuple(path)
-        if key and probe in self.key_positions:
-            return self.key_positions[probe]
+        if key and probe in key_positions:
+            return key_positions[probe]
         while probe:
-            if probe in self.positions:
-                return self.positions[probe]
-            if probe in self.key_positions:
-                return self.key_positions[probe]
+            if probe in positions:
+                return positions[probe]
+            if probe in key_positions:
+                return key_positions[probe]
             probe = probe[:-1]
-        return self.positions.get((), (1, 1))
+        return positions.get((), (1, 1))
 
 
 class LoadError(Exception):
@@ -256,6 +300,102 @@ class _Builder:
             ) from None
 
 
+class _Unsure(Exception):
+    """The fast path met something it leaves to the positioned builder to judge."""
+
+
+_ScalarEvent, _MappingStart, _MappingEnd = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.MappingEndEvent
+_SequenceStart, _SequenceEnd = yaml.SequenceStartEvent, yaml.SequenceEndEvent
+
+
+class _FastBuilder:
+    """The data of an ordinary bundle, without positions: one document whose top level is a
+    mapping, string keys written once each, values of the core schema, no anchors, aliases, merge
+    keys or tags, within the depth and size limits. Anything else (and any error) raises
+    `_Unsure` or the parser's own error, and `_Builder` judges the text instead: this path only
+    ever accepts, and only what `_Builder` accepts, with the same values."""
+
+    def __init__(self, text: str):
+        self.loader = _Loader(text)
+        self.nodes = 0
+
+    def build(self) -> dict[str, Any]:
+        loader = self.loader
+        try:
+            get_event = loader.get_event
+            if type(get_event()) is not yaml.StreamStartEvent or type(get_event()) is not yaml.DocumentStartEvent:
+                raise _Unsure
+            event = get_event()
+            if type(event) is not _MappingStart or event.anchor is not None or event.tag is not None:
+                raise _Unsure
+            self.nodes = 1
+            data = self._mapping(0)
+            if type(get_event()) is not yaml.DocumentEndEvent or type(get_event()) is not yaml.StreamEndEvent:
+                raise _Unsure
+        finally:
+            loader.dispose()
+        if self.nodes > MAX_NODES:
+            raise _Unsure
+        return data
+
+    def _value(self, event: Any, depth: int) -> Any:
+        """The value of a node at `depth` (its mapping or sequence at `depth - 1`)."""
+        kind = type(event)
+        if event.anchor is not None or event.tag is not None:
+            raise _Unsure
+        self.nodes += 1
+        if kind is _ScalarEvent:
+            return _plain_value(event.value) if event.implicit[0] else event.value
+        if depth > MAX_DEPTH or self.nodes > MAX_NODES:
+            raise _Unsure
+        if kind is _MappingStart:
+            return self._mapping(depth)
+        if kind is _SequenceStart:
+            return self._sequence(depth)
+        raise _Unsure  # an alias
+
+    def _sequence(self, depth: int) -> list[Any]:
+        items: list[Any] = []
+        get_event = self.loader.get_event
+        while True:
+            event = get_event()
+            if type(event) is _SequenceEnd:
+                return items
+            items.append(self._value(event, depth + 1))
+
+    def _mapping(self, depth: int) -> dict[str, Any]:
+        mapping: dict[str, Any] = {}
+        get_event = self.loader.get_event
+        while True:
+            event = get_event()
+            kind = type(event)
+            if kind is _MappingEnd:
+                return mapping
+            if kind is not _ScalarEvent or event.anchor is not None or event.tag is not None:
+                raise _Unsure
+            key = event.value
+            if event.implicit[0] and (key == "<<" or type(_plain_value(key)) is not str):
+                raise _Unsure  # a merge key, or a key that is not a string
+            if key in mapping:
+                raise _Unsure  # a duplicate: _Builder names both lines
+            mapping[key] = self._value(get_event(), depth + 1)
+
+
+@lru_cache(maxsize=8192)
+def _plain_value(value: str) -> Any:
+    """The value of a plain (unquoted, untagged) scalar, as `_Builder._scalar` makes it."""
+    tag = _plain_tag(value)
+    if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
+        return value
+    if tag not in _SCALAR_TAGS:
+        raise _Unsure
+    try:
+        return _CONSTRUCT[tag](_CONSTRUCTOR, yaml.ScalarNode(tag, value))
+    except (ValueError, yaml.YAMLError):
+        raise _Unsure from None
+
+
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _RESOLVER = yaml.resolver.Resolver()
 
 
@@ -291,6 +431,10 @@ def load_text(text: str, file: str) -> Document:
                 rule="load",
             )
         )
+    try:
+        return Document(file, _FastBuilder(text).build(), text=text)
+    except Exception:  # whatever it is, the positioned builder below judges it and says why
+        pass
     try:
         return _Builder(file, text).build()
     except LoadError:

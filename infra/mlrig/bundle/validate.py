@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import rules
-from .defaults import resolve_environment, resolve_platform_defaults, resolve_project_spec
+from .defaults import ProjectDefaults, resolve_environment
 from .diagnostics import Diagnostic, Path, UsageError, did_you_mean, format_path, sanitize
 from .loader import Document, LoadError, load_file
 from .model import (
@@ -94,37 +95,67 @@ class ValidationResult:
         return [r for r in self.reports if not r.context and r.blocked_by is not None]
 
 
-def collect_files(paths: Sequence[str | FsPath], rejected: list[Diagnostic] | None = None) -> list[FsPath]:
+def collect_files(
+    paths: Sequence[str | FsPath], rejected: list[Diagnostic] | None = None, real: _RealPaths | None = None
+) -> list[FsPath]:
     """The bundle files under `paths` (files, or directories walked recursively). A file reached
     through a symbolic link must stay inside the directory it was found in (for a named file, its
     own directory): a link out of it (to credentials, say) is refused unread, and a dangling or
     looping link is reported, each as a diagnostic appended to `rejected`."""
+    real = real or _RealPaths()
     files: list[FsPath] = []
     for raw in paths:
         path = FsPath(raw)
         if path.is_dir():
-            root = _resolved(path)
+            root = real.of(path)
             candidates = sorted(p for p in path.rglob("*") if p.suffix in BUNDLE_SUFFIXES)
         elif path.is_file() or path.is_symlink():
-            root = _resolved(path.absolute().parent)
+            root = real.of(path.absolute().parent)
             candidates = [path]
         else:
             raise UsageError(f"{raw}: no such file or directory")
         for candidate in candidates:
-            problem = _link_problem(candidate, root)
+            problem = _link_problem(candidate, root, real)
             if problem is not None:
                 if rejected is not None:
                     rejected.append(Diagnostic(sanitize(str(candidate)), 1, 1, "(document)", problem, "load"))
             elif candidate.is_file():
                 files.append(candidate)
-    seen: set[FsPath] = set()
+    seen: set[FsPath | None] = set()
     unique = []
     for f in files:
-        key = f.resolve()
+        key = real.of(f)  # never None: the file passed the link check
         if key not in seen:
             seen.add(key)
             unique.append(f)
     return unique
+
+
+class _RealPaths:
+    """Paths resolved (symbolic links followed, strictly), each once per run. A file that is not a
+    symbolic link is its resolved directory and its own name: a directory of a thousand bundles
+    costs a thousand `lstat`s, not a thousand walks of every component of their paths."""
+
+    def __init__(self) -> None:
+        self._known: dict[FsPath, FsPath | None] = {}
+
+    def of(self, path: FsPath) -> FsPath | None:
+        """`path` resolved, or None when it does not exist or its links loop."""
+        if path not in self._known:
+            self._known[path] = self._resolve(path)
+        return self._known[path]
+
+    def _resolve(self, path: FsPath) -> FsPath | None:
+        name = path.name
+        if name and name not in (".", "..") and path.parent != path:
+            try:
+                mode = path.lstat().st_mode
+            except OSError:
+                return None
+            if not stat.S_ISLNK(mode) and not stat.S_ISDIR(mode):
+                directory = self.of(path.parent)
+                return directory / name if directory is not None else None
+        return _resolved(path)
 
 
 def _resolved(path: FsPath) -> FsPath | None:
@@ -134,9 +165,9 @@ def _resolved(path: FsPath) -> FsPath | None:
         return None
 
 
-def _link_problem(candidate: FsPath, root: FsPath | None) -> str | None:
+def _link_problem(candidate: FsPath, root: FsPath | None, real: _RealPaths) -> str | None:
     """Why a file found under `root` may not be read, or None. Its content is never echoed."""
-    target = _resolved(candidate)
+    target = real.of(candidate)
     if target is None:
         if candidate.is_symlink():
             return "a symbolic link that points nowhere or loops; remove it or make it a file"
@@ -387,6 +418,7 @@ def _project_views(check: _FileCheck, platform: Platform | None) -> Iterable[tup
     project = bundle.metadata.name
     names: list[str | None] = list(platform.environments) if platform else [*bundle.spec.environments] or [None]
     resolved_by_tier: dict[tuple[int, str], ProjectSpec] = {}
+    defaults = ProjectDefaults(project, platform.bundle if platform else None)
     for env_name in names:
         override = bundle.spec.environments.get(env_name, {}) if env_name else {}
         merged: Merged | None = None
@@ -401,8 +433,7 @@ def _project_views(check: _FileCheck, platform: Platform | None) -> Iterable[tup
         tier = platform_env.tier if platform_env else "dev"
         key = (id(spec), tier)  # environments without overrides share the base spec: resolve it once per tier
         if key not in resolved_by_tier:
-            resolved = resolve_project_spec(spec, project, tier)
-            resolved_by_tier[key] = resolve_platform_defaults(resolved, platform.bundle) if platform else resolved
+            resolved_by_tier[key] = defaults.resolve(spec, tier)
         resolved = resolved_by_tier[key]
         yield rules.ProjectView(bundle, resolved, env_name if platform_env else None, platform, platform_env), merged
 
@@ -505,8 +536,9 @@ def validate_paths(paths: Sequence[str | FsPath], *, with_context: bool = True) 
 def _validate_paths(paths: Sequence[str | FsPath], *, with_context: bool) -> ValidationResult:
     rules.load_all()
     rejected: list[Diagnostic] = []
-    files = collect_files(paths, rejected)
-    context_files = _context_files(files) if with_context else []
+    real = _RealPaths()
+    files = collect_files(paths, rejected, real)
+    context_files = _context_files(files, real) if with_context else []
     refused = [_FileCheck(FileReport(d.file, diagnostics=[d]), None) for d in rejected]
     # Context first: a name clash is reported on the file being validated (the changed one),
     # and among the files being validated on the later one.
@@ -514,20 +546,21 @@ def _validate_paths(paths: Sequence[str | FsPath], *, with_context: bool) -> Val
     return _validate_checks(checks)
 
 
-def _context_files(files: Sequence[FsPath]) -> list[FsPath]:
+def _context_files(files: Sequence[FsPath], real: _RealPaths) -> list[FsPath]:
     """Every other bundle of the bundles roots of `files` (see `root.bundles_root`)."""
-    targets = {f.resolve() for f in files}
+    targets = {real.of(f) for f in files}
     # A file's bundles root is its directory's: look for each directory once, not once per file
     # (each look lists the directory and sniffs its files for a Platform bundle).
     context: dict[FsPath, FsPath] = {}
-    for root in sorted({bundles_root(directory) for directory in {target.parent for target in targets}}):
-        inside = _resolved(root)
+    directories = {target.parent for target in targets if target is not None}
+    for root in sorted({bundles_root(directory) for directory in directories}):
+        inside = real.of(root)
         for candidate in bundle_files_under(root):
-            if _link_problem(candidate, inside) is not None:
-                continue  # a context file that links out of the bundles is never read
-            key = candidate.resolve()
-            if key not in targets:
-                context.setdefault(key, candidate)
+            key = real.of(candidate)
+            if key in targets or _link_problem(candidate, inside, real) is not None:
+                continue  # validated anyway, or a context file that links out of the bundles: never read
+            assert key is not None
+            context.setdefault(key, candidate)
     return list(context.values())
 
 

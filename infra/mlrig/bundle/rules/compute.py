@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
 
 from ... import gpu_sharing
 from ...aws_catalog import (
@@ -207,7 +207,11 @@ def _requests(resources: Resources) -> tuple[int, int, int]:
     )
 
 
-def _workloads(view: ProjectView) -> Iterator[_Workload]:
+def _workloads(view: ProjectView) -> list[_Workload]:
+    return _derived(view).workloads
+
+
+def _derive_workloads(view: ProjectView) -> Iterator[_Workload]:
     for name, pipeline in view.spec.pipelines.items():
         if pipeline.pool is None or pipeline.type not in POOL_PIPELINE_TYPES:
             continue
@@ -237,20 +241,33 @@ def _workloads(view: ProjectView) -> Iterator[_Workload]:
 
 
 def _offer(view: ProjectView, facts: InstanceFacts, *, prepull: bool = False) -> Allocatable:
+    monitoring, device_plugin, dcgm_exporter, efa_device_plugin, mountpoint_s3 = _addons(view)
+    return _node_offer(
+        facts,
+        prepull,
+        monitoring=monitoring,
+        device_plugin=device_plugin,
+        dcgm_exporter=dcgm_exporter,
+        efa_device_plugin=efa_device_plugin,
+        mountpoint_s3=mountpoint_s3,
+    )
+
+
+def _addons(view: ProjectView) -> tuple[bool, bool, bool, bool, bool]:
+    """The add-ons whose DaemonSets run on the nodes: monitoring, the NVIDIA device plugin, the
+    DCGM exporter, the EFA device plugin, Mountpoint for S3."""
     cluster = None
     if view.platform_environment is not None:
         cluster = view.platform_environment.spec.cluster
     if cluster is None and view.platform is not None:
         cluster = view.platform.bundle.spec.cluster
     addons = cluster.addons if cluster is not None else None
-    return _node_offer(
-        facts,
-        prepull,
-        monitoring=bool(addons and addons.monitoring.enabled),
-        device_plugin=bool(addons and addons.nvidia_device_plugin.enabled),
-        dcgm_exporter=bool(addons and addons.dcgm_exporter.enabled),
-        efa_device_plugin=bool(addons and addons.efa_device_plugin.enabled),
-        mountpoint_s3=bool(addons and addons.mountpoint_s3.enabled),
+    return (
+        bool(addons and addons.monitoring.enabled),
+        bool(addons and addons.nvidia_device_plugin.enabled),
+        bool(addons and addons.dcgm_exporter.enabled),
+        bool(addons and addons.efa_device_plugin.enabled),
+        bool(addons and addons.mountpoint_s3.enabled),
     )
 
 
@@ -301,30 +318,93 @@ def _fits(workload: _Workload, offer: Allocatable) -> bool:
 
 def _pool_is_sound(pool: ComputePool) -> bool:
     """Its instance types exist and suit it (else another rule reports the pool: one error per cause)."""
-    for instance_type in pool.instance_types:
+    return _types_suit(tuple(pool.instance_types), pool.architecture, None if pool.gpu is None else pool.gpu.count)
+
+
+def _types_suit(instance_types: tuple[str, ...], architecture: str, gpu_count: int | None) -> bool:
+    for instance_type in instance_types:
         facts = facts_of(instance_type)
-        if not is_instance_type(instance_type) or facts is None or facts.architecture != pool.architecture:
+        if not is_instance_type(instance_type) or facts is None or facts.architecture != architecture:
             return False
-        if (pool.gpu is None) != (facts.nvidia_gpus == 0) or (pool.gpu and facts.nvidia_gpus < pool.gpu.count):
+        if (gpu_count is None) != (facts.nvidia_gpus == 0) or (gpu_count is not None and facts.nvidia_gpus < gpu_count):
             return False
     return True
 
 
-def _pool_offers(view: ProjectView, pool: ComputePool) -> list[tuple[InstanceFacts, Allocatable]]:
+def _pool_offers(view: ProjectView, pool: ComputePool) -> tuple[tuple[InstanceFacts, Allocatable], ...]:
     """What a node of each of the pool's types offers; a shared pool's GPUs as the device plugin
     advertises them (slices), which is what pods request and the kube-scheduler packs."""
-    if not _pool_is_sound(pool):
-        return []
+    derived = _derived(view)
+    found = derived.offers.get(id(pool))
+    if found is None or found[0] is not pool:
+        found = derived.offers[id(pool)] = (pool, _derive_pool_offers(view, pool))
+    return found[1]
+
+
+def _derive_pool_offers(view: ProjectView, pool: ComputePool) -> tuple[tuple[InstanceFacts, Allocatable], ...]:
     sharing = pool.sharing
+    return _offers_of(
+        tuple(pool.instance_types),
+        pool.architecture,
+        None if pool.gpu is None else pool.gpu.count,
+        (sharing.mode, sharing.replicas, sharing.profile),
+        _prepulls(view, pool),
+        _addons(view),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _offers_of(
+    instance_types: tuple[str, ...],
+    architecture: str,
+    gpu_count: int | None,
+    sharing: tuple[str, int | None, str | None],
+    prepull: bool,
+    addons: tuple[bool, bool, bool, bool, bool],
+) -> tuple[tuple[InstanceFacts, Allocatable], ...]:
+    """The offers of a pool, from everything of the pool and its environment they depend on:
+    pools repeat across environments and projects, and so do their offers."""
+    if not _types_suit(instance_types, architecture, gpu_count):
+        return ()
+    monitoring, device_plugin, dcgm_exporter, efa_device_plugin, mountpoint_s3 = addons
     offers = []
-    for instance_type in pool.instance_types:
+    for instance_type in instance_types:
         facts = facts_of(instance_type)
         if facts is None:
             continue
-        slices = gpu_sharing.slices_per_gpu(sharing.mode, sharing.replicas, sharing.profile, facts)
-        offer = _offer(view, facts, prepull=_prepulls(view, pool))
+        slices = gpu_sharing.slices_per_gpu(*sharing, facts)
+        offer = _node_offer(
+            facts,
+            prepull,
+            monitoring=monitoring,
+            device_plugin=device_plugin,
+            dcgm_exporter=dcgm_exporter,
+            efa_device_plugin=efa_device_plugin,
+            mountpoint_s3=mountpoint_s3,
+        )
         offers.append((facts, offer.with_gpus(offer.gpus * slices)))
-    return offers
+    return tuple(offers)
+
+
+@dataclass
+class _ViewFacts:
+    """The workloads and pool offers of one view. The compute rules each ask for them, and the
+    rules judge one view after another: derived once per view, not once per rule."""
+
+    view: ProjectView | None = None
+    workloads: list[_Workload] = field(default_factory=list)
+    offers: dict[int, tuple[ComputePool, tuple[tuple[InstanceFacts, Allocatable], ...]]] = field(default_factory=dict)
+
+
+_last_view = _ViewFacts()
+
+
+def _derived(view: ProjectView) -> _ViewFacts:
+    """The facts of `view`: the last view's (kept alive with them, so that `is` is exact), or new."""
+    global _last_view
+    if _last_view.view is not view:
+        _last_view = _ViewFacts(view, list(_derive_workloads(view)))
+    return _last_view
 
 
 def _larger(view: ProjectView, pool: ComputePool, workload: _Workload) -> list[str]:
@@ -342,7 +422,7 @@ def _show_offer(offer: Allocatable) -> str:
 @project_rule
 def workloads_fit_pool_nodes(view: ProjectView) -> Iterator[Finding]:
     pools = {p.name: p for p in view.spec.compute.pools}
-    offers_by_pool: dict[str, list[tuple[InstanceFacts, Allocatable]]] = {}
+    offers_by_pool: dict[str, tuple[tuple[InstanceFacts, Allocatable], ...]] = {}
     for workload in _workloads(view):
         pool = pools.get(workload.pool_name)
         if pool is None or (workload.gpus and (pool.gpu is None or workload.gpus > pool.gpu.count)):
@@ -365,7 +445,7 @@ def workloads_fit_pool_nodes(view: ProjectView) -> Iterator[Finding]:
 
 @project_rule
 def pool_max_holds_workloads(view: ProjectView) -> Iterator[Finding]:
-    workloads = list(_workloads(view))
+    workloads = _workloads(view)
     for i, pool in enumerate(view.spec.compute.pools):
         together = [w for w in workloads if w.pool_name == pool.name and w.together > 1]
         if not together:

@@ -118,8 +118,9 @@ def prod_approvers_within_tenancy(view: ProjectView) -> Iterator[Finding]:
     if admitted is None:
         return
     requested = view.spec.ci.prod_approvers
-    where = platform.where("spec", "tenancy", "projects", name, "prodApprovers")
     outside = set(tenancy.approvers_not_admitted(admitted, requested))
+    # Where the platform admits them, only for a message: finding a position costs.
+    where = platform.where("spec", "tenancy", "projects", name, "prodApprovers") if outside else ""
     for index, approver in enumerate(requested):
         if approver in outside:
             yield Finding(
@@ -128,6 +129,7 @@ def prod_approvers_within_tenancy(view: ProjectView) -> Iterator[Finding]:
             )
     effective = tenancy.effective_prod_approvers(limits, name, [a for a in requested if a not in outside])
     if len(effective) < limits.min_prod_approvers:
+        where = where or platform.where("spec", "tenancy", "projects", name, "prodApprovers")
         minimum = platform.where("spec", "tenancy", "minProdApprovers")
         yield Finding(
             ("spec", "ci", "prodApprovers"),
