@@ -237,9 +237,10 @@ class PrReport:
 # stateful resources at the top of the comment.
 PR_REPORTS: tuple[PrReport, ...] = (
     PrReport(
-        "mlrig diff of the affected stacks (base and head planned offline)",
+        "mlrig diff of the affected stacks (the head's plans reused, the base planned offline)",
         "05-diff.md",
-        '.venv/bin/mlrig diff --base "$BASE_SHA" --head HEAD --format markdown > pr-report/05-diff.md',
+        '.venv/bin/mlrig diff --base "$BASE_SHA" --head HEAD --head-plans plans --format markdown'
+        " > pr-report/05-diff.md",
     ),
     PrReport(
         "Summarise the offline plans",
