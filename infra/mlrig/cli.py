@@ -570,7 +570,8 @@ replaced or deleted are listed first. Secret values read [secret].""",
     "--jobs",
     type=click.IntRange(min=1),
     metavar="N",
-    help="Plan N stacks at once in worker processes. Default: the number of usable CPU cores.",
+    help="Plan N stacks at once in worker processes. Default: one worker per usable CPU core when "
+    "each gets at least 3 stacks (starting workers costs about two plans), else in this process.",
 )
 @click.option("--root", type=click.Path(file_okay=False), default=None, help=ROOT_HELP)
 def diff(base: str, head: str | None, fmt: str, head_plans: str | None, jobs: int | None, root: str | None) -> None:

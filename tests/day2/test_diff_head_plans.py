@@ -11,6 +11,8 @@ import pytest
 
 from mlrig.bundle.validate import validate_paths
 from mlrig.diff.command import run_diff_command
+from mlrig.diff.planning import STACKS_PER_WORKER, worker_count
+from mlrig.plan import parallel
 from mlrig.plan.command import run_plan_command
 from mlrig.plan.provenance import inputs_digest, provenance
 
@@ -210,3 +212,14 @@ def test_a_json_plan_records_its_provenance(tiny_repo: Path, run: Run, monkeypat
     plan_into(run, tiny_repo, tiny_repo / "plans/1.json", monkeypatch)
     contract = json.loads((tiny_repo / "plans/1.json").read_text())
     assert contract["provenance"] == provenance(targets(tiny_repo / "bundles")[1])
+
+
+def test_by_default_workers_start_only_when_each_gets_enough_stacks_to_pay_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
+    assert worker_count(None, STACKS_PER_WORKER - 1) == 1, "a one-bundle change plans in the command's process"
+    assert worker_count(None, 3) == 1
+    assert worker_count(None, 2 * STACKS_PER_WORKER) == 2
+    assert worker_count(None, 30) == 2, "never more than the cores"
+    assert worker_count(4, 3) == 3 and worker_count(1, 30) == 1, "an explicit --jobs is taken as given"

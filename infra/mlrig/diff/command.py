@@ -39,7 +39,6 @@ from ..ci.affected import (
     verify_ref,
 )
 from ..console import print_diagnostics
-from ..plan import parallel
 from ..plan.engine import PlanError, StackPlan
 from ..plan.provenance import program_version
 from ..plan.runner import Planner
@@ -89,7 +88,7 @@ def build_report(
     *,
     estimate_cost: bool = True,
     head_plans: HeadPlans | None = None,
-    jobs: int = 1,
+    jobs: int | None = 1,
 ) -> DiffReport:
     """Raises GitError, UsageError, UnsafeTreePath, InvalidBundles, PlansUnusable or DiffFailed.
     `head_plans`: plans already made that stand for the head, each checked before use (see
@@ -163,7 +162,9 @@ def report_entries(paths: list[str], old: BundleSet, new: BundleSet) -> list[Sta
     return entries
 
 
-def plan_entries(entries: list[StackEntry], recorded: HeadPlans | None, jobs: int) -> dict[tuple[str, str], StackPlan]:
+def plan_entries(
+    entries: list[StackEntry], recorded: HeadPlans | None, jobs: int | None
+) -> dict[tuple[str, str], StackPlan]:
     """(side, stack) → plan, for every side that has the stack: the head from `recorded` where
     it holds the stack, everything else planned (head before base, stack by stack)."""
     plans: dict[tuple[str, str], StackPlan] = {}
@@ -232,15 +233,14 @@ def run_diff_command(
     head_plans: str | None = None,
     jobs: int | None = 1,
 ) -> int:
-    """`jobs` None: one worker per usable core."""
+    """`jobs` None: workers where they pay off (`planning.worker_count`)."""
     base_dir = Path(root)
     recorded: HeadPlans | None = None
     try:
         if jobs is not None and jobs < 1:
             raise UsageError(f"--jobs must be at least 1, not {jobs}")
         recorded = load_head_plans(Path(head_plans)) if head_plans is not None else None
-        workers = parallel.usable_cores() if jobs is None else jobs
-        report = build_report(base_dir, base, head, head_plans=recorded, jobs=workers)
+        report = build_report(base_dir, base, head, head_plans=recorded, jobs=jobs)
     except (GitError, UsageError) as error:
         stderr.print(f"error: {error}", markup=False, highlight=False)
         return 2
