@@ -13,6 +13,10 @@ hash-locked requirements (a cold `pip install` of the lock; the steps say where 
 Baseline, same run: `mlrig plan` of the changed bundle alone (all its environments, one
 process), the least work a pull request could do. The ratio says what the workflow adds to it.
 
+Reference, same run: the diff as the step ran it before it reused the plan step's files
+(`mlrig diff` planning base and head itself, serially: `--jobs 1`, no `--head-plans`), timed in
+the same rounds as the steps, so that a burst of load from other jobs stretches both alike.
+
     .venv/bin/python bench/bench_pr.py [--repeat 3]
 """
 
@@ -34,6 +38,7 @@ from mlrig import examples
 VENV = Path(sys.executable).parent.parent
 CHANGED = "fraud-detection"
 NOT_RUN = ("Install", "Check out", "Set up Python")  # runner setup: not measurable here
+REPLANNING_DIFF = '.venv/bin/mlrig diff --base "$BASE_SHA" --head HEAD --format markdown --jobs 1 > /dev/null'
 NEW_PIPELINE = """\
     nightly-backfill:
       type: batch-inference
@@ -109,7 +114,7 @@ def main() -> int:
         }
         found = steps(repo)
         timings: dict[tuple[str, str], float] = {}
-        baseline = float("inf")
+        baseline = reference = float("inf")
         for _ in range(args.repeat):
             for job, name, script in found:
                 elapsed = run_step(repo, script, environment)
@@ -117,6 +122,7 @@ def main() -> int:
             start = time.perf_counter()
             mlrig(repo, "plan", f"bundles/{CHANGED}.yaml")
             baseline = min(baseline, time.perf_counter() - start)
+            reference = min(reference, run_step(repo, REPLANNING_DIFF, environment))
         from mlrig.ci.plan_summary import load_plans
 
         stacks, processes = len(load_plans(repo / "plans")), len(list((repo / "plans").glob("*.json")))
@@ -129,6 +135,9 @@ def main() -> int:
         print(f"{job:10} {'(all its mlrig steps)':62} {total:7.2f}")
     print(f"affected stacks planned: {stacks}, in {processes} mlrig plan process(es)")
     print(f"baseline: mlrig plan bundles/{CHANGED}.yaml (every environment, one process): {baseline:.2f} s")
+    diff_step = next(elapsed for (job, name), elapsed in timings.items() if name.startswith("mlrig diff"))
+    print(f"reference: the diff step as it ran before (plans base and head itself, --jobs 1): {reference:.2f} s")
+    print(f"ratio, diff step / reference: {diff_step / reference:.2f}x")
     slowest = max(jobs.values())
     print(f"ratio, slowest job's mlrig steps / baseline: {slowest / baseline:.2f}x")
     print(f"load average after: {load_average()}")

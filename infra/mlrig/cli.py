@@ -548,6 +548,7 @@ Examples:
   mlrig diff --base origin/main                       # the working tree against the branch point
   mlrig diff --base HEAD~1 --head HEAD --format markdown > pr-report/05-diff.md
   mlrig diff --base origin/main --format json | jq '.dangerous'
+  mlrig diff --base "$BASE_SHA" --head HEAD --head-plans plans   # reuse `mlrig plan --out plans/…`
 
 \b
 Both revisions are planned with the installed mlrig: a change to mlrig's own code in this
@@ -557,8 +558,23 @@ replaced or deleted are listed first. Secret values read [secret].""",
 @click.option("--base", required=True, help="Git ref to compare with (e.g. origin/main).")
 @click.option("--head", default=None, help="Git ref of the change (default: the working tree).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option(
+    "--head-plans",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Take the head's plans from the `mlrig plan --format json --out` files in DIR instead of "
+    "planning them again; a plan made from other bundles or another mlrig is refused (exit 1).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Plan N stacks at once in worker processes. Default: one worker per usable CPU core when "
+    "each gets at least 3 stacks (starting workers costs about two plans), else in this process.",
+)
 @click.option("--root", type=click.Path(file_okay=False), default=None, help=ROOT_HELP)
-def diff(base: str, head: str | None, fmt: str, root: str | None) -> None:
+def diff(base: str, head: str | None, fmt: str, head_plans: str | None, jobs: int | None, root: str | None) -> None:
     """Plan BASE and HEAD offline for every stack the change affects and print, per stack, the
     resources added, removed, replaced and changed, with property-level changes, a one-line
     summary and the monthly cost delta. Stacks left without a bundle show as wholly deleted.
@@ -566,7 +582,9 @@ def diff(base: str, head: str | None, fmt: str, root: str | None) -> None:
     from .diff.command import run_diff_command
 
     base_dir = root_option(root)
-    sys.exit(run_diff_command(str(base_dir), base, head, fmt, stdout=stdout, stderr=stderr))
+    sys.exit(
+        run_diff_command(str(base_dir), base, head, fmt, stdout=stdout, stderr=stderr, head_plans=head_plans, jobs=jobs)
+    )
 
 
 class _DefaultCommandGroup(click.Group):

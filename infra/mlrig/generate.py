@@ -3,9 +3,11 @@
 Generated: `Pulumi.<stack>.yaml` for every bundle and environment, the platform repository's
 workflows in `.github/workflows/`, each project repository's workflows in
 `.github/projects/<project>/.github/workflows/` (for review; the project stack commits them),
-`.github/CODEOWNERS`, `schemas/bundle.schema.json` and (when
-its renderer is installed) `docs/bundle-reference.md`. Stack configs and workflows carry a header;
-files with that header that no bundle produces any more are deleted. Each file is written
+`.github/CODEOWNERS`, `schemas/bundle.schema.json`, the deployer role's documents in `aws/`
+(`mlrig-deployer-policy.json`, and under `account` isolation `mlrig-deployer-trust-<account>.json`
+per environment account) and (when its renderer is installed) `docs/bundle-reference.md`. Stack
+configs and workflows carry a header; files with that header, and trust documents, that no
+bundle produces any more are deleted. Each file is written
 atomically (temporary file + rename), so an interrupted run leaves old or new files, never half.
 
 `--check` writes nothing and exits 1 listing every stale, missing or extra file (`--diff`: with
@@ -146,6 +148,19 @@ def stack_configs(root: Path, platforms: Iterable[Platform], projects: Iterable[
     return files
 
 
+def deployer_documents(platforms: Iterable[Platform]) -> list[GeneratedFile]:
+    """The deployer role's permissions and trust documents (JSON: no header; `owned_files` knows
+    them by name). The same path from two platforms is one file when they agree."""
+    from .init.policy import deployer_files
+
+    documents: dict[str, str] = {}
+    for platform in platforms:
+        for path, text in deployer_files(platform).items():
+            if documents.setdefault(path, text) != text:
+                raise UnsafeValue(f"platform {platform.name}", path, "one trust policy per account across platforms")
+    return [GeneratedFile(path, text) for path, text in documents.items()]
+
+
 def reference_markdown() -> str | None:
     """The bundle reference, when the renderer is part of this installation."""
     try:
@@ -172,6 +187,7 @@ def generated_files(root: Path, result: ValidationResult) -> list[GeneratedFile]
         files += [
             GeneratedFile(f"{PROJECT_WORKFLOWS_DIR}/{project.name}/{path}", text) for path, text in rendered.items()
         ]
+    files += deployer_documents(platforms)
     bundle_paths = {p.name: relative_bundle_path(root, p.file) for p in platforms}
     bundle_paths.update({p.name: relative_bundle_path(root, p.file) for p in projects})
     files.append(GeneratedFile(CODEOWNERS_FILE, render_codeowners(platforms, projects, bundle_paths)))
@@ -191,7 +207,7 @@ def owned_files(root: Path) -> list[str]:
     project_workflows = root / PROJECT_WORKFLOWS_DIR
     if project_workflows.is_dir():
         candidates += [p for p in project_workflows.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()]
-    owned = []
+    owned = owned_documents(root)
     for path in candidates:
         try:
             with path.open(encoding="utf-8") as handle:
@@ -201,6 +217,17 @@ def owned_files(root: Path) -> list[str]:
         if GENERATED_HEADER in head:
             owned.append(path.relative_to(root).as_posix())
     return sorted(owned)
+
+
+def owned_documents(root: Path) -> list[str]:
+    """The deployer documents in `aws/`, known by name (JSON carries no header)."""
+    from .init.policy import POLICY_FILE, TRUST_FILE
+
+    directory = root / PurePosixPath(POLICY_FILE).parent
+    if not directory.is_dir():
+        return []
+    names = [p.relative_to(root).as_posix() for p in directory.iterdir() if p.is_file()]
+    return [name for name in names if name == POLICY_FILE or TRUST_FILE.fullmatch(name)]
 
 
 # --- never outside the root ----------------------------------------------------------------------

@@ -578,6 +578,12 @@ def github_branch_subject(repository: str, branch: str) -> str:
     return f"repo:{repository}:ref:refs/heads/{branch}"
 
 
+# The platform repository's GitHub environment of the nightly drift jobs that refresh project
+# stacks administering project repositories: it holds the GitHub App key those jobs mint a
+# read-only token with. `--` keeps it apart from every platform environment name (DNS labels).
+DRIFT_GITHUB_ENVIRONMENT = "mlrig--drift"
+
+
 def ecr_registry(account: str, region: str) -> str:
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return f"{account}.dkr.ecr.{region}.{suffix}"

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from mlrig import naming
 from mlrig.bundle.validate import ValidationResult
 from mlrig.ci import actions
 from mlrig.plan.engine import StackPlan
@@ -48,19 +49,27 @@ def test_platform_jobs_assume_roles_that_trust_exactly_them(
 ) -> None:
     plan = platform_plan(environment)
     repository = "acme/ml-platform"
-    checked = 0
+    default_branch = f"repo:{repository}:ref:refs/heads/main"
+    drift_environment = f"repo:{repository}:environment:{naming.DRIFT_GITHUB_ENVIRONMENT}"
+    used: dict[str, set[str]] = {}
     for path, text in platform_workflows.items():
         for name, job, role in assumed_roles(parse(text)):
             if f"-{environment}-" not in role.rsplit("/", 1)[-1]:
                 continue
-            subjects = trusted_subjects(plan, role)
             assert not path.endswith("mlrig-pull-request.yml"), "pull requests assume no role"
-            if "environment" in job:  # apply jobs
-                assert subjects == [f"repo:{repository}:environment:{job['environment']}"], f"{path}:{name}"
-            else:  # scheduled drift runs on the default branch
-                assert subjects == [f"repo:{repository}:ref:refs/heads/main"], f"{path}:{name}"
-            checked += 1
-    assert checked >= 3
+            # A job's OIDC subject names its GitHub environment when it has one, else its branch.
+            subject = f"repo:{repository}:environment:{job['environment']}" if "environment" in job else default_branch
+            assert subject in trusted_subjects(plan, role), f"{path}:{name} assumes {role}, which does not trust it"
+            used.setdefault(role, set()).add(subject)
+    deploy = [role for role in used if role.endswith("-platform-deployer")]
+    preview = [role for role in used if role.endswith("-platform-preview")]
+    assert len(deploy) == len(preview) == 1
+    assert trusted_subjects(plan, deploy[0]) == [f"repo:{repository}:environment:{environment}"]
+    # The preview role: the default branch, and the drift jobs that refresh project repositories
+    # from the GitHub environment holding the App key (deployment branches: the default branch).
+    assert trusted_subjects(plan, preview[0]) == [default_branch, drift_environment]
+    if environment != "dev":  # dev-tier project stacks administer no repository
+        assert used[preview[0]] == {default_branch, drift_environment}
 
 
 @pytest.mark.parametrize("environment", ["staging", "prod"])

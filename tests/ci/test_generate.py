@@ -4,6 +4,8 @@ idempotent, and `--check` failing on a stale tree."""
 from __future__ import annotations
 
 import io
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from rich.console import Console
 from mlrig import examples
 from mlrig.ci.render import GENERATED_HEADER
 from mlrig.generate import run_generate_command
+from mlrig.init import policy
 
 STACKS = [f"{b}.{e}" for b in ("acme-ml", "fraud-detection", "rag-assistant") for e in ("dev", "staging", "prod")]
 
@@ -235,3 +238,83 @@ def test_without_a_github_organisation_generate_removes_the_workflows_that_assum
     for removed in ("mlrig-deploy.yml", "mlrig-release.yml", "mlrig-drift.yml"):
         assert f"deleted .github/workflows/{removed}" in out
     assert not list((repo / ".github/projects").rglob("*.yml")), "no project role can be assumed either"
+
+
+# --- the deployer role's documents (aws/) ---------------------------------------------------------
+
+ACCOUNTS = ("111111111111", "222222222222", "333333333333")
+
+
+def trust(repo: Path, account: str) -> dict:
+    return json.loads((repo / f"aws/mlrig-deployer-trust-{account}.json").read_text())
+
+
+def test_generate_writes_the_deployer_permissions_and_one_trust_policy_per_account(repo: Path) -> None:
+    code, out, err = generate(repo)
+    assert code == 0, err
+    assert sorted(p.name for p in (repo / "aws").iterdir()) == [
+        "mlrig-deployer-policy.json",
+        *(f"mlrig-deployer-trust-{account}.json" for account in ACCOUNTS),
+    ]
+    permissions = json.loads((repo / "aws/mlrig-deployer-policy.json").read_text())
+    assert permissions == policy.permissions_policy()
+    for account in ACCOUNTS:
+        principals = [s["Principal"]["AWS"] for s in trust(repo, account)["Statement"]]
+        assert principals == [f"arn:aws:iam::{account}:root", "arn:aws:iam::444444444444:root"], (
+            "its own account and the state account, whose operators bootstrap and first apply"
+        )
+        assert f"created aws/mlrig-deployer-trust-{account}.json" in out
+
+
+def test_a_platform_change_makes_the_trust_documents_stale_and_generate_rewrites_them(repo: Path) -> None:
+    assert generate(repo)[0] == 0
+    platform = repo / "bundles/platform.yaml"
+    text = platform.read_text()
+    assert 'account: "444444444444"' in text and 'account: "333333333333"' in text
+    # a new state account, and prod moved to another account
+    platform.write_text(
+        text.replace('account: "444444444444"', 'account: "555555555555"').replace(
+            'account: "333333333333"', 'account: "666666666666"'
+        )
+    )
+    code, _, err = generate(repo, check=True)
+    assert code == 1
+    for account in ("111111111111", "222222222222"):
+        assert f"stale: aws/mlrig-deployer-trust-{account}.json" in err
+    assert "missing: aws/mlrig-deployer-trust-666666666666.json" in err
+    assert "extra: aws/mlrig-deployer-trust-333333333333.json" in err
+    assert "aws/mlrig-deployer-policy.json" not in err, "the permissions do not depend on the accounts"
+
+    code, out, err = generate(repo)
+    assert code == 0, err
+    assert "deleted aws/mlrig-deployer-trust-333333333333.json" in out
+    assert trust(repo, "666666666666")["Statement"][1]["Principal"]["AWS"] == "arn:aws:iam::555555555555:root"
+    assert generate(repo, check=True)[0] == 0
+
+
+def test_a_hand_edited_trust_document_is_stale_and_other_files_in_aws_are_left_alone(repo: Path) -> None:
+    assert generate(repo)[0] == 0
+    edited = repo / "aws/mlrig-deployer-trust-111111111111.json"
+    edited.write_text(edited.read_text().replace("444444444444", "999999999999"))
+    (repo / "aws/notes.md").write_text("# our own notes\n")
+    (repo / "aws/mlrig-deployer-trust-staging.json").write_text("{}\n")  # not an account: not mlrig's name
+    code, _, err = generate(repo, check=True)
+    assert code == 1 and "stale: aws/mlrig-deployer-trust-111111111111.json" in err
+    assert "notes.md" not in err and "trust-staging" not in err
+    assert generate(repo)[0] == 0
+    assert "999999999999" not in edited.read_text()
+    assert (repo / "aws/notes.md").exists() and (repo / "aws/mlrig-deployer-trust-staging.json").exists()
+
+
+def test_leaving_account_isolation_deletes_the_trust_documents_and_keeps_the_permissions(repo: Path) -> None:
+    assert generate(repo)[0] == 0
+    platform = repo / "bundles/platform.yaml"
+    text = platform.read_text()
+    text = text.replace("isolation: account", "isolation: cluster")
+    text = re.sub(r'\n\s*account: "(111111111111|222222222222|333333333333|444444444444)"', "", text)
+    text = re.sub(r"\n\s*deploymentRole: [^\n]*", "", text)
+    platform.write_text(text)
+    code, out, err = generate(repo)
+    assert code == 0, err
+    assert sorted(p.name for p in (repo / "aws").iterdir()) == ["mlrig-deployer-policy.json"]
+    assert all(f"deleted aws/mlrig-deployer-trust-{account}.json" in out for account in ACCOUNTS)

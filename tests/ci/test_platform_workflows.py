@@ -39,6 +39,12 @@ def steps_using(job: dict[str, Any], action: actions.PinnedAction) -> list[dict[
     return [s for s in job.get("steps", []) if str(s.get("uses", "")).startswith(action.repository + "@")]
 
 
+def matrix_stacks(job: dict[str, Any]) -> list[str]:
+    """The stacks of a job whose matrix lists them (`stack: [...]` or `include: [{stack: ...}]`)."""
+    matrix = job["strategy"]["matrix"]
+    return list(matrix["stack"]) if "stack" in matrix else [entry["stack"] for entry in matrix["include"]]
+
+
 def runs(job: dict[str, Any]) -> str:
     return "\n".join(str(s.get("run", "")) for s in job.get("steps", []))
 
@@ -217,7 +223,7 @@ def test_pulumi_uses_the_platform_state_backend(workflows: dict[str, dict[str, A
             if re.search(r"^\s*(if )?pulumi (preview|up|stack)", str(step.get("run", "")), re.MULTILINE):
                 assert step["env"]["PULUMI_BACKEND_URL"] == "s3://acme-pulumi-state", f"{path}:{name}"
                 pulumi_steps += 1
-    assert pulumi_steps == 4 + 2 + 3  # dev+staging applies, prod applies, drift
+    assert pulumi_steps == 4 + 2 + 5  # dev+staging applies, prod applies, drift (staging, prod: 2 jobs each)
 
 
 # --- drift ----------------------------------------------------------------------------------------
@@ -229,7 +235,7 @@ def test_every_stack_is_checked_for_drift_every_night(
     wf = workflows[DRIFT]
     assert wf["on"]["schedule"] == [{"cron": "17 4 * * *"}]
     drift_jobs = [job for name, job in wf["jobs"].items() if name.startswith("drift-")]
-    checked = [stack for job in drift_jobs for stack in job["strategy"]["matrix"]["stack"]]
+    checked = [stack for job in drift_jobs for stack in matrix_stacks(job)]
     expected = [e.stack for p in example_result.platforms.values() for e in p.environments.values()]
     expected += [e.stack for p in example_result.projects.values() for e in p.environments.values()]
     assert sorted(checked) == sorted(expected)
@@ -237,7 +243,8 @@ def test_every_stack_is_checked_for_drift_every_night(
     for job in drift_jobs:
         assert "--refresh --expect-no-changes" in runs(job)
         assert "gh issue comment" in runs(job) and "gh issue create" in runs(job)
-        assert "environment" not in job and "deployer" not in str(job)
+        assert job.get("environment", naming.DRIFT_GITHUB_ENVIRONMENT) == naming.DRIFT_GITHUB_ENVIRONMENT
+        assert "deployer" not in str(job)
         assert "'MLRIG_ASSUME_DEPLOYMENT_ROLE': 'false'" in str(job)
 
 
@@ -277,7 +284,7 @@ def test_in_mlrigs_own_repository_mlrig_comes_from_the_checkout_after_the_locked
 
 def test_every_pulumi_cli_is_the_pinned_version(workflows: dict[str, dict[str, Any]]) -> None:
     found = [step for _, _, job in all_jobs(workflows) for step in steps_using(job, actions.PULUMI)]
-    assert len(found) == 4 + 2 + 3
+    assert len(found) == 4 + 2 + 5
     assert all(step["with"] == {"pulumi-version": actions.PULUMI_CLI_VERSION} for step in found)
 
 
@@ -287,7 +294,11 @@ def test_each_environment_uses_its_own_secrets_key(workflows: dict[str, dict[str
             provider = step.get("env", {}).get("PULUMI_SECRETS_PROVIDER")
             if provider is None:
                 continue
-            env = job.get("environment") or name.removeprefix("drift-")
+            env = (
+                name.removeprefix("drift-").removesuffix("--repositories")
+                if name.startswith("drift-")
+                else job["environment"]
+            )
             account = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}[env]
             key = f"arn:aws:kms:us-east-1:{account}:alias/acme-ml-{env}-pulumi-secrets"
             assert provider == f"awskms:///{key}?region=us-east-1", f"{path}:{name}"
@@ -310,20 +321,31 @@ def test_jobs_that_apply_staging_and_prod_project_stacks_get_a_scoped_github_app
         assert token["with"]["client-id"] == f"${{{{ vars.{GITHUB_APP_CLIENT_ID_VARIABLE} }}}}"
         assert token["with"]["private-key"] == f"${{{{ secrets.{GITHUB_APP_PRIVATE_KEY_SECRET} }}}}"
         assert token["with"]["owner"] == "acme"
-        assert token["with"]["repositories"] == "fraud-detection,rag-assistant"
-        assert {k: v for k, v in token["with"].items() if k.startswith("permission-")} == {
-            "permission-administration": "write",
-            "permission-contents": "write",
-            "permission-workflows": "write",
-            "permission-environments": "write",
-            "permission-actions": "read",
-            "permission-members": "read",
-        }
-        assert job["environment"] in ("staging", "prod"), "the App key is an environment secret"
-        up = next(s for s in job["steps"] if s["name"] == "pulumi up")
-        assert up["env"]["GITHUB_TOKEN"] == "${{ steps.github-app.outputs.token }}"
-        assert up["env"]["GITHUB_OWNER"] == "acme"
-    assert with_token == {"up-staging-projects", "up-prod-projects"}
+        permissions = {k: v for k, v in token["with"].items() if k.startswith("permission-")}
+        pulumi = next(s for s in job["steps"] if str(s["name"]).startswith("pulumi "))
+        if name.startswith("up-"):
+            assert token["with"]["repositories"] == "fraud-detection,rag-assistant"
+            assert permissions == {
+                "permission-administration": "write",
+                "permission-contents": "write",
+                "permission-workflows": "write",
+                "permission-environments": "write",
+                "permission-actions": "read",
+                "permission-members": "read",
+            }
+            assert job["environment"] in ("staging", "prod"), "the App key is an environment secret"
+        else:  # a refresh preview writes nothing: every permission read-only, one repository per stack
+            assert token["with"]["repositories"] == "${{ matrix.repository }}"
+            assert set(permissions.values()) == {"read"} and "permission-workflows" not in permissions
+            assert job["environment"] == naming.DRIFT_GITHUB_ENVIRONMENT, "the App key is an environment secret"
+        assert pulumi["env"]["GITHUB_TOKEN"] == "${{ steps.github-app.outputs.token }}"
+        assert pulumi["env"]["GITHUB_OWNER"] == "acme"
+    assert with_token == {
+        "up-staging-projects",
+        "up-prod-projects",
+        "drift-staging--repositories",
+        "drift-prod--repositories",
+    }
 
 
 def test_secrets_are_used_only_in_jobs_bound_to_a_github_environment(workflows: dict[str, dict[str, Any]]) -> None:

@@ -49,7 +49,10 @@ def test_only_the_default_branch_gets_the_read_only_preview_role_never_a_pull_re
         role, statement = deployer_trust(plan, "ci-preview")
         assert role["inputs"]["name"] == f"acme-ml-{env}-platform-preview"
         subjects = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
-        assert subjects == ["repo:acme/ml-platform:ref:refs/heads/main"]
+        assert subjects == [
+            "repo:acme/ml-platform:ref:refs/heads/main",
+            "repo:acme/ml-platform:environment:mlrig--drift",  # drift jobs holding the App key
+        ]
         assert not [s for s in subjects if "pull_request" in s]
         attached = [
             a["inputs"]["policyArn"]

@@ -203,6 +203,15 @@ def is_mlrig_source(root: Path) -> bool:
 class CiStack:
     stack: str
     kind: str
+    # The project repository (name in the platform's organisation) whose environments, branch
+    # protection and workflow files the stack administers (ProjectRepository): a job running pulumi
+    # on it needs a GitHub App token for that repository.
+    repository: str | None = None
+
+    @property
+    def drift_entry(self) -> dict[str, str | None]:
+        """The stack's entry in the matrix of a drift job that refreshes its repository."""
+        return {"stack": self.stack, "repository": self.repository}
 
 
 @dataclass(frozen=True)
@@ -237,9 +246,10 @@ class PrReport:
 # stateful resources at the top of the comment.
 PR_REPORTS: tuple[PrReport, ...] = (
     PrReport(
-        "mlrig diff of the affected stacks (base and head planned offline)",
+        "mlrig diff of the affected stacks (the head's plans reused, the base planned offline)",
         "05-diff.md",
-        '.venv/bin/mlrig diff --base "$BASE_SHA" --head HEAD --format markdown > pr-report/05-diff.md',
+        '.venv/bin/mlrig diff --base "$BASE_SHA" --head HEAD --head-plans plans --format markdown'
+        " > pr-report/05-diff.md",
     ),
     PrReport(
         "Summarise the offline plans",
@@ -279,17 +289,14 @@ def _role_arn(role: str, env: PlatformEnvironment) -> str:
     return f"arn:{naming.partition(env.region)}:iam::${{{{ vars.{variable} }}}}:role/{role}"
 
 
-def _github_repositories(platform: Platform, env: PlatformEnvironment, projects: Sequence[Project]) -> tuple[str, ...]:
+def _administered_repository(platform: Platform, env: PlatformEnvironment, project: Project) -> str | None:
+    """The repository the project's stack in `env` administers (see `mlrig.project.github_repo`)."""
     organization = platform.bundle.spec.github.organization
-    if env.tier not in GITHUB_TIERS or not organization:
-        return ()
-    names = set()
-    for project in projects:
-        project_env = project.environments.get(env.name)
-        owner, _, repository = project.bundle.spec.repository.partition("/")
-        if project_env and project_env.spec.ci.manage_repository and owner == organization:
-            names.add(repository)
-    return tuple(sorted(names))
+    project_env = project.environments.get(env.name)
+    if env.tier not in GITHUB_TIERS or not organization or not project_env:
+        return None
+    owner, _, repository = project.bundle.spec.repository.partition("/")
+    return repository if project_env.spec.ci.manage_repository and owner == organization else None
 
 
 def platform_ci(platform: Platform, projects: Iterable[Project]) -> PlatformCi:
@@ -300,7 +307,9 @@ def platform_ci(platform: Platform, projects: Iterable[Project]) -> PlatformCi:
     for env in platform.environments.values():
         stacks = [CiStack(env.stack, "Platform")]
         stacks += [
-            CiStack(p.environments[env.name].stack, "Project") for p in on_platform if env.name in p.environments
+            CiStack(p.environments[env.name].stack, "Project", _administered_repository(platform, env, p))
+            for p in on_platform
+            if env.name in p.environments
         ]
         environments.append(
             CiEnvironment(
@@ -312,7 +321,7 @@ def platform_ci(platform: Platform, projects: Iterable[Project]) -> PlatformCi:
                 preview_role_arn=_role_arn(naming.platform_preview_role(platform.name, env.name), env),
                 secrets_provider=state.secrets_provider(platform, env),
                 stacks=tuple(stacks),
-                github_repositories=_github_repositories(platform, env, on_platform),
+                github_repositories=tuple(sorted({s.repository for s in stacks if s.repository})),
             )
         )
     ci = PlatformCi(
@@ -359,6 +368,7 @@ def render_platform_workflows(
             pr_reports=PR_REPORTS,
             github_app_client_id=GITHUB_APP_CLIENT_ID_VARIABLE,
             github_app_private_key=GITHUB_APP_PRIVATE_KEY_SECRET,
+            drift_environment=naming.DRIFT_GITHUB_ENVIRONMENT,
         )
         for file, template in chosen.items()
     }

@@ -85,20 +85,16 @@ def platform_repository(answers: PlatformAnswers, lock_text: str | None, *, disp
     tree.add(lock.REQUIREMENTS_IN, lock.requirements_in(version))
     if lock_text is not None:
         tree.add(lock.LOCK_FILE, lock_text)
-    tree.update(deployer_policies(platform))
     tree.add("README.md", readme(platform, version, locked=lock_text is not None))
     tree.update(generated(tree))
     return tree
 
 
 def deployer_policies(platform: Platform) -> FileTree:
+    """The deployer role's documents in `aws/` (what `mlrig generate` writes, `generated` below)."""
     tree = FileTree()
-    tree.add(policy.POLICY_FILE, policy.as_json(policy.permissions_policy()))
-    if platform.isolation == "account":
-        operators = state_account(platform)
-        accounts = {env.account: env.region for env in platform.environments.values() if env.account}
-        for account, region in accounts.items():
-            tree.add(policy.trust_file(account), policy.as_json(policy.trust_policy(account, region, operators)))
+    for path, text in policy.deployer_files(platform).items():
+        tree.add(path, text)
     return tree
 
 

@@ -18,9 +18,12 @@ type or data source whose module is missing here.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .. import naming
+from ..bundle.resolved import Platform
+from ..state import state_account
 
 # Pulumi AWS module (or module/resource) → the IAM service prefix of its API. More specific keys
 # win: the cloudwatch module spans three services.
@@ -113,6 +116,24 @@ def trust_policy(account: str, region: str, state_account: str | None = None) ->
 
 def trust_file(account: str) -> str:
     return f"aws/mlrig-deployer-trust-{account}.json"
+
+
+# The trust files `deployer_files` may write: `mlrig generate` deletes one no bundle produces any
+# more (an account left the platform, or the platform left `account` isolation).
+TRUST_FILE = re.compile(r"aws/mlrig-deployer-trust-[0-9]{12}\.json")
+
+
+def deployer_files(platform: Platform) -> dict[str, str]:
+    """Path → text of the deployer role's documents for `platform`: the permissions, and under
+    `account` isolation one trust policy per environment account. `mlrig generate` writes them
+    (and `--check` flags them stale) whenever the platform bundle changes."""
+    files = {POLICY_FILE: as_json(permissions_policy())}
+    if platform.isolation == "account":
+        operators = state_account(platform)
+        accounts = {env.account: env.region for env in platform.environments.values() if env.account}
+        for account, region in accounts.items():
+            files[trust_file(account)] = as_json(trust_policy(account, region, operators))
+    return files
 
 
 def as_json(document: dict[str, Any]) -> str:

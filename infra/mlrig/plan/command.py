@@ -34,6 +34,7 @@ from ..console import print_diagnostics
 from ..program import Target
 from . import parallel
 from .engine import PlanError, StackPlan
+from .provenance import provenance
 from .render import render_tree, summary_lines
 from .runner import Planner
 
@@ -51,6 +52,7 @@ class BundlePlan:
                 payload["checks"] = [f.as_dict() for f in self.findings.get(env, [])]
         return {
             "bundle": {"name": self.target.name, "kind": self.target.bundle.kind, "file": self.target.file},
+            "provenance": provenance(self.target),  # what `mlrig diff --head-plans` checks before reuse
             "environments": environments,
         }
 

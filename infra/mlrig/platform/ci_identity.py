@@ -5,8 +5,10 @@ workflows assume, trusted only by that repository (no wildcard subjects):
   environment `<env>` (whose deployment branches and required reviewers gate them: the default
   branch for dev/staging, the release branch and approvers for prod);
 - the preview role `<platform>-<env>-platform-preview`: credentialed previews and the nightly
-  drift check, from the protected default branch only. Read-only, and never reachable from a pull
-  request: a pull request runs its own code and can rewrite its own workflow, and a role that reads
+  drift check, from the protected default branch only: jobs on that branch, and the drift jobs
+  that run in the GitHub environment `mlrig--drift` (deployment branches: the default branch
+  only) to read the App key for the project repositories' refresh. Read-only, and never reachable
+  from a pull request: a pull request runs its own code and can rewrite its own workflow, and a role that reads
   state and decrypts the environment's secrets key would hand it every secret in that state. Pull
   requests get the offline `mlrig plan` instead, with no cloud credentials at all.
 
@@ -56,7 +58,10 @@ def ci_trust(github: GithubSettings, platform: str, environment: str) -> CiTrust
         repository,
         deploy_subjects=[naming.github_environment_subject(repository, environment)],
         # The default branch only: never `pull_request` (see the module docstring).
-        preview_subjects=[naming.github_branch_subject(repository, github.default_branch)],
+        preview_subjects=[
+            naming.github_branch_subject(repository, github.default_branch),
+            naming.github_environment_subject(repository, naming.DRIFT_GITHUB_ENVIRONMENT),
+        ],
     )
 
 
