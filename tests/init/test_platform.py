@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import runpy
 import stat
 from pathlib import Path
@@ -137,6 +138,18 @@ def test_a_malformed_state_account_is_a_usage_error(tmp_path: Path):
     flags = [STATE_ACCOUNT[:6] if f == STATE_ACCOUNT else f for f in PLATFORM_FLAGS]
     result = run_init("platform", str(tmp_path / "p"), *flags, "--no-lock")
     assert result.exit_code == 2 and "--state-account '444444' is not" in result.output
+
+
+def test_the_readme_names_every_github_environment_the_workflows_use(platform_repo: Path):
+    """The generated workflows run jobs in each environment and, once a team's stacks administer
+    its repository, nightly drift jobs in `mlrig--drift`; the GitHub App key must be a secret of
+    exactly the environments whose jobs mint its token."""
+    readme = " ".join((platform_repo / "README.md").read_text().split())
+    workflows = "".join(p.read_text() for p in (platform_repo / ".github" / "workflows").glob("*.yml"))
+    used = set(re.findall(r'environment: "([^"]+)"', workflows))
+    assert used == {"dev", "staging", "prod"}  # no team yet: no repository to administer
+    assert "its GitHub environments (dev, staging, prod, and `mlrig--drift`" in readme
+    assert "`MLRIG_GITHUB_APP_PRIVATE_KEY` of `staging`, `prod`, `mlrig--drift`" in readme
 
 
 def test_cluster_isolation_needs_no_accounts_and_no_trust_policies(tmp_path: Path):

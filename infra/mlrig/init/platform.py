@@ -16,7 +16,9 @@ from ..bundle.diagnostics import BundleError
 from ..bundle.loader import LoadError, load_text
 from ..bundle.resolved import Platform
 from ..bundle.validate import validate_documents, validate_paths
+from ..ci.render import GITHUB_TIERS
 from ..generate import generated_files
+from ..naming import DRIFT_GITHUB_ENVIRONMENT
 from ..platform.bootstrap import operator_profiles, state_backend
 from ..state import state_account
 from . import lock, policy
@@ -118,6 +120,12 @@ def readme(platform: Platform, version: str, *, locked: bool) -> str:
         locked=locked,
         environments=environments,
         deploy_roles=sorted({env.role for env in environments}),
+        # The GitHub environments whose jobs mint a GitHub App token for the project repositories.
+        app_key_environments=[
+            *(env.name for env in platform.environments.values() if env.tier in GITHUB_TIERS),
+            DRIFT_GITHUB_ENVIRONMENT,
+        ],
+        drift_environment=DRIFT_GITHUB_ENVIRONMENT,
         backend=state_backend(platform),
         state_account=state_account(platform),
         profiles=operator_profiles(platform),
