@@ -35,6 +35,7 @@ from .. import naming
 from ..bundle.model import Pipeline, ProjectSpec
 from ..settings import DEFAULT_IMAGE_TAG
 from .context import ProjectContext
+from .handoff import Prerequisites
 from .kube import (
     EXTERNAL_SECRETS_API,
     addons_of,
@@ -478,14 +479,16 @@ class Pipelines(pulumi.ComponentResource):
         *,
         image_tag: str = DEFAULT_IMAGE_TAG,
         vector_database: DatabaseConnection | None = None,
-        depends_on: Sequence[pulumi.Resource] = (),
+        needs: Prerequisites,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`needs`: what the templates wait for; each pipeline's template waits for its own
+        workload's identity and service account, never the other pipelines'."""
         super().__init__("mlrig:project:Pipelines", name, None, opts)
         self._ctx = ctx
         self._name = name
         spec = ctx.env.spec
-        after = list(depends_on)
+        after = list(needs.shared)
         self._executor_rbac(spec, after)
         if vector_database is not None:
             self._vector_db_secret(spec, vector_database, after)
@@ -504,7 +507,7 @@ class Pipelines(pulumi.ComponentResource):
                     ctx, pipeline_name, component="pipeline", labels={"mlrig.io/pipeline": pipeline_name}
                 ),
                 spec=workflow_spec(ctx, pipeline_name, pipeline, image),
-                opts=ctx.k8s_opts(self, depends_on=after),
+                opts=ctx.k8s_opts(self, depends_on=needs.of(pipeline_name)),
             )
             if pipeline.schedule:
                 k8s.apiextensions.CustomResource(
