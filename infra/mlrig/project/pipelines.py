@@ -490,8 +490,8 @@ class Pipelines(pulumi.ComponentResource):
         spec = ctx.env.spec
         after = list(needs.shared)
         self._executor_rbac(spec, after)
-        if vector_database is not None:
-            self._vector_db_secret(spec, vector_database, after)
+        # The connection Secret index-refresh steps read (their pods cannot start without it).
+        vector_secret = self._vector_db_secret(spec, vector_database, after) if vector_database else None
         for pipeline_name, pipeline in spec.pipelines.items():
             if pipeline.image is None:
                 pulumi.log.warn(
@@ -499,6 +499,7 @@ class Pipelines(pulumi.ComponentResource):
                 )
                 continue
             image = ctx.names.image(pipeline.image, image_tag)
+            reads = [vector_secret] if vector_secret is not None and pipeline.type == "vector-index-refresh" else []
             template = k8s.apiextensions.CustomResource(
                 f"{name}-{pipeline_name}-template",
                 api_version=ARGO_API,
@@ -507,7 +508,7 @@ class Pipelines(pulumi.ComponentResource):
                     ctx, pipeline_name, component="pipeline", labels={"mlrig.io/pipeline": pipeline_name}
                 ),
                 spec=workflow_spec(ctx, pipeline_name, pipeline, image),
-                opts=ctx.k8s_opts(self, depends_on=needs.of(pipeline_name)),
+                opts=ctx.k8s_opts(self, depends_on=[*needs.of(pipeline_name), *reads]),
             )
             if pipeline.schedule:
                 k8s.apiextensions.CustomResource(
@@ -574,12 +575,14 @@ class Pipelines(pulumi.ComponentResource):
                 after,
             )
 
-    def _vector_db_secret(self, spec: ProjectSpec, database: DatabaseConnection, after: list[pulumi.Resource]) -> None:
+    def _vector_db_secret(
+        self, spec: ProjectSpec, database: DatabaseConnection, after: list[pulumi.Resource]
+    ) -> pulumi.Resource | None:
         ctx = self._ctx
         wanted = any(p.type == "vector-index-refresh" for p in spec.pipelines.values())
         if not (wanted and uses_pgvector(ctx) and addons_of(ctx).external_secrets.enabled):
-            return
-        k8s.apiextensions.CustomResource(
+            return None
+        return k8s.apiextensions.CustomResource(
             f"{self._name}-vector-db-secret",
             api_version=EXTERNAL_SECRETS_API,
             kind="ExternalSecret",
