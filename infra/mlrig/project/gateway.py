@@ -17,7 +17,6 @@ partitioned by date.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, cast
 
 import pulumi
@@ -28,6 +27,7 @@ from .. import naming, pins
 from ..bundle.model import GatewaySettings
 from .context import ProjectContext
 from .filled_secrets import GATEWAY_PROVIDERS, gateway_key_env, gateway_secret_purpose
+from .handoff import Prerequisites
 from .kube import (
     EXTERNAL_SECRETS_API,
     SECRET_REFRESH,
@@ -220,18 +220,19 @@ class LlmWorkloads(pulumi.ComponentResource):
         name: str,
         ctx: ProjectContext,
         *,
-        depends_on: Sequence[pulumi.Resource] = (),
+        needs: Prerequisites,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`needs`: what the objects wait for; the gateway runs as the `gateway` workload, the
+        collector as `feedback`."""
         super().__init__("mlrig:project:LlmWorkloads", name, None, opts)
         self._ctx = ctx
         self._name = name
         llm = ctx.env.spec.llm
-        after = list(depends_on)
         if llm.gateway is not None:
-            self._gateway(llm.gateway, after)
+            self._gateway(llm.gateway, needs.of("gateway"))
         if llm.feedback.enabled:
-            self._feedback(after)
+            self._feedback(needs.of("feedback"))
         self.register_outputs({})
 
     def _app(

@@ -406,6 +406,7 @@ class Identity(pulumi.ComponentResource):
     workloads: dict[str, aws.iam.Role]
     feedback: aws.iam.Role | None
     ci_deployer: aws.iam.Role
+    associations: dict[str, aws.eks.PodIdentityAssociation]
 
     def __init__(self, name: str, ctx: ProjectContext, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlrig:project:Identity", name, None, opts)
@@ -429,7 +430,7 @@ class Identity(pulumi.ComponentResource):
             )
             for workload in ctx.workloads()
         }
-        self.associations = [self._pod_identity(workload, role) for workload, role in self.workloads.items()]
+        self.associations = {workload: self._pod_identity(workload, role) for workload, role in self.workloads.items()}
         self.feedback = (
             self._role(
                 naming.firehose_delivery_role(names, FEEDBACK),
@@ -460,6 +461,17 @@ class Identity(pulumi.ComponentResource):
         extra = [self.feedback] if self.feedback else []
         return [*self.personas.values(), *self.workloads.values(), *extra, self.ci_deployer]
 
+    @property
+    def access_roles(self) -> list[aws.iam.Role]:
+        """The roles people and CI reach the cluster with (through EKS access entries)."""
+        return [*self.personas.values(), self.ci_deployer]
+
+    def workload_dependencies(self, workload: str) -> list[pulumi.Resource]:
+        """What a pod of `workload` needs from this component before it starts: the workload's
+        role, and the Pod Identity association that hands it to the pod's service account (EKS
+        injects credentials only into pods created once the association exists)."""
+        return [self.workloads[workload], self.associations[workload]]
+
     def _role(self, role_name: str, persona: str, trust: pulumi.Input[str]) -> aws.iam.Role:
         return aws.iam.Role(
             role_name,
@@ -483,7 +495,9 @@ class Identity(pulumi.ComponentResource):
 
 
 class AccessPolicies(pulumi.ComponentResource):
-    """The roles' identity policies: the access table, made concrete with the key's ARN."""
+    """The roles' identity policies: the access table, made concrete with the key's ARN.
+    `access_role_policies` are those of the persona and CI deployer roles (`deploy_policy` the
+    CI deployer's), `workload_policies` those of each workload's role."""
 
     def __init__(
         self,
@@ -497,20 +511,25 @@ class AccessPolicies(pulumi.ComponentResource):
         self._ctx = ctx
         names = ctx.names
         account = names.account
+        self.access_role_policies: list[aws.iam.RolePolicy] = []
+        self.workload_policies: dict[str, aws.iam.RolePolicy] = {}
         for persona, role in identity.personas.items():
             accesses = persona_access(ctx.project, ctx.env, persona, account)
-            self._attach(
+            policy = self._attach(
                 names.role(persona),
                 role,
                 "data-access",
                 s3_statements(accesses) + kms_statements(accesses, names, key_arn),
             )
+            self.access_role_policies.append(policy)
         for workload, workload_type in ctx.workloads().items():
             accesses = workload_access(names, workload_type)
             statements = s3_statements(accesses) + kms_statements(accesses, names, key_arn)
             statements += workload_extras(ctx, workload, workload_type, key_arn)
             if statements:
-                self._attach(names.workload_role(workload), identity.workloads[workload], "workload-access", statements)
+                self.workload_policies[workload] = self._attach(
+                    names.workload_role(workload), identity.workloads[workload], "workload-access", statements
+                )
         if identity.feedback is not None:
             self._attach(
                 naming.firehose_delivery_role(names, FEEDBACK),
@@ -518,11 +537,21 @@ class AccessPolicies(pulumi.ComponentResource):
                 "firehose-delivery",
                 feedback_statements(names, key_arn),
             )
-        self._attach(names.role(CI_DEPLOYER), identity.ci_deployer, "deploy", ci_deployer_statements(ctx))
+        self.deploy_policy = self._attach(
+            names.role(CI_DEPLOYER), identity.ci_deployer, "deploy", ci_deployer_statements(ctx)
+        )
+        self.access_role_policies.append(self.deploy_policy)
         self.register_outputs({})
 
-    def _attach(self, role_name: str, role: aws.iam.Role, purpose: str, statements: list[dict[str, Any]]) -> None:
-        aws.iam.RolePolicy(
+    def workload_dependencies(self, workload: str) -> list[pulumi.Resource]:
+        """The policy of `workload`'s role, when it has one: what its pods may do once started."""
+        policy = self.workload_policies.get(workload)
+        return [policy] if policy is not None else []
+
+    def _attach(
+        self, role_name: str, role: aws.iam.Role, purpose: str, statements: list[dict[str, Any]]
+    ) -> aws.iam.RolePolicy:
+        return aws.iam.RolePolicy(
             f"{role_name}-{purpose}",
             role=role.name,
             name=purpose,

@@ -7,8 +7,6 @@ only built when the platform add-on it runs on is enabled.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pulumi
 
 from .context import ProjectContext
@@ -27,17 +25,18 @@ from .workspace import Workspace
 def build_kubernetes_side(
     ctx: ProjectContext,
     parent: pulumi.Resource,
-    depends_on: Sequence[pulumi.Resource],
     handoff: AwsHandoff,
     *,
     image_tag: str = DEFAULT_IMAGE_TAG,
 ) -> None:
     """Workspace, pools, tracking server, pipelines, serving, LLM services and alerts.
 
-    `depends_on` are the AWS resources the cluster objects need first (the persona roles the
-    access entries name, the Pod Identity associations, the secrets); `handoff` what they read
-    from them (the project key, the databases). `image_tag` is the tag of the project's images
-    (the stack setting `mlrig:imageTag`, set by CI to the image it built).
+    `handoff` is what they read from the AWS side (the project key, the databases) and what they
+    wait for there: the persona roles the access entries name, and what pods need before they
+    start (`handoff.prerequisites`). Each object waits for the shared resources and for its own
+    workload's identity and service account only, so the dependencies of one object stay the same
+    however many pipelines and endpoints the project has. `image_tag` is the tag of the project's
+    images (the stack setting `mlrig:imageTag`, set by CI to the image it built).
     """
     addons = addons_of(ctx)
     opts = pulumi.ResourceOptions(parent=parent)
@@ -46,39 +45,33 @@ def build_kubernetes_side(
         f"{prefix}-workspace",
         ctx,
         database_secret_arns=[d.master_secret_arn for d in handoff.databases],
-        depends_on=depends_on,
+        access_roles=handoff.access_roles,
         opts=opts,
     )
-    in_namespace: list[pulumi.Resource] = [workspace, *depends_on]
+    needs = handoff.prerequisites.plus(workspace.prerequisites)
     # What workloads on the pools wait for, and what a teardown deletes only after them: the
     # NodePools (so the nodes drain empty before Karpenter removes them) and the queue.
     capacity: list[pulumi.Resource] = []
     if addons.karpenter.enabled and ctx.env.spec.compute.pools:
-        pools = ComputePools(f"{prefix}-pools", ctx, depends_on=[workspace], opts=opts)
+        pools = ComputePools(f"{prefix}-pools", ctx, depends_on=workspace.foundation, opts=opts)
         capacity += pools.resources
-    queues = Queues(f"{prefix}-queues", ctx, depends_on=[workspace], opts=opts)
+    queues = Queues(f"{prefix}-queues", ctx, depends_on=workspace.foundation, opts=opts)
     capacity += queues.resources
-    TrackingServer(f"{prefix}-tracking", ctx, handoff.tracking_database, depends_on=in_namespace, opts=opts)
+    on_capacity = needs.with_shared(capacity)
+    TrackingServer(f"{prefix}-tracking", ctx, handoff.tracking_database, depends_on=needs.of("tracking"), opts=opts)
     if addons.argo_workflows.enabled and ctx.env.spec.pipelines:
         Pipelines(
             f"{prefix}-pipelines",
             ctx,
             image_tag=image_tag,
             vector_database=handoff.vector_database,
-            depends_on=[*in_namespace, *capacity],
+            needs=on_capacity,
             opts=opts,
         )
     if addons.kserve.enabled and ctx.env.spec.serving.endpoints:
-        Serving(
-            f"{prefix}-serving",
-            ctx,
-            image_tag=image_tag,
-            key_arn=handoff.key_arn,
-            depends_on=[*in_namespace, *capacity],
-            opts=opts,
-        )
+        Serving(f"{prefix}-serving", ctx, image_tag=image_tag, key_arn=handoff.key_arn, needs=on_capacity, opts=opts)
     llm = ctx.env.spec.llm
     if llm.gateway is not None or llm.feedback.enabled:
-        LlmWorkloads(f"{prefix}-llm", ctx, depends_on=in_namespace, opts=opts)
+        LlmWorkloads(f"{prefix}-llm", ctx, needs=needs, opts=opts)
     if addons.monitoring.enabled:
-        MonitoringRules(f"{prefix}-monitoring", ctx, depends_on=in_namespace, opts=opts)
+        MonitoringRules(f"{prefix}-monitoring", ctx, depends_on=needs.shared, opts=opts)

@@ -35,6 +35,7 @@ from .. import naming
 from ..bundle.model import Pipeline, ProjectSpec
 from ..settings import DEFAULT_IMAGE_TAG
 from .context import ProjectContext
+from .handoff import Prerequisites
 from .kube import (
     EXTERNAL_SECRETS_API,
     addons_of,
@@ -478,17 +479,19 @@ class Pipelines(pulumi.ComponentResource):
         *,
         image_tag: str = DEFAULT_IMAGE_TAG,
         vector_database: DatabaseConnection | None = None,
-        depends_on: Sequence[pulumi.Resource] = (),
+        needs: Prerequisites,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`needs`: what the templates wait for; each pipeline's template waits for its own
+        workload's identity and service account, never the other pipelines'."""
         super().__init__("mlrig:project:Pipelines", name, None, opts)
         self._ctx = ctx
         self._name = name
         spec = ctx.env.spec
-        after = list(depends_on)
+        after = list(needs.shared)
         self._executor_rbac(spec, after)
-        if vector_database is not None:
-            self._vector_db_secret(spec, vector_database, after)
+        # The connection Secret index-refresh steps read (their pods cannot start without it).
+        vector_secret = self._vector_db_secret(spec, vector_database, after) if vector_database else None
         for pipeline_name, pipeline in spec.pipelines.items():
             if pipeline.image is None:
                 pulumi.log.warn(
@@ -496,6 +499,7 @@ class Pipelines(pulumi.ComponentResource):
                 )
                 continue
             image = ctx.names.image(pipeline.image, image_tag)
+            reads = [vector_secret] if vector_secret is not None and pipeline.type == "vector-index-refresh" else []
             template = k8s.apiextensions.CustomResource(
                 f"{name}-{pipeline_name}-template",
                 api_version=ARGO_API,
@@ -504,7 +508,7 @@ class Pipelines(pulumi.ComponentResource):
                     ctx, pipeline_name, component="pipeline", labels={"mlrig.io/pipeline": pipeline_name}
                 ),
                 spec=workflow_spec(ctx, pipeline_name, pipeline, image),
-                opts=ctx.k8s_opts(self, depends_on=after),
+                opts=ctx.k8s_opts(self, depends_on=[*needs.of(pipeline_name), *reads]),
             )
             if pipeline.schedule:
                 k8s.apiextensions.CustomResource(
@@ -571,12 +575,14 @@ class Pipelines(pulumi.ComponentResource):
                 after,
             )
 
-    def _vector_db_secret(self, spec: ProjectSpec, database: DatabaseConnection, after: list[pulumi.Resource]) -> None:
+    def _vector_db_secret(
+        self, spec: ProjectSpec, database: DatabaseConnection, after: list[pulumi.Resource]
+    ) -> pulumi.Resource | None:
         ctx = self._ctx
         wanted = any(p.type == "vector-index-refresh" for p in spec.pipelines.values())
         if not (wanted and uses_pgvector(ctx) and addons_of(ctx).external_secrets.enabled):
-            return
-        k8s.apiextensions.CustomResource(
+            return None
+        return k8s.apiextensions.CustomResource(
             f"{self._name}-vector-db-secret",
             api_version=EXTERNAL_SECRETS_API,
             kind="ExternalSecret",

@@ -53,6 +53,7 @@ import yaml
 from .. import naming, pins
 from ..bundle.model import Addons, Endpoint
 from .context import ProjectContext
+from .handoff import Prerequisites
 from .kube import (
     VECTOR_IMAGE,
     addons_of,
@@ -518,12 +519,14 @@ class Serving(pulumi.ComponentResource):
         *,
         image_tag: str = DEFAULT_IMAGE_TAG,
         key_arn: pulumi.Input[str],
-        depends_on: Sequence[pulumi.Resource] = (),
+        needs: Prerequisites,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`needs`: what the objects wait for; the model servers and the inference logger run as
+        the `serving` workload, the pre-pull pods as nobody (they only pull images)."""
         super().__init__("mlrig:project:Serving", name, None, opts)
         endpoints = ctx.env.spec.serving.endpoints
-        after = list(depends_on)
+        after = needs.of("serving")
         if any(e.request_logging or e.rollout.strategy == "shadow" for e in endpoints):
             self._logger(name, ctx, endpoints, key_arn, after)
         cached = [e for e in endpoints if mounts_model_hub(ctx, e)]
@@ -534,7 +537,7 @@ class Serving(pulumi.ComponentResource):
                 f"{name}-{pool_name}-prepull",
                 metadata=metadata(ctx, f"prepull-{pool_name}", component="serving"),
                 spec=cast(k8s.apps.v1.DaemonSetSpecArgsDict, prepull_daemonset(ctx, pool_name, images)),
-                opts=ctx.k8s_opts(self, depends_on=list(depends_on)),
+                opts=ctx.k8s_opts(self, depends_on=list(needs.shared)),
             )
         for endpoint in endpoints:
             if endpoint.runtime == "custom" and endpoint.image is None:

@@ -15,7 +15,7 @@ from ..settings import DeploySettings
 from .alarms import Alarms
 from .context import PlatformRef, ProjectContext, project_names
 from .github_repo import provision_project_repository
-from .handoff import AwsHandoff
+from .handoff import AwsHandoff, Prerequisites
 from .identity import AccessPolicies, Identity
 from .kubernetes_side import build_kubernetes_side
 from .llm import LlmServices
@@ -140,16 +140,39 @@ def deploy_project(project: Project, environment: ProjectEnvironment, settings: 
     tracking = TrackingStore("tracking", ctx, storage.key.arn, opts=component)
     llm = LlmServices("llm", ctx, identity, storage, opts=component)
     alarms = Alarms("alarms", ctx, storage.key.arn, tracking, llm, opts=component)
-    aws_side: Sequence[pulumi.Resource] = [identity, storage, access, registries, tracking, llm]
 
     handoff = AwsHandoff(
-        key_arn=storage.key.arn, tracking_database=tracking.connection, vector_database=llm.vector_connection
+        key_arn=storage.key.arn,
+        tracking_database=tracking.connection,
+        vector_database=llm.vector_connection,
+        access_roles=[*identity.access_roles, *access.access_role_policies],
+        prerequisites=pod_prerequisites(
+            ctx, identity, access, [storage, registries, tracking, llm, *alarms.route_secrets.values()]
+        ),
     )
-    build_kubernetes_side(ctx, root, aws_side, handoff, image_tag=settings.image_tag)
-    # The GitHub side: this environment's GitHub environment and variables (staging/prod tiers).
-    provision_project_repository(ctx, opts=pulumi.ResourceOptions(parent=root, depends_on=[identity, registries]))
+    build_kubernetes_side(ctx, root, handoff, image_tag=settings.image_tag)
+    # The GitHub side: this environment's GitHub environment and variables (staging/prod tiers):
+    # the CI deployer's role ARN and the repositories.
+    ci_side = [identity.ci_deployer, access.deploy_policy, registries]
+    provision_project_repository(ctx, opts=pulumi.ResourceOptions(parent=root, depends_on=ci_side))
     root.register_outputs({})
     export_outputs(ctx, identity, storage, registries, tracking, llm, alarms)
+
+
+def pod_prerequisites(
+    ctx: ProjectContext, identity: Identity, access: AccessPolicies, shared: Sequence[pulumi.Resource]
+) -> Prerequisites:
+    """What the project's pods need in AWS before they start. `shared` are the components whose
+    size does not grow with the pipelines and endpoints (the key and buckets, the registries,
+    the databases, the LLM services, the alert routes' secrets); each workload needs its own
+    identity besides, never the other workloads'."""
+    return Prerequisites(
+        shared=tuple(shared),
+        by_workload={
+            workload: (*identity.workload_dependencies(workload), *access.workload_dependencies(workload))
+            for workload in ctx.workloads()
+        },
+    )
 
 
 def export_outputs(

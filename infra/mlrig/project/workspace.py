@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 from .. import naming
 from ..bundle.model import ProjectSpec
 from .context import ProjectContext
+from .handoff import Prerequisites
 from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, cpu_cores, memory_gib, metadata, secret_store_spec
 from .monitoring_rules import scrape_targets
 from .pools import node_capacity, pool_nodes, slices_per_node
@@ -279,9 +280,13 @@ def personas_with_roles(spec: ProjectSpec) -> list[str]:
 
 class Workspace(pulumi.ComponentResource):
     """Namespace, quota, limits, network policies, service accounts and RBAC of one project
-    environment."""
+    environment. `foundation` is what every object of the namespace waits for (everything here
+    but the service accounts: their number grows with the pipelines); `prerequisites` adds each
+    workload's own service account."""
 
     namespace: k8s.core.v1.Namespace
+    foundation: list[pulumi.Resource]
+    service_accounts: dict[str, k8s.core.v1.ServiceAccount]
 
     def __init__(
         self,
@@ -289,25 +294,27 @@ class Workspace(pulumi.ComponentResource):
         ctx: ProjectContext,
         *,
         database_secret_arns: Sequence[pulumi.Output[str]] = (),
-        depends_on: Sequence[pulumi.Resource] = (),
+        access_roles: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`access_roles`: the persona and CI deployer roles (and policies) the access entries name."""
         super().__init__("mlrig:project:Workspace", name, None, opts)
         self._ctx = ctx
         spec = ctx.env.spec
         self.namespace = self._namespace()
         after_ns = [self.namespace]
-        self._quota(spec, after_ns)
-        self._limit_range(after_ns)
+        self.foundation = [self.namespace, self._quota(spec, after_ns), self._limit_range(after_ns)]
         for policy, policy_spec in network_policies(ctx).items():
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-{policy}",
-                metadata=metadata(ctx, policy, component="network"),
-                spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict, policy_spec),
-                opts=ctx.k8s_opts(self, depends_on=after_ns),
+            self.foundation.append(
+                k8s.networking.v1.NetworkPolicy(
+                    f"{name}-{policy}",
+                    metadata=metadata(ctx, policy, component="network"),
+                    spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict, policy_spec),
+                    opts=ctx.k8s_opts(self, depends_on=after_ns),
+                )
             )
         self.service_accounts = {w: self._service_account(w, spec, after_ns) for w in workload_names(spec)}
-        self._access(spec, list(depends_on), after_ns)
+        self.foundation += self._access(spec, access_roles, after_ns)
         if addons_of(ctx).external_secrets.enabled:
             self.secret_store: pulumi.Resource | None = k8s.apiextensions.CustomResource(
                 f"{name}-secret-store",
@@ -317,10 +324,19 @@ class Workspace(pulumi.ComponentResource):
                 spec=secret_store_spec(ctx),
                 opts=ctx.k8s_opts(self, depends_on=after_ns),
             )
-            self._scope_external_secrets(after_ns, database_secret_arns)
+            self.foundation.append(self.secret_store)
+            self.foundation += self._scope_external_secrets(after_ns, database_secret_arns)
         else:
             self.secret_store = None
         self.register_outputs({"namespace": ctx.names.namespace})
+
+    @property
+    def prerequisites(self) -> Prerequisites:
+        """What objects of the namespace wait for here: the foundation, and for a workload's pods
+        their service account (a pod naming a missing one is refused)."""
+        return Prerequisites(
+            shared=tuple(self.foundation), by_workload={w: (sa,) for w, sa in self.service_accounts.items()}
+        )
 
     def _namespace(self) -> k8s.core.v1.Namespace:
         ctx = self._ctx
@@ -345,16 +361,16 @@ class Workspace(pulumi.ComponentResource):
     def _name_prefix(self) -> str:
         return self._ctx.names.prefix
 
-    def _quota(self, spec: ProjectSpec, after: Sequence[pulumi.Resource]) -> None:
-        k8s.core.v1.ResourceQuota(
+    def _quota(self, spec: ProjectSpec, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
+        return k8s.core.v1.ResourceQuota(
             f"{self._name_prefix}-quota",
             metadata=metadata(self._ctx, "project-quota"),
             spec={"hard": quota_hard(spec)},
             opts=self._ctx.k8s_opts(self, depends_on=after),
         )
 
-    def _limit_range(self, after: Sequence[pulumi.Resource]) -> None:
-        k8s.core.v1.LimitRange(
+    def _limit_range(self, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
+        return k8s.core.v1.LimitRange(
             f"{self._name_prefix}-limits",
             metadata=metadata(self._ctx, "container-defaults"),
             spec=cast(
@@ -385,18 +401,22 @@ class Workspace(pulumi.ComponentResource):
 
     def _scope_external_secrets(
         self, after: Sequence[pulumi.Resource], database_secret_arns: Sequence[pulumi.Output[str]]
-    ) -> None:
+    ) -> list[pulumi.Resource]:
         ctx = self._ctx
         prefix, store = ctx.names.secret(""), SECRET_STORE
         scope = pulumi.Output.all(*database_secret_arns).apply(
             lambda arns: external_secret_policy_spec(prefix, store, sorted(str(a) for a in arns))
         )
-        self._admission_policy(naming.EXTERNAL_SECRETS_SCOPE, "external-secrets-policy", scope, after)
-        self._admission_policy(naming.PUSH_SECRETS_DENIED, "push-secrets-policy", push_secret_policy_spec(), after)
+        return [
+            *self._admission_policy(naming.EXTERNAL_SECRETS_SCOPE, "external-secrets-policy", scope, after),
+            *self._admission_policy(
+                naming.PUSH_SECRETS_DENIED, "push-secrets-policy", push_secret_policy_spec(), after
+            ),
+        ]
 
     def _admission_policy(
         self, suffix: str, logical: str, spec: pulumi.Input[dict[str, Any]], after: Sequence[pulumi.Resource]
-    ) -> None:
+    ) -> list[pulumi.Resource]:
         """A ValidatingAdmissionPolicy bound (Deny) to this project's namespace only."""
         ctx = self._ctx
         policy_name = ctx.names.admission_policy(suffix)
@@ -406,7 +426,7 @@ class Workspace(pulumi.ComponentResource):
             spec=cast(k8s.admissionregistration.v1.ValidatingAdmissionPolicySpecArgsDict, spec),
             opts=ctx.k8s_opts(self),
         )
-        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+        binding = k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
             f"{self._name_prefix}-{logical}-binding",
             metadata=metadata(ctx, policy_name, component="secrets", namespaced=False),
             spec=cast(
@@ -421,14 +441,16 @@ class Workspace(pulumi.ComponentResource):
             ),
             opts=ctx.k8s_opts(self, depends_on=[policy, *after]),
         )
+        return [policy, binding]
 
     def _access(
         self, spec: ProjectSpec, role_dependencies: Sequence[pulumi.Resource], after: Sequence[pulumi.Resource]
-    ) -> None:
+    ) -> list[pulumi.Resource]:
         ctx = self._ctx
+        made: list[pulumi.Resource] = []
         for persona in personas_with_roles(spec):
             group = ctx.names.kubernetes_group(persona)
-            aws.eks.AccessEntry(
+            entry = aws.eks.AccessEntry(
                 f"{self._name_prefix}-access-{persona}",
                 cluster_name=ctx.platform.cluster_name,
                 principal_arn=ctx.names.role_arn(persona),
@@ -436,7 +458,7 @@ class Workspace(pulumi.ComponentResource):
                 type="STANDARD",
                 opts=ctx.aws_opts(self, depends_on=role_dependencies),
             )
-            k8s.rbac.v1.RoleBinding(
+            binding = k8s.rbac.v1.RoleBinding(
                 f"{self._name_prefix}-rb-{persona}",
                 metadata=metadata(ctx, f"mlrig-{persona}", component="access", labels={"mlrig.io/persona": persona}),
                 role_ref=cast(
@@ -453,3 +475,5 @@ class Workspace(pulumi.ComponentResource):
                 ),
                 opts=ctx.k8s_opts(self, depends_on=after),
             )
+            made += [entry, binding]
+        return made

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import shutil
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,39 @@ def named(plan: StackPlan, kind: str, name: str) -> dict[str, Any]:
 
 def templates_of(workflow_template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {t["name"]: t for t in workflow_template["spec"]["templates"]}
+
+
+class Graph:
+    """A plan's dependency graph: Pulumi creates a resource after everything it depends on
+    (its `dependencies` and its parent) and deletes it before them."""
+
+    def __init__(self, plan: Any) -> None:
+        self.by_urn = {r["urn"]: r for r in plan.resources}
+        self.edges = {
+            r["urn"]: set(r["options"].get("dependencies") or ()) | ({r["parent"]} if r.get("parent") else set())
+            for r in plan.resources
+        }
+
+    @cache  # noqa: B019 (one graph per test)
+    def depends_on(self, urn: str) -> frozenset[str]:
+        """Everything `urn` depends on, transitively: all of it is deleted after `urn`."""
+        seen: set[str] = set()
+        stack = list(self.edges.get(urn, ()))
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            stack.extend(self.edges.get(current, ()))
+        return frozenset(seen)
+
+    def kind(self, kind: str) -> list[dict[str, Any]]:
+        return [
+            r for r in self.by_urn.values() if r["type"].startswith("kubernetes:") and r["type"].endswith(f":{kind}")
+        ]
+
+    def deleted_before(self, first: dict[str, Any], then: dict[str, Any]) -> bool:
+        return then["urn"] in self.depends_on(first["urn"])
 
 
 def load_bundle(name: str) -> dict[str, Any]:

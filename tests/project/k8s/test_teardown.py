@@ -12,42 +12,13 @@ each while something uses it)."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import pytest
 
+from .conftest import Graph
+
 PLANS = [("rag-assistant", "prod"), ("rag-assistant", "dev"), ("fraud-detection", "dev")]
-
-
-class Graph:
-    def __init__(self, plan: Any) -> None:
-        self.by_urn = {r["urn"]: r for r in plan.resources}
-        self.edges = {
-            r["urn"]: set(r["options"].get("dependencies") or ()) | ({r["parent"]} if r.get("parent") else set())
-            for r in plan.resources
-        }
-
-    @cache  # noqa: B019 (one graph per test)
-    def depends_on(self, urn: str) -> frozenset[str]:
-        """Everything `urn` depends on, transitively: all of it is deleted after `urn`."""
-        seen: set[str] = set()
-        stack = list(self.edges.get(urn, ()))
-        while stack:
-            current = stack.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            stack.extend(self.edges.get(current, ()))
-        return frozenset(seen)
-
-    def kind(self, kind: str) -> list[dict[str, Any]]:
-        return [
-            r for r in self.by_urn.values() if r["type"].startswith("kubernetes:") and r["type"].endswith(f":{kind}")
-        ]
-
-    def deleted_before(self, first: dict[str, Any], then: dict[str, Any]) -> bool:
-        return then["urn"] in self.depends_on(first["urn"])
 
 
 def pools_of(resource: dict[str, Any]) -> set[str]:
