@@ -48,3 +48,9 @@ def test_retraining_on_drift_needs_a_training_pipeline():
 def test_a_vector_index_refresh_needs_a_vector_database():
     result = check_project({}, base="rag", deletions=("spec.llm.vectorDatabase",))
     assert only(result, "vector_refresh_needs_database").path == "spec.pipelines.index-docs.type"
+
+
+def test_a_gateway_without_providers_is_rejected():
+    result = check_project({"spec.llm.gateway.providers": []}, base="rag", deletions=("spec.llm.gateway.limits",))
+    assert only(result, "gateway_has_providers").path == "spec.llm.gateway.providers"
+    assert check_project({}, base="rag").valid

@@ -51,3 +51,16 @@ def vector_refresh_needs_database(view: ProjectView) -> Iterator[Finding]:
         yield Finding(
             ("spec", "pipelines", refreshes[0], "type"), "a vector-index-refresh pipeline needs `llm.vectorDatabase`"
         )
+
+
+@project_rule
+def gateway_has_providers(view: ProjectView) -> Iterator[Finding]:
+    """A gateway without providers routes nowhere, and gets no workload role (its spend logs
+    would have no credentials): it is a mistake, not a configuration."""
+    gateway = view.spec.llm.gateway
+    if gateway is not None and not gateway.providers:
+        yield Finding(
+            ("spec", "llm", "gateway", "providers"),
+            "the gateway has no `providers`, so it routes nowhere: name at least one (such as openai), "
+            "or remove `llm.gateway`",
+        )
