@@ -329,6 +329,8 @@ def serves_on_pools(ctx: ProjectContext) -> bool:
 
 
 def serving_priority_class(ctx: ProjectContext, endpoint: Endpoint) -> str | None:
-    if not serves_on_pools(ctx) or find_pool(ctx, endpoint.pool) is None:
+    # An endpoint on a pool is what makes `serves_on_pools` true; asking it per endpoint would
+    # scan every endpoint for each one.
+    if not addons_of(ctx).kserve.enabled or find_pool(ctx, endpoint.pool) is None:
         return None
     return ctx.names.priority_class("serving")
