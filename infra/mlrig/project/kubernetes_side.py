@@ -33,9 +33,10 @@ def build_kubernetes_side(
 
     `handoff` is what they read from the AWS side (the project key, the databases) and what they
     wait for there: the persona roles the access entries name, and what pods need before they
-    start (`handoff.prerequisites`). Each object waits for the shared resources and for its own
-    workload's identity and service account only, so the dependencies of one object stay the same
-    however many pipelines and endpoints the project has. `image_tag` is the tag of the project's
+    start (`handoff.prerequisites`). Each object waits for the shared resources, for its own
+    workload's identity and service account, and for the pools, queue and image repository its
+    pods use only, so the dependencies of one object stay the same however many pipelines,
+    endpoints, pools and registries the project has. `image_tag` is the tag of the project's
     images (the stack setting `mlrig:imageTag`, set by CI to the image it built).
     """
     addons = addons_of(ctx)
@@ -49,15 +50,15 @@ def build_kubernetes_side(
         opts=opts,
     )
     needs = handoff.prerequisites.plus(workspace.prerequisites)
-    # What workloads on the pools wait for, and what a teardown deletes only after them: the
-    # NodePools (so the nodes drain empty before Karpenter removes them) and the queue.
-    capacity: list[pulumi.Resource] = []
+    # What workloads on the pools wait for, and what a teardown deletes only after them: each
+    # pool's NodePools and EC2NodeClass (so its nodes drain empty before Karpenter removes them)
+    # and the queue. Each object waits for the pools it runs on only.
+    by_pool: dict[str, list[pulumi.Resource]] = {}
     if addons.karpenter.enabled and ctx.env.spec.compute.pools:
         pools = ComputePools(f"{prefix}-pools", ctx, depends_on=workspace.foundation, opts=opts)
-        capacity += pools.resources
+        by_pool = pools.by_pool
     queues = Queues(f"{prefix}-queues", ctx, depends_on=workspace.foundation, opts=opts)
-    capacity += queues.resources
-    on_capacity = needs.with_shared(capacity)
+    on_capacity = needs.with_capacity(by_pool, queues.queued, queues.serving_priority)
     TrackingServer(f"{prefix}-tracking", ctx, handoff.tracking_database, depends_on=needs.of("tracking"), opts=opts)
     if addons.argo_workflows.enabled and ctx.env.spec.pipelines:
         Pipelines(

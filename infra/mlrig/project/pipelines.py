@@ -43,8 +43,8 @@ from .kube import (
     metadata,
     restricted_container_security,
 )
-from .pools import efa_per_pod, find_pool, scheduling
-from .queues import gang, step_labels
+from .pools import efa_per_pod, find_pool, pools_selected, scheduling
+from .queues import QUEUE_LABEL, gang, step_labels
 from .tracking import DatabaseConnection
 from .tracking_server import tracking_uri
 
@@ -455,6 +455,11 @@ def workflow_spec(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str
     }
 
 
+def is_queued(spec: dict[str, Any]) -> bool:
+    """Some step of the workflow `spec` is admitted through the project's queue."""
+    return any(QUEUE_LABEL in (t.get("metadata") or {}).get("labels", {}) for t in spec["templates"])
+
+
 def cron_spec(ctx: ProjectContext, name: str, schedule: str) -> dict[str, Any]:
     return {
         "schedule": schedule,
@@ -483,7 +488,8 @@ class Pipelines(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`needs`: what the templates wait for; each pipeline's template waits for its own
-        workload's identity and service account, never the other pipelines'."""
+        workload's identity and service account, never the other pipelines', and for the pools
+        its steps run on and its image's repository, never the others'."""
         super().__init__("mlrig:project:Pipelines", name, None, opts)
         self._ctx = ctx
         self._name = name
@@ -500,6 +506,12 @@ class Pipelines(pulumi.ComponentResource):
                 continue
             image = ctx.names.image(pipeline.image, image_tag)
             reads = [vector_secret] if vector_secret is not None and pipeline.type == "vector-index-refresh" else []
+            workflow = workflow_spec(ctx, pipeline_name, pipeline, image)
+            # Only the pools its steps run on (light steps run on the general nodes), the queue
+            # if they are queued, and the repository of its image.
+            placed = needs.placed(
+                pools=pools_selected(workflow), registries=[pipeline.image], queued=is_queued(workflow)
+            )
             template = k8s.apiextensions.CustomResource(
                 f"{name}-{pipeline_name}-template",
                 api_version=ARGO_API,
@@ -507,8 +519,8 @@ class Pipelines(pulumi.ComponentResource):
                 metadata=metadata(
                     ctx, pipeline_name, component="pipeline", labels={"mlrig.io/pipeline": pipeline_name}
                 ),
-                spec=workflow_spec(ctx, pipeline_name, pipeline, image),
-                opts=ctx.k8s_opts(self, depends_on=[*needs.of(pipeline_name), *reads]),
+                spec=workflow,
+                opts=ctx.k8s_opts(self, depends_on=[*needs.of(pipeline_name), *placed, *reads]),
             )
             if pipeline.schedule:
                 k8s.apiextensions.CustomResource(

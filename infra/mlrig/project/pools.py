@@ -214,6 +214,23 @@ def node_selector_for(pool: ComputePool, owner: str) -> dict[str, str]:
     return pool_labels(pool, owner)
 
 
+def pools_selected(spec: Any) -> list[str]:
+    """The pools the pods of an object's `spec` select (`mlrig.io/pool` in a `nodeSelector`), in
+    order: what the object waits for, and what outlives it on teardown."""
+    found: dict[str, None] = {}
+    stack = [spec]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            selector = value.get("nodeSelector")
+            if isinstance(selector, dict) and isinstance(selector.get(POOL_LABEL), str):
+                found[selector[POOL_LABEL]] = None
+            stack.extend(reversed(list(value.values())))
+        elif isinstance(value, list):
+            stack.extend(reversed(value))
+    return list(found)
+
+
 def find_pool(ctx: ProjectContext, name: str | None) -> ComputePool | None:
     if name is None:
         return None
@@ -394,10 +411,12 @@ def node_pool_names(ctx: ProjectContext, pool: ComputePool) -> list[str]:
 
 class ComputePools(pulumi.ComponentResource):
     """Each `spec.compute.pools` entry as NodePool(s) + EC2NodeClass (and warm placeholders, the
-    EFA security group, the placement group). `resources` lists what workloads must depend on so
-    that a teardown deletes them first (see the module docstring)."""
+    EFA security group, the placement group). `by_pool[pool]` lists what the workloads on the pool
+    must depend on so that a teardown deletes them first (its EC2NodeClass and NodePools, see the
+    module docstring); `resources` all of them."""
 
     resources: list[pulumi.Resource]
+    by_pool: dict[str, list[pulumi.Resource]]
 
     def __init__(
         self,
@@ -411,6 +430,7 @@ class ComputePools(pulumi.ComponentResource):
         self._ctx = ctx
         self._name = name
         self.resources = []
+        self.by_pool = {}
         owner = ctx.names.namespace
         pools = ctx.env.spec.compute.pools
         warm = [p for p in pools if p.min > 0]
@@ -438,6 +458,7 @@ class ComputePools(pulumi.ComponentResource):
                 spec=node_class_spec(ctx, pool, network.id if network is not None else None),
                 opts=ctx.k8s_opts(self, depends_on=[r for r in (network, placement) if r is not None]),
             )
+            mine: list[pulumi.Resource] = [node_class]
             for node_pool_name, capacity in zip(node_pool_names(ctx, pool), capacity_types(pool), strict=True):
                 suffix = "" if node_pool_name == node_class_name else "-fallback"
                 node_pool = k8s.apiextensions.CustomResource(
@@ -448,14 +469,16 @@ class ComputePools(pulumi.ComponentResource):
                     spec=node_pool_spec(pool, ctx.env.spec, owner, node_class_name, capacity),
                     opts=ctx.k8s_opts(self, depends_on=[node_class]),
                 )
+                mine.append(node_pool)
                 self.resources.append(node_pool)
+            self.by_pool[pool.name] = mine
             if pool.min > 0:
                 k8s.apps.v1.Deployment(
                     f"{name}-{pool.name}-warm",
                     metadata=metadata(ctx, f"warm-{pool.name}", component="compute"),
                     spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, placeholder_deployment(ctx, pool, priority_class)),
-                    # Deleted before the NodePools on teardown, like every workload on the pool.
-                    opts=ctx.k8s_opts(self, depends_on=[*depends_on, *self.resources]),
+                    # Deleted before the pool's NodePools on teardown, like every workload on the pool.
+                    opts=ctx.k8s_opts(self, depends_on=[*depends_on, *mine]),
                 )
         self.register_outputs({"pools": [p.name for p in pools]})
 

@@ -229,9 +229,13 @@ def k8s_version() -> str:
 
 class Queues(pulumi.ComponentResource):
     """ResourceFlavors, ClusterQueue, LocalQueue and priority classes of one project environment.
-    `resources` are what queued workloads depend on (deleted after them on teardown)."""
+    `queued` is what queued pipeline steps depend on (the LocalQueue and the workload priority
+    classes, deleted after them on teardown), `serving_priority` what endpoint replicas on the
+    project's pools depend on; `resources` both."""
 
     resources: list[pulumi.Resource]
+    queued: list[pulumi.Resource]
+    serving_priority: list[pulumi.Resource]
 
     def __init__(
         self,
@@ -246,7 +250,8 @@ class Queues(pulumi.ComponentResource):
         owner = names.namespace
         spec = ctx.env.spec
         after = list(depends_on)
-        self.resources = []
+        self.queued = []
+        self.serving_priority = []
         if queueing_active(ctx):
             flavors: list[pulumi.Resource] = []
             for pool in spec.compute.pools:
@@ -285,7 +290,7 @@ class Queues(pulumi.ComponentResource):
             )
             priorities = spec.compute.queueing.priorities
             for kind, value in (("training", priorities.training), (BATCH_PRIORITY, priorities.batch_inference)):
-                self.resources.append(
+                self.queued.append(
                     WorkloadPriorityClass(
                         f"{name}-priority-{kind}",
                         metadata=metadata(
@@ -296,9 +301,9 @@ class Queues(pulumi.ComponentResource):
                         opts=ctx.k8s_opts(self),
                     )
                 )
-            self.resources.append(local_queue)
+            self.queued.append(local_queue)
         if serves_on_pools(ctx):
-            self.resources.append(
+            self.serving_priority.append(
                 k8s.scheduling.v1.PriorityClass(
                     f"{name}-priority-serving",
                     metadata=metadata(ctx, names.priority_class("serving"), component="serving", namespaced=False),
@@ -309,6 +314,7 @@ class Queues(pulumi.ComponentResource):
                     opts=ctx.k8s_opts(self),
                 )
             )
+        self.resources = [*self.queued, *self.serving_priority]
         self.register_outputs({"clusterQueue": names.cluster_queue() if queueing_active(ctx) else ""})
 
     def _flavor(self, ctx: ProjectContext, resource_name: str, flavor: str, spec: dict[str, Any]) -> pulumi.Resource:

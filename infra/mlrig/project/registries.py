@@ -8,7 +8,7 @@ another account. Nodes pull (kubelet uses the node role, not the pod's identity)
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -79,7 +79,11 @@ def repository_policy_statements(ctx: ProjectContext) -> list[dict[str, Any]]:
 
 
 class Registries(pulumi.ComponentResource):
+    """One ECR repository per registry. `pulled_from[registry]`: what a pod pulling the registry's
+    images waits for (the repository, its lifecycle policy and the policy that lets nodes pull)."""
+
     repositories: dict[str, aws.ecr.Repository]
+    pulled_from: dict[str, tuple[pulumi.Resource, ...]]
 
     def __init__(
         self,
@@ -91,12 +95,14 @@ class Registries(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlrig:project:Registries", name, None, opts)
         self._ctx = ctx
-        self.repositories = {
+        self.pulled_from = {
             registry: self._repository(registry, identity, key_arn) for registry in ctx.env.spec.registries
         }
+        self.repositories = {registry: cast(aws.ecr.Repository, rs[0]) for registry, rs in self.pulled_from.items()}
         self.register_outputs({"repositoryUrls": {r: repo.repository_url for r, repo in self.repositories.items()}})
 
-    def _repository(self, registry: str, identity: Identity, key_arn: pulumi.Input[str]) -> aws.ecr.Repository:
+    def _repository(self, registry: str, identity: Identity, key_arn: pulumi.Input[str]) -> tuple[pulumi.Resource, ...]:
+        """The repository, then its lifecycle policy and repository policy."""
         ctx = self._ctx
         logical = f"{ctx.names.prefix}-{registry}"
         repository = aws.ecr.Repository(
@@ -110,16 +116,16 @@ class Registries(pulumi.ComponentResource):
             force_delete=False,
             opts=ctx.aws_opts(self, stateful=True),
         )
-        aws.ecr.LifecyclePolicy(
+        lifecycle = aws.ecr.LifecyclePolicy(
             f"{logical}-lifecycle",
             repository=repository.name,
             policy=lifecycle_policy(ctx.env.spec.registry),
             opts=ctx.aws_opts(self, stateful=True),
         )
-        aws.ecr.RepositoryPolicy(
+        policy = aws.ecr.RepositoryPolicy(
             f"{logical}-policy",
             repository=repository.name,
             policy=policy_document(repository_policy_statements(ctx)),
             opts=ctx.aws_opts(self, stateful=True, depends_on=[identity.ci_deployer]),
         )
-        return repository
+        return repository, lifecycle, policy

@@ -67,7 +67,7 @@ from .kube import (
 )
 from .monitoring_rules import ISVC_LABEL, REQUEST_DURATION_METRIC, prometheus_url
 from .pipelines import DEFAULT_IMAGE_TAG, model_hub_uri
-from .pools import PAUSE_IMAGE, find_pool, scheduling
+from .pools import PAUSE_IMAGE, find_pool, pools_selected, scheduling
 from .queues import serving_priority_class
 
 KSERVE_API = "serving.kserve.io/v1beta1"
@@ -455,6 +455,26 @@ def serving_image(ctx: ProjectContext, endpoint: Endpoint, image_tag: str) -> st
     return None
 
 
+def registry_of(endpoint: Endpoint) -> str | None:
+    """The project registry a replica pulls its image from (custom runtime only; the built-in
+    runtimes' images are KServe's)."""
+    return endpoint.image if endpoint.runtime == "custom" else None
+
+
+def prepull_registries(ctx: ProjectContext) -> dict[str, list[str]]:
+    """The project registries each GPU pool's pre-pull pods pull from (see `prepull_images`)."""
+    found: dict[str, list[str]] = {}
+    for endpoint in ctx.env.spec.serving.endpoints:
+        pool = find_pool(ctx, endpoint.pool)
+        registry = registry_of(endpoint)
+        if pool is None or pool.gpu is None or not endpoint.startup.pre_pull or registry is None:
+            continue
+        registries = found.setdefault(pool.name, [])
+        if registry not in registries:
+            registries.append(registry)
+    return found
+
+
 def prepull_images(ctx: ProjectContext, image_tag: str) -> dict[str, list[str]]:
     """Images to pre-pull, by GPU pool."""
     found: dict[str, list[str]] = {}
@@ -523,7 +543,9 @@ class Serving(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`needs`: what the objects wait for; the model servers and the inference logger run as
-        the `serving` workload, the pre-pull pods as nobody (they only pull images)."""
+        the `serving` workload, the pre-pull pods as nobody (they only pull images). Each
+        endpoint's objects wait besides for its own pool and image repository only, never the
+        other endpoints'."""
         super().__init__("mlrig:project:Serving", name, None, opts)
         endpoints = ctx.env.spec.serving.endpoints
         after = needs.of("serving")
@@ -532,12 +554,14 @@ class Serving(pulumi.ComponentResource):
         cached = [e for e in endpoints if mounts_model_hub(ctx, e)]
         if cached:
             after = [*after, self._model_cache(name, ctx, cached, after)]
+        pulled = prepull_registries(ctx)
         for pool_name, images in prepull_images(ctx, image_tag).items():
+            placed = needs.placed(pools=[pool_name], registries=pulled.get(pool_name, ()))
             k8s.apps.v1.DaemonSet(
                 f"{name}-{pool_name}-prepull",
                 metadata=metadata(ctx, f"prepull-{pool_name}", component="serving"),
                 spec=cast(k8s.apps.v1.DaemonSetSpecArgsDict, prepull_daemonset(ctx, pool_name, images)),
-                opts=ctx.k8s_opts(self, depends_on=list(needs.shared)),
+                opts=ctx.k8s_opts(self, depends_on=[*needs.shared, *placed]),
             )
         for endpoint in endpoints:
             if endpoint.runtime == "custom" and endpoint.image is None:
@@ -545,7 +569,15 @@ class Serving(pulumi.ComponentResource):
                     f"endpoint {endpoint.name!r} needs an image (the project has no registries); skipped", self
                 )
                 continue
-            for isvc_name, isvc_spec in inference_services(ctx, endpoint, image_tag).items():
+            services = inference_services(ctx, endpoint, image_tag)
+            # The endpoint's own pool (and the serving priority class there) and repository.
+            placed = needs.placed(
+                pools=pools_selected(services),
+                registries=[registry_of(endpoint)],
+                serving_priority=serving_priority_class(ctx, endpoint) is not None,
+            )
+            mine = [*after, *placed]
+            for isvc_name, isvc_spec in services.items():
                 k8s.apiextensions.CustomResource(
                     f"{name}-{isvc_name}",
                     api_version=KSERVE_API,
@@ -562,7 +594,7 @@ class Serving(pulumi.ComponentResource):
                     ),
                     spec=isvc_spec,
                     opts=pulumi.ResourceOptions.merge(
-                        ctx.k8s_opts(self, depends_on=after), pulumi.ResourceOptions(ignore_changes=STORAGE_URI_PATHS)
+                        ctx.k8s_opts(self, depends_on=mine), pulumi.ResourceOptions(ignore_changes=STORAGE_URI_PATHS)
                     ),
                 )
             if endpoint.rollout.strategy in SPLIT_VARIANTS:
@@ -574,7 +606,7 @@ class Serving(pulumi.ComponentResource):
                         ctx, endpoint.name, component="serving", labels={"mlrig.io/endpoint": endpoint.name}
                     ),
                     spec=split_graph_spec(endpoint),
-                    opts=ctx.k8s_opts(self, depends_on=after),
+                    opts=ctx.k8s_opts(self, depends_on=mine),
                 )
         self.register_outputs({"endpoints": [e.name for e in endpoints]})
 

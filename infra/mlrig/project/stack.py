@@ -147,7 +147,7 @@ def deploy_project(project: Project, environment: ProjectEnvironment, settings: 
         vector_database=llm.vector_connection,
         access_roles=[*identity.access_roles, *access.access_role_policies],
         prerequisites=pod_prerequisites(
-            ctx, identity, access, [storage, registries, tracking, llm, *alarms.route_secrets.values()]
+            ctx, identity, access, [storage, tracking, llm, *alarms.route_secrets.values()], registries
         ),
     )
     build_kubernetes_side(ctx, root, handoff, image_tag=settings.image_tag)
@@ -160,18 +160,23 @@ def deploy_project(project: Project, environment: ProjectEnvironment, settings: 
 
 
 def pod_prerequisites(
-    ctx: ProjectContext, identity: Identity, access: AccessPolicies, shared: Sequence[pulumi.Resource]
+    ctx: ProjectContext,
+    identity: Identity,
+    access: AccessPolicies,
+    shared: Sequence[pulumi.Resource],
+    registries: Registries,
 ) -> Prerequisites:
     """What the project's pods need in AWS before they start. `shared` are the components whose
-    size does not grow with the pipelines and endpoints (the key and buckets, the registries,
-    the databases, the LLM services, the alert routes' secrets); each workload needs its own
-    identity besides, never the other workloads'."""
+    size does not grow with the project (the key and buckets, the databases, the LLM services, the
+    alert routes' secrets); each workload needs its own identity besides, never the other
+    workloads', and pulls from the repository of its own registry, never the others' (up to 50)."""
     return Prerequisites(
         shared=tuple(shared),
         by_workload={
             workload: (*identity.workload_dependencies(workload), *access.workload_dependencies(workload))
             for workload in ctx.workloads()
         },
+        by_registry=dict(registries.pulled_from),
     )
 
 

@@ -6,7 +6,10 @@ A pod that starts before the Pod Identity association of its service account get
 credentials, and one whose Secret is not synced yet does not start: so every object that runs
 pods waits for its workload's identity and for the sources of the secrets it reads. And no object
 waits for the identities of every workload: then each of the project's n objects would depend on
-n resources, and a big project's plan and state would grow with n².
+n resources, and a big project's plan and state would grow with n². Likewise an object waits for
+the pools its pods are scheduled to and the repositories its images come from, not for every
+pool and registry of the project (up to 50 of each); on teardown it still goes before the
+NodePools of its own pools, so their nodes drain empty.
 """
 
 from __future__ import annotations
@@ -197,3 +200,143 @@ def test_dependencies_per_cluster_object_do_not_grow_with_the_pipelines_and_endp
     # Each added resource brings at most as many dependencies as the worst object already had:
     # the state grows linearly with the project.
     assert many_total - few_total <= added * few_worst
+
+
+# --- only the capacity and the image repository the pods use -----------------------------------
+
+POOL_LABEL = "mlrig.io/pool"
+REPOSITORY = "aws:ecr/repository:Repository"
+# Objects whose spec describes the pods they run (their node selector and images).
+PODS = ("WorkflowTemplate", "InferenceService", "Deployment", "StatefulSet", "DaemonSet")
+
+
+def pools_scheduled(resource: dict[str, Any]) -> set[str]:
+    """The pools the object's pods are scheduled to: `mlrig.io/pool` in a node selector or in a
+    required node affinity."""
+    found: set[str] = set()
+    for key, value in walk(resource["inputs"].get("spec") or {}):
+        if key == "nodeSelector" and isinstance(value, dict) and POOL_LABEL in value:
+            found.add(str(value[POOL_LABEL]))
+        elif key == "matchExpressions" and isinstance(value, list):
+            for expression in value:
+                if expression.get("key") == POOL_LABEL and expression.get("operator") == "In":
+                    found |= {str(v) for v in expression.get("values") or ()}
+    return found
+
+
+def images_of(resource: dict[str, Any]) -> set[str]:
+    return {str(v) for k, v in walk(resource["inputs"].get("spec") or {}) if k == "image" and isinstance(v, str)}
+
+
+def capacity_of(plan: Any, pool: str) -> list[dict[str, Any]]:
+    """A pool's NodePools (the fallback one too) and the EC2NodeClass they launch nodes of."""
+    node_pools = [
+        p
+        for p in kubernetes(plan, "NodePool")
+        if p["inputs"]["spec"]["template"]["metadata"]["labels"][POOL_LABEL] == pool
+    ]
+    class_names = {p["inputs"]["spec"]["template"]["spec"]["nodeClassRef"]["name"] for p in node_pools}
+    classes = [c for c in kubernetes(plan, "EC2NodeClass") if c["inputs"]["metadata"]["name"] in class_names]
+    assert node_pools and len(classes) == len(class_names), pool
+    return node_pools + classes
+
+
+def repositories_pulled(plan: Any, resource: dict[str, Any]) -> list[dict[str, Any]]:
+    """The project's ECR repositories the object's images come from."""
+    images = images_of(resource)
+    return [
+        r
+        for r in plan.of_type(REPOSITORY)
+        if any(image.rsplit(":", 1)[0] == r["outputs"]["repositoryUrl"] for image in images)
+    ]
+
+
+def capacity_and_repositories(plan: Any) -> dict[str, set[str]]:
+    """URN -> pool / repository name, for every NodePool, EC2NodeClass and repository."""
+    owner: dict[str, set[str]] = {}
+    pools = {p["inputs"]["spec"]["template"]["metadata"]["labels"][POOL_LABEL] for p in kubernetes(plan, "NodePool")}
+    for pool in pools:
+        for resource in capacity_of(plan, pool):
+            owner.setdefault(resource["urn"], set()).add(f"pool {pool}")
+    for repository in plan.of_type(REPOSITORY):
+        owner.setdefault(repository["urn"], set()).add(f"repository {repository['inputs']['name']}")
+    return owner
+
+
+def assert_waits_for_what_its_pods_use(plan: Any) -> int:
+    """Every object that runs pods waits for the NodePools and EC2NodeClass of each pool its pods
+    are scheduled to and for each repository its images come from, and for no other pool or
+    repository (directly or through what it waits for). Returns how many objects it checked."""
+    graph = Graph(plan)
+    owners = capacity_and_repositories(plan)
+    checked = 0
+    for resource in kubernetes(plan):
+        if resource["inputs"].get("kind") not in PODS:
+            continue
+        pools = pools_scheduled(resource)
+        repositories = repositories_pulled(plan, resource)
+        needed = [c for pool in sorted(pools) for c in capacity_of(plan, pool)] + repositories
+        assert missing(graph, resource, needed) == [], resource["name"]
+        expected = {f"pool {p}" for p in pools} | {f"repository {r['inputs']['name']}" for r in repositories}
+        awaited = set().union(*(owners[u] for u in graph.depends_on(resource["urn"]) if u in owners))
+        assert awaited == expected, resource["name"]
+        checked += 1
+    return checked
+
+
+@pytest.mark.parametrize(("project", "environment"), PLANS)
+def test_pods_wait_for_their_own_pools_and_repositories_only(project_plan, project, environment):
+    plan = project_plan(project, environment)
+    assert assert_waits_for_what_its_pods_use(plan)
+    templates = kubernetes(plan, "WorkflowTemplate")
+    assert any(pools_scheduled(t) for t in templates) or not kubernetes(plan, "NodePool")
+    assert all(repositories_pulled(plan, t) for t in templates)
+
+
+EXTRA = 6
+
+
+def spread(document: dict[str, Any]) -> None:
+    """rag-assistant with 6 more CPU pools and registries, a training pipeline and a custom
+    endpoint on each (pool i, registry i)."""
+    spec = document["spec"]
+    spec["registries"] += [f"r{i}" for i in range(EXTRA)]
+    spec["compute"]["pools"] += [
+        {"name": f"cpu-{i}", "instanceTypes": ["m6i.xlarge"], "capacity": "spot", "max": 2} for i in range(EXTRA)
+    ]
+    for i in range(EXTRA):
+        spec["pipelines"][f"train-{i}"] = {"type": "training", "image": f"r{i}", "pool": f"cpu-{i}"}
+        spec["serving"]["endpoints"].append(
+            {"name": f"api-{i}", "image": f"r{i}", "pool": f"cpu-{i}", "resources": {"cpu": "1", "memory": "2Gi"}}
+        )
+
+
+def test_with_many_pools_and_registries_each_object_waits_for_its_own(plan_variant):
+    plan = plan_variant("rag-assistant", spread, "prod")
+    assert assert_waits_for_what_its_pods_use(plan) > 2 * EXTRA
+    by_name = {r["inputs"]["metadata"]["name"]: r for r in kubernetes(plan)}
+    for i in range(EXTRA):
+        # The spread really put each pipeline on its own pool and registry.
+        template = by_name[f"train-{i}"]
+        assert pools_scheduled(template) == {f"cpu-{i}"}
+        (repository,) = repositories_pulled(plan, template)
+        assert repository["name"].endswith(f"-r{i}")
+    graph = Graph(plan)
+    owners = capacity_and_repositories(plan)
+    for graph_object in kubernetes(plan, "InferenceGraph"):
+        endpoint = graph_object["inputs"]["metadata"]["labels"]["mlrig.io/endpoint"]
+        services = [
+            s
+            for s in kubernetes(plan, "InferenceService")
+            if s["inputs"]["metadata"]["labels"]["mlrig.io/endpoint"] == endpoint
+        ]
+        pools = set().union(*(pools_scheduled(s) for s in services))
+        awaited = {o for u in graph.depends_on(graph_object["urn"]) for o in owners.get(u, ()) if o.startswith("pool")}
+        # An A-B graph waits for the pool of its endpoint's variants only.
+        assert awaited == {f"pool {p}" for p in pools}, graph_object["name"]
+
+
+def test_dependencies_per_cluster_object_do_not_grow_with_the_pools_and_registries(plan_variant):
+    few, many = plan_variant("rag-assistant", None, "prod"), plan_variant("rag-assistant", spread, "prod")
+    assert len(kubernetes(many, "NodePool")) >= len(kubernetes(few, "NodePool")) + EXTRA
+    assert dependency_counts(many)[0] == dependency_counts(few)[0]
