@@ -43,7 +43,7 @@ image, the weights and the engine's warm-up.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import pulumi
@@ -463,29 +463,25 @@ def registry_of(endpoint: Endpoint) -> str | None:
 
 def prepull_registries(ctx: ProjectContext) -> dict[str, list[str]]:
     """The project registries each GPU pool's pre-pull pods pull from (see `prepull_images`)."""
-    found: dict[str, list[str]] = {}
-    for endpoint in ctx.env.spec.serving.endpoints:
-        pool = find_pool(ctx, endpoint.pool)
-        registry = registry_of(endpoint)
-        if pool is None or pool.gpu is None or not endpoint.startup.pre_pull or registry is None:
-            continue
-        registries = found.setdefault(pool.name, [])
-        if registry not in registries:
-            registries.append(registry)
-    return found
+    return _prepulled_by_pool(ctx, registry_of)
 
 
 def prepull_images(ctx: ProjectContext, image_tag: str) -> dict[str, list[str]]:
     """Images to pre-pull, by GPU pool."""
+    return _prepulled_by_pool(ctx, lambda endpoint: serving_image(ctx, endpoint, image_tag))
+
+
+def _prepulled_by_pool(ctx: ProjectContext, value_of: Callable[[Endpoint], str | None]) -> dict[str, list[str]]:
+    """`value_of` each endpoint that pre-pulls onto a GPU pool, by pool, without repeats, in order."""
     found: dict[str, list[str]] = {}
     for endpoint in ctx.env.spec.serving.endpoints:
         pool = find_pool(ctx, endpoint.pool)
-        image = serving_image(ctx, endpoint, image_tag)
-        if pool is None or pool.gpu is None or not endpoint.startup.pre_pull or image is None:
+        value = value_of(endpoint)
+        if pool is None or pool.gpu is None or not endpoint.startup.pre_pull or value is None:
             continue
-        images = found.setdefault(pool.name, [])
-        if image not in images:
-            images.append(image)
+        values = found.setdefault(pool.name, [])
+        if value not in values:
+            values.append(value)
     return found
 
 

@@ -241,16 +241,7 @@ def _derive_workloads(view: ProjectView) -> Iterator[_Workload]:
 
 
 def _offer(view: ProjectView, facts: InstanceFacts, *, prepull: bool = False) -> Allocatable:
-    monitoring, device_plugin, dcgm_exporter, efa_device_plugin, mountpoint_s3 = _addons(view)
-    return _node_offer(
-        facts,
-        prepull,
-        monitoring=monitoring,
-        device_plugin=device_plugin,
-        dcgm_exporter=dcgm_exporter,
-        efa_device_plugin=efa_device_plugin,
-        mountpoint_s3=mountpoint_s3,
-    )
+    return _node_offer(facts, prepull, _addons(view))
 
 
 def _addons(view: ProjectView) -> tuple[bool, bool, bool, bool, bool]:
@@ -272,18 +263,10 @@ def _addons(view: ProjectView) -> tuple[bool, bool, bool, bool, bool]:
 
 
 @cache
-def _node_offer(
-    facts: InstanceFacts,
-    prepull: bool,
-    *,
-    monitoring: bool,
-    device_plugin: bool,
-    dcgm_exporter: bool,
-    efa_device_plugin: bool,
-    mountpoint_s3: bool,
-) -> Allocatable:
-    """What pods may request on a node of `facts` with these add-ons. The rules ask once per pool
-    and instance type of every project environment; the answers repeat."""
+def _node_offer(facts: InstanceFacts, prepull: bool, addons: tuple[bool, bool, bool, bool, bool]) -> Allocatable:
+    """What pods may request on a node of `facts` with these add-ons (as `_addons` gives them). The
+    rules ask once per pool and instance type of every project environment; the answers repeat."""
+    monitoring, device_plugin, dcgm_exporter, efa_device_plugin, mountpoint_s3 = addons
     daemonsets = mlrig_daemonsets(
         monitoring=monitoring,
         device_plugin=device_plugin,
@@ -366,22 +349,13 @@ def _offers_of(
     pools repeat across environments and projects, and so do their offers."""
     if not _types_suit(instance_types, architecture, gpu_count):
         return ()
-    monitoring, device_plugin, dcgm_exporter, efa_device_plugin, mountpoint_s3 = addons
     offers = []
     for instance_type in instance_types:
         facts = facts_of(instance_type)
         if facts is None:
             continue
         slices = gpu_sharing.slices_per_gpu(*sharing, facts)
-        offer = _node_offer(
-            facts,
-            prepull,
-            monitoring=monitoring,
-            device_plugin=device_plugin,
-            dcgm_exporter=dcgm_exporter,
-            efa_device_plugin=efa_device_plugin,
-            mountpoint_s3=mountpoint_s3,
-        )
+        offer = _node_offer(facts, prepull, addons)
         offers.append((facts, offer.with_gpus(offer.gpus * slices)))
     return tuple(offers)
 
