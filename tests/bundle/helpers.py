@@ -17,6 +17,25 @@ from mlrig.bundle.validate import ValidationResult, validate_documents
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLES = examples.DIRECTORY  # the shipped examples, never the repository's live bundles/
 EXAMPLE_FILES = {"platform": "platform.yaml", "fraud": "fraud-detection.yaml", "rag": "rag-assistant.yaml"}
+# The smallest platform and project a repository can hold: every optional field left out.
+TINY_PLATFORM = """\
+apiVersion: mlrig/v1
+kind: Platform
+metadata: { name: tiny, owners: ["@tiny/ops"] }
+spec:
+  isolation: cluster
+  github: { organization: tiny }
+  tenancy: { projects: { scorer: { repository: tiny/scorer, prodApprovers: ["@tiny/leads"] } } }
+  environments:
+    dev: { tier: dev, region: eu-west-1 }
+    live: { tier: prod, region: eu-west-1 }
+"""
+TINY_PROJECT = """\
+apiVersion: mlrig/v1
+kind: Project
+metadata: { name: scorer }
+spec: { platform: tiny, repository: tiny/scorer }
+"""
 
 
 def example(name: str) -> dict[str, Any]:

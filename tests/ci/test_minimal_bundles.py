@@ -10,37 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from bundle.helpers import TINY_PLATFORM, TINY_PROJECT
 from mlrig.bundle.validate import validate_paths
 from mlrig.ci.render import render_platform_workflows, render_project_workflows
 
 from .conftest import parse, write_files
 
 BIN = Path(sys.executable).parent
-PLATFORM = """\
-apiVersion: mlrig/v1
-kind: Platform
-metadata: { name: tiny, owners: ["@tiny/ops"] }
-spec:
-  isolation: cluster
-  github: { organization: tiny }
-  tenancy: { projects: { scorer: { repository: tiny/scorer, prodApprovers: ["@tiny/leads"] } } }
-  environments:
-    dev: { tier: dev, region: eu-west-1 }
-    live: { tier: prod, region: eu-west-1 }
-"""
-PROJECT = """\
-apiVersion: mlrig/v1
-kind: Project
-metadata: { name: scorer }
-spec: { platform: tiny, repository: tiny/scorer }
-"""
 
 
 @pytest.mark.slow
 def test_a_platform_without_accounts_reads_them_from_repository_variables(tmp_path: Path) -> None:
     (tmp_path / "bundles").mkdir()
-    (tmp_path / "bundles/platform.yaml").write_text(PLATFORM)
-    (tmp_path / "bundles/scorer.yaml").write_text(PROJECT)
+    (tmp_path / "bundles/platform.yaml").write_text(TINY_PLATFORM)
+    (tmp_path / "bundles/scorer.yaml").write_text(TINY_PROJECT)
     result = validate_paths([tmp_path / "bundles"])
     assert result.valid, [d.text() for d in result.diagnostics]
     platform, project = result.platforms["tiny"], result.projects["scorer"]

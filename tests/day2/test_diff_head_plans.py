@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bundle.helpers import TINY_PLATFORM, TINY_PROJECT
 from mlrig.bundle.validate import validate_paths
 from mlrig.diff.command import run_diff_command
 from mlrig.diff.planning import STACKS_PER_WORKER, worker_count
@@ -20,24 +21,6 @@ from .conftest import commit, edit, run_git
 
 Run = Callable[..., tuple[int, str, str]]
 
-PLATFORM = """\
-apiVersion: mlrig/v1
-kind: Platform
-metadata: { name: tiny, owners: ["@tiny/ops"] }
-spec:
-  isolation: cluster
-  github: { organization: tiny }
-  tenancy: { projects: { scorer: { repository: tiny/scorer, prodApprovers: ["@tiny/leads"] } } }
-  environments:
-    dev: { tier: dev, region: eu-west-1 }
-    live: { tier: prod, region: eu-west-1 }
-"""
-PROJECT = """\
-apiVersion: mlrig/v1
-kind: Project
-metadata: { name: scorer }
-spec: { platform: tiny, repository: tiny/scorer }
-"""
 STACKS = ["scorer.dev", "scorer.live"]
 
 
@@ -46,8 +29,8 @@ def tiny_repo(tmp_path: Path) -> Path:
     """A platform repository of one small platform and one project, committed: the base."""
     repo = tmp_path / "repo"
     (repo / "bundles").mkdir(parents=True)
-    (repo / "bundles/platform.yaml").write_text(PLATFORM)
-    (repo / "bundles/scorer.yaml").write_text(PROJECT)
+    (repo / "bundles/platform.yaml").write_text(TINY_PLATFORM)
+    (repo / "bundles/scorer.yaml").write_text(TINY_PROJECT)
     run_git(repo, "init", "-q", "-b", "main")
     commit(repo, "base")
     return repo
@@ -185,24 +168,26 @@ def test_a_plans_provenance_follows_the_bundle_its_platform_and_the_program_not_
     tmp_path: Path,
 ) -> None:
     (tmp_path / "bundles").mkdir()
-    (tmp_path / "bundles/platform.yaml").write_text(PLATFORM)
-    (tmp_path / "bundles/scorer.yaml").write_text(PROJECT)
+    (tmp_path / "bundles/platform.yaml").write_text(TINY_PLATFORM)
+    (tmp_path / "bundles/scorer.yaml").write_text(TINY_PROJECT)
     platform, project = targets(tmp_path / "bundles")
     assert provenance(project)["inputs"] == inputs_digest(project, provenance(project)["program"])
     assert inputs_digest(project, "mlrig 1") != inputs_digest(project, "mlrig 2"), "another program"
 
     (tmp_path / "bundles/scorer.yaml").write_text(
-        "# a comment\n" + PROJECT.replace("{ name: scorer }", "{name: scorer}")
+        "# a comment\n" + TINY_PROJECT.replace("{ name: scorer }", "{name: scorer}")
     )
     assert provenance(targets(tmp_path / "bundles")[1]) == provenance(project), "formatting and comments do not count"
 
-    (tmp_path / "bundles/platform.yaml").write_text(PLATFORM.replace("region: eu-west-1 }", "region: eu-west-2 }", 1))
+    (tmp_path / "bundles/platform.yaml").write_text(
+        TINY_PLATFORM.replace("region: eu-west-1 }", "region: eu-west-2 }", 1)
+    )
     moved_platform, moved_project = targets(tmp_path / "bundles")
     assert provenance(moved_platform) != provenance(platform)
     assert provenance(moved_project) != provenance(project), "a project's plan reads its platform"
 
     (tmp_path / "bundles/scorer.yaml").write_text(
-        PROJECT.replace("tiny/scorer }", "tiny/scorer, registries: [training] }")
+        TINY_PROJECT.replace("tiny/scorer }", "tiny/scorer, registries: [training] }")
     )
     assert provenance(targets(tmp_path / "bundles")[1]) != provenance(moved_project)
 
