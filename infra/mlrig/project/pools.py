@@ -413,9 +413,8 @@ class ComputePools(pulumi.ComponentResource):
     """Each `spec.compute.pools` entry as NodePool(s) + EC2NodeClass (and warm placeholders, the
     EFA security group, the placement group). `by_pool[pool]` lists what the workloads on the pool
     must depend on so that a teardown deletes them first (its EC2NodeClass and NodePools, see the
-    module docstring); `resources` all of them."""
+    module docstring)."""
 
-    resources: list[pulumi.Resource]
     by_pool: dict[str, list[pulumi.Resource]]
 
     def __init__(
@@ -429,7 +428,6 @@ class ComputePools(pulumi.ComponentResource):
         super().__init__("mlrig:project:ComputePools", name, None, opts)
         self._ctx = ctx
         self._name = name
-        self.resources = []
         self.by_pool = {}
         owner = ctx.names.namespace
         pools = ctx.env.spec.compute.pools
@@ -470,7 +468,6 @@ class ComputePools(pulumi.ComponentResource):
                     opts=ctx.k8s_opts(self, depends_on=[node_class]),
                 )
                 mine.append(node_pool)
-                self.resources.append(node_pool)
             self.by_pool[pool.name] = mine
             if pool.min > 0:
                 k8s.apps.v1.Deployment(

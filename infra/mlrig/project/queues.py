@@ -231,9 +231,8 @@ class Queues(pulumi.ComponentResource):
     """ResourceFlavors, ClusterQueue, LocalQueue and priority classes of one project environment.
     `queued` is what queued pipeline steps depend on (the LocalQueue and the workload priority
     classes, deleted after them on teardown), `serving_priority` what endpoint replicas on the
-    project's pools depend on; `resources` both."""
+    project's pools depend on."""
 
-    resources: list[pulumi.Resource]
     queued: list[pulumi.Resource]
     serving_priority: list[pulumi.Resource]
 
@@ -314,7 +313,6 @@ class Queues(pulumi.ComponentResource):
                     opts=ctx.k8s_opts(self),
                 )
             )
-        self.resources = [*self.queued, *self.serving_priority]
         self.register_outputs({"clusterQueue": names.cluster_queue() if queueing_active(ctx) else ""})
 
     def _flavor(self, ctx: ProjectContext, resource_name: str, flavor: str, spec: dict[str, Any]) -> pulumi.Resource:
