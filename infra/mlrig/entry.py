@@ -11,4 +11,4 @@ def main() -> None:
     interrupt.install()
     from .cli import main as run
 
-    run()
+    run(ends_at_once=True)

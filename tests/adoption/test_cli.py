@@ -4,6 +4,7 @@ errors that name what failed."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,37 @@ def test_a_failed_write_to_standard_output_names_it(tmp_path: Path):
         )
     assert done.returncode == 2
     assert done.stderr.strip() == "error: cannot write the schema to standard output: No space left on device"
+
+
+def test_validate_ends_without_teardown_once_its_whole_result_is_written(repo: Path):
+    """The console script's `validate` ends with `os._exit` (no teardown of what it built), after
+    writing everything, with its exit code: an atexit hook registered before it never runs."""
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('TEARDOWN'))\n"
+        "from mlrig.entry import main\n"
+        "main()\n"
+    )
+    bundle = repo / "bundles" / "fraud-detection.yaml"
+    for expected in (0, 1):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, "validate", "--format", "json"], cwd=repo, capture_output=True, text=True
+        )
+        assert done.returncode == expected, done.stderr
+        report = json.loads(done.stdout)  # the whole document, flushed before the end
+        assert report["valid"] is (expected == 0) and len(report["files"]) == 3
+        assert "TEARDOWN" not in done.stderr
+        bundle.write_text(bundle.read_text().replace('schedule: "0 3 * * 0"', 'schedule: "0 25 * * 0"'))
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_validate_names_a_failed_write_to_standard_output(repo: Path):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "mlrig", "validate"], cwd=repo, stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: standard output: No space left on device"
 
 
 def test_the_text_plan_is_never_wrapped_when_piped(repo: Path):

@@ -77,8 +77,10 @@ def modules_loaded_by(args: list[str], cwd: Path) -> set[str]:
     """The top modules (and mlrig's sub-packages) in sys.modules after `mlrig ARGS` ran as the
     console script runs it."""
     probe = (
-        "import json, sys\n"
+        "import json, os, sys\n"
         "from mlrig.entry import main\n"
+        "def _exit(code): raise SystemExit(code)\n"
+        "os._exit = _exit  # a command that ends at once: list the modules first\n"
         f"sys.argv = ['mlrig', *{args!r}]\n"
         "try:\n"
         "    main()\n"
