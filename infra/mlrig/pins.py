@@ -54,6 +54,9 @@ class ChartPin:
     version: str
     repository: str | None  # https Helm repository; None for oci:// charts
     source: str
+    # The Kubernetes minor versions this release supports (oldest, newest), where upstream
+    # publishes a narrower range than mlrig's own minimum; checked by `cluster_version_supported`.
+    kubernetes: tuple[int, int] | None = None
 
     @property
     def oci(self) -> bool:
@@ -62,6 +65,11 @@ class ChartPin:
     def at(self, version: str) -> ChartPin:
         return replace(self, version=version)
 
+
+# The oldest Kubernetes minor version mlrig's own objects need: every project namespace is guarded
+# by ValidatingAdmissionPolicies (`admissionregistration.k8s.io/v1`), which the API server serves
+# from 1.30 on; on an older cluster the project stack cannot create them.
+KUBERNETES_MINIMUM = 30
 
 # --- container images ------------------------------------------------------------------------
 
@@ -112,7 +120,9 @@ KARPENTER = ChartPin(
     "oci://public.ecr.aws/karpenter/karpenter",
     "1.8.1",
     None,
-    "aws/karpenter-provider-aws v1.8.1 charts/karpenter; v1.8 is the release line supporting EKS 1.34.",
+    "aws/karpenter-provider-aws v1.8.1 charts/karpenter; v1.8 is the release line supporting EKS 1.34. "
+    "Kubernetes 1.29 to 1.34: the compatibility matrix of karpenter.sh/docs/upgrading/compatibility for v1.8.",
+    kubernetes=(29, 34),
 )
 NVIDIA_DEVICE_PLUGIN = ChartPin(
     "nvidia-device-plugin",

@@ -135,6 +135,49 @@ def test_a_typo_in_the_system_node_group_is_rejected():
     assert "did you mean 'm6i.large'" in error.message
 
 
+# --- the cluster's Kubernetes version ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["1.30", "1.32", "1.34"])
+def test_a_kubernetes_version_the_pinned_karpenter_supports_is_accepted(version: str):
+    from ..helpers import check_platform
+
+    assert check_platform({"spec.cluster.version": version}).valid
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("1.35", "not supported by Karpenter 1.8.1, the release this mlrig pins (it supports 1.29 to 1.34)"),
+        ("1.99", "not supported by Karpenter 1.8.1"),
+        ("1.29", "too old for mlrig: project namespaces are guarded by ValidatingAdmissionPolicies"),
+        ("1.09", "use 1.30 or later"),
+    ],
+)
+def test_a_cluster_that_could_not_run_mlrig_objects_or_karpenter_is_rejected_once(version: str, expected: str):
+    from ..helpers import check_platform
+
+    error = only(check_platform({"spec.cluster.version": version}), "cluster_version_supported")
+    assert error.path == "spec.cluster.version" and expected in error.message
+
+
+def test_an_environment_override_of_the_version_is_reported_where_it_is_written():
+    from ..helpers import check_platform
+
+    error = only(check_platform({"spec.environments.dev.cluster": {"version": "1.35"}}), "cluster_version_supported")
+    assert error.path == "spec.environments.dev.cluster.version"
+
+
+def test_a_newer_kubernetes_is_allowed_with_a_karpenter_release_the_bundle_chooses():
+    from ..helpers import check_platform
+
+    assert check_platform({"spec.cluster.version": "1.35", "spec.cluster.addons.karpenter.version": "1.9.0"}).valid
+    assert check_platform({"spec.cluster.version": "1.35", "spec.cluster.addons.karpenter.enabled": False}).valid
+    # ... but never below what mlrig's own objects need
+    result = check_platform({"spec.cluster.version": "1.29", "spec.cluster.addons.karpenter.version": "1.9.0"})
+    assert only(result, "cluster_version_supported").path == "spec.cluster.version"
+
+
 # --- scheduling fit (per environment, after overrides) ---------------------------------------
 
 

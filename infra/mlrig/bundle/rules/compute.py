@@ -1,5 +1,6 @@
-"""Compute pools: instance types exist, GPU pools use GPU families, counts fit, bounds are ordered,
-and every pipeline step and endpoint fits a node of its pool (and its pool's `max`)."""
+"""Compute: the cluster's Kubernetes version is supported; pools' instance types exist, GPU pools
+use GPU families, counts fit, bounds are ordered, and every pipeline step and endpoint fits a node
+of its pool (and its pool's `max`)."""
 
 from __future__ import annotations
 
@@ -21,14 +22,58 @@ from ...aws_catalog import (
 from ...checks import quantities
 from ...checks.daemonsets import mlrig_daemonsets
 from ...instance_facts import Allocatable, InstanceFacts, all_facts, facts_of, node_allocatable
+from ...pins import KARPENTER, KUBERNETES_MINIMUM
 from ..diagnostics import Path, did_you_mean
-from ..model import ComputePool, Resources
+from ..model import Addon, ComputePool, Resources
 from ..resolved import Platform
 from . import Finding, ProjectView, platform_rule, project_rule
 
 
 def _pool_path(i: int, *rest: str | int) -> tuple[str | int, ...]:
     return ("spec", "compute", "pools", i, *rest)
+
+
+def _cluster_version_problem(version: str, karpenter: Addon) -> str | None:
+    """Why a cluster of this Kubernetes version cannot run what mlrig deploys, or None."""
+    minor = int(version.split(".")[1])
+    if minor < KUBERNETES_MINIMUM:
+        return (
+            f"Kubernetes {version} is too old for mlrig: project namespaces are guarded by ValidatingAdmissionPolicies "
+            f"(admissionregistration.k8s.io/v1), which clusters serve from 1.{KUBERNETES_MINIMUM} on; "
+            f"use 1.{KUBERNETES_MINIMUM} or later"
+        )
+    supported = KARPENTER.kubernetes
+    if karpenter.enabled and karpenter.version is None and supported is not None:
+        oldest, newest = supported
+        if not oldest <= minor <= newest:
+            return (
+                f"Kubernetes {version} is not supported by Karpenter {KARPENTER.version}, the release this mlrig pins "
+                f"(it supports 1.{oldest} to 1.{newest}); use one of those, or set `addons.karpenter.version` to "
+                f"a Karpenter release that supports {version}"
+            )
+    return None
+
+
+@platform_rule
+def cluster_version_supported(platform: Platform) -> Iterator[Finding]:
+    """Every environment's cluster runs a Kubernetes version that serves the APIs mlrig's objects
+    use and that the pinned Karpenter supports: EKS creates a cluster of any version it offers,
+    and the first apply then fails on the objects, or nodes never launch."""
+    reported: set[Path] = set()
+    for name, env in platform.environments.items():
+        cluster = env.spec.cluster
+        if cluster is None:
+            continue
+        declared = platform.bundle.spec.environments[name].cluster
+        where: Path = (
+            ("spec", "environments", name, "cluster", "version")
+            if declared is not None and "version" in declared.model_fields_set
+            else ("spec", "cluster", "version")
+        )
+        problem = _cluster_version_problem(cluster.version, cluster.addons.karpenter)
+        if problem and where not in reported:
+            reported.add(where)
+            yield Finding(where, problem)
 
 
 @project_rule
