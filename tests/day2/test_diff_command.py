@@ -32,7 +32,7 @@ def test_a_prod_only_change_shows_its_property_changes_and_cost_delta(
     code, out, err = diff(run, repo, "HEAD~1", "HEAD", "json")
     assert code == 0, err
     report = json.loads(out)
-    assert set(report) == {"base", "head", "program", "notes", "dangerous", "stacks"}
+    assert set(report) == {"base", "head", "program", "notes", "dangerous", "refused", "stacks"}
     [stack] = report["stacks"]
     assert stack["stack"] == "fraud-detection.prod" and stack["status"] == "changed"
     # the NodePool, the namespace quota and the project's Kueue ClusterQueue (sized from the pool),
@@ -72,6 +72,33 @@ def test_deleting_a_protected_database_is_called_out_before_anything_else(
     code, markdown, _ = diff(run, repo, "HEAD~1", "HEAD", "markdown")
     assert markdown.index("[!CAUTION]") < markdown.index("| stack | summary |")
     assert "rag-assistant-prod-vectors" in markdown.split("| stack |")[0]
+
+
+def test_a_cluster_upgrade_of_two_minor_versions_is_called_out_as_refused(
+    bundle_repo: Callable[[], Path], run: Run
+) -> None:
+    """EKS upgrades one minor version per update: a pull request jumping two would fail its apply."""
+    repo = bundle_repo()
+    platform = repo / "bundles/platform.yaml"
+    edit(platform, 'version: "1.34"', 'version: "1.32"')
+    commit(repo, "clusters at 1.32")
+    edit(platform, 'version: "1.32"', 'version: "1.34"')
+    commit(repo, "clusters straight to 1.34")
+    code, out, err = diff(run, repo, "HEAD~1", "HEAD", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    refused = {item["stack"]: item for item in report["refused"]}
+    assert set(refused) == {"acme-ml.dev", "acme-ml.staging", "acme-ml.prod"}
+    assert all(item["type"] == "aws:eks/cluster:Cluster" for item in refused.values())
+    assert (
+        "one minor version at a time (version 1.32 → 1.34): merge and apply 1.33, then 1.34"
+        in (refused["acme-ml.prod"]["reason"])
+    )
+    code, text, _ = diff(run, repo, "HEAD~1", "HEAD", "text")
+    first_stack = text.index("\nacme-ml.")
+    assert text.index("!! 3 change(s) the cloud will refuse") < first_stack
+    code, markdown, _ = diff(run, repo, "HEAD~1", "HEAD", "markdown")
+    assert markdown.index("will refuse") < markdown.index("| stack | summary |")
 
 
 def test_a_deleted_project_shows_its_stacks_wholly_deleted_with_the_destroy_commands(

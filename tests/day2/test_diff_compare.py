@@ -157,3 +157,33 @@ def test_the_pull_request_section_stays_within_a_comment_however_large_the_chang
     markdown = render_markdown(report)
     block = markdown.split("```diff\n", 1)[1].split("```", 1)[0].splitlines()
     assert len(block) == MARKDOWN_LINES_PER_STACK + 1 and block[-1].startswith("# … 650 more line(s)")
+
+
+CLUSTER = "aws:eks/cluster:Cluster"
+
+
+def test_a_one_minor_cluster_upgrade_is_an_update_eks_accepts() -> None:
+    [change] = diff_resources(
+        [resource(CLUSTER, "eks", {"version": "1.33"})], [resource(CLUSTER, "eks", {"version": "1.34"})]
+    )
+    assert change.action == "update" and change.refused is None
+
+
+def test_eks_refuses_skipping_a_minor_version_or_going_back() -> None:
+    [skip] = diff_resources(
+        [resource(CLUSTER, "eks", {"version": "1.31"})], [resource(CLUSTER, "eks", {"version": "1.34"})]
+    )
+    assert skip.action == "update"
+    assert skip.refused is not None and "merge and apply 1.32, then 1.33, then 1.34" in skip.refused
+    [back] = diff_resources(
+        [resource(CLUSTER, "eks", {"version": "1.34"})], [resource(CLUSTER, "eks", {"version": "1.33"})]
+    )
+    assert back.refused == "EKS cannot downgrade a cluster (version 1.34 → 1.33)"
+    stack = diff_stack(
+        "acme.prod",
+        "Platform",
+        "prod",
+        [resource(CLUSTER, "eks", {"version": "1.34"})],
+        [resource(CLUSTER, "eks", {"version": "1.33"})],
+    )
+    assert stack.summary().endswith("1 change(s) the cloud will refuse") and stack.as_dict()["refused"] == [back.urn]

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .replacement import is_stateful, replacing_paths
+from .replacement import is_stateful, refused_update, replacing_paths
 
 MASK = "[secret]"
 # The last segment of a property path that names a credential (compared lower-case, without _ and -).
@@ -57,6 +57,7 @@ class ResourceChange:
     changes: tuple[PropertyChange, ...] = ()
     reasons: tuple[str, ...] = ()
     previous_urn: str | None = None
+    refused: str | None = None  # why the cloud will refuse this update at apply
 
     def as_dict(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -71,6 +72,8 @@ class ResourceChange:
         }
         if self.previous_urn:
             payload["previousUrn"] = self.previous_urn
+        if self.refused:
+            payload["refused"] = self.refused
         return payload
 
     @property
@@ -99,6 +102,10 @@ class StackDiff:
     def dangerous(self) -> list[ResourceChange]:
         return [r for r in self.resources if r.dangerous]
 
+    @property
+    def refused(self) -> list[ResourceChange]:
+        return [r for r in self.resources if r.refused]
+
     def counts(self) -> dict[str, int]:
         return {action: len(self.of(action)) for action in ("create", "delete", "replace", "update")}
 
@@ -115,6 +122,8 @@ class StackDiff:
         danger = self.dangerous
         if danger:
             text += f"; {len(danger)} stateful or protected resource(s) replaced or deleted"
+        if self.refused:
+            text += f"; {len(self.refused)} change(s) the cloud will refuse"
         if self.cost and self.cost.get("delta") is not None:
             text += f"; cost {format_delta(self.cost['delta'])}/month"
         return text
@@ -128,6 +137,7 @@ class StackDiff:
             "summary": self.summary(),
             "counts": self.counts(),
             "dangerous": [r.urn for r in self.dangerous],
+            "refused": [r.urn for r in self.refused],
             "resources": [r.as_dict() for r in self.resources],
             "notes": list(self.notes),
             "cost": self.cost,
@@ -265,7 +275,8 @@ def diff_resources(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[
             )
             result.append(_change("replace", new[urn], changes=changes, reasons=reasons))
         else:
-            result.append(_change("update", new[urn], changes=changes))
+            refused = refused_update(new[urn]["type"], old[urn].get("inputs") or {}, new[urn].get("inputs") or {})
+            result.append(_change("update", new[urn], changes=changes, refused=refused))
     result += [_change("create", r) for r in added]
     result += [_change("delete", r) for r in removed]
     order = {"replace": 0, "delete": 1, "create": 2, "update": 3}

@@ -40,6 +40,9 @@ class DiffReport:
     def dangerous(self) -> list[tuple[StackDiff, ResourceChange]]:
         return [(stack, r) for stack in self.stacks for r in stack.dangerous]
 
+    def refused(self) -> list[tuple[StackDiff, ResourceChange]]:
+        return [(stack, r) for stack in self.stacks for r in stack.refused]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "base": self.base,
@@ -49,6 +52,9 @@ class DiffReport:
             "dangerous": [
                 {"stack": s.stack, "action": r.action, "urn": r.urn, "type": r.type, "reasons": list(r.reasons)}
                 for s, r in self.dangerous()
+            ],
+            "refused": [
+                {"stack": s.stack, "urn": r.urn, "type": r.type, "reason": r.refused} for s, r in self.refused()
             ],
             "stacks": [s.as_dict() for s in self.stacks],
         }
@@ -64,6 +70,10 @@ def _danger_line(stack: StackDiff, resource: ResourceChange) -> str:
     why = "; ".join(resource.reasons) or ("the stack is left without a bundle" if stack.status == "deleted" else "")
     marks = ", ".join(m for m, on in (("protected", resource.protected), ("stateful", resource.stateful)) if on)
     return f"{resource.action.upper()} {resource.type} {resource.name} in {stack.stack} ({marks}){': ' + why if why else ''}"
+
+
+def _refused_line(stack: StackDiff, resource: ResourceChange) -> str:
+    return f"{resource.type} {resource.name} in {stack.stack}: {resource.refused}"
 
 
 def pair_text(before: Any, after: Any) -> tuple[str, str]:
@@ -90,6 +100,10 @@ def _change_lines(resource: ResourceChange) -> list[str]:
 def render_text(report: DiffReport) -> str:
     lines = [f"mlrig diff {report.base}..{report.head or '(working tree)'}, planned offline with {report.program}"]
     lines += [f"note: {n}" for n in report.notes]
+    refused = report.refused()
+    if refused:
+        lines += ["", f"!! {len(refused)} change(s) the cloud will refuse: applying this change fails:"]
+        lines += [f"!!   {_refused_line(s, r)}" for s, r in refused]
     danger = report.dangerous()
     if danger:
         lines += ["", f"!! {len(danger)} stateful or protected resource(s) replaced or deleted:"]
@@ -107,6 +121,8 @@ def render_text(report: DiffReport) -> str:
         for resource in stack.resources:
             lines.append(f"  {SYMBOLS[resource.action]} {resource.type} {resource.name}")
             lines += [f"      because {reason}" for reason in resource.reasons]
+            if resource.refused:
+                lines.append(f"      refused: {resource.refused}")
             if resource.action in ("update", "replace"):
                 lines += _change_lines(resource)
     return "\n".join(lines) + "\n"
@@ -135,6 +151,14 @@ def render_markdown(report: DiffReport) -> str:
     lines += [f"> {_md(n)}" for n in report.notes]
     if report.notes:
         lines.append("")
+    refused = report.refused()
+    if refused:
+        lines += [
+            "> [!CAUTION]",
+            f"> **{len(refused)} change(s) the cloud will refuse: applying this change fails:**",
+            *(f"> - {_md(_refused_line(s, r))}" for s, r in refused),
+            "",
+        ]
     danger = report.dangerous()
     if danger:
         lines += [
@@ -164,6 +188,8 @@ def render_markdown(report: DiffReport) -> str:
                 f"{resource.action} {resource.type} {resource.name}"
             )
             block += [f"#   because {reason}" for reason in resource.reasons]
+            if resource.refused:
+                block.append(f"#   refused: {resource.refused}")
             if resource.action in ("update", "replace"):
                 block += [line.replace("      ", "    ", 1) for line in _change_lines(resource)]
         if len(block) > MARKDOWN_LINES_PER_STACK:  # a comment holds 65,536 characters

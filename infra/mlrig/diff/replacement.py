@@ -10,6 +10,10 @@ change (name, type or parent) replaces any resource. Where provider versions dif
 providers update an EKS cluster's subnets in place; a cluster's secrets key can be added but never
 changed), the table errs towards reporting a replacement: a reviewer should look.
 
+`REFUSED_UPDATES` are in-place updates the provider would attempt and the service refuses (an EKS
+cluster upgraded by more than one minor version, or downgraded): `mlrig diff` calls them out at
+the top, since merging such a change fails the apply.
+
 `STATEFUL_TYPES` are the resources whose deletion loses data or an identity others hold on to
 (buckets, registries, databases, keys, search domains, streams, secrets): their replacement or
 deletion is called out at the top of `mlrig diff`, as is any resource with `protect` or
@@ -18,7 +22,7 @@ deletion is called out at the top of `mlrig diff`, as is any resource with `prot
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 REPLACE_ON_CHANGE: Mapping[str, tuple[str, ...]] = {
     # storage
@@ -165,6 +169,41 @@ STATEFUL_TYPES: frozenset[str] = frozenset(
         "kubernetes:core/v1:PersistentVolumeClaim",
     }
 )
+
+
+def _eks_version_step(before: Mapping[str, object], after: Mapping[str, object]) -> str | None:
+    """EKS upgrades a cluster one minor version per update and never downgrades it."""
+    old, new = _minor(before.get("version")), _minor(after.get("version"))
+    if old is None or new is None or new == old + 1 or new == old:
+        return None
+    if new < old:
+        return f"EKS cannot downgrade a cluster (version {before['version']} → {after['version']})"
+    steps = ", then ".join(f"1.{minor}" for minor in range(old + 1, new + 1))
+    return (
+        f"EKS upgrades a cluster one minor version at a time (version {before['version']} → {after['version']}): "
+        f"merge and apply {steps}, one change each"
+    )
+
+
+def _minor(version: object) -> int | None:
+    if not isinstance(version, str):
+        return None
+    major, _, minor = version.partition(".")
+    return int(minor) if major == "1" and minor.isdigit() else None
+
+
+# Updates the provider accepts but the service refuses at apply, by type token: what the change
+# is refused for, from the resource's inputs before and after (None when allowed).
+REFUSED_UPDATES: Mapping[str, Callable[[Mapping[str, object], Mapping[str, object]], str | None]] = {
+    "aws:eks/cluster:Cluster": _eks_version_step,
+}
+
+
+def refused_update(token: str, before: Mapping[str, object], after: Mapping[str, object]) -> str | None:
+    """Why the cloud will refuse updating a resource of type `token` from `before` to `after`
+    (their inputs), or None."""
+    check = REFUSED_UPDATES.get(token)
+    return check(before, after) if check is not None else None
 
 
 def replace_paths(token: str) -> tuple[str, ...]:
