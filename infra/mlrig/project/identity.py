@@ -230,16 +230,8 @@ def kms_statements(
 
 
 def trust_principals(principals: Sequence[str], conditions: dict[str, dict[str, str]] | None = None) -> str:
-    """Exactly the bundle's principals (which validation holds to those the platform admits),
-    plus the platform's conditions (its AWS Organization, when it names one)."""
-    statement: dict[str, Any] = {
-        "Effect": "Allow",
-        "Principal": {"AWS": sorted(principals)},
-        "Action": "sts:AssumeRole",
-    }
-    if conditions:
-        statement["Condition"] = conditions
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    """The persona role's trust, as validation measures it against IAM's size quota."""
+    return tenancy.persona_trust_policy(principals, conditions or {})
 
 
 def trust_service(service: str, *, tag_session: bool = False, source_account: str | None = None) -> str:
