@@ -189,3 +189,20 @@ def test_a_dev_project_under_namespace_isolation_is_checked_against_the_shared_c
     plan_set = planned("namespace")
     assert resources_of(plan_set, "aws:eks/cluster:Cluster") == [], "dev does not own the shared cluster"
     assert plan_set.findings["churn.dev"] == [] and plan_set.findings["pricing.dev"] == []
+
+
+def test_a_gateway_with_bedrock_may_invoke_bedrock_models_with_its_own_identity(planned) -> None:
+    """Bedrock takes no API key: LiteLLM calls it with the pod's AWS identity, which must be allowed
+    to invoke models (and has no key secret to read)."""
+    plan_set = planned("llm-opensearch")
+    [policy] = [
+        json.loads(p["inputs"]["policy"])
+        for p in resources_of(plan_set, "aws:iam/rolePolicy:RolePolicy")
+        if p["inputs"]["role"] == "chat--prod--wl--gateway"
+    ]
+    statements = {s.get("Sid"): s for s in policy["Statement"]}
+    invoke = statements["InvokeBedrockModels"]
+    assert invoke["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    assert "arn:aws:bedrock:*::foundation-model/*" in invoke["Resource"]
+    keys = statements["ReadProviderKeys"]["Resource"]
+    assert len(keys) == 7 and not any("llm-gateway/bedrock" in k for k in keys)

@@ -23,6 +23,7 @@ from .. import naming, tenancy
 from ..bundle.resolved import Project, ProjectEnvironment
 from ..naming import ProjectNames
 from .context import ProjectContext, persona_principals, project_names, workloads
+from .filled_secrets import gateway_key_env, gateway_secret_purpose
 
 PERSONAS: tuple[str, ...] = ("data-scientist", "ml-engineer")
 CI_DEPLOYER = "ci-deployer"
@@ -224,6 +225,35 @@ def kms_statements(
                     "ForAnyValue:StringEquals": {"kms:ResourceAliases": other.kms_alias()},
                     "StringEquals": {"kms:ViaService": f"s3.{other.region}.amazonaws.com"},
                 },
+            }
+        )
+    return statements
+
+
+def gateway_statements(ctx: ProjectContext, key_arn: Any) -> list[dict[str, Any]]:
+    """The gateway reads the API keys of its keyed providers, and calls Bedrock (which takes no
+    key: it authenticates the pod's own AWS identity) when Bedrock is a provider."""
+    assert ctx.env.spec.llm.gateway is not None
+    providers = ctx.env.spec.llm.gateway.providers
+    keyed = [p for p in providers if gateway_key_env(p) is not None]
+    statements: list[dict[str, Any]] = []
+    if keyed:
+        statements += [
+            {
+                "Sid": "ReadProviderKeys",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                "Resource": [naming.secret_arn_pattern(ctx.names, gateway_secret_purpose(p)) for p in keyed],
+            },
+            {"Sid": "DecryptProviderKeys", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key_arn},
+        ]
+    if "bedrock" in providers:
+        statements.append(
+            {
+                "Sid": "InvokeBedrockModels",
+                "Effect": "Allow",
+                "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                "Resource": naming.bedrock_model_arns(ctx.names),
             }
         )
     return statements
@@ -568,17 +598,7 @@ def workload_extras(
             }
         ]
     if workload_type == "gateway" and ctx.env.spec.llm.gateway is not None:
-        return [
-            {
-                "Sid": "ReadProviderKeys",
-                "Effect": "Allow",
-                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                "Resource": [
-                    naming.secret_arn_pattern(names, f"llm-gateway/{p}") for p in ctx.env.spec.llm.gateway.providers
-                ],
-            },
-            {"Sid": "DecryptProviderKeys", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key_arn},
-        ]
+        return gateway_statements(ctx, key_arn)
     return []
 
 
