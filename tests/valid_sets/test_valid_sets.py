@@ -206,3 +206,25 @@ def test_a_gateway_with_bedrock_may_invoke_bedrock_models_with_its_own_identity(
     assert "arn:aws:bedrock:*::foundation-model/*" in invoke["Resource"]
     keys = statements["ReadProviderKeys"]["Resource"]
     assert len(keys) == 7 and not any("llm-gateway/bedrock" in k for k in keys)
+
+
+def test_the_azure_openai_provider_gets_its_resource_endpoint_as_well_as_its_key(planned) -> None:
+    """LiteLLM sends Azure OpenAI requests to the resource's own endpoint: without it every request
+    fails. The provider's secret holds both, and the gateway's config reads both."""
+    plan_set = planned("llm-opensearch")
+    [external] = [
+        r["inputs"]["spec"]
+        for r in resources_of(plan_set, "kubernetes:external-secrets.io/v1:ExternalSecret")
+        if r["inputs"]["metadata"]["name"] == "llm-gateway-azure-openai"
+    ]
+    assert [(d["secretKey"], d["remoteRef"].get("property")) for d in external["data"]] == [
+        ("AZURE_API_KEY", "AZURE_API_KEY"),
+        ("AZURE_API_BASE", "AZURE_API_BASE"),
+    ]
+    [config] = [
+        yaml.safe_load(r["inputs"]["data"]["config.yaml"])
+        for r in resources_of(plan_set, "kubernetes:core/v1:ConfigMap")
+        if "config.yaml" in (r["inputs"].get("data") or {}) and "model_list" in r["inputs"]["data"]["config.yaml"]
+    ]
+    azure = next(m["litellm_params"] for m in config["model_list"] if m["model_name"] == "azure/*")
+    assert azure["api_base"] == "os.environ/AZURE_API_BASE"
