@@ -59,9 +59,9 @@ def iam_documents_fit_their_quotas(graph: StackGraph) -> Iterator[Violation]:
         yield from _too_long(role, "assumeRolePolicy", TRUST_POLICY_CHARACTERS, "the role's trust policy")
     inline: dict[str, list[tuple[Resource, int]]] = {}
     for policy in graph.of_type(ROLE_POLICY):
-        size, role = characters(policy.inputs.get("policy")), policy.inputs.get("role")
-        if size is not None and isinstance(role, str):
-            inline.setdefault(role, []).append((policy, size))
+        size, owner = characters(policy.inputs.get("policy")), policy.inputs.get("role")
+        if size is not None and isinstance(owner, str):
+            inline.setdefault(owner, []).append((policy, size))
     for role_name, policies in inline.items():
         total = sum(size for _, size in policies)
         if total > INLINE_POLICIES_CHARACTERS:
