@@ -51,6 +51,19 @@ REGIONS: frozenset[str] = frozenset(
     }
 )
 
+# Regular availability zones (no Local or Wavelength zones) of the regions that have more than
+# three; every other region has three. Where some accounts see fewer zones than others (Tokyo's
+# apne1-az3 is closed to new accounts), the count is the one every account gets; us-west-1 keeps
+# its published three, as `mlrig preflight` reads the zones an account really has.
+AVAILABILITY_ZONES: dict[str, int] = {"us-east-1": 6, "us-west-2": 4, "ap-northeast-2": 4}
+DEFAULT_AVAILABILITY_ZONES = 3
+
+
+def availability_zones(region: str) -> int:
+    """Regular availability zones every account gets in `region`."""
+    return AVAILABILITY_ZONES.get(region, DEFAULT_AVAILABILITY_ZONES)
+
+
 # NVIDIA GPUs per instance size, by family. Sizes not listed have one GPU when the family is
 # listed in SINGLE_GPU_SIZES_DEFAULT.
 _SINGLE = {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1}

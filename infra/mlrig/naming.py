@@ -532,6 +532,15 @@ def secret_arn_pattern(names: ProjectNames, purpose: str) -> str:
     return f"arn:{names.partition}:secretsmanager:{names.region}:{names.account}:secret:{names.secret(purpose)}-??????"
 
 
+def bedrock_model_arns(names: ProjectNames) -> list[str]:
+    """What the gateway may invoke on Bedrock: foundation models (in any region, as cross-region
+    inference profiles route there) and the inference profiles of the environment's account."""
+    return [
+        f"arn:{names.partition}:bedrock:*::foundation-model/*",
+        f"arn:{names.partition}:bedrock:{names.region}:{names.account}:inference-profile/*",
+    ]
+
+
 def project_topic(names: ProjectNames, purpose: str) -> str:
     return join(names.prefix, purpose)
 

@@ -186,6 +186,26 @@ def persona_trust_conditions(limits: Bounds) -> dict[str, dict[str, str]]:
     return {}
 
 
+# IAM's default quota on a role's trust policy, in characters without white space (Service Quotas
+# raises it to 4,096 at most): a longer document fails the role's creation.
+TRUST_POLICY_CHARACTERS = 2048
+
+
+def persona_trust_policy(principals: Sequence[str], conditions: Mapping[str, Mapping[str, str]]) -> str:
+    """A persona role's trust: exactly the bundle's principals (which validation holds to those
+    the platform admits), plus the platform's conditions (its AWS Organization, when it names one)."""
+    statement: dict[str, object] = {"Effect": "Allow", "Principal": {"AWS": sorted(principals)}}
+    statement["Action"] = "sts:AssumeRole"
+    if conditions:
+        statement["Condition"] = conditions
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def policy_characters(document: str) -> int:
+    """The length IAM holds a policy to: its JSON without white space."""
+    return len(json.dumps(json.loads(document), separators=(",", ":")))
+
+
 # --- capacity reservations ----------------------------------------------------------------------
 
 

@@ -74,8 +74,19 @@ def nodepool(
 
 
 def core_addons() -> list[dict[str, Any]]:
-    """The EKS add-ons mlrig's platform installs: their DaemonSets take 135m CPU and 40Mi per node."""
+    """The EKS add-ons mlrig's platform installs: their DaemonSets take 135m CPU and 40Mi per node;
+    and the NVIDIA device plugin (no requests), without which GPU nodes advertise no GPUs."""
     return [
-        record("aws:eks/addon:Addon", f"addon-{a}", {"addonName": a})
-        for a in ("eks-pod-identity-agent", "vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver")
+        *(
+            record("aws:eks/addon:Addon", f"addon-{a}", {"addonName": a})
+            for a in ("eks-pod-identity-agent", "vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver")
+        ),
+        record(
+            "kubernetes:helm.sh/v3:Release", "nvidia-device-plugin", {"chart": "nvidia-device-plugin", "values": {}}
+        ),
     ]
+
+
+def efa_device_plugin() -> dict[str, Any]:
+    """The EFA device plugin's release (10m CPU, 20Mi on EFA nodes), which advertises their interfaces."""
+    return record("kubernetes:helm.sh/v3:Release", "efa", {"chart": "aws-efa-k8s-device-plugin", "values": {}})

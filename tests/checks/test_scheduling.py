@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mlrig.instance_facts import facts_of, kube_reserved_cpu_millis, node_allocatable
 
-from .helpers import core_addons, findings, k8s, nodepool
+from .helpers import core_addons, efa_device_plugin, findings, k8s, nodepool
 
 GPU_TAINTS = [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]
 ON_POOL = {
@@ -200,14 +200,15 @@ def test_efa_requests_count_against_the_nodes_interfaces():
     }
     main = {"name": "main", "steps": [[{"name": "worker", "template": "worker"}]]}
     template = k8s("WorkflowTemplate", "argoproj.io/v1alpha1", "tune", {"templates": [main, worker]})
-    [found] = findings("MLRIG-DEP-001", pool, template, context=tuple(core_addons()))  # g5.12xlarge has 1 EFA
-    assert "2 EFA interface(s)" in found.message
+    context = (*core_addons(), efa_device_plugin())
+    [found] = findings("MLRIG-DEP-001", pool, template, context=context)  # g5.12xlarge has 1 EFA
+    assert "2 EFA interface(s)" in found.message and "device plugin" not in found.message
 
 
 def test_the_efa_and_mountpoint_daemonsets_take_their_share_of_the_nodes_they_run_on():
     from .helpers import record
 
-    efa = record("kubernetes:helm.sh/v3:Release", "efa", {"chart": "aws-efa-k8s-device-plugin", "values": {}})
+    efa = efa_device_plugin()
     s3 = record("kubernetes:helm.sh/v3:Release", "s3", {"chart": "aws-mountpoint-s3-csi-driver", "values": {}})
     pool = nodepool("gpu-serve", ["g6.2xlarge"], taints=GPU_TAINTS)
     # g6.2xlarge has no EFA: only the s3-csi-node DaemonSet (10m, 40Mi) joins the core add-ons there
@@ -250,3 +251,31 @@ def test_quantities_read_the_same_from_text_and_numbers():
     assert quantities.cpu_millis("500m") == 500 and quantities.cpu_millis("4") == quantities.cpu_millis(4) == 4000
     assert quantities.memory_mib("16Gi") == 16384 and quantities.memory_mib("1G") == 954
     assert quantities.cpu_millis("four") is None and quantities.memory_mib(None) is None
+
+
+def test_gpu_pods_stay_pending_on_nodes_without_the_nvidia_device_plugin():
+    """Without the device plugin a GPU node advertises no `nvidia.com/gpu`: the pod never starts."""
+    pool = nodepool("gpu-serve", ["g6.2xlarge"], taints=GPU_TAINTS)
+    without_plugin = tuple(r for r in core_addons() if r["name"] != "nvidia-device-plugin")
+    [found] = findings("MLRIG-DEP-001", pool, isvc("2", "8Gi"), context=without_plugin)
+    assert "no NVIDIA device plugin runs on the nodes of pool 'gpu-serve'" in found.message
+    assert "nvidiaDevicePlugin" in found.hint
+    assert findings("MLRIG-DEP-001", pool, isvc("2", "8Gi"), context=tuple(core_addons())) == []
+
+
+def test_efa_pods_stay_pending_on_nodes_without_the_efa_device_plugin():
+    pool = nodepool("gpu-tune", ["p5.48xlarge"], taints=GPU_TAINTS)
+    step = {
+        "name": "main",
+        **{**ON_POOL, "nodeSelector": {"mlrig.io/pool": "gpu-tune"}},
+        "container": {
+            "image": "x:1",
+            "resources": {
+                "requests": {"cpu": "8", "memory": "64Gi", "nvidia.com/gpu": "8", "vpc.amazonaws.com/efa": "32"}
+            },
+        },
+    }
+    template = k8s("WorkflowTemplate", "argoproj.io/v1alpha1", "pretrain", {"templates": [step]})
+    [found] = findings("MLRIG-DEP-001", pool, template, context=tuple(core_addons()))
+    assert "no EFA device plugin runs on the nodes of pool 'gpu-tune'" in found.message
+    assert findings("MLRIG-DEP-001", pool, template, context=(*core_addons(), efa_device_plugin())) == []

@@ -94,6 +94,7 @@ def load_all() -> list[Check]:
     from . import (  # noqa: F401
         alerting,
         baseline,
+        iam_limits,
         karpenter_parity,
         network_policy,
         principals,

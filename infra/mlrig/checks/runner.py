@@ -5,7 +5,7 @@ and added to the JSON plan under each environment's `checks`."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -48,10 +48,23 @@ def principal_owners(targets: Sequence[Target]) -> dict[str, str]:
     return owners
 
 
+def platform_context(platform: Platform, environment: str, planner: Planner, *, own: bool) -> list[dict[str, Any]]:
+    """The platform resources a stack of `environment` runs on: its platform environment's plan
+    (unless `own`: a platform stack is its own), and under `namespace` isolation the shared
+    owner's, which holds the one cluster, its node pools and add-ons."""
+    from ..platform.stack import platform_dependencies
+
+    context: list[dict[str, Any]] = [] if own else list(planner.platform(platform, environment).resources)
+    for dependency in platform_dependencies(platform, platform.environments[environment]):
+        context += planner.platform(platform, dependency).resources
+    return context
+
+
 def stack_graph(target: Target, environment: str, planner: Planner, owners: dict[str, str]) -> StackGraph:
-    """The graph of one planned stack; a project's also holds its platform environment's plan."""
+    """The graph of one planned stack; a project's also holds its platform's resources it runs on."""
     plan = planner.plan(target, environment)
-    context = planner.platform(target.platform, environment).resources if isinstance(target, Project) else []
+    platform = target if isinstance(target, Platform) else target.platform
+    context = platform_context(platform, environment, planner, own=isinstance(target, Platform))
     tier = target.environments[environment].tier
     return StackGraph.of(plan.stack, plan.resources, context=context, tier=tier, principal_owners=owners)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -391,11 +391,36 @@ def daemonset_overhead(shape: NodeShape, daemonsets: Iterable[PlacedDaemonSet]) 
     return total
 
 
-def offer(shape: NodeShape, daemonsets: Iterable[PlacedDaemonSet]) -> Allocatable:
-    """What pods may request on a node of the shape: GPUs as the device plugin advertises them."""
+# The DaemonSets that make a node advertise its devices: without them the kubelet reports no
+# `nvidia.com/gpu` or `vpc.amazonaws.com/efa`, and a pod asking for one stays Pending for good.
+GPU_DEVICE_PLUGIN = "nvidia-device-plugin"
+EFA_DEVICE_PLUGIN = "aws-efa-k8s-device-plugin"
+
+
+def runs_on(shape: NodeShape, daemonsets: Iterable[PlacedDaemonSet], name: str) -> bool:
+    """Whether the DaemonSet `name` has a pod on nodes of the shape (one placed on the device nodes
+    by default runs on every node of a pool that has the devices)."""
+    return any(
+        d.name == name
+        and (
+            d.gpu_nodes_only
+            or d.efa_nodes_only
+            or accepts(shape, node_selector=d.node_selector, tolerations=d.tolerations, terms=_terms(d.affinity))
+        )
+        for d in daemonsets
+    )
+
+
+def offer(shape: NodeShape, daemonsets: Sequence[PlacedDaemonSet], *, devices_known: bool = True) -> Allocatable:
+    """What pods may request on a node of the shape: GPUs and EFA interfaces as their device plugins
+    advertise them (all of the instance's when the cluster's DaemonSets are not `devices_known`)."""
     overhead = daemonset_overhead(shape, daemonsets)
     allocatable = node_allocatable(shape.facts).minus(overhead.cpu_millis, overhead.memory_mib)
-    return allocatable.with_gpus(gpu_sharing.advertised_gpus(shape.facts, shape.labels))
+    gpus = gpu_sharing.advertised_gpus(shape.facts, shape.labels)
+    if devices_known and not runs_on(shape, daemonsets, GPU_DEVICE_PLUGIN):
+        gpus = 0
+    efa = allocatable.efa if not devices_known or runs_on(shape, daemonsets, EFA_DEVICE_PLUGIN) else 0
+    return Allocatable(allocatable.cpu_millis, allocatable.memory_mib, gpus, efa)
 
 
 def fits_shape(pod: Requests, shape: NodeShape, shape_offer: Allocatable) -> bool:
@@ -424,7 +449,8 @@ class Placement:
 
 def placements(graph: StackGraph) -> Iterator[Placement]:
     """Every pod with the node shapes it may land on; pods whose pool is not visible are skipped."""
-    daemonsets = installed_daemonsets(graph) or []
+    installed = installed_daemonsets(graph)
+    daemonsets = installed or []
     shapes = node_shapes(graph)
     pools_known = bool(graph.context)
     # what a node of each shape offers depends on the shape alone: worked out once, when a pod
@@ -433,7 +459,7 @@ def placements(graph: StackGraph) -> Iterator[Placement]:
 
     def shape_offer(shape: NodeShape) -> Allocatable:
         if id(shape) not in shape_offers:
-            shape_offers[id(shape)] = offer(shape, daemonsets)
+            shape_offers[id(shape)] = offer(shape, daemonsets, devices_known=installed is not None)
         return shape_offers[id(shape)]
 
     for workload in graph.of_type(*WORKLOAD_TYPES):
@@ -509,6 +535,15 @@ def pods_fit_their_pool(graph: StackGraph) -> Iterator[Violation]:
             continue
         where, best = _largest(placement)
         pool = where.split("/")[0]
+        plugin = _missing_device_plugin(placement)
+        if plugin:
+            yield Violation(
+                pod.workload,
+                f"{pod.label} requests {pod.requests.text()}, but no {plugin[0]} runs on the nodes of pool '{pool}': "
+                "they advertise none, so the pod stays Pending",
+                f"enable the platform's `{plugin[1]}` add-on in this environment",
+            )
+            continue
         bigger = _bigger_types(pod.requests, placement.shapes, daemonsets)
         hint = f"request at most {offer_text(best)} or allow larger instance types" + (
             f" (e.g. {', '.join(bigger)})" if bigger else ""
@@ -519,6 +554,16 @@ def pods_fit_their_pool(graph: StackGraph) -> Iterator[Violation]:
             f"({where.split('/')[1]}) offers {offer_text(best)} after kube-reserved, eviction threshold and DaemonSets",
             hint,
         )
+
+
+def _missing_device_plugin(placement: Placement) -> tuple[str, str] | None:
+    """(device plugin, add-on) when the pod asks for devices its nodes have but do not advertise."""
+    pod, offers = placement.pod.requests, placement.offers.values()
+    if pod.gpus and all(o.gpus == 0 for o in offers) and any(s.facts.nvidia_gpus for s in placement.shapes):
+        return "NVIDIA device plugin", "nvidiaDevicePlugin"
+    if pod.efa and all(o.efa == 0 for o in offers) and any(s.facts.efa for s in placement.shapes):
+        return "EFA device plugin", "efaDevicePlugin"
+    return None
 
 
 def _nodes_needed(pod: Requests, together: int, offer: Allocatable) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 from pulumi.runtime import Mocks
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 
+from ..aws_catalog import availability_zones
 from ..naming import partition as partition_of
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -770,7 +771,7 @@ def render_policy_document(args: Mapping[str, Any]) -> str:
 
 
 def _availability_zones(target: Target) -> dict[str, Any]:
-    letters = "abcdef" if target.region == "us-east-1" else "abc"
+    letters = "abcdef"[: availability_zones(target.region)]
     names = [f"{target.region}{letter}" for letter in letters]
     region_code = "".join(part[:3] if i == 0 else part[:1] for i, part in enumerate(target.region.split("-")))
     return {

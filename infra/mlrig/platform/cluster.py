@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from .. import naming
 from ..bundle.model import ClusterSettings
+from ..instance_facts import facts_of
 from .context import PlatformTarget, managed_policy_arn, pod_identity_trust, service_trust
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -33,6 +34,18 @@ CORE_ADDONS: dict[str, tuple[str, str] | None] = {
 # Node networking comes before the nodes (with `bootstrapSelfManagedAddons: false` a node stays
 # NotReady until the CNI runs on it); Deployments that need schedulable nodes come after them.
 BEFORE_NODES = ("eks-pod-identity-agent", "vpc-cni", "kube-proxy")
+# A managed node group boots one AMI type: Graviton instance types need the arm64 image (EKS
+# rejects a node group whose instance types do not match its AMI type).
+AMI_TYPES = {"amd64": "AL2023_x86_64_STANDARD", "arm64": "AL2023_ARM_64_STANDARD"}
+
+
+def system_ami_type(instance_types: Sequence[str]) -> str:
+    """The AMI type of the system node group: its instance types' architecture (validation holds
+    them to one)."""
+    facts = facts_of(instance_types[0])
+    return AMI_TYPES[facts.architecture if facts else "amd64"]
+
+
 # The VPC CNI's network-policy agent enforces NetworkPolicies only when enabled: without it every
 # NetworkPolicy (default-deny included) is accepted and ignored.
 VPC_CNI_CONFIGURATION: dict[str, Any] = {"enableNetworkPolicy": "true"}
@@ -212,7 +225,7 @@ class Cluster(pulumi.ComponentResource):
             node_group_name=naming.system_node_group(cluster_name),
             node_role_arn=role.arn,
             subnet_ids=subnet_ids,
-            ami_type="AL2023_x86_64_STANDARD",
+            ami_type=system_ami_type(group.instance_types),
             capacity_type="ON_DEMAND",
             instance_types=list(group.instance_types),
             disk_size=group.disk_gib,

@@ -31,6 +31,12 @@ GATEWAY_PROVIDERS: dict[str, tuple[str, str | None]] = {
 }
 
 
+# Settings a provider's client cannot work without besides its key: LiteLLM sends Azure OpenAI
+# requests to the resource's own endpoint (`AZURE_API_BASE`, https://<resource>.openai.azure.com).
+# The secret of such a provider holds a JSON object: the key and these settings, by variable.
+GATEWAY_PROVIDER_SETTINGS: dict[str, tuple[str, ...]] = {"azure-openai": ("AZURE_API_BASE",)}
+
+
 @dataclass(frozen=True)
 class FilledSecret:
     """One Secrets Manager secret under `mlrig/<project>/<env>/<purpose>` that a person fills."""
@@ -51,6 +57,25 @@ def gateway_key_env(provider: str) -> str | None:
     return GATEWAY_PROVIDERS[provider][1]
 
 
+def gateway_secret_variables(provider: str) -> tuple[str, ...]:
+    """The environment variables a provider's secret fills: its key, then its settings."""
+    key_env = gateway_key_env(provider)
+    return (key_env, *GATEWAY_PROVIDER_SETTINGS.get(provider, ())) if key_env else ()
+
+
+def _variables_text(provider: str) -> str:
+    variables = gateway_secret_variables(provider)
+    return f"environment variable{'s' if len(variables) > 1 else ''} {', '.join(variables)}"
+
+
+def _gateway_secret_value(provider: str) -> str:
+    variables = gateway_secret_variables(provider)
+    if len(variables) == 1:
+        return f"the {provider} API key, as a plain string"
+    fields = ", ".join(f'"{v}": "..."' for v in variables)
+    return f"a JSON object {{{fields}}}: the API key and the endpoint of the {provider} resource"
+
+
 def gateway_secrets(environment: ProjectEnvironment) -> list[FilledSecret]:
     gateway = environment.spec.llm.gateway
     if gateway is None:
@@ -58,16 +83,16 @@ def gateway_secrets(environment: ProjectEnvironment) -> list[FilledSecret]:
     return [
         FilledSecret(
             purpose=gateway_secret_purpose(provider),
-            description=f"{provider} API key of the LLM gateway",
-            value=f"the {provider} API key, as a plain string",
-            consumer=f"Deployment {GATEWAY} (environment variable {key_env}, optional)",
+            description=f"{provider} API key{' and endpoint' if provider in GATEWAY_PROVIDER_SETTINGS else ''} of the LLM gateway",
+            value=_gateway_secret_value(provider),
+            consumer=f"Deployment {GATEWAY} ({_variables_text(provider)}, optional)",
             after_filling=(
                 f"External Secrets syncs it within the hour; then restart the gateway "
                 f"(kubectl -n {{namespace}} rollout restart deployment/{GATEWAY}) so it reads the key"
             ),
         )
         for provider in gateway.providers
-        if (key_env := gateway_key_env(provider)) is not None
+        if gateway_key_env(provider) is not None
     ]
 
 

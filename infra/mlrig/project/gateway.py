@@ -26,7 +26,13 @@ import yaml
 from .. import naming, pins
 from ..bundle.model import GatewaySettings
 from .context import ProjectContext
-from .filled_secrets import GATEWAY_PROVIDERS, gateway_key_env, gateway_secret_purpose
+from .filled_secrets import (
+    GATEWAY_PROVIDER_SETTINGS,
+    GATEWAY_PROVIDERS,
+    gateway_key_env,
+    gateway_secret_purpose,
+    gateway_secret_variables,
+)
 from .handoff import Prerequisites
 from .kube import (
     EXTERNAL_SECRETS_API,
@@ -48,6 +54,8 @@ FEEDBACK_PORT = 8080
 BUDGET_PERIOD = "30d"
 # LiteLLM's model prefix and the environment variable holding each provider's key.
 PROVIDERS = GATEWAY_PROVIDERS
+# The LiteLLM model parameter each provider setting fills.
+LITELLM_SETTING = {"AZURE_API_BASE": "api_base"}
 GATEWAY_LABELS = {"app.kubernetes.io/name": GATEWAY}
 FEEDBACK_LABELS = {"app.kubernetes.io/name": FEEDBACK}
 
@@ -57,6 +65,8 @@ def model_entry(provider: str, gateway: GatewaySettings) -> dict[str, Any]:
     params: dict[str, Any] = {"model": f"{prefix}/*"}
     if key_env:
         params["api_key"] = f"os.environ/{key_env}"
+    for variable in GATEWAY_PROVIDER_SETTINGS.get(provider, ()):
+        params[LITELLM_SETTING[variable]] = f"os.environ/{variable}"
     limits = gateway.limits.get(provider)  # type: ignore[call-overload]
     if limits is not None:
         if limits.requests_per_minute:
@@ -115,12 +125,19 @@ def keyed_providers(gateway: GatewaySettings) -> list[tuple[str, str]]:
 
 def key_secret_spec(ctx: ProjectContext, provider: str, key_env: str) -> dict[str, Any]:
     """One ExternalSecret per provider: a key nobody has filled yet leaves only its own Secret
-    missing, not the others'."""
+    missing, not the others'. A provider that also needs settings (its endpoint) keeps a JSON
+    object in its secret, each variable a property of it."""
+    remote = ctx.names.secret(gateway_secret_purpose(provider))
+    variables = gateway_secret_variables(provider)
+    if len(variables) > 1:
+        data = [{"secretKey": v, "remoteRef": {"key": remote, "property": v}} for v in variables]
+    else:
+        data = [{"secretKey": key_env, "remoteRef": {"key": remote}}]
     return {
         "refreshInterval": SECRET_REFRESH,
         "secretStoreRef": {"name": SECRET_STORE, "kind": "SecretStore"},
         "target": {"name": provider_key_secret(provider), "creationPolicy": "Owner"},
-        "data": [{"secretKey": key_env, "remoteRef": {"key": ctx.names.secret(gateway_secret_purpose(provider))}}],
+        "data": data,
     }
 
 

@@ -23,6 +23,7 @@ from .. import naming, tenancy
 from ..bundle.resolved import Project, ProjectEnvironment
 from ..naming import ProjectNames
 from .context import ProjectContext, persona_principals, project_names, workloads
+from .filled_secrets import gateway_key_env, gateway_secret_purpose
 
 PERSONAS: tuple[str, ...] = ("data-scientist", "ml-engineer")
 CI_DEPLOYER = "ci-deployer"
@@ -229,17 +230,38 @@ def kms_statements(
     return statements
 
 
+def gateway_statements(ctx: ProjectContext, key_arn: Any) -> list[dict[str, Any]]:
+    """The gateway reads the API keys of its keyed providers, and calls Bedrock (which takes no
+    key: it authenticates the pod's own AWS identity) when Bedrock is a provider."""
+    assert ctx.env.spec.llm.gateway is not None
+    providers = ctx.env.spec.llm.gateway.providers
+    keyed = [p for p in providers if gateway_key_env(p) is not None]
+    statements: list[dict[str, Any]] = []
+    if keyed:
+        statements += [
+            {
+                "Sid": "ReadProviderKeys",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                "Resource": [naming.secret_arn_pattern(ctx.names, gateway_secret_purpose(p)) for p in keyed],
+            },
+            {"Sid": "DecryptProviderKeys", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key_arn},
+        ]
+    if "bedrock" in providers:
+        statements.append(
+            {
+                "Sid": "InvokeBedrockModels",
+                "Effect": "Allow",
+                "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                "Resource": naming.bedrock_model_arns(ctx.names),
+            }
+        )
+    return statements
+
+
 def trust_principals(principals: Sequence[str], conditions: dict[str, dict[str, str]] | None = None) -> str:
-    """Exactly the bundle's principals (which validation holds to those the platform admits),
-    plus the platform's conditions (its AWS Organization, when it names one)."""
-    statement: dict[str, Any] = {
-        "Effect": "Allow",
-        "Principal": {"AWS": sorted(principals)},
-        "Action": "sts:AssumeRole",
-    }
-    if conditions:
-        statement["Condition"] = conditions
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    """The persona role's trust, as validation measures it against IAM's size quota."""
+    return tenancy.persona_trust_policy(principals, conditions or {})
 
 
 def trust_service(service: str, *, tag_session: bool = False, source_account: str | None = None) -> str:
@@ -576,17 +598,7 @@ def workload_extras(
             }
         ]
     if workload_type == "gateway" and ctx.env.spec.llm.gateway is not None:
-        return [
-            {
-                "Sid": "ReadProviderKeys",
-                "Effect": "Allow",
-                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                "Resource": [
-                    naming.secret_arn_pattern(names, f"llm-gateway/{p}") for p in ctx.env.spec.llm.gateway.providers
-                ],
-            },
-            {"Sid": "DecryptProviderKeys", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key_arn},
-        ]
+        return gateway_statements(ctx, key_arn)
     return []
 
 

@@ -216,12 +216,16 @@ def rule_groups(ctx: ProjectContext) -> list[dict[str, Any]]:
     spec = ctx.env.spec
     monitoring = spec.monitoring
     prefix = f"mlrig.{ctx.project.name}.{ctx.env.name}"
+    addons = addons_of(ctx)
+    # Pipelines and endpoints exist only where the platform runs their engines (kubernetes_side):
+    # an alert on the metrics of a pipeline that was never made could never fire.
+    pipelines = spec.pipelines if addons.argo_workflows.enabled else {}
     groups = []
-    if spec.pipelines:
+    if pipelines:
         groups.append({"name": f"{prefix}.pipelines", "rules": pipeline_rules(ctx)})
-    if spec.serving.endpoints:
+    if spec.serving.endpoints and addons.kserve.enabled:
         groups.append({"name": f"{prefix}.serving", "rules": serving_rules(ctx, monitoring)})
-    if any(p.type == "monitoring" for p in spec.pipelines.values()):
+    if any(p.type == "monitoring" for p in pipelines.values()):
         groups.append({"name": f"{prefix}.drift", "rules": drift_rules(ctx, monitoring)})
     if watches_gpus(ctx):
         groups.append({"name": f"{prefix}.gpus", "rules": gpu_rules(ctx, monitoring)})

@@ -11,8 +11,8 @@ Step contract with the project's image: each step container gets `--step=<step>`
 - monitoring: drift (writes `drifted` and `score`, published as the Prometheus gauge
   `argo_workflows_mlrig_drift_score`) and quality → publish; with `retrainOnDrift`, a resource
   step submits the training pipeline when `drifted == true`.
-- fine-tuning with `workers > 1`: a rendezvous daemon (torch TCPStore) and `workers` parallel pods
-  running `torchrun --nnodes=<workers>` against it.
+- training and fine-tuning with `workers > 1` (distributed): a rendezvous daemon (torch TCPStore)
+  and `workers` parallel pods running `torchrun --nnodes=<workers>` against it.
 - every other type: one `run` step.
 
 Steps on a pool go through the project's queue when it has one (`queues.py`): their pods carry
@@ -375,7 +375,8 @@ def monitoring_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, ima
     return templates
 
 
-def fine_tuning_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str) -> list[dict[str, Any]]:
+def distributed_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str) -> list[dict[str, Any]]:
+    """Training and fine-tuning: one step, or with `workers > 1` one torchrun pod per worker."""
     if pipeline.workers <= 1:
         return run_templates(ctx, name, pipeline, image)
     launcher = [
@@ -424,7 +425,8 @@ def fine_tuning_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, im
 TEMPLATES_BY_TYPE = {
     "model-deployment": deployment_templates,
     "monitoring": monitoring_templates,
-    "fine-tuning": fine_tuning_templates,
+    "training": distributed_templates,
+    "fine-tuning": distributed_templates,
 }
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from mlrig.aws_catalog import is_gpu_family, nvidia_gpus
 
-from ..helpers import check_project, explain, only
+from ..helpers import check_project, errors, explain, only
 
 POOL = "spec.compute.pools[1]"  # gpu-train in the fraud example
 
@@ -218,6 +218,19 @@ def test_a_gang_of_workers_needing_more_nodes_than_the_pools_max_is_rejected_in_
         "in environment dev: pool 'gpu-tune' may launch 1 node(s), but 'fine-tune' runs 2 pods"
     )
     assert "raise max to 2" in error.message
+
+
+def test_distributed_training_workers_count_against_the_pools_max_too():
+    found = errors(check_project({"spec.pipelines.train.workers": 5}), "pool_max_holds_workloads")
+    staging = [e for e in found if e.path == "spec.compute.pools[1].max"]
+    assert staging and "'train' runs 5 pods" in staging[0].message and "raise max to 5" in staging[0].message
+
+
+def test_a_pool_that_may_launch_no_node_holds_no_workload():
+    found = errors(check_project({"spec.environments.dev.compute.pools[0].max": 0}), "pool_max_holds_workloads")
+    train = [e for e in found if "'train'" in e.message]
+    assert train and train[0].path == "spec.environments.dev.compute.pools[0].max"
+    assert "may launch 0 node(s), but 'train' runs 1 pods" in train[0].message and "raise max to 1" in train[0].message
 
 
 def test_a_pool_whose_max_holds_every_worker_passes():

@@ -164,6 +164,32 @@ def test_a_job_that_may_borrow_without_limit_is_admitted_eventually():
     assert check_project({f"{RAG_TUNE}.queue.nominalGpus": 2}, base="rag").valid
 
 
+def without_addon(*addons: str) -> dict:
+    platform = example("platform")
+    for addon in addons:
+        set_path(platform, f"spec.cluster.addons.{addon}", {"enabled": False})
+    return platform
+
+
+def test_pools_without_karpenter_are_rejected_as_nothing_would_launch_their_nodes():
+    result = validate(without_addon("karpenter"), example("fraud"), example("rag"))
+    found = errors(result, "pools_have_their_add_ons")
+    assert {f"spec.compute.pools[{i}].name" for i in range(2)} <= {e.path for e in found}
+    assert all("`karpenter` add-on" in e.message for e in found)
+
+
+def test_a_gpu_pool_without_the_nvidia_device_plugin_is_rejected_as_its_gpus_are_never_advertised():
+    result = validate(without_addon("nvidiaDevicePlugin"), example("fraud"), example("rag"))
+    found = [e for e in errors(result, "pools_have_their_add_ons") if e.path == f"{RAG_SERVE}.gpu"]
+    assert found and "`nvidiaDevicePlugin`" in found[0].message and "nvidia.com/gpu" in found[0].message
+
+
+def test_an_efa_pool_without_the_efa_device_plugin_is_rejected():
+    result = validate(without_addon("efaDevicePlugin"), example("fraud"), example("rag"))
+    [error] = errors(result, "pools_have_their_add_ons")
+    assert error.path == f"{RAG_TUNE}.efa" and "vpc.amazonaws.com/efa" in error.message
+
+
 def test_queueing_asked_for_without_kueue_is_an_error():
     platform = set_path(example("platform"), "spec.cluster.addons.kueue", {"enabled": False})
     project = set_path(example("fraud"), "spec.compute.queueing.enabled", True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..helpers import check_platform, explain, minimal_platform, only, validate
+from ..helpers import check_platform, errors, explain, minimal_platform, only, validate
 
 
 def test_an_unknown_region_is_rejected_with_a_suggestion():
@@ -17,6 +17,23 @@ def test_an_unknown_region_is_rejected_with_a_suggestion():
 @pytest.mark.parametrize("region", ["eu-central-1", "ap-southeast-2", "us-gov-west-1"])
 def test_real_regions_are_accepted(region: str):
     assert check_platform({f"spec.environments.{env}.region": region for env in ("dev", "staging", "prod")}).valid
+
+
+def test_a_network_cannot_span_more_zones_than_its_region_has():
+    error = only(
+        check_platform(
+            {"spec.environments.prod.region": "us-east-2", "spec.environments.prod.network.availabilityZones": 4}
+        ),
+        "availability_zones_exist",
+    )
+    assert error.path == "spec.environments.prod.network.availabilityZones"
+    assert "us-east-2 has 3 availability zones" in error.message and "at most 3" in error.message
+
+
+@pytest.mark.parametrize(("region", "zones"), [("us-east-1", 6), ("us-west-2", 4), ("eu-west-1", 3)])
+def test_a_network_may_span_every_zone_of_its_region(region: str, zones: int):
+    changes = {f"spec.environments.{env}.region": region for env in ("dev", "staging", "prod")}
+    assert check_platform({**changes, "spec.environments.prod.network.availabilityZones": zones}).valid
 
 
 @pytest.mark.parametrize(
@@ -110,6 +127,17 @@ def test_namespace_isolation_shares_one_cluster_so_one_region():
 def test_two_prod_environments_are_rejected():
     error = only(check_platform({"spec.environments.staging.tier": "prod"}), "tiers_cover_promotion")
     assert error.path == "spec.environments.prod.tier"
+
+
+def test_a_system_node_group_mixing_graviton_and_x86_types_is_rejected():
+    result = check_platform({"spec.cluster.systemNodeGroup.instanceTypes": ["m7g.large", "m6i.large"]})
+    error = errors(result, "node_group_one_architecture")[0]
+    assert error.path == "spec.cluster.systemNodeGroup.instanceTypes"
+    assert "m7g.large (arm64), m6i.large (amd64)" in error.message
+
+
+def test_an_all_graviton_system_node_group_is_fine():
+    assert check_platform({"spec.cluster.systemNodeGroup.instanceTypes": ["m7g.large", "m6g.large"]}).valid
 
 
 def test_a_system_node_group_whose_min_exceeds_its_max_is_rejected():

@@ -157,6 +157,22 @@ def test_a_platform_that_names_no_accounts_asks_for_principal_accounts():
     assert "set its spec.tenancy.principalAccounts" in error.message
 
 
+def sso_roles(count: int) -> list[str]:
+    return [f"arn:aws:iam::111111111111:role/AWSReservedSSO_DataScientist_{i:016x}" for i in range(count)]
+
+
+def test_a_persona_whose_trust_policy_would_exceed_iams_quota_is_rejected():
+    """25 SSO role ARNs make a 2,080-character trust policy: IAM refuses the role (2,048)."""
+    fraud = project_with({"spec.access.dataScientists": sso_roles(25)})
+    error = only(admitted(fraud), "persona_trust_fits_iam")
+    assert error.path == "spec.access.dataScientists"
+    assert "trust policy of 2080 characters; IAM allows 2048" in error.message
+
+
+def test_a_persona_whose_trust_policy_fits_iams_quota_is_fine():
+    assert admitted(project_with({"spec.access.dataScientists": sso_roles(24)})).valid
+
+
 def test_a_principal_of_another_partition_is_rejected():
     fraud = project_with({"spec.access.dataScientists": ["arn:aws-cn:iam::111111111111:role/ds"]})
     assert "partition aws-cn" in only(admitted(fraud), "access_principals_within_tenancy").message

@@ -57,15 +57,30 @@ def test_alerts_are_routed_to_the_bundles_channels(project_plan):
 
 
 def test_nothing_is_built_on_add_ons_the_platform_does_not_install(plan_variant):
+    # (pools without Karpenter could never launch a node: validation rejects those)
     def without_engines(platform):
-        for addon in ("argoWorkflows", "kserve", "monitoring", "karpenter"):
+        for addon in ("argoWorkflows", "kserve", "monitoring"):
             platform["spec"]["cluster"]["addons"][addon] = {"enabled": False}
 
     plan = plan_variant("fraud-detection", None, "dev", platform_edit=without_engines)
-    for kind in ("WorkflowTemplate", "CronWorkflow", "InferenceService", "PrometheusRule", "NodePool", "EC2NodeClass"):
+    for kind in ("WorkflowTemplate", "CronWorkflow", "InferenceService", "PrometheusRule"):
         assert not objects(plan, kind), kind
     assert named(plan, "Deployment", "mlflow")
     assert named(plan, "NetworkPolicy", "default-deny")
+
+
+def test_without_argo_or_kserve_no_alert_watches_pipelines_or_endpoints_that_were_never_made(plan_variant):
+    """An alert on the metrics of a pipeline or endpoint that does not exist could never fire
+    (MLRIG-DEP-007 reports it): where the platform does not run their engine, the alerts go too."""
+
+    def without_engines(platform):
+        for addon in ("argoWorkflows", "kserve"):
+            platform["spec"]["cluster"]["addons"][addon] = {"enabled": False}
+
+    plan = plan_variant("fraud-detection", None, "dev", platform_edit=without_engines)
+    [rules] = objects(plan, "PrometheusRule")
+    groups = [g["name"].rsplit(".", 1)[-1] for g in rules["spec"]["groups"]]
+    assert not {"pipelines", "drift", "serving"} & set(groups), groups
 
 
 def test_a_webhook_route_takes_its_url_from_secrets_manager_never_from_the_bundle(plan_variant):

@@ -167,6 +167,24 @@ def test_distributed_fine_tuning_runs_one_torchrun_pod_per_worker_on_the_gpu_poo
     assert parameters(template)["base-model"] == "meta-llama/Llama-3.1-8B-Instruct"
 
 
+def test_distributed_training_runs_one_torchrun_pod_per_worker_like_fine_tuning(plan_variant):
+    """`workers` is documented for training too: a training pipeline with 3 workers runs 3 pods,
+    not one (it used to run a single `run` step and ignore the field)."""
+
+    def three_workers(project):
+        project["spec"]["pipelines"]["train"]["workers"] = 3
+        # dev time-slices its GPUs, which distributed training cannot use: one worker there
+        dev = project["spec"]["environments"]["dev"]
+        dev.setdefault("pipelines", {}).setdefault("train", {})["workers"] = 1
+
+    template = named(plan_variant("fraud-detection", three_workers, "staging"), "WorkflowTemplate", "train")
+    templates = templates_of(template)
+    _, workers = templates["main"]["steps"]
+    assert workers[0]["withSequence"] == {"count": "3"}
+    command = templates["worker"]["container"]["command"]
+    assert command[0] == "torchrun" and "--nnodes=3" in command and "--nproc-per-node=1" in command
+
+
 def test_the_vector_index_refresh_reads_the_vector_database_secret(project_plan):
     plan = project_plan("rag-assistant", "staging")
     secret = named(plan, "ExternalSecret", "vector-db")["spec"]

@@ -27,6 +27,7 @@ from ..diagnostics import Path, did_you_mean
 from ..model import Addon, ComputePool, Resources
 from ..resolved import Platform
 from . import Finding, ProjectView, platform_rule, project_rule
+from .gpu import DISTRIBUTED_TYPES
 
 
 def _pool_path(i: int, *rest: str | int) -> tuple[str | int, ...]:
@@ -261,7 +262,7 @@ def _derive_workloads(view: ProjectView) -> Iterator[_Workload]:
         if pipeline.pool is None or pipeline.type not in POOL_PIPELINE_TYPES:
             continue
         cpu, memory, gpus = _requests(pipeline.resources)
-        together = pipeline.workers if pipeline.type == "fine-tuning" else 1
+        together = pipeline.workers if pipeline.type in DISTRIBUTED_TYPES else 1
         yield _Workload(("spec", "pipelines", name, "resources"), name, pipeline.pool, cpu, memory, gpus, together)
     for i, endpoint in enumerate(view.spec.serving.endpoints):
         if endpoint.pool is None:
@@ -466,7 +467,8 @@ def workloads_fit_pool_nodes(view: ProjectView) -> Iterator[Finding]:
 def pool_max_holds_workloads(view: ProjectView) -> Iterator[Finding]:
     workloads = _workloads(view)
     for i, pool in enumerate(view.spec.compute.pools):
-        together = [w for w in workloads if w.pool_name == pool.name and w.together > 1]
+        # one pod needs one node: a pool that may launch none (max 0) holds no workload at all
+        together = [w for w in workloads if w.pool_name == pool.name and (w.together > 1 or pool.max == 0)]
         if not together:
             continue
         offers = _pool_offers(view, pool)

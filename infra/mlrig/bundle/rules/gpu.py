@@ -124,6 +124,35 @@ def shared_gpus_serve_one_gpu_pods(view: ProjectView) -> Iterator[Finding]:
 
 
 @project_rule
+def pools_have_their_add_ons(view: ProjectView) -> Iterator[Finding]:
+    """A pool is a Karpenter NodePool, and its nodes advertise GPUs and EFA interfaces only
+    through the device plugins: without the add-on, the pool's pods stay Pending for good."""
+    addons = _addons(view)
+    if addons is None:
+        return
+    for i, pool in enumerate(view.spec.compute.pools):
+        if not addons.karpenter.enabled:
+            yield Finding(
+                _pool(i, "name"),
+                f"pool '{pool.name}' needs the platform's `karpenter` add-on, which is off in this environment: "
+                "nothing would launch its nodes",
+            )
+            continue
+        if pool.gpu is not None and not addons.nvidia_device_plugin.enabled:
+            yield Finding(
+                _pool(i, "gpu"),
+                f"GPU pool '{pool.name}' needs the platform's `nvidiaDevicePlugin` add-on, which is off in this "
+                "environment: its nodes would advertise no `nvidia.com/gpu`, and GPU pods would stay Pending",
+            )
+        if pool.efa and not addons.efa_device_plugin.enabled:
+            yield Finding(
+                _pool(i, "efa"),
+                f"pool '{pool.name}' asks for EFA, which needs the platform's `efaDevicePlugin` add-on, off in this "
+                "environment: its nodes would advertise no `vpc.amazonaws.com/efa`, and its pods would stay Pending",
+            )
+
+
+@project_rule
 def efa_needs_efa_instances(view: ProjectView) -> Iterator[Finding]:
     for i, pool in enumerate(view.spec.compute.pools):
         if not pool.efa:

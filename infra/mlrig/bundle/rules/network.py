@@ -1,12 +1,13 @@
-"""Environments: regions exist, CIDRs are valid and disjoint, accounts (the state's too) fit the
-isolation."""
+"""Environments: regions exist and have the zones asked for, CIDRs are valid and disjoint, accounts
+(the state's too) fit the isolation."""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
 
-from ...aws_catalog import REGIONS
+from ...aws_catalog import REGIONS, availability_zones
+from ...instance_facts import facts_of
 from ..diagnostics import did_you_mean
 from ..resolved import Platform
 from . import Finding, platform_rule
@@ -21,6 +22,20 @@ def regions_exist(platform: Platform) -> Iterator[Finding]:
     for name, env in platform.environments.items():
         if env.region not in REGIONS:
             yield Finding(_env(name, "region"), f"unknown AWS region '{env.region}'{did_you_mean(env.region, REGIONS)}")
+
+
+@platform_rule
+def availability_zones_exist(platform: Platform) -> Iterator[Finding]:
+    """A network spans no more zones than its region has: the subnets of the missing zones have
+    nowhere to go, and the platform's first apply fails half-way."""
+    for name, env in platform.environments.items():
+        asked = env.spec.network.availability_zones
+        zones = availability_zones(env.region)
+        if env.region in REGIONS and asked is not None and asked > zones:
+            yield Finding(
+                _env(name, "network", "availabilityZones"),
+                f"{env.region} has {zones} availability zones; the network cannot span {asked}: use at most {zones}",
+            )
 
 
 @platform_rule
@@ -111,6 +126,24 @@ def tiers_cover_promotion(platform: Platform) -> Iterator[Finding]:
             _env(names[1], "tier"),
             f"more than one prod environment ({', '.join(names)}); promotion needs exactly one prod",
         )
+
+
+@platform_rule
+def node_group_one_architecture(platform: Platform) -> Iterator[Finding]:
+    """The system node group boots one AMI, amd64 or arm64: instance types of both cannot join it."""
+    for name, env in platform.environments.items():
+        group = env.spec.cluster.system_node_group if env.spec.cluster else None
+        if group is None:
+            continue
+        architectures = {t: facts.architecture for t in group.instance_types if (facts := facts_of(t))}
+        if len(set(architectures.values())) > 1:
+            own = env.spec.cluster is not platform.bundle.spec.cluster
+            path = _env(name, "cluster") if own else ("spec", "cluster")
+            listed = ", ".join(f"{t} ({a})" for t, a in architectures.items())
+            yield Finding(
+                (*path, "systemNodeGroup", "instanceTypes"),
+                f"the system node group runs one AMI, so its instance types must share an architecture: {listed}",
+            )
 
 
 @platform_rule

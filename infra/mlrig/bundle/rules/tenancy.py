@@ -106,6 +106,28 @@ def access_principals_within_tenancy(view: ProjectView) -> Iterator[Finding]:
 
 
 @project_rule
+def persona_trust_fits_iam(view: ProjectView) -> Iterator[Finding]:
+    """A persona role trusts each of its principals by ARN, and IAM caps a role's trust policy
+    (2,048 characters by default): a longer one fails the role's creation half-way through apply."""
+    found = _bounds(view)
+    if found is None:
+        return
+    conditions = tenancy.persona_trust_conditions(found[1])
+    for key, field in PERSONA_FIELDS.items():
+        principals = getattr(view.spec.access, field)
+        if not principals:
+            continue
+        size = tenancy.policy_characters(tenancy.persona_trust_policy(principals, conditions))
+        if size > tenancy.TRUST_POLICY_CHARACTERS:
+            yield Finding(
+                ("spec", "access", key),
+                f"the role these {len(principals)} principals assume would need a trust policy of {size} characters; "
+                f"IAM allows {tenancy.TRUST_POLICY_CHARACTERS} (its default quota): name fewer principals, such as "
+                "one IAM Identity Center permission-set role or group role for the people who share a persona",
+            )
+
+
+@project_rule
 def prod_approvers_within_tenancy(view: ProjectView) -> Iterator[Finding]:
     """`ci.prodApprovers` is a subset of the approvers the platform admits, and the prod
     environment ends up with at least the platform's minimum of required reviewers."""
