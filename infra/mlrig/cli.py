@@ -188,9 +188,16 @@ def render_validation(result: ValidationResult, fmt: str) -> None:
     errors = sum(len(r.diagnostics) for r in reports)
     if result.valid:
         stdout.print(f"[green]{len(reports)} bundle(s) valid[/]", markup=True)
-    else:
+    elif errors:
         invalid = sum(bool(r.diagnostics) for r in reports)
         stdout.print(f"[red]{errors} error(s) in {invalid} of {len(reports)} bundle(s)[/]", markup=True)
+    else:
+        platforms = sorted({str(r.blocked_by) for r in result.blocked})
+        stdout.print(
+            f"[red]{len(result.blocked)} of {len(reports)} bundle(s) not checked: fix their platform first "
+            f"(mlrig validate {escape(' '.join(platforms))})[/]",
+            markup=True,
+        )
 
 
 @cli.command(

@@ -36,7 +36,7 @@ from .model import (
 from .resolve import Merged, merge_override
 from .resolved import Platform, PlatformEnvironment, Project, ProjectEnvironment
 from .root import bundle_files_under, bundles_root
-from .schema_errors import describe
+from .schema_errors import describe_all
 
 BUNDLE_SUFFIXES = (".yaml", ".yml")
 
@@ -222,8 +222,7 @@ def _schema_errors(
 ) -> None:
     """Report pydantic errors. `prefix` is where the validated value `data` sits in the bundle;
     with `merged`, paths are mapped back from the merged document to the lines the user wrote."""
-    for detail in error.errors(include_url=False):
-        path, message, at_key = describe(kind, detail, prefix, data)
+    for path, message, at_key in describe_all(kind, error.errors(include_url=False), prefix, data):
         source = merged.source_of(path[len(prefix) :]) if merged is not None else path
         check.add(source, message, key=at_key)
 
@@ -273,6 +272,11 @@ def _validate_schema(check: _FileCheck, kind: str) -> None:
             check.bundle = _platform_without_broken_environments(check.document.data, error)
 
 
+# Collections whose items other fields name (`pool: gpu-train`, `image: training`): dropping one
+# that fails the schema would turn each reference into an error of its own.
+_REFERENCED_BY_NAME = {("spec", "compute", "pools"), ("spec", "registries")}
+
+
 def _without_invalid_values(
     data: dict[str, Any], kind: str, error: ValidationError, pruned: set[Path]
 ) -> dict[str, Any] | None:
@@ -294,6 +298,8 @@ def _without_invalid_values(
                     return None
             if not isinstance(parent, dict) or loc[-1] not in parent or loc[:2] == ("spec", "environments"):
                 return None
+            if tuple(loc) in _REFERENCED_BY_NAME:
+                return None  # without it every reference to its items would be reported as unknown
             del parent[loc[-1]]
             pruned.add(tuple(loc[:-1]))
         try:
@@ -560,8 +566,17 @@ def _context_files(files: Sequence[FsPath], real: _RealPaths) -> list[FsPath]:
             if key in targets or _link_problem(candidate, inside, real) is not None:
                 continue  # validated anyway, or a context file that links out of the bundles: never read
             assert key is not None
-            context.setdefault(key, candidate)
+            context.setdefault(key, _shown(candidate))
     return list(context.values())
+
+
+def _shown(path: FsPath) -> FsPath:
+    """`path` relative to the working directory when it lies below it, as the user names files:
+    messages that cite a neighbouring bundle then read `bundles/platform.yaml:22:9`."""
+    try:
+        return path.relative_to(FsPath.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def validate_documents(documents: Sequence[Document]) -> ValidationResult:
@@ -577,15 +592,35 @@ def validate_documents(documents: Sequence[Document]) -> ValidationResult:
     return _validate_checks(checks)
 
 
+def _unloadable_platforms(wanted: set[str], unloadable: list[str]) -> dict[str, str]:
+    """The platforms projects name that no bundle defines, but that a file which does not load
+    (a syntax error) is most likely the bundle of: named `<platform>.yaml` or `platform.yaml`.
+    Their projects wait for that file to be fixed, instead of each reporting a missing platform."""
+    found: dict[str, str] = {}
+    for name in sorted(wanted):
+        for stem in (name, "platform"):
+            file = next((f for f in unloadable if FsPath(f).stem == stem), None)
+            if file is not None:
+                found[name] = file
+                break
+    return found
+
+
 def _validate_checks(checks: list[_FileCheck]) -> ValidationResult:
+    platforms_ = [(c.report.file, c.bundle) for c in checks if isinstance(c.bundle, PlatformBundle)]
+    projects_ = [(c.report.file, c.bundle) for c in checks if isinstance(c.bundle, ProjectBundle)]
+    broken = {
+        c.report.name: c.report.file
+        for c in checks
+        if c.report.kind == "Platform" and c.bundle is None and c.report.name
+    }
+    defined = {bundle.metadata.name for _, bundle in platforms_} | broken.keys()
+    wanted = {bundle.spec.platform for _, bundle in projects_} - defined
+    broken |= _unloadable_platforms(wanted, [c.report.file for c in checks if c.document is None])
     set_view = rules.BundleSetView(
-        platforms=[(c.report.file, c.bundle) for c in checks if isinstance(c.bundle, PlatformBundle)],
-        projects=[(c.report.file, c.bundle) for c in checks if isinstance(c.bundle, ProjectBundle)],
-        broken_platforms={
-            c.report.name: c.report.file
-            for c in checks
-            if c.report.kind == "Platform" and c.bundle is None and c.report.name
-        },
+        platforms=platforms_,
+        projects=projects_,
+        broken_platforms=broken,
         documents={c.report.file: c.document for c in checks if c.document is not None},
     )
     by_file = {c.report.file: c for c in checks}
