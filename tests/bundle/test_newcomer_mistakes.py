@@ -417,6 +417,22 @@ MISTAKES = [
         "churn.yaml:18:7",
         "spec.compute.pools: expected a list, got a mapping",  # and no error for each pool it names
     ),
+    Mistake(
+        "a nested mapping as a pipeline parameter",
+        "churn.yaml",
+        "      pool: cpu\n    train",
+        "      pool: cpu\n      parameters: { opts: { lr: 1 } }\n    train",
+        "churn.yaml:31:27",
+        "spec.pipelines.features.parameters.opts: expected a string, an integer, a number or true or false, got a mapping",
+    ),
+    Mistake(
+        "a Quartz cron",
+        "churn.yaml",
+        '"0 3 * * 0"',
+        '"0 3 L * *"',
+        "churn.yaml:33:17",
+        "day-of-month 'L' is not cron syntax Argo Workflows reads",
+    ),
     Mistake("a key left empty", "churn.yaml", "  platform: globex-ml", "  platform:", "churn.yaml:10:12", "got null"),
     # --- values that are not allowed ---
     Mistake(

@@ -121,6 +121,9 @@ def allowed_keys(kind: str, path: Path) -> list[str]:
 
 
 _VALIDATOR_LABELS = ("function-after", "function-before")
+# The labels pydantic gives the members of a union of scalars (`str | int | float | bool`):
+# never keys of a bundle (a key in the data is always kept, whatever it looks like).
+_UNION_MEMBER_LABELS = ("str", "int", "float", "bool", "constrained-str", "constrained-int", "constrained-float")
 
 
 def _real_location(loc: tuple[str | int, ...], data: Any) -> Path:
@@ -139,7 +142,7 @@ def _real_location(loc: tuple[str | int, ...], data: Any) -> Path:
             node = node[part]
             continue
         inside = False
-        if part in _VALIDATOR_LABELS:
+        if part in _VALIDATOR_LABELS or part in _UNION_MEMBER_LABELS:
             continue
         if isinstance(part, str) and "[" in part and part.endswith("]") and part != "[key]":
             continue
@@ -151,16 +154,40 @@ def describe_all(
     kind: str, errors: list[ErrorDetails], prefix: Path = (), data: Any = None
 ) -> list[tuple[Path, str, bool]]:
     """`describe` for every error, one per cause: a required key written misspelt (`teir: dev`)
-    is one unknown key with its did-you-mean, not that plus the missing key it meant."""
-    described = [describe(kind, error, prefix, data) for error in errors]
+    is one unknown key with its did-you-mean, not that plus the missing key it meant; a value
+    that fits no member of a union is one error, not one per member."""
+    described = [(describe(kind, error, prefix, data), error) for error in errors]
     misspelt = {
         (*path[:-1], meant)
-        for path, error in zip((d[0] for d in described), errors, strict=True)
+        for (path, _, _), error in described
         if error["type"] == "extra_forbidden"
         for meant in [closest(str(path[-1]), allowed_keys(kind, path[:-1]))]
         if meant is not None
     }
-    return [d for d, error in zip(described, errors, strict=True) if error["type"] != "missing" or d[0] not in misspelt]
+    kept = [(d, error) for d, error in described if error["type"] != "missing" or d[0] not in misspelt]
+    return _one_per_union(kept)
+
+
+def _one_per_union(described: list[tuple[tuple[Path, str, bool], ErrorDetails]]) -> list[tuple[Path, str, bool]]:
+    """The type errors of one value against each member of a union (`str | int | float | bool`)
+    as one error: "expected a string, an integer, a number or true or false, got a mapping"."""
+    expected: dict[Path, list[str]] = {}
+    for (path, _, _), error in described:
+        if error["type"] in _EXPECTED:
+            expected.setdefault(path, []).append(_EXPECTED[error["type"]])
+    merged: list[tuple[Path, str, bool]] = []
+    done: set[Path] = set()
+    for (path, message, at_key), error in described:
+        if len(expected.get(path, [])) < 2 or error["type"] not in _EXPECTED:
+            merged.append((path, message, at_key))
+        elif path not in done:
+            done.add(path)
+            options = list(dict.fromkeys(expected[path]))
+            value = error.get("input")
+            shown = "" if value is None or isinstance(value, (dict, list)) else f" {_show(value)}"
+            got = f"got {_type_name(value)}{shown}"
+            merged.append((path, f"expected {', '.join(options[:-1])} or {options[-1]}, {got}", at_key))
+    return merged
 
 
 def describe(kind: str, error: ErrorDetails, prefix: Path = (), data: Any = None) -> tuple[Path, str, bool]:
