@@ -433,6 +433,38 @@ MISTAKES = [
         "churn.yaml:33:17",
         "day-of-month 'L' is not cron syntax Argo Workflows reads",
     ),
+    Mistake(
+        "a GPU count where the gpu block goes",
+        "churn.yaml",
+        "gpu: { count: 1 }",
+        "gpu: 1",
+        "churn.yaml:23:14",
+        'expected a mapping, got a number 1; for example {"count": 1}',  # and no error for the pool's GPU pipeline
+    ),
+    Mistake(
+        "an add-on switched off as a boolean",
+        "platform.yaml",
+        "  tenancy:",
+        "  cluster: { addons: { kserve: false } }\n  tenancy:",
+        "platform.yaml:14:32",
+        'expected a mapping, got a boolean false; for example {"enabled": true}',
+    ),
+    Mistake(
+        "an unquoted Python version",
+        "churn.yaml",
+        '    prodApprovers: ["@globex/churn-leads"]',
+        '    prodApprovers: ["@globex/churn-leads"]\n    pythonVersion: 3.10',
+        "churn.yaml:48:20",
+        "got a number 3.1; quote it to make it a string (YAML reads unquoted 3.10 as the number 3.1)",
+    ),
+    Mistake(
+        "an email alert that is no address",
+        "churn.yaml",
+        "    retrainOnDrift: true",
+        "    retrainOnDrift: true\n    alerts: [{ type: email, target: not-an-email }]",
+        "churn.yaml:46:37",
+        "email target 'not-an-email' is not an email address",  # once, not once per environment
+    ),
     Mistake("a key left empty", "churn.yaml", "  platform: globex-ml", "  platform:", "churn.yaml:10:12", "got null"),
     # --- values that are not allowed ---
     Mistake(

@@ -225,8 +225,12 @@ def describe(kind: str, error: ErrorDetails, prefix: Path = (), data: Any = None
             message += (
                 "; quote it to make it a string (YAML reads unquoted yes, no, on, off, true and false as booleans)"
             )
-        elif kind_ == "string_type" and isinstance(value, (int, float)):
+        elif kind_ == "string_type" and isinstance(value, float):
+            message += "; quote it to make it a string (YAML reads unquoted 3.10 as the number 3.1)"
+        elif kind_ == "string_type" and isinstance(value, int):
             message += "; quote it to make it a string"
+        if kind_ in ("dict_type", "model_type", "model_attributes_type") and not isinstance(value, (dict, list)):
+            message += _example_hint(kind, loc)
         if kind_ in ("int_type", "float_type") and isinstance(value, str):
             message += _number_hint(value)
         if kind_ == "list_type" and isinstance(value, str):
@@ -301,8 +305,16 @@ def _number_hint(text: str) -> str:
 
 def _example_hint(kind: str, loc: Path) -> str:
     """`; for example {...}` from the schema's example of the field at `loc`, if it has one."""
-    examples = (schema_at(kind, loc) or {}).get("examples")
+    examples = (schema_at(kind, loc) or {}).get("examples") or _property_examples(kind, loc)
     return f"; for example {json.dumps(examples[0])}" if examples else ""
+
+
+def _property_examples(kind: str, loc: Path) -> list[Any]:
+    """The examples written beside a property that refers to a shared definition (`$ref`)."""
+    parent = schema_at(kind, loc[:-1]) if loc else None
+    obj = _object_branch(parent) if parent else None
+    node = obj.get("properties", {}).get(loc[-1]) if obj and isinstance(loc[-1], str) else None
+    return list(node.get("examples", [])) if isinstance(node, dict) else []
 
 
 def _missing_hint(kind: str, loc: Path) -> str:

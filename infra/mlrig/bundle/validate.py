@@ -272,9 +272,22 @@ def _validate_schema(check: _FileCheck, kind: str) -> None:
             check.bundle = _platform_without_broken_environments(check.document.data, error)
 
 
-# Collections whose items other fields name (`pool: gpu-train`, `image: training`): dropping one
-# that fails the schema would turn each reference into an error of its own.
-_REFERENCED_BY_NAME = {("spec", "compute", "pools"), ("spec", "registries")}
+# Values other parts of a bundle are judged against: collections whose items other fields name
+# (`pool: gpu-train`, `image: training`) and a pool's GPUs. Dropping one that fails the schema
+# would turn each reference to it into an error of its own (int: any list index).
+_READ_BY_OTHER_RULES: tuple[tuple[str | type, ...], ...] = (
+    ("spec", "compute", "pools"),
+    ("spec", "registries"),
+    ("spec", "compute", "pools", int, "gpu"),
+)
+
+
+def _read_by_other_rules(loc: tuple[str | int, ...]) -> bool:
+    return any(
+        len(loc) == len(pattern)
+        and all((p is int and isinstance(part, int)) or p == part for p, part in zip(pattern, loc, strict=True))
+        for pattern in _READ_BY_OTHER_RULES
+    )
 
 
 def _without_invalid_values(
@@ -298,8 +311,8 @@ def _without_invalid_values(
                     return None
             if not isinstance(parent, dict) or loc[-1] not in parent or loc[:2] == ("spec", "environments"):
                 return None
-            if tuple(loc) in _REFERENCED_BY_NAME:
-                return None  # without it every reference to its items would be reported as unknown
+            if _read_by_other_rules(tuple(loc)):
+                return None  # without it, what refers to it would be judged against a default
             del parent[loc[-1]]
             pruned.add(tuple(loc[:-1]))
         try:

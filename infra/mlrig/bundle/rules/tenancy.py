@@ -166,12 +166,13 @@ def alert_targets_within_tenancy(view: ProjectView) -> Iterator[Finding]:
     for index, route in enumerate(view.spec.monitoring.alerts):
         problem = tenancy.alert_target_problem(limits, route, account=env.account, region=env.region)
         if problem:
-            bound = (
-                platform.where("spec", "tenancy", "alerts", "webhookHosts")
-                if route.type == "webhook"
-                else platform.where("spec", "environments", env.name)
-            )
-            yield Finding(("spec", "monitoring", "alerts", index, "target"), f"{problem} (bound: {bound})")
+            # Webhook hosts are the platform's bound, an SNS topic's is the environment's account;
+            # a Slack, PagerDuty or email target is wrong alike everywhere: reported once.
+            bound = {
+                "webhook": f" (bound: {platform.where('spec', 'tenancy', 'alerts', 'webhookHosts')})",
+                "sns": f" (bound: {platform.where('spec', 'environments', env.name)})",
+            }.get(route.type, "")
+            yield Finding(("spec", "monitoring", "alerts", index, "target"), f"{problem}{bound}")
 
 
 @project_rule
