@@ -9,6 +9,7 @@ number with a unit, a YAML 1.1 surprise), and expects one error per cause where 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -250,6 +251,14 @@ MISTAKES = [
         "costCenter: {{ cost_center }}",
         "churn.yaml:8:16",
         "mlrig does not expand templates",
+    ),
+    Mistake(
+        "a Kubernetes manifest among the bundles",
+        "deployment.yaml",
+        "",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: x }\nspec: {}\n",
+        "deployment.yaml:1:13",
+        "not an mlrig bundle (apiVersion 'apps/v1', kind 'Deployment')",
     ),
     Mistake("empty file", "recsys.yaml", "", "", "recsys.yaml:1:1", "the file is empty"),
     Mistake("only comments", "recsys.yaml", "", "# TODO: write the bundle\n", "recsys.yaml:1:1", "the file is empty"),
@@ -715,3 +724,18 @@ def test_planning_an_environment_that_does_not_exist_suggests_the_one_meant(repo
     assert (
         "has no environment 'production'; its environments: dev, staging, prod (did you mean 'prod'?)" in result.output
     )
+
+
+def test_plan_out_below_a_file_or_in_a_read_only_directory_fails_before_planning(
+    repository: Path, monkeypatch: pytest.MonkeyPatch
+):
+    write_repository(repository)
+    (repository / "notes").write_text("not a directory\n")
+    result = CliRunner().invoke(cli, ["plan", "bundles/recsys.yaml", "--out", "notes/plan.json"])
+    assert result.exit_code == 2 and "cannot write notes/plan.json: notes is a file, not a directory" in result.output
+    (repository / "readonly").mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p).name != "readonly" and real_access(p, mode))
+    result = CliRunner().invoke(cli, ["plan", "bundles/recsys.yaml", "--out", "readonly/plan.json"])
+    assert result.exit_code == 2 and "directory readonly is not writable" in result.output
+    assert "Planned" not in result.output and not (repository / "readonly" / "plan.json").exists()

@@ -233,6 +233,13 @@ def _check_header(check: _FileCheck) -> str | None:
     api = data.get("apiVersion")
     kind = data.get("kind")
     ok = True
+    if _foreign(api, kind):
+        check.add(
+            ("apiVersion",),
+            f"not an mlrig bundle (apiVersion {api!r}, kind {kind!r}): every YAML file of the bundles directory "
+            f"is a Platform or Project bundle (apiVersion: {API_VERSION}); move this file out of it",
+        )
+        return None
     if api is None:
         check.add(("apiVersion",), f"missing required key 'apiVersion'; set it to {API_VERSION}", key=True)
         ok = False
@@ -252,6 +259,12 @@ def _check_header(check: _FileCheck) -> str | None:
     name = (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
     check.report.name = name if isinstance(name, str) else None
     return kind if ok else None
+
+
+def _foreign(api: Any, kind: Any) -> bool:
+    """Whether a document is another tool's (a Kubernetes manifest, say): neither an mlrig
+    apiVersion nor a bundle kind."""
+    return isinstance(api, str) and "/" in api and not api.startswith("mlrig/") and kind not in BUNDLE_MODELS
 
 
 def _validate_schema(check: _FileCheck, kind: str) -> None:

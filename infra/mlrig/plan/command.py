@@ -335,8 +335,12 @@ def summary_line(plans: list[BundlePlan]) -> str:
 def check_out_directory(path: Path) -> None:
     """Fail before planning, not after, when --out cannot be written."""
     directory = path.parent if str(path.parent) else Path(".")
+    if directory.exists() and not directory.is_dir():
+        raise CommandError(f"cannot write {path}: {directory} is a file, not a directory", code=2)
     if not directory.is_dir():
         raise CommandError(f"cannot write {path}: directory {directory} does not exist", code=2)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CommandError(f"cannot write {path}: directory {directory} is not writable", code=2)
 
 
 def write_atomically(path: Path, text: str) -> None:
