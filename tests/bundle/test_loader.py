@@ -65,9 +65,15 @@ def test_a_file_is_loaded_from_disk_with_its_display_name(tmp_path: Path):
 
 
 def test_a_yaml_syntax_error_names_its_line():
-    line, _, message = load_error("spec:\n  pools: [a, b\nkind: Project\n")
-    assert line == 3
+    line, _, message = load_error("spec:\n  pools: a: b\nkind: Project\n")
+    assert line == 2
     assert message.startswith("YAML syntax error:")
+
+
+def test_a_bracket_left_open_is_reported_where_it_opens_not_where_yaml_gave_up():
+    line, column, message = load_error("spec:\n  pools: [a, b\nkind: Project\n")
+    assert (line, column) == (2, 10)
+    assert message.startswith("YAML syntax error: this [ is not closed (YAML found no ',' or ']' up to line 3")
 
 
 def test_tabs_used_for_indentation_are_a_syntax_error_on_their_line_that_says_use_spaces():

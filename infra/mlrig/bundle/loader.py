@@ -501,7 +501,25 @@ def load_text(text: str, file: str) -> Document:
             line, column, written = glued
             message = f"YAML syntax error: a key needs a space after its colon: write `{written}`"
             raise LoadError(Diagnostic(file, line, column, "(document)", message, rule="load")) from None
-        hint = _syntax_hint(problem, context, text, mark)
+        unclosed = _unclosed_quote_before(text, mark)
+        if unclosed is not None and mark is not None:
+            line, column = unclosed
+            message = (
+                f"YAML syntax error: the quoted value that starts here is not closed on its line, so it runs on "
+                f"to line {mark.line + 1}; close the quote"
+            )
+            raise LoadError(Diagnostic(file, line, column, "(document)", message, rule="load")) from None
+        opened = error.context_mark
+        hint = _syntax_hint(problem, context, text, mark) or _flow_hint(problem, opened)
+        if _flow_hint(problem, opened) and mark is not None and opened is not None and mark.line > opened.line:
+            # A bracket left open at the end of its line: point at it, not at where YAML gave up.
+            closing = "]" if "']'" in problem else "}"
+            message = (
+                f"YAML syntax error: this {'[' if closing == ']' else '{'} is not closed (YAML found no ',' or "
+                f"'{closing}' up to line {mark.line + 1} column {mark.column + 1}); close it with {closing}, "
+                "or quote a value inside it that holds ': ' or ','"
+            )
+            raise _fail(file, opened, message) from None
         raise _fail(file, mark, f"YAML syntax error: {problem}{context}{hint}") from None
     except yaml.reader.ReaderError as error:
         line = text.count("\n", 0, error.position) + 1
@@ -560,6 +578,39 @@ def _key_glued_to_value_before(text: str, mark: Any) -> tuple[int, int, str] | N
                 key, value = found.group(2), found.group(3)
                 return index + 1, found.end(2) + 1, f"{key}: {value}"
     return None
+
+
+# A value that opens a quote and does not close it on its line: `costCenter: "cc-42`.
+_OPENED_QUOTE = re.compile(r"""^\s*(?:- )?(?:[^\s"'#][^:#]*:\s+)?(["'])(.*)$""")
+
+
+def _unclosed_quote_before(text: str, mark: Any) -> tuple[int, int] | None:
+    """(line, column) of the opening quote of a value left unclosed on a line before the error's,
+    which YAML reads on, across lines, to the next quote: the error surfaces lines later. Bundles
+    hold no multi-line quoted values."""
+    if mark is None:
+        return None
+    for index, line in enumerate(text.splitlines()[: mark.line]):
+        found = _OPENED_QUOTE.match(line)
+        if found is None:
+            continue
+        quote, rest = found.group(1), found.group(2)
+        closed = re.search(r'(?<!\\)"', rest) if quote == '"' else re.search(r"'(?!')", rest.replace("''", ""))
+        if closed is None:
+            return index + 1, found.start(1) + 1
+    return None
+
+
+def _flow_hint(problem: str, opened: Any) -> str:
+    """For a `[...]` or `{...}` YAML could not finish: where it opened, and the usual causes."""
+    found = re.search(r"expected ',' or '([\]}])'", problem)
+    if found is None or opened is None:
+        return ""
+    bracket = "[" if found.group(1) == "]" else "{"
+    return (
+        f"; close the {bracket} opened on line {opened.line + 1} column {opened.column + 1} with {found.group(1)}, "
+        "or quote a value inside it that holds ': ' or ','"
+    )
 
 
 def _character_name(char: str) -> str:
