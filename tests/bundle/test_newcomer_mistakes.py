@@ -763,3 +763,21 @@ def test_plan_out_below_a_file_or_in_a_read_only_directory_fails_before_planning
     result = CliRunner().invoke(cli, ["plan", "bundles/recsys.yaml", "--out", "readonly/plan.json"])
     assert result.exit_code == 2 and "directory readonly is not writable" in result.output
     assert "Planned" not in result.output and not (repository / "readonly" / "plan.json").exists()
+
+
+def test_a_platform_file_named_otherwise_that_does_not_load_is_still_the_one_projects_wait_for(repository: Path):
+    bundles = write_repository(repository, "platform.yaml", "", None)
+    (bundles / "globex.yaml").write_text(PLATFORM.replace("      tier: dev", "      tier:dev"), encoding="utf-8")
+    result = validate_paths(["bundles"])
+    assert [d.file for d in result.diagnostics] == ["bundles/globex.yaml"]
+    assert {r.blocked_by for r in result.blocked} == {"bundles/globex.yaml"}
+
+
+def test_a_link_out_of_the_bundles_is_never_read_to_guess_a_missing_platform(repository: Path, tmp_path: Path):
+    bundles = write_repository(repository, "platform.yaml", "", None)
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.yaml"
+    outside.write_text(PLATFORM, encoding="utf-8")
+    (bundles / "platform.yaml").symlink_to(outside)
+    result = validate_paths(["bundles"])
+    assert not result.blocked
+    assert any("not defined by any bundle" in d.message for d in result.diagnostics)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import re
 import stat
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -194,6 +195,9 @@ class _FileCheck:
         # Mappings that lost an invalid value so validation could go on; semantic findings about
         # them would judge the default that replaced it, so they are not reported.
         self.pruned: set[Path] = set()
+        # Read, but not a loadable YAML document (a syntax error): what it was meant to be can
+        # still be guessed from its name and text.
+        self.unloadable = False
 
     def add(self, path: Path, message: str, *, key: bool = False, rule: str = "schema") -> None:
         if rule != "schema" and any(tuple(path[: len(p)]) == p for p in self.pruned):
@@ -520,7 +524,9 @@ def _load(path: FsPath, context: bool) -> _FileCheck:
         document = load_file(path, display)
     except LoadError as error:
         report.diagnostics.append(error.diagnostic)
-        return _FileCheck(report, None)
+        failed = _FileCheck(report, None)
+        failed.unloadable = True
+        return failed
     except OSError as error:
         report.diagnostics.append(
             Diagnostic(display, 1, 1, "(document)", f"cannot read the file: {error.strerror or error}", "load")
@@ -620,16 +626,28 @@ def validate_documents(documents: Sequence[Document]) -> ValidationResult:
 
 def _unloadable_platforms(wanted: set[str], unloadable: list[str]) -> dict[str, str]:
     """The platforms projects name that no bundle defines, but that a file which does not load
-    (a syntax error) is most likely the bundle of: named `<platform>.yaml` or `platform.yaml`.
+    (a syntax error) is most likely the bundle of: named `<platform>.yaml` or `platform.yaml`, or
+    reading like it (`kind: Platform`, `name: <platform>`).
     Their projects wait for that file to be fixed, instead of each reporting a missing platform."""
     found: dict[str, str] = {}
     for name in sorted(wanted):
-        for stem in (name, "platform"):
-            file = next((f for f in unloadable if FsPath(f).stem == stem), None)
-            if file is not None:
-                found[name] = file
-                break
+        named = [f for stem in (name, "platform") for f in unloadable if FsPath(f).stem == stem]
+        file = next(iter(named), None) or next((f for f in unloadable if _declares_platform(f, name)), None)
+        if file is not None:
+            found[name] = file
     return found
+
+
+def _declares_platform(file: str, name: str) -> bool:
+    """Whether the text of a file that does not load reads like the Platform bundle `name`."""
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(16_384).decode("utf-8", "replace")
+    except OSError:
+        return False
+    kind = re.search(r"^kind:\s*[\"']?Platform\b", head, re.MULTILINE)
+    named = re.search(rf"\bname:\s*[\"']?{re.escape(name)}[\"']?\s*[,}}#\n]", head)
+    return bool(kind and named)
 
 
 def _validate_checks(checks: list[_FileCheck]) -> ValidationResult:
@@ -642,7 +660,7 @@ def _validate_checks(checks: list[_FileCheck]) -> ValidationResult:
     }
     defined = {bundle.metadata.name for _, bundle in platforms_} | broken.keys()
     wanted = {bundle.spec.platform for _, bundle in projects_} - defined
-    broken |= _unloadable_platforms(wanted, [c.report.file for c in checks if c.document is None])
+    broken |= _unloadable_platforms(wanted, [c.report.file for c in checks if c.unloadable])
     set_view = rules.BundleSetView(
         platforms=platforms_,
         projects=projects_,
