@@ -233,3 +233,8 @@ def test_a_value_that_does_not_fit_its_explicit_core_tag_is_rejected():
 def test_plain_numbers_are_read_as_yaml_1_2_and_editors_read_them():
     doc = load_text("a: 010\nb: 08\nc: 1e3\nd: 2e-1\ne: 1:30\nf: 1_000\ng: 0o17\nh: '010'\n", "b.yaml")
     assert doc.data == {"a": 10, "b": 8, "c": 1000.0, "d": 0.2, "e": "1:30", "f": "1_000", "g": 15, "h": "010"}
+
+
+def test_a_number_with_more_digits_than_python_converts_is_a_clean_error():
+    line, column, message = load_error("a: " + "1" * 5000 + "\n")
+    assert (line, column) == (1, 4) and "is not a valid int; quote it if it is text" in message

@@ -288,7 +288,15 @@ class _Builder:
         if tag is None or tag == "!":
             if not event.implicit[0]:
                 return event.value  # quoted: always a string
-            number = _core_number(event.value)
+            try:
+                number = _core_number(event.value)
+            except ValueError:  # more digits than Python converts
+                raise _fail(
+                    self.file,
+                    event.start_mark,
+                    f"{event.value!r} is not a valid int; quote it if it is text",
+                    _path_text(path),
+                ) from None
             if number is not None:
                 return number
             tag = _plain_tag(event.value)
@@ -396,7 +404,10 @@ class _FastBuilder:
 @lru_cache(maxsize=8192)
 def _plain_value(value: str) -> Any:
     """The value of a plain (unquoted, untagged) scalar, as `_Builder._scalar` makes it."""
-    number = _core_number(value)
+    try:
+        number = _core_number(value)
+    except ValueError:
+        raise _Unsure from None
     if number is not None:
         return number
     tag = _plain_tag(value)
