@@ -130,7 +130,7 @@ FILES = {"platform.yaml": PLATFORM, "churn.yaml": CHURN, "recsys.yaml": RECSYS}
 class Mistake:
     """`old` replaced by `new` in `file` (or, with `old` empty, `file` written as `new`; with
     `new` None, removed); `mlrig validate` then reports `where` (`file:line:column`) with
-    `fragment` in the message, and `errors` errors in that file."""
+    `fragment` in the message, and `errors` errors in the file of `where`."""
 
     id: str
     file: str
@@ -616,6 +616,15 @@ MISTAKES = [
         "is not admitted by platform 'globex-ml'",
     ),
     Mistake(
+        "an admission under a misspelt name",
+        "platform.yaml",
+        "      churn:\n",
+        "      chrun:\n",
+        "churn.yaml:5:9",
+        "is not admitted by platform 'globex-ml' (it admits 'chrun': if that is this project misspelt, rename it in "
+        "bundles/platform.yaml:16:7 spec.tenancy.projects.chrun)",
+    ),
+    Mistake(
         "a principal the platform does not admit",
         "churn.yaml",
         "role/churn-ds",
@@ -659,7 +668,7 @@ def test_a_newcomer_mistake_is_reported_where_it_was_written_with_what_to_do(rep
     write_repository(repository, mistake.file, mistake.old, mistake.new)
     result = validate_paths(["bundles"])
     assert not result.valid
-    file = f"bundles/{mistake.file}"
+    file = f"bundles/{mistake.where.split(':')[0]}"  # usually the file the mistake is in
     errors = [d for d in result.diagnostics if d.file == file]
     found = [d.text() for d in errors if f"{d.file}:{d.line}:{d.column}" == f"bundles/{mistake.where}"]
     assert any(mistake.fragment in text for text in found), [d.text() for d in result.diagnostics]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ... import naming, tenancy
+from ..diagnostics import closest
 from ..resolved import Platform
 from . import BundleSetView, Finding, ProjectView, platform_rule, project_rule, set_rule
 
@@ -64,9 +65,16 @@ def project_admitted(view: ProjectView) -> Iterator[Finding]:
     name = view.bundle.metadata.name
     admitted = tenancy.admission(limits, name)
     if admitted is None:
+        near = closest(name, limits.admissions)
+        typo = (
+            f" (it admits '{near}': if that is this project misspelt, rename it in "
+            f"{platform.where('spec', 'tenancy', 'projects', near)})"
+            if near is not None
+            else ""
+        )
         yield Finding(
             ("metadata", "name"),
-            f"project '{name}' is not admitted by platform '{platform.name}'; the platform team admits it "
+            f"project '{name}' is not admitted by platform '{platform.name}'{typo}; the platform team admits it "
             f"in {platform.where('spec', 'tenancy', 'projects')} with: "
             f"{tenancy.admission_snippet(view.bundle)}{_migrate_hint(platform)}",
         )
