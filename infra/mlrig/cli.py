@@ -89,6 +89,18 @@ def default_bundles() -> str:
     return BUNDLES_DIR
 
 
+def default_bundles_or_fail() -> str:
+    """`default_bundles()`, or a usage error that says where mlrig looked and what to do."""
+    bundles = default_bundles()
+    if not Path(bundles).is_dir():
+        fail(
+            f"no {BUNDLES_DIR}/ directory in {Path.cwd()} or the repository around it; run mlrig in a platform "
+            "repository (`mlrig init platform` writes one), or name bundle files or directories",
+            2,
+        )
+    return bundles
+
+
 def root_option(explicit: str | None) -> Path:
     """The repository root: `--root`, else found by walking up from the working directory."""
     if explicit is not None:
@@ -231,7 +243,7 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
     """
     from .bundle.validate import validate_paths
 
-    targets = list(paths) or [default_bundles()]
+    targets = list(paths) or [default_bundles_or_fail()]
     result = validate_paths(targets)
     if not any(not r.context for r in result.reports):
         fail(f"no bundle files (*.yaml, *.yml) in {', '.join(targets)}", 2)
@@ -312,7 +324,7 @@ def plan(
     """
     from .plan.command import run_plan_command
 
-    targets = list(bundles) or [default_bundles()]
+    targets = list(bundles) or [default_bundles_or_fail()]
     sys.exit(
         run_plan_command(
             targets,
@@ -642,7 +654,7 @@ def cost_estimate(
     """The estimate of BUNDLES (files or directories; default: the repository's bundles/)."""
     from .cost.command import run_cost_command
 
-    targets = list(bundles) or [default_bundles()]
+    targets = list(bundles) or [default_bundles_or_fail()]
     sys.exit(
         run_cost_command(
             targets, list(envs), fmt, spot_discount=spot_discount, detail=detail, stdout=stdout, stderr=stderr

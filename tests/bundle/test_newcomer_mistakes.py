@@ -284,6 +284,14 @@ MISTAKES = [
         "recsys.yaml:3:44",
         "or quote a value inside it that holds ': ' or ','",
     ),
+    Mistake(
+        "a docker-compose file among the bundles",
+        "docker-compose.yaml",
+        "",
+        "services: { web: { image: nginx } }\n",
+        "docker-compose.yaml:1:1",
+        "missing apiVersion and kind: a bundle starts with `apiVersion: mlrig/v1`",
+    ),
     Mistake("empty file", "recsys.yaml", "", "", "recsys.yaml:1:1", "the file is empty"),
     Mistake("only comments", "recsys.yaml", "", "# TODO: write the bundle\n", "recsys.yaml:1:1", "the file is empty"),
     Mistake(
@@ -790,3 +798,13 @@ def test_a_link_out_of_the_bundles_is_never_read_to_guess_a_missing_platform(rep
     result = validate_paths(["bundles"])
     assert not result.blocked
     assert any("not defined by any bundle" in d.message for d in result.diagnostics)
+
+
+def test_validate_and_plan_outside_a_platform_repository_say_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    for command in (["validate"], ["plan"]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 2
+        assert "no bundles/ directory in" in result.output and "mlrig init platform" in result.output

@@ -244,6 +244,14 @@ def _check_header(check: _FileCheck) -> str | None:
             f"is a Platform or Project bundle (apiVersion: {API_VERSION}); move this file out of it",
         )
         return None
+    if api is None and kind is None:
+        check.add(
+            ("apiVersion",),
+            f"missing apiVersion and kind: a bundle starts with `apiVersion: {API_VERSION}` and `kind: Platform` or "
+            "`kind: Project`; a file of another tool does not belong in the bundles directory",
+            key=True,
+        )
+        return None
     if api is None:
         check.add(("apiVersion",), f"missing required key 'apiVersion'; set it to {API_VERSION}", key=True)
         ok = False
