@@ -558,6 +558,14 @@ MISTAKES = [
         "churn.yaml:14:9",
         "is not an IAM user or role ARN",
     ),
+    Mistake(
+        "memory in gigabytes",
+        "churn.yaml",
+        "memory: 16Gi",
+        "memory: 16GB",
+        "churn.yaml:36:38",
+        "'16GB' is not a Kubernetes memory quantity such as 8Gi (did you mean '16Gi'? units are case-sensitive)",
+    ),
     # --- semantic rules ---
     Mistake("a 4-field cron", "churn.yaml", '"0 3 * * 0"', '"0 3 * *"', "churn.yaml:33:17", "has 4 fields"),
     Mistake("hour 24", "churn.yaml", '"0 3 * * 0"', '"0 24 * * 0"', "churn.yaml:33:17", "hour 24 is out of range"),

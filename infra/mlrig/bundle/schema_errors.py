@@ -217,7 +217,8 @@ def describe(kind: str, error: ErrorDetails, prefix: Path = (), data: Any = None
     if kind_ == "string_pattern_mismatch":
         pattern = ctx.get("pattern", "")
         expected = PATTERN_HINTS.get(pattern, f"a value matching {pattern}")
-        return loc, f"{_show(value)} is not {expected}{_non_ascii_hint(value)}", False
+        hint = _memory_hint(value) if "memory quantity" in expected else ""
+        return loc, f"{_show(value)} is not {expected}{hint}{_non_ascii_hint(value)}", False
     if kind_ in _EXPECTED:
         shown = "" if value is None or isinstance(value, (dict, list)) else f" {_show(value)}"
         message = f"expected {_EXPECTED[kind_]}, got {_type_name(value)}{shown}"
@@ -277,6 +278,17 @@ def _non_ascii_hint(value: Any) -> str:
     index, char = next((i, c) for i, c in enumerate(value) if not c.isascii())
     name = unicodedata.name(char, "unnamed").lower()
     return f"; character {index + 1} is U+{ord(char):04X} ({name}), not ASCII: retype it"
+
+
+_MEMORY_WITH_OTHER_UNIT = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([kmgt])i?b?", re.IGNORECASE)
+
+
+def _memory_hint(value: Any) -> str:
+    """`8GB`, `16gi`, `512 MB`: the Kubernetes spelling of what was meant (binary units)."""
+    found = _MEMORY_WITH_OTHER_UNIT.fullmatch(value.strip()) if isinstance(value, str) else None
+    if found is None:
+        return ""
+    return f" (did you mean '{found.group(1)}{found.group(2).upper()}i'? units are case-sensitive)"
 
 
 def _list_hint(text: str) -> str:
