@@ -566,6 +566,14 @@ MISTAKES = [
         "churn.yaml:36:38",
         "'16GB' is not a Kubernetes memory quantity such as 8Gi (did you mean '16Gi'? units are case-sensitive)",
     ),
+    Mistake(
+        "a session ARN copied from get-caller-identity",
+        "churn.yaml",
+        "      - arn:aws:iam::111111111111:role/churn-ds",
+        "      - arn:aws:sts::111111111111:assumed-role/churn-ds/alice",
+        "churn.yaml:14:9",
+        "name the role, 'arn:aws:iam::111111111111:role/churn-ds'",
+    ),
     # --- semantic rules ---
     Mistake("a 4-field cron", "churn.yaml", '"0 3 * * 0"', '"0 3 * *"', "churn.yaml:33:17", "has 4 fields"),
     Mistake("hour 24", "churn.yaml", '"0 3 * * 0"', '"0 24 * * 0"', "churn.yaml:33:17", "hour 24 is out of range"),

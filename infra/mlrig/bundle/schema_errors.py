@@ -218,6 +218,7 @@ def describe(kind: str, error: ErrorDetails, prefix: Path = (), data: Any = None
         pattern = ctx.get("pattern", "")
         expected = PATTERN_HINTS.get(pattern, f"a value matching {pattern}")
         hint = _memory_hint(value) if "memory quantity" in expected else ""
+        hint += _session_arn_hint(value) if "role ARN" in expected else ""
         return loc, f"{_show(value)} is not {expected}{hint}{_non_ascii_hint(value)}", False
     if kind_ in _EXPECTED:
         shown = "" if value is None or isinstance(value, (dict, list)) else f" {_show(value)}"
@@ -289,6 +290,21 @@ def _memory_hint(value: Any) -> str:
     if found is None:
         return ""
     return f" (did you mean '{found.group(1)}{found.group(2).upper()}i'? units are case-sensitive)"
+
+
+_SESSION_ARN = re.compile(r"arn:(aws[a-z-]*):sts::([0-9]{12}):assumed-role/([^/]+)/.*")
+
+
+def _session_arn_hint(value: Any) -> str:
+    """A session ARN, as `aws sts get-caller-identity` prints it, names the role it came from."""
+    found = _SESSION_ARN.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        return ""
+    partition, account, role = found.groups()
+    return (
+        f"; it is a session of a role, as `aws sts get-caller-identity` prints it: name the role, "
+        f"'arn:{partition}:iam::{account}:role/{role}'"
+    )
 
 
 def _list_hint(text: str) -> str:
