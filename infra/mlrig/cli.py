@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import console
-from .bundle.diagnostics import BundleError, Diagnostic, UsageError
+from .bundle.diagnostics import BundleError, Diagnostic, UsageError, sanitize
 from .bundle.root import BUNDLES_DIR, repository_root
 
 if TYPE_CHECKING:
@@ -186,7 +186,8 @@ def render_validation(result: ValidationResult, fmt: str) -> None:
         return
     valid_lines: list[str] = []  # printed together: one rich print per line costs 0.2 ms
     for report in reports:
-        label = escape(f"{report.kind or '?'} {report.name or ''}".strip())
+        # The name is the bundle's own, unvalidated when the bundle is invalid: escaped like diagnostics.
+        label = escape(sanitize(f"{report.kind or '?'} {report.name or ''}".strip()))
         file = escape(report.file)
         if report.valid:
             valid_lines.append(f"[green]✓[/] {file} ({label})")

@@ -824,3 +824,12 @@ def test_validate_and_plan_outside_a_platform_repository_say_what_to_do(
         result = CliRunner().invoke(cli, command)
         assert result.exit_code == 2
         assert "no bundles/ directory in" in result.output and "mlrig init platform" in result.output
+
+
+def test_a_hostile_bundle_name_reaches_the_text_header_escaped(repository: Path):
+    write_repository(repository, "recsys.yaml", "name: recsys", 'name: "x\\n::warning title=pwned::injected\\e[2K"')
+    result = CliRunner().invoke(cli, ["validate"])
+    assert result.exit_code == 1
+    assert "(Project x\\n::warning title=pwned::injected\\x1b[2K)" in result.output
+    assert not any(line.startswith("::") for line in result.output.splitlines())
+    assert "\x1b" not in result.output
