@@ -574,6 +574,14 @@ MISTAKES = [
         "churn.yaml:14:9",
         "name the role, 'arn:aws:iam::111111111111:role/churn-ds'",
     ),
+    Mistake(
+        "a trailing space inside quotes",
+        "churn.yaml",
+        "      - arn:aws:iam::111111111111:role/churn-ds",
+        '      - "arn:aws:iam::111111111111:role/churn-ds "',
+        "churn.yaml:14:9",
+        "it starts or ends with a space: remove it",
+    ),
     # --- semantic rules ---
     Mistake("a 4-field cron", "churn.yaml", '"0 3 * * 0"', '"0 3 * *"', "churn.yaml:33:17", "has 4 fields"),
     Mistake("hour 24", "churn.yaml", '"0 3 * * 0"', '"0 24 * * 0"', "churn.yaml:33:17", "hour 24 is out of range"),

@@ -219,6 +219,8 @@ def describe(kind: str, error: ErrorDetails, prefix: Path = (), data: Any = None
         expected = PATTERN_HINTS.get(pattern, f"a value matching {pattern}")
         hint = _memory_hint(value) if "memory quantity" in expected else ""
         hint += _session_arn_hint(value) if "role ARN" in expected else ""
+        if isinstance(value, str) and value != value.strip():
+            hint += "; it starts or ends with a space: remove it"
         return loc, f"{_show(value)} is not {expected}{hint}{_non_ascii_hint(value)}", False
     if kind_ in _EXPECTED:
         shown = "" if value is None or isinstance(value, (dict, list)) else f" {_show(value)}"
