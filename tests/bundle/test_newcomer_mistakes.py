@@ -10,6 +10,8 @@ number with a unit, a YAML 1.1 surprise), and expects one error per cause where 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -841,3 +843,17 @@ def test_a_hostile_bundle_name_reaches_the_text_header_escaped(repository: Path)
     assert "(Project x\\n::warning title=pwned::injected\\x1b[2K)" in result.output
     assert not any(line.startswith("::") for line in result.output.splitlines())
     assert "\x1b" not in result.output
+
+
+def test_the_real_command_exits_1_with_every_file_line_and_column_and_no_traceback(repository: Path):
+    bundles = write_repository(repository, "churn.yaml", "    dataScientists:", "\u00a0   dataScientists:")
+    text = (bundles / "recsys.yaml").read_text(encoding="utf-8")
+    (bundles / "recsys.yaml").write_text(text.replace("  platform: globex-ml", "  platfrom: globex-ml"))
+    (bundles / "docker-compose.yaml").write_text("services: { web: { image: nginx } }\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "mlrig.cli", "validate"], cwd=repository, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    for where in ("bundles/churn.yaml:13:1:", "bundles/recsys.yaml:5:3:", "bundles/docker-compose.yaml:1:1:"):
+        assert where in done.stdout, done.stdout
+    assert "Traceback" not in done.stderr and "internal error" not in done.stdout + done.stderr
