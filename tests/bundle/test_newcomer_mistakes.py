@@ -684,6 +684,14 @@ MISTAKES = [
         "also used by environment 'dev'",
     ),
     Mistake(
+        "an account per environment without account isolation",
+        "platform.yaml",
+        "isolation: account",
+        "isolation: cluster",
+        "platform.yaml:8:14",
+        "3 different accounts (dev: 111111111111; staging: 222222222222; prod: 333333333333)",
+    ),
+    Mistake(
         "two prod tiers", "platform.yaml", "tier: staging", "tier: prod", "platform.yaml:34:13", "more than one prod"
     ),
     Mistake(
