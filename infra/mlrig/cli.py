@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import console
-from .bundle.diagnostics import BundleError, Diagnostic, UsageError
+from .bundle.diagnostics import BundleError, Diagnostic, UsageError, sanitize
 from .bundle.root import BUNDLES_DIR, repository_root
 
 if TYPE_CHECKING:
@@ -87,6 +87,18 @@ def default_bundles() -> str:
         bundles = root / BUNDLES_DIR
         return str(bundles.relative_to(here)) if bundles.is_relative_to(here) else str(bundles)
     return BUNDLES_DIR
+
+
+def default_bundles_or_fail() -> str:
+    """`default_bundles()`, or a usage error that says where mlrig looked and what to do."""
+    bundles = default_bundles()
+    if not Path(bundles).is_dir():
+        fail(
+            f"no {BUNDLES_DIR}/ directory in {Path.cwd()} or the repository around it; run mlrig in a platform "
+            "repository (`mlrig init platform` writes one), or name bundle files or directories",
+            2,
+        )
+    return bundles
 
 
 def root_option(explicit: str | None) -> Path:
@@ -174,7 +186,8 @@ def render_validation(result: ValidationResult, fmt: str) -> None:
         return
     valid_lines: list[str] = []  # printed together: one rich print per line costs 0.2 ms
     for report in reports:
-        label = escape(f"{report.kind or '?'} {report.name or ''}".strip())
+        # The name is the bundle's own, unvalidated when the bundle is invalid: escaped like diagnostics.
+        label = escape(sanitize(f"{report.kind or '?'} {report.name or ''}".strip()))
         file = escape(report.file)
         if report.valid:
             valid_lines.append(f"[green]✓[/] {file} ({label})")
@@ -188,9 +201,16 @@ def render_validation(result: ValidationResult, fmt: str) -> None:
     errors = sum(len(r.diagnostics) for r in reports)
     if result.valid:
         stdout.print(f"[green]{len(reports)} bundle(s) valid[/]", markup=True)
-    else:
+    elif errors:
         invalid = sum(bool(r.diagnostics) for r in reports)
         stdout.print(f"[red]{errors} error(s) in {invalid} of {len(reports)} bundle(s)[/]", markup=True)
+    else:
+        platforms = sorted({str(r.blocked_by) for r in result.blocked})
+        stdout.print(
+            f"[red]{len(result.blocked)} of {len(reports)} bundle(s) not checked: fix their platform first "
+            f"(mlrig validate {escape(' '.join(platforms))})[/]",
+            markup=True,
+        )
 
 
 @cli.command(
@@ -224,7 +244,7 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
     """
     from .bundle.validate import validate_paths
 
-    targets = list(paths) or [default_bundles()]
+    targets = list(paths) or [default_bundles_or_fail()]
     result = validate_paths(targets)
     if not any(not r.context for r in result.reports):
         fail(f"no bundle files (*.yaml, *.yml) in {', '.join(targets)}", 2)
@@ -305,7 +325,7 @@ def plan(
     """
     from .plan.command import run_plan_command
 
-    targets = list(bundles) or [default_bundles()]
+    targets = list(bundles) or [default_bundles_or_fail()]
     sys.exit(
         run_plan_command(
             targets,
@@ -635,7 +655,7 @@ def cost_estimate(
     """The estimate of BUNDLES (files or directories; default: the repository's bundles/)."""
     from .cost.command import run_cost_command
 
-    targets = list(bundles) or [default_bundles()]
+    targets = list(bundles) or [default_bundles_or_fail()]
     sys.exit(
         run_cost_command(
             targets, list(envs), fmt, spot_discount=spot_discount, detail=detail, stdout=stdout, stderr=stderr

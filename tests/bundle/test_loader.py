@@ -65,9 +65,15 @@ def test_a_file_is_loaded_from_disk_with_its_display_name(tmp_path: Path):
 
 
 def test_a_yaml_syntax_error_names_its_line():
-    line, _, message = load_error("spec:\n  pools: [a, b\nkind: Project\n")
-    assert line == 3
+    line, _, message = load_error("spec:\n  pools: a: b\nkind: Project\n")
+    assert line == 2
     assert message.startswith("YAML syntax error:")
+
+
+def test_a_bracket_left_open_is_reported_where_it_opens_not_where_yaml_gave_up():
+    line, column, message = load_error("spec:\n  pools: [a, b\nkind: Project\n")
+    assert (line, column) == (2, 10)
+    assert message.startswith("YAML syntax error: this [ is not closed (YAML found no ',' or ']' up to line 3")
 
 
 def test_tabs_used_for_indentation_are_a_syntax_error_on_their_line_that_says_use_spaces():
@@ -222,3 +228,13 @@ def test_text_with_lone_surrogates_is_rejected():
 
 def test_a_value_that_does_not_fit_its_explicit_core_tag_is_rejected():
     assert load_error("replicas: !!int three\n") == (1, 11, "'three' is not a valid int; fix it or drop the !!int tag")
+
+
+def test_plain_numbers_are_read_as_yaml_1_2_and_editors_read_them():
+    doc = load_text("a: 010\nb: 08\nc: 1e3\nd: 2e-1\ne: 1:30\nf: 1_000\ng: 0o17\nh: '010'\n", "b.yaml")
+    assert doc.data == {"a": 10, "b": 8, "c": 1000.0, "d": 0.2, "e": "1:30", "f": "1_000", "g": 15, "h": "010"}
+
+
+def test_a_number_with_more_digits_than_python_converts_is_a_clean_error():
+    line, column, message = load_error("a: " + "1" * 5000 + "\n")
+    assert (line, column) == (1, 4) and "is not a valid int; quote it if it is text" in message

@@ -129,7 +129,7 @@ def test_a_failure_while_writing_leaves_every_file_as_it_was(
 def test_bad_yaml_gets_validates_diagnostics_and_a_missing_path_exits_2(old_bundles: Path, run: Run) -> None:
     (old_bundles / "broken.yaml").write_text("apiVersion: mlrig/v1\nkind: [unclosed\n")
     code, _, err = migrate(run, old_bundles)
-    assert code == 1 and "broken.yaml:3:1" in err and "flow sequence" in err
+    assert code == 1 and "broken.yaml:2:7" in err and "this [ is not closed" in err
     assert migrate(run, old_bundles / "nowhere")[0] == 2
 
 

@@ -50,6 +50,12 @@ def format_path(path: Path) -> str:
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """` (did you mean 'maxReplicas'?)` or an empty string."""
+    match = closest(word, candidates)
+    return f" (did you mean '{match}'?)" if match is not None else ""
+
+
+def closest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate `word` is most likely a misspelling of, or None."""
     options = list(candidates)
     close = difflib.get_close_matches(word, options, n=3, cutoff=0.6)
     # Among similar candidates prefer the fewest edits, counting a swap of neighbours as one
@@ -61,7 +67,7 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
         matches = [
             c for c in options if len(c) >= 3 and (lowered.startswith(c.lower()) or c.lower().startswith(lowered))
         ][:1]
-    return f" (did you mean '{matches[0]}'?)" if matches else ""
+    return matches[0] if matches else None
 
 
 def _edit_distance(a: str, b: str) -> int:

@@ -13,6 +13,8 @@ positions the first time a diagnostic asks for one.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Any
@@ -118,6 +120,7 @@ class _Builder:
 
     def __init__(self, file: str, text: str):
         self.file = file
+        self.text = text
         self.loader = _Loader(text)
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.nodes = 0
@@ -225,10 +228,14 @@ class _Builder:
                 break
             key_mark = key_event.start_mark
             if type(key_event) is not yaml.ScalarEvent:
+                template = _is_template(self.text, key_mark)
                 raise _fail(
                     self.file,
                     key_mark,
-                    "mapping keys must be plain strings, not collections or aliases",
+                    "mlrig does not expand templates, and to YAML `{{ … }}` is a mapping inside a mapping; "
+                    "write the value itself"
+                    if template
+                    else "mapping keys must be plain strings, not collections or aliases",
                     _path_text(path),
                 )
             if key_event.tag is None and key_event.implicit[0] and key_event.value == "<<":
@@ -281,7 +288,20 @@ class _Builder:
         if tag is None or tag == "!":
             if not event.implicit[0]:
                 return event.value  # quoted: always a string
+            try:
+                number = _core_number(event.value)
+            except ValueError:  # more digits than Python converts
+                raise _fail(
+                    self.file,
+                    event.start_mark,
+                    f"{event.value!r} is not a valid int; quote it if it is text",
+                    _path_text(path),
+                ) from None
+            if number is not None:
+                return number
             tag = _plain_tag(event.value)
+            if tag in _NUMBER_TAGS:
+                return event.value  # a YAML 1.1 number that YAML 1.2 reads as text (1:30, 1_000)
         if tag not in _SCALAR_TAGS:
             raise _fail(
                 self.file, event.start_mark, f"custom YAML tag {tag} is not allowed in bundles", _path_text(path)
@@ -384,8 +404,14 @@ class _FastBuilder:
 @lru_cache(maxsize=8192)
 def _plain_value(value: str) -> Any:
     """The value of a plain (unquoted, untagged) scalar, as `_Builder._scalar` makes it."""
+    try:
+        number = _core_number(value)
+    except ValueError:
+        raise _Unsure from None
+    if number is not None:
+        return number
     tag = _plain_tag(value)
-    if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
+    if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp", *_NUMBER_TAGS):
         return value
     if tag not in _SCALAR_TAGS:
         raise _Unsure
@@ -393,6 +419,36 @@ def _plain_value(value: str) -> Any:
         return _CONSTRUCT[tag](_CONSTRUCTOR, yaml.ScalarNode(tag, value))
     except (ValueError, yaml.YAMLError):
         raise _Unsure from None
+
+
+# Plain numbers follow YAML 1.2's core schema, as editors (yaml-language-server) read them, not
+# libyaml's YAML 1.1: `08` and `010` are 8 and 10 (1.1: text, and octal 8), `1e3` and `2e-1` are
+# numbers (1.1: text), and `1:30` and `1_000` are text (1.1: base-60 90, and 1000).
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
+_HEXADECIMAL = re.compile(r"0x[0-9a-fA-F]+")
+_OCTAL = re.compile(r"0o[0-7]+")
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_INFINITY = re.compile(r"[-+]?\.(?:inf|Inf|INF)")
+_NAN = re.compile(r"\.(?:nan|NaN|NAN)")
+
+
+@lru_cache(maxsize=8192)
+def _core_number(value: str) -> int | float | None:
+    """The number a plain scalar is in YAML 1.2's core schema, or None when it is none."""
+    if _DECIMAL.fullmatch(value):
+        return int(value, 10)
+    if _HEXADECIMAL.fullmatch(value):
+        return int(value[2:], 16)
+    if _OCTAL.fullmatch(value):
+        return int(value[2:], 8)
+    if _FLOAT.fullmatch(value):
+        return float(value)
+    if _INFINITY.fullmatch(value):
+        return float("-inf") if value.startswith("-") else float("inf")
+    if _NAN.fullmatch(value):
+        return float("nan")
+    return None
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -443,7 +499,38 @@ def load_text(text: str, file: str) -> Document:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or "invalid YAML"
         context = f" {error.context}" if error.context else ""
-        hint = "; indent with spaces, not tabs" if "tab" in problem or _tab_at(text, mark) else ""
+        odd_space = _odd_space_before(text, mark)
+        if odd_space is not None:
+            line, column, char = odd_space
+            message = (
+                f"YAML syntax error: this line holds {_character_name(char)}, which YAML does not read as a space; "
+                "retype it as a plain space"
+            )
+            raise LoadError(Diagnostic(file, line, column, "(document)", message, rule="load")) from None
+        glued = _key_glued_to_value_before(text, mark) if _GLUE_PROBLEMS.search(problem) else None
+        if glued is not None:
+            line, column, written = glued
+            message = f"YAML syntax error: a key needs a space after its colon: write `{written}`"
+            raise LoadError(Diagnostic(file, line, column, "(document)", message, rule="load")) from None
+        unclosed = _unclosed_quote_before(text, mark)
+        if unclosed is not None and mark is not None:
+            line, column = unclosed
+            message = (
+                f"YAML syntax error: the quoted value that starts here is not closed on its line, so it runs on "
+                f"to line {mark.line + 1}; close the quote"
+            )
+            raise LoadError(Diagnostic(file, line, column, "(document)", message, rule="load")) from None
+        opened = error.context_mark
+        hint = _syntax_hint(problem, context, text, mark) or _flow_hint(problem, opened)
+        if _flow_hint(problem, opened) and mark is not None and opened is not None and mark.line > opened.line:
+            # A bracket left open at the end of its line: point at it, not at where YAML gave up.
+            closing = "]" if "']'" in problem else "}"
+            message = (
+                f"YAML syntax error: this {'[' if closing == ']' else '{'} is not closed (YAML found no ',' or "
+                f"'{closing}' up to line {mark.line + 1} column {mark.column + 1}); close it with {closing}, "
+                "or quote a value inside it that holds ': ' or ','"
+            )
+            raise _fail(file, opened, message) from None
         raise _fail(file, mark, f"YAML syntax error: {problem}{context}{hint}") from None
     except yaml.reader.ReaderError as error:
         line = text.count("\n", 0, error.position) + 1
@@ -456,6 +543,107 @@ def load_text(text: str, file: str) -> Document:
         raise _fail(file, None, "the text is not valid Unicode (lone surrogates); save the file as UTF-8") from None
     except RecursionError:
         raise _fail(file, None, f"nesting deeper than {MAX_DEPTH} levels; bundles are never that deep") from None
+
+
+# Characters that look like a space but are not one to YAML (a non-breaking space pasted from a
+# web page or a chat): in the indentation, or after a key's colon or a list's dash, they turn
+# structure into text and break it lines later.
+_ODD_SPACE = "[\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000\ufeff]"
+_ODD_SPACE_IN_STRUCTURE = re.compile(f"^[ \t]*(?:- )*{_ODD_SPACE}|(?:^|[ \t])-{_ODD_SPACE}|[^ \t]:{_ODD_SPACE}")
+
+
+def _is_template(text: str, mark: Any) -> bool:
+    """Whether a mapping key starts at the second brace of `{{` (a Jinja or Helm template)."""
+    lines = text.splitlines()
+    return mark.line < len(lines) and lines[mark.line][max(mark.column - 1, 0) : mark.column + 1] == "{{"
+
+
+def _odd_space_before(text: str, mark: Any) -> tuple[int, int, str] | None:
+    """(line, column, character) of the first space look-alike where structure goes, up to the
+    error's line, if any."""
+    if mark is None:
+        return None
+    for number, line in enumerate(text.splitlines()[: mark.line + 1], start=1):
+        found = _ODD_SPACE_IN_STRUCTURE.search(line)
+        if found:
+            return number, found.end(), line[found.end() - 1]
+    return None
+
+
+# `tier:dev`: to YAML one word, which turns the next line's `key: value` into an error.
+_GLUE_PROBLEMS = re.compile("mapping values are not allowed|could not find expected ':'")
+_GLUED_KEY = re.compile(r"^(\s*(?:- )?)([A-Za-z_][A-Za-z0-9_.-]*):([^\s/:][^#]*?)\s*(?:#.*)?$")
+
+
+def _key_glued_to_value_before(text: str, mark: Any) -> tuple[int, int, str] | None:
+    """(line, column, `key: value`) of a key written without a space after its colon on the
+    line of the error or the line before it, which is what YAML's "mapping values are not
+    allowed" and "could not find expected ':'" most often mean."""
+    if mark is None:
+        return None
+    lines = text.splitlines()
+    for index in (mark.line - 1, mark.line):
+        if 0 <= index < len(lines):
+            found = _GLUED_KEY.match(lines[index])
+            if found:
+                key, value = found.group(2), found.group(3)
+                return index + 1, found.end(2) + 1, f"{key}: {value}"
+    return None
+
+
+# A value that opens a quote and does not close it on its line: `costCenter: "cc-42`.
+_OPENED_QUOTE = re.compile(r"""^\s*(?:- )?(?:[^\s"'#][^:#]*:\s+)?(["'])(.*)$""")
+
+
+def _unclosed_quote_before(text: str, mark: Any) -> tuple[int, int] | None:
+    """(line, column) of the opening quote of a value left unclosed on a line before the error's,
+    which YAML reads on, across lines, to the next quote: the error surfaces lines later. Bundles
+    hold no multi-line quoted values."""
+    if mark is None:
+        return None
+    for index, line in enumerate(text.splitlines()[: mark.line]):
+        found = _OPENED_QUOTE.match(line)
+        if found is None:
+            continue
+        quote, rest = found.group(1), found.group(2)
+        closed = re.search(r'(?<!\\)"', rest) if quote == '"' else re.search(r"'(?!')", rest.replace("''", ""))
+        if closed is None:
+            return index + 1, found.start(1) + 1
+    return None
+
+
+def _flow_hint(problem: str, opened: Any) -> str:
+    """For a `[...]` or `{...}` YAML could not finish: where it opened, and the usual causes."""
+    found = re.search(r"expected ',' or '([\]}])'", problem)
+    if found is None or opened is None:
+        return ""
+    bracket = "[" if found.group(1) == "]" else "{"
+    return (
+        f"; close the {bracket} opened on line {opened.line + 1} column {opened.column + 1} with {found.group(1)}, "
+        "or quote a value inside it that holds ': ' or ','"
+    )
+
+
+def _character_name(char: str) -> str:
+    return f"U+{ord(char):04X} ({unicodedata.name(char, 'unnamed').lower()})"
+
+
+def _syntax_hint(problem: str, context: str, text: str, mark: Any) -> str:
+    """What a newcomer most likely did, for the syntax errors YAML words for its parser."""
+    if "tab" in problem or _tab_at(text, mark):
+        return "; indent with spaces, not tabs"
+    lines = text.splitlines()
+    char = lines[mark.line][mark.column : mark.column + 1] if mark is not None and mark.line < len(lines) else ""
+    if "cannot start any token" in problem and char in ("@", "`"):
+        return f'; a value that starts with {char} must be quoted, as in "@acme/ml-leads" or "@daily"'
+    if "alias" in f"{problem} {context}":
+        return '; a value that starts with * is read as an alias: quote it, as in schedule: "*/5 * * * *"'
+    if "mapping values are not allowed" in problem:
+        return (
+            "; quote a value that holds ': ', write a space after each key's colon (tier: dev), "
+            "and line up the keys of one mapping"
+        )
+    return ""
 
 
 def _tab_at(text: str, mark: Any) -> bool:

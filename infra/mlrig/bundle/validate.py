@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import re
 import stat
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ from .model import (
 from .resolve import Merged, merge_override
 from .resolved import Platform, PlatformEnvironment, Project, ProjectEnvironment
 from .root import bundle_files_under, bundles_root
-from .schema_errors import describe
+from .schema_errors import describe_all
 
 BUNDLE_SUFFIXES = (".yaml", ".yml")
 
@@ -194,6 +195,9 @@ class _FileCheck:
         # Mappings that lost an invalid value so validation could go on; semantic findings about
         # them would judge the default that replaced it, so they are not reported.
         self.pruned: set[Path] = set()
+        # Read, but not a loadable YAML document (a syntax error): what it was meant to be can
+        # still be guessed from its name and text.
+        self.unloadable = False
 
     def add(self, path: Path, message: str, *, key: bool = False, rule: str = "schema") -> None:
         if rule != "schema" and any(tuple(path[: len(p)]) == p for p in self.pruned):
@@ -222,8 +226,7 @@ def _schema_errors(
 ) -> None:
     """Report pydantic errors. `prefix` is where the validated value `data` sits in the bundle;
     with `merged`, paths are mapped back from the merged document to the lines the user wrote."""
-    for detail in error.errors(include_url=False):
-        path, message, at_key = describe(kind, detail, prefix, data)
+    for path, message, at_key in describe_all(kind, error.errors(include_url=False), prefix, data):
         source = merged.source_of(path[len(prefix) :]) if merged is not None else path
         check.add(source, message, key=at_key)
 
@@ -234,6 +237,21 @@ def _check_header(check: _FileCheck) -> str | None:
     api = data.get("apiVersion")
     kind = data.get("kind")
     ok = True
+    if _foreign(api, kind):
+        check.add(
+            ("apiVersion",),
+            f"not an mlrig bundle (apiVersion {api!r}, kind {kind!r}): every YAML file of the bundles directory "
+            f"is a Platform or Project bundle (apiVersion: {API_VERSION}); move this file out of it",
+        )
+        return None
+    if api is None and kind is None:
+        check.add(
+            ("apiVersion",),
+            f"missing apiVersion and kind: a bundle starts with `apiVersion: {API_VERSION}` and `kind: Platform` or "
+            "`kind: Project`; a file of another tool does not belong in the bundles directory",
+            key=True,
+        )
+        return None
     if api is None:
         check.add(("apiVersion",), f"missing required key 'apiVersion'; set it to {API_VERSION}", key=True)
         ok = False
@@ -255,6 +273,12 @@ def _check_header(check: _FileCheck) -> str | None:
     return kind if ok else None
 
 
+def _foreign(api: Any, kind: Any) -> bool:
+    """Whether a document is another tool's (a Kubernetes manifest, say): neither an mlrig
+    apiVersion nor a bundle kind."""
+    return isinstance(api, str) and "/" in api and not api.startswith("mlrig/") and kind not in BUNDLE_MODELS
+
+
 def _validate_schema(check: _FileCheck, kind: str) -> None:
     assert check.document is not None
     try:
@@ -271,6 +295,24 @@ def _validate_schema(check: _FileCheck, kind: str) -> None:
             _check_raw_overrides(check)
         else:
             check.bundle = _platform_without_broken_environments(check.document.data, error)
+
+
+# Values other parts of a bundle are judged against: collections whose items other fields name
+# (`pool: gpu-train`, `image: training`) and a pool's GPUs. Dropping one that fails the schema
+# would turn each reference to it into an error of its own (int: any list index).
+_READ_BY_OTHER_RULES: tuple[tuple[str | type, ...], ...] = (
+    ("spec", "compute", "pools"),
+    ("spec", "registries"),
+    ("spec", "compute", "pools", int, "gpu"),
+)
+
+
+def _read_by_other_rules(loc: tuple[str | int, ...]) -> bool:
+    return any(
+        len(loc) == len(pattern)
+        and all((p is int and isinstance(part, int)) or p == part for p, part in zip(pattern, loc, strict=True))
+        for pattern in _READ_BY_OTHER_RULES
+    )
 
 
 def _without_invalid_values(
@@ -294,6 +336,8 @@ def _without_invalid_values(
                     return None
             if not isinstance(parent, dict) or loc[-1] not in parent or loc[:2] == ("spec", "environments"):
                 return None
+            if _read_by_other_rules(tuple(loc)):
+                return None  # without it, what refers to it would be judged against a default
             del parent[loc[-1]]
             pruned.add(tuple(loc[:-1]))
         try:
@@ -488,7 +532,9 @@ def _load(path: FsPath, context: bool) -> _FileCheck:
         document = load_file(path, display)
     except LoadError as error:
         report.diagnostics.append(error.diagnostic)
-        return _FileCheck(report, None)
+        failed = _FileCheck(report, None)
+        failed.unloadable = True
+        return failed
     except OSError as error:
         report.diagnostics.append(
             Diagnostic(display, 1, 1, "(document)", f"cannot read the file: {error.strerror or error}", "load")
@@ -560,8 +606,17 @@ def _context_files(files: Sequence[FsPath], real: _RealPaths) -> list[FsPath]:
             if key in targets or _link_problem(candidate, inside, real) is not None:
                 continue  # validated anyway, or a context file that links out of the bundles: never read
             assert key is not None
-            context.setdefault(key, candidate)
+            context.setdefault(key, _shown(candidate))
     return list(context.values())
+
+
+def _shown(path: FsPath) -> FsPath:
+    """`path` relative to the working directory when it lies below it, as the user names files:
+    messages that cite a neighbouring bundle then read `bundles/platform.yaml:22:9`."""
+    try:
+        return path.relative_to(FsPath.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def validate_documents(documents: Sequence[Document]) -> ValidationResult:
@@ -577,15 +632,47 @@ def validate_documents(documents: Sequence[Document]) -> ValidationResult:
     return _validate_checks(checks)
 
 
+def _unloadable_platforms(wanted: set[str], unloadable: list[str]) -> dict[str, str]:
+    """The platforms projects name that no bundle defines, but that a file which does not load
+    (a syntax error) is most likely the bundle of: named `<platform>.yaml` or `platform.yaml`, or
+    reading like it (`kind: Platform`, `name: <platform>`).
+    Their projects wait for that file to be fixed, instead of each reporting a missing platform."""
+    found: dict[str, str] = {}
+    for name in sorted(wanted):
+        named = [f for stem in (name, "platform") for f in unloadable if FsPath(f).stem == stem]
+        file = next(iter(named), None) or next((f for f in unloadable if _declares_platform(f, name)), None)
+        if file is not None:
+            found[name] = file
+    return found
+
+
+def _declares_platform(file: str, name: str) -> bool:
+    """Whether the text of a file that does not load reads like the Platform bundle `name`."""
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(16_384).decode("utf-8", "replace")
+    except OSError:
+        return False
+    kind = re.search(r"^kind:\s*[\"']?Platform\b", head, re.MULTILINE)
+    named = re.search(rf"\bname:\s*[\"']?{re.escape(name)}[\"']?\s*[,}}#\n]", head)
+    return bool(kind and named)
+
+
 def _validate_checks(checks: list[_FileCheck]) -> ValidationResult:
+    platforms_ = [(c.report.file, c.bundle) for c in checks if isinstance(c.bundle, PlatformBundle)]
+    projects_ = [(c.report.file, c.bundle) for c in checks if isinstance(c.bundle, ProjectBundle)]
+    broken = {
+        c.report.name: c.report.file
+        for c in checks
+        if c.report.kind == "Platform" and c.bundle is None and c.report.name
+    }
+    defined = {bundle.metadata.name for _, bundle in platforms_} | broken.keys()
+    wanted = {bundle.spec.platform for _, bundle in projects_} - defined
+    broken |= _unloadable_platforms(wanted, [c.report.file for c in checks if c.unloadable])
     set_view = rules.BundleSetView(
-        platforms=[(c.report.file, c.bundle) for c in checks if isinstance(c.bundle, PlatformBundle)],
-        projects=[(c.report.file, c.bundle) for c in checks if isinstance(c.bundle, ProjectBundle)],
-        broken_platforms={
-            c.report.name: c.report.file
-            for c in checks
-            if c.report.kind == "Platform" and c.bundle is None and c.report.name
-        },
+        platforms=platforms_,
+        projects=projects_,
+        broken_platforms=broken,
         documents={c.report.file: c.document for c in checks if c.document is not None},
     )
     by_file = {c.report.file: c for c in checks}

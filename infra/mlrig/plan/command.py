@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .. import interrupt
+from ..bundle.diagnostics import did_you_mean
 from ..bundle.resolved import Platform
 from ..bundle.validate import UsageError, ValidationResult, validate_paths
 from ..checks import Finding
@@ -152,7 +153,13 @@ def requested_targets(bundles: Sequence[str], stderr: Console) -> list[Target]:
         raise CommandError(str(error), code=2) from None
     if not result.valid:
         print_diagnostics(stderr, result.diagnostics)
-        raise CommandError(f"{len(result.diagnostics)} error(s) in the bundles; nothing planned")
+        if result.diagnostics:
+            raise CommandError(f"{len(result.diagnostics)} error(s) in the bundles; nothing planned")
+        platforms = sorted({str(r.blocked_by) for r in result.blocked})
+        raise CommandError(
+            f"nothing planned: the platform bundle {', '.join(platforms)} is invalid; "
+            f"see `mlrig validate {' '.join(platforms)}`"
+        )
     targets = own_targets(result)
     if not targets:
         raise CommandError("no bundles to plan in " + ", ".join(bundles))
@@ -178,6 +185,7 @@ def select_environments(targets: list[Target], envs: Sequence[str]) -> list[tupl
             raise CommandError(
                 f"{target.bundle.kind} {target.name} ({target.file}) has no environment "
                 f"{', '.join(repr(e) for e in unknown)}; its environments: {', '.join(known)}"
+                f"{did_you_mean(unknown[0], known)}"
             )
         selection.append((target, [e for e in known if not envs or e in envs]))
     return selection
@@ -327,8 +335,12 @@ def summary_line(plans: list[BundlePlan]) -> str:
 def check_out_directory(path: Path) -> None:
     """Fail before planning, not after, when --out cannot be written."""
     directory = path.parent if str(path.parent) else Path(".")
+    if directory.exists() and not directory.is_dir():
+        raise CommandError(f"cannot write {path}: {directory} is a file, not a directory", code=2)
     if not directory.is_dir():
         raise CommandError(f"cannot write {path}: directory {directory} does not exist", code=2)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CommandError(f"cannot write {path}: directory {directory} is not writable", code=2)
 
 
 def write_atomically(path: Path, text: str) -> None:

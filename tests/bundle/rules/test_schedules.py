@@ -26,6 +26,11 @@ from ..helpers import check_project, only
         ("@weekly", "write the 5 fields instead: '0 0 * * 0'"),
         ("@reboot", "not a schedule"),
         ("every day at noon", "fields"),
+        # Quartz syntax croniter takes but Argo Workflows' cron parser (robfig/cron) refuses:
+        ("0 3 L * *", "day-of-month 'L' is not cron syntax Argo Workflows reads"),
+        ("0 3 15W * *", "day-of-month '15W' is not cron syntax"),
+        ("0 3 * * 1#2", "day-of-week '1#2' is not cron syntax"),
+        ("0 3 * * MONDAY", "day-of-week 'MONDAY' is not cron syntax"),
     ],
 )
 def test_a_schedule_that_does_not_parse_is_rejected(schedule: str, expected: str):
@@ -34,7 +39,7 @@ def test_a_schedule_that_does_not_parse_is_rejected(schedule: str, expected: str
 
 
 @pytest.mark.parametrize(
-    "schedule", ["*/15 * * * *", "0 3 * * 0", "30 1 1,15 * *", "0 9-17 * * mon-fri", "0 0 1 jan *"]
+    "schedule", ["*/15 * * * *", "0 3 * * 0", "30 1 1,15 * *", "0 9-17 * * mon-fri", "0 0 1 jan *", "0 3 ? * MON"]
 )
 def test_valid_cron_schedules_pass(schedule: str):
     assert cron_problem(schedule) is None

@@ -297,6 +297,20 @@ def test_alert_routes_go_only_where_the_platform_allows(route: dict[str, str], e
     assert expected in errors[0].message
 
 
+@pytest.mark.parametrize(
+    "route",
+    [
+        {"type": "slack", "target": "fraud-alerts"},
+        {"type": "pagerduty", "target": "Fraud Oncall"},
+        {"type": "email", "target": "not an address"},
+    ],
+)
+def test_a_malformed_alert_target_is_one_error_not_one_per_environment(route: dict[str, str]):
+    result = validate(example("platform"), project_with({"spec.monitoring.alerts": [route]}))
+    errors = errors_of(result, "alert_targets_within_tenancy")
+    assert len(errors) == 1 and "bound:" not in errors[0].message and "in environment" not in errors[0].message
+
+
 def test_an_sns_topic_is_checked_against_each_environments_own_account():
     topic = "arn:aws:sns:us-east-1:111111111111:alerts"  # the dev account's
     result = validate(example("platform"), project_with({"spec.monitoring.alerts": [{"type": "sns", "target": topic}]}))

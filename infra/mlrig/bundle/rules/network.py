@@ -90,15 +90,27 @@ def accounts_fit_isolation(platform: Platform) -> Iterator[Finding]:
         if len(accounts) > 1:
             yield Finding(
                 ("spec", "isolation"),
-                f"environments name {len(accounts)} different accounts; use `isolation: account` for separate accounts",
+                f"environments name {len(accounts)} different accounts ({_where(platform, 'account')}); "
+                "use `isolation: account` for separate accounts, or name one account",
             )
     if platform.isolation == "namespace":
         regions = {env.region for env in platform.environments.values()}
         if len(regions) > 1:
             yield Finding(
                 ("spec", "isolation"),
-                "`namespace` isolation shares one cluster, so every environment needs the same region",
+                "`namespace` isolation shares one cluster, so every environment needs the same region "
+                f"({_where(platform, 'region')})",
             )
+
+
+def _where(platform: Platform, field: str) -> str:
+    """`dev, staging: eu-west-1; prod: eu-central-1`: which environments name which value."""
+    by_value: dict[str, list[str]] = {}
+    for name, env in platform.environments.items():
+        value = getattr(env, field)
+        if value:
+            by_value.setdefault(value, []).append(name)
+    return "; ".join(f"{', '.join(names)}: {value}" for value, names in by_value.items())
 
 
 @platform_rule

@@ -54,9 +54,25 @@ def cron_problem(expression: str) -> str | None:
     return None
 
 
+# What Argo Workflows' cron parser (robfig/cron's standard parser, which CronWorkflows are
+# validated with) reads in a field: numbers, names, *, ?, ranges, lists and steps. croniter also
+# takes Quartz's L, W and #, which Argo would refuse only once the stack is applied.
+_FIELD_SYNTAX = re.compile(r"^[0-9A-Za-z*?,/-]+$")
+_WORD = re.compile(r"[A-Za-z]+")
+
+
 def field_problem(value: str, name: str, lowest: int, highest: int, names: tuple[str, ...]) -> str | None:
-    """Which number of one field is out of its range, or which step is zero; None when every
-    number fits (other syntax is left to croniter)."""
+    """Which number of one field is out of its range, which step is zero, or which character or
+    word Argo's cron parser does not read; None when every number fits (other syntax is left to
+    croniter)."""
+    words = _WORD.findall(value)
+    unknown = next((w for w in words if w.lower() not in names), None)
+    if not _FIELD_SYNTAX.match(value) or unknown is not None:
+        return (
+            f"{name} '{value}' is not cron syntax Argo Workflows reads (numbers"
+            + (f", names {names[0]}–{names[-1]}" if names else "")
+            + ", *, ?, ranges a-b, lists a,b and steps /n; no L, W or #)"
+        )
     for part in value.split(","):
         base, _, step = part.partition("/")
         if step and _NUMBER.match(step) and int(step) == 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ... import naming, tenancy
+from ..diagnostics import closest
 from ..resolved import Platform
 from . import BundleSetView, Finding, ProjectView, platform_rule, project_rule, set_rule
 
@@ -64,9 +65,16 @@ def project_admitted(view: ProjectView) -> Iterator[Finding]:
     name = view.bundle.metadata.name
     admitted = tenancy.admission(limits, name)
     if admitted is None:
+        near = closest(name, limits.admissions)
+        typo = (
+            f" (it admits '{near}': if that is this project misspelt, rename it in "
+            f"{platform.where('spec', 'tenancy', 'projects', near)})"
+            if near is not None
+            else ""
+        )
         yield Finding(
             ("metadata", "name"),
-            f"project '{name}' is not admitted by platform '{platform.name}'; the platform team admits it "
+            f"project '{name}' is not admitted by platform '{platform.name}'{typo}; the platform team admits it "
             f"in {platform.where('spec', 'tenancy', 'projects')} with: "
             f"{tenancy.admission_snippet(view.bundle)}{_migrate_hint(platform)}",
         )
@@ -188,12 +196,13 @@ def alert_targets_within_tenancy(view: ProjectView) -> Iterator[Finding]:
     for index, route in enumerate(view.spec.monitoring.alerts):
         problem = tenancy.alert_target_problem(limits, route, account=env.account, region=env.region)
         if problem:
-            bound = (
-                platform.where("spec", "tenancy", "alerts", "webhookHosts")
-                if route.type == "webhook"
-                else platform.where("spec", "environments", env.name)
-            )
-            yield Finding(("spec", "monitoring", "alerts", index, "target"), f"{problem} (bound: {bound})")
+            # Webhook hosts are the platform's bound, an SNS topic's is the environment's account;
+            # a Slack, PagerDuty or email target is wrong alike everywhere: reported once.
+            bound = {
+                "webhook": f" (bound: {platform.where('spec', 'tenancy', 'alerts', 'webhookHosts')})",
+                "sns": f" (bound: {platform.where('spec', 'environments', env.name)})",
+            }.get(route.type, "")
+            yield Finding(("spec", "monitoring", "alerts", index, "target"), f"{problem}{bound}")
 
 
 @project_rule
