@@ -164,7 +164,7 @@ def script() -> dict[str, Any]:
 def test_the_jobs_requests_are_signed_exactly_as_botocore_signs_them(monkeypatch: pytest.MonkeyPatch) -> None:
     url = "https://vpc-demo.us-east-1.es.amazonaws.com/_plugins/_security/api/rolesmapping/mlrig-vectors-writer"
     body = json.dumps({"backend_roles": [ROLE.format("index-docs")]}).encode()
-    now = datetime.datetime(2026, 11, 30, 8, 0, 0, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 11, 30, 8, 0, 0, tzinfo=datetime.UTC)
     creds = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token")
     ours = script()["signed_headers"]("PUT", url, body, "us-east-1", creds, now)
 
