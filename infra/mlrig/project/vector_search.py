@@ -319,10 +319,8 @@ class VectorSearchAccess(pulumi.ComponentResource):
         role, its Pod Identity association and service account, the domain)."""
         super().__init__("mlrig:project:VectorSearchAccess", name, None, opts)
         names = ctx.names
-        requests = security_requests(names, role_mappings(ctx.env, names))
-        mappings = {
-            r["path"].rsplit("/", 1)[1]: r["body"]["backend_roles"] for r in requests if "rolesmapping" in r["path"]
-        }
+        mappings = {role: sorted(arns) for role, arns in role_mappings(ctx.env, names).items()}
+        requests = security_requests(names, mappings)
         connection = k8s.core.v1.ConfigMap(
             f"{name}-connection",
             metadata=metadata(ctx, VECTOR_DB_CONNECTION, component="vector-db"),
