@@ -87,7 +87,17 @@ MODEL_CACHE = "model-hub"
 LOCAL_QUEUE = "pipelines"
 PLACEHOLDER_ACCOUNT = "000000000000"
 # Workload identities besides one per pipeline; pipelines may not take these names.
-RESERVED_WORKLOADS: tuple[str, ...] = ("serving", "tracking", "gateway", "feedback")
+RESERVED_WORKLOADS: tuple[str, ...] = ("serving", "tracking", "gateway", "feedback", "vector-admin")
+# The OpenSearch master user of a project's vector database: the identity of the Job that maps the
+# project's workload roles to OpenSearch security roles (fine-grained access control).
+VECTOR_ADMIN = "vector-admin"
+# The OpenSearch security roles mlrig defines on a project's domain, and the Job that maps them.
+VECTOR_SECURITY_ROLES: tuple[str, ...] = ("writer", "reader")
+VECTOR_ACCESS_JOB = "vector-access"
+# What that Job says it maps (checked by `checks/opensearch_access.py`): the domain's name, and
+# OpenSearch security role -> IAM role ARNs, as JSON.
+OPENSEARCH_DOMAIN_ANNOTATION = "mlrig.io/opensearch-domain"
+OPENSEARCH_ROLE_MAPPINGS_ANNOTATION = "mlrig.io/opensearch-role-mappings"
 
 # Tag keys the plan JSON and policies rely on.
 TAG_PERSONA = "mlrig:persona"
@@ -274,6 +284,24 @@ class ProjectNames:
 
     def opensearch_domain(self) -> str:
         return join(self.prefix, "vec")
+
+    def opensearch_domain_arn(self) -> str:
+        return f"arn:{self.partition}:es:{self.region}:{self.account}:domain/{self.opensearch_domain()}"
+
+    def vector_index_prefix(self) -> str:
+        """The project's indices in its OpenSearch domain are named `<project>-…`: the security
+        roles mlrig maps its workloads to reach these indices only, never the domain's own."""
+        return f"{self.project}-"
+
+    def vector_security_role(self, access: str) -> str:
+        """OpenSearch security role (`writer`, `reader`) of the project's indices."""
+        return f"mlrig-vectors-{access}"
+
+    def vector_access_job(self, digest: str) -> str:
+        """The Job mapping workload roles to OpenSearch security roles, named after a digest of
+        what it maps: a changed mapping is a new Job (Jobs are immutable), an unchanged one is
+        not run again."""
+        return f"{VECTOR_ACCESS_JOB}-{digest}"
 
     def firehose(self, purpose: str) -> str:
         return join(self.prefix, purpose)

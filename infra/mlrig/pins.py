@@ -110,8 +110,16 @@ KSERVE_HUGGINGFACE_SERVER = ImagePin(
     "`kserve-huggingfaceserver` ClusterServingRuntime runs for `huggingface` and `vllm` endpoints. "
     "mlrig only pre-pulls it onto GPU pools; its tag follows the platform's KServe version.",
 )
+PYTHON = ImagePin(
+    "python",
+    "python",
+    "3.12.11-slim-bookworm",
+    "Docker Official Image python (docker-library/python), 3.12.11 on Debian bookworm, slim variant: "
+    "the interpreter and standard library only. Runs the Job mapping workload roles to OpenSearch "
+    "security roles (project/vector_search.py), whose program uses the standard library alone.",
+)
 
-IMAGES: tuple[ImagePin, ...] = (MLFLOW, LITELLM, VECTOR, PAUSE, KSERVE_HUGGINGFACE_SERVER)
+IMAGES: tuple[ImagePin, ...] = (MLFLOW, LITELLM, VECTOR, PAUSE, KSERVE_HUGGINGFACE_SERVER, PYTHON)
 
 # --- Helm charts of the cluster add-ons --------------------------------------------------------
 

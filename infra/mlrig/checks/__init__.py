@@ -97,6 +97,7 @@ def load_all() -> list[Check]:
         iam_limits,
         karpenter_parity,
         network_policy,
+        opensearch_access,
         principals,
         reconcile,
         scheduling,

@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from .. import outputs
+from .. import naming, outputs
 from ..bundle.resolved import Project, ProjectEnvironment
 from ..naming import ProjectNames
 from ..providers import aws_resource_options
@@ -98,7 +98,8 @@ class ProjectContext:
 
     def workloads(self) -> dict[str, str]:
         """Workload identities of this environment: pipeline name -> pipeline type, plus the
-        reserved workloads (`serving`, `tracking`, `gateway`, `feedback`) this environment runs."""
+        reserved workloads (`serving`, `tracking`, `gateway`, `feedback`, `vector-admin`) this
+        environment runs."""
         return workloads(self.env)
 
     def k8s_opts(
@@ -138,4 +139,11 @@ def workloads(environment: ProjectEnvironment) -> dict[str, str]:
         found["gateway"] = "gateway"
     if spec.llm.feedback.enabled:  # the collector that puts feedback records into Firehose
         found["feedback"] = "feedback"
+    if uses_opensearch(environment):  # the master user, mapping workloads to OpenSearch roles
+        found[naming.VECTOR_ADMIN] = naming.VECTOR_ADMIN
     return found
+
+
+def uses_opensearch(environment: ProjectEnvironment) -> bool:
+    vector_database = environment.spec.llm.vector_database
+    return vector_database is not None and vector_database.engine == "opensearch"

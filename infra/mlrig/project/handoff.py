@@ -99,6 +99,8 @@ class AwsHandoff:
     key_arn: pulumi.Output[str]
     tracking_database: DatabaseConnection
     vector_database: DatabaseConnection | None = None
+    # The host name of the OpenSearch vector database (None with pgvector or without one).
+    vector_search_endpoint: pulumi.Output[str] | None = None
     # The persona and CI deployer roles (and their policies) the namespace's access entries name.
     access_roles: Sequence[pulumi.Resource] = ()
     # The AWS resources pods need before they start: shared ones, and each workload's identity.

@@ -22,7 +22,8 @@ import pulumi_aws as aws
 from .. import naming, tenancy
 from ..bundle.resolved import Project, ProjectEnvironment
 from ..naming import ProjectNames
-from .context import ProjectContext, persona_principals, project_names, workloads
+from . import vector_search
+from .context import ProjectContext, persona_principals, project_names, uses_opensearch, workloads
 from .filled_secrets import gateway_key_env, gateway_secret_purpose
 
 PERSONAS: tuple[str, ...] = ("data-scientist", "ml-engineer")
@@ -132,6 +133,8 @@ def workload_access(names: ProjectNames, workload_type: str) -> list[BucketAcces
         # (see `workload_extras`).
         "gateway": [BucketAccess(names, "logs", write=(naming.LOG_PREFIXES["gateway"],))],
         "feedback": [],  # puts records into the feedback stream (see `llm.py`)
+        # The OpenSearch master user: the security API of the project's domain only.
+        naming.VECTOR_ADMIN: [],
     }
     return table[workload_type]
 
@@ -585,7 +588,14 @@ class AccessPolicies(pulumi.ComponentResource):
 def workload_extras(
     ctx: ProjectContext, workload: str, workload_type: str, key_arn: pulumi.Input[str]
 ) -> list[dict[str, Any]]:
-    """Non-S3 rights of a workload: metrics for monitoring, provider secrets for the gateway."""
+    """Non-S3 rights of a workload: metrics for monitoring, provider secrets for the gateway, the
+    OpenSearch vector database for its clients and its master user."""
+    names = ctx.names
+    vectors = vector_search.identity_statements(names, workload, workload_type) if uses_opensearch(ctx.env) else []
+    return vectors + _service_extras(ctx, workload_type, key_arn)
+
+
+def _service_extras(ctx: ProjectContext, workload_type: str, key_arn: pulumi.Input[str]) -> list[dict[str, Any]]:
     names = ctx.names
     if workload_type == "monitoring":
         return [

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pulumi
 
+from .. import naming
 from .context import ProjectContext
 from .gateway import LlmWorkloads
-from .handoff import AwsHandoff
+from .handoff import AwsHandoff, Prerequisites
 from .kube import addons_of
 from .monitoring_rules import MonitoringRules
 from .pipelines import DEFAULT_IMAGE_TAG, Pipelines
@@ -19,6 +20,8 @@ from .pools import ComputePools
 from .queues import Queues
 from .serving import Serving
 from .tracking_server import TrackingServer
+from .vector_search import VectorSearchAccess
+from .vector_search import clients as vector_clients
 from .workspace import Workspace
 
 
@@ -50,6 +53,18 @@ def build_kubernetes_side(
         opts=opts,
     )
     needs = handoff.prerequisites.plus(workspace.prerequisites)
+    if handoff.vector_search_endpoint is not None:
+        # The clients of the OpenSearch vector database wait for its address and for their
+        # roles' mapping to OpenSearch security roles.
+        vectors = VectorSearchAccess(
+            f"{prefix}-vector-access",
+            ctx,
+            handoff.vector_search_endpoint,
+            depends_on=needs.of(naming.VECTOR_ADMIN),
+            opts=opts,
+        )
+        ready = tuple(vectors.ready)
+        needs = needs.plus(Prerequisites(by_workload={w: ready for w in vector_clients(ctx.env)}))
     # What workloads on the pools wait for, and what a teardown deletes only after them: each
     # pool's NodePools and EC2NodeClass (so its nodes drain empty before Karpenter removes them)
     # and the queue. Each object waits for the pools it runs on only.

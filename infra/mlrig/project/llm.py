@@ -6,12 +6,11 @@ Provider keys are created empty (`filled_secrets.py`): the platform team sets ea
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pulumi_aws as aws
 
 from .. import naming
+from . import vector_search
 from .context import ProjectContext
 from .filled_secrets import gateway_secrets
 from .identity import Identity, policy_document
@@ -19,14 +18,12 @@ from .storage import Storage
 from .tracking import POSTGRES_PORT, DatabaseConnection, PostgresDatabase
 
 OPENSEARCH_ENGINE_VERSION = "OpenSearch_2.17"
-OPENSEARCH_HTTP_ACTIONS = ["es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"]
 FEEDBACK_PREFIX = f"{naming.LOG_PREFIXES['feedback']}!{{timestamp:yyyy/MM/dd}}/"
 FEEDBACK_ERROR_PREFIX = (
     f"{naming.LOG_PREFIXES['feedback']}errors/!{{firehose:error-output-type}}/!{{timestamp:yyyy/MM/dd}}/"
 )
-# Workloads that talk to the vector database, and the one that puts feedback into the stream
-# (the collector; serving and the gateway post feedback to it over HTTP).
-VECTOR_CLIENT_TYPES = ("vector-index-refresh", "serving")
+# The workload that puts feedback into the stream (the collector; serving and the gateway post
+# feedback to it over HTTP). Who uses the vector database: vector_search.py.
 FEEDBACK_PRODUCER_TYPES = ("feedback",)
 
 
@@ -95,7 +92,8 @@ class LlmServices(pulumi.ComponentResource):
 
     def _opensearch(self, instance_type: str, storage_gib: int, key_arn: pulumi.Input[str]) -> aws.opensearch.Domain:
         """Encrypted at rest and between nodes, HTTPS only, inside the VPC, fine-grained access
-        with IAM principals (the index-refresh and serving workloads)."""
+        with IAM principals: the index-refresh (write) and serving (read) workloads, and the
+        master user `vector-admin` on the security API (see vector_search.py)."""
         ctx, names = self._ctx, self._ctx.names
         prod = ctx.tier == "prod"
         nodes = 2 if prod else 1
@@ -116,20 +114,9 @@ class LlmServices(pulumi.ComponentResource):
             referenced_security_group_id=ctx.platform.cluster_security_group_id,
             opts=ctx.aws_opts(self),
         )
-        clients = self._clients(VECTOR_CLIENT_TYPES)
-        domain_arn = f"arn:{names.partition}:es:{names.region}:{names.account}:domain/{domain_name}"
-        access: list[dict[str, Any]] = (
-            [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": [names.workload_role_arn(w) for w in sorted(clients)]},
-                    "Action": OPENSEARCH_HTTP_ACTIONS,
-                    "Resource": f"{domain_arn}/*",
-                }
-            ]
-            if clients
-            else []
-        )
+        # The master user and the clients the domain access policy names must exist first.
+        principals = [self._identity.workloads[w] for w in [naming.VECTOR_ADMIN, *vector_search.clients(ctx.env)]]
+        access = vector_search.domain_access_statements(ctx.env, names)
         return aws.opensearch.Domain(
             domain_name,
             domain_name=domain_name,
@@ -155,12 +142,14 @@ class LlmServices(pulumi.ComponentResource):
                 enabled=True,
                 anonymous_auth_enabled=False,
                 internal_user_database_enabled=False,
+                # A role mlrig creates for this only, never a person: the Job that maps the
+                # workload roles to OpenSearch security roles runs as it (vector_search.py).
                 master_user_options=aws.opensearch.DomainAdvancedSecurityOptionsMasterUserOptionsArgs(
-                    master_user_arn=self._identity.ci_deployer.arn
+                    master_user_arn=self._identity.workloads[naming.VECTOR_ADMIN].arn
                 ),
             ),
-            access_policies=policy_document(access) if access else None,
-            opts=ctx.aws_opts(self, stateful=True),
+            access_policies=policy_document(access),
+            opts=ctx.aws_opts(self, stateful=True, depends_on=principals),
         )
 
     def _feedback(self, storage: Storage) -> aws.kinesis.FirehoseDeliveryStream:

@@ -47,6 +47,7 @@ from .pools import efa_per_pod, find_pool, pools_selected, scheduling
 from .queues import QUEUE_LABEL, gang, step_labels
 from .tracking import DatabaseConnection
 from .tracking_server import tracking_uri
+from .vector_search import connection_env_from, reads_connection
 
 # Tag of the project images the pipelines and endpoints run: CI pushes immutable tags and passes
 # the one it built as the stack setting `mlrig:imageTag` (see settings.DEFAULT_IMAGE_TAG).
@@ -154,13 +155,16 @@ def container(
         spec["command"] = list(chosen)
     if pipeline.type == "vector-index-refresh" and uses_pgvector(ctx):
         spec["envFrom"] = [{"secretRef": {"name": VECTOR_DB_SECRET}}]
+    elif reads_connection(ctx, pipeline.type):  # OpenSearch: its address, reached with the pod's IAM identity
+        spec["envFrom"] = connection_env_from()
     if pipeline.resources.gpu and not light:
         spec["volumeMounts"].append({"name": "dshm", "mountPath": "/dev/shm"})
     return spec
 
 
 def uses_pgvector(ctx: ProjectContext) -> bool:
-    """A pgvector store has a connection Secret; OpenSearch is reached with the pod's IAM identity."""
+    """A pgvector store has a connection Secret; OpenSearch a connection ConfigMap (its address:
+    it is reached with the pod's IAM identity)."""
     vector_database = ctx.env.spec.llm.vector_database
     return vector_database is not None and vector_database.engine == "pgvector"
 

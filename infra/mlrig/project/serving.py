@@ -69,6 +69,7 @@ from .monitoring_rules import ISVC_LABEL, REQUEST_DURATION_METRIC, prometheus_ur
 from .pipelines import DEFAULT_IMAGE_TAG, model_hub_uri
 from .pools import PAUSE_IMAGE, find_pool, pools_selected, scheduling
 from .queues import serving_priority_class
+from .vector_search import connection_env_from, reads_connection
 
 KSERVE_API = "serving.kserve.io/v1beta1"
 AUTOSCALER_CLASS = "serving.kserve.io/autoscalerClass"
@@ -183,6 +184,8 @@ def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served
                 "name": "kserve-container",
                 "image": image,
                 "env": [{"name": "MODEL_NAME", "value": served_name}, {"name": "MODEL_URI", "value": uri}],
+                # A RAG server reads the OpenSearch vector database (vector_search.py).
+                **({"envFrom": connection_env_from()} if reads_connection(ctx, "serving") else {}),
                 "ports": [{"containerPort": 8080, "protocol": "TCP"}],
                 "resources": resources(endpoint),
                 "securityContext": restricted_container_security(),

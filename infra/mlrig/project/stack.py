@@ -145,6 +145,7 @@ def deploy_project(project: Project, environment: ProjectEnvironment, settings: 
         key_arn=storage.key.arn,
         tracking_database=tracking.connection,
         vector_database=llm.vector_connection,
+        vector_search_endpoint=llm.opensearch.endpoint if llm.opensearch is not None else None,
         access_roles=[*identity.access_roles, *access.access_role_policies],
         prerequisites=pod_prerequisites(
             ctx, identity, access, [storage, tracking, llm, *alarms.route_secrets.values()], registries

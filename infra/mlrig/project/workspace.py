@@ -59,6 +59,8 @@ def workload_names(spec: ProjectSpec) -> list[str]:
         names.append("gateway")
     if spec.llm.feedback.enabled:
         names.append("feedback")
+    if spec.llm.vector_database is not None and spec.llm.vector_database.engine == "opensearch":
+        names.append(naming.VECTOR_ADMIN)
     return names
 
 

@@ -203,9 +203,9 @@ def test_the_vector_index_refresh_reads_the_vector_database_secret(project_plan)
     assert container["envFrom"] == [{"secretRef": {"name": "vector-db"}}]
 
 
-def test_with_opensearch_the_index_refresh_waits_for_no_connection_secret(plan_variant):
+def test_with_opensearch_the_index_refresh_reads_the_domain_address_and_waits_for_no_secret(plan_variant):
     """OpenSearch is reached with the workload's IAM identity: no connection Secret exists, so
-    none may be required (the pods would never start)."""
+    none may be required (the pods would never start); the address comes in a ConfigMap."""
 
     def opensearch(document):
         document["spec"]["llm"]["vectorDatabase"] = {"engine": "opensearch"}
@@ -213,7 +213,7 @@ def test_with_opensearch_the_index_refresh_waits_for_no_connection_secret(plan_v
     plan = plan_variant("rag-assistant", opensearch, "dev")
     assert [s for s in objects(plan, "ExternalSecret") if s["metadata"]["name"] == "vector-db"] == []
     container = templates_of(named(plan, "WorkflowTemplate", "index-docs"))["main"]["container"]
-    assert "envFrom" not in container
+    assert container["envFrom"] == [{"configMapRef": {"name": "vector-db"}}]
 
 
 def test_every_pipeline_counts_its_failures_for_alerting(project_plan):
