@@ -26,6 +26,7 @@ from .test_platform_workflows import runs
 SETS = Path(__file__).parents[1] / "valid_sets" / "sets"
 STAGING = ".github/workflows/mlrig-staging.yml"
 RELEASE = ".github/workflows/mlrig-release.yml"
+SHA = "${{ github.sha }}"
 # Added to the arm64 set's project: a pipeline without a pool (general nodes, amd64), a monitoring
 # pipeline on an arm64 pool (its publish step is light: general nodes) and a model-deployment
 # pipeline on an arm64 pool (every step light).
@@ -59,10 +60,10 @@ def workflow(project: Project, path: str) -> dict[str, Any]:
     return parse(render_project_workflows(project)[path])
 
 
-def built(job: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(repository, architecture) of each image a build job pushes."""
+def built(job: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(repository, architecture, tag) of each image a build job pushes."""
     return [
-        (s["env"]["REPOSITORY"], s["env"]["ARCHITECTURE"])
+        (s["env"]["REPOSITORY"], s["env"]["ARCHITECTURE"], s["env"]["TAG"])
         for s in job["steps"]
         if "docker build" in s.get("run", "") and "docker push" in s.get("run", "")
     ]
@@ -87,21 +88,23 @@ def test_a_project_whose_pools_are_all_arm64_gets_arm64_images_only(tmp_path: Pa
         assert set(jobs) == {f"build-{env}-arm64", deploy}, "nothing of edge runs on amd64: no amd64 build"
         build = jobs[f"build-{env}-arm64"]
         assert build["runs-on"] == "ubuntu-24.04-arm", "built natively on an arm64 runner, no emulation"
-        assert built(build) == [(f"edge/{env}/arm", "arm64")]
+        assert built(build) == [(f"edge/{env}/arm", "arm64", SHA)], "the run's tag, the tag the pods run"
         assert 'docker build --platform "linux/$ARCHITECTURE"' in runs(build)
         assert jobs[deploy]["needs"] == [f"build-{env}-arm64"]
-        assert published(jobs[deploy]) == {f"edge/{env}/arm": "arm64"}
+        assert published(jobs[deploy]) == {}, "one architecture: no image index"
 
 
 def test_a_project_with_pods_on_both_architectures_gets_an_image_for_each(tmp_path: Path) -> None:
     jobs = workflow(mixed(tmp_path), STAGING)["jobs"]
     assert jobs["build-staging-amd64"]["runs-on"] == "ubuntu-latest"
     assert jobs["build-staging-arm64"]["runs-on"] == "ubuntu-24.04-arm"
-    assert built(jobs["build-staging-amd64"]) == [("edge/staging/arm", "amd64")]
-    assert built(jobs["build-staging-arm64"]) == [("edge/staging/arm", "arm64")]
+    assert built(jobs["build-staging-amd64"]) == [("edge/staging/arm", "amd64", f"{SHA}-amd64")]
+    assert built(jobs["build-staging-arm64"]) == [("edge/staging/arm", "arm64", f"{SHA}-arm64")]
     integration = jobs["integration-staging"]
     assert integration["needs"] == ["build-staging-amd64", "build-staging-arm64"]
-    assert published(integration) == {"edge/staging/arm": "amd64 arm64"}, "one tag, an index of both"
+    assert published(integration) == {"edge/staging/arm": "amd64 arm64"}, "the run's tag: an index of both"
+    script = runs(integration)
+    assert script.index("imagetools create") < script.index("aws eks update-kubeconfig"), "published, then rolled"
 
 
 def test_light_steps_of_a_pipeline_on_an_arm64_pool_need_an_amd64_image(tmp_path: Path) -> None:
@@ -183,9 +186,8 @@ def test_every_staging_tier_environment_receives_its_images_and_its_rollout(tmp_
     for env in ("qa", "preprod"):
         build, integration = jobs[f"build-{env}-amd64"], jobs[f"integration-{env}"]
         assert build["environment"] == integration["environment"] == env
-        assert built(build) == [(f"recs/{env}/main", "amd64")]
+        assert built(build) == [(f"recs/{env}/main", "amd64", SHA)]
         assert integration["needs"] == [f"build-{env}-amd64"], "each environment rolls only what it built"
-        assert published(integration) == {f"recs/{env}/main": "amd64"}
         rolled = [s["env"]["REPOSITORY"] for s in integration["steps"] if "replace -f -" in s.get("run", "")]
         assert rolled == [f"recs/{env}/main"]
         assert "pytest -q tests/integration" in runs(integration)
@@ -201,7 +203,7 @@ def test_the_one_prod_environment_is_released_from_the_release_branch_only(tmp_p
     release = workflow(recs, RELEASE)
     assert release["on"] == {"push": {"branches": ["release"]}}
     assert {job["environment"] for job in release["jobs"].values()} == {"prod"}
-    assert published(release["jobs"]["roll-prod"]) == {"recs/prod/main": "amd64"}
+    assert built(release["jobs"]["build-prod-amd64"]) == [("recs/prod/main", "amd64", SHA)]
     staging = workflow(recs, STAGING)
     assert staging["on"] == {"push": {"branches": ["main"]}}
     assert {job["environment"] for job in staging["jobs"].values()} == {"qa", "preprod"}

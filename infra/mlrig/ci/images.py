@@ -2,9 +2,9 @@
 nodes its pods can be scheduled on.
 
 A pod pulling an image built for another architecture fails with `exec format error`. The project
-CI builds every image natively for each architecture listed here (see
-`ci/templates/project/_steps.j2`), so an image runs wherever its pods run, and nothing is built
-for an architecture no pod of it runs on.
+CI builds every image natively for each architecture listed here, on a runner of that
+architecture (`RUNNERS`; see `ci/templates/project/_steps.j2`), so an image runs wherever its pods
+run, and nothing is built for an architecture no pod of it runs on.
 
 Where a project image's pods run, as the project program places them:
 

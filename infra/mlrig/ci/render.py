@@ -397,6 +397,13 @@ class ProjectStage:
         wanted = {a for found in self.architectures.values() for a in found}
         return {a: images.RUNNERS[a] for a in images.ARCHITECTURES if a in wanted}
 
+    @property
+    def multi_architecture(self) -> list[str]:
+        """Registries built for more than one architecture: their run's tag is an image index of
+        the per-architecture images. The others push the run's tag directly (one image per
+        commit, as the registry's `keepLastImages` counts them)."""
+        return [r for r, found in self.architectures.items() if len(found) > 1]
+
     def build_job(self, architecture: str) -> str:
         return f"build-{self.name}-{architecture}"
 
