@@ -35,6 +35,11 @@ MIXED_PIPELINES = """
     watch: { type: monitoring, pool: arm-cpu, resources: { cpu: "1", memory: 2Gi } }
     ship: { type: model-deployment, pool: arm-cpu }
 """
+# Distributed fine-tuning on the arm64 GPU pool: its workers run there, its rendezvous (light) on
+# the general nodes.
+DISTRIBUTED_PIPELINE = """
+    dist: { type: fine-tuning, pool: arm-gpu, workers: 2, baseModel: Qwen/Qwen2.5-7B, resources: { cpu: "6", memory: 12Gi, gpu: 1 } }
+"""
 
 
 def load_set(tmp_path: Path, name: str, edit: Mapping[str, tuple[str, str]] = {}) -> dict[str, Project]:
@@ -114,6 +119,9 @@ def test_light_steps_of_a_pipeline_on_an_arm64_pool_need_an_amd64_image(tmp_path
     assert images.pipeline_architectures(spec, pipelines["score"]) == {"amd64"}, "no pool: the general nodes"
     assert images.pipeline_architectures(spec, pipelines["watch"]) == {"amd64", "arm64"}, "publish is light"
     assert images.pipeline_architectures(spec, pipelines["ship"]) == {"amd64"}, "every gate is light"
+    edit = {"edge.yaml": ("  pipelines:\n", "  pipelines:" + DISTRIBUTED_PIPELINE)}
+    distributed = load_set(tmp_path / "distributed", "arm64", edit)["edge"].environments["staging"].spec
+    assert images.pipeline_architectures(distributed, distributed.pipelines["dist"]) == {"amd64", "arm64"}
 
 
 def test_a_registry_no_workload_runs_yet_gets_an_image_for_the_general_nodes(tmp_path: Path) -> None:
@@ -145,7 +153,9 @@ def _project_pods(spec: Any, image: re.Pattern[str]) -> Iterator[tuple[str, Mapp
 
 
 @pytest.mark.parametrize(
-    ("pipelines", "expected"), [("", {"arm64"}), (MIXED_PIPELINES, {"amd64", "arm64"})], ids=["arm64", "mixed"]
+    ("pipelines", "expected"),
+    [("", {"arm64"}), (MIXED_PIPELINES, {"amd64", "arm64"}), (DISTRIBUTED_PIPELINE, {"amd64", "arm64"})],
+    ids=["arm64", "mixed", "distributed"],
 )
 def test_every_planned_pod_of_a_project_image_runs_on_an_architecture_it_was_built_for(
     tmp_path: Path, pipelines: str, expected: set[str]

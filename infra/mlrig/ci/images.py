@@ -29,6 +29,9 @@ from ..bundle.model import ComputePool, Pipeline, ProjectSpec
 GENERAL_NODES = "amd64"
 # Build order, and the order of the platforms in a multi-architecture image.
 ARCHITECTURES = ("amd64", "arm64")
+# GitHub-hosted runners that build natively for each architecture (no emulation: an ML image's
+# dependency installs run many times slower under QEMU, and no third-party action is needed).
+RUNNERS = {"amd64": "ubuntu-latest", "arm64": "ubuntu-24.04-arm"}
 # Pipeline types all of whose steps are light (gates and comparisons on small general pods).
 ALL_STEPS_LIGHT = frozenset({"model-deployment"})
 # Distributed pipeline types: with more than one worker a light rendezvous step runs beside them.
@@ -75,7 +78,3 @@ def image_architectures(spec: ProjectSpec) -> dict[str, tuple[str, ...]]:
         registry: tuple(a for a in ARCHITECTURES if a in (found or {GENERAL_NODES}))
         for registry, found in wanted.items()
     }
-
-
-# GitHub-hosted runners that build natively for each architecture (no emulation).
-RUNNERS = {"amd64": "ubuntu-latest", "arm64": "ubuntu-24.04-arm"}
