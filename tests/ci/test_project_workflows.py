@@ -45,19 +45,22 @@ def test_a_project_pull_request_runs_lint_and_unit_tests_without_any_cloud_acces
 def test_a_merge_builds_into_staging_then_runs_the_training_pipeline_on_a_data_subset(parsed: dict[str, Any]) -> None:
     wf = parsed["fraud-detection"][STAGING]
     assert wf["on"] == {"push": {"branches": ["main"]}}
-    images, integration = wf["jobs"]["images"], wf["jobs"]["integration"]
-    assert integration["needs"] == ["images"]
-    for job in (images, integration):
+    build, integration = wf["jobs"]["build-staging-amd64"], wf["jobs"]["integration-staging"]
+    assert set(wf["jobs"]) == {"build-staging-amd64", "integration-staging"}, "amd64 pools only: no arm64 build"
+    assert integration["needs"] == ["build-staging-amd64"]
+    for job in (build, integration):
         assert job["environment"] == "staging"
         assert job["permissions"] == {"contents": "read", "id-token": "write"}
         role = steps_using(job, actions.CONFIGURE_AWS_CREDENTIALS)[0]["with"]["role-to-assume"]
         assert role == "${{ vars.AWS_ROLE_ARN }}", "the staging environment's variable: the ci-deployer role"
-    pushes = [s for s in images["steps"] if 'docker push "$REGISTRY/$REPOSITORY:$TAG"' in s.get("run", "")]
+    pushes = [s for s in build["steps"] if 'docker push "$REGISTRY/$REPOSITORY:$TAG"' in s.get("run", "")]
     assert [s["env"]["REPOSITORY"] for s in pushes] == [
         "fraud-detection/staging/training",
         "fraud-detection/staging/serving",
     ], "one step per registry; the repository reaches the script through env only"
     assert [s["env"]["DOCKERFILE"] for s in pushes] == ["docker/training/Dockerfile", "docker/serving/Dockerfile"]
+    assert {s["env"]["TAG"] for s in pushes} == {"${{ github.sha }}"}, "one architecture: the run's tag itself"
+    assert "imagetools" not in runs(integration), "no image index for a registry of one architecture"
     script = runs(integration)
     assert "aws eks update-kubeconfig" in script
     assert "workflowTemplateRef" in script
@@ -69,7 +72,7 @@ def test_a_merge_builds_into_staging_then_runs_the_training_pipeline_on_a_data_s
 
 
 def test_a_project_without_a_training_pipeline_runs_its_fine_tuning_pipeline_in_staging(parsed: dict[str, Any]) -> None:
-    integration = parsed["rag-assistant"][STAGING]["jobs"]["integration"]
+    integration = parsed["rag-assistant"][STAGING]["jobs"]["integration-staging"]
     submit = next(s for s in integration["steps"] if s.get("id") == "pipeline")
     assert submit["env"]["TEMPLATE"] == "fine-tune"
 
@@ -78,13 +81,13 @@ def test_a_release_pushes_to_prod_and_rolls_prod_behind_the_prod_environment(par
     for project, files in parsed.items():
         wf = files[RELEASE]
         assert wf["on"] == {"push": {"branches": ["release"]}}
-        assert wf["jobs"]["roll"]["needs"] == ["images"]
+        assert wf["jobs"]["roll-prod"]["needs"] == ["build-prod-amd64"]
         for job in wf["jobs"].values():
             assert job["environment"] == "prod", project
             assert job["permissions"] == {"contents": "read", "id-token": "write"}
-        repositories = [s["env"].get("REPOSITORY", "") for s in wf["jobs"]["images"]["steps"] if "env" in s]
+        repositories = [s["env"].get("REPOSITORY", "") for s in wf["jobs"]["build-prod-amd64"]["steps"] if "env" in s]
         assert [r for r in repositories if r] and all(r.startswith(f"{project}/prod/") for r in repositories if r)
-        roll = runs(wf["jobs"]["roll"])
+        roll = runs(wf["jobs"]["roll-prod"])
         assert "workflowtemplates.argoproj.io" in roll and "inferenceservices.serving.kserve.io" in roll
         assert 'kubectl --namespace "$NAMESPACE" replace -f -' in roll
 

@@ -48,7 +48,7 @@ def test_every_dockerfile_the_generated_workflows_build_exists(app):
     project = validate_paths([repo / "bundles"]).projects["team-a"]
     workflows = "".join(render_project_workflows(project).values())
     # Each build step gets its Dockerfile through `env:` (no bundle value is spliced into a script).
-    assert 'docker build --file "$DOCKERFILE"' in workflows
+    assert 'docker build --platform "linux/$ARCHITECTURE" --file "$DOCKERFILE"' in workflows
     built = {yaml.safe_load(value) for value in re.findall(r"DOCKERFILE: (.+)", workflows)}
     assert built == {f"docker/{r}/Dockerfile" for r in project.bundle.spec.registries}
     for path in built:
