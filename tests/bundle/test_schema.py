@@ -189,7 +189,8 @@ def mutated_bundles(draw: st.DrawFn) -> dict[str, Any]:
         if action == "delete":
             del parent[path[-1]]
         elif action == "add-key" and isinstance(parent, dict):
-            parent[draw(st.sampled_from(["extra", "nmae", "min", "enabled"]))] = draw(VALUES)
+            # a copy: VALUES holds shared objects, and one put twice could later be put inside itself
+            parent[draw(st.sampled_from(["extra", "nmae", "min", "enabled"]))] = copy.deepcopy(draw(VALUES))
         else:
             parent[path[-1]] = copy.deepcopy(draw(VALUES))
     return document
