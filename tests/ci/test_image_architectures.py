@@ -184,6 +184,26 @@ def test_every_planned_pod_of_a_project_image_runs_on_an_architecture_it_was_bui
     assert {r: set(a) for r, a in images.image_architectures(spec).items()} == found
 
 
+def test_a_repository_keeps_whole_builds_whether_built_for_one_architecture_or_two(tmp_path: Path) -> None:
+    """ECR counts an index and each architecture's image as images: `keepLastImages` counts builds,
+    so a kept index never loses one of its architectures' images."""
+    import json
+
+    for pipelines, images_per_build in (("", 1), (MIXED_PIPELINES, 3)):
+        edge = load_set(
+            tmp_path / str(images_per_build),
+            "arm64",
+            {"edge.yaml": ("  pipelines:\n", "  pipelines:" + pipelines + "\n")},
+        )["edge"]
+        graph = stack_graph(edge, "staging", Planner(), {})
+        keep = edge.environments["staging"].spec.registry.keep_last_images
+        [lifecycle] = [r for r in graph.resources if r.type == "aws:ecr/lifecyclePolicy:LifecyclePolicy"]
+        [kept] = [
+            rule for rule in json.loads(lifecycle.inputs["policy"])["rules"] if rule["selection"]["tagStatus"] == "any"
+        ]
+        assert kept["selection"]["countNumber"] == keep * images_per_build
+
+
 # --- every environment of a tier ----------------------------------------------------------------
 
 

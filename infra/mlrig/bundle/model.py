@@ -583,7 +583,10 @@ class StorageSettings(Strict):
 
 class RegistrySettings(Strict):
     keep_last_images: Annotated[int, Field(ge=1, le=10000)] = spec_field(
-        50, "Tagged images kept per repository; older ones expire.", 100
+        50,
+        "CI builds whose images are kept per repository (an image built for two architectures keeps "
+        "both and the index that joins them); older ones expire.",
+        100,
     )
     untagged_expiry_days: Annotated[int, Field(ge=1, le=365)] = spec_field(
         7, "Days after which untagged images expire.", 7

@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from .. import naming
 from ..bundle.model import RegistrySettings
+from ..ci.images import image_architectures
 from .context import ProjectContext
 from .identity import CI_DEPLOYER, ECR_PUSH_ACTIONS, Identity, policy_document
 
@@ -22,8 +23,17 @@ ECR_PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr
 ECR_WRITE_ACTIONS = ["ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"]
 
 
-def lifecycle_policy(settings: RegistrySettings) -> str:
-    """Untagged images expire after `untaggedExpiryDays`; only the last `keepLastImages` stay."""
+def images_per_build(architectures: int) -> int:
+    """ECR images one CI build pushes to a repository: its image, or, built for several
+    architectures, one image per architecture and the index that joins them (each counts)."""
+    return 1 if architectures <= 1 else architectures + 1
+
+
+def lifecycle_policy(settings: RegistrySettings, architectures: int = 1) -> str:
+    """Untagged images expire after `untaggedExpiryDays`; the images of the last `keepLastImages`
+    builds stay. Counted in builds, not images: counting a multi-architecture build's images one
+    by one would keep a third of the builds asked for, and could expire one architecture's image
+    of a kept index, so a rollback to it would fail to pull on those nodes."""
     return json.dumps(
         {
             "rules": [
@@ -40,11 +50,11 @@ def lifecycle_policy(settings: RegistrySettings) -> str:
                 },
                 {
                     "rulePriority": 2,
-                    "description": "Keep the most recent images",
+                    "description": "Keep the images of the most recent builds",
                     "selection": {
                         "tagStatus": "any",
                         "countType": "imageCountMoreThan",
-                        "countNumber": settings.keep_last_images,
+                        "countNumber": settings.keep_last_images * images_per_build(architectures),
                     },
                     "action": {"type": "expire"},
                 },
@@ -119,7 +129,7 @@ class Registries(pulumi.ComponentResource):
         lifecycle = aws.ecr.LifecyclePolicy(
             f"{logical}-lifecycle",
             repository=repository.name,
-            policy=lifecycle_policy(ctx.env.spec.registry),
+            policy=lifecycle_policy(ctx.env.spec.registry, len(image_architectures(ctx.env.spec)[registry])),
             opts=ctx.aws_opts(self, stateful=True),
         )
         policy = aws.ecr.RepositoryPolicy(
