@@ -865,3 +865,17 @@ def test_the_real_command_exits_1_with_every_file_line_and_column_and_no_traceba
     for where in ("bundles/churn.yaml:13:1:", "bundles/recsys.yaml:5:3:", "bundles/docker-compose.yaml:1:1:"):
         assert where in done.stdout, done.stdout
     assert "Traceback" not in done.stderr and "internal error" not in done.stdout + done.stderr
+
+
+def test_a_bundle_file_with_an_upper_case_suffix_is_an_error_not_left_out_silently(tmp_path: Path) -> None:
+    """Commands find bundles by `.yaml`/`.yml`: a `team.YAML` would never be validated or deployed."""
+    from mlrig import examples
+    from mlrig.bundle.validate import validate_paths
+
+    bundles = examples.copy_to(tmp_path / "bundles")
+    (bundles / "fraud-detection.yaml").rename(bundles / "fraud-detection.YAML")
+    result = validate_paths([bundles])
+    assert not result.valid
+    [error] = [d for d in result.diagnostics if d.file.endswith("fraud-detection.YAML")]
+    assert (error.line, error.column, error.path) == (1, 1, "(document)")
+    assert "rename it to fraud-detection.yaml" in error.message

@@ -109,7 +109,14 @@ def collect_files(
         path = FsPath(raw)
         if path.is_dir():
             root = real.of(path)
-            candidates = sorted(p for p in path.rglob("*") if p.suffix in BUNDLE_SUFFIXES)
+            found = sorted(path.rglob("*"))
+            candidates = [p for p in found if p.suffix in BUNDLE_SUFFIXES]
+            if rejected is not None:
+                rejected += [
+                    _misnamed(p)
+                    for p in found
+                    if p.suffix.lower() in BUNDLE_SUFFIXES and p.suffix not in BUNDLE_SUFFIXES
+                ]
         elif path.is_file() or path.is_symlink():
             root = real.of(path.absolute().parent)
             candidates = [path]
@@ -130,6 +137,14 @@ def collect_files(
             seen.add(key)
             unique.append(f)
     return unique
+
+
+def _misnamed(path: FsPath) -> Diagnostic:
+    """A file that looks meant as a bundle but that no command reads (`team.YAML`): every command
+    finds bundles by their lower-case suffix, so it would be left out silently."""
+    fixed = path.with_suffix(path.suffix.lower()).name
+    message = f"not read: bundle files end in .yaml or .yml (lower case); rename it to {fixed}"
+    return Diagnostic(sanitize(str(path)), 1, 1, "(document)", message, "load")
 
 
 class _RealPaths:
