@@ -91,12 +91,17 @@ def test_validating_a_directory_without_bundles_is_an_error_not_a_silent_pass(tm
     assert done.returncode == 2 and "no bundle files" in done.stderr
 
 
+def onto_a_full_disk(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`mlrig ARGS` with standard output on a device that refuses every write."""
+    with open("/dev/full", "w") as full:
+        return subprocess.run(
+            [sys.executable, "-m", "mlrig", *args], cwd=cwd, stdout=full, stderr=subprocess.PIPE, text=True
+        )
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_a_failed_write_to_standard_output_names_it(tmp_path: Path):
-    with open("/dev/full", "w") as full:
-        done = subprocess.run(
-            [sys.executable, "-m", "mlrig", "schema"], cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, text=True
-        )
+    done = onto_a_full_disk("schema", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == "error: cannot write the schema to standard output: No space left on device"
 
@@ -124,10 +129,7 @@ def test_validate_ends_without_teardown_once_its_whole_result_is_written(repo: P
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_validate_names_a_failed_write_to_standard_output(repo: Path):
-    with open("/dev/full", "w") as full:
-        done = subprocess.run(
-            [sys.executable, "-m", "mlrig", "validate"], cwd=repo, stdout=full, stderr=subprocess.PIPE, text=True
-        )
+    done = onto_a_full_disk("validate", cwd=repo)
     assert done.returncode == 2
     assert done.stderr.strip() == "error: standard output: No space left on device"
 

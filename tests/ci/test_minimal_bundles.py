@@ -3,9 +3,6 @@ fields still get complete, checker-clean workflows."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,9 +11,8 @@ from bundle.helpers import TINY_PLATFORM, TINY_PROJECT
 from mlrig.bundle.validate import validate_paths
 from mlrig.ci.render import render_platform_workflows, render_project_workflows
 
+from .checkers import assert_workflows_pass_both_checkers
 from .conftest import parse, write_files
-
-BIN = Path(sys.executable).parent
 
 
 @pytest.mark.slow
@@ -40,17 +36,4 @@ def test_a_platform_without_accounts_reads_them_from_repository_variables(tmp_pa
         "no staging-tier environment: no staging workflow"
     )
     files = write_files(tmp_path / "out", {**workflows, **{f"p/{k}": v for k, v in project_files.items()}})
-    zizmor = subprocess.run(
-        [str(BIN / "zizmor"), "--offline", "--format", "json", "--no-progress", *map(str, files)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert json.loads(zizmor.stdout or "[]") == [] and zizmor.returncode == 0, zizmor.stdout[:3000]
-    schema = subprocess.run(
-        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, files)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert schema.returncode == 0, schema.stdout
+    assert_workflows_pass_both_checkers(files)

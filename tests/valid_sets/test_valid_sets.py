@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,13 +19,13 @@ from click.testing import CliRunner
 from kubernetes_validate.utils import all_versions
 from parliament import analyze_policy_string, enhance_finding, override_config
 
+from ci.checkers import assert_workflows_pass_both_checkers
 from mlrig.cli import cli
 from project.aws.test_least_privilege import IamDocument, allowed, iam_documents
 
 from .conftest import PLANNED, PlannedSet
 
 SETS = sorted(PLANNED)
-BIN = Path(sys.executable).parent
 TESTS = Path(__file__).resolve().parents[1]
 # Kubernetes' own API groups, whose schemas kubernetes-validate has; CRDs are not its to check.
 CORE_GROUPS = {"core", "apps", "batch", "policy", "autoscaling", "rbac.authorization.k8s.io", "networking.k8s.io"}
@@ -148,20 +146,7 @@ def test_generated_files_of_every_set_pass_zizmor_and_the_workflow_schema(
         found = sorted(repo.glob(".github/**/workflows/*.yml"))
         assert found, f"{name}: no workflows"
         workflows += found
-    zizmor = subprocess.run(
-        [str(BIN / "zizmor"), "--offline", "--format", "json", "--no-progress", *map(str, workflows)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert json.loads(zizmor.stdout or "[]") == [] and zizmor.returncode == 0, zizmor.stdout[:3000]
-    schema = subprocess.run(
-        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, workflows)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert schema.returncode == 0, schema.stdout[:3000]
+    assert_workflows_pass_both_checkers(workflows)
 
 
 # --- what the sets showed, one behaviour each ----------------------------------------------------
