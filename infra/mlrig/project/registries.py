@@ -105,14 +105,19 @@ class Registries(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlrig:project:Registries", name, None, opts)
         self._ctx = ctx
+        architectures = image_architectures(ctx.env.spec)
         self.pulled_from = {
-            registry: self._repository(registry, identity, key_arn) for registry in ctx.env.spec.registries
+            registry: self._repository(registry, len(architectures[registry]), identity, key_arn)
+            for registry in ctx.env.spec.registries
         }
         self.repositories = {registry: cast(aws.ecr.Repository, rs[0]) for registry, rs in self.pulled_from.items()}
         self.register_outputs({"repositoryUrls": {r: repo.repository_url for r, repo in self.repositories.items()}})
 
-    def _repository(self, registry: str, identity: Identity, key_arn: pulumi.Input[str]) -> tuple[pulumi.Resource, ...]:
-        """The repository, then its lifecycle policy and repository policy."""
+    def _repository(
+        self, registry: str, architectures: int, identity: Identity, key_arn: pulumi.Input[str]
+    ) -> tuple[pulumi.Resource, ...]:
+        """The repository (of an image built for `architectures` CPU architectures), then its
+        lifecycle policy and repository policy."""
         ctx = self._ctx
         logical = f"{ctx.names.prefix}-{registry}"
         repository = aws.ecr.Repository(
@@ -129,7 +134,7 @@ class Registries(pulumi.ComponentResource):
         lifecycle = aws.ecr.LifecyclePolicy(
             f"{logical}-lifecycle",
             repository=repository.name,
-            policy=lifecycle_policy(ctx.env.spec.registry, len(image_architectures(ctx.env.spec)[registry])),
+            policy=lifecycle_policy(ctx.env.spec.registry, architectures),
             opts=ctx.aws_opts(self, stateful=True),
         )
         policy = aws.ecr.RepositoryPolicy(
