@@ -521,8 +521,9 @@ def load_text(text: str, file: str) -> Document:
             )
             raise LoadError(Diagnostic(file, line, column, "(document)", message, rule="load")) from None
         opened = error.context_mark
-        hint = _syntax_hint(problem, context, text, mark) or _flow_hint(problem, opened)
-        if _flow_hint(problem, opened) and mark is not None and opened is not None and mark.line > opened.line:
+        flow = _flow_hint(problem, opened)
+        hint = _syntax_hint(problem, context, text, mark) or flow
+        if flow and mark is not None and opened is not None and mark.line > opened.line:
             # A bracket left open at the end of its line: point at it, not at where YAML gave up.
             closing = "]" if "']'" in problem else "}"
             message = (

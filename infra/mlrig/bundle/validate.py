@@ -613,6 +613,7 @@ def _context_files(files: Sequence[FsPath], real: _RealPaths) -> list[FsPath]:
     # A file's bundles root is its directory's: look for each directory once, not once per file
     # (each look lists the directory and sniffs its files for a Platform bundle).
     context: dict[FsPath, FsPath] = {}
+    here = FsPath.cwd().resolve()
     directories = {target.parent for target in targets if target is not None}
     for root in sorted({bundles_root(directory) for directory in directories}):
         inside = real.of(root)
@@ -621,15 +622,16 @@ def _context_files(files: Sequence[FsPath], real: _RealPaths) -> list[FsPath]:
             if key in targets or _link_problem(candidate, inside, real) is not None:
                 continue  # validated anyway, or a context file that links out of the bundles: never read
             assert key is not None
-            context.setdefault(key, _shown(candidate))
+            if key not in context:
+                context[key] = _shown(candidate, here)
     return list(context.values())
 
 
-def _shown(path: FsPath) -> FsPath:
-    """`path` relative to the working directory when it lies below it, as the user names files:
-    messages that cite a neighbouring bundle then read `bundles/platform.yaml:22:9`."""
+def _shown(path: FsPath, here: FsPath) -> FsPath:
+    """`path` relative to the working directory `here` when it lies below it, as the user names
+    files: messages that cite a neighbouring bundle then read `bundles/platform.yaml:22:9`."""
     try:
-        return path.relative_to(FsPath.cwd().resolve())
+        return path.relative_to(here)
     except ValueError:
         return path
 
