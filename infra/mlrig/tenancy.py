@@ -201,9 +201,11 @@ def persona_trust_policy(principals: Sequence[str], conditions: Mapping[str, Map
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-def policy_characters(document: str) -> int:
-    """The length IAM holds a policy to: its JSON without white space."""
-    return len(json.dumps(json.loads(document), separators=(",", ":")))
+def policy_characters(document: str | Mapping[str, object]) -> int:
+    """The length AWS holds a policy to: its JSON without white space (`document` as JSON text,
+    or already parsed)."""
+    value = json.loads(document) if isinstance(document, str) else document
+    return len(json.dumps(value, separators=(",", ":")))
 
 
 # --- capacity reservations ----------------------------------------------------------------------

@@ -9,11 +9,10 @@ policy 6,144; a bucket policy 20 KB; a key policy 32 KB.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
-from ..tenancy import TRUST_POLICY_CHARACTERS
+from ..tenancy import TRUST_POLICY_CHARACTERS, policy_characters
 from . import Violation, check
 from .graph import Resource, StackGraph, json_value
 
@@ -32,9 +31,7 @@ KEY_POLICY_BYTES = 32_768
 def characters(document: Any) -> int | None:
     """The size AWS counts: the JSON without white space (None when the plan does not know it)."""
     value = json_value(document)
-    if not isinstance(value, dict):
-        return None
-    return len(json.dumps(value, separators=(",", ":")))
+    return policy_characters(value) if isinstance(value, dict) else None
 
 
 def _too_long(resource: Resource, field: str, limit: int, what: str) -> Iterator[Violation]:
