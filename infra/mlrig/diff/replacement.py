@@ -138,8 +138,27 @@ REPLACE_ON_CHANGE: Mapping[str, tuple[str, ...]] = {
     "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable": ("repository", "environment", "variableName"),
     "github:index/repositoryFile:RepositoryFile": ("repository", "file"),
     "github:index/branchProtection:BranchProtection": ("repositoryId",),
-    # Kubernetes fields the API server refuses to update (besides metadata.name/namespace)
+    # Kubernetes fields the API server refuses to update (besides metadata.name/namespace), as
+    # pulumi-kubernetes lists them (provider/pkg/provider/diff.go `forceNew`): a change replaces
+    # the object, deleting a named one first.
     "kubernetes:apps/v1:Deployment": ("spec.selector",),
+    "kubernetes:apps/v1:DaemonSet": ("spec.selector",),
+    "kubernetes:apps/v1:StatefulSet": (
+        "spec.podManagementPolicy",
+        "spec.revisionHistoryLimit",
+        "spec.selector",
+        "spec.serviceName",
+        "spec.volumeClaimTemplates",
+    ),
+    "kubernetes:batch/v1:Job": ("spec.completions", "spec.parallelism", "spec.selector", "spec.template"),
+    "kubernetes:core/v1:PersistentVolumeClaim": (
+        "spec.accessModes",
+        "spec.selector",
+        "spec.storageClassName",
+        "spec.volumeName",
+    ),
+    "kubernetes:core/v1:Secret": ("type",),
+    "kubernetes:storage.k8s.io/v1:StorageClass": ("parameters", "provisioner"),
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": ("roleRef",),
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": ("roleRef",),
     "kubernetes:core/v1:Service": ("spec.clusterIP",),
