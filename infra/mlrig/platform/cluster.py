@@ -222,7 +222,7 @@ class Cluster(pulumi.ComponentResource):
         return aws.eks.NodeGroup(
             f"{self._prefix}-system",
             cluster_name=self.eks.name,
-            node_group_name=naming.system_node_group(cluster_name),
+            node_group_name_prefix=naming.system_node_group_prefix(cluster_name),
             node_role_arn=role.arn,
             subnet_ids=subnet_ids,
             ami_type=system_ami_type(group.instance_types),
