@@ -286,3 +286,21 @@ def test_a_stack_left_without_a_bundle_reports_no_refusal_since_nothing_is_appli
     kept = resource(SECRET, "s", {"name": "p/s"}, protect=True, retainOnDelete=True)
     stack = diff_stack("p.prod", "Project", "prod", [kept], None)
     assert stack.status == "deleted" and stack.refused == [] and stack.dangerous
+
+
+DATABASE = "aws:rds/instance:Instance"
+
+
+def test_rds_refuses_to_shrink_a_database_below_what_it_already_has() -> None:
+    """storageGiB 100 → 20: autoscaling's limit becomes 80 GiB, under the 100 GiB it has."""
+    [shrunk] = diff_resources(
+        [resource(DATABASE, "db", {"allocatedStorage": 100, "maxAllocatedStorage": 400})],
+        [resource(DATABASE, "db", {"allocatedStorage": 20, "maxAllocatedStorage": 80})],
+    )
+    assert shrunk.action == "update" and shrunk.refused is not None
+    assert "never shrinks" in shrunk.refused and "100 GiB" in shrunk.refused
+    [grown] = diff_resources(
+        [resource(DATABASE, "db", {"allocatedStorage": 100, "maxAllocatedStorage": 400})],
+        [resource(DATABASE, "db", {"allocatedStorage": 200, "maxAllocatedStorage": 800})],
+    )
+    assert grown.refused is None
