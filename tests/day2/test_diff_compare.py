@@ -186,7 +186,7 @@ def test_eks_refuses_skipping_a_minor_version_or_going_back() -> None:
         [resource(CLUSTER, "eks", {"version": "1.34"})],
         [resource(CLUSTER, "eks", {"version": "1.33"})],
     )
-    assert stack.summary().endswith("1 change(s) the cloud will refuse") and stack.as_dict()["refused"] == [back.urn]
+    assert stack.summary().endswith("1 change(s) pulumi up will refuse") and stack.as_dict()["refused"] == [back.urn]
 
 
 # --- what the engine refuses: protected resources, fixed names on create-before-delete ------------

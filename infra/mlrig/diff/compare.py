@@ -7,6 +7,10 @@ or same type and physical id) and reported as replaced, with the reason. A resou
 URN is replaced when a changed input is one `replacement.REPLACE_ON_CHANGE` lists for its type,
 or its own `replaceOnChanges` option names; otherwise it is updated in place. Only custom
 resources are compared: components hold no cloud state.
+
+A change `pulumi up` will refuse carries its reason in `refused`: an update the cloud rejects
+(`replacement.REFUSED_UPDATES`), or what the engine stops at (`engine_refusals`: deleting or
+replacing a protected resource, a replacement created under the name its predecessor holds).
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ class ResourceChange:
     changes: tuple[PropertyChange, ...] = ()
     reasons: tuple[str, ...] = ()
     previous_urn: str | None = None
-    refused: str | None = None  # why the cloud will refuse this update at apply
+    refused: str | None = None  # why pulumi up (the engine or the cloud) will refuse this change
 
     def as_dict(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -124,7 +128,7 @@ class StackDiff:
         if danger:
             text += f"; {len(danger)} stateful or protected resource(s) replaced or deleted"
         if self.refused:
-            text += f"; {len(self.refused)} change(s) the cloud will refuse"
+            text += f"; {len(self.refused)} change(s) pulumi up will refuse"
         if self.cost and self.cost.get("delta") is not None:
             text += f"; cost {format_delta(self.cost['delta'])}/month"
         return text
