@@ -131,7 +131,9 @@ class Cluster(pulumi.ComponentResource):
                 provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key.arn), resources=["secrets"]
             ),
             enabled_cluster_log_types=CONTROL_PLANE_LOGS,
-            opts=target.aws_opts(self, depends_on=[log_group]),
+            # etcd holds every project's objects and secrets: a prod cluster is never deleted or
+            # replaced by a change (a new subnet list or secrets key replaces it) or a destroy.
+            opts=target.aws_opts(self, stateful=True, depends_on=[log_group]),
         )
         cluster = self.eks
         self.name = cluster.name

@@ -18,6 +18,7 @@ STATEFUL = (
     "aws:secretsmanager/secret:Secret",
     "aws:glue/catalogDatabase:CatalogDatabase",
     "aws:cloudwatch/logGroup:LogGroup",
+    "aws:eks/cluster:Cluster",
 )
 
 
