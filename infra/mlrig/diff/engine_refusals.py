@@ -54,7 +54,6 @@ def protected_refusal(action: str, deployed: Mapping[str, Any]) -> str | None:
     """Why `pulumi up` stops at deleting or replacing `deployed` (the resource as it is now)."""
     if action not in ("delete", "replace") or not _options(deployed).get("protect"):
         return None
-    verb = "delete" if action == "delete" else "replace"
     kept = (
         "; being retainOnDelete, it then stays in AWS under its name: delete it by hand, or `pulumi import` it "
         "if it is added back"
@@ -62,7 +61,7 @@ def protected_refusal(action: str, deployed: Mapping[str, Any]) -> str | None:
         else ""
     )
     return (
-        f"pulumi up refuses to {verb} a protected resource and the whole apply fails; to go ahead deliberately "
+        f"pulumi up refuses to {action} a protected resource and the whole apply fails; to go ahead deliberately "
         f"run `pulumi state unprotect '{deployed['urn']}'` on the stack first{kept}"
     )
 
