@@ -132,8 +132,12 @@ class Cluster(pulumi.ComponentResource):
             ),
             enabled_cluster_log_types=CONTROL_PLANE_LOGS,
             # etcd holds every project's objects and secrets: a prod cluster is never deleted or
-            # replaced by a change (a new subnet list or secrets key replaces it) or a destroy.
-            opts=target.aws_opts(self, stateful=True, depends_on=[log_group]),
+            # replaced by a change (a new subnet list or secrets key replaces it) or a stray
+            # destroy. Protected but not retained: a deliberate destroy must delete it, or its
+            # network interfaces would keep the VPC from being deleted.
+            opts=pulumi.ResourceOptions.merge(
+                target.aws_opts(self, depends_on=[log_group]), pulumi.ResourceOptions(protect=target.protect)
+            ),
         )
         cluster = self.eks
         self.name = cluster.name

@@ -18,7 +18,6 @@ STATEFUL = (
     "aws:secretsmanager/secret:Secret",
     "aws:glue/catalogDatabase:CatalogDatabase",
     "aws:cloudwatch/logGroup:LogGroup",
-    "aws:eks/cluster:Cluster",
 )
 
 
