@@ -98,6 +98,9 @@ VECTOR_ACCESS_JOB = "vector-access"
 # OpenSearch security role -> IAM role ARNs, as JSON.
 OPENSEARCH_DOMAIN_ANNOTATION = "mlrig.io/opensearch-domain"
 OPENSEARCH_ROLE_MAPPINGS_ANNOTATION = "mlrig.io/opensearch-role-mappings"
+# pulumi-kubernetes replaces a Job carrying this annotation when it has not succeeded, so a Job
+# that failed on one apply runs again on the next instead of failing its await for good.
+REPLACE_UNREADY_ANNOTATION = "pulumi.com/replaceUnready"
 
 # Tag keys the plan JSON and policies rely on.
 TAG_PERSONA = "mlrig:persona"
@@ -471,6 +474,18 @@ def system_node_role(cluster: str) -> str:
 
 def system_node_group(cluster: str) -> str:
     return f"{cluster}-system"
+
+
+# EKS node group names are at most 63 characters; Pulumi appends 26 to a name prefix.
+NODE_GROUP_NAME_MAX = 63
+GENERATED_SUFFIX_LENGTH = 26
+
+
+def system_node_group_prefix(cluster: str) -> str:
+    """The system node group's name prefix: Pulumi completes it with a unique suffix, so a
+    replacement (new instance types, disk size, AMI type) is created beside the old group before
+    that one is deleted, instead of colliding with its fixed name."""
+    return f"{system_node_group(cluster)}-"[: NODE_GROUP_NAME_MAX - GENERATED_SUFFIX_LENGTH]
 
 
 def addon_role(cluster: str, addon: str) -> str:

@@ -54,6 +54,12 @@ TIER_RULES: tuple[TierRule, ...] = (
         (r"\(option\) (protect|retainOnDelete)",),
     ),
     TierRule(
+        "emptied-on-delete-outside-prod",
+        "outside prod, deleting a bucket or registry deletes its objects and images (prod's are retained)",
+        ("aws:s3/bucket:Bucket", "aws:ecr/repository:Repository"),
+        (r"forceDestroy", r"forceDelete"),
+    ),
+    TierRule(
         "database-by-tier",
         "databases: instance class, Multi-AZ, deletion protection, backups and final snapshot by tier",
         ("aws:rds/instance:Instance",),
@@ -125,7 +131,7 @@ TIER_RULES: tuple[TierRule, ...] = (
     ),
     TierRule(
         "secrets-recovery-by-tier",
-        "deleted secrets stay recoverable longer in prod",
+        "deleted secrets stay recoverable in prod; elsewhere their names are free again at once",
         ("aws:secretsmanager/secret:Secret",),
         (r"recoveryWindowInDays",),
     ),

@@ -52,6 +52,14 @@ def test_prod_stateful_resources_are_protected_and_retained():
     assert findings("MLRIG-SEC-003", protected, tier="prod") == []
 
 
+def test_a_prod_secret_and_an_audit_log_group_are_protected_like_the_data_they_go_with():
+    """A prod alert route or gateway key removed from the bundle would otherwise be scheduled
+    for deletion; a log group's history would be gone."""
+    secret = record("aws:secretsmanager/secret:Secret", "gateway-openai", {"name": "p/gateway/openai"})
+    logs = record("aws:cloudwatch/logGroup:LogGroup", "flow-logs", {"name": "/p/flow"})
+    assert {f.resource for f in findings("MLRIG-SEC-003", secret, logs, tier="prod")} == {"gateway-openai", "flow-logs"}
+
+
 TAGS = {"project": "demo", "environment": "prod", "team": "t", "cost-center": "c", "managed-by": "mlrig"}
 
 

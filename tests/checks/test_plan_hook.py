@@ -44,7 +44,8 @@ def platform_program(monkeypatch):
                 provider = aws.Provider("aws", region="us-east-1", default_tags={"tags": TAGS})
                 aws.sqs.Queue("queue", sqs_managed_sse_enabled=True, opts=pulumi.ResourceOptions(provider=provider))
             else:
-                aws.s3.Bucket("state", bucket=f"{environment.stack}-state")
+                # destroyable (MLRIG-DEP-012), so the findings are the three below
+                aws.s3.Bucket("state", bucket=f"{environment.stack}-state", force_destroy=True)
 
         monkeypatch.setattr(platform_stack, "deploy_platform", deploy)
 

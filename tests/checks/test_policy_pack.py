@@ -41,6 +41,11 @@ def policy_resources(records: list[dict[str, Any]]) -> list[PolicyResource]:
                 {},
             )
         )
+    # The engine's resolved dependencies (the SDK already expanded components into their
+    # resources, as the plan records them).
+    by_urn = {resource.urn: resource for resource in out}
+    for resource, r in zip(out, records, strict=True):
+        resource.dependencies = [by_urn[urn] for urn in r["options"].get("dependsOn") or [] if urn in by_urn]
     return out
 
 

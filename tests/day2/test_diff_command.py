@@ -96,7 +96,7 @@ def test_a_cluster_upgrade_of_two_minor_versions_is_called_out_as_refused(
     )
     code, text, _ = diff(run, repo, "HEAD~1", "HEAD", "text")
     first_stack = text.index("\nacme-ml.")
-    assert text.index("!! 3 change(s) the cloud will refuse") < first_stack
+    assert text.index("!! 3 change(s) pulumi up will refuse") < first_stack
     code, markdown, _ = diff(run, repo, "HEAD~1", "HEAD", "markdown")
     assert markdown.index("will refuse") < markdown.index("| stack | summary |")
 

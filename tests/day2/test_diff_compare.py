@@ -186,4 +186,121 @@ def test_eks_refuses_skipping_a_minor_version_or_going_back() -> None:
         [resource(CLUSTER, "eks", {"version": "1.34"})],
         [resource(CLUSTER, "eks", {"version": "1.33"})],
     )
-    assert stack.summary().endswith("1 change(s) the cloud will refuse") and stack.as_dict()["refused"] == [back.urn]
+    assert stack.summary().endswith("1 change(s) pulumi up will refuse") and stack.as_dict()["refused"] == [back.urn]
+
+
+# --- what the engine refuses: protected resources, fixed names on create-before-delete ------------
+
+SECRET = "aws:secretsmanager/secret:Secret"
+ROLE = "aws:iam/role:Role"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+
+
+def test_removing_a_protected_prod_secret_is_refused_with_the_command_that_unprotects_it() -> None:
+    """pulumi up stops at deleting a protected resource: the merged change would fail its apply."""
+    kept = resource(SECRET, "gateway-anthropic", {"name": "p/gateway/anthropic"}, protect=True, retainOnDelete=True)
+    [change] = diff_resources([kept], [])
+    assert change.action == "delete" and change.refused is not None
+    assert "refuses to delete a protected resource" in change.refused
+    assert f"pulumi state unprotect '{kept['urn']}'" in change.refused
+    assert "stays in AWS" in change.refused and "pulumi import" in change.refused
+
+
+def test_turning_protect_off_in_the_same_change_does_not_let_a_replacement_through() -> None:
+    """The engine checks the deployed resource's protect flag, not the new program's."""
+    before = [resource(BUCKET, "data", {"bucket": "acme-data"}, protect=True, retainOnDelete=True)]
+    after = [resource(BUCKET, "data", {"bucket": "acme-data-2"})]
+    [change] = diff_resources(before, after)
+    assert change.action == "replace" and change.refused is not None
+    assert "refuses to replace a protected resource" in change.refused
+
+
+def test_an_unprotected_delete_is_not_refused() -> None:
+    [change] = diff_resources([resource(SECRET, "s", {"name": "dev/s"})], [])
+    assert change.action == "delete" and change.refused is None
+
+
+def test_a_node_group_replaced_under_its_fixed_name_collides_with_itself() -> None:
+    """New instance types replace an EKS node group: created first under the same name, EKS
+    answers ResourceInUseException."""
+    before = [
+        resource(
+            NODE_GROUP, "system", {"nodeGroupName": "c-system", "clusterName": "c", "instanceTypes": ["m7i.large"]}
+        )
+    ]
+    after = [
+        resource(
+            NODE_GROUP, "system", {"nodeGroupName": "c-system", "clusterName": "c", "instanceTypes": ["m7i.xlarge"]}
+        )
+    ]
+    [change] = diff_resources(before, after)
+    assert change.action == "replace"
+    assert change.refused is not None and "same nodeGroupName 'c-system'" in change.refused
+
+
+def test_a_replacement_with_a_new_name_or_delete_before_replace_or_a_pulumi_made_name_does_not_collide() -> None:
+    renamed = diff_resources(
+        [resource(ROLE, "r", {"name": "team-a", "path": "/"})], [resource(ROLE, "r", {"name": "team-b", "path": "/"})]
+    )
+    deleted_first = diff_resources(
+        [resource(ROLE, "r", {"name": "team-a", "path": "/"})],
+        [resource(ROLE, "r", {"name": "team-a", "path": "/ml/"}, deleteBeforeReplace=True)],
+    )
+    prefixed = diff_resources(
+        [
+            resource(
+                NODE_GROUP,
+                "g",
+                {"nodeGroupNamePrefix": "c-system-", "clusterName": "c", "amiType": "AL2023_x86_64_STANDARD"},
+            )
+        ],
+        [
+            resource(
+                NODE_GROUP,
+                "g",
+                {"nodeGroupNamePrefix": "c-system-", "clusterName": "c", "amiType": "AL2023_ARM_64_STANDARD"},
+            )
+        ],
+    )
+    for [change] in (renamed, deleted_first, prefixed):
+        assert change.action == "replace" and change.refused is None
+
+
+def test_a_role_replaced_under_the_same_name_collides() -> None:
+    [change] = diff_resources(
+        [resource(ROLE, "r", {"name": "team-a", "path": "/"})],
+        [resource(ROLE, "r", {"name": "team-a", "path": "/ml/"})],
+    )
+    assert change.refused is not None and "same name 'team-a'" in change.refused
+
+
+def test_kubernetes_objects_are_deleted_before_they_are_replaced_by_their_provider() -> None:
+    job = "kubernetes:batch/v1:Job"
+    before = [resource(job, "j", {"metadata": {"name": "j"}, "spec": {"template": {"a": 1}}})]
+    after = [resource(job, "j", {"metadata": {"name": "j"}, "spec": {"template": {"a": 2}}})]
+    [change] = diff_resources(before, after)
+    assert change.action == "replace" and change.refused is None
+
+
+def test_a_stack_left_without_a_bundle_reports_no_refusal_since_nothing_is_applied() -> None:
+    kept = resource(SECRET, "s", {"name": "p/s"}, protect=True, retainOnDelete=True)
+    stack = diff_stack("p.prod", "Project", "prod", [kept], None)
+    assert stack.status == "deleted" and stack.refused == [] and stack.dangerous
+
+
+DATABASE = "aws:rds/instance:Instance"
+
+
+def test_rds_refuses_to_shrink_a_database_below_what_it_already_has() -> None:
+    """storageGiB 100 → 20: autoscaling's limit becomes 80 GiB, under the 100 GiB it has."""
+    [shrunk] = diff_resources(
+        [resource(DATABASE, "db", {"allocatedStorage": 100, "maxAllocatedStorage": 400})],
+        [resource(DATABASE, "db", {"allocatedStorage": 20, "maxAllocatedStorage": 80})],
+    )
+    assert shrunk.action == "update" and shrunk.refused is not None
+    assert "never shrinks" in shrunk.refused and "100 GiB" in shrunk.refused
+    [grown] = diff_resources(
+        [resource(DATABASE, "db", {"allocatedStorage": 100, "maxAllocatedStorage": 400})],
+        [resource(DATABASE, "db", {"allocatedStorage": 200, "maxAllocatedStorage": 800})],
+    )
+    assert grown.refused is None

@@ -87,6 +87,16 @@ def test_prod_keys_and_log_groups_are_protected_and_retained(example_plans):
         assert resource["options"]["protect"] and resource["options"]["retainOnDelete"], resource["name"]
 
 
+def test_the_prod_cluster_is_neither_replaced_nor_destroyed_by_a_change(example_plans):
+    """Its etcd holds every project's objects: a new subnet list or secrets key would replace it.
+    Not retained: a deliberate destroy deletes it, else its interfaces would keep the VPC alive."""
+    [cluster] = example_plans["prod"].of_type("aws:eks/cluster:Cluster")
+    assert cluster["options"]["protect"] and not cluster["options"]["retainOnDelete"]
+    for env in ("dev", "staging"):
+        [cluster] = example_plans[env].of_type("aws:eks/cluster:Cluster")
+        assert not cluster["options"]["protect"]
+
+
 def test_dev_and_staging_can_be_torn_down(example_plans):
     for env in ("dev", "staging"):
         assert not [r["name"] for r in example_plans[env].resources if r["options"]["protect"]]

@@ -96,6 +96,7 @@ def load_all() -> list[Check]:
         baseline,
         iam_limits,
         karpenter_parity,
+        lifecycle,
         network_policy,
         opensearch_access,
         principals,

@@ -7,15 +7,20 @@ or same type and physical id) and reported as replaced, with the reason. A resou
 URN is replaced when a changed input is one `replacement.REPLACE_ON_CHANGE` lists for its type,
 or its own `replaceOnChanges` option names; otherwise it is updated in place. Only custom
 resources are compared: components hold no cloud state.
+
+A change `pulumi up` will refuse carries its reason in `refused`: an update the cloud rejects
+(`replacement.REFUSED_UPDATES`), or what the engine stops at (`engine_refusals`: deleting or
+replacing a protected resource, a replacement created under the name its predecessor holds).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .engine_refusals import name_collision, protected_refusal
 from .replacement import is_stateful, refused_update, replacing_paths
 
 MASK = "[secret]"
@@ -57,7 +62,7 @@ class ResourceChange:
     changes: tuple[PropertyChange, ...] = ()
     reasons: tuple[str, ...] = ()
     previous_urn: str | None = None
-    refused: str | None = None  # why the cloud will refuse this update at apply
+    refused: str | None = None  # why pulumi up (the engine or the cloud) will refuse this change
 
     def as_dict(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -123,7 +128,7 @@ class StackDiff:
         if danger:
             text += f"; {len(danger)} stateful or protected resource(s) replaced or deleted"
         if self.refused:
-            text += f"; {len(self.refused)} change(s) the cloud will refuse"
+            text += f"; {len(self.refused)} change(s) pulumi up will refuse"
         if self.cost and self.cost.get("delta") is not None:
             text += f"; cost {format_delta(self.cost['delta'])}/month"
         return text
@@ -249,6 +254,10 @@ def _pair_urn_changes(
     return pairs
 
 
+def _replace_refused(previous: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
+    return protected_refusal("replace", previous) or name_collision(previous, current)
+
+
 def diff_resources(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]) -> list[ResourceChange]:
     old = {r["urn"]: r for r in before if r.get("custom")}
     new = {r["urn"]: r for r in after if r.get("custom")}
@@ -259,7 +268,16 @@ def diff_resources(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[
         removed.remove(previous)
         added.remove(current)
         changes = tuple(PropertyChange(p, b, a) for p, b, a in property_changes(previous, current))
-        result.append(_change("replace", current, changes=changes, reasons=(reason,), previous_urn=previous["urn"]))
+        result.append(
+            _change(
+                "replace",
+                current,
+                changes=changes,
+                reasons=(reason,),
+                previous_urn=previous["urn"],
+                refused=_replace_refused(previous, current),
+            )
+        )
     for urn in sorted(old.keys() & new.keys()):
         changes_found = property_changes(old[urn], new[urn])
         if not changes_found:
@@ -273,12 +291,13 @@ def diff_resources(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[
             reasons = tuple(
                 f"{path} forces a replacement of {new[urn]['type'].rsplit(':', 1)[-1]}" for path in sorted(forcing)
             )
-            result.append(_change("replace", new[urn], changes=changes, reasons=reasons))
+            refused = _replace_refused(old[urn], new[urn])
+            result.append(_change("replace", new[urn], changes=changes, reasons=reasons, refused=refused))
         else:
             refused = refused_update(new[urn]["type"], old[urn].get("inputs") or {}, new[urn].get("inputs") or {})
             result.append(_change("update", new[urn], changes=changes, refused=refused))
     result += [_change("create", r) for r in added]
-    result += [_change("delete", r) for r in removed]
+    result += [_change("delete", r, refused=protected_refusal("delete", r)) for r in removed]
     order = {"replace": 0, "delete": 1, "create": 2, "update": 3}
     return sorted(result, key=lambda r: (order[r.action], r.urn))
 
@@ -292,7 +311,9 @@ def diff_stack(
 ) -> StackDiff:
     """`before` None: a new stack; `after` None: a stack left without a bundle."""
     if after is None:
-        resources = diff_resources(before or [], [])
+        # Nothing is applied to a stack without a bundle: its destroy is a deliberate step whose
+        # note says how to unprotect, so no delete is reported as refused.
+        resources = [replace(r, refused=None) for r in diff_resources(before or [], [])]
         return StackDiff(stack, kind, environment, "deleted", resources)
     resources = diff_resources(before or [], after)
     status = "created" if before is None else ("changed" if resources else "unchanged")

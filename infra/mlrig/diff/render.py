@@ -102,7 +102,7 @@ def render_text(report: DiffReport) -> str:
     lines += [f"note: {n}" for n in report.notes]
     refused = report.refused()
     if refused:
-        lines += ["", f"!! {len(refused)} change(s) the cloud will refuse: applying this change fails:"]
+        lines += ["", f"!! {len(refused)} change(s) pulumi up will refuse: applying this change fails:"]
         lines += [f"!!   {_refused_line(s, r)}" for s, r in refused]
     danger = report.dangerous()
     if danger:
@@ -155,7 +155,7 @@ def render_markdown(report: DiffReport) -> str:
     if refused:
         lines += [
             "> [!CAUTION]",
-            f"> **{len(refused)} change(s) the cloud will refuse: applying this change fails:**",
+            f"> **{len(refused)} change(s) pulumi up will refuse: applying this change fails:**",
             *(f"> - {_md(_refused_line(s, r))}" for s, r in refused),
             "",
         ]

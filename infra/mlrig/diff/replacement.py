@@ -11,7 +11,8 @@ providers update an EKS cluster's subnets in place; a cluster's secrets key can 
 changed), the table errs towards reporting a replacement: a reviewer should look.
 
 `REFUSED_UPDATES` are in-place updates the provider would attempt and the service refuses (an EKS
-cluster upgraded by more than one minor version, or downgraded): `mlrig diff` calls them out at
+cluster upgraded by more than one minor version, or downgraded; a database's storage shrunk below
+what it has): `mlrig diff` calls them out at
 the top, since merging such a change fails the apply.
 
 `STATEFUL_TYPES` are the resources whose deletion loses data or an identity others hold on to
@@ -138,8 +139,27 @@ REPLACE_ON_CHANGE: Mapping[str, tuple[str, ...]] = {
     "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable": ("repository", "environment", "variableName"),
     "github:index/repositoryFile:RepositoryFile": ("repository", "file"),
     "github:index/branchProtection:BranchProtection": ("repositoryId",),
-    # Kubernetes fields the API server refuses to update (besides metadata.name/namespace)
+    # Kubernetes fields the API server refuses to update (besides metadata.name/namespace), as
+    # pulumi-kubernetes lists them (provider/pkg/provider/diff.go `forceNew`): a change replaces
+    # the object, deleting a named one first.
     "kubernetes:apps/v1:Deployment": ("spec.selector",),
+    "kubernetes:apps/v1:DaemonSet": ("spec.selector",),
+    "kubernetes:apps/v1:StatefulSet": (
+        "spec.podManagementPolicy",
+        "spec.revisionHistoryLimit",
+        "spec.selector",
+        "spec.serviceName",
+        "spec.volumeClaimTemplates",
+    ),
+    "kubernetes:batch/v1:Job": ("spec.completions", "spec.parallelism", "spec.selector", "spec.template"),
+    "kubernetes:core/v1:PersistentVolumeClaim": (
+        "spec.accessModes",
+        "spec.selector",
+        "spec.storageClassName",
+        "spec.volumeName",
+    ),
+    "kubernetes:core/v1:Secret": ("type",),
+    "kubernetes:storage.k8s.io/v1:StorageClass": ("parameters", "provisioner"),
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": ("roleRef",),
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": ("roleRef",),
     "kubernetes:core/v1:Service": ("spec.clusterIP",),
@@ -192,10 +212,24 @@ def _minor(version: object) -> int | None:
     return int(minor) if major == "1" and minor.isdigit() else None
 
 
+def _rds_storage_shrink(before: Mapping[str, object], after: Mapping[str, object]) -> str | None:
+    """RDS never shrinks a database's storage. With storage autoscaling on, the provider ignores a
+    smaller `allocatedStorage`, but sends the new `maxAllocatedStorage`, which RDS refuses below
+    what the instance already has (at least its old `allocatedStorage`)."""
+    old, new_max = before.get("allocatedStorage"), after.get("maxAllocatedStorage")
+    if not isinstance(old, int) or not isinstance(new_max, int) or new_max >= old:
+        return None
+    return (
+        f"RDS never shrinks a database's storage: the instance has at least {old} GiB and the new storage "
+        f"autoscaling limit is {new_max} GiB; keep the storage size, or move the data to a new database"
+    )
+
+
 # Updates the provider accepts but the service refuses at apply, by type token: what the change
 # is refused for, from the resource's inputs before and after (None when allowed).
 REFUSED_UPDATES: Mapping[str, Callable[[Mapping[str, object], Mapping[str, object]], str | None]] = {
     "aws:eks/cluster:Cluster": _eks_version_step,
+    "aws:rds/instance:Instance": _rds_storage_shrink,
 }
 
 

@@ -131,7 +131,13 @@ class Cluster(pulumi.ComponentResource):
                 provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key.arn), resources=["secrets"]
             ),
             enabled_cluster_log_types=CONTROL_PLANE_LOGS,
-            opts=target.aws_opts(self, depends_on=[log_group]),
+            # etcd holds every project's objects and secrets: a prod cluster is never deleted or
+            # replaced by a change (a new subnet list or secrets key replaces it) or a stray
+            # destroy. Protected but not retained: a deliberate destroy must delete it, or its
+            # network interfaces would keep the VPC from being deleted.
+            opts=pulumi.ResourceOptions.merge(
+                target.aws_opts(self, depends_on=[log_group]), pulumi.ResourceOptions(protect=target.protect)
+            ),
         )
         cluster = self.eks
         self.name = cluster.name
@@ -222,7 +228,7 @@ class Cluster(pulumi.ComponentResource):
         return aws.eks.NodeGroup(
             f"{self._prefix}-system",
             cluster_name=self.eks.name,
-            node_group_name=naming.system_node_group(cluster_name),
+            node_group_name_prefix=naming.system_node_group_prefix(cluster_name),
             node_role_arn=role.arn,
             subnet_ids=subnet_ids,
             ami_type=system_ami_type(group.instance_types),

@@ -198,7 +198,7 @@ class Alarms(pulumi.ComponentResource):
                 name=ctx.names.secret(filled.purpose),
                 description="Alert route credential; the value is set by the platform team (mlrig secrets)",
                 kms_key_id=key_arn,
-                recovery_window_in_days=30 if ctx.tier == "prod" else 7,
+                recovery_window_in_days=ctx.secret_recovery_days,
                 opts=ctx.aws_opts(self, stateful=True),
             )
             for filled in alert_route_secrets(ctx.env)

@@ -82,6 +82,21 @@ class ProjectContext:
         """Prod stateful resources are protected and retained on delete."""
         return self.env.tier == "prod"
 
+    @property
+    def empties_on_delete(self) -> bool:
+        """Whether deleting a bucket or registry deletes its objects and images too. Outside prod a
+        stack (or a registry a team removes) must be destroyable: AWS refuses to delete a bucket or
+        repository that is not empty. Prod's are protected and retained instead."""
+        return self.env.tier != "prod"
+
+    @property
+    def secret_recovery_days(self) -> int:
+        """How long a deleted secret can be restored. Its name stays taken meanwhile, so outside
+        prod it is deleted at once: a gateway provider or alert route removed and added back, or a
+        dev stack destroyed and applied again, would otherwise fail to create it for days. Prod
+        secrets are protected and retained; 30 days if one is ever deleted deliberately."""
+        return 30 if self.env.tier == "prod" else 0
+
     def aws_opts(
         self, parent: pulumi.Resource, *, stateful: bool = False, depends_on: Sequence[pulumi.Resource] = ()
     ) -> pulumi.ResourceOptions:

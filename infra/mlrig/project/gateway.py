@@ -275,7 +275,9 @@ class LlmWorkloads(pulumi.ComponentResource):
             spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, deployment),
             opts=ctx.k8s_opts(self, depends_on=[*after, config_map]),
         )
-        disruption_budget(ctx, self, f"{self._name}-{app}-disruption-budget", app, labels, deployment["replicas"])
+        disruption_budget(
+            ctx, self, f"{self._name}-{app}-disruption-budget", app, labels, deployment["replicas"], depends_on=after
+        )
         k8s.core.v1.Service(
             f"{self._name}-{app}-service",
             metadata=metadata(ctx, app, component="llm", labels=labels),

@@ -3,7 +3,7 @@ which platform add-ons are installed."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import pulumi
@@ -142,10 +142,18 @@ def cluster_service_url(ctx: ProjectContext, service: str, port: int) -> str:
 
 
 def disruption_budget(
-    ctx: ProjectContext, owner: pulumi.Resource, resource_name: str, app: str, labels: Mapping[str, str], replicas: int
+    ctx: ProjectContext,
+    owner: pulumi.Resource,
+    resource_name: str,
+    app: str,
+    labels: Mapping[str, str],
+    replicas: int,
+    *,
+    depends_on: Sequence[pulumi.Resource] = (),
 ) -> None:
     """Keep one replica of a replicated server up through node drains (Karpenter consolidation,
-    upgrades). Single-replica servers get none: a budget would block every drain."""
+    upgrades). Single-replica servers get none: a budget would block every drain. `depends_on`:
+    what its server waits for (the namespace first), so it is created after and deleted before."""
     if replicas < 2:
         return
     k8s.policy.v1.PodDisruptionBudget(
@@ -156,7 +164,7 @@ def disruption_budget(
             k8s.policy.v1.PodDisruptionBudgetSpecArgsDict,
             {"maxUnavailable": 1, "selector": {"matchLabels": dict(labels)}},
         ),
-        opts=ctx.k8s_opts(owner),
+        opts=ctx.k8s_opts(owner, depends_on=depends_on),
     )
 
 

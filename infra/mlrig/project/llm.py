@@ -74,7 +74,7 @@ class LlmServices(pulumi.ComponentResource):
                 name=ctx.names.secret(filled.purpose),
                 description=f"{filled.description}; the value is set by the platform team (mlrig secrets)",
                 kms_key_id=key_arn,
-                recovery_window_in_days=30 if ctx.tier == "prod" else 7,
+                recovery_window_in_days=ctx.secret_recovery_days,
                 opts=ctx.aws_opts(self, stateful=True),
             )
             for filled in gateway_secrets(ctx.env)

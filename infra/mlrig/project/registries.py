@@ -128,7 +128,7 @@ class Registries(pulumi.ComponentResource):
             encryption_configurations=[
                 aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=key_arn)
             ],
-            force_delete=False,
+            force_delete=ctx.empties_on_delete,
             opts=ctx.aws_opts(self, stateful=True),
         )
         lifecycle = aws.ecr.LifecyclePolicy(

@@ -649,7 +649,15 @@ class Serving(pulumi.ComponentResource):
             spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, logger_deployment(ctx)),
             opts=ctx.k8s_opts(self, depends_on=[*after, config]),
         )
-        disruption_budget(ctx, self, f"{name}-logger-disruption-budget", LOGGER, LOGGER_LABELS, server_replicas(ctx))
+        disruption_budget(
+            ctx,
+            self,
+            f"{name}-logger-disruption-budget",
+            LOGGER,
+            LOGGER_LABELS,
+            server_replicas(ctx),
+            depends_on=after,
+        )
         k8s.core.v1.Service(
             f"{name}-logger-service",
             metadata=metadata(ctx, LOGGER, component="serving", labels=LOGGER_LABELS),

@@ -305,7 +305,7 @@ class Storage(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(
             logical,
             bucket=logical,
-            force_destroy=False,
+            force_destroy=ctx.empties_on_delete,
             tags={naming.TAG_DATA_CLASS: data_class},
             opts=ctx.aws_opts(self, stateful=True),
         )

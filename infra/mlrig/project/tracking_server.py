@@ -193,7 +193,7 @@ class TrackingServer(pulumi.ComponentResource):
             spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, deployment_spec(ctx)),
             opts=ctx.k8s_opts(self, depends_on=after),
         )
-        disruption_budget(ctx, self, f"{name}-disruption-budget", SERVICE, LABELS, replicas(ctx))
+        disruption_budget(ctx, self, f"{name}-disruption-budget", SERVICE, LABELS, replicas(ctx), depends_on=after)
         k8s.core.v1.Service(
             f"{name}-service",
             metadata=metadata(ctx, SERVICE, component="tracking", labels=LABELS),

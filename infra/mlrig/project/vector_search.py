@@ -338,11 +338,14 @@ class VectorSearchAccess(pulumi.ComponentResource):
                     annotations={
                         naming.OPENSEARCH_DOMAIN_ANNOTATION: names.opensearch_domain(),
                         naming.OPENSEARCH_ROLE_MAPPINGS_ANNOTATION: json.dumps(mappings, sort_keys=True),
+                        naming.REPLACE_UNREADY_ANNOTATION: "true",
                     },
                 )
             ),
             spec=cast(Any, spec),
-            # A new digest is a new name, so a new Job (created before the old one is deleted).
+            # A new digest is a new name, so a new Job (created before the old one is deleted);
+            # one that failed (the domain not answering yet) is replaced and runs again on the
+            # next apply, where it would otherwise stay failed and fail every later apply.
             opts=ctx.k8s_opts(self, depends_on=depends_on),
         )
         self.ready = [connection, job]

@@ -13,14 +13,19 @@ STATEFUL = (
     "aws:kms/key:Key",
     "aws:ecr/repository:Repository",
     "aws:opensearch/domain:Domain",
+    "aws:rds/cluster:Cluster",
+    "aws:efs/fileSystem:FileSystem",
+    "aws:secretsmanager/secret:Secret",
+    "aws:glue/catalogDatabase:CatalogDatabase",
+    "aws:cloudwatch/logGroup:LogGroup",
 )
 
 
 @check(
     "MLRIG-SEC-003",
     "Prod stateful resources are protected and retained on delete",
-    "Without protect and retainOnDelete a refactor or a mistaken destroy deletes prod data, models, images "
-    "and the keys that decrypt them.",
+    "Without protect and retainOnDelete a refactor or a mistaken destroy deletes prod data, models, images, "
+    "the secrets and logs that go with them, and the keys that decrypt them.",
     applies_to=STATEFUL,
 )
 def prod_state_is_protected(graph: StackGraph) -> Iterator[Violation]:

@@ -1,0 +1,114 @@
+"""Day 2: what later applies and deletes do to a stack that the first apply never shows.
+
+- A Job run on apply is awaited by Pulumi. One that failed stays in the cluster under its name
+  with the same spec: the next apply has nothing to change, so it never runs again (and an apply
+  that retries it waits on the failed Job again). `pulumi.com/replaceUnready` makes the Kubernetes
+  provider replace a Job that has not succeeded.
+- Outside prod a stack must be destroyable, and what a team removes must be deletable: AWS refuses
+  to delete a bucket with objects (`BucketNotEmpty`) or a repository with images
+  (`RepositoryNotEmptyException`), and a deleted secret keeps its name through its recovery window,
+  so adding it back (or applying a destroyed dev stack again) fails to create it. Prod keeps its
+  data instead: protected and retained (MLRIG-SEC-003).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .. import naming
+from . import Violation, check
+from .graph import Resource, StackGraph
+
+JOB = "kubernetes:batch/v1:Job"
+BUCKET = "aws:s3/bucket:Bucket"
+REPOSITORY = "aws:ecr/repository:Repository"
+SECRET = "aws:secretsmanager/secret:Secret"
+# What the AWS provider does when an input is left out.
+PROVIDER_DEFAULTS = {"forceDestroy": False, "forceDelete": False, "recoveryWindowInDays": 30}
+
+
+@check(
+    "MLRIG-DEP-011",
+    "A Job run on apply runs again when it did not succeed",
+    "Pulumi waits for a Job to complete; a Job that failed keeps its name and spec, so the next apply "
+    "does not run it again and the work it does (an OpenSearch role mapping) is never done.",
+    applies_to=(JOB,),
+)
+def jobs_are_replaced_when_unready(graph: StackGraph) -> Iterator[Violation]:
+    for job in graph.of_type(JOB):
+        if job.get("metadata", "generateName"):
+            continue  # a new name on every replacement
+        if str(job.annotations.get(naming.REPLACE_UNREADY_ANNOTATION, "")).lower() != "true":
+            yield Violation(
+                job,
+                f"Job {job.k8s_name} that failed on one apply is not run again on the next",
+                f'annotate it {naming.REPLACE_UNREADY_ANNOTATION}: "true"',
+            )
+
+
+@check(
+    "MLRIG-DEP-012",
+    "Outside prod, buckets, registries and secrets can be deleted and created again",
+    "AWS refuses to delete a bucket with objects or a repository with images, so `pulumi destroy` of a dev "
+    "stack, or a registry a team removes, fails; a deleted secret keeps its name for its recovery window, so "
+    "adding it back fails to create it.",
+    applies_to=(BUCKET, REPOSITORY, SECRET),
+)
+def non_prod_state_can_be_deleted(graph: StackGraph) -> Iterator[Violation]:
+    if graph.tier is None or graph.tier == "prod":
+        return
+    for resource, field, wanted in (
+        *((r, "forceDestroy", True) for r in graph.of_type(BUCKET)),
+        *((r, "forceDelete", True) for r in graph.of_type(REPOSITORY)),
+        *((r, "recoveryWindowInDays", 0) for r in graph.of_type(SECRET)),
+    ):
+        value = resource.inputs.get(field, PROVIDER_DEFAULTS[field])
+        if value != wanted:
+            yield Violation(
+                resource,
+                f"{graph.tier} {resource.type.rsplit(':', 1)[-1]} {resource.name} has {field}={value!r}",
+                f"set {field}={wanted!r} outside prod",
+            )
+
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+
+
+def _waits_for(graph: StackGraph, resource: Resource) -> set[str]:
+    """URNs `resource` waits for through `dependsOn`, as the engine reads it: a component in the
+    list stands for every resource under it, and what each of those waits for counts too."""
+    children: dict[str, list[str]] = {}
+    for item in graph.resources:
+        if item.parent:
+            children.setdefault(item.parent, []).append(item.urn)
+    seen: set[str] = set()
+    queue = list(resource.options.get("dependsOn") or [])
+    while queue:
+        urn = queue.pop()
+        if urn in seen:
+            continue
+        seen.add(urn)
+        queue += children.get(urn, [])
+        found = graph.by_urn(urn)
+        if found is not None:
+            queue += list(found.options.get("dependsOn") or [])
+    return seen
+
+
+@check(
+    "MLRIG-DEP-013",
+    "Every namespaced object waits for the namespace its stack creates",
+    "An object that does not depend on its namespace is created in parallel with it (the API server "
+    "answers NotFound and the provider gives up after five retries) and deleted after it on destroy.",
+)
+def objects_wait_for_their_namespace(graph: StackGraph) -> Iterator[Violation]:
+    namespaces = {ns.k8s_name: ns.urn for ns in graph.of_type(NAMESPACE)}
+    for resource in graph.resources:
+        if not resource.is_kubernetes or resource.namespace not in namespaces:
+            continue
+        if namespaces[resource.namespace] not in _waits_for(graph, resource):
+            yield Violation(
+                resource,
+                f"{resource.kind} {resource.k8s_name} does not wait for namespace {resource.namespace}",
+                "pass the namespace (or what waits for it) in depends_on",
+            )

@@ -1,0 +1,67 @@
+"""Day 2 checks: a Job run on apply runs again after a failure; outside prod, what a stack holds
+can be deleted and created again."""
+
+from __future__ import annotations
+
+from .helpers import findings, k8s, record
+
+JOB_SPEC = {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}
+
+
+def test_a_job_that_failed_on_one_apply_runs_again_on_the_next():
+    again = k8s("Job", "batch/v1", "vector-access-1a2b", JOB_SPEC, annotations={"pulumi.com/replaceUnready": "true"})
+    assert findings("MLRIG-DEP-011", again) == []
+
+
+def test_a_fixed_name_job_without_replace_unready_is_stuck_after_a_failure():
+    stuck = k8s("Job", "batch/v1", "vector-access-1a2b", JOB_SPEC)
+    [found] = findings("MLRIG-DEP-011", stuck)
+    assert "not run again" in found.message and "pulumi.com/replaceUnready" in found.hint
+
+
+def test_a_dev_stack_empties_its_buckets_and_registries_and_frees_secret_names_on_delete():
+    destroyable = (
+        record("aws:s3/bucket:Bucket", "data", {"bucket": "d", "forceDestroy": True}),
+        record("aws:ecr/repository:Repository", "app", {"name": "a", "forceDelete": True}),
+        record("aws:secretsmanager/secret:Secret", "key", {"name": "k", "recoveryWindowInDays": 0}),
+    )
+    assert findings("MLRIG-DEP-012", *destroyable, tier="dev") == []
+
+
+def test_a_dev_stack_with_a_bucket_that_keeps_its_objects_cannot_be_destroyed():
+    stuck = (
+        record("aws:s3/bucket:Bucket", "data", {"bucket": "d", "forceDestroy": False}),
+        record("aws:ecr/repository:Repository", "app", {"name": "a"}),
+        record("aws:secretsmanager/secret:Secret", "key", {"name": "k", "recoveryWindowInDays": 7}),
+    )
+    found = findings("MLRIG-DEP-012", *stuck, tier="staging")
+    assert {(f.resource, f.message.split(" has ")[1]) for f in found} == {
+        ("data", "forceDestroy=False"),
+        ("app", "forceDelete=False"),
+        ("key", "recoveryWindowInDays=7"),
+    }
+
+
+def test_prod_keeps_its_data_instead_so_the_destroyability_check_does_not_apply_there():
+    kept = record("aws:s3/bucket:Bucket", "data", {"bucket": "d"}, protect=True, retainOnDelete=True)
+    assert findings("MLRIG-DEP-012", kept, tier="prod") == []
+
+
+def namespace() -> dict:
+    return record("kubernetes:core/v1:Namespace", "ns", {"metadata": {"name": "demo"}})
+
+
+def test_an_object_that_waits_for_its_namespace_through_a_component_passes():
+    """Depending on a component waits for everything under it, the namespace included."""
+    component = record("mlrig:project:Workspace", "workspace")
+    ns = {**namespace(), "parent": component["urn"]}
+    deployment = k8s("Deployment", "apps/v1", "server", {})
+    deployment["options"]["dependsOn"] = [component["urn"]]
+    assert findings("MLRIG-DEP-013", ns, component, deployment) == []
+
+
+def test_a_disruption_budget_created_beside_its_namespace_is_reported():
+    """The PodDisruptionBudgets of mlrig's replicated servers once had no dependency at all."""
+    budget = k8s("PodDisruptionBudget", "policy/v1", "tracking", {"maxUnavailable": 1})
+    [found] = findings("MLRIG-DEP-013", namespace(), budget)
+    assert found.message == "PodDisruptionBudget tracking does not wait for namespace demo"
