@@ -65,3 +65,23 @@ def test_a_disruption_budget_created_beside_its_namespace_is_reported():
     budget = k8s("PodDisruptionBudget", "policy/v1", "tracking", {"maxUnavailable": 1})
     [found] = findings("MLRIG-DEP-013", namespace(), budget)
     assert found.message == "PodDisruptionBudget tracking does not wait for namespace demo"
+
+
+def test_an_object_that_waits_for_something_that_waits_for_its_namespace_passes():
+    """Waiting is transitive: a budget that waits for its server waits for the server's namespace."""
+    ns = namespace()
+    server = k8s("Deployment", "apps/v1", "server", {})
+    server["options"]["dependsOn"] = [ns["urn"]]
+    budget = k8s("PodDisruptionBudget", "policy/v1", "server", {"maxUnavailable": 1})
+    budget["options"]["dependsOn"] = [server["urn"]]
+    assert findings("MLRIG-DEP-013", ns, server, budget) == []
+
+
+def test_an_object_whose_component_waits_for_the_namespace_does_not_wait_itself():
+    """A parent's dependsOn is not its children's: the engine starts a child as soon as it can."""
+    ns = namespace()
+    component = record("mlrig:project:Serving", "serving")
+    component["options"]["dependsOn"] = [ns["urn"]]
+    budget = {**k8s("PodDisruptionBudget", "policy/v1", "server", {"maxUnavailable": 1}), "parent": component["urn"]}
+    [found] = findings("MLRIG-DEP-013", ns, component, budget)
+    assert found.resource == "server"

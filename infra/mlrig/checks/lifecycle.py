@@ -74,25 +74,29 @@ def non_prod_state_can_be_deleted(graph: StackGraph) -> Iterator[Violation]:
 NAMESPACE = "kubernetes:core/v1:Namespace"
 
 
-def _waits_for(graph: StackGraph, resource: Resource) -> set[str]:
-    """URNs `resource` waits for through `dependsOn`, as the engine reads it: a component in the
-    list stands for every resource under it, and what each of those waits for counts too."""
-    children: dict[str, list[str]] = {}
+def _reaching(graph: StackGraph, target: str) -> set[str]:
+    """URNs whose wait reaches `target`, as the engine reads `dependsOn`: a component in the list
+    stands for every resource under it, and what each of those waits for counts too. One walk
+    backwards from `target` over the whole stack (a walk forwards from every resource grows with
+    the square of the stack)."""
+    waited_on_by: dict[str, list[str]] = {}
     for item in graph.resources:
+        for urn in item.options.get("dependsOn") or []:
+            waited_on_by.setdefault(urn, []).append(item.urn)
         if item.parent:
-            children.setdefault(item.parent, []).append(item.urn)
-    seen: set[str] = set()
-    queue = list(resource.options.get("dependsOn") or [])
+            waited_on_by.setdefault(item.urn, []).append(item.parent)
+    reached = {target}
+    queue = [target]
     while queue:
-        urn = queue.pop()
-        if urn in seen:
-            continue
-        seen.add(urn)
-        queue += children.get(urn, [])
-        found = graph.by_urn(urn)
-        if found is not None:
-            queue += list(found.options.get("dependsOn") or [])
-    return seen
+        for urn in waited_on_by.get(queue.pop(), []):
+            if urn not in reached:
+                reached.add(urn)
+                queue.append(urn)
+    return reached
+
+
+def _waits_for(resource: Resource, reaching: set[str]) -> bool:
+    return any(urn in reaching for urn in resource.options.get("dependsOn") or [])
 
 
 @check(
@@ -102,11 +106,11 @@ def _waits_for(graph: StackGraph, resource: Resource) -> set[str]:
     "answers NotFound and the provider gives up after five retries) and deleted after it on destroy.",
 )
 def objects_wait_for_their_namespace(graph: StackGraph) -> Iterator[Violation]:
-    namespaces = {ns.k8s_name: ns.urn for ns in graph.of_type(NAMESPACE)}
+    reaching = {ns.k8s_name: _reaching(graph, ns.urn) for ns in graph.of_type(NAMESPACE)}
     for resource in graph.resources:
-        if not resource.is_kubernetes or resource.namespace not in namespaces:
+        if not resource.is_kubernetes or resource.namespace not in reaching:
             continue
-        if namespaces[resource.namespace] not in _waits_for(graph, resource):
+        if not _waits_for(resource, reaching[resource.namespace]):
             yield Violation(
                 resource,
                 f"{resource.kind} {resource.k8s_name} does not wait for namespace {resource.namespace}",
