@@ -295,7 +295,40 @@ def traffic_percent(endpoint: Endpoint, isvc_name: str) -> int:
     return endpoint.rollout.percent if second else 100 - endpoint.rollout.percent
 
 
-def split_graph_spec(endpoint: Endpoint) -> dict[str, Any]:
+def served_model_name(endpoint: Endpoint, isvc_name: str) -> str:
+    """The model name an InferenceService's server answers to: the endpoint's name where mlrig
+    sets it (`--model_name` of vLLM, `MODEL_NAME` of a custom server), else KServe's default for
+    its built-in runtimes, the InferenceService's own name."""
+    return isvc_name if endpoint.runtime in BUILTIN_FORMATS else endpoint.name
+
+
+def predictor_service_url(ctx: ProjectContext, isvc_name: str) -> str:
+    """The in-cluster address KServe gives an InferenceService's predictor in RawDeployment mode:
+    the Service `<isvc>-predictor`, port 80."""
+    return f"http://{isvc_name}-predictor.{ctx.names.namespace}.svc.cluster.local"
+
+
+# vLLM (KServe's Hugging Face server with the vllm backend) serves an OpenAI model only: its v1
+# `:predict` answers "does not support inference"; the chat API is what its clients call.
+OPENAI_CHAT_PATH = "/openai/v1/chat/completions"
+
+
+def inference_path(endpoint: Endpoint, isvc_name: str) -> str:
+    """The request path of an InferenceService's model: the chat API for vLLM, else KServe's v1
+    predict path under the name its server answers to."""
+    if endpoint.runtime == "vllm":
+        return OPENAI_CHAT_PATH
+    return f"/v1/models/{served_model_name(endpoint, isvc_name)}:predict"
+
+
+def inference_url(ctx: ProjectContext, endpoint: Endpoint, isvc_name: str) -> str:
+    return predictor_service_url(ctx, isvc_name) + inference_path(endpoint, isvc_name)
+
+
+def split_graph_spec(ctx: ProjectContext, endpoint: Endpoint) -> dict[str, Any]:
+    """The Splitter forwards each request's body to its step's `serviceUrl`. Left empty, KServe
+    fills it with `/v1/models/<InferenceService name>:predict`, which no variant serves: a custom
+    server answers to the endpoint's name, vLLM has no v1 predict. So the URL is set here."""
     first, second = SPLIT_VARIANTS[endpoint.rollout.strategy]
     return {
         "nodes": {
@@ -305,6 +338,7 @@ def split_graph_spec(endpoint: Endpoint) -> dict[str, Any]:
                     {
                         "name": variant,
                         "serviceName": f"{endpoint.name}-{variant}",
+                        "serviceUrl": inference_url(ctx, endpoint, f"{endpoint.name}-{variant}"),
                         "weight": traffic_percent(endpoint, f"{endpoint.name}-{variant}"),
                     }
                     for variant in (first, second)
@@ -379,7 +413,7 @@ def logger_config(ctx: ProjectContext, endpoints: Sequence[Endpoint], key_arn: p
         config["sinks"][f"shadow_{key}"] = {
             "type": "http",
             "inputs": [f"shadow_{key}_sample"],
-            "uri": f"http://{endpoint.name}-shadow-predictor.{ctx.names.namespace}.svc.cluster.local/v1/models/{endpoint.name}:predict",
+            "uri": inference_url(ctx, endpoint, f"{endpoint.name}-shadow"),
             "method": "post",
             "encoding": {"codec": "text"},
         }
@@ -604,7 +638,7 @@ class Serving(pulumi.ComponentResource):
                     metadata=metadata(
                         ctx, endpoint.name, component="serving", labels={"mlrig.io/endpoint": endpoint.name}
                     ),
-                    spec=split_graph_spec(endpoint),
+                    spec=split_graph_spec(ctx, endpoint),
                     opts=ctx.k8s_opts(self, depends_on=mine),
                 )
         self.register_outputs({"endpoints": [e.name for e in endpoints]})
