@@ -33,6 +33,7 @@ import pulumi_kubernetes as k8s
 
 from .. import naming
 from ..bundle.model import Pipeline, ProjectSpec
+from ..init.project import python_package
 from ..settings import DEFAULT_IMAGE_TAG
 from .context import ProjectContext
 from .handoff import Prerequisites
@@ -119,10 +120,18 @@ def step_env(ctx: ProjectContext, name: str, pipeline: Pipeline) -> list[dict[st
         env.append({"name": "MLRIG_BASE_MODEL_URI", "value": model_hub_uri(ctx, pipeline.base_model)})
     if pipeline.type == "batch-inference":
         env.append({"name": "MLRIG_INFERENCE_MODE", "value": pipeline.mode})
+    if pipeline.type == "fine-tuning" and ctx.env.spec.llm.feedback.enabled:
+        env.append({"name": "MLRIG_FEEDBACK_URI", "value": feedback_uri(ctx)})
     if pipeline.type == "monitoring":
         env.append({"name": "MLRIG_METRICS_PREFIX", "value": naming.LOG_PREFIXES["metrics"]})
         env.append({"name": "MLRIG_CLOUDWATCH_NAMESPACE", "value": naming.cloudwatch_namespace(ctx.names)})
     return env
+
+
+def feedback_uri(ctx: ProjectContext) -> str:
+    """Where the feedback stream lands human feedback (`llm.py`): the logs bucket's `feedback/`
+    prefix, partitioned `yyyy/MM/dd/`."""
+    return f"s3://{ctx.names.bucket('logs')}/{naming.LOG_PREFIXES['feedback']}"
 
 
 def model_hub_uri(ctx: ProjectContext, model: str) -> str:
@@ -379,6 +388,13 @@ def monitoring_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, ima
     return templates
 
 
+def image_entrypoint(ctx: ProjectContext) -> list[str]:
+    """The entry point of the images `mlrig init` scaffolds (`python -m <package>`, the package
+    named after the project): what a torchrun worker starts when the pipeline sets no `command`,
+    as the image itself would (a `command` replaces the image's entry point)."""
+    return ["python", "-m", python_package(ctx.project.name)]
+
+
 def distributed_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str) -> list[dict[str, Any]]:
     """Training and fine-tuning: one step, or with `workers > 1` one torchrun pod per worker."""
     if pipeline.workers <= 1:
@@ -391,7 +407,7 @@ def distributed_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, im
         f"--rdzv-endpoint={{{{inputs.parameters.rendezvous}}}}:{RENDEZVOUS_PORT}",
         "--rdzv-id={{workflow.uid}}",
         "--no-python",
-        *(pipeline.command or ["python", "-m", "train"]),
+        *(pipeline.command or image_entrypoint(ctx)),
     ]
     store = (
         "import time; from torch.distributed import TCPStore; "

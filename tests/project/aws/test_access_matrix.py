@@ -143,7 +143,8 @@ WORKLOAD_RIGHTS: dict[str, dict[str, set[str]]] = {
     "model-deployment": {"read": {"data", "artifacts"}, "write": {"artifacts"}},
     "batch-inference": {"read": {"data", "artifacts"}, "write": {"data:predictions/", "logs:inference/"}},
     "monitoring": {"read": {"data", "logs"}, "write": {"logs:metrics/"}},
-    "fine-tuning": {"read": {"data", "artifacts"}, "write": {"artifacts"}},
+    # Human feedback is what fine-tuning learns from.
+    "fine-tuning": {"read": {"data", "artifacts", "logs:feedback/"}, "write": {"artifacts"}},
     "vector-index-refresh": {"read": {"data"}, "write": set()},
     "serving": {"read": {"artifacts"}, "write": {"logs:inference/"}},
     "tracking": {"read": {"artifacts:mlflow/"}, "write": {"artifacts:mlflow/"}},

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from mlrig.init.project import python_package
+
 from .conftest import named, objects, templates_of
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -165,6 +167,27 @@ def test_distributed_fine_tuning_runs_one_torchrun_pod_per_worker_on_the_gpu_poo
     assert command[0] == "torchrun" and "--nnodes=2" in command and "--nproc-per-node=4" in command
     assert templates["worker"]["container"]["resources"]["limits"]["nvidia.com/gpu"] == "4"
     assert parameters(template)["base-model"] == "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def test_a_distributed_worker_starts_the_entry_point_of_the_image_mlrig_init_builds(project_plan):
+    # The scaffolded images run `python -m <package>` (Dockerfile ENTRYPOINT); torchrun replaces
+    # the entry point, and used to start `python -m train`, a module no image has.
+    worker = templates_of(named(project_plan("rag-assistant", "prod"), "WorkflowTemplate", "fine-tune"))["worker"]
+    command = worker["container"]["command"]
+    assert command[command.index("--no-python") + 1 :] == ["python", "-m", python_package("rag-assistant")]
+    assert worker["container"]["args"][0] == "--step=train"
+
+
+def test_fine_tuning_reads_human_feedback_where_the_feedback_stream_lands_it(project_plan):
+    plan = project_plan("rag-assistant", "prod")
+    stream = next(r for r in plan.resources if r["type"] == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
+    landing = stream["inputs"]["extendedS3Configuration"]
+    bucket = landing["bucketArn"].removeprefix("arn:aws:s3:::")
+    worker = templates_of(named(plan, "WorkflowTemplate", "fine-tune"))["worker"]
+    env = {e["name"]: e["value"] for e in worker["container"]["env"]}
+    feedback = env["MLRIG_FEEDBACK_URI"]
+    assert feedback == f"s3://{bucket}/feedback/"
+    assert landing["prefix"].startswith(feedback.removeprefix(f"s3://{bucket}/"))
 
 
 def test_distributed_training_runs_one_torchrun_pod_per_worker_like_fine_tuning(plan_variant):
