@@ -25,6 +25,7 @@ interfaces (`vpc.amazonaws.com/efa`), which is what makes Karpenter attach them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -44,6 +45,7 @@ from .kube import (
     metadata,
     restricted_container_security,
 )
+from .model_locations import champion_uri, model_hub_uri, rollout_services
 from .pools import efa_per_pod, find_pool, pools_selected, scheduling
 from .queues import QUEUE_LABEL, gang, step_labels
 from .tracking import DatabaseConnection
@@ -120,6 +122,11 @@ def step_env(ctx: ProjectContext, name: str, pipeline: Pipeline) -> list[dict[st
         env.append({"name": "MLRIG_BASE_MODEL_URI", "value": model_hub_uri(ctx, pipeline.base_model)})
     if pipeline.type == "batch-inference":
         env.append({"name": "MLRIG_INFERENCE_MODE", "value": pipeline.mode})
+    if pipeline.type in ("batch-inference", "model-deployment"):
+        # The model CD promotes is the model batch inference scores with.
+        env.append({"name": "MLRIG_CHAMPION_URI", "value": champion_uri(ctx)})
+    if pipeline.type == "model-deployment":
+        env.append({"name": "MLRIG_INFERENCE_SERVICES", "value": json.dumps(endpoint_services(ctx))})
     if pipeline.type == "fine-tuning" and ctx.env.spec.llm.feedback.enabled:
         env.append({"name": "MLRIG_FEEDBACK_URI", "value": feedback_uri(ctx)})
     if pipeline.type == "monitoring":
@@ -128,15 +135,21 @@ def step_env(ctx: ProjectContext, name: str, pipeline: Pipeline) -> list[dict[st
     return env
 
 
+def endpoint_services(ctx: ProjectContext) -> dict[str, dict[str, str]]:
+    """What the promote step updates: each endpoint's InferenceServices by their part in its
+    rollout (`canary` before `stable`, `b` before `a`, `shadow` before `primary`)."""
+    return {e.name: rollout_services(e) for e in ctx.env.spec.serving.endpoints}
+
+
+def promoted_services(spec: ProjectSpec) -> list[str]:
+    """The InferenceServices the promote step may patch (their model location)."""
+    return sorted(name for e in spec.serving.endpoints for name in rollout_services(e).values())
+
+
 def feedback_uri(ctx: ProjectContext) -> str:
     """Where the feedback stream lands human feedback (`llm.py`): the logs bucket's `feedback/`
     prefix, partitioned `yyyy/MM/dd/`."""
     return f"s3://{ctx.names.bucket('logs')}/{naming.LOG_PREFIXES['feedback']}"
-
-
-def model_hub_uri(ctx: ProjectContext, model: str) -> str:
-    """Where the model hub mirrors a base model: the artifacts bucket's `hub/` prefix."""
-    return f"s3://{ctx.names.bucket('artifacts')}/{naming.ARTIFACT_PREFIXES['hub']}{model}"
 
 
 def container(
@@ -314,16 +327,25 @@ def training_pipeline(spec: ProjectSpec) -> str | None:
     return next((n for n, p in spec.pipelines.items() if p.type == "training"), None)
 
 
-def submit_workflow_manifest(ctx: ProjectContext, template: str) -> str:
+def deployment_pipeline(spec: ProjectSpec) -> str | None:
+    """The model CD pipeline a successful training or fine-tuning run submits."""
+    return next((n for n, p in spec.pipelines.items() if p.type == "model-deployment"), None)
+
+
+# Pipeline types whose successful runs hand their model to the model CD pipeline.
+RELEASED_TYPES = ("training", "fine-tuning")
+
+
+def submit_workflow_manifest(ctx: ProjectContext, template: str, trigger: str = "drift") -> str:
     return "\n".join(
         [
             f"apiVersion: {ARGO_API}",
             "kind: Workflow",
             "metadata:",
-            f"  generateName: {template}-drift-",
+            f"  generateName: {template}-{trigger}-",
             f"  namespace: {ctx.names.namespace}",
             "  labels:",
-            "    mlrig.io/triggered-by: drift",
+            f"    mlrig.io/triggered-by: {trigger}",
             "spec:",
             "  workflowTemplateRef:",
             f"    name: {template}",
@@ -442,6 +464,21 @@ def distributed_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, im
     ]
 
 
+def release_templates(ctx: ProjectContext, release: str) -> list[dict[str, Any]]:
+    """The exit handler of a training or fine-tuning run: once it succeeded, submit the model CD
+    pipeline, which checks, compares and promotes the new model (nothing else starts it)."""
+    return [
+        {
+            "name": "release",
+            "steps": [[{"name": "submit", "template": "submit-release", "when": "{{workflow.status}} == Succeeded"}]],
+        },
+        {
+            "name": "submit-release",
+            "resource": {"action": "create", "manifest": submit_workflow_manifest(ctx, release, "training")},
+        },
+    ]
+
+
 TEMPLATES_BY_TYPE = {
     "model-deployment": deployment_templates,
     "monitoring": monitoring_templates,
@@ -456,7 +493,7 @@ def workflow_spec(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
     if pipeline.resources.gpu:
         volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory"}})
-    return {
+    spec: dict[str, Any] = {
         "entrypoint": "main",
         "serviceAccountName": ctx.names.service_account(name),
         "arguments": {"parameters": [{"name": k, "value": v} for k, v in params.items()]},
@@ -475,6 +512,11 @@ def workflow_spec(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str
         "metrics": {"prometheus": [failure_metric(ctx, name)]},
         "templates": build(ctx, name, pipeline, image),
     }
+    release = deployment_pipeline(ctx.env.spec) if pipeline.type in RELEASED_TYPES else None
+    if release is not None:
+        spec["onExit"] = "release"
+        spec["templates"] += release_templates(ctx, release)
+    return spec
 
 
 def is_queued(spec: dict[str, Any]) -> bool:
@@ -494,6 +536,20 @@ def cron_spec(ctx: ProjectContext, name: str, schedule: str) -> dict[str, Any]:
         "failedJobsHistoryLimit": HISTORY_LIMIT,
         "workflowSpec": {"workflowTemplateRef": {"name": name}},
     }
+
+
+def submit_rules(template: str) -> list[dict[str, Any]]:
+    """RBAC of a step that creates a Workflow from `template` (Argo's resource step: create, then
+    watch it), nothing more."""
+    return [
+        {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["create", "get"]},
+        {
+            "apiGroups": ["argoproj.io"],
+            "resources": ["workflowtemplates"],
+            "resourceNames": [template],
+            "verbs": ["get"],
+        },
+    ]
 
 
 class Pipelines(pulumi.ComponentResource):
@@ -594,18 +650,26 @@ class Pipelines(pulumi.ComponentResource):
         retrain = training_pipeline(spec)
         monitors = [n for n, p in spec.pipelines.items() if p.type == "monitoring"]
         if spec.monitoring.retrain_on_drift and retrain and monitors:
+            self._role("submit-retraining", submit_rules(retrain), monitors, after)
+        release = deployment_pipeline(spec)
+        trainers = [n for n, p in spec.pipelines.items() if p.type in RELEASED_TYPES]
+        if release and trainers:
+            self._role("submit-release", submit_rules(release), trainers, after)
+        promoted = promoted_services(spec)
+        deployers = [n for n, p in spec.pipelines.items() if p.type == "model-deployment"]
+        if promoted and deployers:
+            # The promote step points the rollout's InferenceServices at the promoted model.
             self._role(
-                "submit-retraining",
+                "promote-model",
                 [
-                    {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["create", "get"]},
                     {
-                        "apiGroups": ["argoproj.io"],
-                        "resources": ["workflowtemplates"],
-                        "resourceNames": [retrain],
-                        "verbs": ["get"],
-                    },
+                        "apiGroups": ["serving.kserve.io"],
+                        "resources": ["inferenceservices"],
+                        "resourceNames": promoted,
+                        "verbs": ["get", "patch"],
+                    }
                 ],
-                monitors,
+                deployers,
                 after,
             )
 

@@ -52,6 +52,7 @@ import yaml
 
 from .. import naming, pins
 from ..bundle.model import Addons, Endpoint
+from ..settings import DEFAULT_IMAGE_TAG
 from .context import ProjectContext
 from .handoff import Prerequisites
 from .kube import (
@@ -65,8 +66,8 @@ from .kube import (
     server_replicas,
     vector_collector_deployment,
 )
+from .model_locations import SPLIT_VARIANTS, champion_uri, model_hub_uri, rollout_services
 from .monitoring_rules import ISVC_LABEL, REQUEST_DURATION_METRIC, prometheus_url
-from .pipelines import DEFAULT_IMAGE_TAG, model_hub_uri
 from .pools import PAUSE_IMAGE, find_pool, pools_selected, scheduling
 from .queues import serving_priority_class
 from .vector_search import connection_env_from, reads_connection
@@ -113,8 +114,7 @@ def model_uri(ctx: ProjectContext, endpoint: Endpoint) -> str:
         if mounts_model_hub(ctx, endpoint):
             return f"pvc://{MODEL_CACHE_CLAIM}/{model}"
         return model_hub_uri(ctx, model)
-    models = naming.ARTIFACT_PREFIXES["models"]
-    return f"s3://{ctx.names.bucket('artifacts')}/{models}{endpoint.model or ctx.project.name}/champion/"
+    return champion_uri(ctx, endpoint.model)
 
 
 def resources(endpoint: Endpoint) -> dict[str, Any]:
@@ -265,10 +265,6 @@ def predictor(
     return spec
 
 
-# Two variants behind an InferenceGraph: (first, second) suffixes; `percent` goes to the second.
-SPLIT_VARIANTS: dict[str, tuple[str, str]] = {"canary": ("stable", "canary"), "ab": ("a", "b")}
-
-
 def inference_services(ctx: ProjectContext, endpoint: Endpoint, image_tag: str) -> dict[str, dict[str, Any]]:
     """InferenceService specs by name, for the endpoint's rollout strategy."""
     strategy = endpoint.rollout.strategy
@@ -277,13 +273,7 @@ def inference_services(ctx: ProjectContext, endpoint: Endpoint, image_tag: str) 
     def isvc(isvc_name: str, *, logged: bool = log) -> dict[str, Any]:
         return {"predictor": predictor(ctx, endpoint, image_tag, endpoint.name, isvc_name, log=logged)}
 
-    if strategy in SPLIT_VARIANTS:
-        names = [f"{endpoint.name}-{variant}" for variant in SPLIT_VARIANTS[strategy]]
-        return {name: isvc(name) for name in names}
-    if strategy == "shadow":
-        shadow = f"{endpoint.name}-shadow"
-        return {endpoint.name: isvc(endpoint.name), shadow: isvc(shadow, logged=False)}
-    return {endpoint.name: isvc(endpoint.name)}
+    return {name: isvc(name, logged=log and role != "shadow") for role, name in rollout_services(endpoint).items()}
 
 
 def traffic_percent(endpoint: Endpoint, isvc_name: str) -> int:

@@ -141,6 +141,65 @@ def test_the_monitoring_workload_may_create_workflows_and_nothing_more(project_p
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "wl-monitor", "namespace": "fraud-detection"}]
 
 
+@pytest.mark.parametrize(
+    ("project", "trainer", "release"),
+    [("fraud-detection", "train", "deploy-model"), ("rag-assistant", "fine-tune", "evaluate-release")],
+)
+def test_a_successful_training_run_submits_the_model_cd_pipeline(project_plan, project, trainer, release):
+    # The CD pipeline has no schedule: without this, a retrained model never reached serving.
+    plan = project_plan(project, "prod")
+    template = named(plan, "WorkflowTemplate", trainer)
+    assert template["spec"]["onExit"] == "release"
+    templates = templates_of(template)
+    [[submit]] = templates["release"]["steps"]
+    assert submit["when"] == "{{workflow.status}} == Succeeded"
+    workflow = yaml.safe_load(templates[submit["template"]]["resource"]["manifest"])
+    assert workflow["spec"] == {"workflowTemplateRef": {"name": release}}
+    assert named(plan, "WorkflowTemplate", release)
+    role = named(plan, "Role", "submit-release")
+    assert {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["create", "get"]} in role["rules"]
+    assert any(r.get("resourceNames") == [release] for r in role["rules"])
+    binding = named(plan, "RoleBinding", "submit-release")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": f"wl-{trainer}", "namespace": project}]
+
+
+def test_the_promote_step_may_update_exactly_the_inference_services_of_the_rollout(project_plan):
+    # KServe objects are not `edit`-able by a pipeline's service account: the patch was a 403.
+    plan = project_plan("fraud-detection", "prod")
+    [rule] = named(plan, "Role", "promote-model")["rules"]
+    assert rule == {
+        "apiGroups": ["serving.kserve.io"],
+        "resources": ["inferenceservices"],
+        "resourceNames": ["scorer-canary", "scorer-stable"],
+        "verbs": ["get", "patch"],
+    }
+    isvcs = {i["metadata"]["name"] for i in objects(plan, "InferenceService")}
+    assert set(rule["resourceNames"]) == isvcs
+    binding = named(plan, "RoleBinding", "promote-model")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "wl-deploy-model", "namespace": "fraud-detection"}
+    ]
+    step = templates_of(named(plan, "WorkflowTemplate", "deploy-model"))["step"]["container"]
+    env = {e["name"]: e["value"] for e in step["env"]}
+    assert yaml.safe_load(env["MLRIG_INFERENCE_SERVICES"]) == {
+        "scorer": {"stable": "scorer-stable", "canary": "scorer-canary"}
+    }
+
+
+def test_batch_inference_scores_with_the_champion_the_cd_pipeline_promotes_and_the_endpoint_serves(project_plan):
+    plan = project_plan("fraud-detection", "prod")
+
+    def env_of(pipeline, template):
+        container = templates_of(named(plan, "WorkflowTemplate", pipeline))[template]["container"]
+        return {e["name"]: e.get("value") for e in container["env"]}
+
+    champion = env_of("deploy-model", "step")["MLRIG_CHAMPION_URI"]
+    assert env_of("score-batch", "main")["MLRIG_CHAMPION_URI"] == champion
+    served = next(i for i in objects(plan, "InferenceService") if i["metadata"]["name"] == "scorer-stable")
+    (container,) = served["spec"]["predictor"]["containers"]
+    assert {e["name"]: e["value"] for e in container["env"]}["MODEL_URI"] == champion
+
+
 def test_without_retrain_on_drift_monitoring_only_reports(plan_variant):
     def no_retraining(project):
         project["spec"]["monitoring"]["retrainOnDrift"] = False
