@@ -67,7 +67,7 @@ from .kube import (
     vector_collector_deployment,
 )
 from .model_locations import SPLIT_VARIANTS, champion_uri, model_hub_uri, rollout_services
-from .monitoring_rules import ISVC_LABEL, REQUEST_DURATION_METRIC, prometheus_url
+from .monitoring_rules import ISVC_LABEL, ServerMetrics, prometheus_url, server_metrics
 from .pools import PAUSE_IMAGE, find_pool, pools_selected, scheduling
 from .queues import serving_priority_class
 from .vector_search import connection_env_from, reads_connection
@@ -195,16 +195,17 @@ def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served
     }
 
 
-def scales_on_concurrency(ctx: ProjectContext) -> bool:
-    """Concurrency is measured in Prometheus: only with the monitoring add-on."""
-    return addons_of(ctx).monitoring.enabled
+def scales_on_concurrency(ctx: ProjectContext, endpoint: Endpoint) -> bool:
+    """Concurrency is measured in Prometheus: only with the monitoring add-on, and only for
+    servers whose request histogram mlrig knows (the others scale on CPU)."""
+    return addons_of(ctx).monitoring.enabled and server_metrics(endpoint) is not None
 
 
-def concurrency_query(ctx: ProjectContext, isvc_name: str) -> str:
+def concurrency_query(ctx: ProjectContext, metrics: ServerMetrics, isvc_name: str) -> str:
     """In-flight requests of one InferenceService, summed over its replicas: request rate times
-    mean latency (Little's law) from the model servers' request-duration histogram."""
+    mean latency (Little's law) from its model server's request-duration histogram."""
     selector = f'namespace="{ctx.names.namespace}", {ISVC_LABEL}="{isvc_name}"'
-    return f"sum(rate({REQUEST_DURATION_METRIC}_sum{{{selector}}}[{CONCURRENCY_WINDOW}]))"
+    return f"sum(rate({metrics.latency}_sum{{{selector}}}[{CONCURRENCY_WINDOW}]))"
 
 
 def awake_query(endpoint: Endpoint, load: str) -> str:
@@ -222,7 +223,8 @@ def awake_query(endpoint: Endpoint, load: str) -> str:
 def autoscaling_spec(ctx: ProjectContext, endpoint: Endpoint, isvc_name: str) -> dict[str, Any]:
     """Replica bounds, and what drives scaling between them (see the module docstring)."""
     autoscaling = endpoint.autoscaling
-    if not scales_on_concurrency(ctx):
+    metrics = server_metrics(endpoint)
+    if metrics is None or not scales_on_concurrency(ctx, endpoint):
         # The HPA needs at least one replica.
         bounds = {"minReplicas": max(autoscaling.min_replicas, 1), "maxReplicas": autoscaling.max_replicas}
         return {**bounds, "scaleMetric": "cpu", "scaleTarget": CPU_TARGET_PERCENT}
@@ -233,7 +235,7 @@ def autoscaling_spec(ctx: ProjectContext, endpoint: Endpoint, isvc_name: str) ->
         "metric": {
             "backend": "prometheus",
             "serverAddress": prometheus_url(ctx),
-            "query": awake_query(endpoint, concurrency_query(ctx, isvc_name)),
+            "query": awake_query(endpoint, concurrency_query(ctx, metrics, isvc_name)),
         },
         # KEDA divides the total by this target per replica (AverageValue).
         "target": {"type": "Value", "value": str(autoscaling.target_concurrency)},
@@ -241,9 +243,9 @@ def autoscaling_spec(ctx: ProjectContext, endpoint: Endpoint, isvc_name: str) ->
     return {**bounds, "autoScaling": {"metrics": [{"type": "External", "external": external}]}}
 
 
-def autoscaler_annotations(ctx: ProjectContext) -> dict[str, str]:
+def autoscaler_annotations(ctx: ProjectContext, endpoint: Endpoint) -> dict[str, str]:
     annotations = {DEPLOYMENT_MODE: "RawDeployment"}
-    if scales_on_concurrency(ctx):
+    if scales_on_concurrency(ctx, endpoint):
         annotations[AUTOSCALER_CLASS] = "keda"
     return annotations
 
@@ -611,7 +613,7 @@ class Serving(pulumi.ComponentResource):
                         component="serving",
                         labels={"mlrig.io/endpoint": endpoint.name},
                         annotations={
-                            **autoscaler_annotations(ctx),
+                            **autoscaler_annotations(ctx, endpoint),
                             "mlrig.io/traffic-percent": str(traffic_percent(endpoint, isvc_name)),
                         },
                     ),

@@ -157,3 +157,61 @@ def test_a_project_without_gpu_pools_gets_no_gpu_alert(plan_variant):
         spec["environments"]["prod"].pop("compute")
 
     assert "MlrigGpuIdle" not in rules(plan_variant("fraud-detection", cpu_only, "prod"))
+
+
+def scaffolded_server(tmp_path, monkeypatch):
+    """The model server `mlrig init` scaffolds for custom endpoints, importable."""
+    from mlrig.init.templates import render
+
+    package = tmp_path / "demo_app"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "pipelines.py").write_text("def predict(instances):\n    return [0 for _ in instances]\n")
+    (package / "serve.py").write_text(render("app/serve.py.j2", app=None))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    return importlib.import_module("demo_app.serve")
+
+
+def test_the_server_mlrig_init_scaffolds_exports_the_metrics_custom_endpoint_alerts_read(tmp_path, monkeypatch):
+    # It exported nothing: the latency and error alerts never fired, KEDA saw no load.
+    from mlrig.project.monitoring_rules import CUSTOM_SERVER
+
+    serve = scaffolded_server(tmp_path, monkeypatch)
+    metrics = serve.Metrics()
+    metrics.observe(0.02, 200)
+    metrics.observe(3.0, 503)
+    text = metrics.render()
+    assert f'{CUSTOM_SERVER.latency}_bucket{{le="0.025"}} 1' in text
+    assert f'{CUSTOM_SERVER.latency}_bucket{{le="+Inf"}} 2' in text
+    assert f"{CUSTOM_SERVER.latency}_sum 3.02" in text
+    assert (
+        f'{CUSTOM_SERVER.requests}{{status="5xx"}} 1' in text and f'{CUSTOM_SERVER.requests}{{status="2xx"}} 1' in text
+    )
+
+
+def test_each_endpoint_alerts_and_scales_on_the_histogram_its_model_server_exports(project_plan):
+    # KServe's servers export request_predict_seconds, vLLM vllm:e2e_request_latency_seconds: an
+    # alert on http_request_duration_seconds alone never fired for them.
+    plan = project_plan("rag-assistant", "prod")
+    expr = rules(plan)["MlrigServingLatencyHigh"]["expr"]
+    assert "vllm:e2e_request_latency_seconds_bucket" in expr  # llm (vLLM)
+    assert "http_request_duration_seconds_bucket" in expr  # assistant-api (the project's server)
+    queries = {
+        i["metadata"]["name"]: i["spec"]["predictor"]["autoScaling"]["metrics"][0]["external"]["metric"]["query"]
+        for i in objects(plan, "InferenceService")
+    }
+    assert "vllm:e2e_request_latency_seconds_sum" in queries["llm-canary"]
+    assert "http_request_duration_seconds_sum" in queries["assistant-api-a"]
+
+
+def test_a_built_in_runtime_alerts_on_kserves_request_histogram_and_no_error_rate_is_invented(plan_variant):
+    def sklearn(project):
+        endpoint = project["spec"]["serving"]["endpoints"][0]
+        endpoint["runtime"] = "sklearn"
+        endpoint.pop("image")
+
+    alerts = rules(plan_variant("fraud-detection", sklearn, "prod"))
+    assert "request_predict_seconds_bucket" in alerts["MlrigServingLatencyHigh"]["expr"]
+    assert "MlrigServingErrorRateHigh" not in alerts  # KServe's server counts no requests by status
