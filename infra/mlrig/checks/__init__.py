@@ -93,6 +93,7 @@ def load_all() -> list[Check]:
     """Import every check module (registration happens on import); the catalogue in id order."""
     from . import (  # noqa: F401
         alerting,
+        argo_wiring,
         baseline,
         iam_limits,
         karpenter_parity,
@@ -102,6 +103,7 @@ def load_all() -> list[Check]:
         reconcile,
         scheduling,
         secrets_lifecycle,
+        service_wiring,
     )
 
     return sorted(CHECKS, key=lambda c: c.id)
