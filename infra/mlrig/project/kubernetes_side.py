@@ -75,17 +75,26 @@ def build_kubernetes_side(
     queues = Queues(f"{prefix}-queues", ctx, depends_on=workspace.foundation, opts=opts)
     on_capacity = needs.with_capacity(by_pool, queues.queued, queues.serving_priority)
     TrackingServer(f"{prefix}-tracking", ctx, handoff.tracking_database, depends_on=needs.of("tracking"), opts=opts)
+    vector_secret = None
     if addons.argo_workflows.enabled and ctx.env.spec.pipelines:
-        Pipelines(
+        vector_secret = Pipelines(
             f"{prefix}-pipelines",
             ctx,
             image_tag=image_tag,
             vector_database=handoff.vector_database,
             needs=on_capacity,
             opts=opts,
-        )
+        ).vector_secret
     if addons.kserve.enabled and ctx.env.spec.serving.endpoints:
-        Serving(f"{prefix}-serving", ctx, image_tag=image_tag, key_arn=handoff.key_arn, needs=on_capacity, opts=opts)
+        Serving(
+            f"{prefix}-serving",
+            ctx,
+            image_tag=image_tag,
+            key_arn=handoff.key_arn,
+            needs=on_capacity,
+            vector_secret=vector_secret,
+            opts=opts,
+        )
     llm = ctx.env.spec.llm
     if llm.gateway is not None or llm.feedback.enabled:
         LlmWorkloads(f"{prefix}-llm", ctx, needs=needs, opts=opts)

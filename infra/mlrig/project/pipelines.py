@@ -191,6 +191,22 @@ def uses_pgvector(ctx: ProjectContext) -> bool:
     return vector_database is not None and vector_database.engine == "pgvector"
 
 
+def serves_from_pgvector(ctx: ProjectContext) -> bool:
+    """Whether the project's own model servers (custom endpoints: the RAG API) read the pgvector
+    store the index refresh writes. OpenSearch readers get its address instead (vector_search.py)."""
+    return uses_pgvector(ctx) and any(e.runtime == "custom" for e in ctx.env.spec.serving.endpoints)
+
+
+def has_vector_db_secret(ctx: ProjectContext) -> bool:
+    """Whether the namespace gets the pgvector connection Secret: for the index refresh that writes
+    the store and the custom endpoints that query it (`Pipelines` makes it, with Argo)."""
+    refreshes = any(p.type == "vector-index-refresh" for p in ctx.env.spec.pipelines.values())
+    addons = addons_of(ctx)
+    wanted = refreshes or serves_from_pgvector(ctx)
+    made = addons.argo_workflows.enabled and bool(ctx.env.spec.pipelines)  # where `Pipelines` is built
+    return wanted and uses_pgvector(ctx) and addons.external_secrets.enabled and made
+
+
 def vector_db_template(database: DatabaseConnection) -> dict[str, Any]:
     """The keys index-refresh steps read (environment variables of their containers)."""
     return {
@@ -553,7 +569,10 @@ def submit_rules(template: str) -> list[dict[str, Any]]:
 
 
 class Pipelines(pulumi.ComponentResource):
-    """WorkflowTemplates, CronWorkflows and the pipelines' in-namespace RBAC."""
+    """WorkflowTemplates, CronWorkflows and the pipelines' in-namespace RBAC, and the pgvector
+    connection Secret (read by the index refresh and the RAG servers)."""
+
+    vector_secret: pulumi.Resource | None
 
     def __init__(
         self,
@@ -574,8 +593,10 @@ class Pipelines(pulumi.ComponentResource):
         spec = ctx.env.spec
         after = list(needs.shared)
         self._executor_rbac(spec, after)
-        # The connection Secret index-refresh steps read (their pods cannot start without it).
-        vector_secret = self._vector_db_secret(spec, vector_database, after) if vector_database else None
+        # The connection Secret index-refresh steps and the RAG servers read (their pods cannot start
+        # without it); `vector_secret` is what the servers wait for.
+        vector_secret = self._vector_db_secret(vector_database, after) if vector_database else None
+        self.vector_secret = vector_secret
         for pipeline_name, pipeline in spec.pipelines.items():
             if pipeline.image is None:
                 pulumi.log.warn(
@@ -673,12 +694,9 @@ class Pipelines(pulumi.ComponentResource):
                 after,
             )
 
-    def _vector_db_secret(
-        self, spec: ProjectSpec, database: DatabaseConnection, after: list[pulumi.Resource]
-    ) -> pulumi.Resource | None:
+    def _vector_db_secret(self, database: DatabaseConnection, after: list[pulumi.Resource]) -> pulumi.Resource | None:
         ctx = self._ctx
-        wanted = any(p.type == "vector-index-refresh" for p in spec.pipelines.values())
-        if not (wanted and uses_pgvector(ctx) and addons_of(ctx).external_secrets.enabled):
+        if not has_vector_db_secret(ctx):
             return None
         return k8s.apiextensions.CustomResource(
             f"{self._name}-vector-db-secret",

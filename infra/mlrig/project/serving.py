@@ -68,6 +68,7 @@ from .kube import (
 )
 from .model_locations import SPLIT_VARIANTS, champion_uri, model_hub_uri, rollout_services
 from .monitoring_rules import ISVC_LABEL, ServerMetrics, prometheus_url, server_metrics
+from .pipelines import VECTOR_DB_SECRET, has_vector_db_secret, serves_from_pgvector
 from .pools import PAUSE_IMAGE, find_pool, pools_selected, scheduling
 from .queues import serving_priority_class
 from .vector_search import connection_env_from, reads_connection
@@ -184,8 +185,9 @@ def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served
                 "name": "kserve-container",
                 "image": image,
                 "env": [{"name": "MODEL_NAME", "value": served_name}, {"name": "MODEL_URI", "value": uri}],
-                # A RAG server reads the OpenSearch vector database (vector_search.py).
-                **({"envFrom": connection_env_from()} if reads_connection(ctx, "serving") else {}),
+                # A RAG server reads the vector database the index refresh writes: OpenSearch's
+                # address (vector_search.py), or pgvector's connection Secret.
+                **({"envFrom": vector_env_from(ctx)} if vector_env_from(ctx) else {}),
                 "ports": [{"containerPort": 8080, "protocol": "TCP"}],
                 "resources": resources(endpoint),
                 "securityContext": restricted_container_security(),
@@ -193,6 +195,15 @@ def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served
             }
         ]
     }
+
+
+def vector_env_from(ctx: ProjectContext) -> list[dict[str, Any]]:
+    """How a custom server reaches the vector database (nothing without one)."""
+    if reads_connection(ctx, "serving"):
+        return connection_env_from()
+    if serves_from_pgvector(ctx) and has_vector_db_secret(ctx):
+        return [{"secretRef": {"name": VECTOR_DB_SECRET}}]
+    return []
 
 
 def scales_on_concurrency(ctx: ProjectContext, endpoint: Endpoint) -> bool:
@@ -565,6 +576,7 @@ class Serving(pulumi.ComponentResource):
         image_tag: str = DEFAULT_IMAGE_TAG,
         key_arn: pulumi.Input[str],
         needs: Prerequisites,
+        vector_secret: pulumi.Resource | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`needs`: what the objects wait for; the model servers and the inference logger run as
@@ -601,7 +613,9 @@ class Serving(pulumi.ComponentResource):
                 registries=[registry_of(endpoint)],
                 serving_priority=serving_priority_class(ctx, endpoint) is not None,
             )
-            mine = [*after, *placed]
+            # A custom server reading pgvector waits for its connection Secret.
+            reads = [vector_secret] if vector_secret is not None and endpoint.runtime == "custom" else []
+            mine = [*after, *placed, *reads]
             for isvc_name, isvc_spec in services.items():
                 k8s.apiextensions.CustomResource(
                     f"{name}-{isvc_name}",
