@@ -11,6 +11,8 @@ from .. import naming
 from ..bundle.model import Endpoint
 from .context import ProjectContext
 
+# vLLM's OpenAI API under KServe's Hugging Face server (`/openai/v1/chat/completions`, …).
+OPENAI_API_BASE = "/openai/v1"
 # Two variants behind an InferenceGraph: (first, second) suffixes; `percent` goes to the second.
 SPLIT_VARIANTS: dict[str, tuple[str, str]] = {"canary": ("stable", "canary"), "ab": ("a", "b")}
 

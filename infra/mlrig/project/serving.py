@@ -66,7 +66,7 @@ from .kube import (
     server_replicas,
     vector_collector_deployment,
 )
-from .model_locations import SPLIT_VARIANTS, champion_uri, model_hub_uri, rollout_services
+from .model_locations import OPENAI_API_BASE, SPLIT_VARIANTS, champion_uri, model_hub_uri, rollout_services
 from .monitoring_rules import ISVC_LABEL, ServerMetrics, prometheus_url, server_metrics
 from .pipelines import VECTOR_DB_SECRET, has_vector_db_secret, serves_from_pgvector
 from .pools import PAUSE_IMAGE, find_pool, pools_selected, scheduling
@@ -313,7 +313,7 @@ def predictor_service_url(ctx: ProjectContext, isvc_name: str) -> str:
 
 # vLLM (KServe's Hugging Face server with the vllm backend) serves an OpenAI model only: its v1
 # `:predict` answers "does not support inference"; the chat API is what its clients call.
-OPENAI_CHAT_PATH = "/openai/v1/chat/completions"
+OPENAI_CHAT_PATH = f"{OPENAI_API_BASE}/chat/completions"
 
 
 def inference_path(endpoint: Endpoint, isvc_name: str) -> str:

@@ -280,7 +280,7 @@ def test_the_rag_server_reads_the_pgvector_store_the_index_refresh_writes(projec
         for u, r in graph.items()
         if r["inputs"].get("kind") == "ExternalSecret" and r["inputs"]["metadata"]["name"] == "vector-db"
     ]
-    for urn, r in graph.items():
+    for r in graph.values():
         if r["inputs"].get("kind") == "InferenceService" and r["inputs"]["metadata"]["name"].startswith(
             "assistant-api"
         ):
