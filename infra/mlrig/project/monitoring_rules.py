@@ -12,6 +12,8 @@ Metrics used:
 - `argo_workflows_mlrig_pipeline_failed` — counter every WorkflowTemplate emits on failure
   (pipelines.py; Argo prefixes custom metrics with `argo_workflows_`, newer releases add `_total`);
 - `argo_workflows_mlrig_drift_score` — gauge the monitoring pipeline's drift step emits;
+- `argo_workflows_mlrig_quality{metric=<name>}` — gauge per `monitoring.quality` metric the
+  quality step emits (NaN until the metric is known: no alert);
 - the request metrics of each endpoint's model server (`server_metrics`), scraped from every
   predictor pod by the namespace's PodMonitor and labelled `inference_service`: the project's own
   servers `http_request_duration_seconds` and `http_requests_total{status="5xx"}` (what the
@@ -37,7 +39,7 @@ from .. import naming
 from ..bundle.model import AlertRoute, Endpoint, MonitoringSettings, ProjectSpec
 from .context import ProjectContext
 from .kube import EXTERNAL_SECRETS_API, SECRET_REFRESH, SECRET_STORE, addons_of, metadata
-from .pipelines import DRIFT_SCORE_METRIC, PIPELINE_FAILED_METRIC, argo_metric
+from .pipelines import DRIFT_SCORE_METRIC, PIPELINE_FAILED_METRIC, QUALITY_METRIC, argo_metric
 
 MONITORING_API = "monitoring.coreos.com/v1"
 ALERTMANAGER_CONFIG_API = "monitoring.coreos.com/v1alpha1"
@@ -223,6 +225,27 @@ def drift_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[dic
     ]
 
 
+def quality_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[dict[str, Any]]:
+    """One alert per `monitoring.quality` metric past its threshold (below it for `maximize`,
+    above it for `minimize`), on the value the monitoring pipeline's quality step published."""
+    rules = []
+    for metric in monitoring.quality:
+        crossed = "<" if metric.direction == "maximize" else ">"
+        series = f'{argo_metric(QUALITY_METRIC)}{{{_selector(ctx)}, metric="{metric.name}"}}'
+        rules.append(
+            {
+                "alert": "MlrigModelQualityLow",
+                "expr": f"max by (pipeline, metric) ({series}) {crossed} {metric.threshold}",
+                "labels": alert_labels(ctx),
+                "annotations": {
+                    "summary": f"{metric.name} {crossed} {metric.threshold} ({metric.direction})",
+                    "description": "{{ $labels.metric }} is {{ $value }} in the last monitoring run.",
+                },
+            }
+        )
+    return rules
+
+
 GPU_UTIL_METRIC = "DCGM_FI_DEV_GPU_UTIL"
 GPU_NAMESPACE_LABEL = "mlrig_namespace"  # set by the platform's DCGM PodMonitor (platform/gpu.py)
 
@@ -272,6 +295,8 @@ def rule_groups(ctx: ProjectContext) -> list[dict[str, Any]]:
         groups.append({"name": f"{prefix}.serving", "rules": serving})
     if any(p.type == "monitoring" for p in pipelines.values()):
         groups.append({"name": f"{prefix}.drift", "rules": drift_rules(ctx, monitoring)})
+        if monitoring.quality:
+            groups.append({"name": f"{prefix}.quality", "rules": quality_rules(ctx, monitoring)})
     if watches_gpus(ctx):
         groups.append({"name": f"{prefix}.gpus", "rules": gpu_rules(ctx, monitoring)})
     return groups

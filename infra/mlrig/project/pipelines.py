@@ -255,6 +255,15 @@ def metric_labels(ctx: ProjectContext, name: str) -> list[dict[str, str]]:
 ARGO_METRIC_PREFIX = "argo_workflows_"
 PIPELINE_FAILED_METRIC = "mlrig_pipeline_failed"
 DRIFT_SCORE_METRIC = "mlrig_drift_score"
+QUALITY_METRIC = "mlrig_quality"
+# What a quality output holds until the metric is known (no labels yet): a gauge of NaN, which no
+# threshold comparison matches.
+UNKNOWN_VALUE = "NaN"
+
+
+def quality_output(index: int) -> str:
+    """The output the quality step writes the `index`-th `monitoring.quality` metric's value to."""
+    return f"quality-{index}"
 
 
 def argo_metric(name: str) -> str:
@@ -403,6 +412,7 @@ def monitoring_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, ima
             "name": "quality",
             **pooled(ctx, pipeline),
             "container": container(ctx, name, pipeline, image, "quality", extra_args=quality_args),
+            **quality_publication(ctx, name),
         },
         {
             "name": "publish",
@@ -431,6 +441,28 @@ def image_entrypoint(ctx: ProjectContext) -> list[str]:
     named after the project): what a torchrun worker starts when the pipeline sets no `command`,
     as the image itself would (a `command` replaces the image's entry point)."""
     return ["python", "-m", python_package(ctx.project.name)]
+
+
+def quality_publication(ctx: ProjectContext, name: str) -> dict[str, Any]:
+    """The quality step's values (`quality-<i>`, in `monitoring.quality` order), each published as
+    the gauge `argo_workflows_mlrig_quality{metric=<name>}` the quality alerts read."""
+    quality = ctx.env.spec.monitoring.quality
+    if not quality:
+        return {}
+    outputs = [
+        {"name": quality_output(i), "valueFrom": {"path": f"{OUTPUTS}/{quality_output(i)}", "default": UNKNOWN_VALUE}}
+        for i in range(len(quality))
+    ]
+    gauges = [
+        {
+            "name": QUALITY_METRIC,
+            "help": "Live value of a model quality metric from the last monitoring run",
+            "labels": [*metric_labels(ctx, name), {"key": "metric", "value": m.name}],
+            "gauge": {"value": f"{{{{outputs.parameters.{quality_output(i)}}}}}", "realtime": False},
+        }
+        for i, m in enumerate(quality)
+    ]
+    return {"outputs": {"parameters": outputs}, "metrics": {"prometheus": gauges}}
 
 
 def distributed_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str) -> list[dict[str, Any]]:

@@ -135,7 +135,7 @@ def test_the_metrics_alerts_query_are_the_ones_the_pipelines_emit(project_plan):
     queried = set()
     for rule in all_rules(plan):
         queried |= set(re.findall(r"argo_workflows_(mlrig_[a-z_]+?)(?:\(_total\)\?|\{|\")", rule["expr"]))
-    assert queried == {"mlrig_pipeline_failed", "mlrig_drift_score"}
+    assert queried == {"mlrig_pipeline_failed", "mlrig_drift_score", "mlrig_quality"}
     assert queried <= emitted
 
 
@@ -159,19 +159,28 @@ def test_a_project_without_gpu_pools_gets_no_gpu_alert(plan_variant):
     assert "MlrigGpuIdle" not in rules(plan_variant("fraud-detection", cpu_only, "prod"))
 
 
-def scaffolded_server(tmp_path, monkeypatch):
-    """The model server `mlrig init` scaffolds for custom endpoints, importable."""
-    from mlrig.init.templates import render
-
-    package = tmp_path / "demo_app"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "pipelines.py").write_text("def predict(instances):\n    return [0 for _ in instances]\n")
-    (package / "serve.py").write_text(render("app/serve.py.j2", app=None))
-    monkeypatch.syspath_prepend(str(tmp_path))
+def scaffolded(tmp_path, monkeypatch, module: str):
+    """A module of the application `mlrig init` scaffolds (`serve`, `steps`), importable, over a
+    team's `pipelines.py` that predicts 0 and measures every quality metric at 0.5."""
     import importlib
 
-    return importlib.import_module("demo_app.serve")
+    from mlrig.init.templates import render
+
+    name = f"demo_app_{module}"  # one package per module: a package imported once stays imported
+    package = tmp_path / name
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "pipelines.py").write_text(
+        "def predict(instances):\n    return [0 for _ in instances]\n\n\n"
+        "def quality_metric(name, params):\n    return 0.5\n"
+    )
+    (package / f"{module}.py").write_text(render(f"app/{module}.py.j2", app=None))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return importlib.import_module(f"{name}.{module}")
+
+
+def scaffolded_server(tmp_path, monkeypatch):
+    return scaffolded(tmp_path, monkeypatch, "serve")
 
 
 def test_the_server_mlrig_init_scaffolds_exports_the_metrics_custom_endpoint_alerts_read(tmp_path, monkeypatch):
@@ -215,3 +224,46 @@ def test_a_built_in_runtime_alerts_on_kserves_request_histogram_and_no_error_rat
     alerts = rules(plan_variant("fraud-detection", sklearn, "prod"))
     assert "request_predict_seconds_bucket" in alerts["MlrigServingLatencyHigh"]["expr"]
     assert "MlrigServingErrorRateHigh" not in alerts  # KServe's server counts no requests by status
+
+
+def test_each_quality_metric_alerts_past_its_threshold_on_the_value_the_quality_step_publishes(project_plan):
+    # `monitoring.quality` promised alerts; the quality step only printed, and no rule read anything.
+    plan = project_plan("rag-assistant", "prod")
+    quality_rules = [
+        r
+        for g in named(plan, "PrometheusRule", "mlrig-alerts")["spec"]["groups"]
+        for r in g["rules"]
+        if r["alert"] == "MlrigModelQualityLow"
+    ]
+    exprs = sorted(r["expr"] for r in quality_rules)
+    assert exprs == [
+        'max by (pipeline, metric) (argo_workflows_mlrig_quality{project="rag-assistant", environment="prod", '
+        'metric="answer_relevance"}) < 0.7',
+        'max by (pipeline, metric) (argo_workflows_mlrig_quality{project="rag-assistant", environment="prod", '
+        'metric="hallucination_rate"}) > 0.05',
+    ]
+    assert all(r["labels"]["namespace"] == "rag-assistant" for r in quality_rules)
+    template = next(
+        t for t in named(plan, "WorkflowTemplate", "monitor")["spec"]["templates"] if t["name"] == "quality"
+    )
+    args = template["container"]["args"]
+    published = {}
+    for gauge in template["metrics"]["prometheus"]:
+        labels = {label["key"]: label["value"] for label in gauge["labels"]}
+        published[labels["metric"]] = gauge["gauge"]["value"]
+        assert gauge["name"] == "mlrig_quality"
+    outputs = {o["name"]: o["valueFrom"] for o in template["outputs"]["parameters"]}
+    # The step writes the i-th --metric's value to quality-<i>; unknown values stay NaN (no alert).
+    metrics = [a.removeprefix("--metric=").split(":")[0] for a in args if a.startswith("--metric=")]
+    for index, metric in enumerate(metrics):
+        assert published[metric] == f"{{{{outputs.parameters.quality-{index}}}}}"
+        assert outputs[f"quality-{index}"] == {"path": f"/tmp/outputs/quality-{index}", "default": "NaN"}
+
+
+def test_the_quality_step_mlrig_init_scaffolds_writes_the_outputs_the_template_publishes(tmp_path, monkeypatch):
+    steps = scaffolded(tmp_path, monkeypatch, "steps")
+    monkeypatch.setattr(steps, "OUTPUTS", tmp_path / "outputs")
+    assert (
+        steps.main(["--step=quality", "--metric=answer_relevance:0.7:maximize", "--metric=f1.macro:0.9:maximize"]) == 0
+    )
+    assert {p.name: p.read_text() for p in (tmp_path / "outputs").iterdir()} == {"quality-0": "0.5", "quality-1": "0.5"}
