@@ -46,7 +46,7 @@ ACTION_VERBS: dict[str, tuple[str, ...]] = {
 IRREGULAR_PLURALS = {"Policy": "policies"}
 
 
-def templates_of(template: Resource) -> dict[str, dict[str, Any]]:
+def templates_of(template: Resource) -> dict[str, Mapping[str, Any]]:
     return {str(t.get("name")): t for t in template.spec.get("templates") or [] if isinstance(t, Mapping)}
 
 
@@ -165,9 +165,8 @@ def granted_rules(graph: StackGraph, namespace: str | None, account: str) -> lis
         ):
             continue
         ref = binding.inputs.get("roleRef") or {}
-        role = (
-            roles.get((namespace, ref.get("name"))) if ref.get("kind") == "Role" else cluster_roles.get(ref.get("name"))
-        )
+        ref_name = str(ref.get("name") or "")
+        role = roles.get((namespace, ref_name)) if ref.get("kind") == "Role" else cluster_roles.get(ref_name)
         if role is None:
             return None
         rules += [r for r in role.inputs.get("rules") or [] if isinstance(r, Mapping)]

@@ -141,7 +141,15 @@ def workloads(environment: ProjectEnvironment) -> dict[str, str]:
         found["feedback"] = "feedback"
     if uses_opensearch(environment):  # the master user, mapping workloads to OpenSearch roles
         found[naming.VECTOR_ADMIN] = naming.VECTOR_ADMIN
+    if mirrored_models(environment):  # copies the base models into the model hub
+        found[naming.MODEL_HUB] = naming.MODEL_HUB
     return found
+
+
+def mirrored_models(environment: ProjectEnvironment) -> list[str]:
+    """The base models the model hub mirrors (`llm.modelHub.models`, when enabled)."""
+    hub = environment.spec.llm.model_hub
+    return list(hub.models) if hub is not None and hub.enabled else []
 
 
 def uses_opensearch(environment: ProjectEnvironment) -> bool:

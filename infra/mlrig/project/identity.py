@@ -140,6 +140,8 @@ def workload_access(names: ProjectNames, workload_type: str) -> list[BucketAcces
         "feedback": [],  # puts records into the feedback stream (see `llm.py`)
         # The OpenSearch master user: the security API of the project's domain only.
         naming.VECTOR_ADMIN: [],
+        # Mirrors base models into the hub, which serving and fine-tuning read.
+        naming.MODEL_HUB: [_read_write(names, "artifacts", hub)],
     }
     return table[workload_type]
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import pulumi
 
 from .. import naming
-from .context import ProjectContext
+from .context import ProjectContext, mirrored_models
 from .gateway import LlmWorkloads
 from .handoff import AwsHandoff, Prerequisites
 from .kube import addons_of
+from .model_hub import ModelHub
 from .monitoring_rules import MonitoringRules
 from .pipelines import DEFAULT_IMAGE_TAG, Pipelines
 from .pools import ComputePools
@@ -95,6 +96,8 @@ def build_kubernetes_side(
             vector_secret=vector_secret,
             opts=opts,
         )
+    if addons.argo_workflows.enabled and mirrored_models(ctx.env):
+        ModelHub(f"{prefix}-model-hub", ctx, depends_on=needs.of(naming.MODEL_HUB), opts=opts)
     llm = ctx.env.spec.llm
     if llm.gateway is not None or llm.feedback.enabled:
         LlmWorkloads(f"{prefix}-llm", ctx, needs=needs, opts=opts)

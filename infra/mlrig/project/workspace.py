@@ -61,6 +61,8 @@ def workload_names(spec: ProjectSpec) -> list[str]:
         names.append("feedback")
     if spec.llm.vector_database is not None and spec.llm.vector_database.engine == "opensearch":
         names.append(naming.VECTOR_ADMIN)
+    if spec.llm.model_hub is not None and spec.llm.model_hub.enabled and spec.llm.model_hub.models:
+        names.append(naming.MODEL_HUB)
     return names
 
 

@@ -150,6 +150,7 @@ WORKLOAD_RIGHTS: dict[str, dict[str, set[str]]] = {
     "tracking": {"read": {"artifacts:mlflow/"}, "write": {"artifacts:mlflow/"}},
     "gateway": {"read": set(), "write": {"logs:llm-gateway/"}},  # spend logs of every request
     "feedback": {"read": set(), "write": set()},  # puts records into Firehose, touches no bucket
+    "model-hub": {"read": {"artifacts:hub/"}, "write": {"artifacts:hub/"}},  # mirrors base models
 }
 
 
@@ -171,6 +172,8 @@ def example_workloads(example_result) -> list[tuple[str, str, str, str]]:  # typ
                 kinds["gateway"] = "gateway"
             if env.spec.llm.feedback.enabled:
                 kinds["feedback"] = "feedback"
+            if env.spec.llm.model_hub and env.spec.llm.model_hub.models:
+                kinds["model-hub"] = "model-hub"
             cases += [(project, environment, name, kind) for name, kind in sorted(kinds.items())]
     return cases
 
