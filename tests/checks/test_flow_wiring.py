@@ -224,3 +224,47 @@ def test_a_vllm_graph_step_on_the_v1_predict_path_fails_and_on_the_chat_api_pass
     chat = "http://llm-stable-predictor.demo.svc.cluster.local/openai/v1/chat/completions"
     explicit = splitter("llm", [{"name": "stable", "serviceName": "llm-stable", "serviceUrl": chat, "weight": 100}])
     assert findings("MLRIG-DEP-104", vllm_isvc("llm-stable"), explicit) == []
+
+
+# --- MLRIG-DEP-105: identities ----------------------------------------------------------------------
+
+
+def account(name: str, **annotations: str) -> dict:
+    return k8s("ServiceAccount", "core/v1", name, {}, **({"annotations": annotations} if annotations else {}))
+
+
+def association(name: str) -> dict:
+    return record(
+        "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+        f"{name}-pod-identity",
+        {"namespace": "demo", "serviceAccount": name, "roleArn": f"arn:aws:iam::111111111111:role/{name}"},
+    )
+
+
+def writer(name: str, account_name: str) -> dict:
+    container = {"name": "vector", "image": "vector", "env": [{"name": "AWS_REGION", "value": "us-east-1"}]}
+    pod = {"serviceAccountName": account_name, "containers": [container]}
+    return k8s("Deployment", "apps/v1", name, {"template": {"spec": pod}})
+
+
+def test_a_pod_calling_aws_as_an_associated_service_account_passes():
+    assert (
+        findings("MLRIG-DEP-105", account("wl-serving"), association("wl-serving"), writer("logger", "wl-serving"))
+        == []
+    )
+
+
+def test_a_pod_calling_aws_without_an_identity_is_denied():
+    [found] = findings("MLRIG-DEP-105", account("wl-serving"), writer("logger", "wl-serving"))
+    assert "no Pod Identity association" in found.message
+
+
+def test_an_irsa_annotated_service_account_is_an_identity_too():
+    irsa = account("wl-serving", **{"eks.amazonaws.com/role-arn": "arn:aws:iam::111111111111:role/x"})
+    assert findings("MLRIG-DEP-105", irsa, writer("logger", "wl-serving")) == []
+
+
+def test_a_workflow_running_as_a_service_account_that_does_not_exist_is_never_admitted():
+    template = workflow_template("train", [container_step()])  # runs as wl-train, which nobody creates
+    [found] = findings("MLRIG-DEP-105", template)
+    assert "never admitted" in found.message

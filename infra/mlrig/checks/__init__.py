@@ -96,6 +96,7 @@ def load_all() -> list[Check]:
         argo_wiring,
         baseline,
         iam_limits,
+        identity_wiring,
         karpenter_parity,
         network_policy,
         opensearch_access,
