@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .. import naming
 from ..bundle.resolved import ProjectEnvironment
+from .context import hub_models
 
 GATEWAY = "llm-gateway"
 
@@ -123,8 +124,7 @@ MODEL_HUB_TOKEN_ENV = "HF_TOKEN"
 
 def model_hub_secrets(environment: ProjectEnvironment) -> list[FilledSecret]:
     """The Hugging Face token the model hub mirrors gated models with (Llama, Mistral, …)."""
-    hub = environment.spec.llm.model_hub
-    if hub is None or not hub.enabled or not hub.models:
+    if not hub_models(environment.spec):
         return []
     return [
         FilledSecret(

@@ -1,5 +1,6 @@
-"""The model hub mirror: `llm.modelHub.models` copied from Hugging Face into the artifacts bucket's
-`hub/` prefix, which the LLM endpoints serve from (`pvc://model-hub/<model>`, or
+"""The model hub mirror: the base models (`llm.modelHub.models`, and every model the project's
+`vllm`/`huggingface` endpoints serve or fine-tuning starts from) copied from Hugging Face into the
+artifacts bucket's `hub/` prefix, which the LLM endpoints serve from (`pvc://model-hub/<model>`, or
 `s3://<artifacts>/hub/<model>`) and fine-tuning starts from (`MLRIG_BASE_MODEL_URI`).
 
 A CronWorkflow runs the WorkflowTemplate `model-hub` every hour, as the `model-hub` workload (its

@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from .. import naming
 from ..bundle.model import ProjectSpec
-from .context import ProjectContext
+from .context import ProjectContext, hub_models
 from .handoff import Prerequisites
 from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, cpu_cores, memory_gib, metadata, secret_store_spec
 from .monitoring_rules import scrape_targets
@@ -61,7 +61,7 @@ def workload_names(spec: ProjectSpec) -> list[str]:
         names.append("feedback")
     if spec.llm.vector_database is not None and spec.llm.vector_database.engine == "opensearch":
         names.append(naming.VECTOR_ADMIN)
-    if spec.llm.model_hub is not None and spec.llm.model_hub.enabled and spec.llm.model_hub.models:
+    if hub_models(spec):
         names.append(naming.MODEL_HUB)
     return names
 

@@ -58,3 +58,19 @@ def test_the_mirror_runs_hourly_as_its_own_identity_and_reads_the_token_a_person
 def test_without_a_model_hub_there_is_no_mirror(project_plan):
     plan = project_plan("fraud-detection", "prod")
     assert not [t for t in objects(plan, "WorkflowTemplate") if t["metadata"]["name"] == "model-hub"]
+
+
+def test_models_the_endpoints_and_fine_tuning_read_are_mirrored_even_when_the_bundle_lists_none(plan_variant):
+    def no_list(project):
+        del project["spec"]["llm"]["modelHub"]
+
+    plan = plan_variant("rag-assistant", no_list, "staging")
+    assert mirror(plan)["templates"][0]["container"]["args"] == ["meta-llama/Llama-3.1-8B-Instruct"]
+
+
+def test_a_hub_turned_off_is_not_mirrored(plan_variant):
+    def off(project):
+        project["spec"]["llm"]["modelHub"] = {"enabled": False}
+
+    plan = plan_variant("rag-assistant", off, "staging")
+    assert not [t for t in objects(plan, "WorkflowTemplate") if t["metadata"]["name"] == "model-hub"]
