@@ -12,9 +12,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from .. import naming, outputs
-from ..bundle.defaults import LARGE_MODEL_RUNTIMES
-from ..bundle.model import ProjectSpec
 from ..bundle.resolved import Project, ProjectEnvironment
+from ..hub import hub_models
 from ..naming import ProjectNames
 from ..providers import aws_resource_options
 
@@ -150,19 +149,6 @@ def workloads(environment: ProjectEnvironment) -> dict[str, str]:
 
 def mirrored_models(environment: ProjectEnvironment) -> list[str]:
     return hub_models(environment.spec)
-
-
-def hub_models(spec: ProjectSpec) -> list[str]:
-    """The base models the model hub mirrors: `llm.modelHub.models`, and every model the project
-    reads from the hub (what its `vllm`/`huggingface` endpoints serve, what fine-tuning starts
-    from), unless the bundle turns the hub off (`llm.modelHub.enabled: false`)."""
-    hub = spec.llm.model_hub
-    if hub is not None and not hub.enabled:
-        return []
-    wanted = list(hub.models) if hub is not None else []
-    wanted += [e.model or e.name for e in spec.serving.endpoints if e.runtime in LARGE_MODEL_RUNTIMES]
-    wanted += [p.base_model for p in spec.pipelines.values() if p.base_model]
-    return list(dict.fromkeys(wanted))
 
 
 def uses_opensearch(environment: ProjectEnvironment) -> bool:

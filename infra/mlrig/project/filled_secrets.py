@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .. import naming
 from ..bundle.resolved import ProjectEnvironment
-from .context import hub_models
+from ..hub import hub_models
 
 GATEWAY = "llm-gateway"
 

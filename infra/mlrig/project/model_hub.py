@@ -52,7 +52,7 @@ from huggingface_hub import HfApi, hf_hub_download
 bucket, prefix = os.environ["MLRIG_HUB_BUCKET"], os.environ["MLRIG_HUB_PREFIX"]
 token = os.environ.get("HF_TOKEN") or None
 s3, api, failed = boto3.client("s3"), HfApi(token=token), []
-for model in sys.argv[1:]:
+for model in os.environ["MLRIG_HUB_MODELS"].split():
     try:
         files = api.list_repo_files(model)
     except Exception as error:
@@ -88,6 +88,8 @@ def mirror_workflow_spec(ctx: ProjectContext) -> dict[str, Any]:
         {"name": "AWS_REGION", "value": names.region},
         {"name": "MLRIG_HUB_BUCKET", "value": names.bucket("artifacts")},
         {"name": "MLRIG_HUB_PREFIX", "value": naming.ARTIFACT_PREFIXES["hub"]},
+        # Hugging Face repository ids have no spaces: one per word.
+        {"name": "MLRIG_HUB_MODELS", "value": " ".join(mirrored_models(ctx.env))},
         {
             "name": MODEL_HUB_TOKEN_ENV,
             "valueFrom": {"secretKeyRef": {"name": TOKEN_SECRET, "key": MODEL_HUB_TOKEN_ENV, "optional": True}},
@@ -116,7 +118,6 @@ def mirror_workflow_spec(ctx: ProjectContext) -> dict[str, Any]:
                 "container": {
                     "image": mirror_image(ctx),
                     "command": ["python", "-c", MIRROR_SCRIPT],
-                    "args": mirrored_models(ctx.env),
                     "env": env,
                     "resources": RESOURCES,
                     "securityContext": restricted_container_security(),

@@ -17,7 +17,8 @@ import pulumi_kubernetes as k8s
 
 from .. import naming
 from ..bundle.model import ProjectSpec
-from .context import ProjectContext, hub_models
+from ..hub import hub_models
+from .context import ProjectContext
 from .handoff import Prerequisites
 from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, cpu_cores, memory_gib, metadata, secret_store_spec
 from .monitoring_rules import scrape_targets

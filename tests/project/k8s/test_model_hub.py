@@ -15,7 +15,7 @@ def test_the_mirror_copies_every_model_the_llm_endpoints_serve_into_the_prefix_t
     (template,) = mirror(plan)["templates"]
     container = template["container"]
     env = {e["name"]: e.get("value") for e in container["env"]}
-    copied = set(container["args"])
+    copied = set(env["MLRIG_HUB_MODELS"].split())
     volume = named(plan, "PersistentVolume", "rag-assistant--model-hub")["spec"]
     assert env["MLRIG_HUB_BUCKET"] == volume["csi"]["volumeAttributes"]["bucketName"]
     assert f"prefix {env['MLRIG_HUB_PREFIX']}" in volume["mountOptions"]
@@ -32,7 +32,7 @@ def test_fine_tuning_starts_from_a_base_model_the_mirror_copies(project_plan):
     worker = next(t for t in named(plan, "WorkflowTemplate", "fine-tune")["spec"]["templates"] if t["name"] == "worker")
     base = next(e["value"] for e in worker["container"]["env"] if e["name"] == "MLRIG_BASE_MODEL_URI")
     prefix = f"s3://{env['MLRIG_HUB_BUCKET']}/{env['MLRIG_HUB_PREFIX']}"
-    assert base.startswith(prefix) and base.removeprefix(prefix) in container["args"]
+    assert base.startswith(prefix) and base.removeprefix(prefix) in env["MLRIG_HUB_MODELS"].split()
 
 
 def test_the_mirror_runs_hourly_as_its_own_identity_and_reads_the_token_a_person_fills(project_plan):
@@ -65,7 +65,8 @@ def test_models_the_endpoints_and_fine_tuning_read_are_mirrored_even_when_the_bu
         del project["spec"]["llm"]["modelHub"]
 
     plan = plan_variant("rag-assistant", no_list, "staging")
-    assert mirror(plan)["templates"][0]["container"]["args"] == ["meta-llama/Llama-3.1-8B-Instruct"]
+    env = {e["name"]: e.get("value") for e in mirror(plan)["templates"][0]["container"]["env"]}
+    assert env["MLRIG_HUB_MODELS"] == "meta-llama/Llama-3.1-8B-Instruct"
 
 
 def test_a_hub_turned_off_is_not_mirrored(plan_variant):
