@@ -54,6 +54,7 @@ from .. import naming, pins
 from ..bundle.model import Addons, Endpoint
 from ..settings import DEFAULT_IMAGE_TAG
 from .context import ProjectContext
+from .gateway import FEEDBACK
 from .handoff import Prerequisites
 from .kube import (
     VECTOR_IMAGE,
@@ -184,7 +185,12 @@ def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served
             {
                 "name": "kserve-container",
                 "image": image,
-                "env": [{"name": "MODEL_NAME", "value": served_name}, {"name": "MODEL_URI", "value": uri}],
+                # MODEL_URI stays env[1]: the promote step owns it (STORAGE_URI_PATHS).
+                "env": [
+                    {"name": "MODEL_NAME", "value": served_name},
+                    {"name": "MODEL_URI", "value": uri},
+                    *feedback_env(ctx),
+                ],
                 # A RAG server reads the vector database the index refresh writes: OpenSearch's
                 # address (vector_search.py), or pgvector's connection Secret.
                 **({"envFrom": vector_env_from(ctx)} if vector_env_from(ctx) else {}),
@@ -195,6 +201,14 @@ def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served
             }
         ]
     }
+
+
+def feedback_env(ctx: ProjectContext) -> list[dict[str, Any]]:
+    """Where a custom server (the app users answer) posts human feedback: the collector that
+    forwards it to the feedback stream, when the project captures feedback."""
+    if not ctx.env.spec.llm.feedback.enabled:
+        return []
+    return [{"name": "MLRIG_FEEDBACK_URL", "value": cluster_service_url(ctx, FEEDBACK, 80) + "/"}]
 
 
 def vector_env_from(ctx: ProjectContext) -> list[dict[str, Any]]:

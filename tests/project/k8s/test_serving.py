@@ -285,3 +285,15 @@ def test_the_rag_server_reads_the_pgvector_store_the_index_refresh_writes(projec
             "assistant-api"
         ):
             assert secret_urn in r["options"]["dependencies"]
+
+
+def test_the_app_users_answer_is_told_where_human_feedback_goes(project_plan):
+    # The collector existed, but nothing that talks to users knew its address.
+    plan = project_plan("rag-assistant", "prod")
+    collector = named(plan, "Service", "feedback-collector")
+    (port,) = [p["port"] for p in collector["spec"]["ports"]]
+    for isvc in endpoint_services(plan, "assistant-api").values():
+        (container,) = isvc["spec"]["predictor"]["containers"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["MLRIG_FEEDBACK_URL"] == f"http://feedback-collector.rag-assistant.svc.cluster.local:{port}/"
+        assert container["env"][1]["name"] == "MODEL_URI"  # the field Pulumi leaves to the promote step
