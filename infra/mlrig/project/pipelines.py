@@ -130,6 +130,8 @@ def step_env(ctx: ProjectContext, name: str, pipeline: Pipeline) -> list[dict[st
     if pipeline.type == "fine-tuning" and ctx.env.spec.llm.feedback.enabled:
         env.append({"name": "MLRIG_FEEDBACK_URI", "value": feedback_uri(ctx)})
     if pipeline.type == "monitoring":
+        # Drift compares these live inputs (what the inference logger writes) with the training data.
+        env.append({"name": "MLRIG_INFERENCE_TABLES_URI", "value": inference_tables_uri(ctx)})
         env.append({"name": "MLRIG_METRICS_PREFIX", "value": naming.LOG_PREFIXES["metrics"]})
         env.append({"name": "MLRIG_CLOUDWATCH_NAMESPACE", "value": naming.cloudwatch_namespace(ctx.names)})
     return env
@@ -144,6 +146,12 @@ def endpoint_services(ctx: ProjectContext) -> dict[str, dict[str, str]]:
 def promoted_services(spec: ProjectSpec) -> list[str]:
     """The InferenceServices the promote step may patch (their model location)."""
     return sorted(name for e in spec.serving.endpoints for name in rollout_services(e).values())
+
+
+def inference_tables_uri(ctx: ProjectContext) -> str:
+    """Where the inference logger writes every endpoint's requests and responses (serving.py):
+    `endpoint=<name>/date=<YYYY-MM-DD>/` under the logs bucket's `inference/` prefix."""
+    return f"s3://{ctx.names.bucket('logs')}/{naming.LOG_PREFIXES['inference']}"
 
 
 def feedback_uri(ctx: ProjectContext) -> str:

@@ -302,3 +302,12 @@ def test_every_pipeline_counts_its_failures_for_alerting(project_plan):
     for template in objects(project_plan("rag-assistant", "dev"), "WorkflowTemplate"):
         (metric,) = template["spec"]["metrics"]["prometheus"]
         assert metric["name"] == "mlrig_pipeline_failed" and metric["when"] == "{{workflow.status}} != Succeeded"
+
+
+def test_monitoring_reads_the_inference_tables_where_the_inference_logger_writes_them(project_plan):
+    plan = project_plan("fraud-detection", "prod")
+    drift = templates_of(named(plan, "WorkflowTemplate", "monitor"))["drift"]["container"]
+    tables = {e["name"]: e["value"] for e in drift["env"]}["MLRIG_INFERENCE_TABLES_URI"]
+    sink = yaml.safe_load(named(plan, "ConfigMap", "inference-logger")["data"]["vector.yaml"])["sinks"]
+    logged = sink["inference_tables"]
+    assert tables == f"s3://{logged['bucket']}/{logged['key_prefix'].split('endpoint=')[0]}"
