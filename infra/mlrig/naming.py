@@ -87,7 +87,9 @@ MODEL_CACHE = "model-hub"
 LOCAL_QUEUE = "pipelines"
 PLACEHOLDER_ACCOUNT = "000000000000"
 # Workload identities besides one per pipeline; pipelines may not take these names.
-RESERVED_WORKLOADS: tuple[str, ...] = ("serving", "tracking", "gateway", "feedback", "vector-admin")
+RESERVED_WORKLOADS: tuple[str, ...] = ("serving", "tracking", "gateway", "feedback", "vector-admin", "model-hub")
+# The workload that mirrors the model hub's base models into the artifacts bucket.
+MODEL_HUB = "model-hub"
 # The OpenSearch master user of a project's vector database: the identity of the Job that maps the
 # project's workload roles to OpenSearch security roles (fine-grained access control).
 VECTOR_ADMIN = "vector-admin"

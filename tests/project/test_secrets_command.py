@@ -29,6 +29,7 @@ def test_the_examples_list_the_provider_keys_and_alert_credentials_of_each_envir
         ("fraud-detection.prod", "mlrig/fraud-detection/prod/alerts/slack"),
         ("rag-assistant.prod", "mlrig/rag-assistant/prod/llm-gateway/openai"),
         ("rag-assistant.prod", "mlrig/rag-assistant/prod/llm-gateway/anthropic"),
+        ("rag-assistant.prod", "mlrig/rag-assistant/prod/model-hub/huggingface"),
         ("rag-assistant.prod", "mlrig/rag-assistant/prod/alerts/genai-oncall"),
     }
     for secret in secrets:

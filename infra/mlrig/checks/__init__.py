@@ -93,8 +93,10 @@ def load_all() -> list[Check]:
     """Import every check module (registration happens on import); the catalogue in id order."""
     from . import (  # noqa: F401
         alerting,
+        argo_wiring,
         baseline,
         iam_limits,
+        identity_wiring,
         karpenter_parity,
         lifecycle,
         network_policy,
@@ -103,6 +105,7 @@ def load_all() -> list[Check]:
         reconcile,
         scheduling,
         secrets_lifecycle,
+        service_wiring,
     )
 
     return sorted(CHECKS, key=lambda c: c.id)

@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 
 from .. import naming, outputs
 from ..bundle.resolved import Project, ProjectEnvironment
+from ..hub import hub_models
 from ..naming import ProjectNames
 from ..providers import aws_resource_options
 
@@ -156,7 +157,13 @@ def workloads(environment: ProjectEnvironment) -> dict[str, str]:
         found["feedback"] = "feedback"
     if uses_opensearch(environment):  # the master user, mapping workloads to OpenSearch roles
         found[naming.VECTOR_ADMIN] = naming.VECTOR_ADMIN
+    if mirrored_models(environment):  # copies the base models into the model hub
+        found[naming.MODEL_HUB] = naming.MODEL_HUB
     return found
+
+
+def mirrored_models(environment: ProjectEnvironment) -> list[str]:
+    return hub_models(environment.spec)
 
 
 def uses_opensearch(environment: ProjectEnvironment) -> bool:

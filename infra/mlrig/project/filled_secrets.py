@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .. import naming
 from ..bundle.resolved import ProjectEnvironment
+from ..hub import hub_models
 
 GATEWAY = "llm-gateway"
 
@@ -117,6 +118,28 @@ def alert_route_secrets(environment: ProjectEnvironment) -> list[FilledSecret]:
     return [found[p] for p in sorted(found)]
 
 
+MODEL_HUB_TOKEN = "model-hub/huggingface"
+MODEL_HUB_TOKEN_ENV = "HF_TOKEN"
+
+
+def model_hub_secrets(environment: ProjectEnvironment) -> list[FilledSecret]:
+    """The Hugging Face token the model hub mirrors gated models with (Llama, Mistral, …)."""
+    if not hub_models(environment.spec):
+        return []
+    return [
+        FilledSecret(
+            purpose=MODEL_HUB_TOKEN,
+            description="Hugging Face access token of the model hub mirror (gated models need one)",
+            value="a Hugging Face user access token (read), as a plain string",
+            consumer=f"CronWorkflow {naming.MODEL_HUB} (environment variable {MODEL_HUB_TOKEN_ENV}, optional)",
+            after_filling=(
+                "External Secrets syncs it within the hour; the next hourly mirror run uses it "
+                f"(or now: argo -n {{namespace}} submit --from workflowtemplate/{naming.MODEL_HUB})"
+            ),
+        )
+    ]
+
+
 def person_filled_secrets(environment: ProjectEnvironment) -> list[FilledSecret]:
     """Every secret of `environment` that a person must fill, in a stable order."""
-    return [*gateway_secrets(environment), *alert_route_secrets(environment)]
+    return [*gateway_secrets(environment), *model_hub_secrets(environment), *alert_route_secrets(environment)]

@@ -24,7 +24,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from .. import naming, pins
-from ..bundle.model import GatewaySettings
+from ..bundle.model import Endpoint, GatewaySettings
 from .context import ProjectContext
 from .filled_secrets import (
     GATEWAY_PROVIDER_SETTINGS,
@@ -45,6 +45,7 @@ from .kube import (
     restricted_pod_security,
     vector_collector_deployment,
 )
+from .model_locations import OPENAI_API_BASE, SPLIT_VARIANTS, rollout_services
 
 GATEWAY = "llm-gateway"
 GATEWAY_IMAGE = pins.LITELLM.reference
@@ -76,6 +77,37 @@ def model_entry(provider: str, gateway: GatewaySettings) -> dict[str, Any]:
     return {"model_name": f"{prefix}/*", "litellm_params": params}
 
 
+# Placeholder key for the project's own LLM endpoints, which take none: without it the OpenAI client
+# LiteLLM uses would send OPENAI_API_KEY (the real provider key) to them.
+HOSTED_API_KEY = "none"
+
+
+def hosted_api_base(ctx: ProjectContext, endpoint: Endpoint) -> str:
+    """Where the gateway reaches one of the project's vLLM endpoints (its OpenAI API): the
+    endpoint's InferenceGraph when its traffic is split (the graph posts every request to its
+    variants' chat API), else its predictor's Service."""
+    services = rollout_services(endpoint)
+    service = endpoint.name if endpoint.rollout.strategy in SPLIT_VARIANTS else f"{services['primary']}-predictor"
+    return f"http://{service}.{ctx.names.namespace}.svc.cluster.local{OPENAI_API_BASE}"
+
+
+def hosted_model_entries(ctx: ProjectContext) -> list[dict[str, Any]]:
+    """The project's own LLM endpoints behind the gateway, under their endpoint names: clients call
+    them through the same budgets, logs and API as the third-party models."""
+    return [
+        {
+            "model_name": endpoint.name,
+            "litellm_params": {
+                "model": f"openai/{endpoint.name}",  # vLLM serves the endpoint's name (`--model_name`)
+                "api_base": hosted_api_base(ctx, endpoint),
+                "api_key": HOSTED_API_KEY,
+            },
+        }
+        for endpoint in ctx.env.spec.serving.endpoints
+        if endpoint.runtime == "vllm" and addons_of(ctx).kserve.enabled
+    ]
+
+
 def gateway_config(ctx: ProjectContext, gateway: GatewaySettings) -> dict[str, Any]:
     metadata_ = ctx.project.bundle.metadata
     provider_budgets = {
@@ -101,7 +133,7 @@ def gateway_config(ctx: ProjectContext, gateway: GatewaySettings) -> dict[str, A
         settings["max_budget"] = gateway.monthly_budget_usd
         settings["budget_duration"] = BUDGET_PERIOD
     return {
-        "model_list": [model_entry(p, gateway) for p in gateway.providers],
+        "model_list": [*(model_entry(p, gateway) for p in gateway.providers), *hosted_model_entries(ctx)],
         "router_settings": router,
         "litellm_settings": settings,
         # Exported into the proxy's environment: who pays for this gateway, for audits.

@@ -125,7 +125,12 @@ def workload_access(names: ProjectNames, workload_type: str) -> list[BucketAcces
             _read(names, "data"),
             BucketAccess(names, "logs", read=(WHOLE_BUCKET,), write=(metrics,)),
         ],
-        "fine-tuning": [_read(names, "data"), _read_write(names, "artifacts", models, tracking, hub)],
+        # Human feedback (what Firehose lands in `logs/feedback/`) is fine-tuning's training signal.
+        "fine-tuning": [
+            _read(names, "data"),
+            _read_write(names, "artifacts", models, tracking, hub),
+            _read(names, "logs", naming.LOG_PREFIXES["feedback"]),
+        ],
         "vector-index-refresh": [_read(names, "data")],
         "serving": [_read(names, "artifacts"), BucketAccess(names, "logs", write=(inference,))],
         "tracking": [_read_write(names, "artifacts", tracking)],
@@ -135,6 +140,8 @@ def workload_access(names: ProjectNames, workload_type: str) -> list[BucketAcces
         "feedback": [],  # puts records into the feedback stream (see `llm.py`)
         # The OpenSearch master user: the security API of the project's domain only.
         naming.VECTOR_ADMIN: [],
+        # Mirrors base models into the hub, which serving and fine-tuning read.
+        naming.MODEL_HUB: [_read_write(names, "artifacts", hub)],
     }
     return table[workload_type]
 

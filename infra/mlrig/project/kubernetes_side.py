@@ -10,10 +10,11 @@ from __future__ import annotations
 import pulumi
 
 from .. import naming
-from .context import ProjectContext
+from .context import ProjectContext, mirrored_models
 from .gateway import LlmWorkloads
 from .handoff import AwsHandoff, Prerequisites
 from .kube import addons_of
+from .model_hub import ModelHub
 from .monitoring_rules import MonitoringRules
 from .pipelines import DEFAULT_IMAGE_TAG, Pipelines
 from .pools import ComputePools
@@ -75,17 +76,28 @@ def build_kubernetes_side(
     queues = Queues(f"{prefix}-queues", ctx, depends_on=workspace.foundation, opts=opts)
     on_capacity = needs.with_capacity(by_pool, queues.queued, queues.serving_priority)
     TrackingServer(f"{prefix}-tracking", ctx, handoff.tracking_database, depends_on=needs.of("tracking"), opts=opts)
+    vector_secret = None
     if addons.argo_workflows.enabled and ctx.env.spec.pipelines:
-        Pipelines(
+        vector_secret = Pipelines(
             f"{prefix}-pipelines",
             ctx,
             image_tag=image_tag,
             vector_database=handoff.vector_database,
             needs=on_capacity,
             opts=opts,
-        )
+        ).vector_secret
     if addons.kserve.enabled and ctx.env.spec.serving.endpoints:
-        Serving(f"{prefix}-serving", ctx, image_tag=image_tag, key_arn=handoff.key_arn, needs=on_capacity, opts=opts)
+        Serving(
+            f"{prefix}-serving",
+            ctx,
+            image_tag=image_tag,
+            key_arn=handoff.key_arn,
+            needs=on_capacity,
+            vector_secret=vector_secret,
+            opts=opts,
+        )
+    if addons.argo_workflows.enabled and mirrored_models(ctx.env):
+        ModelHub(f"{prefix}-model-hub", ctx, depends_on=needs.of(naming.MODEL_HUB), opts=opts)
     llm = ctx.env.spec.llm
     if llm.gateway is not None or llm.feedback.enabled:
         LlmWorkloads(f"{prefix}-llm", ctx, needs=needs, opts=opts)

@@ -12,7 +12,7 @@ import pulumi_aws as aws
 from .. import naming
 from . import vector_search
 from .context import ProjectContext
-from .filled_secrets import gateway_secrets
+from .filled_secrets import gateway_secrets, model_hub_secrets
 from .identity import Identity, policy_document
 from .storage import Storage
 from .tracking import POSTGRES_PORT, DatabaseConnection, PostgresDatabase
@@ -32,6 +32,7 @@ class LlmServices(pulumi.ComponentResource):
     vector_database: aws.rds.Instance | None
     opensearch: aws.opensearch.Domain | None
     gateway_secrets: dict[str, aws.secretsmanager.Secret]
+    hub_secrets: list[aws.secretsmanager.Secret]
     feedback_stream: aws.kinesis.FirehoseDeliveryStream | None
 
     def __init__(
@@ -79,6 +80,18 @@ class LlmServices(pulumi.ComponentResource):
             )
             for filled in gateway_secrets(ctx.env)
         }
+        # The model hub's Hugging Face token: created empty like the provider keys.
+        self.hub_secrets = [
+            aws.secretsmanager.Secret(
+                f"{ctx.names.prefix}-{filled.purpose.replace('/', '-')}",
+                name=ctx.names.secret(filled.purpose),
+                description=f"{filled.description}; the value is set by the platform team (mlrig secrets)",
+                kms_key_id=key_arn,
+                recovery_window_in_days=30 if ctx.tier == "prod" else 7,
+                opts=ctx.aws_opts(self, stateful=True),
+            )
+            for filled in model_hub_secrets(ctx.env)
+        ]
         self.feedback_stream = self._feedback(storage) if llm.feedback.enabled else None
         self.register_outputs(
             {

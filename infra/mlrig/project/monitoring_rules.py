@@ -12,11 +12,15 @@ Metrics used:
 - `argo_workflows_mlrig_pipeline_failed` — counter every WorkflowTemplate emits on failure
   (pipelines.py; Argo prefixes custom metrics with `argo_workflows_`, newer releases add `_total`);
 - `argo_workflows_mlrig_drift_score` — gauge the monitoring pipeline's drift step emits;
-- `http_request_duration_seconds_bucket` and `http_requests_total{status="5xx"}` — the HTTP
-  metrics of the model servers (vLLM and FastAPI servers instrumented with
-  prometheus-fastapi-instrumentator; custom images must expose the same), scraped from every
-  predictor pod by the namespace's PodMonitor and labelled `inference_service`. KServe runs in
-  RawDeployment mode, so there is no Knative queue-proxy to measure requests;
+- `argo_workflows_mlrig_quality{metric=<name>}` — gauge per `monitoring.quality` metric the
+  quality step emits (NaN until the metric is known: no alert);
+- the request metrics of each endpoint's model server (`server_metrics`), scraped from every
+  predictor pod by the namespace's PodMonitor and labelled `inference_service`: the project's own
+  servers `http_request_duration_seconds` and `http_requests_total{status="5xx"}` (what the
+  server `mlrig init` scaffolds exports), KServe's python runtimes `request_predict_seconds`, vLLM
+  `vllm:e2e_request_latency_seconds`. Latency alerts read each server's histogram; the error
+  rate only the servers that count requests by status. KServe runs in RawDeployment mode, so
+  there is no Knative queue-proxy to measure requests;
 - `DCGM_FI_DEV_GPU_UTIL` — GPU utilisation from the platform's DCGM exporter, whose PodMonitor
   labels every GPU with the project namespace (`mlrig_namespace`) and pool (`mlrig_pool`) of its
   node: an idle GPU runs no pod, so only its node says whose it is.
@@ -32,10 +36,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import naming
-from ..bundle.model import AlertRoute, MonitoringSettings, ProjectSpec
+from ..bundle.model import AlertRoute, Endpoint, MonitoringSettings, ProjectSpec
 from .context import ProjectContext
 from .kube import EXTERNAL_SECRETS_API, SECRET_REFRESH, SECRET_STORE, addons_of, metadata
-from .pipelines import DRIFT_SCORE_METRIC, PIPELINE_FAILED_METRIC, argo_metric
+from .pipelines import DRIFT_SCORE_METRIC, PIPELINE_FAILED_METRIC, QUALITY_METRIC, argo_metric
 
 MONITORING_API = "monitoring.coreos.com/v1"
 ALERTMANAGER_CONFIG_API = "monitoring.coreos.com/v1alpha1"
@@ -75,9 +79,42 @@ def pipeline_rules(ctx: ProjectContext) -> list[dict[str, Any]]:
 
 
 ISVC_LABEL = "inference_service"
-# The model servers' HTTP metrics (prometheus-fastapi-instrumentator names).
-REQUEST_DURATION_METRIC = "http_request_duration_seconds"
-REQUESTS_METRIC = "http_requests_total"
+
+
+@dataclass(frozen=True)
+class ServerMetrics:
+    """The request metrics a model server exports on its `/metrics`: a histogram of request
+    seconds, and (when it has one) a counter of requests labelled with their `status` class."""
+
+    latency: str
+    requests: str | None = None
+
+
+# The project's own server (the `serve.py` `mlrig init` scaffolds; a custom image must export the
+# same): prometheus-fastapi-instrumentator's names, `status` as "2xx"/"4xx"/"5xx".
+CUSTOM_SERVER = ServerMetrics("http_request_duration_seconds", "http_requests_total")
+# KServe's model server (python/kserve/kserve/metrics.py at v0.15) times each stage, labelled
+# `model_name`; it counts no requests by status.
+KSERVE_SERVER = ServerMetrics("request_predict_seconds")
+# vLLM's engine metrics, served on KServe's /metrics (the Hugging Face server with the vllm
+# backend runs the engine in process, and /metrics encodes the default registry).
+VLLM_SERVER = ServerMetrics("vllm:e2e_request_latency_seconds")
+# KServe's built-in runtimes on its python model server. `pytorch` is TorchServe, whose metrics
+# are on another port and under other names: no alert or autoscaler reads them.
+KSERVE_PYTHON_RUNTIMES = ("sklearn", "xgboost", "lightgbm", "huggingface")
+
+
+def server_metrics(endpoint: Endpoint) -> ServerMetrics | None:
+    """What the endpoint's model server exports, or None when mlrig reads none of it."""
+    if endpoint.runtime == "custom":
+        return CUSTOM_SERVER
+    if endpoint.runtime == "vllm":
+        return VLLM_SERVER
+    if endpoint.runtime in KSERVE_PYTHON_RUNTIMES:
+        return KSERVE_SERVER
+    return None
+
+
 # kube-prometheus-stack's Prometheus Service (release `kube-prometheus-stack`).
 PROMETHEUS_SERVICE = "kube-prometheus-stack-prometheus"
 PROMETHEUS_PORT = 9090
@@ -131,15 +168,17 @@ def predictor_pod_monitor_spec() -> dict[str, Any]:
 
 
 def serving_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[dict[str, Any]]:
-    namespace = f'namespace="{ctx.names.namespace}", {ISVC_LABEL}!=""'
+    """p99 latency over every endpoint's server, each on the histogram its server exports; the
+    error rate where the servers count requests by status (the project's own servers)."""
+    selector = f'namespace="{ctx.names.namespace}", {ISVC_LABEL}!=""'
     by = f"namespace, {ISVC_LABEL}"
-    latency = (
-        f"1000 * histogram_quantile(0.99, sum by (le, {by}) "
-        f"(rate({REQUEST_DURATION_METRIC}_bucket{{{namespace}}}[5m])))"
-    )
-    errors = f'sum by ({by}) (rate({REQUESTS_METRIC}{{{namespace}, status="5xx"}}[5m]))'
-    total = f"sum by ({by}) (rate({REQUESTS_METRIC}{{{namespace}}}[5m]))"
-    return [
+    found = [m for e in ctx.env.spec.serving.endpoints if (m := server_metrics(e)) is not None]
+    servers = list(dict.fromkeys(found))
+    if not servers:
+        return []
+    buckets = " or ".join(f"sum by (le, {by}) (rate({m.latency}_bucket{{{selector}}}[5m]))" for m in servers)
+    latency = f"1000 * histogram_quantile(0.99, {buckets})"
+    rules: list[dict[str, Any]] = [
         {
             "alert": "MlrigServingLatencyHigh",
             "expr": f"{latency} > {monitoring.latency_p99_ms}",
@@ -149,18 +188,25 @@ def serving_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[d
                 "summary": f"p99 latency above {monitoring.latency_p99_ms} ms",
                 "description": "{{ $labels.inference_service }} p99 latency is {{ $value }} ms.",
             },
-        },
-        {
-            "alert": "MlrigServingErrorRateHigh",
-            "expr": f"({errors}) / ({total}) > {monitoring.error_rate}",
-            "for": "10m",
-            "labels": alert_labels(ctx),
-            "annotations": {
-                "summary": f"Error rate above {monitoring.error_rate}",
-                "description": "{{ $labels.inference_service }} answers {{ $value }} of requests with 5xx.",
-            },
-        },
+        }
     ]
+    counted = [m.requests for m in servers if m.requests is not None]
+    if counted:
+        errors = " or ".join(f'sum by ({by}) (rate({c}{{{selector}, status="5xx"}}[5m]))' for c in counted)
+        total = " or ".join(f"sum by ({by}) (rate({c}{{{selector}}}[5m]))" for c in counted)
+        rules.append(
+            {
+                "alert": "MlrigServingErrorRateHigh",
+                "expr": f"({errors}) / ({total}) > {monitoring.error_rate}",
+                "for": "10m",
+                "labels": alert_labels(ctx),
+                "annotations": {
+                    "summary": f"Error rate above {monitoring.error_rate}",
+                    "description": "{{ $labels.inference_service }} answers {{ $value }} of requests with 5xx.",
+                },
+            }
+        )
+    return rules
 
 
 def drift_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[dict[str, Any]]:
@@ -177,6 +223,27 @@ def drift_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[dic
             },
         }
     ]
+
+
+def quality_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[dict[str, Any]]:
+    """One alert per `monitoring.quality` metric past its threshold (below it for `maximize`,
+    above it for `minimize`), on the value the monitoring pipeline's quality step published."""
+    rules = []
+    for metric in monitoring.quality:
+        crossed = "<" if metric.direction == "maximize" else ">"
+        series = f'{argo_metric(QUALITY_METRIC)}{{{_selector(ctx)}, metric="{metric.name}"}}'
+        rules.append(
+            {
+                "alert": "MlrigModelQualityLow",
+                "expr": f"max by (pipeline, metric) ({series}) {crossed} {metric.threshold}",
+                "labels": alert_labels(ctx),
+                "annotations": {
+                    "summary": f"{metric.name} {crossed} {metric.threshold} ({metric.direction})",
+                    "description": "{{ $labels.metric }} is {{ $value }} in the last monitoring run.",
+                },
+            }
+        )
+    return rules
 
 
 GPU_UTIL_METRIC = "DCGM_FI_DEV_GPU_UTIL"
@@ -223,10 +290,13 @@ def rule_groups(ctx: ProjectContext) -> list[dict[str, Any]]:
     groups = []
     if pipelines:
         groups.append({"name": f"{prefix}.pipelines", "rules": pipeline_rules(ctx)})
-    if spec.serving.endpoints and addons.kserve.enabled:
-        groups.append({"name": f"{prefix}.serving", "rules": serving_rules(ctx, monitoring)})
+    serving = serving_rules(ctx, monitoring) if addons.kserve.enabled else []
+    if serving:
+        groups.append({"name": f"{prefix}.serving", "rules": serving})
     if any(p.type == "monitoring" for p in pipelines.values()):
         groups.append({"name": f"{prefix}.drift", "rules": drift_rules(ctx, monitoring)})
+        if monitoring.quality:
+            groups.append({"name": f"{prefix}.quality", "rules": quality_rules(ctx, monitoring)})
     if watches_gpus(ctx):
         groups.append({"name": f"{prefix}.gpus", "rules": gpu_rules(ctx, monitoring)})
     return groups

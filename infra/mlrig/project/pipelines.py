@@ -25,6 +25,7 @@ interfaces (`vpc.amazonaws.com/efa`), which is what makes Karpenter attach them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -33,6 +34,7 @@ import pulumi_kubernetes as k8s
 
 from .. import naming
 from ..bundle.model import Pipeline, ProjectSpec
+from ..init.project import python_package
 from ..settings import DEFAULT_IMAGE_TAG
 from .context import ProjectContext
 from .handoff import Prerequisites
@@ -43,6 +45,7 @@ from .kube import (
     metadata,
     restricted_container_security,
 )
+from .model_locations import champion_uri, model_hub_uri, rollout_services
 from .pools import efa_per_pod, find_pool, pools_selected, scheduling
 from .queues import QUEUE_LABEL, gang, step_labels
 from .tracking import DatabaseConnection
@@ -119,15 +122,42 @@ def step_env(ctx: ProjectContext, name: str, pipeline: Pipeline) -> list[dict[st
         env.append({"name": "MLRIG_BASE_MODEL_URI", "value": model_hub_uri(ctx, pipeline.base_model)})
     if pipeline.type == "batch-inference":
         env.append({"name": "MLRIG_INFERENCE_MODE", "value": pipeline.mode})
+    if pipeline.type in ("batch-inference", "model-deployment"):
+        # The model CD promotes is the model batch inference scores with.
+        env.append({"name": "MLRIG_CHAMPION_URI", "value": champion_uri(ctx)})
+    if pipeline.type == "model-deployment":
+        env.append({"name": "MLRIG_INFERENCE_SERVICES", "value": json.dumps(endpoint_services(ctx))})
+    if pipeline.type == "fine-tuning" and ctx.env.spec.llm.feedback.enabled:
+        env.append({"name": "MLRIG_FEEDBACK_URI", "value": feedback_uri(ctx)})
     if pipeline.type == "monitoring":
+        # Drift compares these live inputs (what the inference logger writes) with the training data.
+        env.append({"name": "MLRIG_INFERENCE_TABLES_URI", "value": inference_tables_uri(ctx)})
         env.append({"name": "MLRIG_METRICS_PREFIX", "value": naming.LOG_PREFIXES["metrics"]})
         env.append({"name": "MLRIG_CLOUDWATCH_NAMESPACE", "value": naming.cloudwatch_namespace(ctx.names)})
     return env
 
 
-def model_hub_uri(ctx: ProjectContext, model: str) -> str:
-    """Where the model hub mirrors a base model: the artifacts bucket's `hub/` prefix."""
-    return f"s3://{ctx.names.bucket('artifacts')}/{naming.ARTIFACT_PREFIXES['hub']}{model}"
+def endpoint_services(ctx: ProjectContext) -> dict[str, dict[str, str]]:
+    """What the promote step updates: each endpoint's InferenceServices by their part in its
+    rollout (`canary` before `stable`, `b` before `a`, `shadow` before `primary`)."""
+    return {e.name: rollout_services(e) for e in ctx.env.spec.serving.endpoints}
+
+
+def promoted_services(spec: ProjectSpec) -> list[str]:
+    """The InferenceServices the promote step may patch (their model location)."""
+    return sorted(name for e in spec.serving.endpoints for name in rollout_services(e).values())
+
+
+def inference_tables_uri(ctx: ProjectContext) -> str:
+    """Where the inference logger writes every endpoint's requests and responses (serving.py):
+    `endpoint=<name>/date=<YYYY-MM-DD>/` under the logs bucket's `inference/` prefix."""
+    return f"s3://{ctx.names.bucket('logs')}/{naming.LOG_PREFIXES['inference']}"
+
+
+def feedback_uri(ctx: ProjectContext) -> str:
+    """Where the feedback stream lands human feedback (`llm.py`): the logs bucket's `feedback/`
+    prefix, partitioned `yyyy/MM/dd/`."""
+    return f"s3://{ctx.names.bucket('logs')}/{naming.LOG_PREFIXES['feedback']}"
 
 
 def container(
@@ -167,6 +197,22 @@ def uses_pgvector(ctx: ProjectContext) -> bool:
     it is reached with the pod's IAM identity)."""
     vector_database = ctx.env.spec.llm.vector_database
     return vector_database is not None and vector_database.engine == "pgvector"
+
+
+def serves_from_pgvector(ctx: ProjectContext) -> bool:
+    """Whether the project's own model servers (custom endpoints: the RAG API) read the pgvector
+    store the index refresh writes. OpenSearch readers get its address instead (vector_search.py)."""
+    return uses_pgvector(ctx) and any(e.runtime == "custom" for e in ctx.env.spec.serving.endpoints)
+
+
+def has_vector_db_secret(ctx: ProjectContext) -> bool:
+    """Whether the namespace gets the pgvector connection Secret: for the index refresh that writes
+    the store and the custom endpoints that query it (`Pipelines` makes it, with Argo)."""
+    refreshes = any(p.type == "vector-index-refresh" for p in ctx.env.spec.pipelines.values())
+    addons = addons_of(ctx)
+    wanted = refreshes or serves_from_pgvector(ctx)
+    made = addons.argo_workflows.enabled and bool(ctx.env.spec.pipelines)  # where `Pipelines` is built
+    return wanted and uses_pgvector(ctx) and addons.external_secrets.enabled and made
 
 
 def vector_db_template(database: DatabaseConnection) -> dict[str, Any]:
@@ -217,6 +263,15 @@ def metric_labels(ctx: ProjectContext, name: str) -> list[dict[str, str]]:
 ARGO_METRIC_PREFIX = "argo_workflows_"
 PIPELINE_FAILED_METRIC = "mlrig_pipeline_failed"
 DRIFT_SCORE_METRIC = "mlrig_drift_score"
+QUALITY_METRIC = "mlrig_quality"
+# What a quality output holds until the metric is known (no labels yet): a gauge of NaN, which no
+# threshold comparison matches.
+UNKNOWN_VALUE = "NaN"
+
+
+def quality_output(index: int) -> str:
+    """The output the quality step writes the `index`-th `monitoring.quality` metric's value to."""
+    return f"quality-{index}"
 
 
 def argo_metric(name: str) -> str:
@@ -305,16 +360,25 @@ def training_pipeline(spec: ProjectSpec) -> str | None:
     return next((n for n, p in spec.pipelines.items() if p.type == "training"), None)
 
 
-def submit_workflow_manifest(ctx: ProjectContext, template: str) -> str:
+def deployment_pipeline(spec: ProjectSpec) -> str | None:
+    """The model CD pipeline a successful training or fine-tuning run submits."""
+    return next((n for n, p in spec.pipelines.items() if p.type == "model-deployment"), None)
+
+
+# Pipeline types whose successful runs hand their model to the model CD pipeline.
+RELEASED_TYPES = ("training", "fine-tuning")
+
+
+def submit_workflow_manifest(ctx: ProjectContext, template: str, trigger: str = "drift") -> str:
     return "\n".join(
         [
             f"apiVersion: {ARGO_API}",
             "kind: Workflow",
             "metadata:",
-            f"  generateName: {template}-drift-",
+            f"  generateName: {template}-{trigger}-",
             f"  namespace: {ctx.names.namespace}",
             "  labels:",
-            "    mlrig.io/triggered-by: drift",
+            f"    mlrig.io/triggered-by: {trigger}",
             "spec:",
             "  workflowTemplateRef:",
             f"    name: {template}",
@@ -356,6 +420,7 @@ def monitoring_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, ima
             "name": "quality",
             **pooled(ctx, pipeline),
             "container": container(ctx, name, pipeline, image, "quality", extra_args=quality_args),
+            **quality_publication(ctx, name),
         },
         {
             "name": "publish",
@@ -379,6 +444,35 @@ def monitoring_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, ima
     return templates
 
 
+def image_entrypoint(ctx: ProjectContext) -> list[str]:
+    """The entry point of the images `mlrig init` scaffolds (`python -m <package>`, the package
+    named after the project): what a torchrun worker starts when the pipeline sets no `command`,
+    as the image itself would (a `command` replaces the image's entry point)."""
+    return ["python", "-m", python_package(ctx.project.name)]
+
+
+def quality_publication(ctx: ProjectContext, name: str) -> dict[str, Any]:
+    """The quality step's values (`quality-<i>`, in `monitoring.quality` order), each published as
+    the gauge `argo_workflows_mlrig_quality{metric=<name>}` the quality alerts read."""
+    quality = ctx.env.spec.monitoring.quality
+    if not quality:
+        return {}
+    outputs = [
+        {"name": quality_output(i), "valueFrom": {"path": f"{OUTPUTS}/{quality_output(i)}", "default": UNKNOWN_VALUE}}
+        for i in range(len(quality))
+    ]
+    gauges = [
+        {
+            "name": QUALITY_METRIC,
+            "help": "Live value of a model quality metric from the last monitoring run",
+            "labels": [*metric_labels(ctx, name), {"key": "metric", "value": m.name}],
+            "gauge": {"value": f"{{{{outputs.parameters.{quality_output(i)}}}}}", "realtime": False},
+        }
+        for i, m in enumerate(quality)
+    ]
+    return {"outputs": {"parameters": outputs}, "metrics": {"prometheus": gauges}}
+
+
 def distributed_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str) -> list[dict[str, Any]]:
     """Training and fine-tuning: one step, or with `workers > 1` one torchrun pod per worker."""
     if pipeline.workers <= 1:
@@ -391,7 +485,7 @@ def distributed_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, im
         f"--rdzv-endpoint={{{{inputs.parameters.rendezvous}}}}:{RENDEZVOUS_PORT}",
         "--rdzv-id={{workflow.uid}}",
         "--no-python",
-        *(pipeline.command or ["python", "-m", "train"]),
+        *(pipeline.command or image_entrypoint(ctx)),
     ]
     store = (
         "import time; from torch.distributed import TCPStore; "
@@ -426,6 +520,21 @@ def distributed_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, im
     ]
 
 
+def release_templates(ctx: ProjectContext, release: str) -> list[dict[str, Any]]:
+    """The exit handler of a training or fine-tuning run: once it succeeded, submit the model CD
+    pipeline, which checks, compares and promotes the new model (nothing else starts it)."""
+    return [
+        {
+            "name": "release",
+            "steps": [[{"name": "submit", "template": "submit-release", "when": "{{workflow.status}} == Succeeded"}]],
+        },
+        {
+            "name": "submit-release",
+            "resource": {"action": "create", "manifest": submit_workflow_manifest(ctx, release, "training")},
+        },
+    ]
+
+
 TEMPLATES_BY_TYPE = {
     "model-deployment": deployment_templates,
     "monitoring": monitoring_templates,
@@ -440,7 +549,7 @@ def workflow_spec(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
     if pipeline.resources.gpu:
         volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory"}})
-    return {
+    spec: dict[str, Any] = {
         "entrypoint": "main",
         "serviceAccountName": ctx.names.service_account(name),
         "arguments": {"parameters": [{"name": k, "value": v} for k, v in params.items()]},
@@ -459,6 +568,11 @@ def workflow_spec(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str
         "metrics": {"prometheus": [failure_metric(ctx, name)]},
         "templates": build(ctx, name, pipeline, image),
     }
+    release = deployment_pipeline(ctx.env.spec) if pipeline.type in RELEASED_TYPES else None
+    if release is not None:
+        spec["onExit"] = "release"
+        spec["templates"] += release_templates(ctx, release)
+    return spec
 
 
 def is_queued(spec: dict[str, Any]) -> bool:
@@ -480,8 +594,25 @@ def cron_spec(ctx: ProjectContext, name: str, schedule: str) -> dict[str, Any]:
     }
 
 
+def submit_rules(template: str) -> list[dict[str, Any]]:
+    """RBAC of a step that creates a Workflow from `template` (Argo's resource step: create, then
+    watch it), nothing more."""
+    return [
+        {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["create", "get"]},
+        {
+            "apiGroups": ["argoproj.io"],
+            "resources": ["workflowtemplates"],
+            "resourceNames": [template],
+            "verbs": ["get"],
+        },
+    ]
+
+
 class Pipelines(pulumi.ComponentResource):
-    """WorkflowTemplates, CronWorkflows and the pipelines' in-namespace RBAC."""
+    """WorkflowTemplates, CronWorkflows and the pipelines' in-namespace RBAC, and the pgvector
+    connection Secret (read by the index refresh and the RAG servers)."""
+
+    vector_secret: pulumi.Resource | None
 
     def __init__(
         self,
@@ -502,8 +633,10 @@ class Pipelines(pulumi.ComponentResource):
         spec = ctx.env.spec
         after = list(needs.shared)
         self._executor_rbac(spec, after)
-        # The connection Secret index-refresh steps read (their pods cannot start without it).
-        vector_secret = self._vector_db_secret(spec, vector_database, after) if vector_database else None
+        # The connection Secret index-refresh steps and the RAG servers read (their pods cannot start
+        # without it); `vector_secret` is what the servers wait for.
+        vector_secret = self._vector_db_secret(vector_database, after) if vector_database else None
+        self.vector_secret = vector_secret
         for pipeline_name, pipeline in spec.pipelines.items():
             if pipeline.image is None:
                 pulumi.log.warn(
@@ -578,27 +711,32 @@ class Pipelines(pulumi.ComponentResource):
         retrain = training_pipeline(spec)
         monitors = [n for n, p in spec.pipelines.items() if p.type == "monitoring"]
         if spec.monitoring.retrain_on_drift and retrain and monitors:
+            self._role("submit-retraining", submit_rules(retrain), monitors, after)
+        release = deployment_pipeline(spec)
+        trainers = [n for n, p in spec.pipelines.items() if p.type in RELEASED_TYPES]
+        if release and trainers:
+            self._role("submit-release", submit_rules(release), trainers, after)
+        promoted = promoted_services(spec)
+        deployers = [n for n, p in spec.pipelines.items() if p.type == "model-deployment"]
+        if promoted and deployers:
+            # The promote step points the rollout's InferenceServices at the promoted model.
             self._role(
-                "submit-retraining",
+                "promote-model",
                 [
-                    {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["create", "get"]},
                     {
-                        "apiGroups": ["argoproj.io"],
-                        "resources": ["workflowtemplates"],
-                        "resourceNames": [retrain],
-                        "verbs": ["get"],
-                    },
+                        "apiGroups": ["serving.kserve.io"],
+                        "resources": ["inferenceservices"],
+                        "resourceNames": promoted,
+                        "verbs": ["get", "patch"],
+                    }
                 ],
-                monitors,
+                deployers,
                 after,
             )
 
-    def _vector_db_secret(
-        self, spec: ProjectSpec, database: DatabaseConnection, after: list[pulumi.Resource]
-    ) -> pulumi.Resource | None:
+    def _vector_db_secret(self, database: DatabaseConnection, after: list[pulumi.Resource]) -> pulumi.Resource | None:
         ctx = self._ctx
-        wanted = any(p.type == "vector-index-refresh" for p in spec.pipelines.values())
-        if not (wanted and uses_pgvector(ctx) and addons_of(ctx).external_secrets.enabled):
+        if not has_vector_db_secret(ctx):
             return None
         return k8s.apiextensions.CustomResource(
             f"{self._name}-vector-db-secret",

@@ -52,7 +52,9 @@ import yaml
 
 from .. import naming, pins
 from ..bundle.model import Addons, Endpoint
+from ..settings import DEFAULT_IMAGE_TAG
 from .context import ProjectContext
+from .gateway import FEEDBACK
 from .handoff import Prerequisites
 from .kube import (
     VECTOR_IMAGE,
@@ -65,8 +67,9 @@ from .kube import (
     server_replicas,
     vector_collector_deployment,
 )
-from .monitoring_rules import ISVC_LABEL, REQUEST_DURATION_METRIC, prometheus_url
-from .pipelines import DEFAULT_IMAGE_TAG, model_hub_uri
+from .model_locations import OPENAI_API_BASE, SPLIT_VARIANTS, champion_uri, model_hub_uri, rollout_services
+from .monitoring_rules import ISVC_LABEL, ServerMetrics, prometheus_url, server_metrics
+from .pipelines import VECTOR_DB_SECRET, has_vector_db_secret, serves_from_pgvector
 from .pools import PAUSE_IMAGE, find_pool, pools_selected, scheduling
 from .queues import serving_priority_class
 from .vector_search import connection_env_from, reads_connection
@@ -113,8 +116,7 @@ def model_uri(ctx: ProjectContext, endpoint: Endpoint) -> str:
         if mounts_model_hub(ctx, endpoint):
             return f"pvc://{MODEL_CACHE_CLAIM}/{model}"
         return model_hub_uri(ctx, model)
-    models = naming.ARTIFACT_PREFIXES["models"]
-    return f"s3://{ctx.names.bucket('artifacts')}/{models}{endpoint.model or ctx.project.name}/champion/"
+    return champion_uri(ctx, endpoint.model)
 
 
 def resources(endpoint: Endpoint) -> dict[str, Any]:
@@ -183,9 +185,15 @@ def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served
             {
                 "name": "kserve-container",
                 "image": image,
-                "env": [{"name": "MODEL_NAME", "value": served_name}, {"name": "MODEL_URI", "value": uri}],
-                # A RAG server reads the OpenSearch vector database (vector_search.py).
-                **({"envFrom": connection_env_from()} if reads_connection(ctx, "serving") else {}),
+                # MODEL_URI stays env[1]: the promote step owns it (STORAGE_URI_PATHS).
+                "env": [
+                    {"name": "MODEL_NAME", "value": served_name},
+                    {"name": "MODEL_URI", "value": uri},
+                    *feedback_env(ctx),
+                ],
+                # A RAG server reads the vector database the index refresh writes: OpenSearch's
+                # address (vector_search.py), or pgvector's connection Secret.
+                **({"envFrom": vector_env_from(ctx)} if vector_env_from(ctx) else {}),
                 "ports": [{"containerPort": 8080, "protocol": "TCP"}],
                 "resources": resources(endpoint),
                 "securityContext": restricted_container_security(),
@@ -195,16 +203,34 @@ def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served
     }
 
 
-def scales_on_concurrency(ctx: ProjectContext) -> bool:
-    """Concurrency is measured in Prometheus: only with the monitoring add-on."""
-    return addons_of(ctx).monitoring.enabled
+def feedback_env(ctx: ProjectContext) -> list[dict[str, Any]]:
+    """Where a custom server (the app users answer) posts human feedback: the collector that
+    forwards it to the feedback stream, when the project captures feedback."""
+    if not ctx.env.spec.llm.feedback.enabled:
+        return []
+    return [{"name": "MLRIG_FEEDBACK_URL", "value": cluster_service_url(ctx, FEEDBACK, 80) + "/"}]
 
 
-def concurrency_query(ctx: ProjectContext, isvc_name: str) -> str:
+def vector_env_from(ctx: ProjectContext) -> list[dict[str, Any]]:
+    """How a custom server reaches the vector database (nothing without one)."""
+    if reads_connection(ctx, "serving"):
+        return connection_env_from()
+    if serves_from_pgvector(ctx) and has_vector_db_secret(ctx):
+        return [{"secretRef": {"name": VECTOR_DB_SECRET}}]
+    return []
+
+
+def scales_on_concurrency(ctx: ProjectContext, endpoint: Endpoint) -> bool:
+    """Concurrency is measured in Prometheus: only with the monitoring add-on, and only for
+    servers whose request histogram mlrig knows (the others scale on CPU)."""
+    return addons_of(ctx).monitoring.enabled and server_metrics(endpoint) is not None
+
+
+def concurrency_query(ctx: ProjectContext, metrics: ServerMetrics, isvc_name: str) -> str:
     """In-flight requests of one InferenceService, summed over its replicas: request rate times
-    mean latency (Little's law) from the model servers' request-duration histogram."""
+    mean latency (Little's law) from its model server's request-duration histogram."""
     selector = f'namespace="{ctx.names.namespace}", {ISVC_LABEL}="{isvc_name}"'
-    return f"sum(rate({REQUEST_DURATION_METRIC}_sum{{{selector}}}[{CONCURRENCY_WINDOW}]))"
+    return f"sum(rate({metrics.latency}_sum{{{selector}}}[{CONCURRENCY_WINDOW}]))"
 
 
 def awake_query(endpoint: Endpoint, load: str) -> str:
@@ -222,7 +248,8 @@ def awake_query(endpoint: Endpoint, load: str) -> str:
 def autoscaling_spec(ctx: ProjectContext, endpoint: Endpoint, isvc_name: str) -> dict[str, Any]:
     """Replica bounds, and what drives scaling between them (see the module docstring)."""
     autoscaling = endpoint.autoscaling
-    if not scales_on_concurrency(ctx):
+    metrics = server_metrics(endpoint)
+    if metrics is None or not scales_on_concurrency(ctx, endpoint):
         # The HPA needs at least one replica.
         bounds = {"minReplicas": max(autoscaling.min_replicas, 1), "maxReplicas": autoscaling.max_replicas}
         return {**bounds, "scaleMetric": "cpu", "scaleTarget": CPU_TARGET_PERCENT}
@@ -233,7 +260,7 @@ def autoscaling_spec(ctx: ProjectContext, endpoint: Endpoint, isvc_name: str) ->
         "metric": {
             "backend": "prometheus",
             "serverAddress": prometheus_url(ctx),
-            "query": awake_query(endpoint, concurrency_query(ctx, isvc_name)),
+            "query": awake_query(endpoint, concurrency_query(ctx, metrics, isvc_name)),
         },
         # KEDA divides the total by this target per replica (AverageValue).
         "target": {"type": "Value", "value": str(autoscaling.target_concurrency)},
@@ -241,9 +268,9 @@ def autoscaling_spec(ctx: ProjectContext, endpoint: Endpoint, isvc_name: str) ->
     return {**bounds, "autoScaling": {"metrics": [{"type": "External", "external": external}]}}
 
 
-def autoscaler_annotations(ctx: ProjectContext) -> dict[str, str]:
+def autoscaler_annotations(ctx: ProjectContext, endpoint: Endpoint) -> dict[str, str]:
     annotations = {DEPLOYMENT_MODE: "RawDeployment"}
-    if scales_on_concurrency(ctx):
+    if scales_on_concurrency(ctx, endpoint):
         annotations[AUTOSCALER_CLASS] = "keda"
     return annotations
 
@@ -265,10 +292,6 @@ def predictor(
     return spec
 
 
-# Two variants behind an InferenceGraph: (first, second) suffixes; `percent` goes to the second.
-SPLIT_VARIANTS: dict[str, tuple[str, str]] = {"canary": ("stable", "canary"), "ab": ("a", "b")}
-
-
 def inference_services(ctx: ProjectContext, endpoint: Endpoint, image_tag: str) -> dict[str, dict[str, Any]]:
     """InferenceService specs by name, for the endpoint's rollout strategy."""
     strategy = endpoint.rollout.strategy
@@ -277,13 +300,7 @@ def inference_services(ctx: ProjectContext, endpoint: Endpoint, image_tag: str) 
     def isvc(isvc_name: str, *, logged: bool = log) -> dict[str, Any]:
         return {"predictor": predictor(ctx, endpoint, image_tag, endpoint.name, isvc_name, log=logged)}
 
-    if strategy in SPLIT_VARIANTS:
-        names = [f"{endpoint.name}-{variant}" for variant in SPLIT_VARIANTS[strategy]]
-        return {name: isvc(name) for name in names}
-    if strategy == "shadow":
-        shadow = f"{endpoint.name}-shadow"
-        return {endpoint.name: isvc(endpoint.name), shadow: isvc(shadow, logged=False)}
-    return {endpoint.name: isvc(endpoint.name)}
+    return {name: isvc(name, logged=log and role != "shadow") for role, name in rollout_services(endpoint).items()}
 
 
 def traffic_percent(endpoint: Endpoint, isvc_name: str) -> int:
@@ -295,7 +312,40 @@ def traffic_percent(endpoint: Endpoint, isvc_name: str) -> int:
     return endpoint.rollout.percent if second else 100 - endpoint.rollout.percent
 
 
-def split_graph_spec(endpoint: Endpoint) -> dict[str, Any]:
+def served_model_name(endpoint: Endpoint, isvc_name: str) -> str:
+    """The model name an InferenceService's server answers to: the endpoint's name where mlrig
+    sets it (`--model_name` of vLLM, `MODEL_NAME` of a custom server), else KServe's default for
+    its built-in runtimes, the InferenceService's own name."""
+    return isvc_name if endpoint.runtime in BUILTIN_FORMATS else endpoint.name
+
+
+def predictor_service_url(ctx: ProjectContext, isvc_name: str) -> str:
+    """The in-cluster address KServe gives an InferenceService's predictor in RawDeployment mode:
+    the Service `<isvc>-predictor`, port 80."""
+    return f"http://{isvc_name}-predictor.{ctx.names.namespace}.svc.cluster.local"
+
+
+# vLLM (KServe's Hugging Face server with the vllm backend) serves an OpenAI model only: its v1
+# `:predict` answers "does not support inference"; the chat API is what its clients call.
+OPENAI_CHAT_PATH = f"{OPENAI_API_BASE}/chat/completions"
+
+
+def inference_path(endpoint: Endpoint, isvc_name: str) -> str:
+    """The request path of an InferenceService's model: the chat API for vLLM, else KServe's v1
+    predict path under the name its server answers to."""
+    if endpoint.runtime == "vllm":
+        return OPENAI_CHAT_PATH
+    return f"/v1/models/{served_model_name(endpoint, isvc_name)}:predict"
+
+
+def inference_url(ctx: ProjectContext, endpoint: Endpoint, isvc_name: str) -> str:
+    return predictor_service_url(ctx, isvc_name) + inference_path(endpoint, isvc_name)
+
+
+def split_graph_spec(ctx: ProjectContext, endpoint: Endpoint) -> dict[str, Any]:
+    """The Splitter forwards each request's body to its step's `serviceUrl`. Left empty, KServe
+    fills it with `/v1/models/<InferenceService name>:predict`, which no variant serves: a custom
+    server answers to the endpoint's name, vLLM has no v1 predict. So the URL is set here."""
     first, second = SPLIT_VARIANTS[endpoint.rollout.strategy]
     return {
         "nodes": {
@@ -305,6 +355,7 @@ def split_graph_spec(endpoint: Endpoint) -> dict[str, Any]:
                     {
                         "name": variant,
                         "serviceName": f"{endpoint.name}-{variant}",
+                        "serviceUrl": inference_url(ctx, endpoint, f"{endpoint.name}-{variant}"),
                         "weight": traffic_percent(endpoint, f"{endpoint.name}-{variant}"),
                     }
                     for variant in (first, second)
@@ -379,7 +430,7 @@ def logger_config(ctx: ProjectContext, endpoints: Sequence[Endpoint], key_arn: p
         config["sinks"][f"shadow_{key}"] = {
             "type": "http",
             "inputs": [f"shadow_{key}_sample"],
-            "uri": f"http://{endpoint.name}-shadow-predictor.{ctx.names.namespace}.svc.cluster.local/v1/models/{endpoint.name}:predict",
+            "uri": inference_url(ctx, endpoint, f"{endpoint.name}-shadow"),
             "method": "post",
             "encoding": {"codec": "text"},
         }
@@ -539,6 +590,7 @@ class Serving(pulumi.ComponentResource):
         image_tag: str = DEFAULT_IMAGE_TAG,
         key_arn: pulumi.Input[str],
         needs: Prerequisites,
+        vector_secret: pulumi.Resource | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`needs`: what the objects wait for; the model servers and the inference logger run as
@@ -575,7 +627,9 @@ class Serving(pulumi.ComponentResource):
                 registries=[registry_of(endpoint)],
                 serving_priority=serving_priority_class(ctx, endpoint) is not None,
             )
-            mine = [*after, *placed]
+            # A custom server reading pgvector waits for its connection Secret.
+            reads = [vector_secret] if vector_secret is not None and endpoint.runtime == "custom" else []
+            mine = [*after, *placed, *reads]
             for isvc_name, isvc_spec in services.items():
                 k8s.apiextensions.CustomResource(
                     f"{name}-{isvc_name}",
@@ -587,7 +641,7 @@ class Serving(pulumi.ComponentResource):
                         component="serving",
                         labels={"mlrig.io/endpoint": endpoint.name},
                         annotations={
-                            **autoscaler_annotations(ctx),
+                            **autoscaler_annotations(ctx, endpoint),
                             "mlrig.io/traffic-percent": str(traffic_percent(endpoint, isvc_name)),
                         },
                     ),
@@ -604,7 +658,7 @@ class Serving(pulumi.ComponentResource):
                     metadata=metadata(
                         ctx, endpoint.name, component="serving", labels={"mlrig.io/endpoint": endpoint.name}
                     ),
-                    spec=split_graph_spec(endpoint),
+                    spec=split_graph_spec(ctx, endpoint),
                     opts=ctx.k8s_opts(self, depends_on=mine),
                 )
         self.register_outputs({"endpoints": [e.name for e in endpoints]})

@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 
 from .. import naming
 from ..bundle.model import ProjectSpec
+from ..hub import hub_models
 from .context import ProjectContext
 from .handoff import Prerequisites
 from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, cpu_cores, memory_gib, metadata, secret_store_spec
@@ -61,6 +62,8 @@ def workload_names(spec: ProjectSpec) -> list[str]:
         names.append("feedback")
     if spec.llm.vector_database is not None and spec.llm.vector_database.engine == "opensearch":
         names.append(naming.VECTOR_ADMIN)
+    if hub_models(spec):
+        names.append(naming.MODEL_HUB)
     return names
 
 

@@ -143,12 +143,14 @@ WORKLOAD_RIGHTS: dict[str, dict[str, set[str]]] = {
     "model-deployment": {"read": {"data", "artifacts"}, "write": {"artifacts"}},
     "batch-inference": {"read": {"data", "artifacts"}, "write": {"data:predictions/", "logs:inference/"}},
     "monitoring": {"read": {"data", "logs"}, "write": {"logs:metrics/"}},
-    "fine-tuning": {"read": {"data", "artifacts"}, "write": {"artifacts"}},
+    # Human feedback is what fine-tuning learns from.
+    "fine-tuning": {"read": {"data", "artifacts", "logs:feedback/"}, "write": {"artifacts"}},
     "vector-index-refresh": {"read": {"data"}, "write": set()},
     "serving": {"read": {"artifacts"}, "write": {"logs:inference/"}},
     "tracking": {"read": {"artifacts:mlflow/"}, "write": {"artifacts:mlflow/"}},
     "gateway": {"read": set(), "write": {"logs:llm-gateway/"}},  # spend logs of every request
     "feedback": {"read": set(), "write": set()},  # puts records into Firehose, touches no bucket
+    "model-hub": {"read": {"artifacts:hub/"}, "write": {"artifacts:hub/"}},  # mirrors base models
 }
 
 
@@ -170,6 +172,8 @@ def example_workloads(example_result) -> list[tuple[str, str, str, str]]:  # typ
                 kinds["gateway"] = "gateway"
             if env.spec.llm.feedback.enabled:
                 kinds["feedback"] = "feedback"
+            if env.spec.llm.model_hub and env.spec.llm.model_hub.models:
+                kinds["model-hub"] = "model-hub"
             cases += [(project, environment, name, kind) for name, kind in sorted(kinds.items())]
     return cases
 

@@ -147,7 +147,8 @@ def test_provider_keys_reach_the_gateway_from_secrets_manager_only(project_plan)
     stored = {r["inputs"]["name"] for r in plan.of_type("aws:secretsmanager/secret:Secret")}
     assert set(remote.values()) <= stored
     config = gateway_config(plan)
-    assert all(m["litellm_params"]["api_key"].startswith("os.environ/") for m in config["model_list"])
+    providers = [m for m in config["model_list"] if m["model_name"].endswith("/*")]
+    assert providers and all(m["litellm_params"]["api_key"].startswith("os.environ/") for m in providers)
     pod = named(plan, "Deployment", "llm-gateway")["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "wl-gateway"
 
@@ -200,3 +201,25 @@ def test_a_project_without_llm_settings_gets_no_gateway(project_plan):
     assert not [
         d for d in objects(plan, "Deployment") if d["metadata"]["name"] in ("llm-gateway", "feedback-collector")
     ]
+
+
+def test_the_gateway_routes_the_projects_own_llm_to_the_chat_api_behind_its_canary_graph(project_plan):
+    # The gateway fronted third-party APIs only: nothing routed to the vLLM endpoint the project serves.
+    plan = project_plan("rag-assistant", "prod")
+    models = {m["model_name"]: m["litellm_params"] for m in gateway_config(plan)["model_list"]}
+    hosted = models["llm"]
+    graph = named(plan, "InferenceGraph", "llm")  # the canary split: the graph's Service is `llm`, port 80
+    assert hosted["api_base"] == f"http://{graph['metadata']['name']}.rag-assistant.svc.cluster.local/openai/v1"
+    assert hosted["model"] == "openai/llm"
+    chat = {step["serviceUrl"] for step in graph["spec"]["nodes"]["root"]["steps"]}
+    assert all(url.endswith("/openai/v1/chat/completions") for url in chat)
+    assert not hosted["api_key"].startswith("os.environ/")  # never the OpenAI key to our own server
+
+
+def test_a_direct_llm_endpoint_is_reached_on_its_predictor_service(plan_variant):
+    def direct(project):
+        project["spec"]["serving"]["endpoints"][0]["rollout"] = {"strategy": "direct"}
+
+    plan = plan_variant("rag-assistant", direct, "staging")
+    models = {m["model_name"]: m["litellm_params"] for m in gateway_config(plan)["model_list"]}
+    assert models["llm"]["api_base"] == "http://llm-predictor.rag-assistant.svc.cluster.local/openai/v1"

@@ -135,7 +135,7 @@ def test_the_metrics_alerts_query_are_the_ones_the_pipelines_emit(project_plan):
     queried = set()
     for rule in all_rules(plan):
         queried |= set(re.findall(r"argo_workflows_(mlrig_[a-z_]+?)(?:\(_total\)\?|\{|\")", rule["expr"]))
-    assert queried == {"mlrig_pipeline_failed", "mlrig_drift_score"}
+    assert queried == {"mlrig_pipeline_failed", "mlrig_drift_score", "mlrig_quality"}
     assert queried <= emitted
 
 
@@ -157,3 +157,113 @@ def test_a_project_without_gpu_pools_gets_no_gpu_alert(plan_variant):
         spec["environments"]["prod"].pop("compute")
 
     assert "MlrigGpuIdle" not in rules(plan_variant("fraud-detection", cpu_only, "prod"))
+
+
+def scaffolded(tmp_path, monkeypatch, module: str):
+    """A module of the application `mlrig init` scaffolds (`serve`, `steps`), importable, over a
+    team's `pipelines.py` that predicts 0 and measures every quality metric at 0.5."""
+    import importlib
+
+    from mlrig.init.templates import render
+
+    name = f"demo_app_{module}"  # one package per module: a package imported once stays imported
+    package = tmp_path / name
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "pipelines.py").write_text(
+        "def predict(instances):\n    return [0 for _ in instances]\n\n\n"
+        "def quality_metric(name, params):\n    return 0.5\n"
+    )
+    (package / f"{module}.py").write_text(render(f"app/{module}.py.j2", app=None))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return importlib.import_module(f"{name}.{module}")
+
+
+def scaffolded_server(tmp_path, monkeypatch):
+    return scaffolded(tmp_path, monkeypatch, "serve")
+
+
+def test_the_server_mlrig_init_scaffolds_exports_the_metrics_custom_endpoint_alerts_read(tmp_path, monkeypatch):
+    # It exported nothing: the latency and error alerts never fired, KEDA saw no load.
+    from mlrig.project.monitoring_rules import CUSTOM_SERVER
+
+    serve = scaffolded_server(tmp_path, monkeypatch)
+    metrics = serve.Metrics()
+    metrics.observe(0.02, 200)
+    metrics.observe(3.0, 503)
+    text = metrics.render()
+    assert f'{CUSTOM_SERVER.latency}_bucket{{le="0.025"}} 1' in text
+    assert f'{CUSTOM_SERVER.latency}_bucket{{le="+Inf"}} 2' in text
+    assert f"{CUSTOM_SERVER.latency}_sum 3.02" in text
+    assert (
+        f'{CUSTOM_SERVER.requests}{{status="5xx"}} 1' in text and f'{CUSTOM_SERVER.requests}{{status="2xx"}} 1' in text
+    )
+
+
+def test_each_endpoint_alerts_and_scales_on_the_histogram_its_model_server_exports(project_plan):
+    # KServe's servers export request_predict_seconds, vLLM vllm:e2e_request_latency_seconds: an
+    # alert on http_request_duration_seconds alone never fired for them.
+    plan = project_plan("rag-assistant", "prod")
+    expr = rules(plan)["MlrigServingLatencyHigh"]["expr"]
+    assert "vllm:e2e_request_latency_seconds_bucket" in expr  # llm (vLLM)
+    assert "http_request_duration_seconds_bucket" in expr  # assistant-api (the project's server)
+    queries = {
+        i["metadata"]["name"]: i["spec"]["predictor"]["autoScaling"]["metrics"][0]["external"]["metric"]["query"]
+        for i in objects(plan, "InferenceService")
+    }
+    assert "vllm:e2e_request_latency_seconds_sum" in queries["llm-canary"]
+    assert "http_request_duration_seconds_sum" in queries["assistant-api-a"]
+
+
+def test_a_built_in_runtime_alerts_on_kserves_request_histogram_and_no_error_rate_is_invented(plan_variant):
+    def sklearn(project):
+        endpoint = project["spec"]["serving"]["endpoints"][0]
+        endpoint["runtime"] = "sklearn"
+        endpoint.pop("image")
+
+    alerts = rules(plan_variant("fraud-detection", sklearn, "prod"))
+    assert "request_predict_seconds_bucket" in alerts["MlrigServingLatencyHigh"]["expr"]
+    assert "MlrigServingErrorRateHigh" not in alerts  # KServe's server counts no requests by status
+
+
+def test_each_quality_metric_alerts_past_its_threshold_on_the_value_the_quality_step_publishes(project_plan):
+    # `monitoring.quality` promised alerts; the quality step only printed, and no rule read anything.
+    plan = project_plan("rag-assistant", "prod")
+    quality_rules = [
+        r
+        for g in named(plan, "PrometheusRule", "mlrig-alerts")["spec"]["groups"]
+        for r in g["rules"]
+        if r["alert"] == "MlrigModelQualityLow"
+    ]
+    exprs = sorted(r["expr"] for r in quality_rules)
+    assert exprs == [
+        'max by (pipeline, metric) (argo_workflows_mlrig_quality{project="rag-assistant", environment="prod", '
+        'metric="answer_relevance"}) < 0.7',
+        'max by (pipeline, metric) (argo_workflows_mlrig_quality{project="rag-assistant", environment="prod", '
+        'metric="hallucination_rate"}) > 0.05',
+    ]
+    assert all(r["labels"]["namespace"] == "rag-assistant" for r in quality_rules)
+    template = next(
+        t for t in named(plan, "WorkflowTemplate", "monitor")["spec"]["templates"] if t["name"] == "quality"
+    )
+    args = template["container"]["args"]
+    published = {}
+    for gauge in template["metrics"]["prometheus"]:
+        labels = {label["key"]: label["value"] for label in gauge["labels"]}
+        published[labels["metric"]] = gauge["gauge"]["value"]
+        assert gauge["name"] == "mlrig_quality"
+    outputs = {o["name"]: o["valueFrom"] for o in template["outputs"]["parameters"]}
+    # The step writes the i-th --metric's value to quality-<i>; unknown values stay NaN (no alert).
+    metrics = [a.removeprefix("--metric=").split(":")[0] for a in args if a.startswith("--metric=")]
+    for index, metric in enumerate(metrics):
+        assert published[metric] == f"{{{{outputs.parameters.quality-{index}}}}}"
+        assert outputs[f"quality-{index}"] == {"path": f"/tmp/outputs/quality-{index}", "default": "NaN"}
+
+
+def test_the_quality_step_mlrig_init_scaffolds_writes_the_outputs_the_template_publishes(tmp_path, monkeypatch):
+    steps = scaffolded(tmp_path, monkeypatch, "steps")
+    monkeypatch.setattr(steps, "OUTPUTS", tmp_path / "outputs")
+    assert (
+        steps.main(["--step=quality", "--metric=answer_relevance:0.7:maximize", "--metric=f1.macro:0.9:maximize"]) == 0
+    )
+    assert {p.name: p.read_text() for p in (tmp_path / "outputs").iterdir()} == {"quality-0": "0.5", "quality-1": "0.5"}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from mlrig.init.project import python_package
+
 from .conftest import named, objects, templates_of
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -139,6 +141,65 @@ def test_the_monitoring_workload_may_create_workflows_and_nothing_more(project_p
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "wl-monitor", "namespace": "fraud-detection"}]
 
 
+@pytest.mark.parametrize(
+    ("project", "trainer", "release"),
+    [("fraud-detection", "train", "deploy-model"), ("rag-assistant", "fine-tune", "evaluate-release")],
+)
+def test_a_successful_training_run_submits_the_model_cd_pipeline(project_plan, project, trainer, release):
+    # The CD pipeline has no schedule: without this, a retrained model never reached serving.
+    plan = project_plan(project, "prod")
+    template = named(plan, "WorkflowTemplate", trainer)
+    assert template["spec"]["onExit"] == "release"
+    templates = templates_of(template)
+    [[submit]] = templates["release"]["steps"]
+    assert submit["when"] == "{{workflow.status}} == Succeeded"
+    workflow = yaml.safe_load(templates[submit["template"]]["resource"]["manifest"])
+    assert workflow["spec"] == {"workflowTemplateRef": {"name": release}}
+    assert named(plan, "WorkflowTemplate", release)
+    role = named(plan, "Role", "submit-release")
+    assert {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["create", "get"]} in role["rules"]
+    assert any(r.get("resourceNames") == [release] for r in role["rules"])
+    binding = named(plan, "RoleBinding", "submit-release")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": f"wl-{trainer}", "namespace": project}]
+
+
+def test_the_promote_step_may_update_exactly_the_inference_services_of_the_rollout(project_plan):
+    # KServe objects are not `edit`-able by a pipeline's service account: the patch was a 403.
+    plan = project_plan("fraud-detection", "prod")
+    [rule] = named(plan, "Role", "promote-model")["rules"]
+    assert rule == {
+        "apiGroups": ["serving.kserve.io"],
+        "resources": ["inferenceservices"],
+        "resourceNames": ["scorer-canary", "scorer-stable"],
+        "verbs": ["get", "patch"],
+    }
+    isvcs = {i["metadata"]["name"] for i in objects(plan, "InferenceService")}
+    assert set(rule["resourceNames"]) == isvcs
+    binding = named(plan, "RoleBinding", "promote-model")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "wl-deploy-model", "namespace": "fraud-detection"}
+    ]
+    step = templates_of(named(plan, "WorkflowTemplate", "deploy-model"))["step"]["container"]
+    env = {e["name"]: e["value"] for e in step["env"]}
+    assert yaml.safe_load(env["MLRIG_INFERENCE_SERVICES"]) == {
+        "scorer": {"stable": "scorer-stable", "canary": "scorer-canary"}
+    }
+
+
+def test_batch_inference_scores_with_the_champion_the_cd_pipeline_promotes_and_the_endpoint_serves(project_plan):
+    plan = project_plan("fraud-detection", "prod")
+
+    def env_of(pipeline, template):
+        container = templates_of(named(plan, "WorkflowTemplate", pipeline))[template]["container"]
+        return {e["name"]: e.get("value") for e in container["env"]}
+
+    champion = env_of("deploy-model", "step")["MLRIG_CHAMPION_URI"]
+    assert env_of("score-batch", "main")["MLRIG_CHAMPION_URI"] == champion
+    served = next(i for i in objects(plan, "InferenceService") if i["metadata"]["name"] == "scorer-stable")
+    (container,) = served["spec"]["predictor"]["containers"]
+    assert {e["name"]: e["value"] for e in container["env"]}["MODEL_URI"] == champion
+
+
 def test_without_retrain_on_drift_monitoring_only_reports(plan_variant):
     def no_retraining(project):
         project["spec"]["monitoring"]["retrainOnDrift"] = False
@@ -165,6 +226,27 @@ def test_distributed_fine_tuning_runs_one_torchrun_pod_per_worker_on_the_gpu_poo
     assert command[0] == "torchrun" and "--nnodes=2" in command and "--nproc-per-node=4" in command
     assert templates["worker"]["container"]["resources"]["limits"]["nvidia.com/gpu"] == "4"
     assert parameters(template)["base-model"] == "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def test_a_distributed_worker_starts_the_entry_point_of_the_image_mlrig_init_builds(project_plan):
+    # The scaffolded images run `python -m <package>` (Dockerfile ENTRYPOINT); torchrun replaces
+    # the entry point, and used to start `python -m train`, a module no image has.
+    worker = templates_of(named(project_plan("rag-assistant", "prod"), "WorkflowTemplate", "fine-tune"))["worker"]
+    command = worker["container"]["command"]
+    assert command[command.index("--no-python") + 1 :] == ["python", "-m", python_package("rag-assistant")]
+    assert worker["container"]["args"][0] == "--step=train"
+
+
+def test_fine_tuning_reads_human_feedback_where_the_feedback_stream_lands_it(project_plan):
+    plan = project_plan("rag-assistant", "prod")
+    stream = next(r for r in plan.resources if r["type"] == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
+    landing = stream["inputs"]["extendedS3Configuration"]
+    bucket = landing["bucketArn"].removeprefix("arn:aws:s3:::")
+    worker = templates_of(named(plan, "WorkflowTemplate", "fine-tune"))["worker"]
+    env = {e["name"]: e["value"] for e in worker["container"]["env"]}
+    feedback = env["MLRIG_FEEDBACK_URI"]
+    assert feedback == f"s3://{bucket}/feedback/"
+    assert landing["prefix"].startswith(feedback.removeprefix(f"s3://{bucket}/"))
 
 
 def test_distributed_training_runs_one_torchrun_pod_per_worker_like_fine_tuning(plan_variant):
@@ -220,3 +302,12 @@ def test_every_pipeline_counts_its_failures_for_alerting(project_plan):
     for template in objects(project_plan("rag-assistant", "dev"), "WorkflowTemplate"):
         (metric,) = template["spec"]["metrics"]["prometheus"]
         assert metric["name"] == "mlrig_pipeline_failed" and metric["when"] == "{{workflow.status}} != Succeeded"
+
+
+def test_monitoring_reads_the_inference_tables_where_the_inference_logger_writes_them(project_plan):
+    plan = project_plan("fraud-detection", "prod")
+    drift = templates_of(named(plan, "WorkflowTemplate", "monitor"))["drift"]["container"]
+    tables = {e["name"]: e["value"] for e in drift["env"]}["MLRIG_INFERENCE_TABLES_URI"]
+    sink = yaml.safe_load(named(plan, "ConfigMap", "inference-logger")["data"]["vector.yaml"])["sinks"]
+    logged = sink["inference_tables"]
+    assert tables == f"s3://{logged['bucket']}/{logged['key_prefix'].split('endpoint=')[0]}"

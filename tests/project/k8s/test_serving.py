@@ -223,3 +223,77 @@ def test_endpoints_that_never_sleep_keep_at_least_one_replica(project_plan):
     predictor = endpoint_services(project_plan("rag-assistant", "prod"), "llm")["llm-stable"]["spec"]["predictor"]
     assert predictor["minReplicas"] == 2
     assert "hour()" not in predictor["autoScaling"]["metrics"][0]["external"]["metric"]["query"]
+
+
+def graph_urls(plan, endpoint: str) -> dict[str, str]:
+    root = named(plan, "InferenceGraph", endpoint)["spec"]["nodes"]["root"]
+    return {step["serviceName"]: step["serviceUrl"] for step in root["steps"]}
+
+
+def test_the_canary_graph_calls_each_custom_server_under_the_model_name_it_serves(project_plan):
+    # Left to KServe, the Splitter would post to /v1/models/scorer-stable:predict, while the
+    # project's server answers to MODEL_NAME=scorer only: every request through the graph a 404.
+    plan = project_plan("fraud-detection", "prod")
+    services = endpoint_services(plan, "scorer")
+    urls = graph_urls(plan, "scorer")
+    for isvc_name, url in urls.items():
+        (container,) = services[isvc_name]["spec"]["predictor"]["containers"]
+        served = next(e["value"] for e in container["env"] if e["name"] == "MODEL_NAME")
+        assert url == f"http://{isvc_name}-predictor.fraud-detection.svc.cluster.local/v1/models/{served}:predict"
+
+
+def test_the_llm_canary_graph_calls_the_chat_api_vllm_serves(project_plan):
+    # vLLM's model is an OpenAI model: KServe's v1 predict answers "does not support inference".
+    urls = graph_urls(project_plan("rag-assistant", "prod"), "llm")
+    assert urls == {
+        f"llm-{v}": f"http://llm-{v}-predictor.rag-assistant.svc.cluster.local/openai/v1/chat/completions"
+        for v in ("stable", "canary")
+    }
+
+
+def test_a_built_in_runtime_shadow_is_mirrored_to_the_model_name_kserve_gives_it(plan_variant):
+    # KServe names a built-in runtime's model after its InferenceService: scorer-shadow, not scorer.
+    def sklearn_shadow(project):
+        endpoint = project["spec"]["serving"]["endpoints"][0]
+        endpoint["rollout"] = {"strategy": "shadow", "percent": 25}
+        endpoint["runtime"] = "sklearn"
+        endpoint.pop("image")
+
+    config = logger_config(plan_variant("fraud-detection", sklearn_shadow, "staging"))
+    assert config["sinks"]["shadow_scorer"]["uri"] == (
+        "http://scorer-shadow-predictor.fraud-detection.svc.cluster.local/v1/models/scorer-shadow:predict"
+    )
+
+
+def test_the_rag_server_reads_the_pgvector_store_the_index_refresh_writes(project_plan):
+    # The index refresh wrote the vectors; the API that answers with them had no way to reach them.
+    plan = project_plan("rag-assistant", "prod")
+    secret = named(plan, "ExternalSecret", "vector-db")["spec"]["target"]["name"]
+    for isvc in endpoint_services(plan, "assistant-api").values():
+        (container,) = isvc["spec"]["predictor"]["containers"]
+        assert {"secretRef": {"name": secret}} in container["envFrom"]
+    refresh = named(plan, "WorkflowTemplate", "index-docs")["spec"]["templates"][0]["container"]
+    assert refresh["envFrom"] == [{"secretRef": {"name": secret}}]
+    graph = {r["urn"]: r for r in plan.resources}
+    [secret_urn] = [
+        u
+        for u, r in graph.items()
+        if r["inputs"].get("kind") == "ExternalSecret" and r["inputs"]["metadata"]["name"] == "vector-db"
+    ]
+    for r in graph.values():
+        if r["inputs"].get("kind") == "InferenceService" and r["inputs"]["metadata"]["name"].startswith(
+            "assistant-api"
+        ):
+            assert secret_urn in r["options"]["dependencies"]
+
+
+def test_the_app_users_answer_is_told_where_human_feedback_goes(project_plan):
+    # The collector existed, but nothing that talks to users knew its address.
+    plan = project_plan("rag-assistant", "prod")
+    collector = named(plan, "Service", "feedback-collector")
+    (port,) = [p["port"] for p in collector["spec"]["ports"]]
+    for isvc in endpoint_services(plan, "assistant-api").values():
+        (container,) = isvc["spec"]["predictor"]["containers"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["MLRIG_FEEDBACK_URL"] == f"http://feedback-collector.rag-assistant.svc.cluster.local:{port}/"
+        assert container["env"][1]["name"] == "MODEL_URI"  # the field Pulumi leaves to the promote step

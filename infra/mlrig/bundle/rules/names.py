@@ -9,6 +9,7 @@ from pathlib import PurePath
 from typing import NamedTuple
 
 from ... import naming
+from ...hub import hub_models
 from ..diagnostics import Path
 from ..model import PlatformBundle, ProjectBundle, ProjectSpec
 from ..resolved import Platform
@@ -124,6 +125,8 @@ def naming_inputs(spec: ProjectSpec) -> NamingInputs:
         reserved.append("gateway")
     if spec.llm.feedback.enabled:
         reserved.append("feedback")
+    if hub_models(spec):
+        reserved.append(naming.MODEL_HUB)
     pools = []
     for pool in spec.compute.pools:
         fallback = pool.reservations.fallback if pool.reservations is not None else None
