@@ -146,31 +146,34 @@ def rule_allows(rule: Mapping[str, Any], group: str, resource: str, verb: str) -
     return has("apiGroups", group) and has("resources", resource) and has("verbs", verb)
 
 
-def granted_rules(graph: StackGraph, namespace: str | None, account: str) -> list[Mapping[str, Any]] | None:
-    """Rules bound to the service account in `namespace`; None when a binding names a role the
-    graph cannot see (its rules are unknown)."""
+def bound_rules(graph: StackGraph) -> dict[tuple[str | None, str], list[Mapping[str, Any]] | None]:
+    """The rules bound to each service account in its own namespace, by (namespace, name); None
+    when one of its bindings names a role the graph cannot see (its rules are unknown). One pass
+    over the bindings for the whole stack, not one per workflow."""
     roles = {(r.namespace, r.k8s_name): r for r in graph.everywhere(ROLE)}
     cluster_roles = {r.k8s_name: r for r in graph.everywhere(CLUSTER_ROLE)}
-    rules: list[Mapping[str, Any]] = []
+    bound: dict[tuple[str | None, str], list[Mapping[str, Any]] | None] = {}
     for binding in graph.everywhere(ROLE_BINDING):
-        if binding.namespace != namespace:
-            continue
-        subjects = binding.inputs.get("subjects") or []
-        if not any(
-            isinstance(s, Mapping)
-            and s.get("kind") == "ServiceAccount"
-            and s.get("name") == account
-            and (s.get("namespace") or namespace) == namespace
-            for s in subjects
-        ):
-            continue
+        namespace = binding.namespace
         ref = binding.inputs.get("roleRef") or {}
         ref_name = str(ref.get("name") or "")
         role = roles.get((namespace, ref_name)) if ref.get("kind") == "Role" else cluster_roles.get(ref_name)
-        if role is None:
-            return None
-        rules += [r for r in role.inputs.get("rules") or [] if isinstance(r, Mapping)]
-    return rules
+        rules = None if role is None else [r for r in role.inputs.get("rules") or [] if isinstance(r, Mapping)]
+        accounts = {
+            str(s.get("name"))
+            for s in binding.inputs.get("subjects") or []
+            if isinstance(s, Mapping)
+            and s.get("kind") == "ServiceAccount"
+            and (s.get("namespace") or namespace) == namespace
+        }
+        for account in accounts:
+            key = (namespace, account)
+            so_far = bound.setdefault(key, [])
+            if rules is None:
+                bound[key] = None
+            elif so_far is not None:
+                so_far.extend(rules)
+    return bound
 
 
 def needed_permissions(template: Resource) -> Iterator[tuple[str, tuple[str, str, str]]]:
@@ -196,9 +199,10 @@ def needed_permissions(template: Resource) -> Iterator[tuple[str, tuple[str, str
     applies_to=(WORKFLOW_TEMPLATE, ROLE, ROLE_BINDING),
 )
 def workflow_steps_are_authorized(graph: StackGraph) -> Iterator[Violation]:
+    bound = bound_rules(graph)
     for template in graph.of_type(WORKFLOW_TEMPLATE):
         account = str(template.spec.get("serviceAccountName") or "default")
-        rules = granted_rules(graph, template.namespace, account)
+        rules = bound.get((template.namespace, account), [])
         if rules is None:
             continue  # bound to a role the graph cannot see
         for needer, (group, resource, verb) in needed_permissions(template):
