@@ -137,6 +137,22 @@ def test_a_step_whose_service_account_cannot_report_its_result_fails():
     assert {f.message.split(" needs ")[1].split(" ")[0] for f in found} == {"create", "patch"}
 
 
+def test_a_step_bound_to_a_role_the_stack_does_not_hold_is_not_judged():
+    """A binding to a role made elsewhere (the platform's ClusterRole): its rules are unknown here."""
+    elsewhere = binding("platform-role", ["wl-monitor"])
+    elsewhere["inputs"]["roleRef"]["kind"] = "ClusterRole"
+    monitor = workflow_template("monitor", [submit_step("main", "train")])
+    assert findings("MLRIG-DEP-102", monitor, *EXECUTOR, binding("argo-executor", ["wl-monitor"]), elsewhere) == []
+
+
+def test_bindings_of_other_service_accounts_grant_this_one_nothing():
+    monitor = workflow_template("monitor", [submit_step("main", "train")])
+    submit = role("submit", [{"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["create"]}])
+    records = [monitor, *EXECUTOR, binding("argo-executor", ["wl-monitor"]), submit, binding("submit", ["wl-train"])]
+    [found] = findings("MLRIG-DEP-102", *records)
+    assert "needs create on workflows" in found.message
+
+
 # --- MLRIG-DEP-103: addresses ---------------------------------------------------------------------
 
 NAMESPACE = k8s("Namespace", "core/v1", "demo", {}, namespace=None)
