@@ -108,8 +108,26 @@ TAG_DATA_CLASS = "mlrig:data-class"
 DEFAULT_TAG_KEYS: tuple[str, ...] = ("project", "environment", "team", "cost-center", "managed-by")
 MAX_RESOURCE_TAGS = 3
 AWS_TAG_LIMIT = 50
-# Tag key prefixes a bundle may not use: AWS reserves `aws:`; `mlrig:` tags drive mlrig itself.
-RESERVED_TAG_PREFIXES: tuple[str, ...] = ("aws:", "mlrig:")
+# Tag key prefixes a bundle may not use: AWS reserves `aws:`; `mlrig:` tags drive mlrig itself;
+# EKS tags what it owns with `eks:`.
+RESERVED_TAG_PREFIXES: tuple[str, ...] = ("aws:", "mlrig:", "eks:")
+# Tag keys under these domains (`<domain>/…`, subdomains too) are how Kubernetes, Karpenter and
+# AWS's controllers find the AWS resources they use or own: every EC2NodeClass of a cluster takes
+# every security group tagged `karpenter.sh/discovery: <cluster>`, the load balancer controller and
+# the cloud provider the ones tagged `kubernetes.io/cluster/<cluster>`. A bundle's tags land on
+# every resource of its stack (its security groups too), so such a tag would join a project's
+# security group to every node of the cluster: other teams' and the platform's.
+RESERVED_TAG_DOMAINS: tuple[str, ...] = ("kubernetes.io", "k8s.io", "karpenter.sh", "k8s.aws", "amazonaws.com")
+
+
+def reserved_tag_key(key: str) -> bool:
+    """Whether a bundle may not set tag `key` (see RESERVED_TAG_PREFIXES, RESERVED_TAG_DOMAINS)."""
+    folded = key.casefold().strip()
+    if folded.startswith(RESERVED_TAG_PREFIXES):
+        return True
+    domain, slash, _ = folded.partition("/")
+    return bool(slash) and any(domain == d or domain.endswith(f".{d}") for d in RESERVED_TAG_DOMAINS)
+
 
 # --- Kubernetes namespaces mlrig itself installs into (platform add-ons and system components). ---
 # The platform code creates them from these constants, and `tenancy.reserved_namespace` refuses

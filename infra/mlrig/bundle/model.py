@@ -530,7 +530,8 @@ class PlatformSpec(Strict):
     )
     tags: Annotated[dict[TagKey, TagValue], at_most(MAX_TAGS)] = spec_field(
         {},
-        "Extra tags on every AWS resource. Keys may not start with `aws:` or `mlrig:`.",
+        "Extra tags on every AWS resource. Keys may not start with `aws:`, `mlrig:` or `eks:`, nor "
+        "name a Kubernetes, Karpenter or AWS controller domain (`kubernetes.io/…`, `karpenter.sh/…`).",
         {"department": "ml"},
     )
 
@@ -1076,7 +1077,8 @@ class ProjectSpecBase(Strict):
     ci: CiSettings = model_field(CiSettings, "CI/CD of the project repository.", {"defaultBranch": "main"})
     tags: Annotated[dict[TagKey, TagValue], at_most(MAX_TAGS)] = spec_field(
         {},
-        "Extra tags on every AWS resource. Keys may not start with `aws:` or `mlrig:`, and with "
+        "Extra tags on every AWS resource. Keys may not start with `aws:`, `mlrig:` or `eks:`, nor name a Kubernetes, "
+        "Karpenter or AWS controller domain (`kubernetes.io/…`, `karpenter.sh/…`), and with "
         "the platform's tags and mlrig's own they must stay within AWS's 50 tags per resource.",
         {"data-owner": "risk"},
     )

@@ -379,6 +379,39 @@ def test_reserved_tag_prefixes_are_rejected(key: str):
     assert error.path == f'spec.tags["{key}"]'
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "karpenter.sh/discovery",
+        "kubernetes.io/cluster/acme-ml-dev",
+        "topology.kubernetes.io/region",
+        "karpenter.k8s.aws/ec2nodeclass",
+        "elbv2.k8s.aws/cluster",
+        "k8s.io/cluster-autoscaler/enabled",
+        "eks:eks-cluster-name",
+        "Karpenter.SH/discovery",
+    ],
+)
+def test_a_team_cannot_tag_its_resources_into_another_teams_nodes(key: str):
+    # Karpenter's EC2NodeClasses take every security group tagged `karpenter.sh/discovery:
+    # <cluster>`: a project tagging its stack so put its database's security group on every node
+    # of the cluster, other teams' and the platform's (and past 5 groups, no node launches).
+    project = project_with({"spec.tags": {key: "acme-ml-dev"}})
+    error = only(validate(example("platform"), project), "project_tags_within_limits")
+    assert error.path == f'spec.tags["{key}"]' and "every node of the cluster" in error.message
+
+
+def test_a_prod_only_tag_override_cannot_smuggle_a_reserved_tag_key():
+    project = project_with({"spec.environments.prod.tags": {"karpenter.sh/discovery": "acme-ml-prod"}})
+    error = only(validate(example("platform"), project), "project_tags_within_limits")
+    assert error.message.startswith("in environment prod:")
+
+
+@pytest.mark.parametrize("key", ["data-owner", "team.example.com/owner", "kubernetes-team", "my.k8s.io.example/x"])
+def test_ordinary_tag_keys_stay_allowed(key: str):
+    assert validate(example("platform"), project_with({"spec.tags": {key: "x"}})).valid
+
+
 def test_project_tags_must_leave_room_for_mlrigs_and_the_platforms():
     # F16: 5000 tags validated although AWS allows 50 per resource.
     tags = {f"t{i}": "x" for i in range(42)}  # + platform's department + 5 defaults + 3 per resource = 51

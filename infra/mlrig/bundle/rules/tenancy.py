@@ -219,8 +219,14 @@ def namespace_not_reserved(view: ProjectView) -> Iterator[Finding]:
 
 def _tag_findings(tags: dict[str, str], others: dict[str, str], path: tuple[str, ...]) -> Iterator[Finding]:
     for key in tags:
-        if key.casefold().startswith(naming.RESERVED_TAG_PREFIXES):
-            yield Finding((*path, key), f"tag key '{key}' uses a prefix AWS or mlrig reserves (aws:, mlrig:)", key=True)
+        if naming.reserved_tag_key(key):
+            reserved = ", ".join([*naming.RESERVED_TAG_PREFIXES, *(f"{d}/" for d in naming.RESERVED_TAG_DOMAINS)])
+            yield Finding(
+                (*path, key),
+                f"tag key '{key}' is reserved ({reserved}): AWS, EKS, Kubernetes, Karpenter or mlrig act on "
+                "these tags, and on the stack's security groups they would join them to every node of the cluster",
+                key=True,
+            )
     total = len({*tags, *others, *naming.DEFAULT_TAG_KEYS}) + naming.MAX_RESOURCE_TAGS
     if total > naming.AWS_TAG_LIMIT:
         room = naming.AWS_TAG_LIMIT - naming.MAX_RESOURCE_TAGS - len({*others, *naming.DEFAULT_TAG_KEYS})
