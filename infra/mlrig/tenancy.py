@@ -157,7 +157,7 @@ def principal_problem(limits: Bounds, arn: str, *, partition: str | None = None)
     one of the platform's principal accounts and, given one, from the environment's partition."""
     if "*" in arn or "?" in arn:
         return f"principal '{arn}' holds a wildcard; name one role or user"
-    match = _PRINCIPAL.match(arn)
+    match = _PRINCIPAL.fullmatch(arn)
     if match is None:
         return f"principal '{arn}' is not an IAM role or user ARN"
     if match["resource"] == "root":
@@ -304,7 +304,7 @@ def sns_problem(topic_arn: str, *, account: str | None, region: str) -> str | No
     """An SNS route's topic must be in the environment's own account, region and partition.
     `account` None: the platform names no account for the environment (it is the deploying
     account), so only the stack can check it (`project/alarms.py` leaves other topics out)."""
-    match = _SNS_ARN.match(topic_arn)
+    match = _SNS_ARN.fullmatch(topic_arn)
     if match is None:
         return f"'{topic_arn}' is not an SNS topic ARN"
     expected = naming.partition(region)
@@ -322,14 +322,14 @@ def alert_target_problem(limits: Bounds, route: AlertRoute, *, account: str | No
         return webhook_problem(limits, target)
     if route.type == "sns":
         return sns_problem(target, account=account, region=region)
-    if route.type == "slack" and not _SLACK_CHANNEL.match(target):
+    if route.type == "slack" and not _SLACK_CHANNEL.fullmatch(target):
         return (
             f"slack target '{target}' must be a channel (#name) or user (@name); the webhook URL "
             "lives in Secrets Manager, never in a bundle"
         )
-    if route.type == "pagerduty" and not _SECRET_NAME.match(target):
+    if route.type == "pagerduty" and not _SECRET_NAME.fullmatch(target):
         return f"pagerduty target '{target}' must name the routing key's secret (lowercase letters, digits, '-')"
-    if route.type == "email" and not _EMAIL.match(target):
+    if route.type == "email" and not _EMAIL.fullmatch(target):
         return f"email target '{target}' is not an email address"
     return None
 

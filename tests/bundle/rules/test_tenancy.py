@@ -311,6 +311,21 @@ def test_a_malformed_alert_target_is_one_error_not_one_per_environment(route: di
     assert len(errors) == 1 and "bound:" not in errors[0].message and "in environment" not in errors[0].message
 
 
+@pytest.mark.parametrize(
+    "route",
+    [
+        {"type": "slack", "target": "#fraud-ml-alerts\n"},
+        {"type": "pagerduty", "target": "fraud-oncall\n"},
+        {"type": "email", "target": "fraud-ml@acme.example\n"},
+    ],
+)
+def test_an_alert_target_with_a_trailing_newline_is_not_a_valid_target(route: dict[str, str]):
+    # Python's `$` matches before a final newline: "fraud-oncall\n" passed as a secret name, then
+    # named a secret Secrets Manager refuses, half-way through apply.
+    result = validate(example("platform"), project_with({"spec.monitoring.alerts": [route]}))
+    assert errors_of(result, "alert_targets_within_tenancy"), explain(result)
+
+
 def test_an_sns_topic_is_checked_against_each_environments_own_account():
     topic = "arn:aws:sns:us-east-1:111111111111:alerts"  # the dev account's
     result = validate(example("platform"), project_with({"spec.monitoring.alerts": [{"type": "sns", "target": topic}]}))
