@@ -77,6 +77,9 @@ DATABASES: tuple[str, ...] = ("mlflow", "vectors")
 # Purpose of the admission policy that keeps ExternalSecrets inside the project's secrets.
 EXTERNAL_SECRETS_SCOPE = "external-secrets-scope"
 PUSH_SECRETS_DENIED = "push-secrets-denied"
+# Purpose of the admission policy that keeps the namespace's pods on its own nodes and priorities.
+POD_PLACEMENT = "pod-placement"
+ADMISSION_POLICIES: tuple[str, ...] = (EXTERNAL_SECRETS_SCOPE, PUSH_SECRETS_DENIED, POD_PLACEMENT)
 PERSONAS: tuple[str, ...] = ("data-scientist", "ml-engineer", "ci-deployer", "workload")
 # Cluster-scoped queueing objects of a project: Kueue WorkloadPriorityClasses and Kubernetes
 # PriorityClasses, one per kind of work (named `<namespace>--<kind>`).
@@ -355,6 +358,10 @@ class ProjectNames:
         """Kubernetes PriorityClass of the project's pods of one kind (`serving`): cluster-scoped."""
         return join(self.namespace, kind)
 
+    def placeholder_priority_class(self) -> str:
+        """PriorityClass (cluster-scoped) of the pause pods that keep a pool's warm nodes."""
+        return f"{self.namespace}-placeholder"
+
     def model_cache_volume(self) -> str:
         """PersistentVolume (cluster-scoped) through which endpoints mount the model hub."""
         return join(self.namespace, MODEL_CACHE)
@@ -421,7 +428,7 @@ class ProjectNames:
         names += [("k8s-object", self.workload_priority_class(k)) for k in WORKLOAD_PRIORITY_KINDS]
         names += [("k8s-object", self.priority_class(k)) for k in POD_PRIORITY_KINDS]
         names += [("k8s-object", self.model_cache_volume())]
-        names += [("k8s-object", self.admission_policy(p)) for p in (EXTERNAL_SECRETS_SCOPE, PUSH_SECRETS_DENIED)]
+        names += [("k8s-object", self.admission_policy(p)) for p in ADMISSION_POLICIES]
         names += [("kms-alias", self.kms_alias()), ("glue-database", self.glue_database())]
         names += [("secret", self.secret(""))]
         if opensearch:

@@ -17,11 +17,12 @@ import pulumi_kubernetes as k8s
 
 from .. import naming
 from ..bundle.model import ProjectSpec
+from ..platform.cluster import SYSTEM_TAINT_KEY
 from .context import ProjectContext
 from .handoff import Prerequisites
 from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, cpu_cores, memory_gib, metadata, secret_store_spec
 from .monitoring_rules import scrape_targets
-from .pools import node_capacity, pool_nodes, slices_per_node
+from .pools import OWNER_KEY, node_capacity, pool_nodes, slices_per_node
 from .queues import queueing_active
 
 # Persona → ClusterRole in the namespace, per tier. `view` cannot read Secrets nor change
@@ -266,6 +267,63 @@ def push_secret_policy_spec() -> dict[str, Any]:
     }
 
 
+# --- pods stay on the project's own nodes -------------------------------------------------------
+
+
+def pod_placement_rules(owner: str, serving_class: str, placeholder_class: str) -> list[dict[str, str]]:
+    """CEL rules for the namespace's pods. Taints keep other pods off a pool only while no pod
+    tolerates them, and whoever may create a Deployment here (a data scientist in dev) writes its
+    tolerations: so a pod may tolerate the project taint with this namespace's value only, never
+    the system nodes' taint nor every taint at once (a toleration without key), and may not name a
+    node itself (`nodeName` skips the scheduler and its taints). PriorityClasses are
+    cluster-scoped and any pod may name any: only the project's own here, and its serving class,
+    whose value the team chose, only on its own pools (where it competes with its own pods)."""
+    tolerated = (
+        f"has(t.key) && t.key != '' && t.key != '{SYSTEM_TAINT_KEY}' && "
+        f"(t.key != '{OWNER_KEY}' || ((!has(t.operator) || t.operator == 'Equal') && has(t.value) && t.value == '{owner}'))"
+    )
+    on_own_nodes = (
+        f"has(object.spec.nodeSelector) && '{OWNER_KEY}' in object.spec.nodeSelector && "
+        f"object.spec.nodeSelector['{OWNER_KEY}'] == '{owner}'"
+    )
+    return [
+        {
+            "expression": f"!has(object.spec.tolerations) || object.spec.tolerations.all(t, {tolerated})",
+            "message": (
+                f"pods here may tolerate only their own project's taint ({OWNER_KEY}={owner}): "
+                "not another project's pools, nor the system nodes, nor every taint"
+            ),
+        },
+        {
+            "expression": "request.operation != 'CREATE' || !has(object.spec.nodeName) || object.spec.nodeName == ''",
+            "message": "pods here may not name their node (spec.nodeName): the scheduler places them",
+        },
+        {
+            "expression": (
+                "!has(object.spec.priorityClassName) || object.spec.priorityClassName == '' || "
+                f"object.spec.priorityClassName == '{placeholder_class}' || "
+                f"(object.spec.priorityClassName == '{serving_class}' && {on_own_nodes})"
+            ),
+            "message": (
+                f"pods here may use only the project's own priority classes ({serving_class} on its own pools, "
+                f"{placeholder_class})"
+            ),
+        },
+    ]
+
+
+def pod_placement_policy_spec(owner: str, serving_class: str, placeholder_class: str) -> dict[str, Any]:
+    return {
+        "failurePolicy": "Fail",
+        "matchConstraints": {
+            "resourceRules": [
+                {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"]}
+            ]
+        },
+        "validations": pod_placement_rules(owner, serving_class, placeholder_class),
+    }
+
+
 # --- access ---------------------------------------------------------------------------------
 
 
@@ -317,6 +375,7 @@ class Workspace(pulumi.ComponentResource):
             )
         self.service_accounts = {w: self._service_account(w, spec, after_ns) for w in workload_names(spec)}
         self.foundation += self._access(spec, access_roles, after_ns)
+        self.foundation += self._keep_pods_on_own_nodes(after_ns)
         if addons_of(ctx).external_secrets.enabled:
             self.secret_store: pulumi.Resource | None = k8s.apiextensions.CustomResource(
                 f"{name}-secret-store",
@@ -416,21 +475,34 @@ class Workspace(pulumi.ComponentResource):
             ),
         ]
 
+    def _keep_pods_on_own_nodes(self, after: Sequence[pulumi.Resource]) -> list[pulumi.Resource]:
+        names = self._ctx.names
+        spec = pod_placement_policy_spec(
+            names.namespace, names.priority_class("serving"), names.placeholder_priority_class()
+        )
+        return self._admission_policy(naming.POD_PLACEMENT, "pod-placement-policy", spec, after, component="compute")
+
     def _admission_policy(
-        self, suffix: str, logical: str, spec: pulumi.Input[dict[str, Any]], after: Sequence[pulumi.Resource]
+        self,
+        suffix: str,
+        logical: str,
+        spec: pulumi.Input[dict[str, Any]],
+        after: Sequence[pulumi.Resource],
+        *,
+        component: str = "secrets",
     ) -> list[pulumi.Resource]:
         """A ValidatingAdmissionPolicy bound (Deny) to this project's namespace only."""
         ctx = self._ctx
         policy_name = ctx.names.admission_policy(suffix)
         policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
             f"{self._name_prefix}-{logical}",
-            metadata=metadata(ctx, policy_name, component="secrets", namespaced=False),
+            metadata=metadata(ctx, policy_name, component=component, namespaced=False),
             spec=cast(k8s.admissionregistration.v1.ValidatingAdmissionPolicySpecArgsDict, spec),
             opts=ctx.k8s_opts(self),
         )
         binding = k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
             f"{self._name_prefix}-{logical}-binding",
-            metadata=metadata(ctx, policy_name, component="secrets", namespaced=False),
+            metadata=metadata(ctx, policy_name, component=component, namespaced=False),
             spec=cast(
                 k8s.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpecArgsDict,
                 {

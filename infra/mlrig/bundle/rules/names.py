@@ -179,7 +179,7 @@ def _derived_names(
     found.append(DerivedName("k8s-namespace", names.namespace))
     found += [
         DerivedName("k8s-object", names.admission_policy(purpose))
-        for purpose in (naming.EXTERNAL_SECRETS_SCOPE, naming.PUSH_SECRETS_DENIED)
+        for purpose in naming.ADMISSION_POLICIES
     ]
     found += [DerivedName("kms-alias", names.kms_alias()), DerivedName("glue-database", names.glue_database())]
     found.append(DerivedName("secret", names.secret("")))
