@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from . import naming
-from .bundle.model import AlertRoute, PlatformBundle, ProjectAdmission, ProjectBundle
+from .aws_catalog import nvidia_gpus
+from .bundle.model import AlertRoute, ComputePool, PlatformBundle, ProjectAdmission, ProjectBundle, ProjectSpec
 
 # --- the bounds of one platform ------------------------------------------------------------------
 
@@ -47,6 +48,8 @@ class Bounds:
     webhook_hosts: tuple[str, ...]
     admissions: Mapping[str, ProjectAdmission]
     platform_repository: str | None
+    max_nodes: int = 200
+    max_gpus: int = 128
 
 
 def platform_repository(platform: PlatformBundle) -> str | None:
@@ -77,6 +80,8 @@ def bounds(platform: PlatformBundle) -> Bounds:
         webhook_hosts=tuple(tenancy.alerts.webhook_hosts),
         admissions=dict(tenancy.projects),
         platform_repository=platform_repository(platform),
+        max_nodes=tenancy.max_nodes,
+        max_gpus=tenancy.max_gpus,
     )
 
 
@@ -223,6 +228,44 @@ def reservation_problem(limits: Bounds, project: str, reservation: str) -> str |
         f"capacity reservation '{reservation}' is not admitted for project '{project}'; the platform team adds it "
         "to spec.tenancy.projects.<project>.capacityReservations"
     )
+
+
+# --- capacity -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Nodes and physical GPUs a project environment may launch at most."""
+
+    nodes: int
+    gpus: int
+
+
+def capacity_allowed(limits: Bounds, project: str) -> Capacity:
+    """The platform's bound on one environment of `project`: its admission's, else the platform's."""
+    admitted = admission(limits, project)
+    nodes = admitted.max_nodes if admitted is not None and admitted.max_nodes is not None else limits.max_nodes
+    gpus = admitted.max_gpus if admitted is not None and admitted.max_gpus is not None else limits.max_gpus
+    return Capacity(nodes=nodes, gpus=gpus)
+
+
+def pool_capacity(pool: ComputePool) -> Capacity:
+    """The most a pool may launch, counted as Karpenter allows it: every NodePool of the pool (one
+    more for a second fallback capacity type) holds the pool's `max` nodes of its largest GPU
+    instance type. (A NodePool's limit is raised to fit the pool's largest multi-worker job, but
+    `rules/compute.py` already holds `max` to that.)"""
+    nodes = pool.max
+    fallback = pool.reservations.fallback if pool.reservations and pool.reservations.fallback else []
+    node_pools = 1 + max(0, len(fallback) - 1)
+    per_node = 0
+    if pool.gpu is not None:
+        per_node = max((nvidia_gpus(t) or pool.gpu.count) for t in pool.instance_types)
+    return Capacity(nodes=nodes * node_pools, gpus=nodes * node_pools * per_node)
+
+
+def capacity_requested(spec: ProjectSpec) -> Capacity:
+    pools = [pool_capacity(pool) for pool in spec.compute.pools]
+    return Capacity(nodes=sum(p.nodes for p in pools), gpus=sum(p.gpus for p in pools))
 
 
 # --- dev reading prod ----------------------------------------------------------------------------

@@ -339,6 +339,22 @@ TAGS = [
         project={"spec.tags": {"mlrig:persona": "ci-deployer"}},
     ),
     Row(
+        "a Karpenter discovery tag",
+        "every node of the cluster (its security groups)",
+        "project_tags_within_limits",
+        "every node of the cluster",
+        project={"spec.tags": {"karpenter.sh/discovery": "acme-ml-dev"}},
+    ),
+    Row(
+        "a cluster ownership tag, prod only",
+        "the load balancer controller's security groups",
+        "project_tags_within_limits",
+        "reserves",
+        edit=lambda p: p["spec"]["environments"]["prod"].__setitem__(
+            "tags", {"kubernetes.io/cluster/acme-ml-prod": "owned"}
+        ),
+    ),
+    Row(
         "more tags than AWS allows with mlrig's",
         "every AWS resource",
         "project_tags_within_limits",
@@ -355,6 +371,24 @@ TAGS = [
 ]
 
 SIZES = [
+    Row(
+        "48 pools of 1,000 p5.48xlarge",
+        "cost: NodePool limits and quota",
+        "capacity_within_tenancy",
+        "more than the 128 platform 'acme-ml' allows",
+        edit=lambda p: p["spec"]["compute"]["pools"].extend(
+            {"name": f"p{i}", "instanceTypes": ["p5.48xlarge"], "gpu": {"count": 8}, "max": 1000} for i in range(48)
+        ),
+    ),
+    Row(
+        "a prod-only pool of 500 nodes",
+        "cost: NodePool limits and quota",
+        "capacity_within_tenancy",
+        "more than the 200 platform 'acme-ml' allows",
+        edit=lambda p: p["spec"]["environments"]["prod"]["compute"].__setitem__(
+            "pools", [{"name": "gpu-train", "max": 500}]
+        ),
+    ),
     Row(
         "600 pipelines",
         "cluster, plan time",

@@ -80,6 +80,7 @@ MAX_ENVIRONMENTS = 20
 MAX_TAGS = 50  # AWS's limit per resource; `rules/tenancy.py` also counts mlrig's own tags
 MAX_REVIEWERS = 6  # GitHub's limit of required reviewers of an environment
 MAX_TEXT = 1024  # free text (descriptions)
+MAX_CAPACITY = 1000000  # nodes or GPUs a platform may let one project environment launch
 MAX_NAME_TEXT = 256  # free-form names (models, features)
 
 PATTERN_HINTS: dict[str, str] = {
@@ -455,6 +456,18 @@ class ProjectAdmission(Strict):
         "team uses only the ones admitted here. Default: none.",
         ["cr-0123456789abcdef0"],
     )
+    max_nodes: Annotated[int, Field(ge=0, le=MAX_CAPACITY)] | None = spec_field(
+        None,
+        "Most nodes the project's pools may launch in one environment (the sum of their Karpenter "
+        "limits). Default: the platform's `tenancy.maxNodes`.",
+        200,
+    )
+    max_gpus: Annotated[int, Field(ge=0, le=MAX_CAPACITY)] | None = spec_field(
+        None,
+        "Most physical GPUs the project's pools may launch in one environment. Default: the "
+        "platform's `tenancy.maxGpus`.",
+        128,
+    )
 
 
 class TenancySettings(Strict):
@@ -488,6 +501,19 @@ class TenancySettings(Strict):
         1,
     )
     alerts: AlertTargets = model_field(AlertTargets, "Where project alerts may go.", {"webhookHosts": []})
+    max_nodes: Annotated[int, Field(ge=0, le=MAX_CAPACITY)] = spec_field(
+        200,
+        "Most nodes one project's pools may launch in one environment (the sum of their Karpenter "
+        "limits), unless its admission says otherwise (`projects.<name>.maxNodes`): a team's bundle "
+        "alone never decides what the platform pays for.",
+        200,
+    )
+    max_gpus: Annotated[int, Field(ge=0, le=MAX_CAPACITY)] = spec_field(
+        128,
+        "Most physical GPUs one project's pools may launch in one environment, unless its admission "
+        "says otherwise (`projects.<name>.maxGpus`).",
+        128,
+    )
     projects: dict[DnsName, ProjectAdmission] = spec_field(
         {},
         "Admission: a project deploys only when admitted here, by name, with the fields that "

@@ -15,6 +15,7 @@ from ..helpers import (
     minimal_platform,
     minimal_project,
     only,
+    platform_with,
     project_with,
     set_path,
     validate,
@@ -383,6 +384,57 @@ def test_a_project_named_like_a_system_or_add_on_namespace_is_rejected(name: str
 
 def test_an_ordinary_project_name_is_not_reserved():
     assert admitted(minimal_project(name="kubeflow-jobs"), minimal_platform()).valid
+
+
+# --- capacity ------------------------------------------------------------------------------------
+
+P5_POOLS = [
+    {"name": f"p{i}", "instanceTypes": ["p5.48xlarge"], "gpu": {"count": 8}, "capacity": "on-demand", "max": 1000}
+    for i in range(48)
+]
+
+
+def test_a_teams_bundle_alone_cannot_decide_how_many_gpus_the_platform_pays_for():
+    # 48 pools of 1,000 p5.48xlarge validated: NodePool limits of 384,016 GPUs in prod, and a
+    # namespace quota to match, with nothing the platform team could set against it.
+    fraud = example("fraud")
+    fraud["spec"]["compute"]["pools"] += P5_POOLS
+    result = validate(example("platform"), fraud)
+    errors = errors_of(result, "capacity_within_tenancy")
+    assert {e.path for e in errors} >= {"spec.compute.pools"}, explain(result)
+    gpus = next(e for e in errors if "GPUs" in e.message and e.message.startswith("in environment prod:"))
+    assert "may launch 384016 GPUs" in gpus.message and "more than the 128 platform 'acme-ml' allows" in gpus.message
+    assert "spec.tenancy.maxGpus" in gpus.message and any("nodes" in e.message for e in errors)
+
+
+def test_a_prod_only_pool_override_is_held_to_the_bound_too():
+    fraud = project_with({"spec.environments.prod.compute.pools": [{"name": "gpu-train", "max": 500}]})
+    errors = errors_of(validate(example("platform"), fraud), "capacity_within_tenancy")
+    assert [e.message[:22] for e in errors] == ["in environment prod: t"] * 2
+
+
+def test_a_second_fallback_nodepool_counts_against_the_bound():
+    pool = {"name": "big", "instanceTypes": ["p5.48xlarge"], "gpu": {"count": 8}, "max": 5}
+    reserved = {**pool, "reservations": {"ids": ["cr-0123456789abcdef0"], "fallback": ["on-demand", "spot"]}}
+    platform = minimal_platform(tenancy={"maxGpus": 79})
+    project = minimal_project(compute={"pools": [reserved]})
+    platform = admitting(platform, project)
+    platform["spec"]["tenancy"]["projects"]["churn"]["capacityReservations"] = ["cr-0123456789abcdef0"]
+    error = only(validate(platform, project), "capacity_within_tenancy")  # 2 NodePools x 5 x 8 = 80
+    assert "may launch 80 GPUs" in error.message
+
+
+def test_the_platform_team_raises_the_bound_for_one_project():
+    fraud = example("fraud")
+    fraud["spec"]["compute"]["pools"] += P5_POOLS[:1]
+    assert errors_of(validate(example("platform"), fraud), "capacity_within_tenancy")
+    platform = platform_with({"spec.tenancy.projects.fraud-detection.maxNodes": 2000})
+    platform["spec"]["tenancy"]["projects"]["fraud-detection"]["maxGpus"] = 9000
+    result = validate(platform, fraud)
+    assert not errors_of(result, "capacity_within_tenancy"), explain(result)
+    platform["spec"]["tenancy"]["projects"]["fraud-detection"]["maxGpus"] = 100
+    errors = errors_of(validate(platform, fraud), "capacity_within_tenancy")
+    assert len(errors) == 3 and all("spec.tenancy.projects.fraud-detection.maxGpus)" in e.message for e in errors)
 
 
 # --- tags ----------------------------------------------------------------------------------------

@@ -206,6 +206,39 @@ def alert_targets_within_tenancy(view: ProjectView) -> Iterator[Finding]:
 
 
 @project_rule
+def capacity_within_tenancy(view: ProjectView) -> Iterator[Finding]:
+    """A project environment's pools launch at most the nodes and GPUs its platform allows: the
+    NodePool limits and the namespace's quota derive from the pools, so without this bound a
+    team's own bundle (50 pools of 1,000 p5.48xlarge) decided what the platform pays for."""
+    found = _bounds(view)
+    if found is None:
+        return
+    platform, limits = found
+    name = view.bundle.metadata.name
+    allowed = tenancy.capacity_allowed(limits, name)
+    asked = tenancy.capacity_requested(view.spec)
+    for what, wanted, bound, key in (
+        ("nodes", asked.nodes, allowed.nodes, "maxNodes"),
+        ("GPUs", asked.gpus, allowed.gpus, "maxGpus"),
+    ):
+        if wanted > bound:
+            admitted = tenancy.admission(limits, name)
+            field = getattr(admitted, "max_nodes" if key == "maxNodes" else "max_gpus", None) if admitted else None
+            where = (
+                platform.where("spec", "tenancy", "projects", name, key)
+                if field is not None
+                else platform.where("spec", "tenancy", key)
+            )
+            yield Finding(
+                ("spec", "compute", "pools"),
+                f"the pools may launch {wanted} {what} (the sum of their NodePools' limits), more than the {bound} platform "
+                f"'{platform.name}' allows ({where}); lower the pools' max, or the platform team raises "
+                f"spec.tenancy.projects.{name}.{key}",
+                key=True,
+            )
+
+
+@project_rule
 def namespace_not_reserved(view: ProjectView) -> Iterator[Finding]:
     """The project name becomes (the start of) its namespace: never one Kubernetes or the
     platform's add-ons use, whose quotas, policies and bindings it would take over."""
@@ -223,8 +256,9 @@ def _tag_findings(tags: dict[str, str], others: dict[str, str], path: tuple[str,
             reserved = ", ".join([*naming.RESERVED_TAG_PREFIXES, *(f"{d}/" for d in naming.RESERVED_TAG_DOMAINS)])
             yield Finding(
                 (*path, key),
-                f"tag key '{key}' is reserved ({reserved}): AWS, EKS, Kubernetes, Karpenter or mlrig act on "
-                "these tags, and on the stack's security groups they would join them to every node of the cluster",
+                f"tag key '{key}' uses a prefix AWS, EKS, Kubernetes, Karpenter or mlrig reserves ({reserved}): "
+                "their controllers act on these tags, and on the stack's security groups they would join them "
+                "to every node of the cluster",
                 key=True,
             )
     total = len({*tags, *others, *naming.DEFAULT_TAG_KEYS}) + naming.MAX_RESOURCE_TAGS
