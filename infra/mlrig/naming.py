@@ -77,9 +77,11 @@ DATABASES: tuple[str, ...] = ("mlflow", "vectors")
 # Purpose of the admission policy that keeps ExternalSecrets inside the project's secrets.
 EXTERNAL_SECRETS_SCOPE = "external-secrets-scope"
 PUSH_SECRETS_DENIED = "push-secrets-denied"
+# ... that keeps the namespace's SecretStores what mlrig made them (AWS Secrets Manager, no more).
+SECRET_STORE_SCOPE = "secret-store-scope"
 # Purpose of the admission policy that keeps the namespace's pods on its own nodes and priorities.
 POD_PLACEMENT = "pod-placement"
-ADMISSION_POLICIES: tuple[str, ...] = (EXTERNAL_SECRETS_SCOPE, PUSH_SECRETS_DENIED, POD_PLACEMENT)
+ADMISSION_POLICIES: tuple[str, ...] = (EXTERNAL_SECRETS_SCOPE, PUSH_SECRETS_DENIED, SECRET_STORE_SCOPE, POD_PLACEMENT)
 PERSONAS: tuple[str, ...] = ("data-scientist", "ml-engineer", "ci-deployer", "workload")
 # Cluster-scoped queueing objects of a project: Kueue WorkloadPriorityClasses and Kubernetes
 # PriorityClasses, one per kind of work (named `<namespace>--<kind>`).

@@ -243,6 +243,54 @@ def external_secret_policy_spec(secret_prefix: str, store: str, exact_keys: Sequ
     }
 
 
+# What a SecretStore in a project namespace may hold besides its provider.
+SECRET_STORE_FIELDS = ("provider", "refreshInterval", "retrySettings")
+
+
+def secret_store_rules(region: str) -> list[dict[str, str]]:
+    """CEL rules for SecretStores in the namespace. Whoever may create an ExternalSecret here may
+    edit the namespace's SecretStore too (the External Secrets chart aggregates both into `edit`),
+    and the ExternalSecret rules pin only which store is named, not what it is: a `webhook` store
+    made the controller, in the platform's namespace, fetch (or POST to) any URL and write the
+    answer into this namespace, past every NetworkPolicy; an AWS store with a `role` or `auth`
+    would act as someone else. So a store here is AWS Secrets Manager in the environment's region,
+    with the controller's own identity, as `secret_store_spec` writes it."""
+    return [
+        {
+            "expression": f"object.spec.all(k, k in {_cel_list(SECRET_STORE_FIELDS)})",
+            "message": f"SecretStores here hold only {', '.join(SECRET_STORE_FIELDS)}",
+        },
+        {
+            "expression": (
+                "object.spec.provider.size() == 1 && has(object.spec.provider.aws) && "
+                "object.spec.provider.aws.all(k, k in ['service', 'region']) && "
+                f"object.spec.provider.aws.service == 'SecretsManager' && object.spec.provider.aws.region == '{region}'"
+            ),
+            "message": (
+                f"SecretStores here read AWS Secrets Manager in {region} with the controller's own identity "
+                "(no other provider, role, auth or prefix)"
+            ),
+        },
+    ]
+
+
+def secret_store_policy_spec(region: str) -> dict[str, Any]:
+    return {
+        "failurePolicy": "Fail",
+        "matchConstraints": {
+            "resourceRules": [
+                {
+                    "apiGroups": ["external-secrets.io"],
+                    "apiVersions": ["*"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": ["secretstores"],
+                }
+            ]
+        },
+        "validations": secret_store_rules(region),
+    }
+
+
 def push_secret_policy_spec() -> dict[str, Any]:
     """PushSecrets write to Secrets Manager with the controller's identity (which seeds the
     platform's own generated secrets): no project namespace may create one."""
@@ -472,6 +520,9 @@ class Workspace(pulumi.ComponentResource):
             *self._admission_policy(naming.EXTERNAL_SECRETS_SCOPE, "external-secrets-policy", scope, after),
             *self._admission_policy(
                 naming.PUSH_SECRETS_DENIED, "push-secrets-policy", push_secret_policy_spec(), after
+            ),
+            *self._admission_policy(
+                naming.SECRET_STORE_SCOPE, "secret-store-policy", secret_store_policy_spec(ctx.names.region), after
             ),
         ]
 
