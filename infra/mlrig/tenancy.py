@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ class Bounds:
     platform_repository: str | None
     max_nodes: int = 200
     max_gpus: int = 128
+    max_general_cpu: int = 256
 
 
 def platform_repository(platform: PlatformBundle) -> str | None:
@@ -82,6 +84,7 @@ def bounds(platform: PlatformBundle) -> Bounds:
         platform_repository=platform_repository(platform),
         max_nodes=tenancy.max_nodes,
         max_gpus=tenancy.max_gpus,
+        max_general_cpu=tenancy.max_general_cpu,
     )
 
 
@@ -235,18 +238,47 @@ def reservation_problem(limits: Bounds, project: str, reservation: str) -> str |
 
 @dataclass(frozen=True)
 class Capacity:
-    """Nodes and physical GPUs a project environment may launch at most."""
+    """Nodes and physical GPUs a project environment may launch at most, and CPU cores it may
+    use on the general nodes."""
 
     nodes: int
     gpus: int
+    general_cpu: int = 0
 
 
 def capacity_allowed(limits: Bounds, project: str) -> Capacity:
     """The platform's bound on one environment of `project`: its admission's, else the platform's."""
     admitted = admission(limits, project)
-    nodes = admitted.max_nodes if admitted is not None and admitted.max_nodes is not None else limits.max_nodes
-    gpus = admitted.max_gpus if admitted is not None and admitted.max_gpus is not None else limits.max_gpus
-    return Capacity(nodes=nodes, gpus=gpus)
+
+    def bound(field: str) -> int:
+        value = getattr(admitted, field) if admitted is not None else None
+        return int(value if value is not None else getattr(limits, field))
+
+    return Capacity(nodes=bound("max_nodes"), gpus=bound("max_gpus"), general_cpu=bound("max_general_cpu"))
+
+
+# mlrig's own servers on the general nodes (tracking server, gateway, loggers, pipeline gates):
+# the namespace quota's allowance on top of the endpoints and pipelines without a pool.
+GENERAL_CPU = 16
+
+
+def _cores(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def general_cpu_requested(spec: ProjectSpec) -> int:
+    """CPU cores the project may use on the general nodes, as its namespace quota allows them:
+    endpoints without a pool at `maxReplicas` (twice for a split or shadow rollout), pipelines
+    without a pool with all their workers, and `GENERAL_CPU`."""
+    cores = 0.0
+    for endpoint in spec.serving.endpoints:
+        if endpoint.pool is None:
+            copies = endpoint.autoscaling.max_replicas * (1 if endpoint.rollout.strategy == "direct" else 2)
+            cores += copies * _cores(endpoint.resources.cpu)
+    for pipeline in spec.pipelines.values():
+        if pipeline.pool is None:
+            cores += pipeline.workers * _cores(pipeline.resources.cpu)
+    return GENERAL_CPU + math.ceil(cores)
 
 
 def pool_capacity(pool: ComputePool) -> Capacity:
@@ -265,7 +297,9 @@ def pool_capacity(pool: ComputePool) -> Capacity:
 
 def capacity_requested(spec: ProjectSpec) -> Capacity:
     pools = [pool_capacity(pool) for pool in spec.compute.pools]
-    return Capacity(nodes=sum(p.nodes for p in pools), gpus=sum(p.gpus for p in pools))
+    return Capacity(
+        nodes=sum(p.nodes for p in pools), gpus=sum(p.gpus for p in pools), general_cpu=general_cpu_requested(spec)
+    )
 
 
 # --- dev reading prod ----------------------------------------------------------------------------

@@ -381,6 +381,23 @@ SIZES = [
         ),
     ),
     Row(
+        "50 endpoints of 1,000 replicas on the general nodes",
+        "the general nodes every team shares",
+        "capacity_within_tenancy",
+        "CPU cores on the general nodes",
+        project={
+            "spec.serving.endpoints": [
+                {
+                    "name": f"e{i}",
+                    "runtime": "sklearn",
+                    "resources": {"cpu": "64"},
+                    "autoscaling": {"maxReplicas": 1000},
+                }
+                for i in range(50)
+            ]
+        },
+    ),
+    Row(
         "a prod-only pool of 500 nodes",
         "cost: NodePool limits and quota",
         "capacity_within_tenancy",

@@ -468,6 +468,12 @@ class ProjectAdmission(Strict):
         "platform's `tenancy.maxGpus`.",
         128,
     )
+    max_general_cpu: Annotated[int, Field(ge=0, le=MAX_CAPACITY)] | None = spec_field(
+        None,
+        "Most CPU cores the project may use on the shared general nodes in one environment. "
+        "Default: the platform's `tenancy.maxGeneralCpu`.",
+        512,
+    )
 
 
 class TenancySettings(Strict):
@@ -513,6 +519,14 @@ class TenancySettings(Strict):
         "Most physical GPUs one project's pools may launch in one environment, unless its admission "
         "says otherwise (`projects.<name>.maxGpus`).",
         128,
+    )
+    max_general_cpu: Annotated[int, Field(ge=0, le=MAX_CAPACITY)] = spec_field(
+        256,
+        "Most CPU cores one project may use on the general nodes every project shares (and the "
+        "platform's add-ons spill onto) in one environment: its endpoints and pipelines without a "
+        "pool at their maximum, plus mlrig's own servers. Its namespace quota allows that much; "
+        "`projects.<name>.maxGeneralCpu` overrides it for one project.",
+        256,
     )
     projects: dict[DnsName, ProjectAdmission] = spec_field(
         {},

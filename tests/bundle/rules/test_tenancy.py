@@ -437,6 +437,33 @@ def test_the_platform_team_raises_the_bound_for_one_project():
     assert len(errors) == 3 and all("spec.tenancy.projects.fraud-detection.maxGpus)" in e.message for e in errors)
 
 
+def test_a_team_cannot_take_the_general_nodes_every_project_shares():
+    # 50 endpoints without a pool, 1,000 replicas of 64 cores: the namespace quota allowed
+    # 3.2 million cores on the general nodes (the platform's NodePool holds 1,000 for everyone);
+    # plus fraud-detection's two unpooled pipeline steps (1 core each) and the 16 of its servers.
+    endpoint = {"runtime": "sklearn", "resources": {"cpu": "64", "memory": "128Gi"}, "rollout": {"strategy": "direct"}}
+    endpoints = [{**endpoint, "name": f"e{i}", "autoscaling": {"maxReplicas": 1000}} for i in range(50)]
+    result = validate(example("platform"), project_with({"spec.serving.endpoints": endpoints}))
+    errors = [e for e in errors_of(result, "capacity_within_tenancy") if "general nodes" in e.message]
+    assert errors and errors[0].path == "spec", explain(result)
+    assert "may use 3200018 CPU cores on the general nodes, more than the 256" in errors[0].message
+    assert "spec.tenancy.maxGeneralCpu" in errors[0].message
+
+
+def test_the_general_cpu_bound_counts_what_the_namespace_quota_allows():
+    """The rule and the quota count alike: the quota's CPU is the pools' plus the general nodes'."""
+    from mlrig.project.pools import node_capacity, pool_nodes
+    from mlrig.project.workspace import quota_hard
+    from mlrig.tenancy import general_cpu_requested
+
+    for name in ("fraud", "rag"):
+        result = validate(example("platform"), example(name))
+        for project in result.projects.values():
+            for env in project.environments.values():
+                pooled = sum(pool_nodes(p, env.spec) * node_capacity(p)[0] for p in env.spec.compute.pools)
+                assert int(quota_hard(env.spec)["requests.cpu"]) == pooled + general_cpu_requested(env.spec)
+
+
 # --- tags ----------------------------------------------------------------------------------------
 
 

@@ -205,11 +205,16 @@ def alert_targets_within_tenancy(view: ProjectView) -> Iterator[Finding]:
             yield Finding(("spec", "monitoring", "alerts", index, "target"), f"{problem}{bound}")
 
 
+POOLS = ("spec", "compute", "pools")
+
+
 @project_rule
 def capacity_within_tenancy(view: ProjectView) -> Iterator[Finding]:
-    """A project environment's pools launch at most the nodes and GPUs its platform allows: the
-    NodePool limits and the namespace's quota derive from the pools, so without this bound a
-    team's own bundle (50 pools of 1,000 p5.48xlarge) decided what the platform pays for."""
+    """A project environment launches at most the nodes and GPUs its platform allows, and uses at
+    most the CPU it allows on the general nodes every project shares: NodePool limits and the
+    namespace's quota derive from the bundle, so without these bounds a team's own bundle (48
+    pools of 1,000 p5.48xlarge, 50 endpoints of 1,000 replicas) decided what the platform pays
+    for and starved every other team's servers on the general nodes."""
     found = _bounds(view)
     if found is None:
         return
@@ -217,25 +222,31 @@ def capacity_within_tenancy(view: ProjectView) -> Iterator[Finding]:
     name = view.bundle.metadata.name
     allowed = tenancy.capacity_allowed(limits, name)
     asked = tenancy.capacity_requested(view.spec)
-    for what, wanted, bound, key in (
-        ("nodes", asked.nodes, allowed.nodes, "maxNodes"),
-        ("GPUs", asked.gpus, allowed.gpus, "maxGpus"),
+    admitted = tenancy.admission(limits, name)
+    for verb, what, wanted, bound, field, key, path, lower in (
+        ("pools may launch", "nodes", asked.nodes, allowed.nodes, "max_nodes", "maxNodes", POOLS, "the pools' max"),
+        ("pools may launch", "GPUs", asked.gpus, allowed.gpus, "max_gpus", "maxGpus", POOLS, "the pools' max"),
+        (
+            "project may use",
+            "CPU cores on the general nodes",
+            asked.general_cpu,
+            allowed.general_cpu,
+            "max_general_cpu",
+            "maxGeneralCpu",
+            ("spec",),
+            "the maxReplicas and cpu of endpoints (and the workers of pipelines) without a pool",
+        ),
     ):
-        if wanted > bound:
-            admitted = tenancy.admission(limits, name)
-            field = getattr(admitted, "max_nodes" if key == "maxNodes" else "max_gpus", None) if admitted else None
-            where = (
-                platform.where("spec", "tenancy", "projects", name, key)
-                if field is not None
-                else platform.where("spec", "tenancy", key)
-            )
-            yield Finding(
-                ("spec", "compute", "pools"),
-                f"the pools may launch {wanted} {what} (the sum of their NodePools' limits), more than the {bound} platform "
-                f"'{platform.name}' allows ({where}); lower the pools' max, or the platform team raises "
-                f"spec.tenancy.projects.{name}.{key}",
-                key=True,
-            )
+        if wanted <= bound:
+            continue
+        own = admitted is not None and getattr(admitted, field) is not None
+        where = platform.where("spec", "tenancy", *(("projects", name) if own else ()), key)
+        yield Finding(
+            path,
+            f"the {verb} {wanted} {what}, more than the {bound} platform '{platform.name}' allows "
+            f"({where}); lower {lower}, or the platform team raises spec.tenancy.projects.{name}.{key}",
+            key=True,
+        )
 
 
 @project_rule
