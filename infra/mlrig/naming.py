@@ -20,6 +20,7 @@ the whole bundle set for collisions, so that exception is caught before anything
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -123,6 +124,16 @@ RESERVED_TAG_PREFIXES: tuple[str, ...] = ("aws:", "mlrig:", "eks:")
 # every resource of its stack (its security groups too), so such a tag would join a project's
 # security group to every node of the cluster: other teams' and the platform's.
 RESERVED_TAG_DOMAINS: tuple[str, ...] = ("kubernetes.io", "k8s.io", "karpenter.sh", "k8s.aws", "amazonaws.com")
+
+
+# Characters AWS allows in a tag value besides Unicode letters, digits and spaces.
+TAG_VALUE_PUNCTUATION = "_.:/=+-@"
+
+
+def tag_value_allowed(value: str) -> bool:
+    """Whether AWS accepts `value` as a tag value (`[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*`): anything else
+    (`#`, a newline, a bidi control) fails the resource's creation half-way through apply."""
+    return all(c in TAG_VALUE_PUNCTUATION or unicodedata.category(c)[0] in "LZN" for c in value)
 
 
 def reserved_tag_key(key: str) -> bool:

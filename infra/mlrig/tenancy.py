@@ -120,9 +120,15 @@ def admission_snippet(project: ProjectBundle) -> str:
     def strings(values: Sequence[str]) -> str:
         return "[" + ", ".join(json.dumps(v) for v in values) + "]"
 
+    # Who is charged: pinned at admission, so that the team cannot later charge another's.
+    charged = "".join(
+        f", {key}: {json.dumps(value)}"
+        for key, value in (("team", project.metadata.team), ("costCenter", project.metadata.cost_center))
+        if value is not None
+    )
     return (
         f"{project.metadata.name}: {{repository: {json.dumps(spec.repository)}, "
-        f"principals: {strings(principals)}, prodApprovers: {strings(approvers)}}}"
+        f"principals: {strings(principals)}, prodApprovers: {strings(approvers)}{charged}}}"
     )
 
 

@@ -355,6 +355,21 @@ TAGS = [
         ),
     ),
     Row(
+        "a cost centre with an expression and a newline",
+        "AWS tags, generated files",
+        "project_tags_within_limits",
+        "not an AWS tag value",
+        project={"metadata.costCenter": "${{ secrets.PROD_TOKEN }}\nx: y"},
+    ),
+    Row(
+        "another team's cost centre",
+        "who is charged (the cost-center tag)",
+        "cost_tags_admitted",
+        "it decides who is charged",
+        project={"metadata.costCenter": "cc-genai"},
+        platform={"spec.tenancy.projects.fraud-detection.costCenter": "cc-1234"},
+    ),
+    Row(
         "more tags than AWS allows with mlrig's",
         "every AWS resource",
         "project_tags_within_limits",

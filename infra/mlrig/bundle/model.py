@@ -456,6 +456,18 @@ class ProjectAdmission(Strict):
         "team uses only the ones admitted here. Default: none.",
         ["cr-0123456789abcdef0"],
     )
+    team: DnsName | None = spec_field(
+        None,
+        "The project's `metadata.team` (its resources' `team` tag), when the platform fixes it. "
+        "Default: the team's own choice.",
+        "risk-ml",
+    )
+    cost_center: Annotated[str, StringConstraints(max_length=128)] | None = spec_field(
+        None,
+        "The project's `metadata.costCenter` (its resources' `cost-center` tag, who is charged), "
+        "when the platform fixes it. Default: the team's own choice.",
+        "cc-1234",
+    )
     max_nodes: Annotated[int, Field(ge=0, le=MAX_CAPACITY)] | None = spec_field(
         None,
         "Most nodes the project's pools may launch in one environment (the sum of their Karpenter "

@@ -506,6 +506,42 @@ def test_ordinary_tag_keys_stay_allowed(key: str):
     assert validate(example("platform"), project_with({"spec.tags": {key: "x"}})).valid
 
 
+@pytest.mark.parametrize("value", ["risk#ml", "line\nbreak", "cc\u202e4321", "50%"])
+def test_a_tag_value_aws_refuses_is_an_error_not_a_failed_apply(value: str):
+    error = only(
+        validate(example("platform"), project_with({"spec.tags": {"owner": value}})), "project_tags_within_limits"
+    )
+    assert error.path == "spec.tags.owner" and "not an AWS tag value" in error.message
+    error = only(
+        validate(example("platform"), project_with({"metadata.costCenter": value})), "project_tags_within_limits"
+    )
+    assert error.path == "metadata.costCenter"
+
+
+def test_unicode_letters_stay_allowed_in_tag_values():
+    assert validate(example("platform"), project_with({"spec.tags": {"owner": "Zoë Grüße 42 a.b/c=d+e-f@g:h_i"}})).valid
+
+
+def test_a_team_cannot_charge_its_resources_to_another_teams_cost_center():
+    # metadata.team and costCenter became every resource's `team` and `cost-center` tags, chosen
+    # by the team alone: rag-assistant's cost centre on fraud-detection's GPUs.
+    platform = platform_with({"spec.tenancy.projects.fraud-detection.costCenter": "cc-1234"})
+    platform["spec"]["tenancy"]["projects"]["fraud-detection"]["team"] = "risk-ml"
+    assert validate(platform, example("fraud")).valid
+    result = validate(platform, project_with({"metadata.costCenter": "cc-genai", "metadata.team": "genai"}))
+    errors = errors_of(result, "cost_tags_admitted")
+    assert sorted(e.path for e in errors) == ["metadata.costCenter", "metadata.team"], explain(result)
+    assert all("it decides who is charged" in e.message for e in errors)
+    unset = validate(platform, project_with({}, deletions=("metadata.costCenter",)))
+    assert "'unassigned' is not the costCenter" in only(unset, "cost_tags_admitted").message
+
+
+def test_the_admission_snippet_pins_who_is_charged():
+    result = validate(example("platform"), project_with({"metadata.name": "newcomer"}))
+    message = only(result, "project_admitted").message
+    assert 'team: "risk-ml", costCenter: "cc-1234"}' in message
+
+
 def test_project_tags_must_leave_room_for_mlrigs_and_the_platforms():
     # F16: 5000 tags validated although AWS allows 50 per resource.
     tags = {f"t{i}": "x" for i in range(42)}  # + platform's department + 5 defaults + 3 per resource = 51

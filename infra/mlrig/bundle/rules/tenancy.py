@@ -261,7 +261,17 @@ def namespace_not_reserved(view: ProjectView) -> Iterator[Finding]:
 # --- tags ----------------------------------------------------------------------------------------
 
 
+def _tag_value_finding(value: str, path: tuple[str | int, ...]) -> Iterator[Finding]:
+    if not naming.tag_value_allowed(value):
+        yield Finding(
+            path,
+            f"{value!r} is not an AWS tag value: letters, digits, spaces and {naming.TAG_VALUE_PUNCTUATION} only",
+        )
+
+
 def _tag_findings(tags: dict[str, str], others: dict[str, str], path: tuple[str, ...]) -> Iterator[Finding]:
+    for key, value in tags.items():
+        yield from _tag_value_finding(value, (*path, key))
     for key in tags:
         if naming.reserved_tag_key(key):
             reserved = ", ".join([*naming.RESERVED_TAG_PREFIXES, *(f"{d}/" for d in naming.RESERVED_TAG_DOMAINS)])
@@ -287,6 +297,34 @@ def _tag_findings(tags: dict[str, str], others: dict[str, str], path: tuple[str,
 def project_tags_within_limits(view: ProjectView) -> Iterator[Finding]:
     platform_tags = view.platform.bundle.spec.tags if view.platform else {}
     yield from _tag_findings(view.spec.tags, platform_tags, ("spec", "tags"))
+    if view.bundle.metadata.cost_center is not None:
+        yield from _tag_value_finding(view.bundle.metadata.cost_center, ("metadata", "costCenter"))
+
+
+@project_rule
+def cost_tags_admitted(view: ProjectView) -> Iterator[Finding]:
+    """The `team` and `cost-center` tags decide who is charged for a project's resources: where
+    the platform team admits them (`tenancy.projects.<name>.team/costCenter`), the bundle may not
+    name another team's."""
+    found = _bounds(view)
+    if found is None:
+        return
+    platform, limits = found
+    name = view.bundle.metadata.name
+    admitted = tenancy.admission(limits, name)
+    if admitted is None:
+        return
+    metadata = view.bundle.metadata
+    for key, asked, allowed in (
+        ("team", metadata.team or name, admitted.team),
+        ("costCenter", metadata.cost_center or "unassigned", admitted.cost_center),
+    ):
+        if allowed is not None and asked != allowed:
+            yield Finding(
+                ("metadata", key),
+                f"'{asked}' is not the {key} platform '{platform.name}' admits for this project ('{allowed}', "
+                f"{platform.where('spec', 'tenancy', 'projects', name, key)}): it decides who is charged",
+            )
 
 
 @platform_rule
