@@ -81,7 +81,7 @@ def test_the_policy_guards_every_pod_of_the_projects_namespace_only(dev_plan, po
     }
     assert policy["spec"]["failurePolicy"] == "Fail"
     (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
-    assert rule["resources"] == ["pods"] and set(rule["operations"]) == {"CREATE", "UPDATE"}
+    assert rule["resources"] == ["pods", "pods/ephemeralcontainers"] and set(rule["operations"]) == {"CREATE", "UPDATE"}
 
 
 @pytest.mark.parametrize(
@@ -114,6 +114,62 @@ HOSTILE: dict[str, dict[str, Any]] = {
     "another project's serving priority": {"priorityClassName": "rag-assistant--serving"},
     "its own serving priority on the shared nodes": {"priorityClassName": "fraud-detection--serving"},
 }
+
+
+def images(value: Any) -> Iterator[str]:
+    """Every image an object's pods run (pod specs, KServe predictors, Argo templates)."""
+    if isinstance(value, dict):
+        if isinstance(value.get("image"), str):
+            yield value["image"]
+        for item in value.values():
+            yield from images(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from images(item)
+
+
+@pytest.mark.parametrize(
+    ("project", "environment"),
+    [("fraud-detection", "dev"), ("fraud-detection", "prod"), ("rag-assistant", "dev"), ("rag-assistant", "prod")],
+)
+def test_every_image_mlrig_runs_is_admitted(project_plan, project, environment):
+    plan = project_plan(project, environment)
+    own_policy = named(plan, "ValidatingAdmissionPolicy", f"{project}--pod-placement")
+    found = sorted({i for r in plan.resources if r["type"].startswith("kubernetes:") for i in images(r["inputs"])})
+    assert any(".dkr.ecr." in i for i in found), found
+    for image in found:
+        assert admitted(own_policy, {"containers": [{"name": "x", "image": image}]}), image
+
+
+OTHER_TEAMS_IMAGE = "111111111111.dkr.ecr.us-east-1.amazonaws.com/rag-assistant/dev/serving:latest"
+IMAGE_ATTACKS = {
+    "another team's image": {"containers": [{"name": "x", "image": OTHER_TEAMS_IMAGE}]},
+    "another team's image as an init container": {
+        "containers": [{"name": "x", "image": "busybox"}],
+        "initContainers": [{"name": "y", "image": OTHER_TEAMS_IMAGE}],
+    },
+    "the project's prod image from dev": {
+        "containers": [
+            {"name": "x", "image": "333333333333.dkr.ecr.us-east-1.amazonaws.com/fraud-detection/prod/serving:v1"}
+        ]
+    },
+    "a debug container with another team's image": {
+        "containers": [{"name": "x", "image": "busybox"}],
+        "ephemeralContainers": [{"name": "d", "image": OTHER_TEAMS_IMAGE}],
+    },
+}
+
+
+@pytest.mark.parametrize("attack", list(IMAGE_ATTACKS))
+def test_a_data_scientist_cannot_pull_another_teams_images_with_the_node_role(policy, attack):
+    # Nodes pull with the shared node role (AmazonEC2ContainerRegistryPullOnly, and every project
+    # repository's policy names it): before this, any pod could run any team's image.
+    assert not admitted(policy, IMAGE_ATTACKS[attack])
+
+
+def test_the_projects_own_images_and_public_ones_are_admitted(policy):
+    own = "111111111111.dkr.ecr.us-east-1.amazonaws.com/fraud-detection/dev/training:abc"
+    assert admitted(policy, {"containers": [{"name": "x", "image": own}, {"name": "y", "image": "python:3.12"}]})
 
 
 @pytest.mark.parametrize("attack", list(HOSTILE))

@@ -318,6 +318,29 @@ def push_secret_policy_spec() -> dict[str, Any]:
 # --- pods stay on the project's own nodes -------------------------------------------------------
 
 
+# Any ECR registry (`<account>.dkr.ecr.<region>.amazonaws.com[.cn]/`): an RE2 pattern, written
+# into the CEL expression as a raw string.
+ECR_IMAGE = r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
+POD_CONTAINER_FIELDS = ("containers", "initContainers", "ephemeralContainers")
+
+
+def pod_image_rule(own_images: str) -> dict[str, str]:
+    """Every node pulls with the node role, which reads every ECR repository of the account (and
+    every project repository's policy names it): so a pod here may take an ECR image only from the
+    project's own repositories of this environment (`own_images`, `<registry>/<project>/<env>/`).
+    Images outside ECR (KServe's, the tracking server's) stay allowed."""
+    own = own_images.replace("\\", "\\\\").replace("'", "\\'")
+    image_ok = f"(!c.image.matches(r'{ECR_IMAGE}') || c.image.startsWith('{own}'))"
+    expression = " && ".join(
+        f"(!has(object.spec.{field}) || object.spec.{field}.all(c, !has(c.image) || {image_ok}))"
+        for field in POD_CONTAINER_FIELDS
+    )
+    return {
+        "expression": expression,
+        "message": f"pods here may run ECR images of the project's own repositories only ({own_images}…)",
+    }
+
+
 def pod_placement_rules(owner: str, serving_class: str, placeholder_class: str) -> list[dict[str, str]]:
     """CEL rules for the namespace's pods. Taints keep other pods off a pool only while no pod
     tolerates them, and whoever may create a Deployment here (a data scientist in dev) writes its
@@ -360,15 +383,24 @@ def pod_placement_rules(owner: str, serving_class: str, placeholder_class: str) 
     ]
 
 
-def pod_placement_policy_spec(owner: str, serving_class: str, placeholder_class: str) -> dict[str, Any]:
+def pod_placement_policy_spec(
+    owner: str, serving_class: str, placeholder_class: str, own_images: str
+) -> dict[str, Any]:
+    """Pods on their own nodes, at their own priorities, from their own images. Ephemeral
+    containers (`kubectl debug`) are added through a subresource, matched as well."""
     return {
         "failurePolicy": "Fail",
         "matchConstraints": {
             "resourceRules": [
-                {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"]}
+                {
+                    "apiGroups": [""],
+                    "apiVersions": ["v1"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": ["pods", "pods/ephemeralcontainers"],
+                }
             ]
         },
-        "validations": pod_placement_rules(owner, serving_class, placeholder_class),
+        "validations": [*pod_placement_rules(owner, serving_class, placeholder_class), pod_image_rule(own_images)],
     }
 
 
@@ -529,7 +561,10 @@ class Workspace(pulumi.ComponentResource):
     def _keep_pods_on_own_nodes(self, after: Sequence[pulumi.Resource]) -> list[pulumi.Resource]:
         names = self._ctx.names
         spec = pod_placement_policy_spec(
-            names.namespace, names.priority_class("serving"), names.placeholder_priority_class()
+            names.namespace,
+            names.priority_class("serving"),
+            names.placeholder_priority_class(),
+            f"{naming.ecr_registry(names.account, names.region)}/{names.repository('')}",
         )
         return self._admission_policy(naming.POD_PLACEMENT, "pod-placement-policy", spec, after, component="compute")
 
