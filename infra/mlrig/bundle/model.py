@@ -61,6 +61,7 @@ HOSTNAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-
 AWS_ORGANIZATION_ID = r"^o-[a-z0-9]{10,32}$"
 CAPACITY_RESERVATION_ID = r"^cr-[0-9a-z]+$"
 MIG_PROFILE = r"^[1-7]g\.[0-9]+gb$"
+DATABASE_CLASS = r"^(db\.[a-z0-9-]+\.[a-z0-9]+|[a-z0-9-]+\.[a-z0-9]+\.search)$"
 
 # --- size caps ---------------------------------------------------------------------------------
 # A team's bundle is untrusted input, and every item of these lists becomes cloud resources:
@@ -109,6 +110,7 @@ PATTERN_HINTS: dict[str, str] = {
     AWS_ORGANIZATION_ID: "an AWS Organizations id such as o-a1b2c3d4e5",
     CAPACITY_RESERVATION_ID: "an EC2 capacity reservation id such as cr-0123456789abcdef0",
     MIG_PROFILE: "a MIG profile such as 1g.10gb",
+    DATABASE_CLASS: "an RDS instance class such as db.r6g.large, or an OpenSearch one such as r6g.large.search",
 }
 
 DnsName = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
@@ -1022,7 +1024,7 @@ class ModelHubSettings(Strict):
 
 class VectorDatabaseSettings(Strict):
     engine: VectorEngine = spec_field("pgvector", "`pgvector` (RDS PostgreSQL) or `opensearch`.", "pgvector")
-    instance_class: str | None = spec_field(
+    instance_class: Annotated[str, StringConstraints(pattern=DATABASE_CLASS, max_length=64)] | None = spec_field(
         None,
         "Database instance class. Default: db.t4g.medium (pgvector) / t3.medium.search "
         "(opensearch) outside prod, db.r6g.large / r6g.large.search in prod.",
