@@ -176,6 +176,10 @@ KUEUE_OPT_IN_LABEL = "mlrig.io/kueue"
 KUEUE_OPT_IN_VALUE = "enabled"
 # Namespaces every Kubernetes cluster has, besides any `kube-*` one.
 KUBERNETES_NAMESPACES: tuple[str, ...] = ("default", "kube-system", "kube-public", "kube-node-lease")
+# Namespaces AWS itself creates in EKS clusters, outside mlrig: GuardDuty's runtime monitoring
+# agent (which GuardDuty can deploy on its own), the CloudWatch Observability add-on, Fargate
+# logging. A project there would take over (or keep out) the account's security monitoring.
+AWS_EKS_NAMESPACES: tuple[str, ...] = ("amazon-guardduty", "amazon-cloudwatch", "aws-observability")
 
 
 def partition(region: str) -> str:

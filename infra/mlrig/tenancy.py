@@ -419,15 +419,18 @@ def alert_target_problem(limits: Bounds, route: AlertRoute, *, account: str | No
 
 # --- namespaces ----------------------------------------------------------------------------------
 
-RESERVED_NAMESPACES: tuple[str, ...] = tuple(sorted({*naming.KUBERNETES_NAMESPACES, *naming.PLATFORM_NAMESPACES}))
+RESERVED_NAMESPACES: tuple[str, ...] = tuple(
+    sorted({*naming.KUBERNETES_NAMESPACES, *naming.AWS_EKS_NAMESPACES, *naming.PLATFORM_NAMESPACES})
+)
 RESERVED_NAMESPACE_PREFIXES: tuple[str, ...] = ("kube-",)
 
 
 def reserved_namespace(name: str) -> str | None:
     """Why a project may not use `name` as (or as the start of) its namespace, or None: Kubernetes'
-    own namespaces, every `kube-*` one, and every namespace mlrig's platform installs into."""
+    own namespaces, every `kube-*` one, the ones AWS creates in EKS clusters, and every namespace
+    mlrig's platform installs into."""
     if name in RESERVED_NAMESPACES:
-        return f"'{name}' is a namespace Kubernetes or the platform's add-ons use"
+        return f"'{name}' is a namespace Kubernetes, AWS or the platform's add-ons use"
     if name.startswith(RESERVED_NAMESPACE_PREFIXES):
         return f"'{name}' starts with 'kube-', which Kubernetes reserves for itself"
     return None

@@ -382,6 +382,14 @@ def test_a_project_named_like_a_system_or_add_on_namespace_is_rejected(name: str
     assert error.path == "metadata.name"
 
 
+@pytest.mark.parametrize("name", ["amazon-guardduty", "amazon-cloudwatch", "aws-observability"])
+def test_a_project_cannot_take_a_namespace_aws_creates_in_the_cluster(name: str):
+    # GuardDuty deploys its runtime monitoring agent into `amazon-guardduty` on its own: a project
+    # there held the account's security agent under the team's quota, policies and `edit`.
+    error = only(admitted(minimal_project(name=name), minimal_platform()), "namespace_not_reserved")
+    assert "Kubernetes, AWS or the platform" in error.message
+
+
 def test_an_ordinary_project_name_is_not_reserved():
     assert admitted(minimal_project(name="kubeflow-jobs"), minimal_platform()).valid
 
