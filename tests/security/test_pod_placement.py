@@ -153,6 +153,24 @@ IMAGE_ATTACKS = {
             {"name": "x", "image": "333333333333.dkr.ecr.us-east-1.amazonaws.com/fraud-detection/prod/serving:v1"}
         ]
     },
+    "another team's image, host in capitals": {
+        "containers": [
+            {
+                "name": "x",
+                "image": OTHER_TEAMS_IMAGE.upper().replace(
+                    "/RAG-ASSISTANT/DEV/SERVING:LATEST", "/rag-assistant/dev/serving"
+                ),
+            }
+        ]
+    },
+    "another team's image through the dual-stack endpoint": {
+        "containers": [{"name": "x", "image": "111111111111.dkr-ecr.us-east-1.on.aws/rag-assistant/dev/serving:latest"}]
+    },
+    "another team's image through the FIPS endpoint": {
+        "containers": [
+            {"name": "x", "image": "111111111111.dkr.ecr-fips.us-east-1.amazonaws.com/rag-assistant/dev/serving:latest"}
+        ]
+    },
     "a debug container with another team's image": {
         "containers": [{"name": "x", "image": "busybox"}],
         "ephemeralContainers": [{"name": "d", "image": OTHER_TEAMS_IMAGE}],

@@ -318,9 +318,11 @@ def push_secret_policy_spec() -> dict[str, Any]:
 # --- pods stay on the project's own nodes -------------------------------------------------------
 
 
-# Any ECR registry (`<account>.dkr.ecr.<region>.amazonaws.com[.cn]/`): an RE2 pattern, written
-# into the CEL expression as a raw string.
-ECR_IMAGE = r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
+# Any ECR registry, whatever the endpoint kubelet's credential provider serves and however it is
+# spelt (`<account>.dkr.ecr.<region>.amazonaws.com[.cn]`, `….dkr.ecr-fips.…`, the dual-stack
+# `<account>.dkr-ecr.<region>.on.aws`, host names being case-insensitive): an RE2 pattern,
+# written into the CEL expression as a raw string.
+ECR_IMAGE = r"(?i)^[^/]*dkr[.-]ecr"
 POD_CONTAINER_FIELDS = ("containers", "initContainers", "ephemeralContainers")
 
 
