@@ -20,6 +20,7 @@ the whole bundle set for collisions, so that exception is caught before anything
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -77,6 +78,11 @@ DATABASES: tuple[str, ...] = ("mlflow", "vectors")
 # Purpose of the admission policy that keeps ExternalSecrets inside the project's secrets.
 EXTERNAL_SECRETS_SCOPE = "external-secrets-scope"
 PUSH_SECRETS_DENIED = "push-secrets-denied"
+# ... that keeps the namespace's SecretStores what mlrig made them (AWS Secrets Manager, no more).
+SECRET_STORE_SCOPE = "secret-store-scope"
+# Purpose of the admission policy that keeps the namespace's pods on its own nodes and priorities.
+POD_PLACEMENT = "pod-placement"
+ADMISSION_POLICIES: tuple[str, ...] = (EXTERNAL_SECRETS_SCOPE, PUSH_SECRETS_DENIED, SECRET_STORE_SCOPE, POD_PLACEMENT)
 PERSONAS: tuple[str, ...] = ("data-scientist", "ml-engineer", "ci-deployer", "workload")
 # Cluster-scoped queueing objects of a project: Kueue WorkloadPriorityClasses and Kubernetes
 # PriorityClasses, one per kind of work (named `<namespace>--<kind>`).
@@ -113,8 +119,36 @@ TAG_DATA_CLASS = "mlrig:data-class"
 DEFAULT_TAG_KEYS: tuple[str, ...] = ("project", "environment", "team", "cost-center", "managed-by")
 MAX_RESOURCE_TAGS = 3
 AWS_TAG_LIMIT = 50
-# Tag key prefixes a bundle may not use: AWS reserves `aws:`; `mlrig:` tags drive mlrig itself.
-RESERVED_TAG_PREFIXES: tuple[str, ...] = ("aws:", "mlrig:")
+# Tag key prefixes a bundle may not use: AWS reserves `aws:`; `mlrig:` tags drive mlrig itself;
+# EKS tags what it owns with `eks:`.
+RESERVED_TAG_PREFIXES: tuple[str, ...] = ("aws:", "mlrig:", "eks:")
+# Tag keys under these domains (`<domain>/…`, subdomains too) are how Kubernetes, Karpenter and
+# AWS's controllers find the AWS resources they use or own: every EC2NodeClass of a cluster takes
+# every security group tagged `karpenter.sh/discovery: <cluster>`, the load balancer controller and
+# the cloud provider the ones tagged `kubernetes.io/cluster/<cluster>`. A bundle's tags land on
+# every resource of its stack (its security groups too), so such a tag would join a project's
+# security group to every node of the cluster: other teams' and the platform's.
+RESERVED_TAG_DOMAINS: tuple[str, ...] = ("kubernetes.io", "k8s.io", "karpenter.sh", "k8s.aws", "amazonaws.com")
+
+
+# Characters AWS allows in a tag value besides Unicode letters, digits and spaces.
+TAG_VALUE_PUNCTUATION = "_.:/=+-@"
+
+
+def tag_value_allowed(value: str) -> bool:
+    """Whether AWS accepts `value` as a tag value (`[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*`): anything else
+    (`#`, a newline, a bidi control) fails the resource's creation half-way through apply."""
+    return all(c in TAG_VALUE_PUNCTUATION or unicodedata.category(c)[0] in "LZN" for c in value)
+
+
+def reserved_tag_key(key: str) -> bool:
+    """Whether a bundle may not set tag `key` (see RESERVED_TAG_PREFIXES, RESERVED_TAG_DOMAINS)."""
+    folded = key.casefold().strip()
+    if folded.startswith(RESERVED_TAG_PREFIXES):
+        return True
+    domain, slash, _ = folded.partition("/")
+    return bool(slash) and any(domain == d or domain.endswith(f".{d}") for d in RESERVED_TAG_DOMAINS)
+
 
 # --- Kubernetes namespaces mlrig itself installs into (platform add-ons and system components). ---
 # The platform code creates them from these constants, and `tenancy.reserved_namespace` refuses
@@ -147,6 +181,10 @@ KUEUE_OPT_IN_LABEL = "mlrig.io/kueue"
 KUEUE_OPT_IN_VALUE = "enabled"
 # Namespaces every Kubernetes cluster has, besides any `kube-*` one.
 KUBERNETES_NAMESPACES: tuple[str, ...] = ("default", "kube-system", "kube-public", "kube-node-lease")
+# Namespaces AWS itself creates in EKS clusters, outside mlrig: GuardDuty's runtime monitoring
+# agent (which GuardDuty can deploy on its own), the CloudWatch Observability add-on, Fargate
+# logging. A project there would take over (or keep out) the account's security monitoring.
+AWS_EKS_NAMESPACES: tuple[str, ...] = ("amazon-guardduty", "amazon-cloudwatch", "aws-observability")
 
 
 def partition(region: str) -> str:
@@ -342,6 +380,10 @@ class ProjectNames:
         """Kubernetes PriorityClass of the project's pods of one kind (`serving`): cluster-scoped."""
         return join(self.namespace, kind)
 
+    def placeholder_priority_class(self) -> str:
+        """PriorityClass (cluster-scoped) of the pause pods that keep a pool's warm nodes."""
+        return f"{self.namespace}-placeholder"
+
     def model_cache_volume(self) -> str:
         """PersistentVolume (cluster-scoped) through which endpoints mount the model hub."""
         return join(self.namespace, MODEL_CACHE)
@@ -408,7 +450,7 @@ class ProjectNames:
         names += [("k8s-object", self.workload_priority_class(k)) for k in WORKLOAD_PRIORITY_KINDS]
         names += [("k8s-object", self.priority_class(k)) for k in POD_PRIORITY_KINDS]
         names += [("k8s-object", self.model_cache_volume())]
-        names += [("k8s-object", self.admission_policy(p)) for p in (EXTERNAL_SECRETS_SCOPE, PUSH_SECRETS_DENIED)]
+        names += [("k8s-object", self.admission_policy(p)) for p in ADMISSION_POLICIES]
         names += [("kms-alias", self.kms_alias()), ("glue-database", self.glue_database())]
         names += [("secret", self.secret(""))]
         if opensearch:

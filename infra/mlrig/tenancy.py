@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from . import naming
-from .bundle.model import AlertRoute, PlatformBundle, ProjectAdmission, ProjectBundle
+from .aws_catalog import nvidia_gpus
+from .bundle.model import AlertRoute, ComputePool, PlatformBundle, ProjectAdmission, ProjectBundle, ProjectSpec
 
 # --- the bounds of one platform ------------------------------------------------------------------
 
@@ -47,6 +49,9 @@ class Bounds:
     webhook_hosts: tuple[str, ...]
     admissions: Mapping[str, ProjectAdmission]
     platform_repository: str | None
+    max_nodes: int = 200
+    max_gpus: int = 128
+    max_general_cpu: int = 256
 
 
 def platform_repository(platform: PlatformBundle) -> str | None:
@@ -77,6 +82,9 @@ def bounds(platform: PlatformBundle) -> Bounds:
         webhook_hosts=tuple(tenancy.alerts.webhook_hosts),
         admissions=dict(tenancy.projects),
         platform_repository=platform_repository(platform),
+        max_nodes=tenancy.max_nodes,
+        max_gpus=tenancy.max_gpus,
+        max_general_cpu=tenancy.max_general_cpu,
     )
 
 
@@ -112,9 +120,15 @@ def admission_snippet(project: ProjectBundle) -> str:
     def strings(values: Sequence[str]) -> str:
         return "[" + ", ".join(json.dumps(v) for v in values) + "]"
 
+    # Who is charged: pinned at admission, so that the team cannot later charge another's.
+    charged = "".join(
+        f", {key}: {json.dumps(value)}"
+        for key, value in (("team", project.metadata.team), ("costCenter", project.metadata.cost_center))
+        if value is not None
+    )
     return (
         f"{project.metadata.name}: {{repository: {json.dumps(spec.repository)}, "
-        f"principals: {strings(principals)}, prodApprovers: {strings(approvers)}}}"
+        f"principals: {strings(principals)}, prodApprovers: {strings(approvers)}{charged}}}"
     )
 
 
@@ -157,7 +171,7 @@ def principal_problem(limits: Bounds, arn: str, *, partition: str | None = None)
     one of the platform's principal accounts and, given one, from the environment's partition."""
     if "*" in arn or "?" in arn:
         return f"principal '{arn}' holds a wildcard; name one role or user"
-    match = _PRINCIPAL.match(arn)
+    match = _PRINCIPAL.fullmatch(arn)
     if match is None:
         return f"principal '{arn}' is not an IAM role or user ARN"
     if match["resource"] == "root":
@@ -222,6 +236,75 @@ def reservation_problem(limits: Bounds, project: str, reservation: str) -> str |
     return (
         f"capacity reservation '{reservation}' is not admitted for project '{project}'; the platform team adds it "
         "to spec.tenancy.projects.<project>.capacityReservations"
+    )
+
+
+# --- capacity -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Nodes and physical GPUs a project environment may launch at most, and CPU cores it may
+    use on the general nodes."""
+
+    nodes: int
+    gpus: int
+    general_cpu: int = 0
+
+
+def capacity_allowed(limits: Bounds, project: str) -> Capacity:
+    """The platform's bound on one environment of `project`: its admission's, else the platform's."""
+    admitted = admission(limits, project)
+
+    def bound(field: str) -> int:
+        value = getattr(admitted, field) if admitted is not None else None
+        return int(value if value is not None else getattr(limits, field))
+
+    return Capacity(nodes=bound("max_nodes"), gpus=bound("max_gpus"), general_cpu=bound("max_general_cpu"))
+
+
+# mlrig's own servers on the general nodes (tracking server, gateway, loggers, pipeline gates):
+# the namespace quota's allowance on top of the endpoints and pipelines without a pool.
+GENERAL_CPU = 16
+
+
+def _cores(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def general_cpu_requested(spec: ProjectSpec) -> int:
+    """CPU cores the project may use on the general nodes, as its namespace quota allows them:
+    endpoints without a pool at `maxReplicas` (twice for a split or shadow rollout), pipelines
+    without a pool with all their workers, and `GENERAL_CPU`."""
+    cores = 0.0
+    for endpoint in spec.serving.endpoints:
+        if endpoint.pool is None:
+            copies = endpoint.autoscaling.max_replicas * (1 if endpoint.rollout.strategy == "direct" else 2)
+            cores += copies * _cores(endpoint.resources.cpu)
+    for pipeline in spec.pipelines.values():
+        if pipeline.pool is None:
+            cores += pipeline.workers * _cores(pipeline.resources.cpu)
+    return GENERAL_CPU + math.ceil(cores)
+
+
+def pool_capacity(pool: ComputePool) -> Capacity:
+    """The most a pool may launch, counted as Karpenter allows it: every NodePool of the pool (one
+    more for a second fallback capacity type) holds the pool's `max` nodes of its largest GPU
+    instance type. (A NodePool's limit is raised to fit the pool's largest multi-worker job, but
+    `rules/compute.py` already holds `max` to that.)"""
+    nodes = pool.max
+    fallback = pool.reservations.fallback if pool.reservations and pool.reservations.fallback else []
+    node_pools = 1 + max(0, len(fallback) - 1)
+    per_node = 0
+    if pool.gpu is not None:
+        per_node = max((nvidia_gpus(t) or pool.gpu.count) for t in pool.instance_types)
+    return Capacity(nodes=nodes * node_pools, gpus=nodes * node_pools * per_node)
+
+
+def capacity_requested(spec: ProjectSpec) -> Capacity:
+    pools = [pool_capacity(pool) for pool in spec.compute.pools]
+    return Capacity(
+        nodes=sum(p.nodes for p in pools), gpus=sum(p.gpus for p in pools), general_cpu=general_cpu_requested(spec)
     )
 
 
@@ -304,7 +387,7 @@ def sns_problem(topic_arn: str, *, account: str | None, region: str) -> str | No
     """An SNS route's topic must be in the environment's own account, region and partition.
     `account` None: the platform names no account for the environment (it is the deploying
     account), so only the stack can check it (`project/alarms.py` leaves other topics out)."""
-    match = _SNS_ARN.match(topic_arn)
+    match = _SNS_ARN.fullmatch(topic_arn)
     if match is None:
         return f"'{topic_arn}' is not an SNS topic ARN"
     expected = naming.partition(region)
@@ -322,29 +405,32 @@ def alert_target_problem(limits: Bounds, route: AlertRoute, *, account: str | No
         return webhook_problem(limits, target)
     if route.type == "sns":
         return sns_problem(target, account=account, region=region)
-    if route.type == "slack" and not _SLACK_CHANNEL.match(target):
+    if route.type == "slack" and not _SLACK_CHANNEL.fullmatch(target):
         return (
             f"slack target '{target}' must be a channel (#name) or user (@name); the webhook URL "
             "lives in Secrets Manager, never in a bundle"
         )
-    if route.type == "pagerduty" and not _SECRET_NAME.match(target):
+    if route.type == "pagerduty" and not _SECRET_NAME.fullmatch(target):
         return f"pagerduty target '{target}' must name the routing key's secret (lowercase letters, digits, '-')"
-    if route.type == "email" and not _EMAIL.match(target):
+    if route.type == "email" and not _EMAIL.fullmatch(target):
         return f"email target '{target}' is not an email address"
     return None
 
 
 # --- namespaces ----------------------------------------------------------------------------------
 
-RESERVED_NAMESPACES: tuple[str, ...] = tuple(sorted({*naming.KUBERNETES_NAMESPACES, *naming.PLATFORM_NAMESPACES}))
+RESERVED_NAMESPACES: tuple[str, ...] = tuple(
+    sorted({*naming.KUBERNETES_NAMESPACES, *naming.AWS_EKS_NAMESPACES, *naming.PLATFORM_NAMESPACES})
+)
 RESERVED_NAMESPACE_PREFIXES: tuple[str, ...] = ("kube-",)
 
 
 def reserved_namespace(name: str) -> str | None:
     """Why a project may not use `name` as (or as the start of) its namespace, or None: Kubernetes'
-    own namespaces, every `kube-*` one, and every namespace mlrig's platform installs into."""
+    own namespaces, every `kube-*` one, the ones AWS creates in EKS clusters, and every namespace
+    mlrig's platform installs into."""
     if name in RESERVED_NAMESPACES:
-        return f"'{name}' is a namespace Kubernetes or the platform's add-ons use"
+        return f"'{name}' is a namespace Kubernetes, AWS or the platform's add-ons use"
     if name.startswith(RESERVED_NAMESPACE_PREFIXES):
         return f"'{name}' starts with 'kube-', which Kubernetes reserves for itself"
     return None

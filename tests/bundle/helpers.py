@@ -219,10 +219,19 @@ def check_project(changes: dict[str, Any], base: str = "fraud", deletions: tuple
     return validate(example("platform"), project_with(changes, base, deletions))
 
 
-def check_admitted(changes: dict[str, Any], base: str = "fraud", deletions: tuple[str, ...] = ()) -> ValidationResult:
-    """Like `check_project`, with the changed project admitted by the platform as it asks."""
+def check_admitted(
+    changes: dict[str, Any],
+    base: str = "fraud",
+    deletions: tuple[str, ...] = (),
+    platform_changes: dict[str, Any] | None = None,
+) -> ValidationResult:
+    """Like `check_project`, with the changed project admitted by the platform as it asks (and the
+    platform changed at dotted paths)."""
     project = project_with(changes, base, deletions)
-    return validate(admitting(example("platform"), project), project)
+    platform = admitting(example("platform"), project)
+    for path, value in (platform_changes or {}).items():
+        set_path(platform, path, value)
+    return validate(platform, project)
 
 
 def check_platform(changes: dict[str, Any], deletions: tuple[str, ...] = ()) -> ValidationResult:

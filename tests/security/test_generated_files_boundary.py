@@ -184,8 +184,8 @@ INERT: dict[str, list[Edit]] = {
             "description: Card-transaction fraud scoring",
             f"description: \"a\\n# b: '{INJECTED}'\"",
         ),
-        ("fraud-detection.yaml", "costCenter: cc-1234", f'costCenter: "{INJECTED}"'),
-        ("platform.yaml", "department: machine-learning", f'department: "{INJECTED}\\nx: y"'),
+        # Tag values (costCenter, spec.tags) reach AWS, which allows no quotes, `$`, `{` or
+        # newlines in them: validation refuses these (test_trust_boundary.py), so they never get here.
     ],
     "a repository name with dots and underscores": [
         ("fraud-detection.yaml", "repository: acme/fraud-detection", "repository: acme/fraud.detection_v2-x"),

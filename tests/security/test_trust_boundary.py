@@ -205,7 +205,7 @@ NAMES = [
         "project named kube-system",
         "RBAC (edit in kube-system)",
         "namespace_not_reserved",
-        "Kubernetes or the platform",
+        "Kubernetes, AWS or the platform",
         project=newcomer("kube-system"),
         platform={"spec.tenancy.projects.kube-system": {"repository": "acme/kube-system", "prodApprovers": ["@a/b"]}},
         new_project=True,
@@ -214,7 +214,7 @@ NAMES = [
         "project named like an add-on namespace",
         "RBAC, quotas in the monitoring namespace",
         "namespace_not_reserved",
-        "Kubernetes or the platform",
+        "Kubernetes, AWS or the platform",
         project=newcomer("monitoring"),
         platform={"spec.tenancy.projects.monitoring": {"repository": "acme/monitoring", "prodApprovers": ["@a/b"]}},
         new_project=True,
@@ -339,6 +339,37 @@ TAGS = [
         project={"spec.tags": {"mlrig:persona": "ci-deployer"}},
     ),
     Row(
+        "a Karpenter discovery tag",
+        "every node of the cluster (its security groups)",
+        "project_tags_within_limits",
+        "every node of the cluster",
+        project={"spec.tags": {"karpenter.sh/discovery": "acme-ml-dev"}},
+    ),
+    Row(
+        "a cluster ownership tag, prod only",
+        "the load balancer controller's security groups",
+        "project_tags_within_limits",
+        "reserves",
+        edit=lambda p: p["spec"]["environments"]["prod"].__setitem__(
+            "tags", {"kubernetes.io/cluster/acme-ml-prod": "owned"}
+        ),
+    ),
+    Row(
+        "a cost centre with an expression and a newline",
+        "AWS tags, generated files",
+        "project_tags_within_limits",
+        "not an AWS tag value",
+        project={"metadata.costCenter": "${{ secrets.PROD_TOKEN }}\nx: y"},
+    ),
+    Row(
+        "another team's cost centre",
+        "who is charged (the cost-center tag)",
+        "cost_tags_admitted",
+        "it decides who is charged",
+        project={"metadata.costCenter": "cc-genai"},
+        platform={"spec.tenancy.projects.fraud-detection.costCenter": "cc-1234"},
+    ),
+    Row(
         "more tags than AWS allows with mlrig's",
         "every AWS resource",
         "project_tags_within_limits",
@@ -355,6 +386,41 @@ TAGS = [
 ]
 
 SIZES = [
+    Row(
+        "48 pools of 1,000 p5.48xlarge",
+        "cost: NodePool limits and quota",
+        "capacity_within_tenancy",
+        "more than the 128 platform 'acme-ml' allows",
+        edit=lambda p: p["spec"]["compute"]["pools"].extend(
+            {"name": f"p{i}", "instanceTypes": ["p5.48xlarge"], "gpu": {"count": 8}, "max": 1000} for i in range(48)
+        ),
+    ),
+    Row(
+        "50 endpoints of 1,000 replicas on the general nodes",
+        "the general nodes every team shares",
+        "capacity_within_tenancy",
+        "CPU cores on the general nodes",
+        project={
+            "spec.serving.endpoints": [
+                {
+                    "name": f"e{i}",
+                    "runtime": "sklearn",
+                    "resources": {"cpu": "64"},
+                    "autoscaling": {"maxReplicas": 1000},
+                }
+                for i in range(50)
+            ]
+        },
+    ),
+    Row(
+        "a prod-only pool of 500 nodes",
+        "cost: NodePool limits and quota",
+        "capacity_within_tenancy",
+        "more than the 200 platform 'acme-ml' allows",
+        edit=lambda p: p["spec"]["environments"]["prod"]["compute"].__setitem__(
+            "pools", [{"name": "gpu-train", "max": 500}]
+        ),
+    ),
     Row(
         "600 pipelines",
         "cluster, plan time",

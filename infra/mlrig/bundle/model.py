@@ -61,6 +61,7 @@ HOSTNAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-
 AWS_ORGANIZATION_ID = r"^o-[a-z0-9]{10,32}$"
 CAPACITY_RESERVATION_ID = r"^cr-[0-9a-z]+$"
 MIG_PROFILE = r"^[1-7]g\.[0-9]+gb$"
+DATABASE_CLASS = r"^(db\.[a-z0-9-]+\.[a-z0-9]+|[a-z0-9-]+\.[a-z0-9]+\.search)$"
 
 # --- size caps ---------------------------------------------------------------------------------
 # A team's bundle is untrusted input, and every item of these lists becomes cloud resources:
@@ -80,6 +81,7 @@ MAX_ENVIRONMENTS = 20
 MAX_TAGS = 50  # AWS's limit per resource; `rules/tenancy.py` also counts mlrig's own tags
 MAX_REVIEWERS = 6  # GitHub's limit of required reviewers of an environment
 MAX_TEXT = 1024  # free text (descriptions)
+MAX_CAPACITY = 1000000  # nodes or GPUs a platform may let one project environment launch
 MAX_NAME_TEXT = 256  # free-form names (models, features)
 
 PATTERN_HINTS: dict[str, str] = {
@@ -108,6 +110,7 @@ PATTERN_HINTS: dict[str, str] = {
     AWS_ORGANIZATION_ID: "an AWS Organizations id such as o-a1b2c3d4e5",
     CAPACITY_RESERVATION_ID: "an EC2 capacity reservation id such as cr-0123456789abcdef0",
     MIG_PROFILE: "a MIG profile such as 1g.10gb",
+    DATABASE_CLASS: "an RDS instance class such as db.r6g.large, or an OpenSearch one such as r6g.large.search",
 }
 
 DnsName = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
@@ -455,6 +458,36 @@ class ProjectAdmission(Strict):
         "team uses only the ones admitted here. Default: none.",
         ["cr-0123456789abcdef0"],
     )
+    team: DnsName | None = spec_field(
+        None,
+        "The project's `metadata.team` (its resources' `team` tag), when the platform fixes it. "
+        "Default: the team's own choice.",
+        "risk-ml",
+    )
+    cost_center: Annotated[str, StringConstraints(max_length=128)] | None = spec_field(
+        None,
+        "The project's `metadata.costCenter` (its resources' `cost-center` tag, who is charged), "
+        "when the platform fixes it. Default: the team's own choice.",
+        "cc-1234",
+    )
+    max_nodes: Annotated[int, Field(ge=0, le=MAX_CAPACITY)] | None = spec_field(
+        None,
+        "Most nodes the project's pools may launch in one environment (the sum of their Karpenter "
+        "limits). Default: the platform's `tenancy.maxNodes`.",
+        200,
+    )
+    max_gpus: Annotated[int, Field(ge=0, le=MAX_CAPACITY)] | None = spec_field(
+        None,
+        "Most physical GPUs the project's pools may launch in one environment. Default: the "
+        "platform's `tenancy.maxGpus`.",
+        128,
+    )
+    max_general_cpu: Annotated[int, Field(ge=0, le=MAX_CAPACITY)] | None = spec_field(
+        None,
+        "Most CPU cores the project may use on the shared general nodes in one environment. "
+        "Default: the platform's `tenancy.maxGeneralCpu`.",
+        512,
+    )
 
 
 class TenancySettings(Strict):
@@ -488,6 +521,27 @@ class TenancySettings(Strict):
         1,
     )
     alerts: AlertTargets = model_field(AlertTargets, "Where project alerts may go.", {"webhookHosts": []})
+    max_nodes: Annotated[int, Field(ge=0, le=MAX_CAPACITY)] = spec_field(
+        200,
+        "Most nodes one project's pools may launch in one environment (the sum of their Karpenter "
+        "limits), unless its admission says otherwise (`projects.<name>.maxNodes`): a team's bundle "
+        "alone never decides what the platform pays for.",
+        200,
+    )
+    max_gpus: Annotated[int, Field(ge=0, le=MAX_CAPACITY)] = spec_field(
+        128,
+        "Most physical GPUs one project's pools may launch in one environment, unless its admission "
+        "says otherwise (`projects.<name>.maxGpus`).",
+        128,
+    )
+    max_general_cpu: Annotated[int, Field(ge=0, le=MAX_CAPACITY)] = spec_field(
+        256,
+        "Most CPU cores one project may use on the general nodes every project shares (and the "
+        "platform's add-ons spill onto) in one environment: its endpoints and pipelines without a "
+        "pool at their maximum, plus mlrig's own servers. Its namespace quota allows that much; "
+        "`projects.<name>.maxGeneralCpu` overrides it for one project.",
+        256,
+    )
     projects: dict[DnsName, ProjectAdmission] = spec_field(
         {},
         "Admission: a project deploys only when admitted here, by name, with the fields that "
@@ -530,7 +584,8 @@ class PlatformSpec(Strict):
     )
     tags: Annotated[dict[TagKey, TagValue], at_most(MAX_TAGS)] = spec_field(
         {},
-        "Extra tags on every AWS resource. Keys may not start with `aws:` or `mlrig:`.",
+        "Extra tags on every AWS resource. Keys may not start with `aws:`, `mlrig:` or `eks:`, nor "
+        "name a Kubernetes, Karpenter or AWS controller domain (`kubernetes.io/…`, `karpenter.sh/…`).",
         {"department": "ml"},
     )
 
@@ -969,7 +1024,7 @@ class ModelHubSettings(Strict):
 
 class VectorDatabaseSettings(Strict):
     engine: VectorEngine = spec_field("pgvector", "`pgvector` (RDS PostgreSQL) or `opensearch`.", "pgvector")
-    instance_class: str | None = spec_field(
+    instance_class: Annotated[str, StringConstraints(pattern=DATABASE_CLASS, max_length=64)] | None = spec_field(
         None,
         "Database instance class. Default: db.t4g.medium (pgvector) / t3.medium.search "
         "(opensearch) outside prod, db.r6g.large / r6g.large.search in prod.",
@@ -1076,7 +1131,8 @@ class ProjectSpecBase(Strict):
     ci: CiSettings = model_field(CiSettings, "CI/CD of the project repository.", {"defaultBranch": "main"})
     tags: Annotated[dict[TagKey, TagValue], at_most(MAX_TAGS)] = spec_field(
         {},
-        "Extra tags on every AWS resource. Keys may not start with `aws:` or `mlrig:`, and with "
+        "Extra tags on every AWS resource. Keys may not start with `aws:`, `mlrig:` or `eks:`, nor name a Kubernetes, "
+        "Karpenter or AWS controller domain (`kubernetes.io/…`, `karpenter.sh/…`), and with "
         "the platform's tags and mlrig's own they must stay within AWS's 50 tags per resource.",
         {"data-owner": "risk"},
     )

@@ -432,7 +432,7 @@ class ComputePools(pulumi.ComponentResource):
         owner = ctx.names.namespace
         pools = ctx.env.spec.compute.pools
         warm = [p for p in pools if p.min > 0]
-        priority_class = f"{owner}-placeholder"
+        priority_class = ctx.names.placeholder_priority_class()
         if warm:
             k8s.scheduling.v1.PriorityClass(
                 f"{name}-placeholder-priority",

@@ -18,11 +18,12 @@ import pulumi_kubernetes as k8s
 from .. import naming
 from ..bundle.model import ProjectSpec
 from ..hub import hub_models
+from ..platform.cluster import SYSTEM_TAINT_KEY
 from .context import ProjectContext
 from .handoff import Prerequisites
 from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, cpu_cores, memory_gib, metadata, secret_store_spec
 from .monitoring_rules import scrape_targets
-from .pools import node_capacity, pool_nodes, slices_per_node
+from .pools import OWNER_KEY, node_capacity, pool_nodes, slices_per_node
 from .queues import queueing_active
 
 # Persona → ClusterRole in the namespace, per tier. `view` cannot read Secrets nor change
@@ -245,6 +246,54 @@ def external_secret_policy_spec(secret_prefix: str, store: str, exact_keys: Sequ
     }
 
 
+# What a SecretStore in a project namespace may hold besides its provider.
+SECRET_STORE_FIELDS = ("provider", "refreshInterval", "retrySettings")
+
+
+def secret_store_rules(region: str) -> list[dict[str, str]]:
+    """CEL rules for SecretStores in the namespace. Whoever may create an ExternalSecret here may
+    edit the namespace's SecretStore too (the External Secrets chart aggregates both into `edit`),
+    and the ExternalSecret rules pin only which store is named, not what it is: a `webhook` store
+    made the controller, in the platform's namespace, fetch (or POST to) any URL and write the
+    answer into this namespace, past every NetworkPolicy; an AWS store with a `role` or `auth`
+    would act as someone else. So a store here is AWS Secrets Manager in the environment's region,
+    with the controller's own identity, as `secret_store_spec` writes it."""
+    return [
+        {
+            "expression": f"object.spec.all(k, k in {_cel_list(SECRET_STORE_FIELDS)})",
+            "message": f"SecretStores here hold only {', '.join(SECRET_STORE_FIELDS)}",
+        },
+        {
+            "expression": (
+                "object.spec.provider.size() == 1 && has(object.spec.provider.aws) && "
+                "object.spec.provider.aws.all(k, k in ['service', 'region']) && "
+                f"object.spec.provider.aws.service == 'SecretsManager' && object.spec.provider.aws.region == '{region}'"
+            ),
+            "message": (
+                f"SecretStores here read AWS Secrets Manager in {region} with the controller's own identity "
+                "(no other provider, role, auth or prefix)"
+            ),
+        },
+    ]
+
+
+def secret_store_policy_spec(region: str) -> dict[str, Any]:
+    return {
+        "failurePolicy": "Fail",
+        "matchConstraints": {
+            "resourceRules": [
+                {
+                    "apiGroups": ["external-secrets.io"],
+                    "apiVersions": ["*"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": ["secretstores"],
+                }
+            ]
+        },
+        "validations": secret_store_rules(region),
+    }
+
+
 def push_secret_policy_spec() -> dict[str, Any]:
     """PushSecrets write to Secrets Manager with the controller's identity (which seeds the
     platform's own generated secrets): no project namespace may create one."""
@@ -266,6 +315,97 @@ def push_secret_policy_spec() -> dict[str, Any]:
                 "message": "PushSecrets are not allowed in project namespaces: secrets are filled in Secrets Manager",
             }
         ],
+    }
+
+
+# --- pods stay on the project's own nodes -------------------------------------------------------
+
+
+# Any ECR registry, whatever the endpoint kubelet's credential provider serves and however it is
+# spelt (`<account>.dkr.ecr.<region>.amazonaws.com[.cn]`, `….dkr.ecr-fips.…`, the dual-stack
+# `<account>.dkr-ecr.<region>.on.aws`, host names being case-insensitive): an RE2 pattern,
+# written into the CEL expression as a raw string.
+ECR_IMAGE = r"(?i)^[^/]*dkr[.-]ecr"
+POD_CONTAINER_FIELDS = ("containers", "initContainers", "ephemeralContainers")
+
+
+def pod_image_rule(own_images: str) -> dict[str, str]:
+    """Every node pulls with the node role, which reads every ECR repository of the account (and
+    every project repository's policy names it): so a pod here may take an ECR image only from the
+    project's own repositories of this environment (`own_images`, `<registry>/<project>/<env>/`).
+    Images outside ECR (KServe's, the tracking server's) stay allowed."""
+    own = own_images.replace("\\", "\\\\").replace("'", "\\'")
+    image_ok = f"(!c.image.matches(r'{ECR_IMAGE}') || c.image.startsWith('{own}'))"
+    expression = " && ".join(
+        f"(!has(object.spec.{field}) || object.spec.{field}.all(c, !has(c.image) || {image_ok}))"
+        for field in POD_CONTAINER_FIELDS
+    )
+    return {
+        "expression": expression,
+        "message": f"pods here may run ECR images of the project's own repositories only ({own_images}…)",
+    }
+
+
+def pod_placement_rules(owner: str, serving_class: str, placeholder_class: str) -> list[dict[str, str]]:
+    """CEL rules for the namespace's pods. Taints keep other pods off a pool only while no pod
+    tolerates them, and whoever may create a Deployment here (a data scientist in dev) writes its
+    tolerations: so a pod may tolerate the project taint with this namespace's value only, never
+    the system nodes' taint nor every taint at once (a toleration without key), and may not name a
+    node itself (`nodeName` skips the scheduler and its taints). PriorityClasses are
+    cluster-scoped and any pod may name any: only the project's own here, and its serving class,
+    whose value the team chose, only on its own pools (where it competes with its own pods)."""
+    tolerated = (
+        f"has(t.key) && t.key != '' && t.key != '{SYSTEM_TAINT_KEY}' && "
+        f"(t.key != '{OWNER_KEY}' || ((!has(t.operator) || t.operator == 'Equal') && has(t.value) && t.value == '{owner}'))"
+    )
+    on_own_nodes = (
+        f"has(object.spec.nodeSelector) && '{OWNER_KEY}' in object.spec.nodeSelector && "
+        f"object.spec.nodeSelector['{OWNER_KEY}'] == '{owner}'"
+    )
+    return [
+        {
+            "expression": f"!has(object.spec.tolerations) || object.spec.tolerations.all(t, {tolerated})",
+            "message": (
+                f"pods here may tolerate only their own project's taint ({OWNER_KEY}={owner}): "
+                "not another project's pools, nor the system nodes, nor every taint"
+            ),
+        },
+        {
+            "expression": "request.operation != 'CREATE' || !has(object.spec.nodeName) || object.spec.nodeName == ''",
+            "message": "pods here may not name their node (spec.nodeName): the scheduler places them",
+        },
+        {
+            "expression": (
+                "!has(object.spec.priorityClassName) || object.spec.priorityClassName == '' || "
+                f"object.spec.priorityClassName == '{placeholder_class}' || "
+                f"(object.spec.priorityClassName == '{serving_class}' && {on_own_nodes})"
+            ),
+            "message": (
+                f"pods here may use only the project's own priority classes ({serving_class} on its own pools, "
+                f"{placeholder_class})"
+            ),
+        },
+    ]
+
+
+def pod_placement_policy_spec(
+    owner: str, serving_class: str, placeholder_class: str, own_images: str
+) -> dict[str, Any]:
+    """Pods on their own nodes, at their own priorities, from their own images. Ephemeral
+    containers (`kubectl debug`) are added through a subresource, matched as well."""
+    return {
+        "failurePolicy": "Fail",
+        "matchConstraints": {
+            "resourceRules": [
+                {
+                    "apiGroups": [""],
+                    "apiVersions": ["v1"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": ["pods", "pods/ephemeralcontainers"],
+                }
+            ]
+        },
+        "validations": [*pod_placement_rules(owner, serving_class, placeholder_class), pod_image_rule(own_images)],
     }
 
 
@@ -320,6 +460,7 @@ class Workspace(pulumi.ComponentResource):
             )
         self.service_accounts = {w: self._service_account(w, spec, after_ns) for w in workload_names(spec)}
         self.foundation += self._access(spec, access_roles, after_ns)
+        self.foundation += self._keep_pods_on_own_nodes(after_ns)
         if addons_of(ctx).external_secrets.enabled:
             self.secret_store: pulumi.Resource | None = k8s.apiextensions.CustomResource(
                 f"{name}-secret-store",
@@ -417,23 +558,42 @@ class Workspace(pulumi.ComponentResource):
             *self._admission_policy(
                 naming.PUSH_SECRETS_DENIED, "push-secrets-policy", push_secret_policy_spec(), after
             ),
+            *self._admission_policy(
+                naming.SECRET_STORE_SCOPE, "secret-store-policy", secret_store_policy_spec(ctx.names.region), after
+            ),
         ]
 
+    def _keep_pods_on_own_nodes(self, after: Sequence[pulumi.Resource]) -> list[pulumi.Resource]:
+        names = self._ctx.names
+        spec = pod_placement_policy_spec(
+            names.namespace,
+            names.priority_class("serving"),
+            names.placeholder_priority_class(),
+            f"{naming.ecr_registry(names.account, names.region)}/{names.repository('')}",
+        )
+        return self._admission_policy(naming.POD_PLACEMENT, "pod-placement-policy", spec, after, component="compute")
+
     def _admission_policy(
-        self, suffix: str, logical: str, spec: pulumi.Input[dict[str, Any]], after: Sequence[pulumi.Resource]
+        self,
+        suffix: str,
+        logical: str,
+        spec: pulumi.Input[dict[str, Any]],
+        after: Sequence[pulumi.Resource],
+        *,
+        component: str = "secrets",
     ) -> list[pulumi.Resource]:
         """A ValidatingAdmissionPolicy bound (Deny) to this project's namespace only."""
         ctx = self._ctx
         policy_name = ctx.names.admission_policy(suffix)
         policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
             f"{self._name_prefix}-{logical}",
-            metadata=metadata(ctx, policy_name, component="secrets", namespaced=False),
+            metadata=metadata(ctx, policy_name, component=component, namespaced=False),
             spec=cast(k8s.admissionregistration.v1.ValidatingAdmissionPolicySpecArgsDict, spec),
             opts=ctx.k8s_opts(self),
         )
         binding = k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
             f"{self._name_prefix}-{logical}-binding",
-            metadata=metadata(ctx, policy_name, component="secrets", namespaced=False),
+            metadata=metadata(ctx, policy_name, component=component, namespaced=False),
             spec=cast(
                 k8s.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpecArgsDict,
                 {

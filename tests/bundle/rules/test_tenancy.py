@@ -15,6 +15,7 @@ from ..helpers import (
     minimal_platform,
     minimal_project,
     only,
+    platform_with,
     project_with,
     set_path,
     validate,
@@ -311,6 +312,21 @@ def test_a_malformed_alert_target_is_one_error_not_one_per_environment(route: di
     assert len(errors) == 1 and "bound:" not in errors[0].message and "in environment" not in errors[0].message
 
 
+@pytest.mark.parametrize(
+    "route",
+    [
+        {"type": "slack", "target": "#fraud-ml-alerts\n"},
+        {"type": "pagerduty", "target": "fraud-oncall\n"},
+        {"type": "email", "target": "fraud-ml@acme.example\n"},
+    ],
+)
+def test_an_alert_target_with_a_trailing_newline_is_not_a_valid_target(route: dict[str, str]):
+    # Python's `$` matches before a final newline: "fraud-oncall\n" passed as a secret name, then
+    # named a secret Secrets Manager refuses, half-way through apply.
+    result = validate(example("platform"), project_with({"spec.monitoring.alerts": [route]}))
+    assert errors_of(result, "alert_targets_within_tenancy"), explain(result)
+
+
 def test_an_sns_topic_is_checked_against_each_environments_own_account():
     topic = "arn:aws:sns:us-east-1:111111111111:alerts"  # the dev account's
     result = validate(example("platform"), project_with({"spec.monitoring.alerts": [{"type": "sns", "target": topic}]}))
@@ -366,8 +382,94 @@ def test_a_project_named_like_a_system_or_add_on_namespace_is_rejected(name: str
     assert error.path == "metadata.name"
 
 
+@pytest.mark.parametrize("name", ["amazon-guardduty", "amazon-cloudwatch", "aws-observability"])
+def test_a_project_cannot_take_a_namespace_aws_creates_in_the_cluster(name: str):
+    # GuardDuty deploys its runtime monitoring agent into `amazon-guardduty` on its own: a project
+    # there held the account's security agent under the team's quota, policies and `edit`.
+    error = only(admitted(minimal_project(name=name), minimal_platform()), "namespace_not_reserved")
+    assert "Kubernetes, AWS or the platform" in error.message
+
+
 def test_an_ordinary_project_name_is_not_reserved():
     assert admitted(minimal_project(name="kubeflow-jobs"), minimal_platform()).valid
+
+
+# --- capacity ------------------------------------------------------------------------------------
+
+P5_POOLS = [
+    {"name": f"p{i}", "instanceTypes": ["p5.48xlarge"], "gpu": {"count": 8}, "capacity": "on-demand", "max": 1000}
+    for i in range(48)
+]
+
+
+def test_a_teams_bundle_alone_cannot_decide_how_many_gpus_the_platform_pays_for():
+    # 48 pools of 1,000 p5.48xlarge validated: NodePool limits of 384,016 GPUs in prod, and a
+    # namespace quota to match, with nothing the platform team could set against it.
+    fraud = example("fraud")
+    fraud["spec"]["compute"]["pools"] += P5_POOLS
+    result = validate(example("platform"), fraud)
+    errors = errors_of(result, "capacity_within_tenancy")
+    assert {e.path for e in errors} >= {"spec.compute.pools"}, explain(result)
+    gpus = next(e for e in errors if "GPUs" in e.message and e.message.startswith("in environment prod:"))
+    assert "may launch 384016 GPUs" in gpus.message and "more than the 128 platform 'acme-ml' allows" in gpus.message
+    assert "spec.tenancy.maxGpus" in gpus.message and any("nodes" in e.message for e in errors)
+
+
+def test_a_prod_only_pool_override_is_held_to_the_bound_too():
+    fraud = project_with({"spec.environments.prod.compute.pools": [{"name": "gpu-train", "max": 500}]})
+    errors = errors_of(validate(example("platform"), fraud), "capacity_within_tenancy")
+    assert [e.message[:22] for e in errors] == ["in environment prod: t"] * 2
+
+
+def test_a_second_fallback_nodepool_counts_against_the_bound():
+    pool = {"name": "big", "instanceTypes": ["p5.48xlarge"], "gpu": {"count": 8}, "max": 5}
+    reserved = {**pool, "reservations": {"ids": ["cr-0123456789abcdef0"], "fallback": ["on-demand", "spot"]}}
+    platform = minimal_platform(tenancy={"maxGpus": 79})
+    project = minimal_project(compute={"pools": [reserved]})
+    platform = admitting(platform, project)
+    platform["spec"]["tenancy"]["projects"]["churn"]["capacityReservations"] = ["cr-0123456789abcdef0"]
+    error = only(validate(platform, project), "capacity_within_tenancy")  # 2 NodePools x 5 x 8 = 80
+    assert "may launch 80 GPUs" in error.message
+
+
+def test_the_platform_team_raises_the_bound_for_one_project():
+    fraud = example("fraud")
+    fraud["spec"]["compute"]["pools"] += P5_POOLS[:1]
+    assert errors_of(validate(example("platform"), fraud), "capacity_within_tenancy")
+    platform = platform_with({"spec.tenancy.projects.fraud-detection.maxNodes": 2000})
+    platform["spec"]["tenancy"]["projects"]["fraud-detection"]["maxGpus"] = 9000
+    result = validate(platform, fraud)
+    assert not errors_of(result, "capacity_within_tenancy"), explain(result)
+    platform["spec"]["tenancy"]["projects"]["fraud-detection"]["maxGpus"] = 100
+    errors = errors_of(validate(platform, fraud), "capacity_within_tenancy")
+    assert len(errors) == 3 and all("spec.tenancy.projects.fraud-detection.maxGpus)" in e.message for e in errors)
+
+
+def test_a_team_cannot_take_the_general_nodes_every_project_shares():
+    # 50 endpoints without a pool, 1,000 replicas of 64 cores: the namespace quota allowed
+    # 3.2 million cores on the general nodes (the platform's NodePool holds 1,000 for everyone);
+    # plus fraud-detection's two unpooled pipeline steps (1 core each) and the 16 of its servers.
+    endpoint = {"runtime": "sklearn", "resources": {"cpu": "64", "memory": "128Gi"}, "rollout": {"strategy": "direct"}}
+    endpoints = [{**endpoint, "name": f"e{i}", "autoscaling": {"maxReplicas": 1000}} for i in range(50)]
+    result = validate(example("platform"), project_with({"spec.serving.endpoints": endpoints}))
+    errors = [e for e in errors_of(result, "capacity_within_tenancy") if "general nodes" in e.message]
+    assert errors and errors[0].path == "spec", explain(result)
+    assert "may use 3200018 CPU cores on the general nodes, more than the 256" in errors[0].message
+    assert "spec.tenancy.maxGeneralCpu" in errors[0].message
+
+
+def test_the_general_cpu_bound_counts_what_the_namespace_quota_allows():
+    """The rule and the quota count alike: the quota's CPU is the pools' plus the general nodes'."""
+    from mlrig.project.pools import node_capacity, pool_nodes
+    from mlrig.project.workspace import quota_hard
+    from mlrig.tenancy import general_cpu_requested
+
+    for name in ("fraud", "rag"):
+        result = validate(example("platform"), example(name))
+        for project in result.projects.values():
+            for env in project.environments.values():
+                pooled = sum(pool_nodes(p, env.spec) * node_capacity(p)[0] for p in env.spec.compute.pools)
+                assert int(quota_hard(env.spec)["requests.cpu"]) == pooled + general_cpu_requested(env.spec)
 
 
 # --- tags ----------------------------------------------------------------------------------------
@@ -377,6 +479,75 @@ def test_an_ordinary_project_name_is_not_reserved():
 def test_reserved_tag_prefixes_are_rejected(key: str):
     error = only(validate(example("platform"), project_with({f"spec.tags.{key}": "x"})), "project_tags_within_limits")
     assert error.path == f'spec.tags["{key}"]'
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "karpenter.sh/discovery",
+        "kubernetes.io/cluster/acme-ml-dev",
+        "topology.kubernetes.io/region",
+        "karpenter.k8s.aws/ec2nodeclass",
+        "elbv2.k8s.aws/cluster",
+        "k8s.io/cluster-autoscaler/enabled",
+        "eks:eks-cluster-name",
+        "Karpenter.SH/discovery",
+    ],
+)
+def test_a_team_cannot_tag_its_resources_into_another_teams_nodes(key: str):
+    # Karpenter's EC2NodeClasses take every security group tagged `karpenter.sh/discovery:
+    # <cluster>`: a project tagging its stack so put its database's security group on every node
+    # of the cluster, other teams' and the platform's (and past 5 groups, no node launches).
+    project = project_with({"spec.tags": {key: "acme-ml-dev"}})
+    error = only(validate(example("platform"), project), "project_tags_within_limits")
+    assert error.path == f'spec.tags["{key}"]' and "every node of the cluster" in error.message
+
+
+def test_a_prod_only_tag_override_cannot_smuggle_a_reserved_tag_key():
+    project = project_with({"spec.environments.prod.tags": {"karpenter.sh/discovery": "acme-ml-prod"}})
+    error = only(validate(example("platform"), project), "project_tags_within_limits")
+    assert error.message.startswith("in environment prod:")
+
+
+@pytest.mark.parametrize("key", ["data-owner", "team.example.com/owner", "kubernetes-team", "my.k8s.io.example/x"])
+def test_ordinary_tag_keys_stay_allowed(key: str):
+    assert validate(example("platform"), project_with({"spec.tags": {key: "x"}})).valid
+
+
+@pytest.mark.parametrize("value", ["risk#ml", "line\nbreak", "cc\u202e4321", "50%"])
+def test_a_tag_value_aws_refuses_is_an_error_not_a_failed_apply(value: str):
+    error = only(
+        validate(example("platform"), project_with({"spec.tags": {"owner": value}})), "project_tags_within_limits"
+    )
+    assert error.path == "spec.tags.owner" and "not an AWS tag value" in error.message
+    error = only(
+        validate(example("platform"), project_with({"metadata.costCenter": value})), "project_tags_within_limits"
+    )
+    assert error.path == "metadata.costCenter"
+
+
+def test_unicode_letters_stay_allowed_in_tag_values():
+    assert validate(example("platform"), project_with({"spec.tags": {"owner": "Zoë Grüße 42 a.b/c=d+e-f@g:h_i"}})).valid
+
+
+def test_a_team_cannot_charge_its_resources_to_another_teams_cost_center():
+    # metadata.team and costCenter became every resource's `team` and `cost-center` tags, chosen
+    # by the team alone: rag-assistant's cost centre on fraud-detection's GPUs.
+    platform = platform_with({"spec.tenancy.projects.fraud-detection.costCenter": "cc-1234"})
+    platform["spec"]["tenancy"]["projects"]["fraud-detection"]["team"] = "risk-ml"
+    assert validate(platform, example("fraud")).valid
+    result = validate(platform, project_with({"metadata.costCenter": "cc-genai", "metadata.team": "genai"}))
+    errors = errors_of(result, "cost_tags_admitted")
+    assert sorted(e.path for e in errors) == ["metadata.costCenter", "metadata.team"], explain(result)
+    assert all("it decides who is charged" in e.message for e in errors)
+    unset = validate(platform, project_with({}, deletions=("metadata.costCenter",)))
+    assert "'unassigned' is not the costCenter" in only(unset, "cost_tags_admitted").message
+
+
+def test_the_admission_snippet_pins_who_is_charged():
+    result = validate(example("platform"), project_with({"metadata.name": "newcomer"}))
+    message = only(result, "project_admitted").message
+    assert 'team: "risk-ml", costCenter: "cc-1234"}' in message
 
 
 def test_project_tags_must_leave_room_for_mlrigs_and_the_platforms():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..helpers import check_project, only
+from ..helpers import check_project, explain, only
 
 ENDPOINT = "spec.serving.endpoints[0]"
 
@@ -54,3 +54,22 @@ def test_a_gateway_without_providers_is_rejected():
     result = check_project({"spec.llm.gateway.providers": []}, base="rag", deletions=("spec.llm.gateway.limits",))
     assert only(result, "gateway_has_providers").path == "spec.llm.gateway.providers"
     assert check_project({}, base="rag").valid
+
+
+@pytest.mark.parametrize("value", ["db.x2iedn.32xlarge; drop", "db r6g large", "", "r6g.large"])
+def test_a_vector_database_class_that_is_no_class_is_rejected_before_apply(value: str):
+    result = check_project({"spec.llm.vectorDatabase.instanceClass": value}, base="rag")
+    assert [d.path for d in result.diagnostics] == ["spec.llm.vectorDatabase.instanceClass"], explain(result)
+
+
+@pytest.mark.parametrize(("engine", "value"), [("pgvector", "r6g.large.search"), ("opensearch", "db.r6g.large")])
+def test_a_vector_database_class_of_the_other_engine_is_rejected(engine: str, value: str):
+    changes = {"spec.llm.vectorDatabase.engine": engine, "spec.llm.vectorDatabase.instanceClass": value}
+    error = only(check_project(changes, base="rag"), "vector_instance_class_fits_engine")
+    assert f"not a class of engine {engine}" in error.message
+
+
+@pytest.mark.parametrize(("engine", "value"), [("pgvector", "db.r6g.large"), ("opensearch", "r6g.large.search")])
+def test_a_vector_database_class_of_its_engine_passes(engine: str, value: str):
+    changes = {"spec.llm.vectorDatabase.engine": engine, "spec.llm.vectorDatabase.instanceClass": value}
+    assert check_project(changes, base="rag").valid

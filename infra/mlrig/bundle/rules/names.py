@@ -180,10 +180,7 @@ def _derived_names(
     if inputs.vector_engine == "opensearch":
         found.append(DerivedName("opensearch-domain", names.opensearch_domain()))
     found.append(DerivedName("k8s-namespace", names.namespace))
-    found += [
-        DerivedName("k8s-object", names.admission_policy(purpose))
-        for purpose in (naming.EXTERNAL_SECRETS_SCOPE, naming.PUSH_SECRETS_DENIED)
-    ]
+    found += [DerivedName("k8s-object", names.admission_policy(purpose)) for purpose in naming.ADMISSION_POLICIES]
     found += [DerivedName("kms-alias", names.kms_alias()), DerivedName("glue-database", names.glue_database())]
     found.append(DerivedName("secret", names.secret("")))
     for i, (pool, second_fallback, efa, cluster_placement) in enumerate(inputs.pools):

@@ -205,6 +205,50 @@ def alert_targets_within_tenancy(view: ProjectView) -> Iterator[Finding]:
             yield Finding(("spec", "monitoring", "alerts", index, "target"), f"{problem}{bound}")
 
 
+POOLS = ("spec", "compute", "pools")
+
+
+@project_rule
+def capacity_within_tenancy(view: ProjectView) -> Iterator[Finding]:
+    """A project environment launches at most the nodes and GPUs its platform allows, and uses at
+    most the CPU it allows on the general nodes every project shares: NodePool limits and the
+    namespace's quota derive from the bundle, so without these bounds a team's own bundle (48
+    pools of 1,000 p5.48xlarge, 50 endpoints of 1,000 replicas) decided what the platform pays
+    for and starved every other team's servers on the general nodes."""
+    found = _bounds(view)
+    if found is None:
+        return
+    platform, limits = found
+    name = view.bundle.metadata.name
+    allowed = tenancy.capacity_allowed(limits, name)
+    asked = tenancy.capacity_requested(view.spec)
+    admitted = tenancy.admission(limits, name)
+    for verb, what, wanted, bound, field, key, path, lower in (
+        ("pools may launch", "nodes", asked.nodes, allowed.nodes, "max_nodes", "maxNodes", POOLS, "the pools' max"),
+        ("pools may launch", "GPUs", asked.gpus, allowed.gpus, "max_gpus", "maxGpus", POOLS, "the pools' max"),
+        (
+            "project may use",
+            "CPU cores on the general nodes",
+            asked.general_cpu,
+            allowed.general_cpu,
+            "max_general_cpu",
+            "maxGeneralCpu",
+            ("spec",),
+            "the maxReplicas and cpu of endpoints (and the workers of pipelines) without a pool",
+        ),
+    ):
+        if wanted <= bound:
+            continue
+        own = admitted is not None and getattr(admitted, field) is not None
+        where = platform.where("spec", "tenancy", *(("projects", name) if own else ()), key)
+        yield Finding(
+            path,
+            f"the {verb} {wanted} {what}, more than the {bound} platform '{platform.name}' allows "
+            f"({where}); lower {lower}, or the platform team raises spec.tenancy.projects.{name}.{key}",
+            key=True,
+        )
+
+
 @project_rule
 def namespace_not_reserved(view: ProjectView) -> Iterator[Finding]:
     """The project name becomes (the start of) its namespace: never one Kubernetes or the
@@ -217,10 +261,27 @@ def namespace_not_reserved(view: ProjectView) -> Iterator[Finding]:
 # --- tags ----------------------------------------------------------------------------------------
 
 
+def _tag_value_finding(value: str, path: tuple[str | int, ...]) -> Iterator[Finding]:
+    if not naming.tag_value_allowed(value):
+        yield Finding(
+            path,
+            f"{value!r} is not an AWS tag value: letters, digits, spaces and {naming.TAG_VALUE_PUNCTUATION} only",
+        )
+
+
 def _tag_findings(tags: dict[str, str], others: dict[str, str], path: tuple[str, ...]) -> Iterator[Finding]:
+    for key, value in tags.items():
+        yield from _tag_value_finding(value, (*path, key))
     for key in tags:
-        if key.casefold().startswith(naming.RESERVED_TAG_PREFIXES):
-            yield Finding((*path, key), f"tag key '{key}' uses a prefix AWS or mlrig reserves (aws:, mlrig:)", key=True)
+        if naming.reserved_tag_key(key):
+            reserved = ", ".join([*naming.RESERVED_TAG_PREFIXES, *(f"{d}/" for d in naming.RESERVED_TAG_DOMAINS)])
+            yield Finding(
+                (*path, key),
+                f"tag key '{key}' uses a prefix AWS, EKS, Kubernetes, Karpenter or mlrig reserves ({reserved}): "
+                "their controllers act on these tags, and on the stack's security groups they would join them "
+                "to every node of the cluster",
+                key=True,
+            )
     total = len({*tags, *others, *naming.DEFAULT_TAG_KEYS}) + naming.MAX_RESOURCE_TAGS
     if total > naming.AWS_TAG_LIMIT:
         room = naming.AWS_TAG_LIMIT - naming.MAX_RESOURCE_TAGS - len({*others, *naming.DEFAULT_TAG_KEYS})
@@ -236,6 +297,34 @@ def _tag_findings(tags: dict[str, str], others: dict[str, str], path: tuple[str,
 def project_tags_within_limits(view: ProjectView) -> Iterator[Finding]:
     platform_tags = view.platform.bundle.spec.tags if view.platform else {}
     yield from _tag_findings(view.spec.tags, platform_tags, ("spec", "tags"))
+    if view.bundle.metadata.cost_center is not None:
+        yield from _tag_value_finding(view.bundle.metadata.cost_center, ("metadata", "costCenter"))
+
+
+@project_rule
+def cost_tags_admitted(view: ProjectView) -> Iterator[Finding]:
+    """The `team` and `cost-center` tags decide who is charged for a project's resources: where
+    the platform team admits them (`tenancy.projects.<name>.team/costCenter`), the bundle may not
+    name another team's."""
+    found = _bounds(view)
+    if found is None:
+        return
+    platform, limits = found
+    name = view.bundle.metadata.name
+    admitted = tenancy.admission(limits, name)
+    if admitted is None:
+        return
+    metadata = view.bundle.metadata
+    for key, asked, allowed in (
+        ("team", metadata.team or name, admitted.team),
+        ("costCenter", metadata.cost_center or "unassigned", admitted.cost_center),
+    ):
+        if allowed is not None and asked != allowed:
+            yield Finding(
+                ("metadata", key),
+                f"'{asked}' is not the {key} platform '{platform.name}' admits for this project ('{allowed}', "
+                f"{platform.where('spec', 'tenancy', 'projects', name, key)}): it decides who is charged",
+            )
 
 
 @platform_rule

@@ -64,3 +64,23 @@ def gateway_has_providers(view: ProjectView) -> Iterator[Finding]:
             "the gateway has no `providers`, so it routes nowhere: name at least one (such as openai), "
             "or remove `llm.gateway`",
         )
+
+
+@project_rule
+def vector_instance_class_fits_engine(view: ProjectView) -> Iterator[Finding]:
+    """RDS classes start with `db.`, OpenSearch ones end with `.search`: the other engine's
+    class passes the schema and fails the database's creation half-way through apply."""
+    database = view.spec.llm.vector_database
+    if database is None or database.instance_class is None:
+        return
+    opensearch = database.instance_class.endswith(".search")
+    if opensearch != (database.engine == "opensearch"):
+        expected = (
+            "an OpenSearch class such as r6g.large.search"
+            if database.engine == "opensearch"
+            else ("an RDS class such as db.r6g.large")
+        )
+        yield Finding(
+            ("spec", "llm", "vectorDatabase", "instanceClass"),
+            f"'{database.instance_class}' is not a class of engine {database.engine}: use {expected}",
+        )
