@@ -12,7 +12,7 @@ import pulumi_aws as aws
 from .. import naming
 from . import vector_search
 from .context import ProjectContext
-from .filled_secrets import gateway_secrets, model_hub_secrets
+from .filled_secrets import FilledSecret, gateway_secrets, model_hub_secrets
 from .identity import Identity, policy_document
 from .storage import Storage
 from .tracking import POSTGRES_PORT, DatabaseConnection, PostgresDatabase
@@ -70,26 +70,14 @@ class LlmServices(pulumi.ComponentResource):
             self.opensearch = self._opensearch(vdb.instance_class or "t3.medium.search", vdb.storage_gib, key_arn)
         # Created empty: a person fills each one (`mlrig secrets`); mlrig never sees the keys.
         self.gateway_secrets = {
-            filled.purpose.rsplit("/", 1)[1]: aws.secretsmanager.Secret(
-                f"{ctx.names.prefix}-gateway-{filled.purpose.rsplit('/', 1)[1]}",
-                name=ctx.names.secret(filled.purpose),
-                description=f"{filled.description}; the value is set by the platform team (mlrig secrets)",
-                kms_key_id=key_arn,
-                recovery_window_in_days=ctx.secret_recovery_days,
-                opts=ctx.aws_opts(self, stateful=True),
+            filled.purpose.rsplit("/", 1)[1]: self._filled_secret(
+                f"{ctx.names.prefix}-gateway-{filled.purpose.rsplit('/', 1)[1]}", filled, key_arn
             )
             for filled in gateway_secrets(ctx.env)
         }
         # The model hub's Hugging Face token: created empty like the provider keys.
         self.hub_secrets = [
-            aws.secretsmanager.Secret(
-                f"{ctx.names.prefix}-{filled.purpose.replace('/', '-')}",
-                name=ctx.names.secret(filled.purpose),
-                description=f"{filled.description}; the value is set by the platform team (mlrig secrets)",
-                kms_key_id=key_arn,
-                recovery_window_in_days=30 if ctx.tier == "prod" else 7,
-                opts=ctx.aws_opts(self, stateful=True),
-            )
+            self._filled_secret(f"{ctx.names.prefix}-{filled.purpose.replace('/', '-')}", filled, key_arn)
             for filled in model_hub_secrets(ctx.env)
         ]
         self.feedback_stream = self._feedback(storage) if llm.feedback.enabled else None
@@ -102,6 +90,17 @@ class LlmServices(pulumi.ComponentResource):
 
     def _clients(self, types: tuple[str, ...]) -> dict[str, aws.iam.Role]:
         return {w: self._identity.workloads[w] for w, t in self._ctx.workloads().items() if t in types}
+
+    def _filled_secret(self, name: str, filled: FilledSecret, key_arn: pulumi.Input[str]) -> aws.secretsmanager.Secret:
+        ctx = self._ctx
+        return aws.secretsmanager.Secret(
+            name,
+            name=ctx.names.secret(filled.purpose),
+            description=f"{filled.description}; the value is set by the platform team (mlrig secrets)",
+            kms_key_id=key_arn,
+            recovery_window_in_days=ctx.secret_recovery_days,
+            opts=ctx.aws_opts(self, stateful=True),
+        )
 
     def _opensearch(self, instance_type: str, storage_gib: int, key_arn: pulumi.Input[str]) -> aws.opensearch.Domain:
         """Encrypted at rest and between nodes, HTTPS only, inside the VPC, fine-grained access
