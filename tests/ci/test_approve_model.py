@@ -19,6 +19,8 @@ import pytest
 from mlrig.bundle.validate import ValidationResult
 from mlrig.ci import actions
 from mlrig.ci.render import APPROVAL_STEP, render_project_workflows
+from mlrig.platform.addons import argo_values
+from mlrig.project.workspace import CLUSTER_ROLES
 
 from .checkers import assert_workflows_pass_both_checkers
 from .conftest import parse, write_files
@@ -298,3 +300,13 @@ def test_the_step_the_workflow_resumes_is_the_suspend_step_of_the_prod_model_dep
                 if "suspend" in by_name.get(task["template"], {}):
                     suspending.append(task["name"])
     assert suspending == [APPROVAL_STEP]
+
+
+def test_the_prod_ci_deployer_may_update_workflows_through_argos_admin_aggregation() -> None:
+    """The decision is a `get` and an `update` of the Workflow. The prod ci-deployer's access entry
+    puts it in a group bound to `admin` in the namespace, and the argo-workflows chart (0.45.15)
+    aggregates create/delete/get/list/patch/update/watch on workflows.argoproj.io into `admin`
+    while `createAggregateRoles` keeps its default, true: mlrig must not turn it off."""
+    assert CLUSTER_ROLES["prod"]["ci-deployer"] == "admin"
+    for service_monitor in (True, False):
+        assert argo_values(service_monitor=service_monitor).get("createAggregateRoles", True) is True
