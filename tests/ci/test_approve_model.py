@@ -177,7 +177,7 @@ def waiting_workflow() -> dict[str, Any]:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Workflow",
-        "metadata": {"name": "wf", "namespace": "fraud-detection-prod", "resourceVersion": "42"},
+        "metadata": {"name": "wf", "namespace": "fraud-detection--prod", "resourceVersion": "42"},
         "spec": {"workflowTemplateRef": {"name": "release"}},
         "status": {
             "phase": "Running",
@@ -221,7 +221,7 @@ def decide(
     env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "STORE": str(tmp_path),
-        "NAMESPACE": "fraud-detection-prod",
+        "NAMESPACE": "fraud-detection--prod",
         "WORKFLOW": "wf",
         "DECISION": decision,
         "STEP": decide_step["env"]["STEP"],
