@@ -18,6 +18,7 @@ from .test_platform_workflows import SHA_PIN, runs, steps_using
 PR = ".github/workflows/mlrig-pull-request.yml"
 STAGING = ".github/workflows/mlrig-staging.yml"
 RELEASE = ".github/workflows/mlrig-release.yml"
+APPROVE = ".github/workflows/mlrig-approve-model.yml"
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def parsed(project_workflows: dict[str, dict[str, str]]) -> dict[str, dict[str, 
 def test_every_project_gets_pull_request_staging_and_release_workflows(parsed: dict[str, Any]) -> None:
     assert set(parsed) == {"fraud-detection", "rag-assistant"}
     for files in parsed.values():
-        assert set(files) == {PR, STAGING, RELEASE}
+        assert set(files) == {PR, STAGING, RELEASE, APPROVE}, "both examples approve prod models by hand"
 
 
 def test_a_project_pull_request_runs_lint_and_unit_tests_without_any_cloud_access(parsed: dict[str, Any]) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 import jinja2
 
 from .. import naming, state
-from ..bundle.model import GITHUB_OWNER
+from ..bundle.model import GITHUB_OWNER, ProjectSpecBase
 from ..bundle.resolved import Platform, PlatformEnvironment, Project
 from . import actions, images
 
@@ -47,6 +47,11 @@ GITHUB_APP_CLIENT_ID_VARIABLE = "MLRIG_GITHUB_APP_CLIENT_ID"
 GITHUB_APP_PRIVATE_KEY_SECRET = "MLRIG_GITHUB_APP_PRIVATE_KEY"
 # Tiers whose project stacks provision GitHub (mlrig/project/github_repo.py DEPLOYING_TIERS).
 GITHUB_TIERS = ("staging", "prod")
+
+# The workflow that gives or refuses a prod model release's manual approval, and the model-deployment
+# DAG task it resumes (the suspend step of `mlrig.project.pipelines.deployment_templates`).
+APPROVE_MODEL_WORKFLOW = "mlrig-approve-model.yml"
+APPROVAL_STEP = "approval"
 
 # Pipelines whose run proves a project works end to end in staging, in order of preference.
 INTEGRATION_PIPELINE_TYPES = ("training", "fine-tuning")
@@ -389,6 +394,8 @@ class ProjectStage:
     repositories: dict[str, str]  # registry → ECR repository name (without the registry host)
     # registry → the architectures its image is built for here (`mlrig.ci.images`)
     architectures: dict[str, tuple[str, ...]]
+    # Its model-deployment pipeline waits at the `approval` step for a human (`approval: manual`).
+    manual_approval: bool = False
 
     @property
     def builds(self) -> dict[str, str]:
@@ -427,6 +434,19 @@ class ProjectCi:
     staging: tuple[ProjectStage, ...]
     prod: tuple[ProjectStage, ...]
 
+    @property
+    def approval_stages(self) -> list[ProjectStage]:
+        """The prod-tier environments whose model releases wait for a manual approval: only their
+        GitHub environment's reviewers may give it (`mlrig-approve-model.yml`)."""
+        return [s for s in self.prod if s.manual_approval]
+
+
+def waits_for_approval(spec: ProjectSpecBase) -> bool:
+    """Whether the environment's model-deployment pipeline suspends at `APPROVAL_STEP` (see
+    `mlrig.project.pipelines.deployment_templates`)."""
+    deploys = any(p.type == "model-deployment" for p in spec.pipelines.values())
+    return deploys and spec.model_deployment.approval == "manual"
+
 
 def _stages(project: Project, tier: str) -> tuple[ProjectStage, ...]:
     stages = []
@@ -450,6 +470,7 @@ def _stages(project: Project, tier: str) -> tuple[ProjectStage, ...]:
                 region=platform_env.region,
                 repositories={r: names.repository(r) for r in env.spec.registries},
                 architectures=images.image_architectures(env.spec),
+                manual_approval=waits_for_approval(env.spec),
             )
         )
     return tuple(stages)
@@ -481,6 +502,7 @@ PROJECT_WORKFLOWS = {
     "mlrig-pull-request.yml": "project/pull-request.yml.j2",
     "mlrig-staging.yml": "project/staging.yml.j2",
     "mlrig-release.yml": "project/release.yml.j2",
+    APPROVE_MODEL_WORKFLOW: "project/approve-model.yml.j2",
 }
 
 
@@ -496,7 +518,11 @@ def render_project_workflows(project: Project) -> dict[str, str]:
             continue
         if template.endswith("release.yml.j2") and not ci.prod:
             continue
-        rendered[f"{WORKFLOWS_DIR}/{file}"] = render_template(template, ci=ci)
+        if file == APPROVE_MODEL_WORKFLOW and not ci.approval_stages:
+            continue
+        rendered[f"{WORKFLOWS_DIR}/{file}"] = render_template(
+            template, ci=ci, approval_step=APPROVAL_STEP, workflow_file=file
+        )
     return rendered
 
 
