@@ -135,6 +135,7 @@ def test_the_ci_deployer_may_record_its_environments_tag_and_no_other_parameter(
             if r["inputs"]["role"] == f"fraud-detection--{environment}--ci-deployer"
         ]
         statements = json.loads(policy["policy"])["Statement"]
-        ssm = [s for s in statements if any(str(a).startswith("ssm:") for a in [s["Action"]] + list(s["Action"]))]
+        actions = [(s, [s["Action"]] if isinstance(s["Action"], str) else s["Action"]) for s in statements]
+        ssm = [s for s, granted in actions if any(a.startswith("ssm:") for a in granted)]
         assert len(ssm) == 1 and ssm[0]["Action"] == "ssm:PutParameter"
         assert ssm[0]["Resource"].endswith(f":parameter/mlrig/fraud-detection/{environment}/release/image-tag")
