@@ -109,6 +109,11 @@ OPENSEARCH_ROLE_MAPPINGS_ANNOTATION = "mlrig.io/opensearch-role-mappings"
 # pulumi-kubernetes replaces a Job carrying this annotation when it has not succeeded, so a Job
 # that failed on one apply runs again on the next instead of failing its await for good.
 REPLACE_UNREADY_ANNOTATION = "pulumi.com/replaceUnready"
+# pulumi-kubernetes forces its server-side apply of an object carrying this annotation: it takes
+# back the fields another manager changed since, instead of failing with a conflict.
+PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
+# Field manager of the project release CI's image roll-outs (`kubectl patch --field-manager`).
+RELEASE_FIELD_MANAGER = "mlrig-release"
 
 # Tag keys the plan JSON and policies rely on.
 TAG_PERSONA = "mlrig:persona"
@@ -412,6 +417,15 @@ class ProjectNames:
     def secret(self, purpose: str) -> str:
         return f"mlrig/{self.project}/{self.environment}/{purpose}"
 
+    def release_parameters(self) -> str:
+        """SSM parameter path under which the project's release CI records what it rolled out."""
+        return f"/mlrig/{self.project}/{self.environment}/release"
+
+    def image_tag_parameter(self) -> str:
+        """SSM parameter holding the image tag the project's CI last rolled out in this
+        environment: the project stack builds its images with it, so both write the same tag."""
+        return f"{self.release_parameters()}/image-tag"
+
     # ARNs
     @property
     def partition(self) -> str:
@@ -425,6 +439,9 @@ class ProjectNames:
 
     def workload_role_arn(self, workload: str) -> str:
         return role_arn(self.account, self.region, self.workload_role(workload))
+
+    def image_tag_parameter_arn(self) -> str:
+        return f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{self.image_tag_parameter()}"
 
     def repository_arn(self, registry: str) -> str:
         return f"arn:{self.partition}:ecr:{self.region}:{self.account}:repository/{self.repository(registry)}"

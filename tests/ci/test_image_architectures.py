@@ -218,7 +218,7 @@ def test_every_staging_tier_environment_receives_its_images_and_its_rollout(tmp_
         assert build["environment"] == integration["environment"] == env
         assert built(build) == [(f"recs/{env}/main", "amd64", SHA)]
         assert integration["needs"] == [f"build-{env}-amd64"], "each environment rolls only what it built"
-        rolled = [s["env"]["REPOSITORY"] for s in integration["steps"] if "replace -f -" in s.get("run", "")]
+        rolled = [s["env"]["REPOSITORY"] for s in integration["steps"] if "--field-manager" in s.get("run", "")]
         assert rolled == [f"recs/{env}/main"]
         assert "pytest -q tests/integration" in runs(integration)
     assert "dev-a" not in str(jobs) and "dev-b" not in str(jobs), "dev-tier environments are the developers'"

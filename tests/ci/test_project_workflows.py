@@ -4,6 +4,11 @@ the `prod` environment's reviewers."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +17,7 @@ from mlrig.bundle.validate import ValidationResult
 from mlrig.ci import actions
 from mlrig.ci.render import render_project_workflows
 
+from .checkers import assert_workflows_pass_both_checkers
 from .conftest import parse
 from .test_platform_workflows import SHA_PIN, runs, steps_using
 
@@ -90,7 +96,10 @@ def test_a_release_pushes_to_prod_and_rolls_prod_behind_the_prod_environment(par
         assert [r for r in repositories if r] and all(r.startswith(f"{project}/prod/") for r in repositories if r)
         roll = runs(wf["jobs"]["roll-prod"])
         assert "workflowtemplates.argoproj.io" in roll and "inferenceservices.serving.kserve.io" in roll
-        assert 'kubectl --namespace "$NAMESPACE" replace -f -' in roll
+        # The roll-out patches the images only, under its own field manager: never a `replace` of
+        # whole objects the project stack also applies.
+        assert "replace -f" not in roll and "kubectl apply" not in roll
+        assert '--type json --field-manager "$FIELD_MANAGER"' in roll
 
 
 def test_project_workflows_are_pinned_and_never_interpolate_into_scripts(
@@ -117,3 +126,131 @@ def test_a_project_without_a_prod_environment_gets_no_release_workflow(example_r
     )
     assert RELEASE not in render_project_workflows(without_prod)
     assert STAGING in render_project_workflows(without_prod)
+
+
+def roll_steps(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The step recording the run's tag, and the steps patching the images (one per registry)."""
+    steps = job["steps"]
+    (record,) = [s for s in steps if "ssm put-parameter" in str(s.get("run", ""))]
+    patches = [s for s in steps if "kubectl" in str(s.get("run", "")) and "patch" in str(s.get("run", ""))]
+    return record, patches
+
+
+@pytest.mark.parametrize(
+    ("workflow", "job", "environment"), [(RELEASE, "roll-prod", "prod"), (STAGING, "integration-staging", "staging")]
+)
+def test_a_roll_out_records_its_tag_for_the_project_stack_before_it_patches_the_images(
+    parsed: dict[str, Any], workflow: str, job: str, environment: str
+) -> None:
+    # The project stack builds its images with the recorded tag: the next `pulumi up` writes what
+    # the roll-out wrote, even when the roll-out stops half-way.
+    for project, files in parsed.items():
+        steps = files[workflow]["jobs"][job]["steps"]
+        record, patches = roll_steps(files[workflow]["jobs"][job])
+        assert record["env"] == {
+            "PARAMETER": f"mlrig/{project}/{environment}/release/image-tag",
+            "TAG": "${{ github.sha }}",
+        }
+        assert patches and all(steps.index(record) < steps.index(p) for p in patches)
+        for patch in patches:
+            assert patch["env"]["FIELD_MANAGER"] == "mlrig-release"
+            assert patch["env"]["TAG"] == record["env"]["TAG"]
+
+
+def fake_kubectl(directory: Path, listing: dict[str, Any]) -> Path:
+    """A `kubectl` that lists `listing` on `get` and logs every other call's arguments."""
+    (directory / "listing.json").write_text(json.dumps(listing))
+    script = directory / "kubectl"
+    script.write_text(
+        "#!/usr/bin/env bash\n"
+        'for arg in "$@"; do if [ "$arg" = get ]; then cat "$(dirname "$0")/listing.json"; exit 0; fi; done\n'
+        'python3 -c \'import json, sys; print(json.dumps(sys.argv[1:]))\' "$@" >> "$(dirname "$0")/calls.log"\n'
+    )
+    script.chmod(0o755)
+    return directory / "calls.log"
+
+
+def json_patch(document: dict[str, Any], operations: list[dict[str, Any]]) -> None:
+    """Apply `test` and `replace` operations (RFC 6902) to `document`, in place."""
+    for operation in operations:
+        *parents, last = [p.replace("~1", "/").replace("~0", "~") for p in operation["path"].split("/")[1:]]
+        node: Any = document
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        key: Any = int(last) if isinstance(node, list) else last
+        if operation["op"] == "test":
+            assert node[key] == operation["value"], operation
+        else:
+            assert operation["op"] == "replace"
+            node[key] = operation["value"]
+
+
+@pytest.mark.skipif(not (shutil.which("jq") and shutil.which("bash")), reason="needs jq and bash")
+def test_a_roll_out_moves_exactly_the_images_of_its_repository_and_nothing_else(
+    parsed: dict[str, Any], tmp_path: Path
+) -> None:
+    registry, repository = "111111111111.dkr.ecr.us-east-1.amazonaws.com", "fraud-detection/prod/training"
+    mine, other = f"{registry}/{repository}", f"{registry}/fraud-detection/prod/serving"
+    template = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": "train", "annotations": {"note": f"{mine}:old"}},
+        "spec": {
+            "templates": [
+                {"name": "main", "dag": {"tasks": [{"name": "a", "template": "run"}]}},
+                {"name": "run", "container": {"image": f"{mine}:old", "args": ["--step=run"]}},
+                {"name": "serve", "container": {"image": f"{other}:old"}},
+                {"name": "wait", "container": {"image": "busybox:1.36"}},
+                {"name": "look-alike", "container": {"image": f"{mine}-two:old"}},
+            ]
+        },
+    }
+    server = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "scorer"},
+        "spec": {"predictor": {"containers": [{"name": "kserve-container", "image": f"{mine}:old"}]}},
+        "status": {"image": f"{mine}:old"},
+    }
+    schedule = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "CronWorkflow",
+        "metadata": {"name": "nightly"},
+        "spec": {},
+    }
+    calls = fake_kubectl(tmp_path, {"kind": "List", "items": [template, server, schedule]})
+    _, patches = roll_steps(parsed["fraud-detection"][RELEASE]["jobs"]["roll-prod"])
+    (step,) = [p for p in patches if p["env"]["REPOSITORY"] == repository]
+    environment = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", **step["env"]}
+    environment.update(NAMESPACE="fraud-detection", REGISTRY=registry, TAG="abc123")
+    subprocess.run(["bash", "-e", "-c", step["run"]], env=environment, check=True)
+
+    patched = {"workflowtemplates.argoproj.io/train": template, "inferenceservices.serving.kserve.io/scorer": server}
+    logged = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert sorted(call[call.index("patch") + 1] for call in logged) == sorted(patched)
+    for call in logged:
+        assert call[call.index("--type") + 1] == "json"
+        assert call[call.index("--field-manager") + 1] == "mlrig-release"
+        json_patch(patched[call[call.index("patch") + 1]], json.loads(call[call.index("--patch") + 1]))
+    assert [t.get("container", {}).get("image") for t in template["spec"]["templates"]] == [
+        None,
+        f"{mine}:abc123",
+        f"{other}:old",
+        "busybox:1.36",
+        f"{mine}-two:old",
+    ]
+    assert template["metadata"]["annotations"]["note"] == f"{mine}:old"
+    assert server["spec"]["predictor"]["containers"][0]["image"] == f"{mine}:abc123"
+
+
+def test_the_rolled_out_workflows_pass_zizmor_and_the_workflow_schema(
+    project_workflows: dict[str, dict[str, str]], tmp_path: Path
+) -> None:
+    written = []
+    for project, files in project_workflows.items():
+        for path in (RELEASE, STAGING):
+            target = tmp_path / project / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(files[path])
+            written.append(target)
+    assert_workflows_pass_both_checkers(written)

@@ -392,6 +392,8 @@ class ProjectStage:
     namespace: str
     region: str
     repositories: dict[str, str]  # registry → ECR repository name (without the registry host)
+    # SSM parameter the rollout records its tag in (the stack reads it), without its leading `/`
+    image_tag_parameter: str
     # registry → the architectures its image is built for here (`mlrig.ci.images`)
     architectures: dict[str, tuple[str, ...]]
     # Its model-deployment pipeline waits at the `approval` step for a human (`approval: manual`).
@@ -413,6 +415,11 @@ class ProjectStage:
 
     def build_job(self, architecture: str) -> str:
         return f"build-{self.name}-{architecture}"
+
+    @property
+    def field_manager(self) -> str:
+        """The field manager the rollout patches images under (their owner in managedFields)."""
+        return naming.RELEASE_FIELD_MANAGER
 
     @property
     def build_jobs(self) -> list[str]:
@@ -469,6 +476,7 @@ def _stages(project: Project, tier: str) -> tuple[ProjectStage, ...]:
                 namespace=names.namespace,
                 region=platform_env.region,
                 repositories={r: names.repository(r) for r in env.spec.registries},
+                image_tag_parameter=names.image_tag_parameter().removeprefix("/"),
                 architectures=images.image_architectures(env.spec),
                 manual_approval=waits_for_approval(env.spec),
             )

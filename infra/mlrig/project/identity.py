@@ -647,7 +647,8 @@ def feedback_statements(names: ProjectNames, key_arn: pulumi.Input[str]) -> list
 
 
 def ci_deployer_statements(ctx: ProjectContext) -> list[dict[str, Any]]:
-    """Pushes images to this environment's repositories and reaches the cluster to submit
+    """Pushes images to this environment's repositories, records the tag it rolls out (read by
+    the project stack, so both write the same image) and reaches the cluster to submit
     pipelines (its Kubernetes rights come from its EKS access entry)."""
     names = ctx.names
     cluster_arn = pulumi.Output.concat(
@@ -666,6 +667,12 @@ def ci_deployer_statements(ctx: ProjectContext) -> list[dict[str, Any]]:
                 "Effect": "Allow",
                 "Action": ECR_PUSH_ACTIONS,
                 "Resource": [names.repository_arn(r) for r in registries],
+            },
+            {
+                "Sid": "RecordRolledImageTag",
+                "Effect": "Allow",
+                "Action": "ssm:PutParameter",
+                "Resource": names.image_tag_parameter_arn(),
             },
         ]
     return statements

@@ -32,6 +32,7 @@ def build_kubernetes_side(
     handoff: AwsHandoff,
     *,
     image_tag: str = DEFAULT_IMAGE_TAG,
+    rolled_out: bool = False,
 ) -> None:
     """Workspace, pools, tracking server, pipelines, serving, LLM services and alerts.
 
@@ -41,7 +42,7 @@ def build_kubernetes_side(
     workload's identity and service account, and for the pools, queue and image repository its
     pods use only, so the dependencies of one object stay the same however many pipelines,
     endpoints, pools and registries the project has. `image_tag` is the tag of the project's
-    images (the stack setting `mlrig:imageTag`, set by CI to the image it built).
+    images: the one the project's release CI last rolled out (`rolled_out`), else `mlrig:imageTag`.
     """
     addons = addons_of(ctx)
     opts = pulumi.ResourceOptions(parent=parent)
@@ -82,6 +83,7 @@ def build_kubernetes_side(
             f"{prefix}-pipelines",
             ctx,
             image_tag=image_tag,
+            rolled_out=rolled_out,
             vector_database=handoff.vector_database,
             needs=on_capacity,
             opts=opts,

@@ -52,8 +52,16 @@ from .tracking import DatabaseConnection
 from .tracking_server import tracking_uri
 from .vector_search import connection_env_from, reads_connection
 
-# Tag of the project images the pipelines and endpoints run: CI pushes immutable tags and passes
-# the one it built as the stack setting `mlrig:imageTag` (see settings.DEFAULT_IMAGE_TAG).
+# Tag of the project images the pipelines and endpoints run: the one the project's release CI last
+# rolled out (`image_tag.rolled_image_tag`), else the stack setting `mlrig:imageTag`.
+
+# The release CI rolls a template's images in place (`kubectl patch`, its own field manager), so it
+# owns `spec.templates` afterwards: Argo's CRDs declare no list type, so server-side apply treats
+# that list as one atomic field. Once the CI has recorded the tag it rolled out, the stack writes
+# that same tag and forces its apply, so a bundle change after a roll-out takes the list back
+# instead of failing on the conflict (nothing else writes a WorkflowTemplate's spec). Without a
+# record it never forces: it would undo a roll-out it does not know of.
+FORCED_APPLY = {naming.PATCH_FORCE_ANNOTATION: "true"}
 
 ARGO_API = "argoproj.io/v1alpha1"
 OUTPUTS = "/tmp/outputs"
@@ -620,13 +628,15 @@ class Pipelines(pulumi.ComponentResource):
         ctx: ProjectContext,
         *,
         image_tag: str = DEFAULT_IMAGE_TAG,
+        rolled_out: bool = False,
         vector_database: DatabaseConnection | None = None,
         needs: Prerequisites,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`needs`: what the templates wait for; each pipeline's template waits for its own
         workload's identity and service account, never the other pipelines', and for the pools
-        its steps run on and its image's repository, never the others'."""
+        its steps run on and its image's repository, never the others'. `rolled_out`: the
+        release CI recorded `image_tag` as the tag it rolled out (see FORCED_APPLY)."""
         super().__init__("mlrig:project:Pipelines", name, None, opts)
         self._ctx = ctx
         self._name = name
@@ -656,7 +666,11 @@ class Pipelines(pulumi.ComponentResource):
                 api_version=ARGO_API,
                 kind="WorkflowTemplate",
                 metadata=metadata(
-                    ctx, pipeline_name, component="pipeline", labels={"mlrig.io/pipeline": pipeline_name}
+                    ctx,
+                    pipeline_name,
+                    component="pipeline",
+                    labels={"mlrig.io/pipeline": pipeline_name},
+                    annotations=FORCED_APPLY if rolled_out else None,
                 ),
                 spec=workflow,
                 opts=ctx.k8s_opts(self, depends_on=[*needs.of(pipeline_name), *placed, *reads]),

@@ -17,6 +17,7 @@ from .context import PlatformRef, ProjectContext, project_names
 from .github_repo import provision_project_repository
 from .handoff import AwsHandoff, Prerequisites
 from .identity import AccessPolicies, Identity
+from .image_tag import rolled_image_tag
 from .kubernetes_side import build_kubernetes_side
 from .llm import LlmServices
 from .registries import Registries
@@ -151,7 +152,8 @@ def deploy_project(project: Project, environment: ProjectEnvironment, settings: 
             ctx, identity, access, [storage, tracking, llm, *alarms.route_secrets.values()], registries
         ),
     )
-    build_kubernetes_side(ctx, root, handoff, image_tag=settings.image_tag)
+    rolled = rolled_image_tag(ctx)
+    build_kubernetes_side(ctx, root, handoff, image_tag=rolled or settings.image_tag, rolled_out=rolled is not None)
     # The GitHub side: this environment's GitHub environment and variables (staging/prod tiers):
     # the CI deployer's role ARN and the repositories.
     ci_side = [identity.ci_deployer, access.deploy_policy, registries]

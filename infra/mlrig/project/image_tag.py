@@ -1,0 +1,48 @@
+"""The tag of the project images its pipelines and endpoints run.
+
+Two writers set it on the same objects: the project stack creates the WorkflowTemplates and
+InferenceServices, and the project repository's release CI rolls them to each new image. Both
+must write the same value, or the next `pulumi up` conflicts with the roll-out (server-side
+apply) or undoes it. So the CI records the tag it rolls out in an SSM parameter of the
+environment (`ProjectNames.image_tag_parameter`) before rolling, and the stack builds its images
+with that tag, and only then forces its apply over the roll-out's ownership. The stack setting
+`mlrig:imageTag` is the tag before the first roll-out (and the one `mlrig plan` shows: offline,
+no parameter is recorded); without a record the stack never forces, so it can never undo a
+roll-out it does not know of.
+
+The parameter is written by the team's own CI: a value that is not a valid image tag is ignored
+(with a warning), never put into an image reference.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+from .context import ProjectContext
+
+# An OCI image tag (distribution spec): what may follow `<repository>:`.
+IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def recorded_image_tag(recorded: Mapping[str, str], parameter: str) -> str | None:
+    """The tag recorded in `parameter` (among the `recorded` parameters), if it is one."""
+    tag = recorded.get(parameter)
+    if tag is not None and not IMAGE_TAG.fullmatch(tag):
+        pulumi.log.warn(f"{parameter} holds {tag!r}, which is no image tag: ignored")
+        return None
+    return tag
+
+
+def rolled_image_tag(ctx: ProjectContext) -> str | None:
+    """The tag the project's CI last rolled out in this environment, None before its first
+    roll-out. Read by path: a parameter not yet written is no error."""
+    names = ctx.names
+    found = aws.ssm.get_parameters_by_path(
+        path=names.release_parameters(), opts=pulumi.InvokeOptions(provider=ctx.aws_provider)
+    )
+    recorded = dict(zip(found.names or [], found.values or [], strict=False))
+    return recorded_image_tag(recorded, names.image_tag_parameter())
