@@ -51,6 +51,9 @@ def project_text(
     return "\n".join(lines) + "\n"
 
 
+BENCH_CAPACITY = 100_000
+
+
 def platform_admitting(directory: Path, names: list[str]) -> Path:
     """The example platform copied into `directory`, admitting the generated projects `names` as
     a platform team would (spec.tenancy.projects), beside the examples it already admits."""
@@ -62,6 +65,10 @@ def platform_admitting(directory: Path, names: list[str]) -> Path:
         f"        repository: acme/{name}\n"
         f"        principals: [arn:aws:iam::111111111111:role/ds, arn:aws:iam::111111111111:role/mle]\n"
         f'        prodApprovers: ["@acme/{name}-leads"]\n'
+        # A platform team admitting a project this large raises its capacity bounds with it.
+        f"        maxNodes: {BENCH_CAPACITY}\n"
+        f"        maxGpus: {BENCH_CAPACITY}\n"
+        f"        maxGeneralCpu: {BENCH_CAPACITY}\n"
         for name in names
     )
     assert marker in text, "the example platform admits projects under spec.tenancy.projects"

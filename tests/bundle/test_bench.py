@@ -48,3 +48,13 @@ def test_the_start_benchmark_runs_against_the_interpreters_floor(capsys: pytest.
     assert load_bench("bench_start").main(["--repeat", "1"]) == 0
     out = capsys.readouterr().out
     assert "python -c pass" in out and "mlrig --help" in out and "mlrig validate fraud-detection.yaml" in out
+
+
+def test_every_project_the_scaling_bench_plans_is_valid(tmp_path: Path):
+    """The engine bench plans projects as large as validation admits; a new bound on what a
+    bundle may ask for must be raised by the bench's platform, as a platform team would."""
+    bench = load_bench("bench_scaling")
+    for size in bench.SIZES:
+        directory = bench.prepare(size, tmp_path)
+        result = validate_paths([directory])
+        assert result.valid, (size, [d.text() for d in result.diagnostics[:3]])
