@@ -229,21 +229,31 @@ def external_secret_rules(secret_prefix: str, store: str, exact_keys: Sequence[s
     ]
 
 
-def external_secret_policy_spec(secret_prefix: str, store: str, exact_keys: Sequence[str] = ()) -> dict[str, Any]:
+def admission_policy_spec(
+    api_group: str, resources: Sequence[str], validations: list[dict[str, str]], api_versions: Sequence[str] = ("*",)
+) -> dict[str, Any]:
+    """A ValidatingAdmissionPolicy spec that refuses, on create and update of `resources`, what
+    fails one of `validations` (fail closed: an unanswerable policy refuses)."""
     return {
         "failurePolicy": "Fail",
         "matchConstraints": {
             "resourceRules": [
                 {
-                    "apiGroups": ["external-secrets.io"],
-                    "apiVersions": ["*"],
+                    "apiGroups": [api_group],
+                    "apiVersions": list(api_versions),
                     "operations": ["CREATE", "UPDATE"],
-                    "resources": ["externalsecrets"],
+                    "resources": list(resources),
                 }
             ]
         },
-        "validations": external_secret_rules(secret_prefix, store, exact_keys),
+        "validations": validations,
     }
+
+
+def external_secret_policy_spec(secret_prefix: str, store: str, exact_keys: Sequence[str] = ()) -> dict[str, Any]:
+    return admission_policy_spec(
+        "external-secrets.io", ["externalsecrets"], external_secret_rules(secret_prefix, store, exact_keys)
+    )
 
 
 # What a SecretStore in a project namespace may hold besides its provider.
@@ -278,44 +288,14 @@ def secret_store_rules(region: str) -> list[dict[str, str]]:
 
 
 def secret_store_policy_spec(region: str) -> dict[str, Any]:
-    return {
-        "failurePolicy": "Fail",
-        "matchConstraints": {
-            "resourceRules": [
-                {
-                    "apiGroups": ["external-secrets.io"],
-                    "apiVersions": ["*"],
-                    "operations": ["CREATE", "UPDATE"],
-                    "resources": ["secretstores"],
-                }
-            ]
-        },
-        "validations": secret_store_rules(region),
-    }
+    return admission_policy_spec("external-secrets.io", ["secretstores"], secret_store_rules(region))
 
 
 def push_secret_policy_spec() -> dict[str, Any]:
     """PushSecrets write to Secrets Manager with the controller's identity (which seeds the
     platform's own generated secrets): no project namespace may create one."""
-    return {
-        "failurePolicy": "Fail",
-        "matchConstraints": {
-            "resourceRules": [
-                {
-                    "apiGroups": ["external-secrets.io"],
-                    "apiVersions": ["*"],
-                    "operations": ["CREATE", "UPDATE"],
-                    "resources": ["pushsecrets"],
-                }
-            ]
-        },
-        "validations": [
-            {
-                "expression": "false",
-                "message": "PushSecrets are not allowed in project namespaces: secrets are filled in Secrets Manager",
-            }
-        ],
-    }
+    refused = "PushSecrets are not allowed in project namespaces: secrets are filled in Secrets Manager"
+    return admission_policy_spec("external-secrets.io", ["pushsecrets"], [{"expression": "false", "message": refused}])
 
 
 # --- pods stay on the project's own nodes -------------------------------------------------------
@@ -393,20 +373,12 @@ def pod_placement_policy_spec(
 ) -> dict[str, Any]:
     """Pods on their own nodes, at their own priorities, from their own images. Ephemeral
     containers (`kubectl debug`) are added through a subresource, matched as well."""
-    return {
-        "failurePolicy": "Fail",
-        "matchConstraints": {
-            "resourceRules": [
-                {
-                    "apiGroups": [""],
-                    "apiVersions": ["v1"],
-                    "operations": ["CREATE", "UPDATE"],
-                    "resources": ["pods", "pods/ephemeralcontainers"],
-                }
-            ]
-        },
-        "validations": [*pod_placement_rules(owner, serving_class, placeholder_class), pod_image_rule(own_images)],
-    }
+    return admission_policy_spec(
+        "",
+        ["pods", "pods/ephemeralcontainers"],
+        [*pod_placement_rules(owner, serving_class, placeholder_class), pod_image_rule(own_images)],
+        api_versions=["v1"],
+    )
 
 
 # --- access ---------------------------------------------------------------------------------
