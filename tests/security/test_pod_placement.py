@@ -15,20 +15,9 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-import celpy
 import pytest
 
-
-def objects(plan: Any, kind: str) -> list[dict[str, Any]]:
-    return [
-        r["inputs"] for r in plan.resources if r["type"].startswith("kubernetes:") and r["inputs"].get("kind") == kind
-    ]
-
-
-def named(plan: Any, kind: str, name: str) -> dict[str, Any]:
-    (found,) = [o for o in objects(plan, kind) if o["metadata"]["name"] == name]
-    return found
-
+from .admission import named, objects, passes
 
 POLICY = "fraud-detection--pod-placement"
 OWN_POOL = {"mlrig.io/project": "fraud-detection", "mlrig.io/pool": "gpu-train"}
@@ -39,15 +28,7 @@ OWN_TOLERATIONS = [
 
 
 def admitted(policy: dict[str, Any], pod_spec: dict[str, Any], operation: str = "CREATE") -> bool:
-    environment = celpy.Environment()
-    activation = {
-        "object": celpy.json_to_cel({"apiVersion": "v1", "kind": "Pod", "spec": pod_spec}),
-        "request": celpy.json_to_cel({"operation": operation}),
-    }
-    return all(
-        bool(environment.program(environment.compile(rule["expression"])).evaluate(activation))
-        for rule in policy["spec"]["validations"]
-    )
+    return passes(policy, {"apiVersion": "v1", "kind": "Pod", "spec": pod_spec}, operation)
 
 
 def scheduling_specs(value: Any) -> Iterator[dict[str, Any]]:

@@ -13,30 +13,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import celpy
 import pytest
 
+from .admission import named, passes
+
 POLICY = "fraud-detection--secret-store-scope"
-
-
-def objects(plan: Any, kind: str) -> list[dict[str, Any]]:
-    return [
-        r["inputs"] for r in plan.resources if r["type"].startswith("kubernetes:") and r["inputs"].get("kind") == kind
-    ]
-
-
-def named(plan: Any, kind: str, name: str) -> dict[str, Any]:
-    (found,) = [o for o in objects(plan, kind) if o["metadata"]["name"] == name]
-    return found
-
-
-def admitted(policy: dict[str, Any], store: dict[str, Any]) -> bool:
-    environment = celpy.Environment()
-    activation = {"object": celpy.json_to_cel(store)}
-    return all(
-        bool(environment.program(environment.compile(rule["expression"])).evaluate(activation))
-        for rule in policy["spec"]["validations"]
-    )
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +46,10 @@ def test_the_policy_guards_every_secret_store_of_the_projects_namespace(dev_plan
 
 
 @pytest.mark.parametrize(("project", "environment"), [("fraud-detection", "dev"), ("rag-assistant", "prod")])
-def test_mlrigs_own_secret_store_is_admitted(project_plan, project, environment):
+def test_mlrigs_own_secret_store_is_passes(project_plan, project, environment):
     plan = project_plan(project, environment)
     own_policy = named(plan, "ValidatingAdmissionPolicy", f"{project}--secret-store-scope")
-    assert admitted(own_policy, named(plan, "SecretStore", "aws-secrets-manager"))
+    assert passes(own_policy, named(plan, "SecretStore", "aws-secrets-manager"))
 
 
 WEBHOOK = {
@@ -97,13 +78,13 @@ HOSTILE: dict[str, dict[str, Any]] = {
 
 @pytest.mark.parametrize("attack", list(HOSTILE))
 def test_a_data_scientist_in_dev_cannot_turn_the_secret_store_into_something_else(policy, own_store, attack):
-    assert admitted(policy, own_store)
+    assert passes(policy, own_store)
     store = copy.deepcopy(own_store)
     store["spec"] = {"provider": copy.deepcopy(HOSTILE[attack])}
-    assert not admitted(policy, store)
+    assert not passes(policy, store)
 
 
 def test_another_controller_class_is_refused(policy, own_store):
     store = copy.deepcopy(own_store)
     store["spec"]["controller"] = "elsewhere"
-    assert not admitted(policy, store)
+    assert not passes(policy, store)
