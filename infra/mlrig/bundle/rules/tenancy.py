@@ -7,9 +7,11 @@ field that sets it, so the team sees what to change and the platform team what t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from ... import naming, tenancy
 from ..diagnostics import closest
+from ..model import ProjectAdmission
 from ..resolved import Platform
 from . import BundleSetView, Finding, ProjectView, platform_rule, project_rule, set_rule
 
@@ -20,6 +22,23 @@ def _bounds(view: ProjectView) -> tuple[Platform, tenancy.Bounds] | None:
     if view.platform is None:
         return None
     return view.platform, view.platform.tenancy_bounds
+
+
+class Admission(NamedTuple):
+    """A project and what its platform admits for it (`admitted` is None before it is admitted)."""
+
+    platform: Platform
+    limits: tenancy.Bounds
+    name: str
+    admitted: ProjectAdmission | None
+
+
+def _admission(view: ProjectView) -> Admission | None:
+    if view.platform is None:
+        return None
+    limits = view.platform.tenancy_bounds
+    name = view.bundle.metadata.name
+    return Admission(view.platform, limits, name, tenancy.admission(limits, name))
 
 
 def _organizations_bound(platform: Platform) -> str:
@@ -58,12 +77,10 @@ def _migrate_hint(platform: Platform) -> str:
 @project_rule
 def project_admitted(view: ProjectView) -> Iterator[Finding]:
     """A project deploys only once the platform team admits it, with its repository."""
-    found = _bounds(view)
+    found = _admission(view)
     if found is None:
         return
-    platform, limits = found
-    name = view.bundle.metadata.name
-    admitted = tenancy.admission(limits, name)
+    platform, limits, name, admitted = found
     if admitted is None:
         near = closest(name, limits.admissions)
         typo = (
@@ -90,12 +107,10 @@ def project_admitted(view: ProjectView) -> Iterator[Finding]:
 def access_principals_within_tenancy(view: ProjectView) -> Iterator[Finding]:
     """Every persona principal (per environment, overrides merged) is a role or user of one of
     the platform's accounts, and admitted for this project by the platform team."""
-    found = _bounds(view)
+    found = _admission(view)
     if found is None:
         return
-    platform, limits = found
-    name = view.bundle.metadata.name
-    admitted = tenancy.admission(limits, name)
+    platform, limits, name, admitted = found
     region = view.platform_environment.region if view.platform_environment else None
     partition = naming.partition(region) if region else None
     for key, field in PERSONA_FIELDS.items():
@@ -139,12 +154,10 @@ def persona_trust_fits_iam(view: ProjectView) -> Iterator[Finding]:
 def prod_approvers_within_tenancy(view: ProjectView) -> Iterator[Finding]:
     """`ci.prodApprovers` is a subset of the approvers the platform admits, and the prod
     environment ends up with at least the platform's minimum of required reviewers."""
-    found = _bounds(view)
+    found = _admission(view)
     if found is None:
         return
-    platform, limits = found
-    name = view.bundle.metadata.name
-    admitted = tenancy.admission(limits, name)
+    platform, limits, name, admitted = found
     if admitted is None:
         return
     requested = view.spec.ci.prod_approvers
@@ -215,14 +228,12 @@ def capacity_within_tenancy(view: ProjectView) -> Iterator[Finding]:
     namespace's quota derive from the bundle, so without these bounds a team's own bundle (48
     pools of 1,000 p5.48xlarge, 50 endpoints of 1,000 replicas) decided what the platform pays
     for and starved every other team's servers on the general nodes."""
-    found = _bounds(view)
+    found = _admission(view)
     if found is None:
         return
-    platform, limits = found
-    name = view.bundle.metadata.name
+    platform, limits, name, admitted = found
     allowed = tenancy.capacity_allowed(limits, name)
     asked = tenancy.capacity_requested(view.spec)
-    admitted = tenancy.admission(limits, name)
     for verb, what, wanted, bound, field, key, path, lower in (
         ("pools may launch", "nodes", asked.nodes, allowed.nodes, "max_nodes", "maxNodes", POOLS, "the pools' max"),
         ("pools may launch", "GPUs", asked.gpus, allowed.gpus, "max_gpus", "maxGpus", POOLS, "the pools' max"),
@@ -306,12 +317,10 @@ def cost_tags_admitted(view: ProjectView) -> Iterator[Finding]:
     """The `team` and `cost-center` tags decide who is charged for a project's resources: where
     the platform team admits them (`tenancy.projects.<name>.team/costCenter`), the bundle may not
     name another team's."""
-    found = _bounds(view)
+    found = _admission(view)
     if found is None:
         return
-    platform, limits = found
-    name = view.bundle.metadata.name
-    admitted = tenancy.admission(limits, name)
+    platform, _, name, admitted = found
     if admitted is None:
         return
     metadata = view.bundle.metadata
