@@ -313,7 +313,10 @@ class NetworkSettings(Strict):
         "10.10.0.0/16",
     )
     availability_zones: Annotated[int, Field(ge=2, le=6)] | None = spec_field(
-        None, "Availability zones to span. Default: 3 in prod, 2 elsewhere.", 3
+        None,
+        "Availability zones to span, at most as many as an EKS cluster can use in the region in "
+        "every account (us-west-1: 2). Default: 3 in prod, 2 elsewhere (fewer where the region has fewer).",
+        3,
     )
     nat_gateways: NatLayout | None = spec_field(
         None,
