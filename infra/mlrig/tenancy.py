@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from . import naming
 from .aws_catalog import nvidia_gpus
 from .bundle.model import AlertRoute, ComputePool, PlatformBundle, ProjectAdmission, ProjectBundle, ProjectSpec
+from .capacity_types import node_pool_capacity_types
 
 # --- the bounds of one platform ------------------------------------------------------------------
 
@@ -288,13 +289,13 @@ def general_cpu_requested(spec: ProjectSpec) -> int:
 
 
 def pool_capacity(pool: ComputePool) -> Capacity:
-    """The most a pool may launch, counted as Karpenter allows it: every NodePool of the pool (one
-    more for a second fallback capacity type) holds the pool's `max` nodes of its largest GPU
-    instance type. (A NodePool's limit is raised to fit the pool's largest multi-worker job, but
-    `rules/compute.py` already holds `max` to that.)"""
+    """The most a pool may launch, counted as Karpenter allows it: every NodePool of the pool holds
+    the pool's `max` nodes of its largest GPU instance type, and Karpenter's limits hold per
+    NodePool (a pool is two NodePools only when its fallback puts on-demand before spot,
+    `capacity_types.py`). (A NodePool's limit is raised to fit the pool's largest multi-worker
+    job, but `rules/compute.py` already holds `max` to that.)"""
     nodes = pool.max
-    fallback = pool.reservations.fallback if pool.reservations and pool.reservations.fallback else []
-    node_pools = 1 + max(0, len(fallback) - 1)
+    node_pools = len(node_pool_capacity_types(pool))
     per_node = 0
     if pool.gpu is not None:
         per_node = max((nvidia_gpus(t) or pool.gpu.count) for t in pool.instance_types)

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from mlrig.bundle.model import CapacityReservations
 from mlrig.checks.preflight import network_zones, pool_offerings, preflight, vcpus_needed
 
 ACCOUNT = "123456789012"  # moto's account
@@ -154,3 +155,25 @@ def test_a_pool_none_of_whose_types_is_offered_in_the_networks_zones_is_a_blocke
     assert "offered in us-east-1f" in blocker.what
     partly = pool_offerings(project.name, pool, {"p5.48xlarge": {"us-east-1a"}}, ["us-east-1a", "us-east-1b"], "x")
     assert [i.level for i in partly] == ["note"] and "1 of the network's 2 zones" in partly[0].what
+
+
+def test_a_pool_falling_back_from_spot_to_on_demand_needs_both_quotas_at_its_max(platform_and_projects):
+    """One NodePool of reserved, spot and on-demand may end up all spot or, when spot runs out,
+    all on-demand: both quotas must hold the pool's max (the reservation holds its own quota)."""
+    _, projects = platform_and_projects
+    project = projects[0]
+    env = project.environments["dev"]
+    pool = env.spec.compute.pools[0]
+    changed = pool.model_copy(
+        update={
+            "instance_types": ["g5.2xlarge"],
+            "capacity": "spot",
+            "max": 3,
+            "reservations": CapacityReservations(ids=["cr-0123456789abcdef0"], fallback=["spot", "on-demand"]),
+        }
+    )
+    compute = env.spec.compute.model_copy(update={"pools": [changed]})
+    spec = env.spec.model_copy(update={"compute": compute})
+    single = dataclasses.replace(project, environments={"dev": dataclasses.replace(env, spec=spec)})
+    needed = vcpus_needed([single], "dev")
+    assert needed == {("spot", "g"): 3 * 8, ("on-demand", "g"): 3 * 8}

@@ -686,8 +686,10 @@ class CapacityReservations(Strict):
     fallback: Annotated[list[Capacity], Field(max_length=2)] | None = spec_field(
         None,
         "What the pool launches, in order, once its reservations are used up (or expired): "
-        "`[on-demand, spot]`, `[spot]`, … or `[]` for reserved capacity only. It starts with the "
-        "pool's `capacity`. Default: `[<capacity>]`.",
+        "`[spot, on-demand]`, `[spot]`, … or `[]` for reserved capacity only. It starts with the "
+        "pool's `capacity`. Default: `[<capacity>]`. `[on-demand, spot]` needs a second NodePool "
+        "(Karpenter tries spot before on-demand within one) and Karpenter's limits hold per NodePool, "
+        "so such a pool may launch twice its `max`: the platform's tenancy bounds count it so.",
         ["on-demand", "spot"],
     )
 

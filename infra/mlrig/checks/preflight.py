@@ -22,6 +22,7 @@ from .. import naming, state
 from ..aws_catalog import EKS_UNSUPPORTED_ZONE_IDS
 from ..bundle.model import ComputePool
 from ..bundle.resolved import Platform, Project
+from ..capacity_types import RESERVED, node_pool_capacity_types
 from ..instance_facts import facts_of
 
 Level = Literal["ok", "note", "blocker"]
@@ -77,9 +78,17 @@ def vcpus_needed(
             if not sizes:
                 continue
             vcpus, klass = max(sizes)
-            key = (pool.capacity, klass)
-            needed[key] = needed.get(key, 0) + vcpus * pool.max
+            for capacity in launched_capacity(pool):
+                key = (capacity, klass)
+                needed[key] = needed.get(key, 0) + vcpus * pool.max
     return needed
+
+
+def launched_capacity(pool: ComputePool) -> list[str]:
+    """The purchase options whose quota a pool may fill at its `max`, once per NodePool that may
+    launch it: one NodePool of spot and on-demand may end up all on-demand when spot runs out, or
+    all spot. Reserved capacity is left out: the reservation already holds its quota."""
+    return [kind for kinds in node_pool_capacity_types(pool) for kind in kinds if kind != RESERVED]
 
 
 def read_quota(client: Any, service: str, code: str) -> float | None:

@@ -432,6 +432,18 @@ def test_a_second_fallback_nodepool_counts_against_the_bound():
     assert "may launch 80 GPUs" in error.message
 
 
+def test_spot_then_on_demand_after_reservations_is_one_nodepool_and_counts_once():
+    """reserved → spot → on-demand is Karpenter's own order: one NodePool, its max counted once."""
+    pool = {"name": "big", "instanceTypes": ["p5.48xlarge"], "gpu": {"count": 8}, "max": 5, "capacity": "spot"}
+    reserved = {**pool, "reservations": {"ids": ["cr-0123456789abcdef0"], "fallback": ["spot", "on-demand"]}}
+    platform = minimal_platform(tenancy={"maxGpus": 40})
+    project = minimal_project(compute={"pools": [reserved]})
+    platform = admitting(platform, project)
+    platform["spec"]["tenancy"]["projects"]["churn"]["capacityReservations"] = ["cr-0123456789abcdef0"]
+    result = validate(platform, project)
+    assert result.valid, explain(result)  # 1 NodePool x 5 x 8 = 40
+
+
 def test_the_platform_team_raises_the_bound_for_one_project():
     fraud = example("fraud")
     fraud["spec"]["compute"]["pools"] += P5_POOLS[:1]
