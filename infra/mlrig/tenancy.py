@@ -161,6 +161,21 @@ def repository_admitted(admitted: ProjectAdmission, repository: str) -> bool:
     return _same_repository(admitted.repository, repository)
 
 
+def repository_spelling_problem(limits: Bounds, admitted: ProjectAdmission | None, repository: str) -> str | None:
+    """Why `repository` is spelt so that at least one spelling is not GitHub's, or None: GitHub
+    names are case-insensitive, so the platform accepts `acme/Fraud-Detection` for an admitted
+    `acme/fraud-detection`; but the CI role trusts the OIDC `sub` spelt as the project bundle
+    writes it, GitHub writes it as the repository is named on GitHub, and IAM compares the two
+    case-sensitively. Two spellings of one name mean the role cannot be assumed from one of them."""
+    if admitted is not None and repository_admitted(admitted, repository) and admitted.repository != repository:
+        return f"admitted as '{admitted.repository}'"
+    owner = repository.partition("/")[0]
+    spelt = [o for o in limits.github_organizations if o.casefold() == owner.casefold()]
+    if spelt and owner not in spelt:
+        return f"its owner is the platform's GitHub organisation '{spelt[0]}'"
+    return None
+
+
 # --- principals ----------------------------------------------------------------------------------
 
 _PRINCIPAL = re.compile(r"^arn:(?P<partition>[a-z-]+):iam::(?P<account>[0-9]{12}):(?P<resource>.+)$")

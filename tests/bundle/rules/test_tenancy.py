@@ -83,6 +83,23 @@ def test_two_projects_with_one_repository_are_both_told_about_the_other():
     assert "fraud-detection.yaml:" in found["copycat.yaml"].message
 
 
+def test_a_repository_spelt_in_another_case_than_its_admission_is_refused_before_ci_cannot_assume_its_role():
+    """GitHub sees one repository; IAM compares the OIDC sub case-sensitively, so the CI role
+    (trusting the project's spelling) fails for one of the two spellings."""
+    fraud = example("fraud")
+    fraud["spec"]["repository"] = "acme/Fraud-Detection"
+    error = only(validate(example("platform"), fraud), "repository_spelt_as_admitted")
+    assert error.path == "spec.repository"
+    assert "admitted as 'acme/fraud-detection' (acme-ml.yaml:" in error.message
+    assert "case-sensitively" in error.message and "exactly as GitHub names it" in error.message
+
+
+def test_an_owner_spelt_in_another_case_than_the_platforms_organisation_is_refused():
+    project = project_with({"metadata.name": "churn", "spec.repository": "Acme/churn"})
+    error = only(admitted(project), "repository_spelt_as_admitted")
+    assert "its owner is the platform's GitHub organisation 'acme'" in error.message
+
+
 def test_projects_with_their_own_repositories_are_fine():
     assert validate(example("platform"), example("fraud"), example("rag")).valid
 
