@@ -40,7 +40,8 @@ def rollout_percent_meaningful(view: ProjectView) -> Iterator[Finding]:
             yield Finding(
                 path,
                 f"a direct rollout sends all traffic to its one revision, so percent {rollout.percent} would do nothing; "
-                "remove `percent`, or use strategy `canary`, `ab` or `shadow` to split or mirror traffic",
+                "remove `percent` (where an environment override makes the rollout direct, set `percent: 100` "
+                "there), or use strategy `canary`, `ab` or `shadow` to split or mirror traffic",
             )
 
 
