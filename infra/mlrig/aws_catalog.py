@@ -51,16 +51,26 @@ REGIONS: frozenset[str] = frozenset(
     }
 )
 
-# Regular availability zones (no Local or Wavelength zones) of the regions that have more than
-# three; every other region has three. Where some accounts see fewer zones than others (Tokyo's
-# apne1-az3 is closed to new accounts), the count is the one every account gets; us-west-1 keeps
-# its published three, as `mlrig preflight` reads the zones an account really has.
-AVAILABILITY_ZONES: dict[str, int] = {"us-east-1": 6, "us-west-2": 4, "ap-northeast-2": 4}
+# Availability zones an EKS cluster can use in `region` in every account: regular zones (no Local
+# or Wavelength zones), less the zone IDs EKS refuses for cluster subnets (`EKS_UNSUPPORTED_ZONE_IDS`)
+# and the zones closed to new accounts. Regions not listed have three. Sources, checked 2026-11-30:
+# AWS "AWS Availability Zones" and "AZ IDs" (docs.aws.amazon.com/global-infrastructure/latest/
+# regions/), the EKS "VPC and subnet requirements" page (use1-az3, usw1-az2 and cac1-az3 hold no
+# cluster subnet: `CreateCluster` fails with UnsupportedAvailabilityZoneException). So us-west-1
+# has two (usw1-az1, usw1-az3: usw1-az2 is closed to new accounts and refused by EKS), us-east-1
+# five of its six, Tokyo three (apne1-az3 is closed to new accounts). To refresh, per region:
+#   aws ec2 describe-availability-zones --region R \
+#     --filters Name=opt-in-status,Values=opt-in-not-required Name=state,Values=available \
+#     --query 'AvailabilityZones[].ZoneId'
+# in a new account, less `EKS_UNSUPPORTED_ZONE_IDS`. An account may see more (older accounts keep
+# closed zones): `mlrig preflight` reads the zones the account really has.
+AVAILABILITY_ZONES: dict[str, int] = {"us-east-1": 5, "us-west-1": 2, "us-west-2": 4, "ap-northeast-2": 4}
 DEFAULT_AVAILABILITY_ZONES = 3
+EKS_UNSUPPORTED_ZONE_IDS: tuple[str, ...] = ("use1-az3", "usw1-az2", "cac1-az3")
 
 
 def availability_zones(region: str) -> int:
-    """Regular availability zones every account gets in `region`."""
+    """Availability zones an EKS cluster can use in `region` in every account."""
     return AVAILABILITY_ZONES.get(region, DEFAULT_AVAILABILITY_ZONES)
 
 

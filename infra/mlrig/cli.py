@@ -284,13 +284,18 @@ def schema() -> None:
 Examples:
   mlrig plan                                       # every bundle of bundles/, every environment
   mlrig plan bundles/fraud-detection.yaml --env prod --detail
-  mlrig plan bundles --format json --out plan.json""",
+  mlrig plan bundles --format json --out plan.json
+  mlrig plan bundles --env prod --out - | jq '.environments.prod.resources | length'""",
 )
 @click.argument("bundles", nargs=-1, type=click.Path())
 @click.option("--env", "envs", multiple=True, help="Environment to plan (repeatable). Default: all.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--detail", is_flag=True, help="Text: the whole tree of components and resources, not the summary.")
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write the JSON plan to FILE.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    help="Write the JSON plan to FILE; `-` writes it to stdout (the text output then goes to stderr).",
+)
 @click.option(
     "--skip-check",
     "skip_checks",

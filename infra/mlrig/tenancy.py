@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from . import naming
 from .aws_catalog import nvidia_gpus
 from .bundle.model import AlertRoute, ComputePool, PlatformBundle, ProjectAdmission, ProjectBundle, ProjectSpec
+from .capacity_types import node_pool_capacity_types
 
 # --- the bounds of one platform ------------------------------------------------------------------
 
@@ -158,6 +159,21 @@ def repository_problem(limits: Bounds, repository: str) -> str | None:
 
 def repository_admitted(admitted: ProjectAdmission, repository: str) -> bool:
     return _same_repository(admitted.repository, repository)
+
+
+def repository_spelling_problem(limits: Bounds, admitted: ProjectAdmission | None, repository: str) -> str | None:
+    """Why `repository` is spelt so that at least one spelling is not GitHub's, or None: GitHub
+    names are case-insensitive, so the platform accepts `acme/Fraud-Detection` for an admitted
+    `acme/fraud-detection`; but the CI role trusts the OIDC `sub` spelt as the project bundle
+    writes it, GitHub writes it as the repository is named on GitHub, and IAM compares the two
+    case-sensitively. Two spellings of one name mean the role cannot be assumed from one of them."""
+    if admitted is not None and repository_admitted(admitted, repository) and admitted.repository != repository:
+        return f"admitted as '{admitted.repository}'"
+    owner = repository.partition("/")[0]
+    spelt = [o for o in limits.github_organizations if o.casefold() == owner.casefold()]
+    if spelt and owner not in spelt:
+        return f"its owner is the platform's GitHub organisation '{spelt[0]}'"
+    return None
 
 
 # --- principals ----------------------------------------------------------------------------------
@@ -288,13 +304,13 @@ def general_cpu_requested(spec: ProjectSpec) -> int:
 
 
 def pool_capacity(pool: ComputePool) -> Capacity:
-    """The most a pool may launch, counted as Karpenter allows it: every NodePool of the pool (one
-    more for a second fallback capacity type) holds the pool's `max` nodes of its largest GPU
-    instance type. (A NodePool's limit is raised to fit the pool's largest multi-worker job, but
-    `rules/compute.py` already holds `max` to that.)"""
+    """The most a pool may launch, counted as Karpenter allows it: every NodePool of the pool holds
+    the pool's `max` nodes of its largest GPU instance type, and Karpenter's limits hold per
+    NodePool (a pool is two NodePools only when its fallback puts on-demand before spot,
+    `capacity_types.py`). (A NodePool's limit is raised to fit the pool's largest multi-worker
+    job, but `rules/compute.py` already holds `max` to that.)"""
     nodes = pool.max
-    fallback = pool.reservations.fallback if pool.reservations and pool.reservations.fallback else []
-    node_pools = 1 + max(0, len(fallback) - 1)
+    node_pools = len(node_pool_capacity_types(pool))
     per_node = 0
     if pool.gpu is not None:
         per_node = max((nvidia_gpus(t) or pool.gpu.count) for t in pool.instance_types)

@@ -4,11 +4,14 @@ reader is stubbed (`quota_reader`), and that is the only stub."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import boto3
 import pytest
 from moto import mock_aws
 
-from mlrig.checks.preflight import preflight, vcpus_needed
+from mlrig.bundle.model import CapacityReservations
+from mlrig.checks.preflight import network_zones, pool_offerings, preflight, vcpus_needed
 
 ACCOUNT = "123456789012"  # moto's account
 
@@ -104,3 +107,73 @@ def test_the_command_refuses_an_unknown_environment_and_reports_blockers_with_ex
         and "✗ the credentials are for account" in blocked.output
         and "1 blocker(s)" in blocked.output
     )
+
+
+# --- availability zones and where the pools can launch --------------------------------------------
+
+
+def with_zones(platform, environment: str, zones: int):
+    """The platform with the environment's network spanning `zones` zones."""
+    env = platform.environments[environment]
+    spec = env.spec.model_copy(update={"network": env.spec.network.model_copy(update={"availability_zones": zones})})
+    environments = {**platform.environments, environment: dataclasses.replace(env, spec=spec)}
+    return dataclasses.replace(platform, environments=environments)
+
+
+def test_the_zones_a_network_picks_leave_out_opt_in_zones_and_those_eks_refuses():
+    described = [
+        {"ZoneName": "us-west-1c", "ZoneId": "usw1-az3", "State": "available", "OptInStatus": "opt-in-not-required"},
+        {"ZoneName": "us-west-1b", "ZoneId": "usw1-az2", "State": "available", "OptInStatus": "opt-in-not-required"},
+        {"ZoneName": "us-west-1a", "ZoneId": "usw1-az1", "State": "available", "OptInStatus": "opt-in-not-required"},
+        {"ZoneName": "us-west-1-lax-1a", "ZoneId": "usw1-lax1-az1", "State": "available", "OptInStatus": "opted-in"},
+    ]
+    assert network_zones(described) == ["us-west-1a", "us-west-1c"]
+
+
+def test_a_network_asking_for_more_zones_than_the_account_has_is_a_blocker(aws, moto_platform):
+    """moto's us-east-1 has six zones, one of them use1-az3, which EKS refuses: five remain."""
+    platform, projects = moto_platform
+    bootstrap(aws, platform)
+    items = preflight(with_zones(platform, "dev", 6), projects, "dev", aws, quota_reader=lambda *_: 10_000)
+    [blocker] = [i for i in items if i.level == "blocker"]
+    assert "has 5 availability zones an EKS cluster can use" in blocker.what and "asks for 6" in blocker.what
+    assert blocker.fix.startswith("set spec.environments.dev.network.availabilityZones: 5")
+    ready = preflight(with_zones(platform, "dev", 5), projects, "dev", aws, quota_reader=lambda *_: 10_000)
+    assert not [i for i in ready if i.level == "blocker"]
+
+
+def test_a_pool_none_of_whose_types_is_offered_in_the_networks_zones_is_a_blocker(moto_platform):
+    """The region offers p5.48xlarge, but only in a zone the network does not span: the pool's
+    pods would stay pending forever."""
+    _, projects = moto_platform
+    project = projects[0]
+    pool = project.environments["dev"].spec.compute.pools[0].model_copy(update={"instance_types": ["p5.48xlarge"]})
+    offered = {"p5.48xlarge": {"us-east-1f"}}
+    [blocker] = pool_offerings(project.name, pool, offered, ["us-east-1a", "us-east-1b"], "us-east-1")
+    assert blocker.level == "blocker"
+    assert "none of p5.48xlarge is offered in the network's zones (us-east-1a, us-east-1b)" in blocker.what
+    assert "offered in us-east-1f" in blocker.what
+    partly = pool_offerings(project.name, pool, {"p5.48xlarge": {"us-east-1a"}}, ["us-east-1a", "us-east-1b"], "x")
+    assert [i.level for i in partly] == ["note"] and "1 of the network's 2 zones" in partly[0].what
+
+
+def test_a_pool_falling_back_from_spot_to_on_demand_needs_both_quotas_at_its_max(platform_and_projects):
+    """One NodePool of reserved, spot and on-demand may end up all spot or, when spot runs out,
+    all on-demand: both quotas must hold the pool's max (the reservation holds its own quota)."""
+    _, projects = platform_and_projects
+    project = projects[0]
+    env = project.environments["dev"]
+    pool = env.spec.compute.pools[0]
+    changed = pool.model_copy(
+        update={
+            "instance_types": ["g5.2xlarge"],
+            "capacity": "spot",
+            "max": 3,
+            "reservations": CapacityReservations(ids=["cr-0123456789abcdef0"], fallback=["spot", "on-demand"]),
+        }
+    )
+    compute = env.spec.compute.model_copy(update={"pools": [changed]})
+    spec = env.spec.model_copy(update={"compute": compute})
+    single = dataclasses.replace(project, environments={"dev": dataclasses.replace(env, spec=spec)})
+    needed = vcpus_needed([single], "dev")
+    assert needed == {("spot", "g"): 3 * 8, ("on-demand", "g"): 3 * 8}

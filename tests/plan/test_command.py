@@ -145,6 +145,21 @@ def test_out_writes_the_json_contract_atomically(tmp_path: Path, small_platform_
     assert [p.name for p in tmp_path.iterdir()] == ["plan.json"], "no temporary file is left behind"
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_out_dash_puts_the_json_plan_on_stdout_and_writes_no_file(
+    tmp_path: Path, monkeypatch, small_platform_program, fmt: str
+):
+    """`--out -` is stdout, as everywhere on the command line: before, it wrote a file named `-`."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run([PLATFORM], envs=["dev"], fmt=fmt, out="-")
+    assert code == 0, err
+    assert json.loads(out)["environments"]["dev"]["stack"] == "acme-ml.dev", "stdout is the JSON plan, nothing else"
+    assert list(tmp_path.iterdir()) == [], "no file named '-' (or any other) is written"
+    if fmt == "text":
+        assert "Planned 1 stack(s) of 1 bundle(s)" in err, "the text summary moves to stderr"
+    assert "wrote" not in out + err
+
+
 def test_a_program_error_names_the_bundle_and_environment_exits_1_and_leaves_out_untouched(
     tmp_path: Path, monkeypatch, small_platform_program
 ):

@@ -92,6 +92,14 @@ def test_subnets_fit_inside_the_vpc_without_overlapping():
     assert smallest_private == ["10.0.0.0/28", "10.0.0.16/28"]
 
 
+def test_no_subnet_lands_in_a_zone_eks_refuses(example_plans):
+    """us-east-1's use1-az3 holds no EKS cluster subnet (CreateCluster fails): the network asks
+    for the region's zones without it. The mock account maps use1-az3 to us-east-1c."""
+    prod = example_plans["prod"]
+    zones = {s["inputs"]["availabilityZone"] for s in subnets(prod, "private") + subnets(prod, "public")}
+    assert zones == {"us-east-1a", "us-east-1b", "us-east-1d"}
+
+
 def test_zones_are_the_regions_available_zones_in_order():
     assert [pick_zone(["us-west-1c", "us-west-1b"], i, "us-west-1") for i in (0, 1)] == ["us-west-1b", "us-west-1c"]
     with pytest.raises(ValueError, match="us-west-1 has 2 availability zones"):

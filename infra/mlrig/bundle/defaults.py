@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..aws_catalog import availability_zones
 from .model import (
     ComputePool,
     ComputeSettings,
@@ -51,12 +52,14 @@ def default_cidr(index: int) -> str:
     return f"10.{(10 * (index + 1)) % 256}.0.0/16"
 
 
-def resolve_network(network: NetworkSettings, tier: Tier, index: int) -> NetworkSettings:
+def resolve_network(network: NetworkSettings, tier: Tier, index: int, region: str) -> NetworkSettings:
     prod = tier == "prod"
+    # The default never asks for more zones than the region gives every account (us-west-1: two).
+    zones = network.availability_zones or min(3 if prod else 2, availability_zones(region))
     return network.model_copy(
         update={
             "cidr": network.cidr or default_cidr(index),
-            "availability_zones": network.availability_zones or (3 if prod else 2),
+            "availability_zones": zones,
             "nat_gateways": network.nat_gateways or ("per-az" if prod else "single"),
             "flow_logs": prod if network.flow_logs is None else network.flow_logs,
         }
@@ -64,7 +67,7 @@ def resolve_network(network: NetworkSettings, tier: Tier, index: int) -> Network
 
 
 def resolve_environment(env: EnvironmentSpec, index: int) -> EnvironmentSpec:
-    return env.model_copy(update={"network": resolve_network(env.network, env.tier, index)})
+    return env.model_copy(update={"network": resolve_network(env.network, env.tier, index, env.region)})
 
 
 # The project steps derive one top-level block of the spec each, from that block and the few other

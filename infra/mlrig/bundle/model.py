@@ -313,7 +313,10 @@ class NetworkSettings(Strict):
         "10.10.0.0/16",
     )
     availability_zones: Annotated[int, Field(ge=2, le=6)] | None = spec_field(
-        None, "Availability zones to span. Default: 3 in prod, 2 elsewhere.", 3
+        None,
+        "Availability zones to span, at most as many as an EKS cluster can use in the region in "
+        "every account (us-west-1: 2). Default: 3 in prod, 2 elsewhere (fewer where the region has fewer).",
+        3,
     )
     nat_gateways: NatLayout | None = spec_field(
         None,
@@ -683,8 +686,10 @@ class CapacityReservations(Strict):
     fallback: Annotated[list[Capacity], Field(max_length=2)] | None = spec_field(
         None,
         "What the pool launches, in order, once its reservations are used up (or expired): "
-        "`[on-demand, spot]`, `[spot]`, … or `[]` for reserved capacity only. It starts with the "
-        "pool's `capacity`. Default: `[<capacity>]`.",
+        "`[spot, on-demand]`, `[spot]`, … or `[]` for reserved capacity only. It starts with the "
+        "pool's `capacity`. Default: `[<capacity>]`. `[on-demand, spot]` needs a second NodePool "
+        "(Karpenter tries spot before on-demand within one) and Karpenter's limits hold per NodePool, "
+        "so such a pool may launch twice its `max`: the platform's tenancy bounds count it so.",
         ["on-demand", "spot"],
     )
 

@@ -5,20 +5,24 @@ Needs credentials for the environment's account (boto3's usual chain). Checks, a
 - the credentials are for the environment's account (under `account` isolation);
 - EC2 vCPU quotas (Service Quotas, by instance class and purchase option) hold every pool at its
   `max`: Running On-Demand G and VT / P / Standard instances, and the Spot equivalents;
-- every pool's instance types are offered in the region's availability zones
-  (DescribeInstanceTypeOfferings);
+- the account has the availability zones the network spans, counted as the network picks them
+  (available, regular, not refused by EKS), and every pool has an instance type offered in those
+  zones (DescribeAvailabilityZones, DescribeInstanceTypeOfferings);
 - the state backend bucket and the secrets KMS key exist (`mlrig bootstrap` creates them);
 - the GitHub OIDC provider (present, or created by the platform stack's first apply).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from .. import naming, state
+from ..aws_catalog import EKS_UNSUPPORTED_ZONE_IDS
+from ..bundle.model import ComputePool
 from ..bundle.resolved import Platform, Project
+from ..capacity_types import RESERVED, node_pool_capacity_types
 from ..instance_facts import facts_of
 
 Level = Literal["ok", "note", "blocker"]
@@ -74,9 +78,17 @@ def vcpus_needed(
             if not sizes:
                 continue
             vcpus, klass = max(sizes)
-            key = (pool.capacity, klass)
-            needed[key] = needed.get(key, 0) + vcpus * pool.max
+            for capacity in launched_capacity(pool):
+                key = (capacity, klass)
+                needed[key] = needed.get(key, 0) + vcpus * pool.max
     return needed
+
+
+def launched_capacity(pool: ComputePool) -> list[str]:
+    """The purchase options whose quota a pool may fill at its `max`, once per NodePool that may
+    launch it: one NodePool of spot and on-demand may end up all on-demand when spot runs out, or
+    all spot. Reserved capacity is left out: the reservation already holds its quota."""
+    return [kind for kinds in node_pool_capacity_types(pool) for kind in kinds if kind != RESERVED]
 
 
 def read_quota(client: Any, service: str, code: str) -> float | None:
@@ -133,42 +145,98 @@ def preflight(
             items.append(Item("ok", f"quota {title}: {value:g} vCPUs ≥ {vcpus} needed"))
 
     ec2 = session.client("ec2", region_name=region)
-    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]]
-    types = sorted(
-        {
-            t
-            for p in projects
-            if environment in p.environments
-            for pool in p.environments[environment].spec.compute.pools
-            for t in pool.instance_types
-        }
+    zones = network_zones(ec2.describe_availability_zones()["AvailabilityZones"])
+    asked = env.spec.network.availability_zones or len(zones)
+    picked = zones[:asked]
+    if len(zones) < asked:
+        items.append(
+            Item(
+                "blocker",
+                f"the account has {len(zones)} availability zones an EKS cluster can use in {region} "
+                f"({', '.join(zones) or 'none'}); the network of environment {environment} asks for {asked}",
+                f"set spec.environments.{environment}.network.availabilityZones: {len(zones)} (or use another region)",
+            )
+        )
+    else:
+        items.append(Item("ok", f"the network spans {', '.join(picked)} (of {len(zones)} zones EKS can use)"))
+
+    offered: dict[str, set[str]] = {}
+    for project, pool in pools_of(projects, environment):
+        for instance_type in pool.instance_types:
+            if instance_type not in offered:
+                offered[instance_type] = zones_offering(ec2, instance_type)
+        items.extend(pool_offerings(project, pool, offered, picked, region))
+    return items + state_items(platform, environment, session, account)
+
+
+def network_zones(described: Iterable[dict[str, Any]]) -> list[str]:
+    """The zones the platform's network picks from, as `platform/network.py` asks for them:
+    available, regular (not opt-in Local or Wavelength zones), not refused by EKS; by name."""
+    return sorted(
+        zone["ZoneName"]
+        for zone in described
+        if zone.get("State", "available") == "available"
+        and zone.get("OptInStatus", "opt-in-not-required") == "opt-in-not-required"
+        and zone.get("ZoneType", "availability-zone") == "availability-zone"
+        and zone.get("ZoneId") not in EKS_UNSUPPORTED_ZONE_IDS
     )
-    for instance_type in types:
-        offered = {
-            o["Location"]
-            for page in ec2.get_paginator("describe_instance_type_offerings").paginate(
-                LocationType="availability-zone", Filters=[{"Name": "instance-type", "Values": [instance_type]}]
+
+
+def zones_offering(ec2: Any, instance_type: str) -> set[str]:
+    return {
+        o["Location"]
+        for page in ec2.get_paginator("describe_instance_type_offerings").paginate(
+            LocationType="availability-zone", Filters=[{"Name": "instance-type", "Values": [instance_type]}]
+        )
+        for o in page["InstanceTypeOfferings"]
+    }
+
+
+def pools_of(projects: Iterable[Project], environment: str) -> Iterator[tuple[str, ComputePool]]:
+    for project in projects:
+        if environment in project.environments:
+            for pool in project.environments[environment].spec.compute.pools:
+                yield project.name, pool
+
+
+def pool_offerings(
+    project: str, pool: ComputePool, offered: dict[str, set[str]], picked: list[str], region: str
+) -> list[Item]:
+    """A pool launches only into the network's zones (Karpenter finds its subnets by tag): a pool
+    none of whose instance types is offered there never gets a node; a type offered in some of
+    them narrows where the pool's nodes can go."""
+    where = f"pool {pool.name} of {project}"
+    reach = {t: offered[t] & set(picked) for t in pool.instance_types}
+    if not any(reach.values()):
+        anywhere = sorted({z for t in pool.instance_types for z in offered[t]})
+        return [
+            Item(
+                "blocker",
+                f"{where}: none of {', '.join(pool.instance_types)} is offered in the network's zones "
+                f"({', '.join(picked)})"
+                + (f"; offered in {', '.join(anywhere)}" if anywhere else f" nor anywhere in {region}"),
+                "choose instance types offered in those zones, or another region",
             )
-            for o in page["InstanceTypeOfferings"]
-        }
-        if not offered:
-            items.append(
-                Item(
-                    "blocker",
-                    f"{instance_type} is not offered in any availability zone of {region}",
-                    "choose another instance type or region",
-                )
-            )
-        elif len(offered) < len(zones):
+        ]
+    items = []
+    for instance_type, zones in reach.items():
+        if len(zones) == len(picked):
+            items.append(Item("ok", f"{where}: {instance_type} is offered in every zone of the network"))
+        else:
+            shown = ", ".join(sorted(zones)) or "none"
             items.append(
                 Item(
                     "note",
-                    f"{instance_type} is offered in {len(offered)} of {len(zones)} zones ({', '.join(sorted(offered))})",
+                    f"{where}: {instance_type} is offered in {len(zones)} of the network's {len(picked)} zones ({shown})",
                 )
             )
-        else:
-            items.append(Item("ok", f"{instance_type} is offered in every zone of {region}"))
+    return items
 
+
+def state_items(platform: Platform, environment: str, session: Any, account: str) -> list[Item]:
+    env = platform.environments[environment]
+    region = env.region
+    items: list[Item] = []
     bucket = state.state_bucket(platform)
     alias = state.secrets_key_alias(platform, env)
     try:

@@ -2,7 +2,8 @@
 
 Validates first, then runs the real Pulumi program offline for every requested bundle and
 environment (platforms before projects), and prints a summary per stack (the whole tree with
-`--detail`) or the JSON plan. `--out` is written atomically, and only when every stack planned.
+`--detail`) or the JSON plan. `--out` is written atomically, and only when every stack planned;
+`--out -` puts the JSON plan on stdout and everything a person reads on stderr, so that it pipes.
 With `--jobs N` above 1 and several stacks, worker processes plan and check the stacks
 (`parallel.py`); the output is the serial run's, byte for byte.
 """
@@ -58,6 +59,10 @@ class BundlePlan:
         }
 
 
+# `--out -`: the JSON plan to stdout (the Unix convention), never a file named `-`.
+STDOUT = "-"
+
+
 class CommandError(Exception):
     def __init__(self, message: str, code: int = 1):
         self.code = code
@@ -84,8 +89,9 @@ def run_plan_command(
     stack, they are planned in this process with `planner`."""
     planner = planner or Planner()
     try:
-        if out:
-            check_out_directory(Path(out))
+        out_file = Path(out) if out and out != STDOUT else None
+        if out_file is not None:
+            check_out_directory(out_file)
         skipped = known_checks(skip_checks) if checks else []
         targets = requested_targets(bundles, stderr)
         selection = select_environments(targets, envs)
@@ -98,29 +104,27 @@ def run_plan_command(
             if checks:
                 run_plan_checks(plans, planner, skipped)
         payload = contract(plans)
-        if out:
-            write_atomically(Path(out), json.dumps(payload, indent=2) + "\n")
+        if out_file is not None:
+            write_atomically(out_file, json.dumps(payload, indent=2) + "\n")
     except CommandError as error:
         if str(error):
             stderr.print(f"[red]error:[/] {escape(str(error))}", markup=True, highlight=False)
         return error.code
     findings = [f for plan in plans for found in (plan.findings or {}).values() for f in found]
-    if fmt == "json":
-        if out:
-            stderr.print(f"wrote {out}", highlight=False)
-        else:
-            stdout.file.write(json.dumps(payload, indent=2) + "\n")  # plain text, no rich rendering
-        if checks:
-            print_findings(stderr, findings)
-            stderr.print(checks_summary(findings), highlight=False)
-    else:
-        print_text(plans, stdout, detail=detail)
-        stdout.print(summary_line(plans), highlight=False)
-        if checks:
-            print_findings(stdout, findings)
-            stdout.print(checks_summary(findings), highlight=False)
-        if out:
-            stdout.print(f"wrote {out}", highlight=False)
+    # stdout carries the JSON plan when it is asked for there (`--format json` without a file, or
+    # `--out -`); then what a person reads goes to stderr, so the JSON stays parseable.
+    json_to_stdout = out == STDOUT or (fmt == "json" and out_file is None)
+    human = stderr if json_to_stdout or fmt == "json" else stdout
+    if json_to_stdout:
+        stdout.file.write(json.dumps(payload, indent=2) + "\n")  # plain text, no rich rendering
+    if fmt == "text":
+        print_text(plans, human, detail=detail)
+        human.print(summary_line(plans), highlight=False)
+    if checks:
+        print_findings(human, findings)
+        human.print(checks_summary(findings), highlight=False)
+    if out_file is not None:
+        human.print(f"wrote {out_file}", highlight=False)
     return 1 if any(f.enforcement == "mandatory" for f in findings) else 0
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from pulumi.runtime import Mocks
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 
-from ..aws_catalog import availability_zones
+from ..aws_catalog import EKS_UNSUPPORTED_ZONE_IDS, availability_zones
 from ..naming import partition as partition_of
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -770,15 +770,23 @@ def render_policy_document(args: Mapping[str, Any]) -> str:
     return json.dumps(document, indent=2)
 
 
-def _availability_zones(target: Target) -> dict[str, Any]:
-    letters = "abcdef"[: availability_zones(target.region)]
-    names = [f"{target.region}{letter}" for letter in letters]
+def _availability_zones(target: Target, args: dict[str, Any]) -> dict[str, Any]:
+    """The zones an account sees: those an EKS cluster can use plus, where the region has one, the
+    zone EKS refuses (as older accounts see it), less the `excludeZoneIds` the caller asked for."""
     region_code = "".join(part[:3] if i == 0 else part[:1] for i, part in enumerate(target.region.split("-")))
+    refused = [z for z in EKS_UNSUPPORTED_ZONE_IDS if z.startswith(f"{region_code}-")]
+    count = availability_zones(target.region) + len(refused)
+    excluded = set(args.get("excludeZoneIds") or [])
+    zones = [
+        (f"{target.region}{letter}", f"{region_code}-az{i + 1}")
+        for i, letter in enumerate("abcdefgh"[:count])
+        if f"{region_code}-az{i + 1}" not in excluded
+    ]
     return {
         "id": target.region,
-        "names": names,
-        "zoneIds": [f"{region_code}-az{i + 1}" for i in range(len(names))],
-        "groupNames": [target.region] * len(names),
+        "names": [name for name, _ in zones],
+        "zoneIds": [zone_id for _, zone_id in zones],
+        "groupNames": [target.region] * len(zones),
         "state": "available",
     }
 
@@ -868,7 +876,7 @@ class PlanMocks(Mocks):
                 "reverseDnsPrefix": "com.amazonaws",
             }, None
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return _availability_zones(target), None
+            return _availability_zones(target, args.args), None
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
             document = render_policy_document(a)
             return {

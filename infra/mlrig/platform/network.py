@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import naming
+from ..aws_catalog import EKS_UNSUPPORTED_ZONE_IDS
 from ..bundle.model import NetworkSettings
 from .context import PlatformTarget, policy_document, service_trust
 
@@ -19,10 +20,12 @@ FLOW_LOG_RETENTION_DAYS = 365
 
 
 def pick_zone(names: Sequence[str], index: int, region: str) -> str:
-    """The index-th available zone of the region (zone letters differ by region and account)."""
+    """The index-th zone of the region an EKS cluster can use (zone letters differ by region and
+    account). `mlrig preflight` picks the same zones (`checks/preflight.py`)."""
     if index >= len(names):
         raise ValueError(
-            f"{region} has {len(names)} availability zones available to this account; the network asks for more"
+            f"{region} has {len(names)} availability zones an EKS cluster can use in this account; "
+            "the network asks for more: lower `network.availabilityZones`"
         )
     return sorted(names)[index]
 
@@ -52,6 +55,8 @@ class Network(pulumi.ComponentResource):
             state="available",
             # regular zones only: Local and Wavelength zones are opt-in and lack most services
             filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+            # nor the zones EKS refuses for cluster subnets (the cluster would fail to create)
+            exclude_zone_ids=list(EKS_UNSUPPORTED_ZONE_IDS),
             opts=pulumi.InvokeOutputOptions(provider=target.aws_provider, parent=self),
         )
         region = target.env.region

@@ -7,9 +7,9 @@ MIG, `gpu_sharing.py`). Workloads get their node selector and tolerations from
 `pool_labels`, so taints and tolerations can never disagree.
 
 Capacity: a pool with `reservations` launches into its EC2 capacity reservations (Karpenter's
-`reserved` capacity type) first, then `fallback` in order: the first fallback type shares the
-reserved NodePool (Karpenter always prefers reserved offerings), a second one gets its own
-NodePool of lower weight. EFA pools' nodes join a security group that lets EFA traffic flow
+`reserved` capacity type) first, then `fallback` in order, in one NodePool when Karpenter's own
+order (reserved, spot, on-demand) is the pool's, so that the pool's limits hold; only on-demand
+before spot gets a second NodePool of lower weight (`capacity_types.py`). EFA pools' nodes join a security group that lets EFA traffic flow
 between them; `placementGroup: cluster` creates a cluster placement group.
 
 Teardown (removing a pool or destroying the stack) must leave no instance, ENI or volume behind.
@@ -34,6 +34,7 @@ import pulumi_kubernetes as k8s
 from .. import gpu_sharing, naming, pins
 from ..aws_catalog import nvidia_gpus, split_instance_type
 from ..bundle.model import ComputePool, ProjectSpec
+from ..capacity_types import node_pool_capacity_types
 from ..instance_facts import facts_of
 from .context import ProjectContext
 from .kube import cpu_cores, metadata, restricted_container_security, restricted_pod_security
@@ -249,22 +250,15 @@ def scheduling(ctx: ProjectContext, pool_name: str | None) -> dict[str, Any]:
 # --- Karpenter objects ------------------------------------------------------------------------
 
 
-RESERVED = "reserved"
 # NodePool weights: the reserved-first NodePool of a pool is tried before its second fallback.
 PRIMARY_WEIGHT = 50
 FALLBACK_WEIGHT = 10
 
 
 def capacity_types(pool: ComputePool) -> list[list[str]]:
-    """Capacity types of each NodePool of the pool, in the order Karpenter tries them: without
-    reservations one NodePool of `capacity`; with them `reserved` plus the first fallback (Karpenter
-    prefers reserved offerings within a NodePool), then a NodePool per further fallback."""
-    if pool.reservations is None:
-        return [[pool.capacity]]
-    fallback: list[str] = list(
-        pool.reservations.fallback if pool.reservations.fallback is not None else [pool.capacity]
-    )
-    return [[RESERVED, *fallback[:1]], *[[kind] for kind in fallback[1:]]]
+    """Capacity types of each NodePool of the pool (`capacity_types.py`: one NodePool unless the
+    fallback asks for on-demand before spot)."""
+    return node_pool_capacity_types(pool)
 
 
 def requirements(pool: ComputePool, capacity: Sequence[str] | None = None) -> list[dict[str, Any]]:

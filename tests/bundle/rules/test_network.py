@@ -30,7 +30,38 @@ def test_a_network_cannot_span_more_zones_than_its_region_has():
     assert "us-east-2 has 3 availability zones" in error.message and "at most 3" in error.message
 
 
-@pytest.mark.parametrize(("region", "zones"), [("us-east-1", 6), ("us-west-2", 4), ("eu-west-1", 3)])
+def test_a_network_cannot_span_the_zone_eks_refuses_in_us_east_1():
+    changes = {f"spec.environments.{env}.region": "us-east-1" for env in ("dev", "staging", "prod")}
+    result = check_platform({**changes, "spec.environments.prod.network.availabilityZones": 6})
+    assert "at most 5" in only(result, "availability_zones_exist").message
+
+
+def test_us_west_1_gives_an_eks_network_two_zones_not_three():
+    """New accounts get two zones in us-west-1 (usw1-az2 is closed to them, and EKS refuses it):
+    a network of three validated, and the first apply failed creating the third subnet."""
+    error = only(
+        check_platform(
+            {"spec.environments.prod.region": "us-west-1", "spec.environments.prod.network.availabilityZones": 3}
+        ),
+        "availability_zones_exist",
+    )
+    assert error.path == "spec.environments.prod.network.availabilityZones"
+    assert "us-west-1 has 2 availability zones an EKS cluster can use" in error.message
+    assert "use at most 2" in error.message
+
+
+def test_the_default_zones_never_exceed_what_the_region_gives():
+    """Prod defaults to three zones, but in us-west-1 to the two there are."""
+    regions = {f"spec.environments.{env}.region": "us-west-1" for env in ("dev", "staging", "prod")}
+    result = check_platform(regions, deletions=("spec.environments.prod.network.availabilityZones",))
+    assert result.valid, explain(result)
+    [platform] = result.platforms.values()
+    assert platform.environments["prod"].spec.network.availability_zones == 2
+    assert platform.environments["dev"].spec.network.availability_zones == 2
+
+
+# us-east-1 has six zones, but EKS refuses use1-az3 for cluster subnets: five.
+@pytest.mark.parametrize(("region", "zones"), [("us-east-1", 5), ("us-west-2", 4), ("eu-west-1", 3), ("us-west-1", 2)])
 def test_a_network_may_span_every_zone_of_its_region(region: str, zones: int):
     changes = {f"spec.environments.{env}.region": region for env in ("dev", "staging", "prod")}
     assert check_platform({**changes, "spec.environments.prod.network.availabilityZones": zones}).valid

@@ -83,6 +83,23 @@ def test_two_projects_with_one_repository_are_both_told_about_the_other():
     assert "fraud-detection.yaml:" in found["copycat.yaml"].message
 
 
+def test_a_repository_spelt_in_another_case_than_its_admission_is_refused_before_ci_cannot_assume_its_role():
+    """GitHub sees one repository; IAM compares the OIDC sub case-sensitively, so the CI role
+    (trusting the project's spelling) fails for one of the two spellings."""
+    fraud = example("fraud")
+    fraud["spec"]["repository"] = "acme/Fraud-Detection"
+    error = only(validate(example("platform"), fraud), "repository_spelt_as_admitted")
+    assert error.path == "spec.repository"
+    assert "admitted as 'acme/fraud-detection' (acme-ml.yaml:" in error.message
+    assert "case-sensitively" in error.message and "exactly as GitHub names it" in error.message
+
+
+def test_an_owner_spelt_in_another_case_than_the_platforms_organisation_is_refused():
+    project = project_with({"metadata.name": "churn", "spec.repository": "Acme/churn"})
+    error = only(admitted(project), "repository_spelt_as_admitted")
+    assert "its owner is the platform's GitHub organisation 'acme'" in error.message
+
+
 def test_projects_with_their_own_repositories_are_fine():
     assert validate(example("platform"), example("fraud"), example("rag")).valid
 
@@ -430,6 +447,18 @@ def test_a_second_fallback_nodepool_counts_against_the_bound():
     platform["spec"]["tenancy"]["projects"]["churn"]["capacityReservations"] = ["cr-0123456789abcdef0"]
     error = only(validate(platform, project), "capacity_within_tenancy")  # 2 NodePools x 5 x 8 = 80
     assert "may launch 80 GPUs" in error.message
+
+
+def test_spot_then_on_demand_after_reservations_is_one_nodepool_and_counts_once():
+    """reserved → spot → on-demand is Karpenter's own order: one NodePool, its max counted once."""
+    pool = {"name": "big", "instanceTypes": ["p5.48xlarge"], "gpu": {"count": 8}, "max": 5, "capacity": "spot"}
+    reserved = {**pool, "reservations": {"ids": ["cr-0123456789abcdef0"], "fallback": ["spot", "on-demand"]}}
+    platform = minimal_platform(tenancy={"maxGpus": 40})
+    project = minimal_project(compute={"pools": [reserved]})
+    platform = admitting(platform, project)
+    platform["spec"]["tenancy"]["projects"]["churn"]["capacityReservations"] = ["cr-0123456789abcdef0"]
+    result = validate(platform, project)
+    assert result.valid, explain(result)  # 1 NodePool x 5 x 8 = 40
 
 
 def test_the_platform_team_raises_the_bound_for_one_project():

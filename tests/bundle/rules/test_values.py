@@ -27,9 +27,45 @@ def test_a_canary_or_ab_rollout_sending_all_traffic_one_way_is_rejected(strategy
     assert only(result, "rollout_percent_meaningful").path == f"{ENDPOINT}.rollout.percent"
 
 
-@pytest.mark.parametrize(("strategy", "percent"), [("canary", 1), ("ab", 50), ("shadow", 100), ("direct", 100)])
-def test_meaningful_rollouts_pass(strategy: str, percent: int):
-    assert check_project({f"{ENDPOINT}.rollout": {"strategy": strategy, "percent": percent}}).valid
+def test_a_shadow_rollout_mirroring_nothing_is_rejected():
+    result = check_project({f"{ENDPOINT}.rollout": {"strategy": "shadow", "percent": 0}})
+    assert "mirrors no request" in only(result, "rollout_percent_meaningful").message
+
+
+@pytest.mark.parametrize("percent", [0, 10, 50, 99])
+def test_a_direct_rollout_with_a_percent_that_does_nothing_is_rejected(percent: int):
+    """`direct` has one revision: a written share of it is a mistake (the team meant a canary)."""
+    result = check_project({f"{ENDPOINT}.rollout": {"strategy": "direct", "percent": percent}})
+    error = only(result, "rollout_percent_meaningful")
+    assert error.path == f"{ENDPOINT}.rollout.percent"
+    assert f"percent {percent} would do nothing" in error.message and "remove `percent`" in error.message
+
+
+def test_a_direct_rollout_inheriting_a_canary_percent_from_the_base_is_rejected_where_direct():
+    """The base's canary writes percent 10; prod switches to `direct` but keeps the percent."""
+    result = check_project(
+        {
+            f"{ENDPOINT}.rollout": {"strategy": "canary", "percent": 10},
+            "spec.environments.prod.serving.endpoints": [{"name": "scorer", "rollout": {"strategy": "direct"}}],
+        }
+    )
+    assert only(result, "rollout_percent_meaningful").message.startswith("in environment prod:")
+
+
+# `direct` with 100 is what direct means (all traffic to the one revision); without `percent` the
+# model's default share does not apply to it.
+@pytest.mark.parametrize(
+    "rollout",
+    [
+        {"strategy": "canary", "percent": 1},
+        {"strategy": "ab", "percent": 50},
+        {"strategy": "shadow", "percent": 100},
+        {"strategy": "direct", "percent": 100},
+        {"strategy": "direct"},
+    ],
+)
+def test_meaningful_rollouts_pass(rollout: dict):
+    assert check_project({f"{ENDPOINT}.rollout": rollout}).valid
 
 
 def test_streaming_mode_only_applies_to_inference_pipelines():

@@ -89,6 +89,23 @@ def test_a_second_fallback_is_a_nodepool_of_lower_weight(plan_variant):
     assert first["template"]["spec"]["nodeClassRef"] == second["template"]["spec"]["nodeClassRef"]
 
 
+def test_spot_then_on_demand_after_the_reservations_is_one_nodepool_so_the_pools_max_holds(plan_variant, project_plan):
+    """Karpenter tries reserved, then spot, then on-demand within one NodePool, and holds limits
+    per NodePool: a second NodePool for on-demand (as before) let the pool launch twice its max."""
+
+    def spot_then_on_demand(project: dict) -> None:
+        project["spec"]["compute"]["pools"][0]["reservations"]["fallback"] = ["spot", "on-demand"]
+
+    plan = plan_variant("rag-assistant", spot_then_on_demand, "prod")
+    pools = [p for p in plan.of_type("kubernetes:karpenter.sh/v1:NodePool") if "gpu-tune" in p["name"]]
+    assert len(pools) == 1, [p["name"] for p in pools]
+    pool = node_pool(plan, "rag-assistant--gpu-tune")
+    assert requirement(pool, "karpenter.sh/capacity-type") == ["reserved", "spot", "on-demand"]
+    assert "weight" not in pool
+    # the limits of the pool's max, as with the reservations and spot alone
+    assert pool["limits"] == node_pool(project_plan("rag-assistant", "prod"), "rag-assistant--gpu-tune")["limits"]
+
+
 def test_pools_without_reservations_keep_their_capacity_and_no_weight(project_plan):
     pool = node_pool(project_plan("fraud-detection", "prod"), "fraud-detection--gpu-train")
     assert requirement(pool, "karpenter.sh/capacity-type") == ["on-demand"] and "weight" not in pool

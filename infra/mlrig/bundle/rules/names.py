@@ -9,6 +9,7 @@ from pathlib import PurePath
 from typing import NamedTuple
 
 from ... import naming
+from ...capacity_types import node_pool_capacity_types
 from ...hub import hub_models
 from ..diagnostics import Path
 from ..model import PlatformBundle, ProjectBundle, ProjectSpec
@@ -129,10 +130,8 @@ def naming_inputs(spec: ProjectSpec) -> NamingInputs:
         reserved.append(naming.MODEL_HUB)
     pools = []
     for pool in spec.compute.pools:
-        fallback = pool.reservations.fallback if pool.reservations is not None else None
-        pools.append(
-            (pool.name, bool(fallback and len(fallback) > 1), bool(pool.efa), pool.placement_group == "cluster")
-        )
+        second_node_pool = len(node_pool_capacity_types(pool)) > 1
+        pools.append((pool.name, second_node_pool, bool(pool.efa), pool.placement_group == "cluster"))
     vector_database = spec.llm.vector_database
     return NamingInputs(
         personas=tuple(p for p, principals in personas.items() if principals),

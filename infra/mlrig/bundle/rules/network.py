@@ -26,15 +26,18 @@ def regions_exist(platform: Platform) -> Iterator[Finding]:
 
 @platform_rule
 def availability_zones_exist(platform: Platform) -> Iterator[Finding]:
-    """A network spans no more zones than its region has: the subnets of the missing zones have
-    nowhere to go, and the platform's first apply fails half-way."""
+    """A network spans no more zones than an EKS cluster can use in its region in every account:
+    the subnets of the missing zones have nowhere to go, and the platform's first apply fails
+    half-way (us-west-1 gives new accounts two usable zones, not the three of most regions)."""
     for name, env in platform.environments.items():
         asked = env.spec.network.availability_zones
         zones = availability_zones(env.region)
         if env.region in REGIONS and asked is not None and asked > zones:
             yield Finding(
                 _env(name, "network", "availabilityZones"),
-                f"{env.region} has {zones} availability zones; the network cannot span {asked}: use at most {zones}",
+                f"{env.region} has {zones} availability zones an EKS cluster can use in every account; "
+                f"the network cannot span {asked}: use at most {zones} (or leave `availabilityZones` out), "
+                "or choose another region",
             )
 
 

@@ -104,6 +104,33 @@ def project_admitted(view: ProjectView) -> Iterator[Finding]:
 
 
 @project_rule
+def repository_spelt_as_admitted(view: ProjectView) -> Iterator[Finding]:
+    """The repository is spelt the same as the platform spells it: IAM compares the OIDC `sub`
+    case-sensitively, so one of two spellings is not GitHub's, and its CI cannot assume the role
+    (the generated workflows stop before, saying which spelling GitHub uses)."""
+    found = _admission(view)
+    if found is None:
+        return
+    platform, limits, name, admitted = found
+    repository = view.bundle.spec.repository
+    if tenancy.repository_problem(limits, repository):
+        return  # refused outright by `repository_within_tenancy`
+    problem = tenancy.repository_spelling_problem(limits, admitted, repository)
+    if problem:
+        where = (
+            platform.where("spec", "tenancy", "projects", name, "repository")
+            if problem.startswith("admitted")
+            else _organizations_bound(platform)
+        )
+        yield Finding(
+            ("spec", "repository"),
+            f"repository '{repository}' is {problem} ({where}): the same repository to GitHub, but the CI "
+            "role trusts the OIDC subject spelt exactly as written and IAM compares it case-sensitively; "
+            "write it in both bundles exactly as GitHub names it (the case shown on its GitHub page)",
+        )
+
+
+@project_rule
 def access_principals_within_tenancy(view: ProjectView) -> Iterator[Finding]:
     """Every persona principal (per environment, overrides merged) is a role or user of one of
     the platform's accounts, and admitted for this project by the platform team."""

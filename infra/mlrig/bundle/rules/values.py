@@ -20,12 +20,28 @@ def autoscaling_bounds_ordered(view: ProjectView) -> Iterator[Finding]:
 
 @project_rule
 def rollout_percent_meaningful(view: ProjectView) -> Iterator[Finding]:
+    """A percent that does nothing is a silent mistake: a canary or A/B split at 0 or 100 sends all
+    traffic one way, a shadow at 0 runs a copy that never receives a request, and a `direct`
+    rollout has no second revision to give a share to (only the percent it already means, 100,
+    is accepted; left out, the percent does not apply)."""
     for i, endpoint in enumerate(view.spec.serving.endpoints):
         rollout = endpoint.rollout
+        path = ("spec", "serving", "endpoints", i, "rollout", "percent")
         if rollout.strategy in ("canary", "ab") and rollout.percent in (0, 100):
             yield Finding(
-                ("spec", "serving", "endpoints", i, "rollout", "percent"),
+                path,
                 f"a {rollout.strategy} rollout with percent {rollout.percent} sends all traffic one way; use 1–99 or strategy `direct`",
+            )
+        elif rollout.strategy == "shadow" and rollout.percent == 0:
+            yield Finding(
+                path, "a shadow rollout with percent 0 mirrors no request to the shadow; use 1–100 or strategy `direct`"
+            )
+        elif rollout.strategy == "direct" and "percent" in rollout.model_fields_set and rollout.percent != 100:
+            yield Finding(
+                path,
+                f"a direct rollout sends all traffic to its one revision, so percent {rollout.percent} would do nothing; "
+                "remove `percent` (where an environment override makes the rollout direct, set `percent: 100` "
+                "there), or use strategy `canary`, `ab` or `shadow` to split or mirror traffic",
             )
 
 
