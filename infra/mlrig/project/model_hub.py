@@ -12,7 +12,9 @@ run has copied a model, the endpoints serving it cannot load it: start one at on
 `argo submit --from workflowtemplate/model-hub`.
 
 The script runs on KServe's Hugging Face server image (the platform's KServe version), which has
-`huggingface_hub` and `boto3`, so no image of the project's is needed.
+`huggingface_hub` and `boto3`, so no image of the project's is needed: at v0.15.0,
+`python/huggingfaceserver/pyproject.toml` depends on `kserve` with the `storage` extra (boto3,
+huggingface-hub), and `python/huggingface_server.Dockerfile` installs it with poetry.
 """
 
 from __future__ import annotations
