@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from mlrig import naming
-from mlrig.checks.graph import as_list
+from mlrig.checks import catalogue, run_check
+from mlrig.checks.graph import StackGraph, as_list
 from mlrig.plan.engine import StackPlan
 from mlrig.plan.mocks import PlanMocks
 from mlrig.project.release_records import records_of
@@ -250,3 +251,21 @@ def test_the_stack_reads_the_records_below_its_own_release_path_only(monkeypatch
     monkeypatch.setattr(PlanMocks, "call", recording)
     plan_variant("fraud-detection", None, "staging")
     assert [(a["path"], a.get("recursive")) for a in asked] == [("/mlrig/fraud-detection/staging/release", True)]
+
+
+@pytest.mark.parametrize(
+    "tag, uris",
+    [
+        (None, {}),
+        (ROLLED, {}),
+        (None, {"scorer-canary": "{artifacts}/models/fraud-detection/v8/"}),
+        (ROLLED, {"scorer-canary": "{artifacts}/models/fraud-detection/v8/"}),
+    ],
+)
+def test_whatever_was_recorded_every_written_field_has_one_writer(
+    tag: str | None, uris: dict[str, str], record: Record, plan_variant: Callable[..., StackPlan]
+) -> None:
+    record(tag=tag, uris=uris)
+    plan = plan_variant("fraud-detection", None, "prod")
+    graph = StackGraph.of(plan.stack, plan.resources, tier="prod")
+    assert run_check(catalogue()["MLRIG-DEP-106"], graph) == []
