@@ -154,3 +154,10 @@ def test_a_workflow_template_whose_images_the_roll_out_moves_reads_the_tag_recor
     bare = k8s("WorkflowTemplate", "argoproj.io/v1alpha1", "train", spec)
     [found] = findings("MLRIG-DEP-106", bare, *writers())
     assert "spec.templates" in found.message
+
+
+def test_an_object_whose_ignored_fields_are_unknown_is_not_reported_on_them():
+    # What a CrossGuard resource without options looks like: nothing is known of `ignoreChanges`.
+    isvc = builtin_server(ignored=[])
+    del isvc["options"]["ignoreChanges"]
+    assert findings("MLRIG-DEP-106", isvc, *writers()) == []

@@ -193,10 +193,13 @@ def deferral_problem(
                 f"({', '.join(identities) or 'none'}) may not put: the record stays empty"
             )
         return None
-    ignored = set(as_list(resource.options.get("ignoreChanges")))
-    shared = [f for f in fields if atomic_unit(f) != f or f not in ignored]
     if forced:
         return f"forces its apply without reading {writer}'s record of {', '.join(fields)}: it puts back an older value"
+    # A field inside a list is shared whatever the stack ignores; a field of its own is shared
+    # unless ignored (not reported when what the stack ignores is unknown).
+    known = "ignoreChanges" in resource.options
+    ignored = set(as_list(resource.options.get("ignoreChanges")))
+    shared = [f for f in fields if atomic_unit(f) != f or (known and f not in ignored)]
     if shared:
         units = sorted({atomic_unit(f) for f in shared})
         return (
