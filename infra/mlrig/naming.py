@@ -114,6 +114,15 @@ REPLACE_UNREADY_ANNOTATION = "pulumi.com/replaceUnready"
 PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
 # Field manager of the project release CI's image roll-outs (`kubectl patch --field-manager`).
 RELEASE_FIELD_MANAGER = "mlrig-release"
+# Field manager of the model CD pipeline's promote step (`kubectl patch --field-manager`), which
+# points an InferenceService at a promoted model.
+PROMOTE_FIELD_MANAGER = "mlrig-promote"
+# Value of a model URI parameter the stack created and no promote step has written yet: neither an
+# image tag nor a model location, so it is never mistaken for a record.
+NOT_RECORDED = "(none)"
+# What a project object says it takes from a writer's record: JSON, field manager -> SSM parameter
+# (checked by `checks/field_writers.py`).
+RECORDED_FIELDS_ANNOTATION = "mlrig.io/recorded-fields"
 
 # Tag keys the plan JSON and policies rely on.
 TAG_PERSONA = "mlrig:persona"
@@ -426,6 +435,16 @@ class ProjectNames:
         environment: the project stack builds its images with it, so both write the same tag."""
         return f"{self.release_parameters()}/image-tag"
 
+    def model_uri_parameters(self) -> str:
+        """SSM parameter path under which the promote step records the model URI of each
+        InferenceService it points at a promoted model."""
+        return f"{self.release_parameters()}/model-uri"
+
+    def model_uri_parameter(self, inference_service: str) -> str:
+        """SSM parameter holding the model URI the promote step last pointed `inference_service`
+        at: the project stack builds the InferenceService with it, so both write the same URI."""
+        return f"{self.model_uri_parameters()}/{inference_service}"
+
     # ARNs
     @property
     def partition(self) -> str:
@@ -442,6 +461,9 @@ class ProjectNames:
 
     def image_tag_parameter_arn(self) -> str:
         return f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{self.image_tag_parameter()}"
+
+    def model_uri_parameter_arn(self, inference_service: str) -> str:
+        return f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{self.model_uri_parameter(inference_service)}"
 
     def repository_arn(self, registry: str) -> str:
         return f"arn:{self.partition}:ecr:{self.region}:{self.account}:repository/{self.repository(registry)}"

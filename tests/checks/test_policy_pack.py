@@ -26,7 +26,8 @@ def policy_resources(records: list[dict[str, Any]]) -> list[PolicyResource]:
     }
     out = []
     for r in records:
-        options = PolicyResourceOptions(r["options"].get("protect", False), [], False, [], None, [], None)  # type: ignore[arg-type]
+        ignored = list(r["options"].get("ignoreChanges") or [])
+        options = PolicyResourceOptions(r["options"].get("protect", False), ignored, False, [], None, [], None)  # type: ignore[arg-type]
         provider = providers.get(r["options"].get("provider") or "")
         out.append(
             PolicyResource(

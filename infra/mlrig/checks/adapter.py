@@ -71,6 +71,7 @@ def record_of(resource: Any) -> dict[str, Any]:
         "options": {
             "protect": bool(getattr(opts, "protect", False)),
             "retainOnDelete": None,
+            **({"ignoreChanges": list(opts.ignore_changes or [])} if opts is not None else {}),
             "provider": provider.urn if provider is not None else None,
             "dependsOn": [d.urn for d in getattr(resource, "dependencies", None) or []],
         },

@@ -311,6 +311,7 @@ UNPRICED_BY_DESIGN = (
     "aws:eks/addon:",
     "aws:eks/podIdentityAssociation:",
     "aws:secretsmanager/secretVersion:",
+    "aws:ssm/parameter:",  # Standard-tier parameters (the promoted model records) are free
 )
 
 

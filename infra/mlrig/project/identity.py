@@ -20,11 +20,13 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import naming, tenancy
+from ..bundle.model import Endpoint
 from ..bundle.resolved import Project, ProjectEnvironment
 from ..naming import ProjectNames
 from . import vector_search
 from .context import ProjectContext, persona_principals, project_names, uses_opensearch, workloads
 from .filled_secrets import gateway_key_env, gateway_secret_purpose
+from .model_locations import rollout_services
 
 PERSONAS: tuple[str, ...] = ("data-scientist", "ml-engineer")
 CI_DEPLOYER = "ci-deployer"
@@ -616,7 +618,20 @@ def _service_extras(ctx: ProjectContext, workload_type: str, key_arn: pulumi.Inp
         ]
     if workload_type == "gateway" and ctx.env.spec.llm.gateway is not None:
         return gateway_statements(ctx, key_arn)
+    if workload_type == "model-deployment":
+        return promote_statements(names, ctx.env.spec.serving.endpoints)
     return []
+
+
+def promote_statements(names: ProjectNames, endpoints: Sequence[Endpoint]) -> list[dict[str, Any]]:
+    """The promote step records the model URI of each InferenceService it points at a promoted
+    model, in that InferenceService's parameter (String: no key to use), and no other."""
+    parameters = sorted(
+        names.model_uri_parameter_arn(isvc) for endpoint in endpoints for isvc in rollout_services(endpoint).values()
+    )
+    if not parameters:
+        return []
+    return [{"Sid": "RecordPromotedModels", "Effect": "Allow", "Action": "ssm:PutParameter", "Resource": parameters}]
 
 
 def feedback_statements(names: ProjectNames, key_arn: pulumi.Input[str]) -> list[dict[str, Any]]:

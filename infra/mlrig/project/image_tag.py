@@ -10,6 +10,8 @@ with that tag, and only then forces its apply over the roll-out's ownership. The
 no parameter is recorded); without a record the stack never forces, so it can never undo a
 roll-out it does not know of.
 
+The stack reads it with the other writers' records (`release_records.py`).
+
 The parameter is written by the team's own CI: a value that is not a valid image tag is ignored
 (with a warning), never put into an image reference.
 """
@@ -20,9 +22,6 @@ import re
 from collections.abc import Mapping
 
 import pulumi
-import pulumi_aws as aws
-
-from .context import ProjectContext
 
 # An OCI image tag (distribution spec): what may follow `<repository>:`.
 IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
@@ -35,14 +34,3 @@ def recorded_image_tag(recorded: Mapping[str, str], parameter: str) -> str | Non
         pulumi.log.warn(f"{parameter} holds {tag!r}, which is no image tag: ignored")
         return None
     return tag
-
-
-def rolled_image_tag(ctx: ProjectContext) -> str | None:
-    """The tag the project's CI last rolled out in this environment, None before its first
-    roll-out. Read by path: a parameter not yet written is no error."""
-    names = ctx.names
-    found = aws.ssm.get_parameters_by_path(
-        path=names.release_parameters(), opts=pulumi.InvokeOptions(provider=ctx.aws_provider)
-    )
-    recorded = dict(zip(found.names or [], found.values or [], strict=False))
-    return recorded_image_tag(recorded, names.image_tag_parameter())

@@ -19,6 +19,7 @@ from .monitoring_rules import MonitoringRules
 from .pipelines import DEFAULT_IMAGE_TAG, Pipelines
 from .pools import ComputePools
 from .queues import Queues
+from .release_records import ReleaseRecords
 from .serving import Serving
 from .tracking_server import TrackingServer
 from .vector_search import VectorSearchAccess
@@ -32,7 +33,7 @@ def build_kubernetes_side(
     handoff: AwsHandoff,
     *,
     image_tag: str = DEFAULT_IMAGE_TAG,
-    rolled_out: bool = False,
+    records: ReleaseRecords | None = None,
 ) -> None:
     """Workspace, pools, tracking server, pipelines, serving, LLM services and alerts.
 
@@ -41,9 +42,13 @@ def build_kubernetes_side(
     start (`handoff.prerequisites`). Each object waits for the shared resources, for its own
     workload's identity and service account, and for the pools, queue and image repository its
     pods use only, so the dependencies of one object stay the same however many pipelines,
-    endpoints, pools and registries the project has. `image_tag` is the tag of the project's
-    images: the one the project's release CI last rolled out (`rolled_out`), else `mlrig:imageTag`.
+    endpoints, pools and registries the project has. `records`: what the release CI and the
+    promote step recorded of what they wrote (`release_records.py`); the project's images have the
+    recorded tag, else `image_tag` (`mlrig:imageTag`).
     """
+    records = records or ReleaseRecords()
+    rolled_out = records.image_tag is not None
+    image_tag = records.image_tag or image_tag
     addons = addons_of(ctx)
     opts = pulumi.ResourceOptions(parent=parent)
     prefix = ctx.names.prefix
@@ -93,6 +98,7 @@ def build_kubernetes_side(
             f"{prefix}-serving",
             ctx,
             image_tag=image_tag,
+            records=records,
             key_arn=handoff.key_arn,
             needs=on_capacity,
             vector_secret=vector_secret,

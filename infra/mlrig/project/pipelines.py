@@ -63,6 +63,13 @@ from .vector_search import connection_env_from, reads_connection
 # record it never forces: it would undo a roll-out it does not know of.
 FORCED_APPLY = {naming.PATCH_FORCE_ANNOTATION: "true"}
 
+
+def recorded_images(ctx: ProjectContext) -> dict[str, str]:
+    """A template's images come from the release CI's record (checked by `checks/field_writers.py`)."""
+    recorded = {naming.RELEASE_FIELD_MANAGER: ctx.names.image_tag_parameter()}
+    return {naming.RECORDED_FIELDS_ANNOTATION: json.dumps(recorded, sort_keys=True)}
+
+
 ARGO_API = "argoproj.io/v1alpha1"
 OUTPUTS = "/tmp/outputs"
 RENDEZVOUS_PORT = 29400
@@ -135,6 +142,7 @@ def step_env(ctx: ProjectContext, name: str, pipeline: Pipeline) -> list[dict[st
         env.append({"name": "MLRIG_CHAMPION_URI", "value": champion_uri(ctx)})
     if pipeline.type == "model-deployment":
         env.append({"name": "MLRIG_INFERENCE_SERVICES", "value": json.dumps(endpoint_services(ctx))})
+        env += promote_env(ctx)
     if pipeline.type == "fine-tuning" and ctx.env.spec.llm.feedback.enabled:
         env.append({"name": "MLRIG_FEEDBACK_URI", "value": feedback_uri(ctx)})
     if pipeline.type == "monitoring":
@@ -149,6 +157,17 @@ def endpoint_services(ctx: ProjectContext) -> dict[str, dict[str, str]]:
     """What the promote step updates: each endpoint's InferenceServices by their part in its
     rollout (`canary` before `stable`, `b` before `a`, `shadow` before `primary`)."""
     return {e.name: rollout_services(e) for e in ctx.env.spec.serving.endpoints}
+
+
+def promote_env(ctx: ProjectContext) -> list[dict[str, Any]]:
+    """Where the promote step records the model URI of each InferenceService before it patches it
+    (`MLRIG_MODEL_URI_PARAMETERS`: name -> SSM parameter; the stack builds the InferenceService with
+    it, see serving.py), and the field manager it patches with."""
+    parameters = {isvc: ctx.names.model_uri_parameter(isvc) for isvc in promoted_services(ctx.env.spec)}
+    return [
+        {"name": "MLRIG_MODEL_URI_PARAMETERS", "value": json.dumps(parameters, sort_keys=True)},
+        {"name": "MLRIG_PROMOTE_FIELD_MANAGER", "value": naming.PROMOTE_FIELD_MANAGER},
+    ]
 
 
 def promoted_services(spec: ProjectSpec) -> list[str]:
@@ -670,7 +689,7 @@ class Pipelines(pulumi.ComponentResource):
                     pipeline_name,
                     component="pipeline",
                     labels={"mlrig.io/pipeline": pipeline_name},
-                    annotations=FORCED_APPLY if rolled_out else None,
+                    annotations={**recorded_images(ctx), **(FORCED_APPLY if rolled_out else {})},
                 ),
                 spec=workflow,
                 opts=ctx.k8s_opts(self, depends_on=[*needs.of(pipeline_name), *placed, *reads]),

@@ -5,8 +5,8 @@ InferenceService has no traffic split of its own. Gradual rollouts are therefore
 
 - canary: `<name>-stable` and `<name>-canary` behind a KServe InferenceGraph `<name>` whose
   Splitter sends `percent` of the traffic to the canary. The CD pipeline's promote step points the
-  canary's `storageUri` at the new model version (Pulumi ignores that field after creation) and,
-  once it is healthy, the stable one.
+  canary's `storageUri` at the new model version and, once it is healthy, the stable one (see
+  "The promoted model" below).
 - ab: `<name>-a` and `<name>-b` behind an InferenceGraph `<name>` sending `percent` to B.
 - shadow: `<name>` plus `<name>-shadow`; the inference logger replays `percent` of the primary's
   requests to the shadow and drops its responses (an explicit mirror).
@@ -39,14 +39,25 @@ image, the weights and the engine's warm-up.
 - Scale to zero: with `minReplicas: 0` the KEDA query also asks for one replica during the
   endpoint's `awakeHoursUtc`; outside them an idle endpoint goes to zero and its GPU node empties.
   RawDeployment has no request buffer: at zero an endpoint answers nothing until its hours begin.
+
+The promoted model: the promote step records the URI it points an InferenceService at in that
+InferenceService's SSM parameter (`ProjectNames.model_uri_parameter`, created here with
+`naming.NOT_RECORDED`, so that destroying the environment removes it), then patches the model
+location with its own field manager. The stack builds the InferenceService with the recorded URI
+(`release_records.py`), and forces its apply once it knows every value another writer writes in
+it: the URI (recorded, or no promote step in the environment) and, for a custom server, the image
+tag (recorded by the release CI). Until then it ignores the model location after creation and
+never forces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import yaml
 
@@ -69,9 +80,10 @@ from .kube import (
 )
 from .model_locations import OPENAI_API_BASE, SPLIT_VARIANTS, champion_uri, model_hub_uri, rollout_services
 from .monitoring_rules import ISVC_LABEL, ServerMetrics, prometheus_url, server_metrics
-from .pipelines import VECTOR_DB_SECRET, has_vector_db_secret, serves_from_pgvector
+from .pipelines import VECTOR_DB_SECRET, deployment_pipeline, has_vector_db_secret, serves_from_pgvector
 from .pools import PAUSE_IMAGE, find_pool, pools_selected, scheduling
 from .queues import serving_priority_class
+from .release_records import ReleaseRecords
 from .vector_search import connection_env_from, reads_connection
 
 KSERVE_API = "serving.kserve.io/v1beta1"
@@ -156,9 +168,8 @@ def startup_probe(ctx: ProjectContext, endpoint: Endpoint) -> dict[str, Any]:
     }
 
 
-def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served_name: str) -> dict[str, Any]:
-    """The predictor's `model` (built-in runtime) or `containers` (custom image)."""
-    uri = model_uri(ctx, endpoint)
+def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served_name: str, uri: str) -> dict[str, Any]:
+    """The predictor's `model` (built-in runtime) or `containers` (custom image), loading `uri`."""
     probe = startup_probe(ctx, endpoint)
     if endpoint.runtime == "vllm":
         return {
@@ -276,13 +287,20 @@ def autoscaler_annotations(ctx: ProjectContext, endpoint: Endpoint) -> dict[str,
 
 
 def predictor(
-    ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served_name: str, isvc_name: str, *, log: bool
+    ctx: ProjectContext,
+    endpoint: Endpoint,
+    image_tag: str,
+    served_name: str,
+    isvc_name: str,
+    *,
+    log: bool,
+    uri: str | None = None,
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {
         **autoscaling_spec(ctx, endpoint, isvc_name),
         "serviceAccountName": ctx.names.service_account("serving"),
         **scheduling(ctx, endpoint.pool),
-        **model_server(ctx, endpoint, image_tag, served_name),
+        **model_server(ctx, endpoint, image_tag, served_name, uri or model_uri(ctx, endpoint)),
     }
     priority = serving_priority_class(ctx, endpoint)
     if priority:
@@ -292,15 +310,67 @@ def predictor(
     return spec
 
 
-def inference_services(ctx: ProjectContext, endpoint: Endpoint, image_tag: str) -> dict[str, dict[str, Any]]:
-    """InferenceService specs by name, for the endpoint's rollout strategy."""
+def inference_services(
+    ctx: ProjectContext, endpoint: Endpoint, image_tag: str, model_uris: Mapping[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """InferenceService specs by name, for the endpoint's rollout strategy; each loads the model
+    URI the promote step recorded for it (`model_uris`), else the endpoint's initial one."""
     strategy = endpoint.rollout.strategy
     log = endpoint.request_logging or strategy == "shadow"  # the shadow mirror rides on the logger
+    recorded = model_uris or {}
 
     def isvc(isvc_name: str, *, logged: bool = log) -> dict[str, Any]:
-        return {"predictor": predictor(ctx, endpoint, image_tag, endpoint.name, isvc_name, log=logged)}
+        uri = recorded.get(isvc_name)
+        return {"predictor": predictor(ctx, endpoint, image_tag, endpoint.name, isvc_name, log=logged, uri=uri)}
 
     return {name: isvc(name, logged=log and role != "shadow") for role, name in rollout_services(endpoint).items()}
+
+
+# --- the other writers of an InferenceService -------------------------------------------------------
+
+
+def promotes_models(ctx: ProjectContext) -> bool:
+    """Whether a promote step may point this environment's InferenceServices at another model:
+    its model CD pipeline runs on Argo (the Role `promote-model` exists only then)."""
+    return addons_of(ctx).argo_workflows.enabled and deployment_pipeline(ctx.env.spec) is not None
+
+
+def recorded_fields(ctx: ProjectContext, endpoint: Endpoint, isvc_name: str) -> dict[str, str]:
+    """Field manager -> SSM parameter, for each writer besides the stack that writes a field of
+    the InferenceService, and the record the stack reads that field's value from: the promote
+    step (the model location) and, for a custom server, the release CI (the image)."""
+    names = ctx.names
+    fields = {naming.PROMOTE_FIELD_MANAGER: names.model_uri_parameter(isvc_name)}
+    if registry_of(endpoint) is not None:
+        fields[naming.RELEASE_FIELD_MANAGER] = names.image_tag_parameter()
+    return fields
+
+
+def knows_model_uri(ctx: ProjectContext, records: ReleaseRecords, isvc_name: str) -> bool:
+    """The stack knows the model URI the InferenceService runs: recorded by the promote step, or
+    its own (no promote step may change it)."""
+    return isvc_name in records.model_uris or not promotes_models(ctx)
+
+
+def forces_apply(ctx: ProjectContext, endpoint: Endpoint, records: ReleaseRecords, isvc_name: str) -> bool:
+    """Whether the stack forces its apply of the InferenceService: only when it writes exactly what
+    every other writer last wrote there (the model URI, and a custom server's image tag), so that
+    forcing takes the atomic lists back without putting back an older model or image."""
+    image_known = registry_of(endpoint) is None or records.image_tag is not None
+    return image_known and knows_model_uri(ctx, records, isvc_name)
+
+
+def isvc_annotations(
+    ctx: ProjectContext, endpoint: Endpoint, records: ReleaseRecords, isvc_name: str
+) -> dict[str, str]:
+    annotations = {
+        **autoscaler_annotations(ctx, endpoint),
+        "mlrig.io/traffic-percent": str(traffic_percent(endpoint, isvc_name)),
+        naming.RECORDED_FIELDS_ANNOTATION: json.dumps(recorded_fields(ctx, endpoint, isvc_name), sort_keys=True),
+    }
+    if forces_apply(ctx, endpoint, records, isvc_name):
+        annotations[naming.PATCH_FORCE_ANNOTATION] = "true"
+    return annotations
 
 
 def traffic_percent(endpoint: Endpoint, isvc_name: str) -> int:
@@ -588,6 +658,7 @@ class Serving(pulumi.ComponentResource):
         ctx: ProjectContext,
         *,
         image_tag: str = DEFAULT_IMAGE_TAG,
+        records: ReleaseRecords | None = None,
         key_arn: pulumi.Input[str],
         needs: Prerequisites,
         vector_secret: pulumi.Resource | None = None,
@@ -596,8 +667,10 @@ class Serving(pulumi.ComponentResource):
         """`needs`: what the objects wait for; the model servers and the inference logger run as
         the `serving` workload, the pre-pull pods as nobody (they only pull images). Each
         endpoint's objects wait besides for its own pool and image repository only, never the
-        other endpoints'."""
+        other endpoints'. `records`: the image tag and model URIs the other writers recorded
+        (`image_tag` is then the recorded tag)."""
         super().__init__("mlrig:project:Serving", name, None, opts)
+        records = records or ReleaseRecords()
         endpoints = ctx.env.spec.serving.endpoints
         after = needs.of("serving")
         if any(e.request_logging or e.rollout.strategy == "shadow" for e in endpoints):
@@ -620,7 +693,7 @@ class Serving(pulumi.ComponentResource):
                     f"endpoint {endpoint.name!r} needs an image (the project has no registries); skipped", self
                 )
                 continue
-            services = inference_services(ctx, endpoint, image_tag)
+            services = inference_services(ctx, endpoint, image_tag, records.model_uris)
             # The endpoint's own pool (and the serving priority class there) and repository.
             placed = needs.placed(
                 pools=pools_selected(services),
@@ -631,6 +704,10 @@ class Serving(pulumi.ComponentResource):
             reads = [vector_secret] if vector_secret is not None and endpoint.runtime == "custom" else []
             mine = [*after, *placed, *reads]
             for isvc_name, isvc_spec in services.items():
+                self._model_uri_parameter(name, ctx, isvc_name)
+                # Until the promote step recorded a URI, the stack leaves the one it set alone.
+                recorded = isvc_name in records.model_uris
+                ignored = pulumi.ResourceOptions(ignore_changes=[] if recorded else STORAGE_URI_PATHS)
                 k8s.apiextensions.CustomResource(
                     f"{name}-{isvc_name}",
                     api_version=KSERVE_API,
@@ -640,15 +717,10 @@ class Serving(pulumi.ComponentResource):
                         isvc_name,
                         component="serving",
                         labels={"mlrig.io/endpoint": endpoint.name},
-                        annotations={
-                            **autoscaler_annotations(ctx, endpoint),
-                            "mlrig.io/traffic-percent": str(traffic_percent(endpoint, isvc_name)),
-                        },
+                        annotations=isvc_annotations(ctx, endpoint, records, isvc_name),
                     ),
                     spec=isvc_spec,
-                    opts=pulumi.ResourceOptions.merge(
-                        ctx.k8s_opts(self, depends_on=mine), pulumi.ResourceOptions(ignore_changes=STORAGE_URI_PATHS)
-                    ),
+                    opts=pulumi.ResourceOptions.merge(ctx.k8s_opts(self, depends_on=mine), ignored),
                 )
             if endpoint.rollout.strategy in SPLIT_VARIANTS:
                 k8s.apiextensions.CustomResource(
@@ -662,6 +734,22 @@ class Serving(pulumi.ComponentResource):
                     opts=ctx.k8s_opts(self, depends_on=mine),
                 )
         self.register_outputs({"endpoints": [e.name for e in endpoints]})
+
+    def _model_uri_parameter(self, name: str, ctx: ProjectContext, isvc_name: str) -> aws.ssm.Parameter:
+        """Where the promote step records the InferenceService's model URI. The stack owns the
+        parameter's life (created with the endpoint, deleted with it or the environment); the
+        promote step owns its value (`put-parameter --overwrite`), which the stack never resets."""
+        parameter = ctx.names.model_uri_parameter(isvc_name)
+        return aws.ssm.Parameter(
+            f"{name}-{isvc_name}-model-uri",
+            name=parameter,
+            type="String",
+            insecure_value=naming.NOT_RECORDED,
+            description=f"Model URI the promote step last pointed InferenceService {isvc_name} at",
+            opts=pulumi.ResourceOptions.merge(
+                ctx.aws_opts(self), pulumi.ResourceOptions(ignore_changes=["insecureValue"])
+            ),
+        )
 
     def _model_cache(
         self, name: str, ctx: ProjectContext, endpoints: Sequence[Endpoint], after: list[pulumi.Resource]

@@ -17,10 +17,10 @@ from .context import PlatformRef, ProjectContext, project_names
 from .github_repo import provision_project_repository
 from .handoff import AwsHandoff, Prerequisites
 from .identity import AccessPolicies, Identity
-from .image_tag import rolled_image_tag
 from .kubernetes_side import build_kubernetes_side
 from .llm import LlmServices
 from .registries import Registries
+from .release_records import read_release_records
 from .storage import Storage
 from .tracking import TrackingStore
 
@@ -152,8 +152,8 @@ def deploy_project(project: Project, environment: ProjectEnvironment, settings: 
             ctx, identity, access, [storage, tracking, llm, *alarms.route_secrets.values()], registries
         ),
     )
-    rolled = rolled_image_tag(ctx)
-    build_kubernetes_side(ctx, root, handoff, image_tag=rolled or settings.image_tag, rolled_out=rolled is not None)
+    records = read_release_records(ctx)
+    build_kubernetes_side(ctx, root, handoff, image_tag=settings.image_tag, records=records)
     # The GitHub side: this environment's GitHub environment and variables (staging/prod tiers):
     # the CI deployer's role ARN and the repositories.
     ci_side = [identity.ci_deployer, access.deploy_policy, registries]

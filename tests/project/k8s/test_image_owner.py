@@ -91,8 +91,8 @@ def test_after_a_roll_out_the_stack_forces_its_apply_of_the_workflow_templates_o
     assert templates
     for template in templates:
         assert template["metadata"]["annotations"][naming.PATCH_FORCE_ANNOTATION] == "true"
-    # The promote step owns a field of the custom servers' containers (STORAGE_URI_PATHS): forcing
-    # there would put back the model URI the stack last knew.
+    # The promote step writes a field of the custom servers' containers and has recorded nothing
+    # yet: forcing there would put back the model URI the stack set (test_model_uri_owner.py).
     for kind in ("InferenceService", "CronWorkflow"):
         for obj in objects(plan, kind):
             assert naming.PATCH_FORCE_ANNOTATION not in (obj["metadata"].get("annotations") or {}), kind
