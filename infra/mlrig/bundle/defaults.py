@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import promotion
-
 from .model import (
     ComputePool,
     ComputeSettings,
