@@ -9,8 +9,10 @@ may read exactly that prefix of the lower environment and write exactly the cand
 the pipeline's own identity never reaches another environment, and nothing here writes below.
 
 The copy is mlrig's, not the project image's: a short boto3 script on the tracking server's image
-(MLflow's `-full` variant ships boto3), so every project gets the same, audited transfer. Objects
-are copied server-side (S3 CopyObject), re-encrypted with this environment's key.
+(MLflow's `-full` variant ships boto3), so every project gets the same, audited transfer. Each
+object is streamed through the pod (GetObject, then a PutObject or multipart upload in bounded
+chunks) and encrypted with this environment's key: exactly the actions the role holds, where a
+server-side copy would also need the tagging actions on both sides.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ copied = 0
 for page in pages.paginate(Bucket=source_bucket, Prefix=source_prefix):
     for item in page.get("Contents", []):
         key = target_prefix + item["Key"][len(source_prefix):]
-        s3.copy({"Bucket": source_bucket, "Key": item["Key"]}, target_bucket, key)
+        body = s3.get_object(Bucket=source_bucket, Key=item["Key"])["Body"]
+        s3.upload_fileobj(body, target_bucket, key)
         stale.discard(key)
         copied += 1
 for key in sorted(stale):

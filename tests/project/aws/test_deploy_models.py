@@ -17,12 +17,13 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.core.authorization import disable_iam_authentication
+from moto.core.authorization import disable_iam_authentication, enable_iam_authentication
 
 from mlrig.bundle.validate import validate_paths
 from mlrig.checks.runner import check_stack, principal_owners
 from mlrig.plan.engine import StackPlan
 from mlrig.plan.runner import Planner
+from mlrig.project.model_import import IMPORT_SCRIPT
 
 from .conftest import ENVIRONMENTS, REGION, AwsWorld, _account, moto_world, plan_variant
 from .iam_eval import StackIam
@@ -217,3 +218,41 @@ def test_the_source_key_admits_the_importer_to_decrypt_through_s3_only(deploy_mo
     assert importer_arn in statement["Condition"]["ArnEquals"]["aws:PrincipalArn"]
     assert "kms:GenerateDataKey" not in statement["Action"]
     assert statement["Condition"]["StringEquals"]["kms:ViaService"] == [f"s3.{REGION}.amazonaws.com"]
+
+
+def test_the_import_script_run_as_the_importer_replaces_stagings_candidate_with_devs_champion(
+    world, deploy_models_iam, deploy_models_plans, monkeypatch
+):
+    """The step's own script, with the staging importer's credentials and IAM enforced: the
+    candidate becomes dev's champion, and what the old candidate held besides is gone."""
+    dev, staging = deploy_models_iam["dev"], deploy_models_iam["staging"]
+    spec = cd_template(deploy_models_plans["staging"])
+    (step,) = (t for t in spec["templates"] if t["name"] == "import")
+    importer = IMPORTER.format(env="staging")
+    with disable_iam_authentication():
+        with _account(dev.account):
+            boto3.client("s3", region_name=REGION).put_object(
+                Bucket=dev.bucket("artifacts"), Key="models/fraud-detection/champion/weights.bin", Body=b"dev model"
+            )
+        with _account(staging.account):
+            boto3.client("s3", region_name=REGION).put_object(
+                Bucket=staging.bucket("artifacts"), Key="models/fraud-detection/candidate/stale.bin", Body=b"old"
+            )
+            credentials = boto3.client("sts", region_name=REGION).assume_role(
+                RoleArn=staging.roles[importer]["arn"], RoleSessionName="import"
+            )["Credentials"]
+    for variable in step["container"]["env"]:
+        monkeypatch.setenv(variable["name"], variable["value"])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # it caches the credentials it first found
+    with enable_iam_authentication():
+        exec(compile(IMPORT_SCRIPT, "import-step", "exec"), {"__name__": "__main__"})
+    with disable_iam_authentication(), _account(staging.account):
+        s3 = boto3.client("s3", region_name=REGION)
+        listed = s3.list_objects_v2(Bucket=staging.bucket("artifacts"), Prefix="models/fraud-detection/candidate/")
+        keys = {o["Key"] for o in listed["Contents"]}
+        assert keys == {CANDIDATE, "models/fraud-detection/candidate/weights.bin"}
+        body = s3.get_object(Bucket=staging.bucket("artifacts"), Key="models/fraud-detection/candidate/weights.bin")
+        assert body["Body"].read() == b"dev model"
