@@ -93,9 +93,20 @@ MODEL_CACHE = "model-hub"
 LOCAL_QUEUE = "pipelines"
 PLACEHOLDER_ACCOUNT = "000000000000"
 # Workload identities besides one per pipeline; pipelines may not take these names.
-RESERVED_WORKLOADS: tuple[str, ...] = ("serving", "tracking", "gateway", "feedback", "vector-admin", "model-hub")
+RESERVED_WORKLOADS: tuple[str, ...] = (
+    "serving",
+    "tracking",
+    "gateway",
+    "feedback",
+    "vector-admin",
+    "model-hub",
+    "model-import",
+)
 # The workload that mirrors the model hub's base models into the artifacts bucket.
 MODEL_HUB = "model-hub"
+# The identity of the model-deployment pipeline's import step under deploy-models: it reads the
+# lower environment's champion and writes this environment's candidate, nothing else.
+MODEL_IMPORT = "model-import"
 # The OpenSearch master user of a project's vector database: the identity of the Job that maps the
 # project's workload roles to OpenSearch security roles (fine-grained access control).
 VECTOR_ADMIN = "vector-admin"
@@ -635,6 +646,14 @@ def github_oidc_provider_arn(account: str, region: str) -> str:
 
 # Fixed prefixes inside the project buckets (the storage layout users and pipelines rely on).
 ARTIFACT_PREFIXES: dict[str, str] = {"models": "models/", "tracking": "mlflow/", "hub": "hub/"}
+
+
+def model_prefix(model: str, stage: str) -> str:
+    """`models/<model>/<stage>/` in the artifacts bucket: `champion` (what the model-deployment
+    pipeline promoted) or `candidate` (what it imported under deploy-models)."""
+    return f"{ARTIFACT_PREFIXES['models']}{model}/{stage}/"
+
+
 LOG_PREFIXES: dict[str, str] = {
     "inference": "inference/",
     "metrics": "metrics/",

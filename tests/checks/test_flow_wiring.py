@@ -153,6 +153,21 @@ def test_bindings_of_other_service_accounts_grant_this_one_nothing():
     assert "needs create on workflows" in found.message
 
 
+def importing_cd() -> dict:
+    """A model CD whose `import` step runs as its own service account (deploy-models)."""
+    step = {**container_step("import"), "serviceAccountName": "wl-model-import"}
+    step["container"] = {**step["container"], "env": [{"name": "AWS_REGION", "value": "us-east-1"}]}
+    return workflow_template("deploy-model", [container_step(), step])
+
+
+def test_a_step_running_as_its_templates_own_service_account_needs_the_executors_rights_for_it_too():
+    records = [importing_cd(), *EXECUTOR, binding("argo-executor", ["wl-deploy-model"])]
+    found = findings("MLRIG-DEP-102", *records)
+    assert found and all("service account wl-model-import" in f.message for f in found)
+    both = binding("argo-executor", ["wl-deploy-model", "wl-model-import"])
+    assert findings("MLRIG-DEP-102", importing_cd(), *EXECUTOR, both) == []
+
+
 # --- MLRIG-DEP-103: addresses ---------------------------------------------------------------------
 
 NAMESPACE = k8s("Namespace", "core/v1", "demo", {}, namespace=None)
@@ -284,3 +299,13 @@ def test_a_workflow_running_as_a_service_account_that_does_not_exist_is_never_ad
     template = workflow_template("train", [container_step()])  # runs as wl-train, which nobody creates
     [found] = findings("MLRIG-DEP-105", template)
     assert "never admitted" in found.message
+
+
+def test_a_step_running_as_its_own_service_account_needs_that_account_and_its_aws_identity():
+    workflow_side = [account("wl-deploy-model"), association("wl-deploy-model")]
+    [missing] = findings("MLRIG-DEP-105", importing_cd(), *workflow_side)
+    assert "wl-model-import" in missing.message and "never admitted" in missing.message
+    [unassociated] = findings("MLRIG-DEP-105", importing_cd(), *workflow_side, account("wl-model-import"))
+    assert "wl-model-import" in unassociated.message and "no Pod Identity association" in unassociated.message
+    complete = [*workflow_side, account("wl-model-import"), association("wl-model-import")]
+    assert findings("MLRIG-DEP-105", importing_cd(), *complete) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .. import promotion
 from ..aws_catalog import availability_zones
 from .model import (
     ComputePool,
@@ -93,6 +94,15 @@ def _pipelines_with_defaults(
     if all(resolved[name] is pipeline for name, pipeline in pipelines.items()):
         return pipelines
     return resolved
+
+
+def _pipelines_of_pattern(pipelines: dict[str, Pipeline], pattern: str, tier: Tier) -> dict[str, Pipeline]:
+    """Under `deploymentPattern: deploy-models` only the dev tier trains: staging and prod have no
+    training or fine-tuning pipeline (their models are imported by the model-deployment pipeline,
+    see `mlrig.promotion`)."""
+    if promotion.trains(pattern, tier):
+        return pipelines
+    return {name: p for name, p in pipelines.items() if p.type not in promotion.TRAINING_TYPES}
 
 
 def _pool_default(pool: ComputePool) -> ComputePool:
@@ -184,8 +194,9 @@ class ProjectDefaults:
         first_registry = spec.registries[0] if spec.registries else None
         compute = self._once(_compute_with_defaults, spec.compute)
         gpu_pools = frozenset(pool.name for pool in compute.pools if pool.gpu is not None)
+        pipelines = self._once(_pipelines_of_pattern, spec.pipelines, spec.deployment_pattern, tier)
         blocks: dict[str, object] = {
-            "pipelines": self._once(_pipelines_with_defaults, spec.pipelines, first_registry, spec.monitoring.schedule),
+            "pipelines": self._once(_pipelines_with_defaults, pipelines, first_registry, spec.monitoring.schedule),
             "compute": compute,
             "serving": self._once(_serving_with_defaults, spec.serving, self.project, first_registry, gpu_pools),
             "llm": self._once(_llm_with_defaults, spec.llm, tier == "prod"),

@@ -1110,7 +1110,10 @@ class ProjectSpecBase(Strict):
 
     deployment_pattern: DeploymentPattern = spec_field(
         "deploy-code",
-        "`deploy-code` (code is promoted, models trained per environment) or `deploy-models`.",
+        "`deploy-code` (code is promoted, every environment trains its own models) or `deploy-models` (the "
+        "model is trained in the dev tier only; staging and prod run no training: their model-deployment "
+        "pipeline imports the champion of the environment one tier below, then checks, compares, approves and "
+        "promotes it). The same in every environment.",
         "deploy-code",
     )
     access: AccessSettings = model_field(AccessSettings, "Principals per persona.", {"dataScientists": []})

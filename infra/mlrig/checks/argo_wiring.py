@@ -6,7 +6,8 @@ a Workflow from the template its manifest names, a WorkflowTemplate starts at `e
 run starts (the apiserver validates none of it: the chart installs minimal CRDs), so a wrong name
 is a run that fails every time, silently for a schedule or a trigger.
 
-Permissions: a step's pods run as the workflow's service account. Argo's executor reports every
+Permissions: a step's pods run as the workflow's service account, or as the one its template names
+(a template-level `serviceAccountName`, as the deploy-models import step does). Argo's executor reports every
 step's result by creating and patching `workflowtaskresults` (Argo 3.4+), and a resource step runs
 its action (`create`, `patch`, …) on its manifest's kind with that identity. Kubernetes RBAC
 allows a request when a Role (or ClusterRole) bound to the service account in the namespace has a
@@ -176,18 +177,28 @@ def bound_rules(graph: StackGraph) -> dict[tuple[str | None, str], list[Mapping[
     return bound
 
 
-def needed_permissions(template: Resource) -> Iterator[tuple[str, tuple[str, str, str]]]:
-    """(what needs it, (API group, resource, verb)) for every step of the template."""
-    for group, resource, verb in EXECUTOR_PERMISSIONS:
-        yield "Argo's executor (every step)", (group, resource, verb)
-    for item in templates_of(template).values():
+def step_account(template: Resource, item: Mapping[str, Any]) -> str:
+    """The service account a template's pods run as: its own `serviceAccountName`, else the
+    workflow's (Argo's template-level override)."""
+    return str(item.get("serviceAccountName") or template.spec.get("serviceAccountName") or "default")
+
+
+def needed_permissions(template: Resource) -> Iterator[tuple[str, str, tuple[str, str, str]]]:
+    """(service account, what needs it, (API group, resource, verb)) for every step of the template."""
+    items = templates_of(template).values()
+    accounts = sorted({step_account(template, {})} | {step_account(template, item) for item in items})
+    for account in accounts:
+        for group, resource, verb in EXECUTOR_PERMISSIONS:
+            yield account, "Argo's executor (every step)", (group, resource, verb)
+    for item in items:
         manifest = manifest_of(item)
         if manifest is None:
             continue
         action = str((item.get("resource") or {}).get("action") or "")
         group, resource = api_group(str(manifest.get("apiVersion") or "")), plural(str(manifest.get("kind") or ""))
         for verb in ACTION_VERBS.get(action, ()):
-            yield f"resource step {item.get('name')!r} ({action} {manifest.get('kind')})", (group, resource, verb)
+            needer = f"resource step {item.get('name')!r} ({action} {manifest.get('kind')})"
+            yield step_account(template, item), needer, (group, resource, verb)
 
 
 @check(
@@ -201,11 +212,10 @@ def needed_permissions(template: Resource) -> Iterator[tuple[str, tuple[str, str
 def workflow_steps_are_authorized(graph: StackGraph) -> Iterator[Violation]:
     bound = bound_rules(graph)
     for template in graph.of_type(WORKFLOW_TEMPLATE):
-        account = str(template.spec.get("serviceAccountName") or "default")
-        rules = bound.get((template.namespace, account), [])
-        if rules is None:
-            continue  # bound to a role the graph cannot see
-        for needer, (group, resource, verb) in needed_permissions(template):
+        for account, needer, (group, resource, verb) in needed_permissions(template):
+            rules = bound.get((template.namespace, account), [])
+            if rules is None:
+                continue  # bound to a role the graph cannot see
             if not any(rule_allows(rule, group, resource, verb) for rule in rules):
                 yield Violation(
                     template,

@@ -9,7 +9,7 @@ association for exactly its namespace and service account) or IRSA (the service 
 node's, and every call is denied.
 
 Pods are read from the objects that describe them: Deployments, StatefulSets, DaemonSets and Jobs
-(`spec.template.spec`), WorkflowTemplates (`spec.serviceAccountName`, one for all steps) and
+(`spec.template.spec`), WorkflowTemplates (`spec.serviceAccountName`, and a template's own) and
 InferenceServices (`spec.predictor`). Service accounts and associations of the whole graph count.
 """
 
@@ -29,17 +29,22 @@ POD_TEMPLATES = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 AWS_ENVIRONMENT = ("AWS_REGION", "AWS_DEFAULT_REGION")
 
 
-def pod_identity(resource: Resource) -> tuple[str | None, Mapping[str, Any]] | None:
-    """(service account, the pod spec that runs as it) of an object that describes pods."""
+def pod_identities(resource: Resource) -> list[tuple[str | None, Mapping[str, Any]]]:
+    """(service account, the pod spec that runs as it) of each pod an object describes. A
+    WorkflowTemplate's templates run as the workflow's service account, except those that name
+    their own (Argo's template-level `serviceAccountName`)."""
     if resource.kind in POD_TEMPLATES:
         pod = (resource.spec.get("template") or {}).get("spec") or {}
-        return pod.get("serviceAccountName"), pod
+        return [(pod.get("serviceAccountName"), pod)]
     if resource.kind == "WorkflowTemplate":
-        return resource.spec.get("serviceAccountName"), resource.spec
+        templates = [t for t in resource.spec.get("templates") or [] if isinstance(t, Mapping)]
+        own = [t for t in templates if t.get("serviceAccountName")]
+        rest = {**resource.spec, "templates": [t for t in templates if not t.get("serviceAccountName")]}
+        return [(resource.spec.get("serviceAccountName"), rest), *((t.get("serviceAccountName"), t) for t in own)]
     if resource.kind == "InferenceService":
         predictor = resource.spec.get("predictor") or {}
-        return predictor.get("serviceAccountName"), predictor
-    return None
+        return [(predictor.get("serviceAccountName"), predictor)]
+    return []
 
 
 def calls_aws(pod: Mapping[str, Any]) -> bool:
@@ -77,27 +82,37 @@ def pods_have_their_identities(graph: StackGraph) -> Iterator[Violation]:
     for resource in graph.resources:
         if not resource.is_kubernetes:
             continue
-        found = pod_identity(resource)
-        if found is None or not found[0]:
-            continue
-        account, pod = str(found[0]), found[1]
-        namespace = resource.namespace
-        service_account = accounts.get((namespace, account))
-        if service_account is None:
-            yield Violation(
-                resource,
-                f"{resource.kind} {resource.k8s_name} runs its pods as service account {account}, which namespace "
-                f"{namespace} does not have: they are never admitted",
-                "create the ServiceAccount in the same stack, or name one that exists",
-            )
-            continue
-        if not calls_aws(pod):
-            continue
-        irsa = IRSA_ANNOTATION in service_account.annotations
-        if (str(namespace), account) not in associated and not irsa:
-            yield Violation(
-                resource,
-                f"{resource.kind} {resource.k8s_name} calls AWS as service account {account} in namespace "
-                f"{namespace}, which has no Pod Identity association (nor IRSA role): every call is denied",
-                "add a PodIdentityAssociation for this namespace and service account",
-            )
+        for found in pod_identities(resource):
+            if found[0]:
+                yield from _identity_violations(resource, str(found[0]), found[1], accounts, associated)
+
+
+def _identity_violations(
+    resource: Resource,
+    account: str,
+    pod: Mapping[str, Any],
+    accounts: Mapping[tuple[str | None, str], Resource],
+    associated: set[tuple[str, str]],
+) -> Iterator[Violation]:
+    """A pod of `resource` running as `account`: the service account exists, and has an AWS
+    identity if the pod calls AWS."""
+    namespace = resource.namespace
+    service_account = accounts.get((namespace, account))
+    if service_account is None:
+        yield Violation(
+            resource,
+            f"{resource.kind} {resource.k8s_name} runs its pods as service account {account}, which namespace "
+            f"{namespace} does not have: they are never admitted",
+            "create the ServiceAccount in the same stack, or name one that exists",
+        )
+        return
+    if not calls_aws(pod):
+        return
+    irsa = IRSA_ANNOTATION in service_account.annotations
+    if (str(namespace), account) not in associated and not irsa:
+        yield Violation(
+            resource,
+            f"{resource.kind} {resource.k8s_name} calls AWS as service account {account} in namespace "
+            f"{namespace}, which has no Pod Identity association (nor IRSA role): every call is denied",
+            "add a PodIdentityAssociation for this namespace and service account",
+        )

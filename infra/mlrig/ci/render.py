@@ -32,7 +32,7 @@ from pathlib import Path
 
 import jinja2
 
-from .. import naming, state
+from .. import naming, promotion, state
 from ..bundle.model import GITHUB_OWNER, ProjectSpecBase
 from ..bundle.resolved import Platform, PlatformEnvironment, Project
 from . import actions, images
@@ -440,6 +440,9 @@ class ProjectCi:
     # Every environment of the tier, in bundle order: each gets its images and its rollout.
     staging: tuple[ProjectStage, ...]
     prod: tuple[ProjectStage, ...]
+    # deploy-models: the model-deployment pipeline a release submits in prod (it imports staging's
+    # champion); None under deploy-code, where prod trains its own.
+    model_release_pipeline: str | None = None
 
     @property
     def approval_stages(self) -> list[ProjectStage]:
@@ -486,10 +489,15 @@ def _stages(project: Project, tier: str) -> tuple[ProjectStage, ...]:
 
 def project_ci(project: Project) -> ProjectCi:
     spec = project.bundle.spec
+    # deploy-models: staging does not train; its integration run is the model CD, which imports
+    # dev's champion and checks, compares and promotes it there (`mlrig.promotion`).
+    deploy_models = spec.deployment_pattern == promotion.DEPLOY_MODELS
+    integration_types = ("model-deployment",) if deploy_models else INTEGRATION_PIPELINE_TYPES
     pipeline = next(
-        ((name, p) for t in INTEGRATION_PIPELINE_TYPES for name, p in spec.pipelines.items() if p.type == t),
+        ((name, p) for t in integration_types for name, p in spec.pipelines.items() if p.type == t),
         None,
     )
+    model_release = pipeline[0] if deploy_models and pipeline else None
     ci = ProjectCi(
         project=project.name,
         repository=spec.repository,
@@ -501,6 +509,7 @@ def project_ci(project: Project) -> ProjectCi:
         staging_data_fraction=pipeline[1].staging_data_fraction if pipeline else 0.1,
         staging=_stages(project, "staging"),
         prod=_stages(project, "prod"),
+        model_release_pipeline=model_release,
     )
     check_values(ci, f"project {project.name}")
     return ci

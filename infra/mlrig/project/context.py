@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from .. import naming, outputs
+from .. import naming, outputs, promotion
 from ..bundle.resolved import Project, ProjectEnvironment
 from ..hub import hub_models
 from ..naming import ProjectNames
@@ -114,8 +114,8 @@ class ProjectContext:
 
     def workloads(self) -> dict[str, str]:
         """Workload identities of this environment: pipeline name -> pipeline type, plus the
-        reserved workloads (`serving`, `tracking`, `gateway`, `feedback`, `vector-admin`) this
-        environment runs."""
+        reserved workloads (`serving`, `tracking`, `gateway`, `feedback`, `vector-admin`,
+        `model-hub`, `model-import`) this environment runs."""
         return workloads(self.env)
 
     def k8s_opts(
@@ -159,6 +159,8 @@ def workloads(environment: ProjectEnvironment) -> dict[str, str]:
         found[naming.VECTOR_ADMIN] = naming.VECTOR_ADMIN
     if mirrored_models(environment):  # copies the base models into the model hub
         found[naming.MODEL_HUB] = naming.MODEL_HUB
+    if promotion.imports(environment):  # deploy-models: reads the lower environment's champion
+        found[naming.MODEL_IMPORT] = naming.MODEL_IMPORT
     return found
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from .. import naming, tenancy
+from .. import naming, promotion, tenancy
 from ..bundle.model import Endpoint
 from ..bundle.resolved import Project, ProjectEnvironment
 from ..naming import ProjectNames
@@ -146,6 +146,37 @@ def workload_access(names: ProjectNames, workload_type: str) -> list[BucketAcces
         naming.MODEL_HUB: [_read_write(names, "artifacts", hub)],
     }
     return table[workload_type]
+
+
+def model_import_access(project: Project, env: ProjectEnvironment, default_account: str) -> list[BucketAccess]:
+    """deploy-models: the import step reads the champion of the environment it promotes from (that
+    prefix of its artifacts bucket, nothing else there) and writes this environment's candidate.
+    A higher environment reads a lower one's models; it never writes there."""
+    source = promotion.promotion_source(project, env)
+    if source is None:
+        return []
+    own = project_names(project, env, default_account=default_account)
+    lower = project_names(project, source, default_account=default_account)
+    champion, candidate = naming.model_prefix(project.name, "champion"), naming.model_prefix(project.name, "candidate")
+    return [BucketAccess(lower, "artifacts", read=(champion,)), _read_write(own, "artifacts", candidate)]
+
+
+def workload_grants(
+    project: Project, env: ProjectEnvironment, workload_type: str, default_account: str
+) -> list[BucketAccess]:
+    """The bucket grants of a workload of `workload_type` in `env`."""
+    if workload_type == naming.MODEL_IMPORT:
+        return model_import_access(project, env, default_account)
+    return workload_access(project_names(project, env, default_account=default_account), workload_type)
+
+
+def model_importers(project: Project, env: ProjectEnvironment, default_account: str) -> list[str]:
+    """Role ARNs of the import steps that read `env`'s champion (deploy-models): the key policy
+    and, across accounts, the artifacts bucket policy must let them in too."""
+    return sorted(
+        project_names(project, importer, default_account=default_account).workload_role_arn(naming.MODEL_IMPORT)
+        for importer in promotion.importers_of(project, env)
+    )
 
 
 # --- policy documents --------------------------------------------------------------------------
@@ -393,11 +424,12 @@ def key_users(project: Project, env: ProjectEnvironment, default_account: str) -
                 assert not any(a.write for a in accesses if a.names == names), "nobody writes across environments"
                 foreign.add(arn)
     for workload, workload_type in workloads(env).items():
-        classify(names.workload_role_arn(workload), workload_access(names, workload_type))
+        classify(names.workload_role_arn(workload), workload_grants(project, env, workload_type, default_account))
         if workload_type == "gateway":  # reads its provider keys, encrypted with the project key
             readers.add(names.workload_role_arn(workload))
     if env.spec.llm.feedback.enabled:
         writers.add(naming.project_role_arn(names, naming.firehose_delivery_role(names, FEEDBACK)))
+    foreign.update(model_importers(project, env, default_account))
     return KeyUsers(tuple(sorted(readers)), tuple(sorted(writers)), tuple(sorted(foreign)))
 
 
@@ -557,7 +589,7 @@ class AccessPolicies(pulumi.ComponentResource):
             )
             self.access_role_policies.append(policy)
         for workload, workload_type in ctx.workloads().items():
-            accesses = workload_access(names, workload_type)
+            accesses = workload_grants(ctx.project, ctx.env, workload_type, account)
             statements = s3_statements(accesses) + kms_statements(accesses, names, key_arn)
             statements += workload_extras(ctx, workload, workload_type, key_arn)
             if statements:

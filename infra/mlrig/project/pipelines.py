@@ -45,6 +45,7 @@ from .kube import (
     metadata,
     restricted_container_security,
 )
+from .model_import import IMPORT_STEP, candidate_uri, import_template, source_model_uri
 from .model_locations import champion_uri, model_hub_uri, rollout_services
 from .pools import efa_per_pod, find_pool, pools_selected, scheduling
 from .queues import QUEUE_LABEL, gang, step_labels
@@ -143,6 +144,8 @@ def step_env(ctx: ProjectContext, name: str, pipeline: Pipeline) -> list[dict[st
     if pipeline.type == "model-deployment":
         env.append({"name": "MLRIG_INFERENCE_SERVICES", "value": json.dumps(endpoint_services(ctx))})
         env += promote_env(ctx)
+        if source_model_uri(ctx) is not None:  # deploy-models: the model imported from below
+            env.append({"name": "MLRIG_CANDIDATE_URI", "value": candidate_uri(ctx)})
     if pipeline.type == "fine-tuning" and ctx.env.spec.llm.feedback.enabled:
         env.append({"name": "MLRIG_FEEDBACK_URI", "value": feedback_uri(ctx)})
     if pipeline.type == "monitoring":
@@ -331,16 +334,25 @@ def run_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str
 
 
 def deployment_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str) -> list[dict[str, Any]]:
-    """The book's CD: compliance checks → compare → (manual approval) → promote."""
+    """The book's CD: compliance checks → compare → (manual approval) → promote; under
+    deploy-models above dev, the candidate is imported from the lower environment first."""
     settings = ctx.env.spec.model_deployment
     comparison = settings.comparison
     checks = [f"compliance-{check}" for check in settings.compliance_checks]
     promote_when = "{{tasks.compare.outputs.parameters.decision}} == promote"
-    tasks: list[dict[str, Any]] = [
-        {"name": check, "template": "step", "arguments": {"parameters": [{"name": "step", "value": check}]}}
+    source_uri = source_model_uri(ctx)
+    first = [IMPORT_STEP] if source_uri is not None else []
+    tasks: list[dict[str, Any]] = [{"name": IMPORT_STEP, "template": IMPORT_STEP}] if first else []
+    tasks += [
+        {
+            "name": check,
+            "template": "step",
+            "arguments": {"parameters": [{"name": "step", "value": check}]},
+            **({"dependencies": first} if first else {}),
+        }
         for check in checks
     ]
-    tasks.append({"name": "compare", "template": "compare", "dependencies": list(checks)})
+    tasks.append({"name": "compare", "template": "compare", "dependencies": list(checks) or first})
     promote_after = "compare"
     if settings.approval == "manual":
         tasks.append({"name": "approval", "template": "approval", "dependencies": ["compare"], "when": promote_when})
@@ -379,6 +391,8 @@ def deployment_templates(ctx: ProjectContext, name: str, pipeline: Pipeline, ima
     ]
     if settings.approval == "manual":
         templates.append({"name": "approval", "suspend": {}})
+    if source_uri is not None:
+        templates.append(import_template(ctx, source_uri, retry(pipeline), restricted_container_security()))
     return templates
 
 
@@ -607,6 +621,13 @@ def is_queued(spec: dict[str, Any]) -> bool:
     return any(QUEUE_LABEL in (t.get("metadata") or {}).get("labels", {}) for t in spec["templates"])
 
 
+def step_workloads(ctx: ProjectContext, name: str, pipeline: Pipeline) -> list[str]:
+    """The workloads whose identities the pipeline's steps run as: its own, and for a deploy-models
+    CD above dev the import step's (`model-import`)."""
+    imports = pipeline.type == "model-deployment" and naming.MODEL_IMPORT in ctx.workloads()
+    return [name, naming.MODEL_IMPORT] if imports else [name]
+
+
 def cron_spec(ctx: ProjectContext, name: str, schedule: str) -> dict[str, Any]:
     return {
         "schedule": schedule,
@@ -692,7 +713,9 @@ class Pipelines(pulumi.ComponentResource):
                     annotations={**recorded_images(ctx), **(FORCED_APPLY if rolled_out else {})},
                 ),
                 spec=workflow,
-                opts=ctx.k8s_opts(self, depends_on=[*needs.of(pipeline_name), *placed, *reads]),
+                opts=ctx.k8s_opts(
+                    self, depends_on=[*needs.of(*step_workloads(ctx, pipeline_name, pipeline)), *placed, *reads]
+                ),
             )
             if pipeline.schedule:
                 k8s.apiextensions.CustomResource(
@@ -735,10 +758,12 @@ class Pipelines(pulumi.ComponentResource):
         """Argo's executor in each step reports results; monitoring may also submit training."""
         if not spec.pipelines:
             return
+        # The import step of a deploy-models CD runs as its own service account (model_import.py).
+        importer = [naming.MODEL_IMPORT] if naming.MODEL_IMPORT in self._ctx.workloads() else []
         self._role(
             "argo-executor",
             [{"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]}],
-            list(spec.pipelines),
+            [*spec.pipelines, *importer],
             after,
         )
         retrain = training_pipeline(spec)

@@ -25,6 +25,7 @@ from .identity import (
     S3_READ_ACTIONS,
     cross_account_data_readers,
     key_users,
+    model_importers,
     other_stack_principals,
     policy_document,
 )
@@ -172,7 +173,44 @@ def bucket_policy_statements(ctx: ProjectContext, data_class: str) -> list[dict[
                 "Resource": f"{arn}/*",
             },
         ]
+    if data_class == "artifacts":
+        statements += model_import_statements(ctx)
     return statements
+
+
+def model_import_statements(ctx: ProjectContext) -> list[dict[str, Any]]:
+    """deploy-models, across accounts: the import steps of the environments that promote from this
+    one may list and read its champion (`models/<project>/champion/`), nothing else of the bucket.
+    Same-account importers need no statement: their identity policy suffices."""
+    names = ctx.names
+    readers = [
+        arn
+        for arn in model_importers(ctx.project, ctx.env, names.account)
+        if naming.account_of_arn(arn) != names.account
+    ]
+    if not readers:
+        return []
+    arn = names.bucket_arn("artifacts")
+    champion = naming.model_prefix(ctx.project.name, "champion")
+    admitted = other_stack_principals(readers, names.region)
+    return [
+        {"Sid": "ModelImportLocate", "Effect": "Allow", **admitted, "Action": "s3:GetBucketLocation", "Resource": arn},
+        {
+            "Sid": "ModelImportList",
+            "Effect": "Allow",
+            "Principal": admitted["Principal"],
+            "Action": "s3:ListBucket",
+            "Resource": arn,
+            "Condition": {**admitted["Condition"], "StringLike": {"s3:prefix": [f"{champion}*"]}},
+        },
+        {
+            "Sid": "ModelImportRead",
+            "Effect": "Allow",
+            **admitted,
+            "Action": S3_READ_ACTIONS,
+            "Resource": f"{arn}/{champion}*",
+        },
+    ]
 
 
 def lifecycle_rules(ctx: ProjectContext, data_class: str) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from .. import naming
+from .. import naming, promotion
 from ..bundle.model import ProjectSpec
 from ..hub import hub_models
 from ..platform.cluster import SYSTEM_TAINT_KEY
@@ -51,8 +51,9 @@ POD_IDENTITY_AGENT_CIDR = "169.254.170.23/32"
 # --- workloads and sizes ----------------------------------------------------------------------------------
 
 
-def workload_names(spec: ProjectSpec) -> list[str]:
-    """Every workload with its own service account (and Pod Identity association)."""
+def workload_names(spec: ProjectSpec, *, imports_models: bool = False) -> list[str]:
+    """Every workload with its own service account (and Pod Identity association).
+    `imports_models`: the model-deployment pipeline imports its candidate (`mlrig.promotion`)."""
     names = list(spec.pipelines)
     if spec.serving.endpoints:
         names.append("serving")
@@ -65,6 +66,8 @@ def workload_names(spec: ProjectSpec) -> list[str]:
         names.append(naming.VECTOR_ADMIN)
     if hub_models(spec):
         names.append(naming.MODEL_HUB)
+    if imports_models:
+        names.append(naming.MODEL_IMPORT)
     return names
 
 
@@ -430,7 +433,8 @@ class Workspace(pulumi.ComponentResource):
                     opts=ctx.k8s_opts(self, depends_on=after_ns),
                 )
             )
-        self.service_accounts = {w: self._service_account(w, spec, after_ns) for w in workload_names(spec)}
+        workloads = workload_names(spec, imports_models=promotion.imports(ctx.env))
+        self.service_accounts = {w: self._service_account(w, spec, after_ns) for w in workloads}
         self.foundation += self._access(spec, access_roles, after_ns)
         self.foundation += self._keep_pods_on_own_nodes(after_ns)
         if addons_of(ctx).external_secrets.enabled:

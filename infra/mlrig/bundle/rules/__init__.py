@@ -75,4 +75,4 @@ def set_rule(fn: SetRule) -> SetRule:
 
 def load_all() -> None:
     """Import every rule module (registration happens on import)."""
-    from . import compute, gpu, names, network, references, schedules, tenancy, values  # noqa: F401
+    from . import compute, gpu, names, network, patterns, references, schedules, tenancy, values  # noqa: F401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ... import promotion
 from . import Finding, ProjectView, project_rule
 
 
@@ -54,6 +55,9 @@ def mode_only_for_inference(view: ProjectView) -> Iterator[Finding]:
 
 @project_rule
 def retraining_needs_training(view: ProjectView) -> Iterator[Finding]:
+    here = view.platform_environment
+    if here is not None and not promotion.trains(view.spec.deployment_pattern, here.tier):
+        return  # no tier above dev trains under deploy-models: `deploy_models_retrains_in_dev_only`
     if view.spec.monitoring.retrain_on_drift and not any(p.type == "training" for p in view.spec.pipelines.values()):
         yield Finding(
             ("spec", "monitoring", "retrainOnDrift"), "`retrainOnDrift` needs a pipeline of type training to submit"
