@@ -95,6 +95,7 @@ def load_all() -> list[Check]:
         alerting,
         argo_wiring,
         baseline,
+        database_access,
         iam_limits,
         identity_wiring,
         karpenter_parity,
