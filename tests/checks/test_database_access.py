@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from mlrig.checks import catalogue, run_check
-from mlrig.checks.graph import StackGraph
+from mlrig.checks import catalogue
 
 from .helpers import findings, k8s, record
 
@@ -41,10 +40,5 @@ def test_a_rag_server_with_a_reader_roles_credentials_passes():
     )
 
 
-def test_the_example_rag_server_still_gets_the_master_credentials(project_plan):
-    # The open gap this check names (pgvector has no reader role yet): advisory until it has one.
-    plan = project_plan("rag-assistant", "prod")
-    graph = StackGraph.of(plan.stack, plan.resources)
-    found = run_check(catalogue()["MLRIG-SEC-009"], graph)
-    assert {f.resource for f in found} == {f"rag-assistant--prod-serving-assistant-api-{v}" for v in "ab"}
-    assert catalogue()["MLRIG-SEC-009"].enforcement == "advisory"
+def test_a_model_server_with_master_credentials_fails_the_plan():
+    assert catalogue()["MLRIG-SEC-009"].enforcement == "mandatory"

@@ -70,7 +70,6 @@ def reader_containers(isvc: Resource) -> list[Any]:
     "The master user can write, drop and grant: a model server holding its password turns any bug or "
     "injected request into write access to the whole database, where a reader role could only SELECT.",
     applies_to=("kubernetes:serving.kserve.io/v1beta1:InferenceService",),
-    enforcement="advisory",
 )
 def readers_get_no_master_credentials(graph: StackGraph) -> Iterator[Violation]:
     for isvc in graph.kubernetes("InferenceService"):
