@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import pins
+
 # Labels Prometheus adds to every series of a PodMonitor's targets (the operator's relabelling).
 TARGET_LABELS = frozenset({"namespace", "pod", "container", "endpoint", "job", "instance"})
 
@@ -136,7 +138,7 @@ KUBE_STATE_METRICS = Exporter(
 # KServe model formats served by its python model server.
 KSERVE_PYTHON_FORMATS = frozenset({"sklearn", "xgboost", "lightgbm", "huggingface"})
 PREDICTOR_POD_LABEL = "serving.kserve.io/inferenceservice"
-LITELLM_IMAGE = "ghcr.io/berriai/litellm"
+LITELLM_IMAGE = pins.LITELLM.image
 
 
 def predictor_exporter(spec: Mapping[str, Any]) -> Exporter | None:
