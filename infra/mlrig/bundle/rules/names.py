@@ -125,6 +125,12 @@ def naming_inputs(spec: ProjectSpec) -> NamingInputs:
         reserved.append("gateway")
     if spec.llm.feedback.enabled:
         reserved.append("feedback")
+    vector_database = spec.llm.vector_database
+    engine = vector_database.engine if vector_database is not None else None
+    # The vector database's administrator: OpenSearch's master user, or the Job creating pgvector's
+    # reader role for the custom endpoints (project/context.py `workloads`).
+    if engine == "opensearch" or (engine == "pgvector" and any(e.runtime == "custom" for e in spec.serving.endpoints)):
+        reserved.append(naming.VECTOR_ADMIN)
     if hub_models(spec):
         reserved.append(naming.MODEL_HUB)
     pools = []
@@ -133,14 +139,13 @@ def naming_inputs(spec: ProjectSpec) -> NamingInputs:
         pools.append(
             (pool.name, bool(fallback and len(fallback) > 1), bool(pool.efa), pool.placement_group == "cluster")
         )
-    vector_database = spec.llm.vector_database
     return NamingInputs(
         personas=tuple(p for p, principals in personas.items() if principals),
         pipelines=tuple(spec.pipelines),
         reserved_workloads=tuple(reserved),
         feedback=spec.llm.feedback.enabled,
         registries=tuple(spec.registries),
-        vector_engine=vector_database.engine if vector_database is not None else None,
+        vector_engine=engine,
         pools=tuple(pools),
     )
 
