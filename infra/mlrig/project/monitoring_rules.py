@@ -316,7 +316,8 @@ def availability_rules(ctx: ProjectContext) -> list[dict[str, Any]]:
                 "annotations": {
                     "summary": f"Endpoint {endpoint.name} has no ready replica",
                     "description": (
-                        "{{ $labels.deployment }} wants replicas and has none ready: every request to it fails."
+                        "{{ $labels.deployment }} wants replicas and has none ready: every request routed to it "
+                        "fails (all of the endpoint's, or its share of a split)."
                     ),
                 },
             }
