@@ -107,9 +107,17 @@ MODEL_HUB = "model-hub"
 # The identity of the model-deployment pipeline's import step under deploy-models: it reads the
 # lower environment's champion and writes this environment's candidate, nothing else.
 MODEL_IMPORT = "model-import"
-# The OpenSearch master user of a project's vector database: the identity of the Job that maps the
-# project's workload roles to OpenSearch security roles (fine-grained access control).
+# The administrator of a project's vector database: with OpenSearch its master user, the identity
+# of the Job that maps the project's workload roles to OpenSearch security roles (fine-grained
+# access control); with pgvector the identity of the Job that creates the reader role and
+# generates its password.
 VECTOR_ADMIN = "vector-admin"
+# A pgvector store's reader: the Postgres role the project's model servers log in as (SELECT
+# only), the Secrets Manager secret (purpose) holding its password, and the Job that creates it
+# (as the master user) and generates that password once.
+PGVECTOR_READER_ROLE = "vectors_reader"
+VECTOR_DB_READER_SECRET = "vector-db/reader"
+VECTOR_DB_ROLES_JOB = "vector-db-roles"
 # The OpenSearch security roles mlrig defines on a project's domain, and the Job that maps them.
 VECTOR_SECURITY_ROLES: tuple[str, ...] = ("writer", "reader")
 VECTOR_ACCESS_JOB = "vector-access"
@@ -370,6 +378,11 @@ class ProjectNames:
         what it maps: a changed mapping is a new Job (Jobs are immutable), an unchanged one is
         not run again."""
         return f"{VECTOR_ACCESS_JOB}-{digest}"
+
+    def vector_roles_job(self, digest: str) -> str:
+        """The Job creating a pgvector store's reader role, named after a digest of what it runs
+        (and of the database's master secret, new when the database is): see `vector_access_job`."""
+        return f"{VECTOR_DB_ROLES_JOB}-{digest}"
 
     def firehose(self, purpose: str) -> str:
         return join(self.prefix, purpose)

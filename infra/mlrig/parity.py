@@ -170,6 +170,8 @@ GENERATED_IDS = (
     (re.compile(r"\b[0-9A-F]{32}\b"), "<hex>"),
     (re.compile(r"(:secret:[^\s'\"]*?)-[A-Za-z0-9]{6}\b"), r"\1-<suffix>"),
     (re.compile(r"\.[0-9a-z]{12}\.([a-z0-9-]+)\.rds\.amazonaws\.com"), r".<id>.\1.rds.amazonaws.com"),
+    # Jobs named after a digest of their spec, which holds each environment's own addresses.
+    (re.compile(r"\b(vector-access|vector-db-roles)-[0-9a-f]{10}\b"), r"\1-<digest>"),
 )
 
 

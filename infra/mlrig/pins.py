@@ -119,7 +119,16 @@ PYTHON = ImagePin(
     "security roles (project/vector_search.py), whose program uses the standard library alone.",
 )
 
-IMAGES: tuple[ImagePin, ...] = (MLFLOW, LITELLM, VECTOR, PAUSE, KSERVE_HUGGINGFACE_SERVER, PYTHON)
+POSTGRES = ImagePin(
+    "postgres",
+    "postgres",
+    "16.10-alpine",
+    "Docker Official Image postgres (docker-library/postgres), PostgreSQL 16.10 on Alpine: its `psql` "
+    "runs the Job creating a pgvector store's reader role (project/vector_roles.py); 16 is the major "
+    "version of mlrig's RDS databases (project/tracking.py).",
+)
+
+IMAGES: tuple[ImagePin, ...] = (MLFLOW, LITELLM, VECTOR, PAUSE, KSERVE_HUGGINGFACE_SERVER, PYTHON, POSTGRES)
 
 # --- Helm charts of the cluster add-ons --------------------------------------------------------
 

@@ -96,3 +96,93 @@ def test_a_gpu_alert_needs_the_dcgm_exporter_and_a_monitor_that_scrapes_it():
     assert "no DCGM exporter is scraped" in found.message
     kps = record("kubernetes:helm.sh/v3:Release", "kps", {"chart": "kube-prometheus-stack", "values": {}})
     assert findings("MLRIG-DEP-007", idle, context=(kps,))  # the platform is visible and runs no exporter
+
+
+# --- MLRIG-DEP-014: the series an alert selects exist on what the namespace's monitors scrape ---
+
+PREDICTOR_MONITOR = k8s(
+    "PodMonitor",
+    "monitoring.coreos.com/v1",
+    "predictors",
+    {
+        "selector": {"matchExpressions": [{"key": "serving.kserve.io/inferenceservice", "operator": "Exists"}]},
+        "podMetricsEndpoints": [{"portNumber": 8080, "relabelings": [{"targetLabel": "inference_service"}]}],
+    },
+)
+
+
+def vllm_endpoint():
+    model = {"modelFormat": {"name": "huggingface"}, "args": ["--backend=vllm", "--model_name=llm"]}
+    return k8s("InferenceService", "serving.kserve.io/v1beta1", "llm", {"predictor": {"model": model}})
+
+
+def custom_endpoint():
+    containers = [{"name": "kserve-container", "image": "123.dkr.ecr.us-east-1.amazonaws.com/demo/prod/serving:1"}]
+    return k8s("InferenceService", "serving.kserve.io/v1beta1", "api", {"predictor": {"containers": containers}})
+
+
+FIVE_XX = 'sum by (namespace, inference_service) (rate(http_requests_total{namespace="demo", status="5xx"}[5m])) > 0'
+
+
+def test_an_error_rate_on_a_counter_vllm_never_exports_is_caught():
+    # vLLM counts no requests by HTTP status: the custom server's 5xx alert would select nothing.
+    [found] = findings("MLRIG-DEP-014", rule(FIVE_XX), PREDICTOR_MONITOR, vllm_endpoint())
+    assert "http_requests_total" in found.message and "no server" in found.message
+    assert findings("MLRIG-DEP-014", rule(FIVE_XX), PREDICTOR_MONITOR, custom_endpoint()) == []
+
+
+def test_a_label_the_exporter_never_sets_is_caught():
+    errors = rule('rate(vllm:request_success_total{namespace="demo", finished_reason="error", status="5xx"}[5m]) > 0')
+    [found] = findings("MLRIG-DEP-014", errors, PREDICTOR_MONITOR, vllm_endpoint())
+    assert "no label status" in found.message
+    relabelled = rule('rate(vllm:request_success_total{inference_service="llm", finished_reason="abort"}[5m]) > 0')
+    assert findings("MLRIG-DEP-014", relabelled, PREDICTOR_MONITOR, vllm_endpoint()) == []
+
+
+def gateway(callbacks: list[str]):
+    config = "model_list: []\nlitellm_settings:\n  callbacks: " + str(callbacks).replace("'", '"') + "\n"
+    config_map = k8s("ConfigMap", "v1", "llm-gateway", {})
+    config_map["inputs"]["data"] = {"config.yaml": config}
+    pod = {
+        "metadata": {"labels": {"app.kubernetes.io/name": "llm-gateway"}},
+        "spec": {
+            "containers": [{"name": "litellm", "image": "ghcr.io/berriai/litellm:v1.83.10-stable"}],
+            "volumes": [{"name": "config", "configMap": {"name": "llm-gateway"}}],
+        },
+    }
+    deployment = k8s("Deployment", "apps/v1", "llm-gateway", {"template": pod})
+    monitor = k8s(
+        "PodMonitor",
+        "monitoring.coreos.com/v1",
+        "gateway",
+        {"selector": {"matchLabels": {"app.kubernetes.io/name": "llm-gateway"}}, "podMetricsEndpoints": [{}]},
+    )
+    return config_map, deployment, monitor
+
+
+GATEWAY_5XX = rule(
+    'sum by (namespace) (rate(litellm_proxy_total_requests_metric_total{namespace="demo", '
+    'requested_model="llm", status_code=~"5.."}[5m])) > 0'
+)
+
+
+def test_the_gateways_request_counter_exists_only_with_its_prometheus_callback():
+    assert findings("MLRIG-DEP-014", GATEWAY_5XX, *gateway(["prometheus"])) == []
+    [found] = findings("MLRIG-DEP-014", GATEWAY_5XX, *gateway([]))
+    assert "LiteLLM proxy without its prometheus callback" in found.message
+
+
+def test_kube_state_metrics_series_are_selected_on_their_own_labels():
+    kps = record("kubernetes:helm.sh/v3:Release", "kps", {"chart": "kube-prometheus-stack", "values": {}})
+    good = rule('kube_deployment_spec_replicas{namespace="demo", deployment=~"llm-predictor"} > 0')
+    assert findings("MLRIG-DEP-014", good, context=(kps,)) == []
+    [found] = findings(
+        "MLRIG-DEP-014", rule('kube_deployment_spec_replicas{inference_service="llm"} > 0'), context=(kps,)
+    )
+    assert "no label inference_service" in found.message
+
+
+def test_servers_mlrig_cannot_identify_get_no_verdict():
+    unknown = k8s("Deployment", "apps/v1", "app", {"template": {"metadata": {"labels": {"app": "x"}}}})
+    monitor = k8s("PodMonitor", "monitoring.coreos.com/v1", "app", {"selector": {"matchLabels": {"app": "x"}}})
+    assert findings("MLRIG-DEP-014", rule(FIVE_XX), unknown, monitor) == []

@@ -95,6 +95,7 @@ def load_all() -> list[Check]:
         alerting,
         argo_wiring,
         baseline,
+        database_access,
         field_writers,
         iam_limits,
         identity_wiring,

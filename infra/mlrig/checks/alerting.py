@@ -12,7 +12,10 @@ Metrics: a metric is produced by an Argo workflow (a custom metric a WorkflowTem
 exported as `argo_workflows_<name>` by the controller, which must have metrics and a
 ServiceMonitor enabled), or by pods a PodMonitor/ServiceMonitor of the rule's namespace scrapes.
 GPU metrics (`DCGM_*`) come from the platform's DCGM exporter, scraped by a monitor that selects
-its pods: without the exporter (or its monitor) a GPU alert never fires.
+its pods: without the exporter (or its monitor) a GPU alert never fires. A metric read from the
+namespace's own pods must also be one the servers those monitors select export, with every label
+the alert selects on (exporters.py): an alert on a name no server exports, or on a label it never
+sets, selects nothing.
 """
 
 from __future__ import annotations
@@ -20,9 +23,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import yaml
+
 from . import Violation, check
+from .exporters import (
+    KUBE_STATE_METRICS,
+    LITELLM_IMAGE,
+    PREDICTOR_POD_LABEL,
+    TARGET_LABELS,
+    Exporter,
+    litellm_exporter,
+    predictor_exporter,
+    selector_matches,
+)
 from .graph import Resource, StackGraph, dig
-from .promql import Analysis, analyse, metric_matches
+from .promql import Analysis, Selector, analyse, metric_matches
 
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 ROUTES = "kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig"
@@ -240,4 +255,131 @@ def alert_metrics_are_scraped(graph: StackGraph) -> Iterator[Violation]:
                         f"alert {alert['alert']} reads {pattern[1]}, but no PodMonitor or ServiceMonitor scrapes "
                         f"namespace {rule.namespace}",
                         "add a PodMonitor/ServiceMonitor for the pods that expose the metric",
+                    )
+
+
+# --- what the namespace's monitors scrape ----------------------------------------------------------
+
+
+def _config_map_data(graph: StackGraph, namespace: str | None, name: str) -> dict[str, Any] | None:
+    for config_map in graph.kubernetes("ConfigMap"):
+        if config_map.namespace == namespace and config_map.k8s_name == name:
+            data = config_map.get("data")
+            return dict(data) if isinstance(data, Mapping) else None
+    return None
+
+
+def deployment_exporter(graph: StackGraph, deployment: Resource) -> Exporter | None:
+    """The server a Deployment runs, when mlrig knows it (the LLM gateway's LiteLLM, read from
+    the configuration it mounts); None otherwise."""
+    pod = dig(deployment.spec, "template", "spec") or {}
+    images = [str(c.get("image") or "") for c in pod.get("containers") or [] if isinstance(c, Mapping)]
+    if not any(image.startswith(LITELLM_IMAGE + ":") for image in images):
+        return None
+    for volume in pod.get("volumes") or []:
+        name = dig(volume, "configMap", "name")
+        data = _config_map_data(graph, deployment.namespace, str(name)) if name else None
+        for text in (data or {}).values():
+            try:
+                config = yaml.safe_load(text) if isinstance(text, str) else None
+            except yaml.YAMLError:
+                config = None
+            if isinstance(config, Mapping) and "model_list" in config:
+                return litellm_exporter(config)
+    return None
+
+
+def namespace_pods(graph: StackGraph, namespace: str | None) -> Iterator[tuple[dict[str, str], Exporter | None]]:
+    """(pod labels, server) of every workload of the namespace in the plan."""
+    for isvc in graph.kubernetes("InferenceService"):
+        if isvc.namespace == namespace:
+            yield {PREDICTOR_POD_LABEL: isvc.k8s_name, "component": "predictor"}, predictor_exporter(isvc.spec)
+    for deployment in graph.kubernetes("Deployment"):
+        if deployment.namespace == namespace:
+            labels = dig(deployment.spec, "template", "metadata", "labels") or {}
+            yield {str(k): str(v) for k, v in labels.items()}, deployment_exporter(graph, deployment)
+
+
+def scraped_servers(graph: StackGraph, namespace: str | None) -> list[tuple[Exporter | None, frozenset[str]]]:
+    """(server, labels Prometheus adds) of every pod a monitor of the namespace scrapes; a
+    ServiceMonitor's targets are not followed (server unknown)."""
+    pods = list(namespace_pods(graph, namespace))
+    found: list[tuple[Exporter | None, frozenset[str]]] = []
+    for monitor in graph.kubernetes(*MONITORS):
+        if monitor.namespace != namespace:
+            continue
+        if monitor.kind == "ServiceMonitor":
+            found.append((None, TARGET_LABELS))
+            continue
+        added = {
+            str(r["targetLabel"])
+            for endpoint in monitor.spec.get("podMetricsEndpoints") or []
+            for r in endpoint.get("relabelings") or []
+            if isinstance(r, Mapping) and r.get("targetLabel")
+        }
+        for labels, server in pods:
+            if selector_matches(monitor.spec.get("selector"), labels):
+                found.append((server, TARGET_LABELS | added))
+    return found
+
+
+def selected_labels(selector: Selector) -> set[str]:
+    """Labels a selector needs a series to carry (a matcher that an absent label cannot satisfy)."""
+    return {
+        label
+        for label, operator, value in selector.matchers
+        if label != "__name__" and operator in ("=", "=~") and value not in ("", ".*")
+    }
+
+
+def missing_series(metric: str, needed: set[str], servers: list[tuple[Exporter | None, frozenset[str]]]) -> str | None:
+    """Why no scraped server gives `metric` with the `needed` labels, or None when one may."""
+    exporting = [
+        (labels | added) for server, added in servers if server and (labels := server.labels_of(metric)) is not None
+    ]
+    if not exporting:
+        known = [server for server, _ in servers if server is not None]
+        if servers and len(known) == len(servers):
+            names = ", ".join(sorted({server.name for server in known}))
+            return f"no server the namespace's monitors scrape exports it ({names})"
+        return None
+    if all(needed - labels for labels in exporting):
+        absent = sorted(set.intersection(*(needed - labels for labels in exporting)) or needed - exporting[0])
+        return f"it carries no label {', '.join(absent)} (it has {', '.join(sorted(exporting[0]))})"
+    return None
+
+
+@check(
+    "MLRIG-DEP-014",
+    "Every metric an alert reads from the namespace's servers exists there, with the labels it selects on",
+    "A selector on a metric name no scraped server exports, or on a label the server never sets, selects "
+    "nothing: the alert is green for ever while the endpoint fails.",
+    applies_to=(RULE,),
+)
+def alert_series_exist(graph: StackGraph) -> Iterator[Violation]:
+    platform_scrapes = platform_monitoring(graph)
+    for rule in graph.of_type(RULE):
+        servers = scraped_servers(graph, rule.namespace)
+        for alert in alerts(rule):
+            analysis = _analysis(alert["expr"])
+            if analysis is None:
+                continue
+            for selector in analysis.selectors:
+                metric = selector.metric
+                if not metric or metric.startswith((ARGO_PREFIX, DCGM_PREFIX)):
+                    continue
+                needed = selected_labels(selector)
+                if platform_scrapes and metric.startswith(PLATFORM_METRIC_PREFIXES):
+                    known = KUBE_STATE_METRICS.labels_of(metric)
+                    absent = sorted(needed - (known | TARGET_LABELS)) if known is not None else []
+                    why = f"it carries no label {', '.join(absent)}" if absent else None
+                else:
+                    why = missing_series(metric, needed, servers)
+                if why:
+                    yield Violation(
+                        rule,
+                        f"alert {alert['alert']} reads {metric}, but {why}: the selector matches no series and the "
+                        "alert can never fire",
+                        "read a metric the server exports (checks/exporters.py lists them), select on its own labels, "
+                        "or scrape the server that exports it",
                     )

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from .. import naming, outputs, promotion
+from ..bundle.model import ProjectSpec
 from ..bundle.resolved import Project, ProjectEnvironment
 from ..hub import hub_models
 from ..naming import ProjectNames
@@ -155,7 +156,9 @@ def workloads(environment: ProjectEnvironment) -> dict[str, str]:
         found["gateway"] = "gateway"
     if spec.llm.feedback.enabled:  # the collector that puts feedback records into Firehose
         found["feedback"] = "feedback"
-    if uses_opensearch(environment):  # the master user, mapping workloads to OpenSearch roles
+    # OpenSearch: the master user, mapping workloads to OpenSearch roles; pgvector: the Job that
+    # creates the model servers' reader role and generates its password.
+    if uses_opensearch(environment) or reads_pgvector(spec):
         found[naming.VECTOR_ADMIN] = naming.VECTOR_ADMIN
     if mirrored_models(environment):  # copies the base models into the model hub
         found[naming.MODEL_HUB] = naming.MODEL_HUB
@@ -166,6 +169,14 @@ def workloads(environment: ProjectEnvironment) -> dict[str, str]:
 
 def mirrored_models(environment: ProjectEnvironment) -> list[str]:
     return hub_models(environment.spec)
+
+
+def reads_pgvector(spec: ProjectSpec) -> bool:
+    """Whether the project's own model servers (custom endpoints: the RAG API) query a pgvector
+    store: they log in as its reader role (project/vector_roles.py)."""
+    vector_database = spec.llm.vector_database
+    uses = vector_database is not None and vector_database.engine == "pgvector"
+    return uses and any(e.runtime == "custom" for e in spec.serving.endpoints)
 
 
 def uses_opensearch(environment: ProjectEnvironment) -> bool:

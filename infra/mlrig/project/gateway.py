@@ -127,6 +127,12 @@ def gateway_config(ctx: ProjectContext, gateway: GatewaySettings) -> dict[str, A
             # The prefix the gateway's role may write (identity.py, workload_access).
             "s3_path": naming.LOG_PREFIXES["gateway"].rstrip("/"),
         },
+        # `/metrics` on the API port: requests counted by model and status, which the project's
+        # LLM error-rate alerts read (monitoring_rules.py). OSS since LiteLLM 1.80 (BerriAI/litellm#16689).
+        "callbacks": ["prometheus"],
+        # Scraped by the platform's Prometheus, which holds no gateway key; LiteLLM >= 1.85
+        # would otherwise answer it 401.
+        "require_auth_for_metrics_endpoint": False,
         "drop_params": True,
     }
     if gateway.monthly_budget_usd:

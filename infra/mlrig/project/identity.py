@@ -23,8 +23,8 @@ from .. import naming, promotion, tenancy
 from ..bundle.model import Endpoint
 from ..bundle.resolved import Project, ProjectEnvironment
 from ..naming import ProjectNames
-from . import vector_search
-from .context import ProjectContext, persona_principals, project_names, uses_opensearch, workloads
+from . import vector_roles, vector_search
+from .context import ProjectContext, persona_principals, project_names, reads_pgvector, uses_opensearch, workloads
 from .filled_secrets import gateway_key_env, gateway_secret_purpose
 from .model_locations import rollout_services
 
@@ -630,9 +630,12 @@ def workload_extras(
     ctx: ProjectContext, workload: str, workload_type: str, key_arn: pulumi.Input[str]
 ) -> list[dict[str, Any]]:
     """Non-S3 rights of a workload: metrics for monitoring, provider secrets for the gateway, the
-    OpenSearch vector database for its clients and its master user."""
+    OpenSearch vector database for its clients and its master user, the pgvector reader's password
+    secret for the Job that creates the reader role."""
     names = ctx.names
     vectors = vector_search.identity_statements(names, workload, workload_type) if uses_opensearch(ctx.env) else []
+    if workload == naming.VECTOR_ADMIN and reads_pgvector(ctx.env.spec):
+        vectors += vector_roles.identity_statements(names, key_arn)
     return vectors + _service_extras(ctx, workload_type, key_arn)
 
 

@@ -22,6 +22,7 @@ from .queues import Queues
 from .release_records import ReleaseRecords
 from .serving import Serving
 from .tracking_server import TrackingServer
+from .vector_roles import VectorDatabaseRoles, has_reader
 from .vector_search import VectorSearchAccess
 from .vector_search import clients as vector_clients
 from .workspace import Workspace
@@ -82,9 +83,18 @@ def build_kubernetes_side(
     queues = Queues(f"{prefix}-queues", ctx, depends_on=workspace.foundation, opts=opts)
     on_capacity = needs.with_capacity(by_pool, queues.queued, queues.serving_priority)
     TrackingServer(f"{prefix}-tracking", ctx, handoff.tracking_database, depends_on=needs.of("tracking"), opts=opts)
-    vector_secret = None
+    # The project's model servers read pgvector as its reader role, never as the master user.
+    reader_secret = None
+    if handoff.vector_database is not None and has_reader(ctx):
+        reader_secret = VectorDatabaseRoles(
+            f"{prefix}-vector-roles",
+            ctx,
+            handoff.vector_database,
+            depends_on=needs.of(naming.VECTOR_ADMIN),
+            opts=opts,
+        ).reader_secret
     if addons.argo_workflows.enabled and ctx.env.spec.pipelines:
-        vector_secret = Pipelines(
+        Pipelines(
             f"{prefix}-pipelines",
             ctx,
             image_tag=image_tag,
@@ -92,7 +102,7 @@ def build_kubernetes_side(
             vector_database=handoff.vector_database,
             needs=on_capacity,
             opts=opts,
-        ).vector_secret
+        )
     if addons.kserve.enabled and ctx.env.spec.serving.endpoints:
         Serving(
             f"{prefix}-serving",
@@ -101,7 +111,7 @@ def build_kubernetes_side(
             records=records,
             key_arn=handoff.key_arn,
             needs=on_capacity,
-            vector_secret=vector_secret,
+            vector_secret=reader_secret,
             opts=opts,
         )
     if addons.argo_workflows.enabled and mirrored_models(ctx.env):

@@ -1,5 +1,5 @@
-"""Alerts of one project environment: a PrometheusRule for pipeline failures, serving latency
-and errors, and data drift; an AlertmanagerConfig routing them to the bundle's channels.
+"""Alerts of one project environment: a PrometheusRule for pipeline failures, serving latency,
+errors and availability, and data drift; an AlertmanagerConfig routing them to the bundle's channels.
 
 Routing is per namespace: the platform's Alertmanager matches each AlertmanagerConfig only on
 alerts labelled with its own namespace (`OnNamespace`), so every rule here carries
@@ -21,6 +21,16 @@ Metrics used:
   `vllm:e2e_request_latency_seconds`. Latency alerts read each server's histogram; the error
   rate only the servers that count requests by status. KServe runs in RawDeployment mode, so
   there is no Knative queue-proxy to measure requests;
+- for endpoints whose server counts no requests by status, what else sees their failures:
+  vLLM endpoints are reached through the LLM gateway, whose LiteLLM proxy counts every request
+  by the model asked for and the HTTP status it answered
+  (`litellm_proxy_total_requests_metric_total{requested_model, status_code}`, scraped from the
+  gateway pods by their own PodMonitor); every endpoint, whatever its runtime, is watched for
+  having no ready replica while it should have one (`kube_deployment_spec_replicas` and
+  `kube_deployment_status_replicas_available` of its predictor Deployments, from the platform's
+  kube-state-metrics). vLLM's own `vllm:request_success_total{finished_reason}` counts finished
+  requests only (`stop`, `length`, `abort`): a request that fails never finishes, so it has no
+  failure share to alert on;
 - `DCGM_FI_DEV_GPU_UTIL` — GPU utilisation from the platform's DCGM exporter, whose PodMonitor
   labels every GPU with the project namespace (`mlrig_namespace`) and pool (`mlrig_pool`) of its
   node: an idle GPU runs no pod, so only its node says whose it is.
@@ -38,7 +48,9 @@ import pulumi_kubernetes as k8s
 from .. import naming
 from ..bundle.model import AlertRoute, Endpoint, MonitoringSettings, ProjectSpec
 from .context import ProjectContext
+from .gateway import GATEWAY_LABELS, GATEWAY_PORT, hosted_model_entries
 from .kube import EXTERNAL_SECRETS_API, SECRET_REFRESH, SECRET_STORE, addons_of, metadata
+from .model_locations import rollout_services
 from .pipelines import DRIFT_SCORE_METRIC, PIPELINE_FAILED_METRIC, QUALITY_METRIC, argo_metric
 
 MONITORING_API = "monitoring.coreos.com/v1"
@@ -146,9 +158,25 @@ PREDICTORS = ScrapeTarget(
 )
 
 
+# The LLM gateway's LiteLLM proxy serves `/metrics` on its API port once its `prometheus`
+# callback is on (gateway.py).
+GATEWAY_PODS = ScrapeTarget("gateway", {"matchLabels": dict(GATEWAY_LABELS)}, GATEWAY_PORT)
+
+
 def scrape_targets(spec: ProjectSpec) -> list[ScrapeTarget]:
     """What the PodMonitors of this environment scrape (see `MonitoringRules`)."""
-    return [PREDICTORS] if spec.serving.endpoints else []
+    targets = [PREDICTORS] if spec.serving.endpoints else []
+    if spec.llm.gateway is not None:
+        targets.append(GATEWAY_PODS)
+    return targets
+
+
+def gateway_pod_monitor_spec() -> dict[str, Any]:
+    """Scrape every gateway pod's `/metrics` (LiteLLM's request counters)."""
+    return {
+        "selector": GATEWAY_PODS.selector,
+        "podMetricsEndpoints": [{"portNumber": GATEWAY_PODS.port, "path": "/metrics", "interval": "30s"}],
+    }
 
 
 def predictor_pod_monitor_spec() -> dict[str, Any]:
@@ -203,6 +231,94 @@ def serving_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[d
                 "annotations": {
                     "summary": f"Error rate above {monitoring.error_rate}",
                     "description": "{{ $labels.inference_service }} answers {{ $value }} of requests with 5xx.",
+                },
+            }
+        )
+    return rules
+
+
+# LiteLLM's request counter (`litellm_proxy_total_requests_metric`, a prometheus_client Counter,
+# hence `_total`): one series per model asked for (`requested_model`, the gateway's model name,
+# which is the endpoint's name) and HTTP status answered (`status_code`, "200", "500", ...).
+GATEWAY_REQUESTS = "litellm_proxy_total_requests_metric_total"
+GATEWAY_MODEL_LABEL = "requested_model"
+GATEWAY_STATUS_LABEL = "status_code"
+
+
+def gateway_routed_endpoints(ctx: ProjectContext) -> list[str]:
+    """The project's endpoints the LLM gateway routes (its vLLM endpoints, by name)."""
+    if ctx.env.spec.llm.gateway is None:
+        return []
+    return [entry["model_name"] for entry in hosted_model_entries(ctx)]
+
+
+def gateway_error_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[dict[str, Any]]:
+    """One alert per vLLM endpoint whose 5xx share, as the gateway answered its callers, is over
+    `monitoring.errorRate`: vLLM counts no failed requests, the gateway in front of it does.
+    Requests that bypass the gateway (calling the predictor directly) are not counted."""
+    rules = []
+    for endpoint in gateway_routed_endpoints(ctx):
+        selector = f'namespace="{ctx.names.namespace}", {GATEWAY_MODEL_LABEL}="{endpoint}"'
+        errors = f'sum by (namespace) (rate({GATEWAY_REQUESTS}{{{selector}, {GATEWAY_STATUS_LABEL}=~"5.."}}[5m]))'
+        total = f"sum by (namespace) (rate({GATEWAY_REQUESTS}{{{selector}}}[5m]))"
+        rules.append(
+            {
+                "alert": "MlrigLlmErrorRateHigh",
+                "expr": f"({errors}) / ({total}) > {monitoring.error_rate}",
+                "for": "10m",
+                "labels": {**alert_labels(ctx), "endpoint": endpoint},
+                "annotations": {
+                    "summary": f"Error rate of {endpoint} through the LLM gateway above {monitoring.error_rate}",
+                    "description": (
+                        f"The gateway answers {{{{ $value }}}} of the requests for {endpoint} with 5xx "
+                        "(the endpoint failed, timed out or was unreachable)."
+                    ),
+                },
+            }
+        )
+    return rules
+
+
+def served_endpoints(ctx: ProjectContext) -> list[Endpoint]:
+    """The endpoints `Serving` makes InferenceServices for (a custom one needs an image)."""
+    return [e for e in ctx.env.spec.serving.endpoints if e.runtime != "custom" or e.image is not None]
+
+
+def predictor_deployments(endpoint: Endpoint) -> str:
+    """A regex of the Deployments KServe (RawDeployment) runs the endpoint's predictors in:
+    `<isvc>-predictor`, or `<isvc>-predictor-default` for services created by older releases."""
+    return f"({'|'.join(rollout_services(endpoint).values())})-predictor(-default)?"
+
+
+UNAVAILABLE_GRACE_MINUTES = 5
+
+
+def availability_rules(ctx: ProjectContext) -> list[dict[str, Any]]:
+    """One alert per endpoint with a predictor Deployment that should run replicas and has none
+    ready, for longer than a replica may take to load: every request to it fails. For KServe's
+    built-in runtimes this is the only failure signal there is (their server counts no requests
+    by status); an endpoint scaled to zero on purpose wants no replica and does not alert."""
+    from .serving import readiness_budget_seconds  # serving reads this module's server metrics
+
+    addons = addons_of(ctx)
+    rules = []
+    for endpoint in served_endpoints(ctx):
+        selector = f'namespace="{ctx.names.namespace}", deployment=~"{predictor_deployments(endpoint)}"'
+        wanted = f"kube_deployment_spec_replicas{{{selector}}} > 0"
+        ready = f"kube_deployment_status_replicas_available{{{selector}}} > 0"
+        minutes = -(-readiness_budget_seconds(addons, endpoint) // 60) + UNAVAILABLE_GRACE_MINUTES
+        rules.append(
+            {
+                "alert": "MlrigServingUnavailable",
+                "expr": f"({wanted}) unless on (namespace, deployment) ({ready})",
+                "for": f"{minutes}m",
+                "labels": {**alert_labels(ctx), "endpoint": endpoint.name},
+                "annotations": {
+                    "summary": f"Endpoint {endpoint.name} has no ready replica",
+                    "description": (
+                        "{{ $labels.deployment }} wants replicas and has none ready: every request routed to it "
+                        "fails (all of the endpoint's, or its share of a split)."
+                    ),
                 },
             }
         )
@@ -290,7 +406,11 @@ def rule_groups(ctx: ProjectContext) -> list[dict[str, Any]]:
     groups = []
     if pipelines:
         groups.append({"name": f"{prefix}.pipelines", "rules": pipeline_rules(ctx)})
-    serving = serving_rules(ctx, monitoring) if addons.kserve.enabled else []
+    serving = (
+        [*serving_rules(ctx, monitoring), *gateway_error_rules(ctx, monitoring), *availability_rules(ctx)]
+        if addons.kserve.enabled
+        else []
+    )
     if serving:
         groups.append({"name": f"{prefix}.serving", "rules": serving})
     if any(p.type == "monitoring" for p in pipelines.values()):
@@ -392,6 +512,15 @@ class MonitoringRules(pulumi.ComponentResource):
                 kind="PodMonitor",
                 metadata=metadata(ctx, "mlrig-predictors", component="monitoring", labels=SELECTOR_LABELS),
                 spec=predictor_pod_monitor_spec(),
+                opts=ctx.k8s_opts(self, depends_on=after),
+            )
+        if ctx.env.spec.llm.gateway is not None:
+            k8s.apiextensions.CustomResource(
+                f"{name}-gateway",
+                api_version=MONITORING_API,
+                kind="PodMonitor",
+                metadata=metadata(ctx, "mlrig-gateway", component="monitoring", labels=SELECTOR_LABELS),
+                spec=gateway_pod_monitor_spec(),
                 opts=ctx.k8s_opts(self, depends_on=after),
             )
         routes = ctx.env.spec.monitoring.alerts

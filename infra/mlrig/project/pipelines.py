@@ -229,20 +229,14 @@ def uses_pgvector(ctx: ProjectContext) -> bool:
     return vector_database is not None and vector_database.engine == "pgvector"
 
 
-def serves_from_pgvector(ctx: ProjectContext) -> bool:
-    """Whether the project's own model servers (custom endpoints: the RAG API) read the pgvector
-    store the index refresh writes. OpenSearch readers get its address instead (vector_search.py)."""
-    return uses_pgvector(ctx) and any(e.runtime == "custom" for e in ctx.env.spec.serving.endpoints)
-
-
 def has_vector_db_secret(ctx: ProjectContext) -> bool:
-    """Whether the namespace gets the pgvector connection Secret: for the index refresh that writes
-    the store and the custom endpoints that query it (`Pipelines` makes it, with Argo)."""
+    """Whether the namespace gets the pgvector connection Secret (the master user's): for the index
+    refresh that writes the store (`Pipelines` makes it, with Argo). The custom endpoints that
+    query it log in as its reader role instead (vector_roles.py)."""
     refreshes = any(p.type == "vector-index-refresh" for p in ctx.env.spec.pipelines.values())
     addons = addons_of(ctx)
-    wanted = refreshes or serves_from_pgvector(ctx)
     made = addons.argo_workflows.enabled and bool(ctx.env.spec.pipelines)  # where `Pipelines` is built
-    return wanted and uses_pgvector(ctx) and addons.external_secrets.enabled and made
+    return refreshes and uses_pgvector(ctx) and addons.external_secrets.enabled and made
 
 
 def vector_db_template(database: DatabaseConnection) -> dict[str, Any]:
@@ -658,7 +652,7 @@ def submit_rules(template: str) -> list[dict[str, Any]]:
 
 class Pipelines(pulumi.ComponentResource):
     """WorkflowTemplates, CronWorkflows and the pipelines' in-namespace RBAC, and the pgvector
-    connection Secret (read by the index refresh and the RAG servers)."""
+    connection Secret (the master user's, read by the index refresh)."""
 
     vector_secret: pulumi.Resource | None
 
@@ -683,8 +677,7 @@ class Pipelines(pulumi.ComponentResource):
         spec = ctx.env.spec
         after = list(needs.shared)
         self._executor_rbac(spec, after)
-        # The connection Secret index-refresh steps and the RAG servers read (their pods cannot start
-        # without it); `vector_secret` is what the servers wait for.
+        # The connection Secret index-refresh steps read (their pods cannot start without it).
         vector_secret = self._vector_db_secret(vector_database, after) if vector_database else None
         self.vector_secret = vector_secret
         for pipeline_name, pipeline in spec.pipelines.items():

@@ -80,10 +80,11 @@ from .kube import (
 )
 from .model_locations import OPENAI_API_BASE, SPLIT_VARIANTS, champion_uri, model_hub_uri, rollout_services
 from .monitoring_rules import ISVC_LABEL, ServerMetrics, prometheus_url, server_metrics
-from .pipelines import VECTOR_DB_SECRET, deployment_pipeline, has_vector_db_secret, serves_from_pgvector
+from .pipelines import deployment_pipeline
 from .pools import PAUSE_IMAGE, find_pool, pools_selected, scheduling
 from .queues import serving_priority_class
 from .release_records import ReleaseRecords
+from .vector_roles import READER_SECRET, has_reader
 from .vector_search import connection_env_from, reads_connection
 
 KSERVE_API = "serving.kserve.io/v1beta1"
@@ -203,7 +204,7 @@ def model_server(ctx: ProjectContext, endpoint: Endpoint, image_tag: str, served
                     *feedback_env(ctx),
                 ],
                 # A RAG server reads the vector database the index refresh writes: OpenSearch's
-                # address (vector_search.py), or pgvector's connection Secret.
+                # address (vector_search.py), or pgvector's reader connection (vector_roles.py).
                 **({"envFrom": vector_env_from(ctx)} if vector_env_from(ctx) else {}),
                 "ports": [{"containerPort": 8080, "protocol": "TCP"}],
                 "resources": resources(endpoint),
@@ -226,8 +227,8 @@ def vector_env_from(ctx: ProjectContext) -> list[dict[str, Any]]:
     """How a custom server reaches the vector database (nothing without one)."""
     if reads_connection(ctx, "serving"):
         return connection_env_from()
-    if serves_from_pgvector(ctx) and has_vector_db_secret(ctx):
-        return [{"secretRef": {"name": VECTOR_DB_SECRET}}]
+    if has_reader(ctx):  # pgvector: as its reader role (SELECT only), never the master user
+        return [{"secretRef": {"name": READER_SECRET}}]
     return []
 
 
@@ -700,7 +701,7 @@ class Serving(pulumi.ComponentResource):
                 registries=[registry_of(endpoint)],
                 serving_priority=serving_priority_class(ctx, endpoint) is not None,
             )
-            # A custom server reading pgvector waits for its connection Secret.
+            # A custom server reading pgvector waits for its reader's connection Secret.
             reads = [vector_secret] if vector_secret is not None and endpoint.runtime == "custom" else []
             mine = [*after, *placed, *reads]
             for isvc_name, isvc_spec in services.items():

@@ -19,7 +19,7 @@ from .. import naming, promotion
 from ..bundle.model import ProjectSpec
 from ..hub import hub_models
 from ..platform.cluster import SYSTEM_TAINT_KEY
-from .context import ProjectContext
+from .context import ProjectContext, reads_pgvector
 from .handoff import Prerequisites
 from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, cpu_cores, memory_gib, metadata, secret_store_spec
 from .monitoring_rules import scrape_targets
@@ -62,7 +62,8 @@ def workload_names(spec: ProjectSpec, *, imports_models: bool = False) -> list[s
         names.append("gateway")
     if spec.llm.feedback.enabled:
         names.append("feedback")
-    if spec.llm.vector_database is not None and spec.llm.vector_database.engine == "opensearch":
+    vector_database = spec.llm.vector_database
+    if (vector_database is not None and vector_database.engine == "opensearch") or reads_pgvector(spec):
         names.append(naming.VECTOR_ADMIN)
     if hub_models(spec):
         names.append(naming.MODEL_HUB)

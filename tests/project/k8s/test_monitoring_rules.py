@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+import yaml
 
 from mlrig import naming
 
@@ -224,6 +225,54 @@ def test_a_built_in_runtime_alerts_on_kserves_request_histogram_and_no_error_rat
     alerts = rules(plan_variant("fraud-detection", sklearn, "prod"))
     assert "request_predict_seconds_bucket" in alerts["MlrigServingLatencyHigh"]["expr"]
     assert "MlrigServingErrorRateHigh" not in alerts  # KServe's server counts no requests by status
+
+
+def test_a_built_in_runtime_alerts_when_its_endpoint_has_no_ready_replica(plan_variant):
+    # KServe's python runtimes count no failed requests: an endpoint whose predictors are all down
+    # (every request fails) is the failure mlrig can see, from kube-state-metrics.
+    def sklearn(project):
+        endpoint = project["spec"]["serving"]["endpoints"][0]
+        endpoint["runtime"] = "sklearn"
+        endpoint.pop("image")
+
+    plan = plan_variant("fraud-detection", sklearn, "prod")
+    unavailable = [r for r in all_rules(plan) if r["alert"] == "MlrigServingUnavailable"]
+    services = {i["metadata"]["name"] for i in objects(plan, "InferenceService")}
+    assert unavailable and {r["labels"]["endpoint"] for r in unavailable} == {"scorer"}
+    (expr,) = [r["expr"] for r in unavailable]
+    deployments = re.search(r'deployment=~"([^"]+)"', expr)[1]
+    assert all(re.fullmatch(deployments, f"{name}-predictor") for name in services)
+    assert "kube_deployment_spec_replicas" in expr and "kube_deployment_status_replicas_available" in expr
+    assert unavailable[0]["labels"]["namespace"] == "fraud-detection"
+
+
+def test_a_vllm_endpoint_alerts_on_the_5xx_share_the_llm_gateway_answers_for_it(project_plan):
+    # vLLM counts no failed requests; the gateway in front of it counts every request by status.
+    plan = project_plan("rag-assistant", "prod")
+    (alert,) = [r for r in all_rules(plan) if r["alert"] == "MlrigLlmErrorRateHigh"]
+    assert alert["labels"] == {"severity": "critical", "namespace": "rag-assistant", "endpoint": "llm"}
+    assert 'requested_model="llm"' in alert["expr"] and 'status_code=~"5.."' in alert["expr"]
+    assert "litellm_proxy_total_requests_metric_total" in alert["expr"] and alert["expr"].endswith("> 0.01")
+    config = yaml.safe_load(named(plan, "ConfigMap", "llm-gateway")["data"]["config.yaml"])
+    assert "prometheus" in config["litellm_settings"]["callbacks"]
+    assert "llm" in [m["model_name"] for m in config["model_list"]]
+    monitor = named(plan, "PodMonitor", "mlrig-gateway")["spec"]
+    gateway = named(plan, "Deployment", "llm-gateway")["spec"]
+    assert monitor["selector"]["matchLabels"].items() <= gateway["template"]["metadata"]["labels"].items()
+    assert (
+        monitor["podMetricsEndpoints"][0]["portNumber"]
+        == gateway["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
+    )
+
+
+def test_without_a_gateway_no_llm_error_rate_is_invented(plan_variant):
+    def no_gateway(project):
+        project["spec"]["llm"].pop("gateway")
+
+    plan = plan_variant("rag-assistant", no_gateway, "prod")
+    alerts = {r["alert"] for r in all_rules(plan)}
+    assert "MlrigLlmErrorRateHigh" not in alerts and "MlrigServingUnavailable" in alerts
+    assert "mlrig-gateway" not in {o["metadata"]["name"] for o in objects(plan, "PodMonitor")}
 
 
 def test_each_quality_metric_alerts_past_its_threshold_on_the_value_the_quality_step_publishes(project_plan):

@@ -267,18 +267,22 @@ def test_a_built_in_runtime_shadow_is_mirrored_to_the_model_name_kserve_gives_it
 
 def test_the_rag_server_reads_the_pgvector_store_the_index_refresh_writes(project_plan):
     # The index refresh wrote the vectors; the API that answers with them had no way to reach them.
+    # It reads the same database, as its reader role (test_vector_roles.py).
     plan = project_plan("rag-assistant", "prod")
-    secret = named(plan, "ExternalSecret", "vector-db")["spec"]["target"]["name"]
+    writer = named(plan, "ExternalSecret", "vector-db")["spec"]
+    reader = named(plan, "ExternalSecret", "vector-db-reader")["spec"]
+    assert reader["target"]["template"]["data"]["host"] == writer["target"]["template"]["data"]["host"]
+    secret = reader["target"]["name"]
     for isvc in endpoint_services(plan, "assistant-api").values():
         (container,) = isvc["spec"]["predictor"]["containers"]
         assert {"secretRef": {"name": secret}} in container["envFrom"]
     refresh = named(plan, "WorkflowTemplate", "index-docs")["spec"]["templates"][0]["container"]
-    assert refresh["envFrom"] == [{"secretRef": {"name": secret}}]
+    assert refresh["envFrom"] == [{"secretRef": {"name": writer["target"]["name"]}}]
     graph = {r["urn"]: r for r in plan.resources}
     [secret_urn] = [
         u
         for u, r in graph.items()
-        if r["inputs"].get("kind") == "ExternalSecret" and r["inputs"]["metadata"]["name"] == "vector-db"
+        if r["inputs"].get("kind") == "ExternalSecret" and r["inputs"]["metadata"]["name"] == secret
     ]
     for r in graph.values():
         if r["inputs"].get("kind") == "InferenceService" and r["inputs"]["metadata"]["name"].startswith(

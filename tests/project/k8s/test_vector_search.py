@@ -146,10 +146,11 @@ def test_the_job_is_named_after_what_it_maps_so_a_changed_mapping_runs_again(pla
     assert writers["mlrig-vectors-writer"] == [ROLE.format("index-docs"), ROLE.format("index-faq")]
 
 
-def test_with_pgvector_there_is_no_master_user_and_no_mapping_job(project_plan) -> None:  # type: ignore[no-untyped-def]
+def test_with_pgvector_there_is_no_opensearch_mapping_job(project_plan) -> None:  # type: ignore[no-untyped-def]
+    # `vector-admin` there runs the Job creating the pgvector reader role instead (test_vector_roles.py).
     plan = project_plan("rag-assistant", "dev")
     assert jobs(plan) == []
-    assert [s for s in objects(plan, "ServiceAccount") if s["metadata"]["name"] == "wl-vector-admin"] == []
+    assert not [o for o in objects(plan, "ConfigMap") if o["metadata"]["name"] == "vector-db"]
 
 
 # --- the Job's program --------------------------------------------------------------------------

@@ -109,12 +109,15 @@ def test_the_monitoring_namespace_reaches_only_the_pods_it_scrapes_on_their_metr
         for p in objects(plan, "NetworkPolicy")
         if any("monitoring" in json.dumps(rule.get("from", [])) for rule in p["spec"].get("ingress", []))
     ]
-    assert len(from_monitoring) == len(monitors) == 1
-    (policy,), (monitor,) = from_monitoring, monitors
-    assert policy["spec"]["podSelector"] == monitor["spec"]["selector"] != {}
-    (rule,) = policy["spec"]["ingress"]
-    scraped = [e["portNumber"] for e in monitor["spec"]["podMetricsEndpoints"]]
-    assert [p["port"] for p in rule["ports"]] == scraped and rule["ports"][0]["protocol"] == "TCP"
+    # One policy per PodMonitor (rag-assistant's gateway is scraped too), each opening only the
+    # pods its monitor selects, on the port it scrapes.
+    assert len(from_monitoring) == len(monitors) >= 1
+    for monitor in monitors:
+        (policy,) = [p for p in from_monitoring if p["spec"]["podSelector"] == monitor["spec"]["selector"]]
+        assert policy["spec"]["podSelector"] != {}
+        (rule,) = policy["spec"]["ingress"]
+        scraped = [e["portNumber"] for e in monitor["spec"]["podMetricsEndpoints"]]
+        assert [p["port"] for p in rule["ports"]] == scraped and rule["ports"][0]["protocol"] == "TCP"
 
 
 def test_without_endpoints_nothing_in_the_namespace_is_open_to_the_monitoring_namespace(plan_variant):

@@ -126,20 +126,25 @@ def naming_inputs(spec: ProjectSpec) -> NamingInputs:
         reserved.append("gateway")
     if spec.llm.feedback.enabled:
         reserved.append("feedback")
+    vector_database = spec.llm.vector_database
+    engine = vector_database.engine if vector_database is not None else None
+    # The vector database's administrator: OpenSearch's master user, or the Job creating pgvector's
+    # reader role for the custom endpoints (project/context.py `workloads`).
+    if engine == "opensearch" or (engine == "pgvector" and any(e.runtime == "custom" for e in spec.serving.endpoints)):
+        reserved.append(naming.VECTOR_ADMIN)
     if hub_models(spec):
         reserved.append(naming.MODEL_HUB)
     pools = []
     for pool in spec.compute.pools:
         second_node_pool = len(node_pool_capacity_types(pool)) > 1
         pools.append((pool.name, second_node_pool, bool(pool.efa), pool.placement_group == "cluster"))
-    vector_database = spec.llm.vector_database
     return NamingInputs(
         personas=tuple(p for p, principals in personas.items() if principals),
         pipelines=tuple(spec.pipelines),
         reserved_workloads=tuple(reserved),
         feedback=spec.llm.feedback.enabled,
         registries=tuple(spec.registries),
-        vector_engine=vector_database.engine if vector_database is not None else None,
+        vector_engine=engine,
         pools=tuple(pools),
     )
 
@@ -151,16 +156,16 @@ def project_derived_names(
     environment creates: only the resources it will have (the access-logs bucket only in prod,
     persona roles only for the personas with principals, the feedback stream only with feedback
     on, …). Account ids are always 12 digits, so a placeholder measures the same."""
-    return list(_derived_names(project, naming_inputs(spec), environment, tier == "prod", account, isolation))
+    return list(_derived_names(project, naming_inputs(spec), environment, tier, account, isolation))
 
 
 @lru_cache(maxsize=4096)
 def _derived_names(
-    project: str, inputs: NamingInputs, environment: str, prod: bool, account: str | None, isolation: str
+    project: str, inputs: NamingInputs, environment: str, tier: str, account: str | None, isolation: str
 ) -> tuple[DerivedName, ...]:
     names = naming.ProjectNames(project, environment, account or naming.PLACEHOLDER_ACCOUNT, "us-east-1", isolation)
     found = [DerivedName("s3-bucket", names.bucket(c)) for c in ("data", "artifacts", "logs")]
-    if prod:
+    if tier == "prod":
         found.append(DerivedName("s3-bucket", names.bucket("access-logs")))
     found += [DerivedName("iam-role", names.role(p)) for p in inputs.personas]
     found.append(DerivedName("iam-role", names.role("ci-deployer")))
@@ -196,13 +201,13 @@ def _derived_names(
 
 @lru_cache(maxsize=4096)
 def _judged_names(
-    project: str, inputs: NamingInputs, environment: str, prod: bool, account: str | None, isolation: str
+    project: str, inputs: NamingInputs, environment: str, tier: str, account: str | None, isolation: str
 ) -> tuple[frozenset[str], bool]:
     """Of the names one environment derives: the problems of those that fit their limit (a prefix
     a service reserves), and whether any is too long. Cached with the names themselves."""
     reserved: set[str] = set()
     too_long = False
-    for d in _derived_names(project, inputs, environment, prod, account, isolation):
+    for d in _derived_names(project, inputs, environment, tier, account, isolation):
         if len(d.name) > naming.LIMITS[d.limit_key]:
             too_long = True
         elif problem := naming.name_problem(d.limit_key, d.name):
@@ -233,7 +238,7 @@ def derived_names_fit(view: ProjectView) -> Iterator[Finding]:
 
     inputs = naming_inputs(view.spec)
     judged = [
-        _judged_names(project, inputs, env.name, env.tier == "prod", env.account, platform.isolation)
+        _judged_names(project, inputs, env.name, env.tier, env.account, platform.isolation)
         for env in platform.environments.values()
     ]
     # A prefix a service reserves (e.g. S3's `xn--`) comes from the project name itself.
