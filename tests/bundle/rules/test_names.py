@@ -306,3 +306,32 @@ def test_environments_whose_overrides_change_sizes_not_names_share_one_derivatio
     assert naming_inputs(fraud.bundle.spec.model_copy(update={"compute": with_pool})) != naming_inputs(
         fraud.bundle.spec
     )
+
+
+def test_the_model_importer_of_a_deploy_models_project_counts_above_dev_only():
+    """Under deploy-models, staging and prod run the import step as `wl--model-import`: the length
+    rule measures its role there (today the artifacts bucket binds first, but the rule measures
+    exactly the names the stack creates), and not in dev, which trains and imports nothing."""
+    spec = project_with(
+        {
+            "spec.deploymentPattern": "deploy-models",
+            "spec.monitoring.retrainOnDrift": False,
+            "spec.environments.dev.monitoring": {"retrainOnDrift": True},
+        }
+    )
+    from mlrig.bundle.model import ProjectBundle
+
+    model = ProjectBundle.model_validate(spec).spec
+    role = naming.ProjectNames("p", "staging", "111111111111", "us-east-1", "account").workload_role(
+        naming.MODEL_IMPORT
+    )
+
+    def roles(tier: str, environment: str) -> set[str]:
+        return {
+            d.name
+            for d in project_derived_names("p", model, environment, tier, "111111111111", "account")
+            if d.limit_key == "iam-role"
+        }
+
+    assert role in roles("staging", "staging")
+    assert not any(name.endswith(naming.MODEL_IMPORT) for name in roles("dev", "dev"))

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import PurePath
 from typing import NamedTuple
 
-from ... import naming
+from ... import naming, promotion
 from ...capacity_types import node_pool_capacity_types
 from ...hub import hub_models
 from ..diagnostics import Path
@@ -115,6 +115,9 @@ class NamingInputs(NamedTuple):
     registries: tuple[str, ...]
     vector_engine: str | None
     pools: tuple[tuple[str, bool, bool, bool], ...]  # name, a second fallback, EFA, cluster placement
+    # The deployment pattern, when the project has a model-deployment pipeline: above dev,
+    # deploy-models adds the import step's identity (promotion.imports).
+    deploys: str | None
 
 
 def naming_inputs(spec: ProjectSpec) -> NamingInputs:
@@ -146,6 +149,7 @@ def naming_inputs(spec: ProjectSpec) -> NamingInputs:
         registries=tuple(spec.registries),
         vector_engine=engine,
         pools=tuple(pools),
+        deploys=spec.deployment_pattern if any(p.type == "model-deployment" for p in spec.pipelines.values()) else None,
     )
 
 
@@ -174,6 +178,8 @@ def _derived_names(
         found.append(DerivedName("iam-role", naming.firehose_delivery_role(names, "feedback")))
         found.append(DerivedName("firehose-stream", names.firehose("feedback")))
     found += [DerivedName("iam-role", names.workload_role(w)) for w in inputs.reserved_workloads]
+    if inputs.deploys is not None and promotion.imports_models(inputs.deploys, tier):
+        found.append(DerivedName("iam-role", names.workload_role(naming.MODEL_IMPORT)))
     found += [
         DerivedName("ecr-repository", names.repository(r), ("spec", "registries", i), r)
         for i, r in enumerate(inputs.registries)
