@@ -200,11 +200,22 @@ if __name__ == "__main__":
 """
 
 # The second container's SQL, run by psql as the master user. Every statement can run again.
+# RDS's master user is no superuser: PostgreSQL 16 lets it set LOGIN, CREATEDB, CREATEROLE and the
+# password of a role it created, but not SUPERUSER, REPLICATION or BYPASSRLS, even to switch them
+# off. A role it creates has none of them; one that does (made by someone else) stops the Job.
 ROLES_SQL = f"""\\set ON_ERROR_STOP on
 \\set password `cat {PASSWORD_FILE}`
+SELECT length(:'password') < 16 AS short \\gset
+\\if :short
+DO $$ BEGIN RAISE EXCEPTION 'the reader password is missing or short: the init container writes it'; END $$;
+\\endif
 SELECT format('CREATE ROLE %I LOGIN', :'reader') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'reader')
 \\gexec
-ALTER ROLE :"reader" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD :'password';
+SELECT rolsuper OR rolreplication OR rolbypassrls AS privileged FROM pg_roles WHERE rolname = :'reader' \\gset
+\\if :privileged
+DO $$ BEGIN RAISE EXCEPTION 'the reader role has SUPERUSER, REPLICATION or BYPASSRLS: drop it, then run the Job again'; END $$;
+\\endif
+ALTER ROLE :"reader" WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD :'password';
 GRANT CONNECT ON DATABASE :"dbname" TO :"reader";
 GRANT USAGE ON SCHEMA public TO :"reader";
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"reader";
