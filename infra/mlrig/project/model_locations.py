@@ -28,6 +28,11 @@ def champion_uri(ctx: ProjectContext, model: str | None = None) -> str:
     return f"s3://{ctx.names.bucket('artifacts')}/{naming.model_prefix(model or ctx.project.name, 'champion')}"
 
 
+def has_server(endpoint: Endpoint) -> bool:
+    """Whether `Serving` makes the endpoint's InferenceServices: a custom server needs an image."""
+    return endpoint.runtime != "custom" or endpoint.image is not None
+
+
 def rollout_services(endpoint: Endpoint) -> dict[str, str]:
     """The endpoint's InferenceServices by their part in the rollout: `stable`/`canary`, `a`/`b`,
     `primary`/`shadow`, or `primary` alone."""
