@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .bundle.model import ProjectSpecBase
     from .bundle.resolved import PlatformEnvironment, Project, ProjectEnvironment
 
 DEPLOY_MODELS = "deploy-models"
@@ -53,13 +54,14 @@ def source_environments(environments: Mapping[str, PlatformEnvironment], tier: s
     return [name for name, e in environments.items() if e.tier == wanted]
 
 
-def has_model_deployment(env: ProjectEnvironment) -> bool:
-    return any(p.type == "model-deployment" for p in env.spec.pipelines.values())
+def has_model_deployment(spec: ProjectSpecBase) -> bool:
+    """Whether `spec` has a model-deployment pipeline (the model CD)."""
+    return any(p.type == "model-deployment" for p in spec.pipelines.values())
 
 
 def imports(env: ProjectEnvironment) -> bool:
     """Whether `env`'s model-deployment pipeline imports its candidate from a lower environment."""
-    return imports_models(env.spec.deployment_pattern, env.tier) and has_model_deployment(env)
+    return imports_models(env.spec.deployment_pattern, env.tier) and has_model_deployment(env.spec)
 
 
 def promotion_source(project: Project, env: ProjectEnvironment) -> ProjectEnvironment | None:

@@ -454,8 +454,7 @@ class ProjectCi:
 def waits_for_approval(spec: ProjectSpecBase) -> bool:
     """Whether the environment's model-deployment pipeline suspends at `APPROVAL_STEP` (see
     `mlrig.project.pipelines.deployment_templates`)."""
-    deploys = any(p.type == "model-deployment" for p in spec.pipelines.values())
-    return deploys and spec.model_deployment.approval == "manual"
+    return promotion.has_model_deployment(spec) and spec.model_deployment.approval == "manual"
 
 
 def _stages(project: Project, tier: str) -> tuple[ProjectStage, ...]:

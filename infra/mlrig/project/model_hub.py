@@ -35,6 +35,7 @@ from .kube import (
     addons_of,
     metadata,
     restricted_container_security,
+    restricted_pod_security,
 )
 from .pipelines import failure_metric
 
@@ -103,13 +104,7 @@ def mirror_workflow_spec(ctx: ProjectContext) -> dict[str, Any]:
         "activeDeadlineSeconds": 6 * 3600,
         "ttlStrategy": {"secondsAfterCompletion": 24 * 3600},
         "podGC": {"strategy": "OnPodSuccess"},
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": STEP_USER,
-            "runAsGroup": STEP_USER,
-            "fsGroup": STEP_USER,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_pod_security(STEP_USER),
         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": f"{SCRATCH_GIB}Gi"}}],
         # A failed mirror leaves the endpoints without weights: it alerts like a failed pipeline.
         "metrics": {"prometheus": [failure_metric(ctx, naming.MODEL_HUB)]},

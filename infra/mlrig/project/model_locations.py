@@ -25,8 +25,12 @@ def model_hub_uri(ctx: ProjectContext, model: str) -> str:
 def champion_uri(ctx: ProjectContext, model: str | None = None) -> str:
     """The champion of a model (default: the project's): what a custom endpoint serves and batch
     inference scores with, and where the CD pipeline's promote step puts a promoted model."""
-    models = naming.ARTIFACT_PREFIXES["models"]
-    return f"s3://{ctx.names.bucket('artifacts')}/{models}{model or ctx.project.name}/champion/"
+    return f"s3://{ctx.names.bucket('artifacts')}/{naming.model_prefix(model or ctx.project.name, 'champion')}"
+
+
+def has_server(endpoint: Endpoint) -> bool:
+    """Whether `Serving` makes the endpoint's InferenceServices: a custom server needs an image."""
+    return endpoint.runtime != "custom" or endpoint.image is not None
 
 
 def rollout_services(endpoint: Endpoint) -> dict[str, str]:

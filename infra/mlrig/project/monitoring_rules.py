@@ -50,7 +50,7 @@ from ..bundle.model import AlertRoute, Endpoint, MonitoringSettings, ProjectSpec
 from .context import ProjectContext
 from .gateway import GATEWAY_LABELS, GATEWAY_PORT, hosted_model_entries
 from .kube import EXTERNAL_SECRETS_API, SECRET_REFRESH, SECRET_STORE, addons_of, metadata
-from .model_locations import rollout_services
+from .model_locations import has_server, rollout_services
 from .pipelines import DRIFT_SCORE_METRIC, PIPELINE_FAILED_METRIC, QUALITY_METRIC, argo_metric
 
 MONITORING_API = "monitoring.coreos.com/v1"
@@ -281,7 +281,7 @@ def gateway_error_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> 
 
 def served_endpoints(ctx: ProjectContext) -> list[Endpoint]:
     """The endpoints `Serving` makes InferenceServices for (a custom one needs an image)."""
-    return [e for e in ctx.env.spec.serving.endpoints if e.runtime != "custom" or e.image is not None]
+    return [e for e in ctx.env.spec.serving.endpoints if has_server(e)]
 
 
 def predictor_deployments(endpoint: Endpoint) -> str:

@@ -44,6 +44,7 @@ from .kube import (
     database_secret_spec,
     metadata,
     restricted_container_security,
+    restricted_pod_security,
 )
 from .model_import import IMPORT_STEP, candidate_uri, import_template, source_model_uri
 from .model_locations import champion_uri, model_hub_uri, rollout_services
@@ -592,13 +593,7 @@ def workflow_spec(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str
         "ttlStrategy": {"secondsAfterCompletion": TTL_AFTER_COMPLETION},
         "podGC": {"strategy": "OnPodSuccess"},
         "podMetadata": {"labels": {"mlrig.io/pipeline": name, "mlrig.io/project": ctx.project.name}},
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": STEP_USER,
-            "runAsGroup": STEP_USER,
-            "fsGroup": STEP_USER,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_pod_security(STEP_USER),
         "volumes": volumes,
         "metrics": {"prometheus": [failure_metric(ctx, name)]},
         "templates": build(ctx, name, pipeline, image),

@@ -255,16 +255,14 @@ PRIMARY_WEIGHT = 50
 FALLBACK_WEIGHT = 10
 
 
-def capacity_types(pool: ComputePool) -> list[list[str]]:
-    """Capacity types of each NodePool of the pool (`capacity_types.py`: one NodePool unless the
-    fallback asks for on-demand before spot)."""
-    return node_pool_capacity_types(pool)
-
-
 def requirements(pool: ComputePool, capacity: Sequence[str] | None = None) -> list[dict[str, Any]]:
     return [
         {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": list(pool.instance_types)},
-        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": list(capacity or capacity_types(pool)[0])},
+        {
+            "key": "karpenter.sh/capacity-type",
+            "operator": "In",
+            "values": list(capacity or node_pool_capacity_types(pool)[0]),
+        },
         {"key": "kubernetes.io/arch", "operator": "In", "values": [pool.architecture]},
         {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
     ]
@@ -307,8 +305,8 @@ def node_pool_spec(
         "limits": pool_limits(pool, spec),
         "disruption": disruption(pool),
     }
-    if len(capacity_types(pool)) > 1:
-        first = list(capacity or []) == capacity_types(pool)[0]
+    if len(node_pool_capacity_types(pool)) > 1:
+        first = list(capacity or []) == node_pool_capacity_types(pool)[0]
         node_pool["weight"] = PRIMARY_WEIGHT if first else FALLBACK_WEIGHT
     return node_pool
 
@@ -400,7 +398,7 @@ def placeholder_deployment(ctx: ProjectContext, pool: ComputePool, priority_clas
 def node_pool_names(ctx: ProjectContext, pool: ComputePool) -> list[str]:
     """The pool's NodePools: `<namespace>--<pool>`, and `…--fallback` for a second fallback."""
     base = ctx.names.node_pool(pool.name)
-    return [base, *[naming.join(base, "fallback") for _ in capacity_types(pool)[1:]]]
+    return [base, *[naming.join(base, "fallback") for _ in node_pool_capacity_types(pool)[1:]]]
 
 
 class ComputePools(pulumi.ComponentResource):
@@ -451,7 +449,9 @@ class ComputePools(pulumi.ComponentResource):
                 opts=ctx.k8s_opts(self, depends_on=[r for r in (network, placement) if r is not None]),
             )
             mine: list[pulumi.Resource] = [node_class]
-            for node_pool_name, capacity in zip(node_pool_names(ctx, pool), capacity_types(pool), strict=True):
+            for node_pool_name, capacity in zip(
+                node_pool_names(ctx, pool), node_pool_capacity_types(pool), strict=True
+            ):
                 suffix = "" if node_pool_name == node_class_name else "-fallback"
                 node_pool = k8s.apiextensions.CustomResource(
                     f"{name}-{pool.name}-nodepool{suffix}",

@@ -78,7 +78,14 @@ from .kube import (
     server_replicas,
     vector_collector_deployment,
 )
-from .model_locations import OPENAI_API_BASE, SPLIT_VARIANTS, champion_uri, model_hub_uri, rollout_services
+from .model_locations import (
+    OPENAI_API_BASE,
+    SPLIT_VARIANTS,
+    champion_uri,
+    has_server,
+    model_hub_uri,
+    rollout_services,
+)
 from .monitoring_rules import ISVC_LABEL, ServerMetrics, prometheus_url, server_metrics
 from .pipelines import deployment_pipeline
 from .pools import PAUSE_IMAGE, find_pool, pools_selected, scheduling
@@ -689,7 +696,7 @@ class Serving(pulumi.ComponentResource):
                 opts=ctx.k8s_opts(self, depends_on=[*needs.shared, *placed]),
             )
         for endpoint in endpoints:
-            if endpoint.runtime == "custom" and endpoint.image is None:
+            if not has_server(endpoint):
                 pulumi.log.warn(
                     f"endpoint {endpoint.name!r} needs an image (the project has no registries); skipped", self
                 )

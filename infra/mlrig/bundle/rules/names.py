@@ -149,7 +149,7 @@ def naming_inputs(spec: ProjectSpec) -> NamingInputs:
         registries=tuple(spec.registries),
         vector_engine=engine,
         pools=tuple(pools),
-        deploys=spec.deployment_pattern if any(p.type == "model-deployment" for p in spec.pipelines.values()) else None,
+        deploys=spec.deployment_pattern if promotion.has_model_deployment(spec) else None,
     )
 
 

@@ -29,7 +29,7 @@ def deploy_models_promotes_through_model_deployment(view: ProjectView) -> Iterat
     """Under deploy-models a model reaches staging and prod only through the model CD pipeline."""
     if view.spec.deployment_pattern != promotion.DEPLOY_MODELS:
         return
-    if not any(p.type == "model-deployment" for p in view.spec.pipelines.values()):
+    if not promotion.has_model_deployment(view.spec):
         yield Finding(
             PATTERN,
             "`deploy-models` promotes the model trained in dev through the model-deployment pipeline, and "
@@ -44,7 +44,7 @@ def deploy_models_has_one_source_environment(view: ProjectView) -> Iterator[Find
     platform, here = view.platform, view.platform_environment
     if platform is None or here is None or not promotion.imports_models(view.spec.deployment_pattern, here.tier):
         return
-    if not any(p.type == "model-deployment" for p in view.spec.pipelines.values()):
+    if not promotion.has_model_deployment(view.spec):
         return  # deploy_models_promotes_through_model_deployment reports it
     sources = promotion.source_environments(platform.environments, here.tier)
     if len(sources) == 1:
