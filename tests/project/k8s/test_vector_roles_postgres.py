@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import pgserver
 import pytest
 
 from mlrig import naming
@@ -23,10 +24,20 @@ SUPERUSER = "postgres"  # pgserver's own; only sets the stage, never runs the Jo
 READER_PASSWORD = "Zq3-generated_reader_password"
 
 
+def _pgserver() -> Any:
+    """pgserver finds its lock directory through platformdirs on import, which warns where no
+    XDG_RUNTIME_DIR is set (CI containers) and falls back to /tmp: nothing to act on."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
+    return pgserver
+
+
 class Postgres:
     """One server for the module: the database `vectors` owned by the RDS-like master user."""
 
     def __init__(self, data: Path) -> None:
+        pgserver = _pgserver()
         self.server = pgserver.get_server(data, cleanup_mode="stop")
         self.host = self.server.get_uri().split("host=", 1)[1].split("&", 1)[0]
         self.bin = str(Path(pgserver._commands.POSTGRES_BIN_PATH))  # its psql, as the Job image has one
