@@ -106,6 +106,7 @@ def load_all() -> list[Check]:
         principals,
         reconcile,
         scheduling,
+        scraping,
         secrets_lifecycle,
         service_wiring,
     )
