@@ -109,6 +109,7 @@ def load_all() -> list[Check]:
         scraping,
         secrets_lifecycle,
         service_wiring,
+        workflow_metrics,
     )
 
     return sorted(CHECKS, key=lambda c: c.id)
