@@ -82,7 +82,16 @@ PUSH_SECRETS_DENIED = "push-secrets-denied"
 SECRET_STORE_SCOPE = "secret-store-scope"
 # Purpose of the admission policy that keeps the namespace's pods on its own nodes and priorities.
 POD_PLACEMENT = "pod-placement"
-ADMISSION_POLICIES: tuple[str, ...] = (EXTERNAL_SECRETS_SCOPE, PUSH_SECRETS_DENIED, SECRET_STORE_SCOPE, POD_PLACEMENT)
+# ... that keeps the custom metrics of the namespace's Argo workflows labelled with its own project
+# and environment (the controller serves every namespace's metrics as one set of series).
+WORKFLOW_METRICS = "workflow-metrics"
+ADMISSION_POLICIES: tuple[str, ...] = (
+    EXTERNAL_SECRETS_SCOPE,
+    PUSH_SECRETS_DENIED,
+    SECRET_STORE_SCOPE,
+    POD_PLACEMENT,
+    WORKFLOW_METRICS,
+)
 PERSONAS: tuple[str, ...] = ("data-scientist", "ml-engineer", "ci-deployer", "workload")
 # Cluster-scoped queueing objects of a project: Kueue WorkloadPriorityClasses and Kubernetes
 # PriorityClasses, one per kind of work (named `<namespace>--<kind>`).

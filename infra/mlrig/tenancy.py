@@ -11,7 +11,8 @@ CODEOWNERS, workflows) asks this module, and nothing decides these questions bes
 - who must approve its prod deployments (`effective_prod_approvers`);
 - where its alerts may go (`alert_target_problem`);
 - which capacity reservations its pools may launch into (`reservation_problem`);
-- which Kubernetes namespaces it can never take (`reserved_namespace`).
+- which Kubernetes namespaces it can never take (`reserved_namespace`);
+- how much one scrape of its servers may add to the shared Prometheus (`SCRAPE_LIMITS`).
 
 The defaults are safe: no dev→prod reads, at least one prod approver, no webhook hosts, persona
 principals only from the platform's own accounts, and no project at all until the platform
@@ -33,6 +34,22 @@ from . import naming
 from .aws_catalog import nvidia_gpus
 from .bundle.model import AlertRoute, ComputePool, PlatformBundle, ProjectAdmission, ProjectBundle, ProjectSpec
 from .capacity_types import node_pool_capacity_types
+
+# --- what a project's servers may add to the shared Prometheus ----------------------------------
+
+# The platform's one Prometheus scrapes servers a team writes (its model servers' images) or feeds
+# (the LLM gateway labels its counters with the model and user each caller names): without bounds,
+# one team's `/metrics` can grow the shared Prometheus until it fails, and every team's alerts with
+# it. Every monitor in a project namespace sets these (Prometheus Operator PodMonitor fields): a
+# scrape past them fails on its own (the team's own targets go `up == 0`), the others' go on.
+# Generous for what the servers export (vLLM's and LiteLLM's histograms, a few thousand samples).
+SCRAPE_LIMITS: dict[str, int] = {
+    "sampleLimit": 20000,
+    "labelLimit": 30,
+    "labelNameLengthLimit": 128,
+    "labelValueLengthLimit": 512,
+}
+
 
 # --- the bounds of one platform ------------------------------------------------------------------
 

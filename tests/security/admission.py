@@ -22,7 +22,8 @@ def named(plan: Any, kind: str, name: str) -> dict[str, Any]:
 def passes(policy: dict[str, Any], obj: dict[str, Any], operation: str = "CREATE") -> bool:
     """Whether the API server would admit `obj` on `operation`: every validation holds."""
     environment = celpy.Environment()
-    activation = {"object": celpy.json_to_cel(obj), "request": celpy.json_to_cel({"operation": operation})}
+    request = {"operation": operation, "kind": {"kind": obj.get("kind", "")}}
+    activation = {"object": celpy.json_to_cel(obj), "request": celpy.json_to_cel(request)}
     return all(
         bool(environment.program(environment.compile(rule["expression"])).evaluate(activation))
         for rule in policy["spec"]["validations"]

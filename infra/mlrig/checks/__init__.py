@@ -106,8 +106,10 @@ def load_all() -> list[Check]:
         principals,
         reconcile,
         scheduling,
+        scraping,
         secrets_lifecycle,
         service_wiring,
+        workflow_metrics,
     )
 
     return sorted(CHECKS, key=lambda c: c.id)

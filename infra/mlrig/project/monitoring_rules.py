@@ -45,7 +45,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .. import naming
+from .. import naming, tenancy
 from ..bundle.model import AlertRoute, Endpoint, MonitoringSettings, ProjectSpec
 from .context import ProjectContext
 from .gateway import GATEWAY_LABELS, GATEWAY_PORT, hosted_model_entries
@@ -176,6 +176,8 @@ def gateway_pod_monitor_spec() -> dict[str, Any]:
     return {
         "selector": GATEWAY_PODS.selector,
         "podMetricsEndpoints": [{"portNumber": GATEWAY_PODS.port, "path": "/metrics", "interval": "30s"}],
+        # Callers name the model and user each counter is labelled with (tenancy.SCRAPE_LIMITS).
+        **tenancy.SCRAPE_LIMITS,
     }
 
 
@@ -192,6 +194,8 @@ def predictor_pod_monitor_spec() -> dict[str, Any]:
                 "relabelings": [{"sourceLabels": [source], "targetLabel": ISVC_LABEL}],
             }
         ],
+        # The team's own server images decide what they export (tenancy.SCRAPE_LIMITS).
+        **tenancy.SCRAPE_LIMITS,
     }
 
 

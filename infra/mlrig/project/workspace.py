@@ -385,6 +385,85 @@ def pod_placement_policy_spec(
     )
 
 
+# --- workflow metrics name their own project ---------------------------------------------------
+
+ARGO_KINDS_WITH_SPEC = ("workflows", "workflowtemplates")
+ARGO_CRON_KINDS = ("cronworkflows",)
+
+
+def _cel_text(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _labelled(project: str, environment: str) -> str:
+    """CEL over a custom metric `m`: exactly one `project` and one `environment` label, this ones."""
+    return " && ".join(
+        [
+            "has(m.labels)",
+            *(
+                f"m.labels.exists_one(l, l.key == '{key}') && "
+                f"m.labels.exists(l, l.key == '{key}' && l.value == {_cel_text(value)})"
+                for key, value in (("project", project), ("environment", environment))
+            ),
+        ]
+    )
+
+
+def _metrics_labelled(template: str, labelled: str) -> str:
+    return f"(!has({template}.metrics) || !has({template}.metrics.prometheus) || {template}.metrics.prometheus.all(m, {labelled}))"
+
+
+def workflow_spec_metric_checks(spec: str, project: str, environment: str) -> list[str]:
+    """CEL over a workflow spec (`spec`): every custom metric it can emit carries the labels, at
+    the workflow's level and its templates' defaults, in its templates, and in the templates inlined
+    in their steps and tasks (Argo inlines once: an inline template inside another never runs)."""
+    labelled = _labelled(project, environment)
+    in_steps = (
+        f"(!has(t.steps) || t.steps.all(g, g.all(s, !has(s.inline) || {_metrics_labelled('s.inline', labelled)})))"
+    )
+    in_tasks = (
+        f"(!has(t.dag) || !has(t.dag.tasks) || t.dag.tasks.all(d, !has(d.inline) || "
+        f"{_metrics_labelled('d.inline', labelled)}))"
+    )
+    templates = f"!has({spec}.templates) || {spec}.templates.all(t, "
+    return [
+        f"{_metrics_labelled(spec, labelled)} && "
+        f"(!has({spec}.templateDefaults) || {_metrics_labelled(spec + '.templateDefaults', labelled)})",
+        templates + _metrics_labelled("t", labelled) + ")",
+        templates + f"{in_steps} && {in_tasks})",
+    ]
+
+
+def workflow_metric_rules(project: str, environment: str) -> list[dict[str, str]]:
+    """CEL rules for the namespace's Workflows, WorkflowTemplates and CronWorkflows. Argo's
+    controller serves the custom metrics of every namespace's workflows as one set of series,
+    labelled only as their definitions say, and the alerts of each project select theirs by
+    `project` and `environment`. Whoever may create a Workflow here (a data scientist in dev: Argo
+    aggregates its kinds into `edit`) writes those labels: set to another project's, a gauge of
+    theirs is overwritten (its drift or quality alert silenced) and a counter of theirs raised
+    (its prod on-call paged). So every custom metric here carries this project's and this
+    environment's, and no other value of them."""
+    message = (
+        f"custom metrics of workflows here must carry exactly the labels project={project} and "
+        f"environment={environment}: Argo serves every namespace's metrics as one set of series"
+    )
+    kinds = {
+        "request.kind.kind == 'CronWorkflow'": "object.spec",
+        "request.kind.kind != 'CronWorkflow' || !has(object.spec.workflowSpec)": "object.spec.workflowSpec",
+    }
+    return [
+        {"expression": f"{guard} || ({check})", "message": message}
+        for guard, spec in kinds.items()
+        for check in workflow_spec_metric_checks(spec, project, environment)
+    ]
+
+
+def workflow_metric_policy_spec(project: str, environment: str) -> dict[str, Any]:
+    return admission_policy_spec(
+        "argoproj.io", [*ARGO_KINDS_WITH_SPEC, *ARGO_CRON_KINDS], workflow_metric_rules(project, environment)
+    )
+
+
 # --- access ---------------------------------------------------------------------------------
 
 
@@ -438,6 +517,14 @@ class Workspace(pulumi.ComponentResource):
         self.service_accounts = {w: self._service_account(w, spec, after_ns) for w in workloads}
         self.foundation += self._access(spec, access_roles, after_ns)
         self.foundation += self._keep_pods_on_own_nodes(after_ns)
+        if addons_of(ctx).argo_workflows.enabled:
+            self.foundation += self._admission_policy(
+                naming.WORKFLOW_METRICS,
+                "workflow-metrics-policy",
+                workflow_metric_policy_spec(ctx.names.project, ctx.names.environment),
+                after_ns,
+                component="pipeline",
+            )
         if addons_of(ctx).external_secrets.enabled:
             self.secret_store: pulumi.Resource | None = k8s.apiextensions.CustomResource(
                 f"{name}-secret-store",

@@ -44,6 +44,20 @@ def test_predictor_pods_are_scraped(project_plan):
     assert monitor["selector"]["matchExpressions"][0]["key"] == "serving.kserve.io/inferenceservice"
 
 
+def test_a_teams_servers_cannot_grow_the_shared_prometheus_without_bound(project_plan):
+    # The model servers run the team's images, and the gateway labels its counters with the model
+    # and user each caller names: every scrape of them is bounded, so one team's /metrics cannot
+    # take down the Prometheus every team's alerts run on.
+    from mlrig.tenancy import SCRAPE_LIMITS
+
+    plan = project_plan("rag-assistant", "prod")
+    monitors = {o["metadata"]["name"]: o["spec"] for o in objects(plan, "PodMonitor")}
+    assert set(monitors) == {"mlrig-predictors", "mlrig-gateway"}
+    for spec in monitors.values():
+        assert {k: spec.get(k) for k in SCRAPE_LIMITS} == SCRAPE_LIMITS
+        assert "namespaceSelector" not in spec
+
+
 def test_alerts_are_routed_to_the_bundles_channels(project_plan):
     slack = named(project_plan("fraud-detection", "prod"), "AlertmanagerConfig", "mlrig-alert-routes")["spec"]
     (receiver,) = slack["receivers"]
