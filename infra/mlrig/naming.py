@@ -55,10 +55,14 @@ LIMITS: dict[str, int] = {
     "k8s-object": 253,
     "placement-group": 255,
     "security-group": 255,
+    "k8s-priority-class": 253,
 }
 
 # S3 refuses bucket names with these prefixes (and a few suffixes derived names never end with).
 S3_RESERVED_PREFIXES: tuple[str, ...] = ("xn--", "sthree-", "amzn-s3-demo-")
+# The API server refuses a PriorityClass whose name starts with this (it keeps the prefix for its
+# own `system-node-critical` and `system-cluster-critical`).
+PRIORITY_CLASS_RESERVED_PREFIX = "system-"
 
 
 def name_problem(limit_key: str, name: str) -> str | None:
@@ -68,6 +72,11 @@ def name_problem(limit_key: str, name: str) -> str | None:
         return f"derived {limit_key} name '{name}' is {len(name)} characters, over the limit of {limit}"
     if limit_key == "s3-bucket" and name.startswith(S3_RESERVED_PREFIXES):
         return f"derived {limit_key} name '{name}' starts with a prefix S3 reserves ({', '.join(S3_RESERVED_PREFIXES)})"
+    if limit_key == "k8s-priority-class" and name.startswith(PRIORITY_CLASS_RESERVED_PREFIX):
+        return (
+            f"derived {limit_key} name '{name}' starts with '{PRIORITY_CLASS_RESERVED_PREFIX}', which Kubernetes "
+            "keeps for its own PriorityClasses"
+        )
     return None
 
 

@@ -230,6 +230,32 @@ def test_a_project_name_that_makes_an_s3_reserved_bucket_prefix_is_rejected():
     assert any(d.rule == "derived_names_fit" and "prefix S3 reserves" in d.message for d in result.diagnostics)
 
 
+ACCOUNT_ISOLATED = {"dev": {"tier": "dev", "region": "us-east-1", "account": "111111111111"}}
+
+
+@pytest.mark.parametrize("isolation", ["account", "namespace"])
+@pytest.mark.parametrize("name", ["system", "system-ops"])
+def test_a_project_whose_priority_classes_would_start_with_system_is_rejected(name: str, isolation: str):
+    """The API server refuses PriorityClasses named `system-…`: the project's `<namespace>--serving`
+    and `<namespace>-placeholder` (the namespace starts with the project's name under both
+    isolations) would fail the first apply."""
+    project = minimal_project(name)
+    platform = minimal_platform(isolation=isolation, environments=ACCOUNT_ISOLATED)
+    result = validate(admitting(platform, project), project)
+    errors = [d for d in result.diagnostics if d.rule == "derived_names_fit"]
+    assert errors and all(e.path == "metadata.name" for e in errors), explain(result)
+    assert any(f"'{name}" in e.message and "starts with 'system-'" in e.message for e in errors), explain(result)
+    assert all("rename the project" in e.message for e in errors)
+
+
+@pytest.mark.parametrize("isolation", ["account", "namespace"])
+def test_a_project_whose_name_only_begins_with_system_keeps_it(isolation: str):
+    systems = minimal_project("systems")
+    platform = minimal_platform(isolation=isolation, environments=ACCOUNT_ISOLATED)
+    result = validate(admitting(platform, systems), systems)
+    assert result.valid, explain(result)
+
+
 # --- file names ----------------------------------------------------------------------------------
 
 

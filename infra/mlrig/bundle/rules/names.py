@@ -190,6 +190,10 @@ def _derived_names(
     if inputs.vector_engine == "opensearch":
         found.append(DerivedName("opensearch-domain", names.opensearch_domain()))
     found.append(DerivedName("k8s-namespace", names.namespace))
+    # Listed whether or not this environment creates them yet (an endpoint on a pool, a warm
+    # pool): the name is refused the day it does, so the project name is judged now.
+    found += [DerivedName("k8s-priority-class", names.priority_class(k)) for k in naming.POD_PRIORITY_KINDS]
+    found.append(DerivedName("k8s-priority-class", names.placeholder_priority_class()))
     found += [DerivedName("k8s-object", names.admission_policy(purpose)) for purpose in naming.ADMISSION_POLICIES]
     found += [DerivedName("kms-alias", names.kms_alias()), DerivedName("glue-database", names.glue_database())]
     found.append(DerivedName("secret", names.secret("")))
