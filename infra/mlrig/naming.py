@@ -136,8 +136,8 @@ RELEASE_FIELD_MANAGER = "mlrig-release"
 # Field manager of the model CD pipeline's promote step (`kubectl patch --field-manager`), which
 # points an InferenceService at a promoted model.
 PROMOTE_FIELD_MANAGER = "mlrig-promote"
-# Value of a model URI parameter the stack created and no promote step has written yet: neither an
-# image tag nor a model location, so it is never mistaken for a record.
+# Value of a record parameter (image tag, model URI) the stack created and its writer has not
+# written yet: neither an image tag nor a model location, so it is never mistaken for a record.
 NOT_RECORDED = "(none)"
 # What a project object says it takes from a writer's record: JSON, field manager -> SSM parameter
 # (checked by `checks/field_writers.py`).

@@ -7,7 +7,8 @@ apply) or undoes it. So the CI records the tag it rolls out in an SSM parameter 
 environment (`ProjectNames.image_tag_parameter`) before rolling, and the stack builds its images
 with that tag, and only then forces its apply over the roll-out's ownership. The stack setting
 `mlrig:imageTag` is the tag before the first roll-out (and the one `mlrig plan` shows: offline,
-no parameter is recorded); without a record the stack never forces, so it can never undo a
+no parameter is recorded); without a record (no parameter, or the `naming.NOT_RECORDED` the
+stack creates it with, in `registries.py`) the stack never forces, so it can never undo a
 roll-out it does not know of.
 
 The stack reads it with the other writers' records (`release_records.py`).
@@ -23,6 +24,8 @@ from collections.abc import Mapping
 
 import pulumi
 
+from .. import naming
+
 # An OCI image tag (distribution spec): what may follow `<repository>:`.
 IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
@@ -30,6 +33,8 @@ IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 def recorded_image_tag(recorded: Mapping[str, str], parameter: str) -> str | None:
     """The tag recorded in `parameter` (among the `recorded` parameters), if it is one."""
     tag = recorded.get(parameter)
+    if tag == naming.NOT_RECORDED:  # the stack created the parameter; the CI has not rolled out yet
+        return None
     if tag is not None and not IMAGE_TAG.fullmatch(tag):
         pulumi.log.warn(f"{parameter} holds {tag!r}, which is no image tag: ignored")
         return None
