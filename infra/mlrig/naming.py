@@ -456,7 +456,13 @@ class ProjectNames:
 
     def image_tag_parameter(self) -> str:
         """SSM parameter holding the image tag the project's CI last rolled out in this
-        environment: the project stack builds its images with it, so both write the same tag."""
+        environment: the project stack builds its images with it, so both write the same tag. The
+        stack creates it (and `pulumi destroy` deletes it); the CI only overwrites its value."""
+        return f"{self.release_parameters()}/rolled-image-tag"
+
+    def legacy_image_tag_parameter(self) -> str:
+        """Where the CI recorded the tag before the stack owned the record: a parameter the CI
+        created, read only while the stack's own record holds nothing."""
         return f"{self.release_parameters()}/image-tag"
 
     def model_uri_parameters(self) -> str:

@@ -96,17 +96,17 @@ def recording_template(records: dict[str, str]) -> dict:
 
 
 def test_a_template_built_from_a_record_the_stack_creates_passes():
-    parameter = record("aws:ssm/parameter:Parameter", "image-tag", {"name": "/mlrig/demo/dev/release/image-tag"})
-    template = recording_template({"mlrig-release": "/mlrig/demo/dev/release/image-tag"})
+    parameter = record("aws:ssm/parameter:Parameter", "image-tag", {"name": "/mlrig/demo/dev/release/rolled-image-tag"})
+    template = recording_template({"mlrig-release": "/mlrig/demo/dev/release/rolled-image-tag"})
     assert findings("MLRIG-DEP-015", parameter, template, tier="dev") == []
 
 
 def test_a_record_only_its_writer_creates_outlives_the_destroyed_environment():
     """The release CI's `put-parameter --overwrite` creates the parameter when the stack does not:
     `pulumi destroy` then leaves the tag behind, and the next dev stack builds with it."""
-    template = recording_template({"mlrig-release": "/mlrig/demo/dev/release/image-tag"})
+    template = recording_template({"mlrig-release": "/mlrig/demo/dev/release/rolled-image-tag"})
     [found] = findings("MLRIG-DEP-015", template, tier="dev")
-    assert "/mlrig/demo/dev/release/image-tag, which the stack does not create" in found.message
+    assert "/mlrig/demo/dev/release/rolled-image-tag, which the stack does not create" in found.message
     assert "leaves it behind" in found.message
 
 

@@ -11,6 +11,12 @@ no parameter is recorded); without a record (no parameter, or the `naming.NOT_RE
 stack creates it with, in `registries.py`) the stack never forces, so it can never undo a
 roll-out it does not know of.
 
+The stack owns the parameter, so `pulumi destroy` deletes it: a record the CI created would
+outlive the environment, and the environment created again would build with, and force, a tag
+its new, empty repositories never held. Environments whose CI recorded before that keep a
+CI-created parameter (`ProjectNames.legacy_image_tag_parameter`): the stack reads it while its own
+record holds nothing, so their first apply after the change neither fails nor rolls images back.
+
 The stack reads it with the other writers' records (`release_records.py`).
 
 The parameter is written by the team's own CI: a value that is not a valid image tag is ignored
@@ -30,12 +36,13 @@ from .. import naming
 IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
-def recorded_image_tag(recorded: Mapping[str, str], parameter: str) -> str | None:
-    """The tag recorded in `parameter` (among the `recorded` parameters), if it is one."""
+def recorded_image_tag(recorded: Mapping[str, str], parameter: str, legacy: str | None = None) -> str | None:
+    """The tag recorded in `parameter` (among the `recorded` parameters), if it is one; while it
+    holds nothing (`naming.NOT_RECORDED`, or absent), the tag of the `legacy` parameter."""
     tag = recorded.get(parameter)
-    if tag == naming.NOT_RECORDED:  # the stack created the parameter; the CI has not rolled out yet
-        return None
-    if tag is not None and not IMAGE_TAG.fullmatch(tag):
+    if tag is None or tag == naming.NOT_RECORDED:  # the CI has not rolled out since the stack made it
+        return recorded_image_tag(recorded, legacy) if legacy is not None else None
+    if not IMAGE_TAG.fullmatch(tag):
         pulumi.log.warn(f"{parameter} holds {tag!r}, which is no image tag: ignored")
         return None
     return tag

@@ -46,7 +46,7 @@ def record(monkeypatch: pytest.MonkeyPatch) -> Record:
             path = args.args["path"]
             project, environment = path.split("/")[2:4]
             bucket = f"s3://{naming.join(project, environment, 'artifacts', ACCOUNTS[environment])}"
-            names = [f"{path}/image-tag"] if tag else []
+            names = [f"{path}/rolled-image-tag"] if tag else []
             values = [tag] if tag else []
             for isvc, uri in (uris or {}).items():
                 names.append(f"{path}/model-uri/{isvc}")
