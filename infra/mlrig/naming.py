@@ -128,6 +128,9 @@ OPENSEARCH_ROLE_MAPPINGS_ANNOTATION = "mlrig.io/opensearch-role-mappings"
 # pulumi-kubernetes replaces a Job carrying this annotation when it has not succeeded, so a Job
 # that failed on one apply runs again on the next instead of failing its await for good.
 REPLACE_UNREADY_ANNOTATION = "pulumi.com/replaceUnready"
+# Karpenter neither consolidates nor drifts a node while a pod carrying this annotation runs on it
+# (it still expires it): a pipeline step runs to its end instead of being evicted half-way.
+DO_NOT_DISRUPT_ANNOTATION = "karpenter.sh/do-not-disrupt"
 # pulumi-kubernetes forces its server-side apply of an object carrying this annotation: it takes
 # back the fields another manager changed since, instead of failing with a conflict.
 PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"

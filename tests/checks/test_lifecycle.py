@@ -125,3 +125,30 @@ def test_a_model_location_ignored_where_nothing_moves_it_never_takes_a_renamed_m
     assert "ignores spec.predictor.model.storageUri after creation, which no other writer moves" in found.message
     assert "containers" not in found.message
     assert findings("MLRIG-DEP-016", builtin_server(ignored=[]), *stack) == []
+
+
+STEP = {"name": "train", "container": {"image": "i"}}
+UNDISRUPTED = {"annotations": {"karpenter.sh/do-not-disrupt": "true"}}
+
+
+def argo(kind: str, spec: dict) -> dict:
+    return k8s(kind, "argoproj.io/v1alpha1", "train", spec)
+
+
+def test_a_workflow_whose_pods_karpenter_waits_for_passes():
+    everywhere = argo("WorkflowTemplate", {"podMetadata": UNDISRUPTED, "templates": [STEP]})
+    per_step = argo("WorkflowTemplate", {"templates": [{**STEP, "metadata": UNDISRUPTED}, {"name": "dag", "dag": {}}]})
+    by_reference = argo("CronWorkflow", {"workflowSpec": {"workflowTemplateRef": {"name": "train"}}})
+    assert findings("MLRIG-DEP-017", everywhere, per_step, by_reference) == []
+
+
+def test_a_training_step_karpenter_may_evict_when_its_pool_changes_is_reported():
+    """A changed fallback order drifts the pool's nodes: the step running there was evicted."""
+    [template, cron] = findings(
+        "MLRIG-DEP-017",
+        argo("WorkflowTemplate", {"podMetadata": {"labels": {"a": "b"}}, "templates": [STEP]}),
+        argo("CronWorkflow", {"workflowSpec": {"templates": [STEP]}}),
+    )
+    assert "Karpenter may evict the pods of train before they end" in template.message
+    assert cron.message.startswith("CronWorkflow train:")
+    assert "karpenter.sh/do-not-disrupt" in template.hint

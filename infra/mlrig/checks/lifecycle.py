@@ -16,11 +16,16 @@
 - A field the stack ignores after creation (`ignoreChanges`) is never updated again. That is right
   where another writer moves it (the promote step's model location); anywhere else a team's change
   of it (a renamed model) never applies, and `pulumi preview` shows no diff.
+- Karpenter replaces the nodes of a NodePool whose spec changed (drift: a pool's instance types
+  or capacity types) and removes underused ones (consolidation), evicting what runs there. A
+  pipeline step evicted half-way loses its run; `karpenter.sh/do-not-disrupt` on its pod makes
+  Karpenter wait for it to end.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from .. import naming
 from . import Violation, check
@@ -174,4 +179,50 @@ def ignored_fields_have_another_writer(graph: StackGraph) -> Iterator[Violation]
                 f"{resource.kind} {resource.k8s_name} ignores {', '.join(orphaned)} after creation, which no other "
                 "writer moves: a change of it in the bundle never applies",
                 "ignore a field only where a CI or pipeline writer patches it (and may: its Role and identity)",
+            )
+
+
+ARGO_KINDS = ("WorkflowTemplate", "Workflow", "CronWorkflow")
+POD_TEMPLATE_KEYS = ("container", "script", "containerSet")
+
+
+def undisrupted(metadata: object) -> bool:
+    annotations = (metadata or {}).get("annotations") if isinstance(metadata, dict) else None
+    return str((annotations or {}).get(naming.DO_NOT_DISRUPT_ANNOTATION, "")).lower() == "true"
+
+
+def workflow_spec(resource: Resource) -> dict[str, Any]:
+    """The Workflow spec an Argo object runs (a CronWorkflow's `workflowSpec`)."""
+    spec = resource.spec
+    return dict(spec.get("workflowSpec") or {}) if resource.kind == "CronWorkflow" else spec
+
+
+def disruptable_steps(spec: dict[str, Any]) -> list[str]:
+    """Templates of a Workflow spec whose pods Karpenter may evict before they end."""
+    if undisrupted(spec.get("podMetadata")):
+        return []
+    return [
+        str(template.get("name"))
+        for template in spec.get("templates") or []
+        if any(key in template for key in POD_TEMPLATE_KEYS) and not undisrupted(template.get("metadata"))
+    ]
+
+
+@check(
+    "MLRIG-DEP-017",
+    "Karpenter lets a pipeline step run to its end",
+    "Karpenter replaces the nodes of a NodePool whose spec changed (a pool's instance or capacity types, its "
+    "fallback order) and consolidates underused nodes, evicting their pods: a training or fine-tuning step "
+    "evicted half-way loses hours of work and its gang's rendezvous.",
+    applies_to=(),
+)
+def pipeline_steps_are_not_disrupted(graph: StackGraph) -> Iterator[Violation]:
+    for resource in graph.kubernetes(*ARGO_KINDS):
+        steps = disruptable_steps(workflow_spec(resource))
+        if steps:
+            yield Violation(
+                resource,
+                f"{resource.kind} {resource.k8s_name}: Karpenter may evict the pods of {', '.join(steps)} before "
+                "they end (drift after a pool change, consolidation)",
+                f'annotate the workflow\'s pods (spec.podMetadata) {naming.DO_NOT_DISRUPT_ANNOTATION}: "true"',
             )
