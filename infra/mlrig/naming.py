@@ -146,6 +146,9 @@ OPENSEARCH_ROLE_MAPPINGS_ANNOTATION = "mlrig.io/opensearch-role-mappings"
 # pulumi-kubernetes replaces a Job carrying this annotation when it has not succeeded, so a Job
 # that failed on one apply runs again on the next instead of failing its await for good.
 REPLACE_UNREADY_ANNOTATION = "pulumi.com/replaceUnready"
+# Karpenter neither consolidates nor drifts a node while a pod carrying this annotation runs on it
+# (it still expires it): a pipeline step runs to its end instead of being evicted half-way.
+DO_NOT_DISRUPT_ANNOTATION = "karpenter.sh/do-not-disrupt"
 # pulumi-kubernetes forces its server-side apply of an object carrying this annotation: it takes
 # back the fields another manager changed since, instead of failing with a conflict.
 PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
@@ -154,8 +157,8 @@ RELEASE_FIELD_MANAGER = "mlrig-release"
 # Field manager of the model CD pipeline's promote step (`kubectl patch --field-manager`), which
 # points an InferenceService at a promoted model.
 PROMOTE_FIELD_MANAGER = "mlrig-promote"
-# Value of a model URI parameter the stack created and no promote step has written yet: neither an
-# image tag nor a model location, so it is never mistaken for a record.
+# Value of a record parameter (image tag, model URI) the stack created and its writer has not
+# written yet: neither an image tag nor a model location, so it is never mistaken for a record.
 NOT_RECORDED = "(none)"
 # What a project object says it takes from a writer's record: JSON, field manager -> SSM parameter
 # (checked by `checks/field_writers.py`).
@@ -474,7 +477,13 @@ class ProjectNames:
 
     def image_tag_parameter(self) -> str:
         """SSM parameter holding the image tag the project's CI last rolled out in this
-        environment: the project stack builds its images with it, so both write the same tag."""
+        environment: the project stack builds its images with it, so both write the same tag. The
+        stack creates it (and `pulumi destroy` deletes it); the CI only overwrites its value."""
+        return f"{self.release_parameters()}/rolled-image-tag"
+
+    def legacy_image_tag_parameter(self) -> str:
+        """Where the CI recorded the tag before the stack owned the record: a parameter the CI
+        created, read only while the stack's own record holds nothing."""
         return f"{self.release_parameters()}/image-tag"
 
     def model_uri_parameters(self) -> str:

@@ -13,7 +13,7 @@ from .helpers import findings, k8s, policy, record
 ACCOUNT = "111111111111"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 IMAGE = f"{REGISTRY}/demo/prod/serving:0f3c2a9"
-TAG_PARAMETER = "/mlrig/demo/prod/release/image-tag"
+TAG_PARAMETER = "/mlrig/demo/prod/release/rolled-image-tag"
 URI_PARAMETER = "/mlrig/demo/prod/release/model-uri/scorer"
 PROMOTER = "demo--prod--wl--deploy"
 DEPLOYER = "demo--prod--ci-deployer"

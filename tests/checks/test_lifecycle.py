@@ -3,7 +3,10 @@ can be deleted and created again."""
 
 from __future__ import annotations
 
+import json
+
 from .helpers import findings, k8s, record
+from .test_field_writers import builtin_server, writers
 
 JOB_SPEC = {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}
 
@@ -85,3 +88,67 @@ def test_an_object_whose_component_waits_for_the_namespace_does_not_wait_itself(
     budget = {**k8s("PodDisruptionBudget", "policy/v1", "server", {"maxUnavailable": 1}), "parent": component["urn"]}
     [found] = findings("MLRIG-DEP-013", ns, component, budget)
     assert found.resource == "server"
+
+
+def recording_template(records: dict[str, str]) -> dict:
+    annotations = {"mlrig.io/recorded-fields": json.dumps(records)}
+    return k8s("WorkflowTemplate", "argoproj.io/v1alpha1", "train", {}, annotations=annotations)
+
+
+def test_a_template_built_from_a_record_the_stack_creates_passes():
+    parameter = record("aws:ssm/parameter:Parameter", "image-tag", {"name": "/mlrig/demo/dev/release/rolled-image-tag"})
+    template = recording_template({"mlrig-release": "/mlrig/demo/dev/release/rolled-image-tag"})
+    assert findings("MLRIG-DEP-015", parameter, template, tier="dev") == []
+
+
+def test_a_record_only_its_writer_creates_outlives_the_destroyed_environment():
+    """The release CI's `put-parameter --overwrite` creates the parameter when the stack does not:
+    `pulumi destroy` then leaves the tag behind, and the next dev stack builds with it."""
+    template = recording_template({"mlrig-release": "/mlrig/demo/dev/release/rolled-image-tag"})
+    [found] = findings("MLRIG-DEP-015", template, tier="dev")
+    assert "/mlrig/demo/dev/release/rolled-image-tag, which the stack does not create" in found.message
+    assert "leaves it behind" in found.message
+
+
+def test_a_model_location_ignored_where_the_promote_step_moves_it_passes():
+    ignored = builtin_server(ignored=["spec.predictor.model.storageUri"])
+    assert findings("MLRIG-DEP-016", ignored, *writers()) == []
+
+
+def test_a_model_location_ignored_where_nothing_moves_it_never_takes_a_renamed_model():
+    """Without a Role that lets a pipeline patch the InferenceService, the stack is the only
+    writer of its model: ignoring it froze the first model for good."""
+    stack = [r for r in writers() if "rbac" not in r["type"]]
+    ignored = builtin_server(ignored=["spec.predictor.model.storageUri", "spec.predictor.containers[0].env[1].value"])
+    [found] = findings("MLRIG-DEP-016", ignored, *stack)
+    # Only the fields the object has are named (the other path belongs to custom servers).
+    assert "ignores spec.predictor.model.storageUri after creation, which no other writer moves" in found.message
+    assert "containers" not in found.message
+    assert findings("MLRIG-DEP-016", builtin_server(ignored=[]), *stack) == []
+
+
+STEP = {"name": "train", "container": {"image": "i"}}
+UNDISRUPTED = {"annotations": {"karpenter.sh/do-not-disrupt": "true"}}
+
+
+def argo(kind: str, spec: dict) -> dict:
+    return k8s(kind, "argoproj.io/v1alpha1", "train", spec)
+
+
+def test_a_workflow_whose_pods_karpenter_waits_for_passes():
+    everywhere = argo("WorkflowTemplate", {"podMetadata": UNDISRUPTED, "templates": [STEP]})
+    per_step = argo("WorkflowTemplate", {"templates": [{**STEP, "metadata": UNDISRUPTED}, {"name": "dag", "dag": {}}]})
+    by_reference = argo("CronWorkflow", {"workflowSpec": {"workflowTemplateRef": {"name": "train"}}})
+    assert findings("MLRIG-DEP-017", everywhere, per_step, by_reference) == []
+
+
+def test_a_training_step_karpenter_may_evict_when_its_pool_changes_is_reported():
+    """A changed fallback order drifts the pool's nodes: the step running there was evicted."""
+    [template, cron] = findings(
+        "MLRIG-DEP-017",
+        argo("WorkflowTemplate", {"podMetadata": {"labels": {"a": "b"}}, "templates": [STEP]}),
+        argo("CronWorkflow", {"workflowSpec": {"templates": [STEP]}}),
+    )
+    assert "Karpenter may evict the pods of train before they end" in template.message
+    assert cron.message.startswith("CronWorkflow train:")
+    assert "karpenter.sh/do-not-disrupt" in template.hint

@@ -148,7 +148,7 @@ def test_a_roll_out_records_its_tag_for_the_project_stack_before_it_patches_the_
         steps = files[workflow]["jobs"][job]["steps"]
         record, patches = roll_steps(files[workflow]["jobs"][job])
         assert record["env"] == {
-            "PARAMETER": f"mlrig/{project}/{environment}/release/image-tag",
+            "PARAMETER": f"mlrig/{project}/{environment}/release/rolled-image-tag",
             "TAG": "${{ github.sha }}",
         }
         assert patches and all(steps.index(record) < steps.index(p) for p in patches)

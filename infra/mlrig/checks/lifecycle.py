@@ -9,15 +9,28 @@
   (`RepositoryNotEmptyException`), and a deleted secret keeps its name through its recovery window,
   so adding it back (or applying a destroyed dev stack again) fails to create it. Prod keeps its
   data instead: protected and retained (MLRIG-SEC-003).
+- A value another writer records for the stack to build with (the release CI's image tag, the
+  promote step's model URI) lives in an SSM parameter. One the writer creates is no resource of
+  the stack, so `pulumi destroy` leaves it behind, and the environment created again builds with,
+  and forces, a value from before: an image tag its new repositories never held.
+- A field the stack ignores after creation (`ignoreChanges`) is never updated again. That is right
+  where another writer moves it (the promote step's model location); anywhere else a team's change
+  of it (a renamed model) never applies, and `pulumi preview` shows no diff.
+- Karpenter replaces the nodes of a NodePool whose spec changed (drift: a pool's instance types
+  or capacity types) and removes underused ones (consolidation), evicting what runs there. A
+  pipeline step evicted half-way loses its run; `karpenter.sh/do-not-disrupt` on its pod makes
+  Karpenter wait for it to end.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from .. import naming
 from . import Violation, check
-from .graph import Resource, StackGraph
+from .field_writers import ROLLED_KINDS, paths, recorded_fields, writers_of
+from .graph import Resource, StackGraph, as_list
 
 JOB = "kubernetes:batch/v1:Job"
 BUCKET = "aws:s3/bucket:Bucket"
@@ -115,4 +128,101 @@ def objects_wait_for_their_namespace(graph: StackGraph) -> Iterator[Violation]:
                 resource,
                 f"{resource.kind} {resource.k8s_name} does not wait for namespace {resource.namespace}",
                 "pass the namespace (or what waits for it) in depends_on",
+            )
+
+
+PARAMETER = "aws:ssm/parameter:Parameter"
+
+
+@check(
+    "MLRIG-DEP-015",
+    "Every record the stack builds from is a parameter the stack owns",
+    "A record parameter that its writer (the release CI, the promote step) creates is not in the stack's "
+    "state: `pulumi destroy` leaves it behind, and the environment created again builds with, and forces, the "
+    "value of the one destroyed, an image tag its new repositories never held.",
+    applies_to=(PARAMETER,),
+)
+def records_are_owned_by_the_stack(graph: StackGraph) -> Iterator[Violation]:
+    owned = {str(parameter.get("name")) for parameter in graph.of_type(PARAMETER)}
+    for resource in graph.resources:
+        for writer, parameter in sorted(recorded_fields(resource).items()):
+            if parameter not in owned:
+                yield Violation(
+                    resource,
+                    f"{resource.kind} {resource.k8s_name} is built from {writer}'s record {parameter}, which the "
+                    "stack does not create: destroying the environment leaves it behind",
+                    f"create {parameter} in the stack (value {naming.NOT_RECORDED!r}, ignore_changes on its value)",
+                )
+
+
+def ignored_fields(resource: Resource) -> list[str]:
+    """The fields of `resource`'s spec that the stack ignores after creation."""
+    ignored = {str(path) for path in as_list(resource.options.get("ignoreChanges"))}
+    return [path for path, _ in paths(resource.spec) if path in ignored]
+
+
+@check(
+    "MLRIG-DEP-016",
+    "The stack ignores a field after creation only where another writer moves it",
+    "A field the stack ignores is never updated again: where no CI or pipeline writer moves it (no promote "
+    "step may patch the InferenceService), a team's change of it in the bundle, a renamed model, never applies "
+    "and `pulumi preview` shows no diff.",
+    applies_to=(),
+)
+def ignored_fields_have_another_writer(graph: StackGraph) -> Iterator[Violation]:
+    for resource in graph.kubernetes(*ROLLED_KINDS):
+        written = {field for fields, _ in writers_of(graph, resource).values() for field in fields}
+        orphaned = [field for field in ignored_fields(resource) if field not in written]
+        if orphaned:
+            yield Violation(
+                resource,
+                f"{resource.kind} {resource.k8s_name} ignores {', '.join(orphaned)} after creation, which no other "
+                "writer moves: a change of it in the bundle never applies",
+                "ignore a field only where a CI or pipeline writer patches it (and may: its Role and identity)",
+            )
+
+
+ARGO_KINDS = ("WorkflowTemplate", "Workflow", "CronWorkflow")
+POD_TEMPLATE_KEYS = ("container", "script", "containerSet")
+
+
+def undisrupted(metadata: object) -> bool:
+    annotations = (metadata or {}).get("annotations") if isinstance(metadata, dict) else None
+    return str((annotations or {}).get(naming.DO_NOT_DISRUPT_ANNOTATION, "")).lower() == "true"
+
+
+def workflow_spec(resource: Resource) -> dict[str, Any]:
+    """The Workflow spec an Argo object runs (a CronWorkflow's `workflowSpec`)."""
+    spec = resource.spec
+    return dict(spec.get("workflowSpec") or {}) if resource.kind == "CronWorkflow" else spec
+
+
+def disruptable_steps(spec: dict[str, Any]) -> list[str]:
+    """Templates of a Workflow spec whose pods Karpenter may evict before they end."""
+    if undisrupted(spec.get("podMetadata")):
+        return []
+    return [
+        str(template.get("name"))
+        for template in spec.get("templates") or []
+        if any(key in template for key in POD_TEMPLATE_KEYS) and not undisrupted(template.get("metadata"))
+    ]
+
+
+@check(
+    "MLRIG-DEP-017",
+    "Karpenter lets a pipeline step run to its end",
+    "Karpenter replaces the nodes of a NodePool whose spec changed (a pool's instance or capacity types, its "
+    "fallback order) and consolidates underused nodes, evicting their pods: a training or fine-tuning step "
+    "evicted half-way loses hours of work and its gang's rendezvous.",
+    applies_to=(),
+)
+def pipeline_steps_are_not_disrupted(graph: StackGraph) -> Iterator[Violation]:
+    for resource in graph.kubernetes(*ARGO_KINDS):
+        steps = disruptable_steps(workflow_spec(resource))
+        if steps:
+            yield Violation(
+                resource,
+                f"{resource.kind} {resource.k8s_name}: Karpenter may evict the pods of {', '.join(steps)} before "
+                "they end (drift after a pool change, consolidation)",
+                f'annotate the workflow\'s pods (spec.podMetadata) {naming.DO_NOT_DISRUPT_ANNOTATION}: "true"',
             )

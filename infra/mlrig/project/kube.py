@@ -9,7 +9,7 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .. import pins
+from .. import naming, pins
 from ..bundle.model import Addons
 from .context import ProjectContext
 from .tracking import DatabaseConnection
@@ -60,6 +60,12 @@ def restricted_container_security() -> dict[str, Any]:
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
+
+
+def run_to_completion_pod_annotations() -> dict[str, str]:
+    """A pipeline step's pod: Karpenter waits for it to end before it consolidates or drifts its node
+    (a changed pool, a cheaper node), instead of evicting a training run half-way."""
+    return {naming.DO_NOT_DISRUPT_ANNOTATION: "true"}
 
 
 def restricted_pod_security(user: int = 65532) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from .kube import (
     metadata,
     restricted_container_security,
     restricted_pod_security,
+    run_to_completion_pod_annotations,
 )
 from .pipelines import failure_metric
 
@@ -104,6 +105,7 @@ def mirror_workflow_spec(ctx: ProjectContext) -> dict[str, Any]:
         "activeDeadlineSeconds": 6 * 3600,
         "ttlStrategy": {"secondsAfterCompletion": 24 * 3600},
         "podGC": {"strategy": "OnPodSuccess"},
+        "podMetadata": {"annotations": run_to_completion_pod_annotations()},
         "securityContext": restricted_pod_security(STEP_USER),
         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": f"{SCRATCH_GIB}Gi"}}],
         # A failed mirror leaves the endpoints without weights: it alerts like a failed pipeline.

@@ -45,6 +45,7 @@ from .kube import (
     metadata,
     restricted_container_security,
     restricted_pod_security,
+    run_to_completion_pod_annotations,
 )
 from .model_import import IMPORT_STEP, candidate_uri, import_template, source_model_uri
 from .model_locations import champion_uri, model_hub_uri, rollout_services
@@ -592,7 +593,10 @@ def workflow_spec(ctx: ProjectContext, name: str, pipeline: Pipeline, image: str
         "activeDeadlineSeconds": pipeline.timeout_minutes * 60,
         "ttlStrategy": {"secondsAfterCompletion": TTL_AFTER_COMPLETION},
         "podGC": {"strategy": "OnPodSuccess"},
-        "podMetadata": {"labels": {"mlrig.io/pipeline": name, "mlrig.io/project": ctx.project.name}},
+        "podMetadata": {
+            "labels": {"mlrig.io/pipeline": name, "mlrig.io/project": ctx.project.name},
+            "annotations": run_to_completion_pod_annotations(),
+        },
         "securityContext": restricted_pod_security(STEP_USER),
         "volumes": volumes,
         "metrics": {"prometheus": [failure_metric(ctx, name)]},

@@ -111,7 +111,26 @@ class Registries(pulumi.ComponentResource):
             for registry in ctx.env.spec.registries
         }
         self.repositories = {registry: cast(aws.ecr.Repository, rs[0]) for registry, rs in self.pulled_from.items()}
+        if self.pulled_from:
+            self._image_tag_parameter()
         self.register_outputs({"repositoryUrls": {r: repo.repository_url for r, repo in self.repositories.items()}})
+
+    def _image_tag_parameter(self) -> aws.ssm.Parameter:
+        """Where the release CI records the tag it rolls out (`image_tag.py`). The stack owns the
+        parameter's life, the CI its value (`put-parameter --overwrite`, never reset here): were the
+        CI to create it, `pulumi destroy` would leave it behind, and the environment created again
+        would build with, and force, a tag its new, empty repositories never held."""
+        ctx = self._ctx
+        return aws.ssm.Parameter(
+            f"{ctx.names.prefix}-image-tag",
+            name=ctx.names.image_tag_parameter(),
+            type="String",
+            insecure_value=naming.NOT_RECORDED,
+            description="Image tag the release CI last rolled the project's images to",
+            opts=pulumi.ResourceOptions.merge(
+                ctx.aws_opts(self), pulumi.ResourceOptions(ignore_changes=["insecureValue"])
+            ),
+        )
 
     def _repository(
         self, registry: str, architectures: int, identity: Identity, key_arn: pulumi.Input[str]

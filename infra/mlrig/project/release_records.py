@@ -9,7 +9,7 @@ apply (a WorkflowTemplate's `spec.templates`, a custom server's `spec.predictor.
 bundle change there would fail `pulumi up` on the conflict, or, forced, put back an older value.
 
 So each writer records the value before it writes it, in an SSM parameter of the environment
-under `ProjectNames.release_parameters()`: the CI the tag (`image-tag`), the promote step the
+under `ProjectNames.release_parameters()`: the CI the tag (`rolled-image-tag`), the promote step the
 model URI of each InferenceService (`model-uri/<inference service>`). The stack reads them all in
 one call and builds its objects with the recorded values; an object whose every field another
 writer writes is recorded is applied with force (it then writes exactly what the writers last
@@ -74,7 +74,10 @@ def records_of(recorded: Mapping[str, str], names: ProjectNames) -> ReleaseRecor
         for parameter, value in sorted(recorded.items())
         if parameter.startswith(prefix) and (uri := recorded_model_uri(value, parameter, locations)) is not None
     }
-    return ReleaseRecords(image_tag=recorded_image_tag(recorded, names.image_tag_parameter()), model_uris=uris)
+    return ReleaseRecords(
+        image_tag=recorded_image_tag(recorded, names.image_tag_parameter(), names.legacy_image_tag_parameter()),
+        model_uris=uris,
+    )
 
 
 def read_release_records(ctx: ProjectContext) -> ReleaseRecords:

@@ -713,9 +713,10 @@ class Serving(pulumi.ComponentResource):
             mine = [*after, *placed, *reads]
             for isvc_name, isvc_spec in services.items():
                 self._model_uri_parameter(name, ctx, isvc_name)
-                # Until the promote step recorded a URI, the stack leaves the one it set alone.
-                recorded = isvc_name in records.model_uris
-                ignored = pulumi.ResourceOptions(ignore_changes=[] if recorded else STORAGE_URI_PATHS)
+                # Until the promote step recorded a URI, the stack leaves the one it set alone; where
+                # no promote step may write it, the bundle's model is the one (a renamed model applies).
+                known = knows_model_uri(ctx, records, isvc_name)
+                ignored = pulumi.ResourceOptions(ignore_changes=[] if known else STORAGE_URI_PATHS)
                 k8s.apiextensions.CustomResource(
                     f"{name}-{isvc_name}",
                     api_version=KSERVE_API,

@@ -54,7 +54,13 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if args.token != GET_PARAMETERS_BY_PATH:
             return call(self, args)
         path = args.args["path"]
-        return {"id": path, "path": path, "names": [f"{path}/image-tag"], "values": [ROLLED], "types": ["String"]}, None
+        return {
+            "id": path,
+            "path": path,
+            "names": [f"{path}/rolled-image-tag"],
+            "values": [ROLLED],
+            "types": ["String"],
+        }, None
 
     monkeypatch.setattr(PlanMocks, "call", with_record)
     yield
@@ -138,4 +144,4 @@ def test_the_ci_deployer_may_record_its_environments_tag_and_no_other_parameter(
         actions = [(s, [s["Action"]] if isinstance(s["Action"], str) else s["Action"]) for s in statements]
         ssm = [s for s, granted in actions if any(a.startswith("ssm:") for a in granted)]
         assert len(ssm) == 1 and ssm[0]["Action"] == "ssm:PutParameter"
-        assert ssm[0]["Resource"].endswith(f":parameter/mlrig/fraud-detection/{environment}/release/image-tag")
+        assert ssm[0]["Resource"].endswith(f":parameter/mlrig/fraud-detection/{environment}/release/rolled-image-tag")

@@ -46,7 +46,7 @@ def record(monkeypatch: pytest.MonkeyPatch) -> Record:
             path = args.args["path"]
             project, environment = path.split("/")[2:4]
             bucket = f"s3://{naming.join(project, environment, 'artifacts', ACCOUNTS[environment])}"
-            names = [f"{path}/image-tag"] if tag else []
+            names = [f"{path}/rolled-image-tag"] if tag else []
             values = [tag] if tag else []
             for isvc, uri in (uris or {}).items():
                 names.append(f"{path}/model-uri/{isvc}")
@@ -148,6 +148,21 @@ def test_without_a_model_cd_pipeline_the_tag_alone_lets_the_stack_force(
     assert all(forced(isvc_record(plan, n)["inputs"]) for n in ("scorer-stable", "scorer-canary"))
 
 
+def test_without_a_model_cd_pipeline_a_renamed_model_is_served(plan_variant: Callable[..., StackPlan]) -> None:
+    """Nothing may move the model location, so the stack is its one writer: it never ignores the
+    field after creation (it did, and a team's new model was never applied, without a diff)."""
+
+    def renamed_without_cd(document: dict[str, Any]) -> None:
+        del document["spec"]["pipelines"]["deploy-model"]
+        document["spec"]["serving"]["endpoints"][0]["model"] = "fraud-model-v2"
+
+    plan = plan_variant("fraud-detection", renamed_without_cd, "prod")
+    for name in ("scorer-stable", "scorer-canary"):
+        isvc = isvc_record(plan, name)
+        assert model_uri_env(isvc["inputs"]).endswith("/models/fraud-model-v2/champion/")
+        assert isvc["options"]["ignoreChanges"] == []
+
+
 def test_a_built_in_runtime_is_forced_once_its_uri_is_recorded(
     record: Record, plan_variant: Callable[..., StackPlan]
 ) -> None:
@@ -162,8 +177,9 @@ def test_a_built_in_runtime_is_forced_once_its_uri_is_recorded(
 
 def test_every_inference_service_has_its_model_uri_parameter_owned_by_the_stack(project_plan) -> None:
     plan = project_plan("fraud-detection", "prod")
-    parameters = {r["inputs"]["name"]: r for r in plan.of_type(PARAMETER)}
-    expected = {f"/mlrig/fraud-detection/prod/release/model-uri/{n}" for n in ("scorer-stable", "scorer-canary")}
+    prefix = "/mlrig/fraud-detection/prod/release/model-uri/"
+    parameters = {r["inputs"]["name"]: r for r in plan.of_type(PARAMETER) if r["inputs"]["name"].startswith(prefix)}
+    expected = {f"{prefix}{n}" for n in ("scorer-stable", "scorer-canary")}
     assert set(parameters) == expected
     for parameter in parameters.values():
         # A String (no key to grant), created as "nothing recorded"; the promote step owns the value,
