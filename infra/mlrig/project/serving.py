@@ -500,10 +500,12 @@ def logger_config(ctx: ProjectContext, endpoints: Sequence[Endpoint], key_arn: p
             "inputs": ["kserve"],
             "condition": f'."ce-inferenceservicename" == "{endpoint.name}" && ."ce-type" == "{REQUEST_EVENT}"',
         }
+        # `ratio` (Vector 0.46+), not `rate` (1 in N): a rate cannot say 30 % or 70 %, and rounded
+        # 100/percent mirrored 33 % and 100 % of the requests instead.
         config["transforms"][f"shadow_{key}_sample"] = {
             "type": "sample",
             "inputs": [f"shadow_{key}"],
-            "rate": max(1, round(100 / endpoint.rollout.percent)),
+            "ratio": endpoint.rollout.percent / 100,
         }
         config["sinks"][f"shadow_{key}"] = {
             "type": "http",
