@@ -446,6 +446,16 @@ def split_graph_spec(ctx: ProjectContext, endpoint: Endpoint) -> dict[str, Any]:
 # --- the inference logger -------------------------------------------------------------------------
 
 
+# A mirror is best effort. Vector's defaults (a sink retries without end, a full buffer blocks)
+# would let a shadow that is down, crashing or scaled to zero hold back the one source every sink
+# reads: the inference tables of every endpoint of the project would stop with it. So the mirror
+# drops what it cannot deliver.
+SHADOW_DELIVERY: dict[str, Any] = {
+    "buffer": {"type": "memory", "max_events": 500, "when_full": "drop_newest"},
+    "request": {"retry_attempts": 2, "timeout_secs": 30},
+}
+
+
 def logger_config(ctx: ProjectContext, endpoints: Sequence[Endpoint], key_arn: pulumi.Input[str]) -> dict[str, Any]:
     """Vector: KServe CloudEvents in, inference tables out, plus the shadow mirrors."""
     config: dict[str, Any] = {
@@ -513,6 +523,7 @@ def logger_config(ctx: ProjectContext, endpoints: Sequence[Endpoint], key_arn: p
             "uri": inference_url(ctx, endpoint, f"{endpoint.name}-shadow"),
             "method": "post",
             "encoding": {"codec": "text"},
+            **SHADOW_DELIVERY,
         }
     return config
 
