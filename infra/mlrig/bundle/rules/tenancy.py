@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from ... import naming, tenancy
-from ...ci.render import GITHUB_TIERS
 from ..diagnostics import closest
 from ..model import ProjectAdmission
 from ..resolved import Platform
@@ -137,7 +136,8 @@ def managed_repository_in_platform_organization(view: ProjectView) -> Iterator[F
     branch protection and workflows) through the platform organisation's GitHub provider: a
     repository of another admitted organisation would fail each of those stacks at plan and apply."""
     platform, here = view.platform, view.platform_environment
-    if platform is None or here is None or here.tier not in GITHUB_TIERS or not view.spec.ci.manage_repository:
+    # Dev-tier stacks administer no repository (`project/github_repo.py`).
+    if platform is None or here is None or here.tier == "dev" or not view.spec.ci.manage_repository:
         return
     organization = platform.bundle.spec.github.organization
     repository = view.bundle.spec.repository
