@@ -9,7 +9,9 @@ project that neither a tier rule nor an explicit override explains.
 3. Each difference is explained by a **tier rule** (`TIER_RULES`, the one list of what mlrig
    deliberately does differently by tier) or by an **override** the bundle states for one of
    the two environments (`spec.environments.<env>.…`, mapped to the resources it touches by
-   `override_scope`, conservatively). Anything else is reported; exit 1 when anything is.
+   `override_scope`, conservatively), or by the project's deployment pattern (`pattern_scope`:
+   under deploy-models the environment that trains and the one that imports differ by design).
+   Anything else is reported; exit 1 when anything is.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
+from . import naming, promotion
 from .diff.compare import flatten
 
 Resource = Mapping[str, Any]
@@ -77,9 +80,9 @@ TIER_RULES: tuple[TierRule, ...] = (
     ),
     TierRule(
         "search-by-tier",
-        "OpenSearch: node count, zone awareness and instance type by tier",
+        "OpenSearch: node count, zone awareness (and so the subnets, one per zone) and instance type by tier",
         ("aws:opensearch/domain:Domain",),
-        (r"clusterConfig\..*",),
+        (r"clusterConfig\..*", r"vpcOptions\.subnetIds.*"),
     ),
     TierRule(
         "storage-retention",
@@ -170,6 +173,8 @@ GENERATED_IDS = (
     (re.compile(r"\b[0-9A-F]{32}\b"), "<hex>"),
     (re.compile(r"(:secret:[^\s'\"]*?)-[A-Za-z0-9]{6}\b"), r"\1-<suffix>"),
     (re.compile(r"\.[0-9a-z]{12}\.([a-z0-9-]+)\.rds\.amazonaws\.com"), r".<id>.\1.rds.amazonaws.com"),
+    # An OpenSearch domain's VPC endpoint: `vpc-<domain>-<26 characters>.<region>.es.amazonaws.com`.
+    (re.compile(r"-[0-9a-z]{26}(\.[a-z0-9-]+\.es\.amazonaws\.com)"), r"-<id>\1"),
     # Jobs named after a digest of their spec, which holds each environment's own addresses.
     (re.compile(r"\b(vector-access|vector-db-roles)-[0-9a-f]{10}\b"), r"\1-<digest>"),
 )
@@ -198,11 +203,15 @@ class Side:
             text = pattern.sub(marker, text)
         if self.cidr:
             text = text.replace(self.cidr, "<vpc-cidr>")
+        # An environment's name and its tier normalise alike: a prod environment named `prod`
+        # writes `prod` for both, so a staging one named `abn` must compare `abn` and `staging`
+        # to it as the same marker (its tier labels read `<tier>` against prod's `<env>` else).
         markers = (
             (self.account, "<account>"),
             (self.region, "<region>"),
             (self.environment, "<env>"),
-            (self.tier, "<tier>"),
+            (self.environment.replace("-", "_"), "<env>"),  # as Glue spells it (`ProjectNames.glue_database`)
+            (self.tier, "<env>"),
         )
         for value, marker in markers:
             if value:
@@ -294,6 +303,12 @@ def _resource_scope(section: str, path: tuple[str, ...], named: str | None) -> C
         return lambda r: (
             r["type"] == quota or _label(r, "mlrig.io/endpoint") == named or f"-serving-{named}" in str(r["name"])
         )
+    if path == ("monitoring", "retrainOnDrift"):
+        # Drift submits the training pipeline: the monitoring pipelines' right to submit it.
+        return lambda r: (
+            str(r["name"]).endswith(("-role-submit-retraining", "-rolebinding-submit-retraining"))
+            or (":Monitoring" in str(r.get("_component", "")))
+        )
     if section == "pipelines" and len(path) > 1:
         name = path[1]
         return lambda r: (
@@ -312,6 +327,38 @@ def _resource_scope(section: str, path: tuple[str, ...], named: str | None) -> C
         "ci": ":ProjectRepository",
     }.get(section)
     return lambda r: component is not None and component in str(r.get("_component", ""))
+
+
+# --- the deployment pattern ----------------------------------------------------------------------
+
+# Per workload identity: its IAM role, the role's policy, its pod identity and service account.
+WORKLOAD_SUFFIXES = ("", "-workload-access", "-pod-identity")
+
+
+def pattern_scope(project: Any, pair: tuple[str, str]) -> Callable[[Resource], bool] | None:
+    """Under `deploy-models` an environment that trains and one that imports differ by design
+    (`mlrig.promotion`): the training and fine-tuning pipelines (their workflow objects, identities
+    and service accounts, and the role that lets them submit the release) exist where the model is
+    trained, the import step's identity where it is imported, and the namespace quota follows the
+    pipelines. None when both environments train, or both import."""
+    sides = [project.environments[env] for env in pair]
+    if len({promotion.trains(env.spec.deployment_pattern, env.tier) for env in sides}) < 2:
+        return None
+    trainers = {n for env in sides for n, p in env.spec.pipelines.items() if p.type in promotion.TRAINING_TYPES}
+    workloads = (*trainers, naming.MODEL_IMPORT)
+    identities = tuple(f"--wl--{w}{suffix}" for w in workloads for suffix in WORKLOAD_SUFFIXES)
+    accounts = tuple(f"-sa-{w}" for w in workloads)
+    release = ("-pipelines-role-submit-release", "-pipelines-rolebinding-submit-release")
+
+    def scope(resource: Resource) -> bool:
+        name = str(resource.get("name", ""))
+        return (
+            resource["type"] == "kubernetes:core/v1:ResourceQuota"
+            or name.endswith(identities + accounts + release)
+            or any(_label(resource, "mlrig.io/pipeline") == t or f"-pipelines-{t}-" in name for t in trainers)
+        )
+
+    return scope
 
 
 # --- the comparison ------------------------------------------------------------------------------
@@ -377,13 +424,21 @@ def _key(resource: Resource, side: Side) -> str:
     return urn.split("::", 2)[-1]  # drop the stack and project: `type-chain::name`
 
 
-def explain(token: str, path: str, resource: Resource, overrides: Sequence[tuple[str, tuple[str, ...]]]) -> str | None:
+def explain(
+    token: str,
+    path: str,
+    resource: Resource,
+    overrides: Sequence[tuple[str, tuple[str, ...]]],
+    pattern: Callable[[Resource], bool] | None = None,
+) -> str | None:
     for rule in TIER_RULES:
         if rule.explains(token, path, str(resource.get("name", ""))):
             return f"tier rule {rule.id}"
     for env, override in overrides:
         if override_scope(override)(resource, path):
             return f"override spec.environments.{env}.{'.'.join(override)}"
+    if pattern is not None and pattern(resource):
+        return f"deployment pattern {promotion.DEPLOY_MODELS}"
     return None
 
 
@@ -392,6 +447,7 @@ def compare(
     left: tuple[Side, Sequence[Resource]],
     right: tuple[Side, Sequence[Resource]],
     overrides: Sequence[tuple[str, tuple[str, ...]]],
+    pattern: Callable[[Resource], bool] | None = None,
 ) -> ParityReport:
     report = ParityReport(project, left[0].environment, right[0].environment)
     sides = []
@@ -409,7 +465,7 @@ def compare(
                     "",
                     present == "left",
                     present == "right",
-                    explain(resource["type"], "", resource, overrides),
+                    explain(resource["type"], "", resource, overrides, pattern),
                 )
             )
             continue
@@ -419,7 +475,12 @@ def compare(
             if la.get(path) != lb.get(path):
                 report.differences.append(
                     Difference(
-                        key, ra["type"], path, la.get(path), lb.get(path), explain(ra["type"], path, rb, overrides)
+                        key,
+                        ra["type"],
+                        path,
+                        la.get(path),
+                        lb.get(path),
+                        explain(ra["type"], path, rb, overrides, pattern),
                     )
                 )
     return report
@@ -446,13 +507,24 @@ def render_text(report: ParityReport) -> str:
 TIER_ORDER = {"dev": 0, "staging": 1, "prod": 2}
 
 
+def shared_owner(platform: Any) -> str | None:
+    """Under `namespace` isolation, the environment whose stack owns the shared VPC, cluster and
+    databases' subnet group that every environment's workloads use; None otherwise."""
+    if platform.isolation != "namespace":
+        return None
+    return naming.shared_cluster_owner({n: e.tier for n, e in platform.environments.items()})
+
+
 def side_of(project: Any, environment: str) -> Side:
     env = project.environments[environment]
     platform_env = env.platform_environment
     principals = (*env.spec.access.data_scientists, *env.spec.access.ml_engineers)
-    return Side(
-        environment, env.tier, platform_env.account, platform_env.region, platform_env.spec.network.cidr, principals
-    )
+    owner = shared_owner(project.platform)
+    # The shared VPC's CIDR, and the owner's platform names (`<platform>-<owner>-databases`), are
+    # the same literal in every environment: never the environment's own.
+    cidr = project.platform.environments[owner or environment].spec.network.cidr
+    shared = (naming.platform_resource(project.platform.name, owner, ""),) if owner else ()
+    return Side(environment, env.tier, platform_env.account, platform_env.region, cidr, (*principals, *shared))
 
 
 def default_pairs(project: Any) -> list[tuple[str, str]]:
@@ -469,6 +541,7 @@ def project_parity(project: Any, pair: tuple[str, str], planner: Any) -> ParityR
         (side_of(project, left), planner.plan(project, left).resources),
         (side_of(project, right), planner.plan(project, right).resources),
         overrides,
+        pattern_scope(project, pair),
     )
 
 

@@ -174,6 +174,21 @@ def repository_problem(limits: Bounds, repository: str) -> str | None:
     return None
 
 
+def repository_administered(organization: str | None, repository: str) -> bool:
+    """Whether mlrig's GitHub provider, which acts in the platform's organisation only (its
+    `owner`), can administer `repository`: a project repository of another organisation the
+    platform admits (`tenancy.githubOrganizations`) is out of its reach."""
+    owner = repository.partition("/")[0]
+    return bool(organization) and owner.casefold() == str(organization).casefold()
+
+
+def teams_outside(organization: str | None, handles: Sequence[str]) -> list[str]:
+    """The team handles (`@org/team`) among `handles` that are not teams of `organization`: a
+    GitHub environment's required reviewers are users or teams of the repository's organisation."""
+    home = (organization or "").casefold()
+    return [h for h in handles if "/" in h and h.lstrip("@").split("/", 1)[0].casefold() != home]
+
+
 def repository_admitted(admitted: ProjectAdmission, repository: str) -> bool:
     return _same_repository(admitted.repository, repository)
 

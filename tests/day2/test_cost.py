@@ -18,6 +18,7 @@ from mlrig.cost.estimate import stack_cost
 from mlrig.cost.pr_section import section
 from mlrig.cost.prices import HOURS_PER_MONTH, PriceBook, price_book, snapshot_path
 from mlrig.cost.refresh import on_demand_usd, refresh
+from mlrig.cost.render import CostReport, render_markdown, render_text
 from mlrig.plan.engine import StackPlan
 
 Plan = Callable[[str, str], StackPlan]
@@ -114,6 +115,19 @@ def test_a_region_without_prices_is_reported(
     cost = stack_cost(platform, "prod", platform_plan("prod"), book=book)
     assert cost.total == 0 and all(line.monthly is None for line in cost.lines)
     assert "every price in us-east-1 (the snapshot has eu-west-1)" in cost.unpriced
+
+
+def test_a_total_that_leaves_out_unknown_prices_says_it_is_a_lower_bound(
+    example_result: ValidationResult, platform_plan: Callable[[str], StackPlan]
+) -> None:
+    """A platform in eu-west-3 (no prices in the snapshot) read `Total: $0.00/month`."""
+    platform = next(iter(example_result.platforms.values()))
+    book = PriceBook({"snapshot": "2026-01-01", "regions": {"eu-west-1": {}}})
+    report = CostReport("USD", "2026-01-01", 0.65, [stack_cost(platform, "prod", platform_plan("prod"), book=book)])
+    text = render_text(report)
+    assert "acme-ml.prod (Platform, us-east-1): at least $0.00/month" in text
+    assert "Total: at least $0.00/month for 1 stack(s) (1 with prices the snapshot lacks" in text
+    assert "**Total: at least $0.00 / month**" in render_markdown(report)
 
 
 def test_the_platform_pays_for_its_control_plane_nat_and_system_nodes(

@@ -84,6 +84,51 @@ def test_a_pool_override_explains_its_queue_flavors_and_the_projects_cluster_que
     assert not scope(other, "spec.nodeLabels")
 
 
+def test_a_dev_only_retrain_on_drift_explains_the_monitors_right_to_submit_training() -> None:
+    """Under deploy-models `retrainOnDrift` may be set in the dev environment only, and the role
+    that lets the monitoring pipeline submit training lives with the pipelines, not monitoring."""
+    scope = override_scope(("monitoring", "retrainOnDrift"))
+    rbac = "kubernetes:rbac.authorization.k8s.io/v1"
+    role = {"type": f"{rbac}:Role", "name": "p--dev-pipelines-role-submit-retraining", "inputs": {}}
+    other = {"type": f"{rbac}:Role", "name": "p--dev-pipelines-role-submit-release", "inputs": {}}
+    assert scope(role, "") and not scope(other, "")
+
+
+NAMESPACE_DEPLOY_MODELS = Path(__file__).parent / "fixtures" / "namespace-deploy-models"
+
+
+@pytest.mark.parametrize("project", ["lexi", "spam"])
+def test_parity_holds_on_a_shared_cluster_whose_environments_are_not_named_like_their_tiers(
+    project: str, tmp_path: Path, run: Run
+) -> None:
+    """`abn` (staging) against `prod` (prod): both run in the shared VPC and the prod stack's
+    subnet group, a tier label reads `staging` on one side and the environment's own name on the
+    other, and lexi's dev trains while staging and prod import its model (deploy-models)."""
+    bundles = tmp_path / "bundles"
+    bundles.mkdir()
+    for bundle in NAMESPACE_DEPLOY_MODELS.glob("*.yaml"):
+        (bundles / bundle.name).write_text(bundle.read_text())
+    code, out, err = run(run_parity_command, project, str(bundles), [], "json")
+    report = json.loads(out)
+    assert [pair["unexplained"] for pair in report["pairs"]] == [[], []], err
+    assert code == 0
+    if project == "lexi":
+        dev_staging = report["pairs"][0]["explained"]
+        by_pattern = {
+            d["resource"].split("::")[-1] for d in dev_staging if d["explainedBy"] == "deployment pattern deploy-models"
+        }
+        assert {"lexi--<env>--wl--train", "lexi--<env>--wl--model-import", "lexi--<env>-sa-model-import"} <= by_pattern
+
+
+def test_an_environment_named_like_its_tier_normalises_like_one_that_is_not() -> None:
+    prod = Side("prod", "prod", "1", "eu-central-1")
+    abn = Side("abn", "staging", "1", "eu-central-1")
+    assert prod.normalise("prod") == abn.normalise("staging") == abn.normalise("abn")
+    assert prod.normalise("lexi--prod--data") == abn.normalise("lexi--abn--data")
+    # Glue spells `prod-eu` `prod_eu` in the catalog database's name.
+    assert Side("prod-eu", "prod", "1", "eu-west-2").normalise("manga__prod_eu") == abn.normalise("manga__abn")
+
+
 def test_every_tier_rule_says_what_it_explains() -> None:
     assert len({rule.id for rule in TIER_RULES}) == len(TIER_RULES)
     assert all(rule.description and rule.types and rule.paths for rule in TIER_RULES)

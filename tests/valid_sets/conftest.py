@@ -35,6 +35,9 @@ PLANNED = {
     "one-env": "live",
     "overrides": "prod",  # the environment whose overrides change pools, endpoints and pipelines
     "reservations": "prod",
+    "second-org": "prod",  # the stack that administered the repository and its prod reviewers
+    "shared-queue": "sandbox",  # the dev tier, where the time-sliced pool trains
+    "cross-region-import": "live",  # imports the champion from staging's bucket in another region
     "init-namespace": "work",
     "init-account": "prod",
 }

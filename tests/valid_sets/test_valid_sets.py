@@ -20,6 +20,7 @@ from kubernetes_validate.utils import all_versions
 from parliament import analyze_policy_string, enhance_finding, override_config
 
 from ci.checkers import assert_workflows_pass_both_checkers
+from mlrig.bundle.validate import validate_paths
 from mlrig.cli import cli
 from project.aws.test_least_privilege import IamDocument, allowed, iam_documents
 
@@ -213,3 +214,50 @@ def test_the_azure_openai_provider_gets_its_resource_endpoint_as_well_as_its_key
     ]
     azure = next(m["litellm_params"] for m in config["model_list"] if m["model_name"] == "azure/*")
     assert azure["api_base"] == "os.environ/AZURE_API_BASE"
+
+
+def test_a_repository_of_a_second_organisation_is_the_teams_to_manage_and_plans(planned, tmp_path: Path) -> None:
+    """mlrig's GitHub provider acts in the platform's organisation: with `manageRepository: false`
+    the prod stack administers nothing on GitHub and plans; left to the default, validation says
+    so (the staging and prod plans used to fail with the provider's error instead)."""
+    plan_set = planned("second-org")
+    assert [r for r in plan_set.plans["omega.prod"].resources if r["type"].startswith("github:")] == []
+    for bundle in plan_set.directory.glob("*.yaml"):
+        (tmp_path / bundle.name).write_text(bundle.read_text().replace(" manageRepository: false,", ""))
+    result = validate_paths([tmp_path])
+    assert {d.rule for d in result.diagnostics} == {
+        "managed_repository_in_platform_organization",
+    }, "\n".join(d.text() for d in result.diagnostics)
+
+
+def test_prod_imports_stagings_champion_from_its_region_and_account(planned) -> None:
+    """The importer reads staging's bucket in us-west-1 from ap-northeast-2: S3 decrypts there with
+    staging's key, so the grant names that region's S3 and key, and the step names the bucket."""
+    plan_set = planned("cross-region-import")
+    [policy] = [
+        json.loads(p["inputs"]["policy"])
+        for p in resources_of(plan_set, "aws:iam/rolePolicy:RolePolicy")
+        if p["inputs"]["role"] == "tides--live--wl--model-import"
+    ]
+    decrypt = next(s for s in policy["Statement"] if s.get("Sid") == "DecryptPreprodData")
+    assert decrypt["Resource"] == "arn:aws:kms:us-west-1:510000000002:key/*"
+    assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == "s3.us-west-1.amazonaws.com"
+    [template] = [
+        t
+        for w in resources_of(plan_set, "kubernetes:argoproj.io/v1alpha1:WorkflowTemplate")
+        if w["inputs"]["metadata"]["name"] == "ship"
+        for t in w["inputs"]["spec"]["templates"]
+        if t["name"] == "import"
+    ]
+    env = {e["name"]: e["value"] for e in template["container"]["env"]}
+    assert env["MLRIG_SOURCE_MODEL_URI"] == "s3://tides--preprod--artifacts--510000000002/models/tides/champion/"
+
+
+def test_a_thirty_percent_shadow_is_sent_thirty_percent_of_the_requests(planned) -> None:
+    """Vector's `rate` (1 in N) sent it a third; `ratio` sends what the bundle says."""
+    [config] = [
+        yaml.safe_load(r["inputs"]["data"]["vector.yaml"])
+        for r in resources_of(planned("cross-region-import"), "kubernetes:core/v1:ConfigMap")
+        if r["inputs"]["metadata"]["name"] == "inference-logger"
+    ]
+    assert config["transforms"]["shadow_embed_sample"]["ratio"] == 0.3

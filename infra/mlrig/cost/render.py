@@ -45,6 +45,16 @@ def money(amount: float | None) -> str:
     return "not priced" if amount is None else f"${amount:,.2f}"
 
 
+def at_least(amount: float, unpriced: bool) -> str:
+    """A total that leaves out prices the snapshot lacks is a lower bound, never the cost: a
+    stack in a region without prices would read `$0.00` otherwise."""
+    return f"at least {money(amount)}" if unpriced else money(amount)
+
+
+def _incomplete(report: CostReport) -> list[StackCost]:
+    return [s for s in report.stacks if s.unpriced]
+
+
 def _grouped(stack: StackCost) -> list[tuple[str, str, float | None, int, list[str]]]:
     """Lines of the same part and kind summed: (part, what, monthly, count, notes)."""
     groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
@@ -64,7 +74,7 @@ def render_text(report: CostReport, *, detail: bool = False) -> str:
     for stack in report.stacks:
         lines.append("")
         lines.append(
-            f"{stack.stack} ({stack.kind}, {stack.region}): {money(stack.total)}/month "
+            f"{stack.stack} ({stack.kind}, {stack.region}): {at_least(stack.total, bool(stack.unpriced))}/month "
             f"(fixed {money(stack.part('fixed'))}, scheduled {money(stack.part('scheduled'))})"
         )
         if detail:
@@ -80,7 +90,10 @@ def render_text(report: CostReport, *, detail: bool = False) -> str:
         for missing in sorted(set(stack.unpriced)):
             lines.append(f"  ! not priced: {missing}")
     lines.append("")
-    lines.append(f"Total: {money(report.total)}/month for {len(report.stacks)} stack(s)")
+    total = f"Total: {at_least(report.total, bool(_incomplete(report)))}/month for {len(report.stacks)} stack(s)"
+    if _incomplete(report):
+        total += f" ({len(_incomplete(report))} with prices the snapshot lacks: see `! not priced`)"
+    lines.append(total)
     if report.stacks:
         lines += [f"Assumes {a}" for a in report.stacks[0].assumptions]
     return "\n".join(lines) + "\n"
@@ -99,9 +112,10 @@ def render_markdown(report: CostReport) -> str:
     for s in report.stacks:
         missing = ", ".join(sorted(set(s.unpriced))) or "—"
         lines.append(
-            f"| `{s.stack}` | {money(s.part('fixed'))} | {money(s.part('scheduled'))} | {money(s.total)} | {missing} |"
+            f"| `{s.stack}` | {money(s.part('fixed'))} | {money(s.part('scheduled'))} "
+            f"| {at_least(s.total, bool(s.unpriced))} | {missing} |"
         )
-    lines += ["", f"**Total: {money(report.total)} / month**", ""]
+    lines += ["", f"**Total: {at_least(report.total, bool(_incomplete(report)))} / month**", ""]
     return "\n".join(lines)
 
 

@@ -83,8 +83,8 @@ def repository_owner(ctx: ProjectContext) -> tuple[str, str]:
     """(owner, repository name): the owner is the platform's organisation; a project repository
     in any other owner is refused."""
     organization = ctx.project.platform.bundle.spec.github.organization
-    owner, repository = ctx.project.bundle.spec.repository.split("/", 1)
-    if not organization or owner.lower() != organization.lower():
+    repository = ctx.project.bundle.spec.repository.split("/", 1)[1]
+    if not organization or not tenancy.repository_administered(organization, ctx.project.bundle.spec.repository):
         raise RepositoryError(
             f"project {ctx.project.name}: spec.repository {ctx.project.bundle.spec.repository!r} is not in the "
             f"platform's GitHub organisation {organization!r}; mlrig administers repositories of that "
@@ -106,7 +106,7 @@ def prod_approvers(ctx: ProjectContext) -> list[str]:
             "spec.tenancy.projects.<project>.prodApprovers, in the platform bundle)"
         )
     organization = (ctx.project.platform.bundle.spec.github.organization or "").lower()
-    foreign = [h for h in handles if "/" in h and h.lstrip("@").split("/", 1)[0].lower() != organization]
+    foreign = tenancy.teams_outside(organization, handles)
     if foreign:
         raise RepositoryError(
             f"project {ctx.project.name}: prod approver team(s) {', '.join(foreign)} are not teams of the "

@@ -446,6 +446,16 @@ def split_graph_spec(ctx: ProjectContext, endpoint: Endpoint) -> dict[str, Any]:
 # --- the inference logger -------------------------------------------------------------------------
 
 
+# A mirror is best effort. Vector's defaults (a sink retries without end, a full buffer blocks)
+# would let a shadow that is down, crashing or scaled to zero hold back the one source every sink
+# reads: the inference tables of every endpoint of the project would stop with it. So the mirror
+# drops what it cannot deliver.
+SHADOW_DELIVERY: dict[str, Any] = {
+    "buffer": {"type": "memory", "max_events": 500, "when_full": "drop_newest"},
+    "request": {"retry_attempts": 2, "timeout_secs": 30},
+}
+
+
 def logger_config(ctx: ProjectContext, endpoints: Sequence[Endpoint], key_arn: pulumi.Input[str]) -> dict[str, Any]:
     """Vector: KServe CloudEvents in, inference tables out, plus the shadow mirrors."""
     config: dict[str, Any] = {
@@ -500,10 +510,12 @@ def logger_config(ctx: ProjectContext, endpoints: Sequence[Endpoint], key_arn: p
             "inputs": ["kserve"],
             "condition": f'."ce-inferenceservicename" == "{endpoint.name}" && ."ce-type" == "{REQUEST_EVENT}"',
         }
+        # `ratio` (Vector 0.46+), not `rate` (1 in N): a rate cannot say 30 % or 70 %, and rounded
+        # 100/percent mirrored 33 % and 100 % of the requests instead.
         config["transforms"][f"shadow_{key}_sample"] = {
             "type": "sample",
             "inputs": [f"shadow_{key}"],
-            "rate": max(1, round(100 / endpoint.rollout.percent)),
+            "ratio": endpoint.rollout.percent / 100,
         }
         config["sinks"][f"shadow_{key}"] = {
             "type": "http",
@@ -511,6 +523,7 @@ def logger_config(ctx: ProjectContext, endpoints: Sequence[Endpoint], key_arn: p
             "uri": inference_url(ctx, endpoint, f"{endpoint.name}-shadow"),
             "method": "post",
             "encoding": {"codec": "text"},
+            **SHADOW_DELIVERY,
         }
     return config
 

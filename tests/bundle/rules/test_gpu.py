@@ -160,6 +160,33 @@ def test_a_job_larger_than_its_share_plus_what_it_may_borrow_would_wait_for_ever
     assert "needs 8 GPU(s) at once (2 × 4)" in error.message and "(2) plus its borrowing limit (4)" in error.message
 
 
+SHARED_GPU_ENDPOINT = {
+    "name": "explainer",
+    "image": "serving",
+    "pool": "gpu-train",
+    "resources": {"cpu": "1", "memory": "2Gi", "gpu": 1},
+    "rollout": {"strategy": "canary", "percent": 10},
+    "autoscaling": {"maxReplicas": 2},
+}
+
+
+def test_a_shared_pool_whose_endpoints_take_every_slice_is_told_to_grow_not_to_raise_its_share():
+    """Dev's gpu-train is one GPU cut in four: a canary endpoint at 2 replicas takes all four
+    slices, and the training job can never be admitted. The share cannot be raised (it is capped
+    by what the nodes hold less what serving takes) and a shared pool borrows nothing, so the
+    message said to do something that changes nothing."""
+    changes = {"spec.serving.endpoints[1]": SHARED_GPU_ENDPOINT, f"{FRAUD_GPU}.queue.nominalGpus": 4}
+    error = only(check_project(changes), "queued_jobs_fit_their_share")
+    assert error.path == "spec.pipelines.train.resources.gpu"
+    assert "pool 'gpu-train''s queue share (0)" in error.message
+    assert "its 1 node(s) hold 4 GPU slice(s)" in error.message and "the 4 they take at `maxReplicas`" in error.message
+    assert "raise the pool's `max` or lower its endpoints' `maxReplicas`" in error.message
+    assert "borrowingLimit" not in error.message
+    grown = {**changes, "spec.environments.dev.compute.pools[0].max": 2}
+    result = check_project(grown)
+    assert result.valid, explain(result)
+
+
 def test_a_job_that_may_borrow_without_limit_is_admitted_eventually():
     assert check_project({f"{RAG_TUNE}.queue.nominalGpus": 2}, base="rag").valid
 

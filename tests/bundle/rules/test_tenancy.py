@@ -104,6 +104,48 @@ def test_projects_with_their_own_repositories_are_fine():
     assert validate(example("platform"), example("fraud"), example("rag")).valid
 
 
+TIERS = {tier: {"tier": tier, "region": "us-east-1"} for tier in ("dev", "staging", "prod")}
+
+
+def second_organisation(**ci: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A platform of organisation `acme` that also admits repositories of `acme-labs`, and a
+    project there."""
+    project = minimal_project(repository="acme-labs/churn", ci=ci)
+    platform = admitting(minimal_platform(github={"organization": "acme"}, environments=TIERS), project)
+    platform["spec"]["tenancy"]["githubOrganizations"] = ["acme", "acme-labs"]
+    return platform, project
+
+
+def test_a_managed_repository_of_another_admitted_organisation_is_refused_before_its_staging_stack_fails():
+    """mlrig's GitHub provider acts in the platform's organisation: the staging and prod stacks of
+    a project whose repository lives in a second admitted organisation failed to plan."""
+    platform, project = second_organisation()
+    error = only(validate(platform, project), "managed_repository_in_platform_organization")
+    assert error.path == "spec.repository"
+    assert "'acme-labs/churn' belongs to another one" in error.message
+    assert "spec.github.organization" in error.message and "`spec.ci.manageRepository: false`" in error.message
+
+
+def test_a_repository_of_another_admitted_organisation_the_team_manages_itself_is_fine():
+    platform, project = second_organisation(manageRepository=False)
+    result = validate(platform, project)
+    assert result.valid, explain(result)
+
+
+def test_a_prod_approver_team_of_another_organisation_is_refused_before_the_prod_stack_fails():
+    """GitHub takes only teams of the repository's organisation as an environment's reviewers."""
+    project = minimal_project(repository="acme/churn")
+    platform = admitting(minimal_platform(github={"organization": "acme"}, environments=TIERS), project)
+    platform["spec"]["tenancy"]["projects"]["churn"]["prodApprovers"] = ["@acme/leads", "@acme-labs/leads"]
+    error = only(validate(platform, project), "prod_approver_teams_in_platform_organization")
+    assert error.path == "spec.ci.prodApprovers"
+    assert "@acme-labs/leads are not teams of the platform's GitHub organisation 'acme'" in error.message
+    assert "spec.tenancy.projects.churn.prodApprovers" in error.message
+    platform["spec"]["tenancy"]["projects"]["churn"]["prodApprovers"] = ["@acme/leads", "@alice"]
+    result = validate(platform, project)
+    assert result.valid, explain(result)
+
+
 # --- admission -----------------------------------------------------------------------------------
 
 

@@ -50,8 +50,34 @@ def test_a_shadow_gets_a_mirrored_share_of_requests_and_serves_no_one(plan_varia
     assert services["scorer-shadow"]["metadata"]["annotations"]["mlrig.io/traffic-percent"] == "0"
     assert not objects(plan, "InferenceGraph")
     config = logger_config(plan)
-    assert config["transforms"]["shadow_scorer_sample"]["rate"] == 4
+    assert config["transforms"]["shadow_scorer_sample"]["ratio"] == 0.25
     assert config["sinks"]["shadow_scorer"]["uri"].startswith("http://scorer-shadow-predictor.fraud-detection.svc")
+
+
+def test_a_shadow_mirrors_exactly_its_percent_of_requests(plan_variant):
+    """Vector's `rate` forwards 1 in N events: 100/70 rounded to 1 mirrored every request to a
+    70 % shadow (and 100/30 to 3, a third to a 30 % one). `ratio` forwards the fraction asked."""
+
+    def shadow(project):
+        project["spec"]["serving"]["endpoints"][0]["rollout"] = {"strategy": "shadow", "percent": 70}
+
+    sample = logger_config(plan_variant("fraud-detection", shadow, "staging"))["transforms"]["shadow_scorer_sample"]
+    assert sample == {"type": "sample", "inputs": ["shadow_scorer"], "ratio": 0.7}
+
+
+def test_a_shadow_that_is_down_never_holds_back_the_inference_tables(plan_variant):
+    """The logger's source feeds the inference tables of every endpoint and each shadow mirror.
+    Vector retries a failed request without end and blocks its source when a sink's buffer is
+    full: a shadow scaled to zero or crashing stopped the primary's request logging."""
+
+    def shadow(project):
+        project["spec"]["serving"]["endpoints"][0]["rollout"] = {"strategy": "shadow", "percent": 50}
+
+    config = logger_config(plan_variant("fraud-detection", shadow, "staging"))
+    mirror = config["sinks"]["shadow_scorer"]
+    assert mirror["buffer"]["when_full"] == "drop_newest"
+    assert 0 <= mirror["request"]["retry_attempts"] <= 5
+    assert "buffer" not in config["sinks"]["inference_tables"], "the inference tables keep Vector's blocking default"
 
 
 def test_a_direct_rollout_is_a_single_inference_service(plan_variant):

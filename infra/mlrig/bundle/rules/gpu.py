@@ -277,14 +277,30 @@ def queued_jobs_fit_their_share(view: ProjectView) -> Iterator[Finding]:
                 continue  # may borrow every idle GPU of the environment
             room = whole_share + borrowing
             how = f"the project's whole-GPU share ({whole_share}) plus its borrowing limit ({borrowing})"
+            fix = "raise the share (`queue.nominalGpus`) or `borrowingLimit`"
         else:
             room, how = share, f"pool '{pool.name}''s queue share ({share})"
+            fix = _shared_pool_fix(spec, pool, needs)
         if needs > room:
             yield Finding(
                 ("spec", "pipelines", name, "resources", "gpu"),
                 f"'{name}' needs {needs} GPU(s) at once ({workers} × {pipeline.resources.gpu}), more than {how}: "
-                "the queue would never admit it; raise the share (`queue.nominalGpus`) or `borrowingLimit`",
+                f"the queue would never admit it; {fix}",
             )
+
+
+def _shared_pool_fix(spec: ProjectSpec, pool: ComputePool, needs: int) -> str:
+    """What raises a shared pool's queue share: it never borrows, and `queue.nominalGpus` only
+    lowers what its `max` nodes hold less what its endpoints take."""
+    slices = (gpu_sharing.pool_slices_per_node(pool) or 0) * pool.max
+    serving = gpu_sharing.serving_gpus(spec, pool)
+    if slices - serving >= needs:
+        return "raise the share (`queue.nominalGpus`)"
+    return (
+        f"its {pool.max} node(s) hold {slices} GPU slice(s) and the queue leaves its endpoints the {serving} they "
+        "take at `maxReplicas` (a canary, ab or shadow rollout runs two variants); a shared pool borrows nothing "
+        "and `queue.nominalGpus` cannot raise its share: raise the pool's `max` or lower its endpoints' `maxReplicas`"
+    )
 
 
 @project_rule

@@ -131,6 +131,31 @@ def repository_spelt_as_admitted(view: ProjectView) -> Iterator[Finding]:
 
 
 @project_rule
+def managed_repository_in_platform_organization(view: ProjectView) -> Iterator[Finding]:
+    """The staging and prod stacks administer the project's repository (its GitHub environments,
+    branch protection and workflows) through the platform organisation's GitHub provider: a
+    repository of another admitted organisation would fail each of those stacks at plan and apply."""
+    platform, here = view.platform, view.platform_environment
+    # Dev-tier stacks administer no repository (`project/github_repo.py`).
+    if platform is None or here is None or here.tier == "dev" or not view.spec.ci.manage_repository:
+        return
+    organization = platform.bundle.spec.github.organization
+    repository = view.bundle.spec.repository
+    if not organization or tenancy.repository_administered(organization, repository):
+        return
+    if tenancy.repository_problem(platform.tenancy_bounds, repository):
+        return  # refused outright by `repository_within_tenancy`
+    yield Finding(
+        ("spec", "repository"),
+        f"mlrig administers the repositories of the platform's GitHub organisation '{organization}' only "
+        f"({platform.where('spec', 'github', 'organization')}), and '{repository}' belongs to another one: the "
+        "project's staging and prod stacks would fail; set `spec.ci.manageRepository: false` (your team then "
+        "creates the repository's GitHub environments and variables itself) or move the repository into "
+        f"'{organization}'",
+    )
+
+
+@project_rule
 def access_principals_within_tenancy(view: ProjectView) -> Iterator[Finding]:
     """Every persona principal (per environment, overrides merged) is a role or user of one of
     the platform's accounts, and admitted for this project by the platform team."""
@@ -207,6 +232,35 @@ def prod_approvers_within_tenancy(view: ProjectView) -> Iterator[Finding]:
             f"minimum of {limits.min_prod_approvers} ({minimum}); the platform team admits approvers in {where}",
             key=True,
         )
+
+
+@project_rule
+def prod_approver_teams_in_platform_organization(view: ProjectView) -> Iterator[Finding]:
+    """The prod GitHub environment of a repository mlrig administers requires its approvers as
+    reviewers, and GitHub takes only teams of the platform's organisation there: a team of another
+    one fails the prod stack."""
+    found = _admission(view)
+    here = view.platform_environment
+    if found is None or found.admitted is None or here is None or here.tier != "prod":
+        return
+    platform, limits, name, _ = found
+    organization = platform.bundle.spec.github.organization
+    if not organization or not view.spec.ci.manage_repository:
+        return
+    if not tenancy.repository_administered(organization, view.bundle.spec.repository):
+        return  # managed_repository_in_platform_organization reports it
+    requested = view.spec.ci.prod_approvers
+    foreign = tenancy.teams_outside(organization, tenancy.effective_prod_approvers(limits, name, requested))
+    if not foreign:
+        return
+    where = platform.where("spec", "tenancy", "projects", name, "prodApprovers")
+    yield Finding(
+        ("spec", "ci", "prodApprovers"),
+        f"prod approver team(s) {', '.join(foreign)} are not teams of the platform's GitHub organisation "
+        f"'{organization}', the only teams GitHub accepts as reviewers of this repository's prod environment, "
+        f"so the prod stack would fail; name teams of '{organization}' (admitted in {where})",
+        key=True,
+    )
 
 
 @project_rule
