@@ -38,7 +38,7 @@ from rich.console import Console
 
 from . import interrupt, state
 from .bundle.loader import LoadError, load_text
-from .bundle.resolved import Platform, Project
+from .bundle.resolved import Platform, Project, locate
 from .bundle.root import BUNDLES_DIR
 from .bundle.validate import UsageError, ValidationResult, validate_paths
 from .ci.affected import DeletedBundle, GitError, git, orphan_note
@@ -537,6 +537,11 @@ def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Con
         print_diagnostics(stderr, result.diagnostics)
         stderr.print("error: the bundles are invalid; nothing was generated (see `mlrig validate`)", markup=False)
         return 1
+    several = several_platforms(base, result)
+    if several:
+        stderr.print(f"error: {several}", markup=False)
+        stderr.print("error: nothing was generated", markup=False)
+        return 1
     note = lock_note(base)
     if note:
         stderr.print(f"warning: {note}", markup=False)
@@ -583,6 +588,24 @@ def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Con
     unchanged = len(files) - sum(c.status != "extra" for c in found)
     stdout.print(f"{len(found)} file(s) changed, {unchanged} unchanged", markup=False)
     return 0
+
+
+def several_platforms(root: Path, result: ValidationResult) -> str | None:
+    """Why these bundles cannot be generated into one repository, or None: a platform
+    repository's workflows (`.github/workflows/`) deploy one platform's stacks with that
+    platform's roles and state, so a second Platform bundle would silently replace the first's
+    workflows (every file of the same name, written twice)."""
+    platforms = sorted(result.platforms.values(), key=lambda p: p.name)
+    if len(platforms) < 2:
+        return None
+    where = [
+        f"{locate(relative_bundle_path(root, p.file), p.document, ('metadata', 'name'))} ({p.name})" for p in platforms
+    ]
+    return (
+        f"{BUNDLES_DIR}/ holds {len(platforms)} Platform bundles: {', '.join(where)}; a platform repository holds "
+        f"one, since its workflows in {WORKFLOWS_DIR}/ deploy one platform's stacks with that platform's roles: "
+        "keep one Platform bundle here and move each other platform, with its projects, to a repository of its own"
+    )
 
 
 def report_check(found: list[Change], stdout: Console, stderr: Console) -> int:

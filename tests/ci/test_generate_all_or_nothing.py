@@ -128,3 +128,22 @@ def test_a_successful_run_leaves_no_temporary_or_moved_aside_file(generated: Pat
     assert not (generated / "Pulumi.acme-ml.staging.yaml").exists()
     leftovers = [p for p in generated.rglob(".*") if p.name.endswith((".tmp", ".deleted"))]
     assert leftovers == []
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["generate", "generate --check"])
+def test_a_second_platform_in_the_repository_is_refused_instead_of_replacing_the_first_ones_workflows(
+    generated: Path, check: bool
+) -> None:
+    """Both platforms' workflows are written to the same .github/workflows/ files: the second
+    silently replaced the first's, so acme-ml's stacks were deployed with other-ml's roles."""
+    platform = (generated / "bundles/platform.yaml").read_text()
+    (generated / "bundles/other-ml.yaml").write_text(platform.replace("name: acme-ml", "name: other-ml"))
+    before = snapshot(generated)
+    code, out, err = generate(generated, check=check)
+    assert code == 1, (out, err)
+    assert "bundles/ holds 2 Platform bundles" in err
+    assert "bundles/platform.yaml:6:3 metadata.name (acme-ml)" in err
+    assert "bundles/other-ml.yaml:6:3 metadata.name (other-ml)" in err
+    assert "move each other platform, with its projects, to a repository of its own" in err
+    assert "nothing was generated" in err
+    assert snapshot(generated) == before
