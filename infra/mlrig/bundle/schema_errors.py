@@ -165,6 +165,10 @@ def describe_all(
         if meant is not None
     }
     kept = [(d, error) for d, error in described if error["type"] != "missing" or d[0] not in misspelt]
+    # A non-finite number in a union (`str | int | float | bool`) is one error: it is a number
+    # the float member refuses, not a value of the wrong type for every member.
+    non_finite = {d[0] for d, error in kept if error["type"] == "finite_number"}
+    kept = [(d, error) for d, error in kept if not (d[0] in non_finite and error["type"] in _EXPECTED)]
     return _one_per_union(kept)
 
 
@@ -263,9 +267,21 @@ def describe(kind: str, error: ErrorDetails, prefix: Path = (), data: Any = None
     if kind_ in comparisons:
         key, words = comparisons[kind_]
         return loc, f"{_show(value)} must be {words} {ctx.get(key)}", False
+    if kind_ == "finite_number":
+        return loc, _non_finite_message(value), False
     if kind_ in ("int_from_float",):
         return loc, f"expected an integer, got {_show(value)}", False
     return loc, error["msg"], False
+
+
+def _non_finite_message(value: Any) -> str:
+    """`.nan`, `.inf` or a number too large for a float: YAML numbers no field means."""
+    if isinstance(value, float) and value != value:
+        got = "not-a-number (.nan)"
+    else:
+        sign = "-" if isinstance(value, float) and value < 0 else ""
+        got = f"{sign}infinity ({sign}.inf, or a number too large for a float such as 1e400)"
+    return f"expected a finite number, got {got}: no threshold, budget or parameter means it; write the number itself"
 
 
 def _ascii_only(text: str) -> str:
