@@ -291,12 +291,7 @@ class _Builder:
             try:
                 number = _core_number(event.value)
             except ValueError:  # more digits than Python converts
-                raise _fail(
-                    self.file,
-                    event.start_mark,
-                    f"{event.value!r} is not a valid int; quote it if it is text",
-                    _path_text(path),
-                ) from None
+                raise _fail(self.file, event.start_mark, _too_many_digits(event.value), _path_text(path)) from None
             if number is not None:
                 return number
             tag = _plain_tag(event.value)
@@ -611,6 +606,16 @@ def _unclosed_quote_before(text: str, mark: Any) -> tuple[int, int] | None:
         if closed is None:
             return index + 1, found.start(1) + 1
     return None
+
+
+def _too_many_digits(value: str) -> str:
+    """A number with more digits than any field holds (Python refuses to convert it)."""
+    digits = sum(c.isdigit() for c in value)
+    shown = value if len(value) <= 24 else f"{value[:10]}…{value[-10:]}"
+    return (
+        f"the number {shown} has {digits} digits, far more than any field holds: write the number the "
+        "field needs (docs/bundle-reference.md gives each field's range), or quote it if it is text"
+    )
 
 
 def _flow_hint(problem: str, opened: Any) -> str:
