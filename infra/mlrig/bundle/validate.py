@@ -477,7 +477,7 @@ def _project_views(check: _FileCheck, platform: Platform | None) -> Iterable[tup
     project = bundle.metadata.name
     names: list[str | None] = list(platform.environments) if platform else [*bundle.spec.environments] or [None]
     resolved_by_tier: dict[tuple[int, str], ProjectSpec] = {}
-    defaults = ProjectDefaults(project, platform.bundle if platform else None)
+    defaults = ProjectDefaults(project, platform.bundle if platform else None, bundle.spec.deployment_pattern)
     for env_name in names:
         override = bundle.spec.environments.get(env_name, {}) if env_name else {}
         merged: Merged | None = None

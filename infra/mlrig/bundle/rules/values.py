@@ -56,7 +56,7 @@ def mode_only_for_inference(view: ProjectView) -> Iterator[Finding]:
 @project_rule
 def retraining_needs_training(view: ProjectView) -> Iterator[Finding]:
     here = view.platform_environment
-    if here is not None and not promotion.trains(view.spec.deployment_pattern, here.tier):
+    if here is not None and not promotion.trains(view.deployment_pattern, here.tier):
         return  # no tier above dev trains under deploy-models: `deploy_models_retrains_in_dev_only`
     if view.spec.monitoring.retrain_on_drift and not any(p.type == "training" for p in view.spec.pipelines.values()):
         yield Finding(
