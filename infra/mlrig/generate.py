@@ -533,6 +533,15 @@ def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Con
     except UsageError as error:
         stderr.print(f"error: {error}", markup=False)
         return 2
+    if not result.reports:
+        # As `mlrig validate` refuses it: an emptied bundles/ (a bad checkout, the wrong --root)
+        # would otherwise delete every stack config and workflow as if each bundle were removed.
+        stderr.print(
+            f"error: {base / BUNDLES_DIR}: no bundle files (*.yaml, *.yml); nothing was generated or deleted "
+            "(is --root the platform repository?)",
+            markup=False,
+        )
+        return 2
     if not result.valid:
         print_diagnostics(stderr, result.diagnostics)
         stderr.print("error: the bundles are invalid; nothing was generated (see `mlrig validate`)", markup=False)

@@ -147,3 +147,17 @@ def test_a_second_platform_in_the_repository_is_refused_instead_of_replacing_the
     assert "move each other platform, with its projects, to a repository of its own" in err
     assert "nothing was generated" in err
     assert snapshot(generated) == before
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["generate", "generate --check"])
+def test_an_emptied_bundles_directory_deletes_nothing(generated: Path, check: bool) -> None:
+    """`mlrig validate` refuses a bundles/ without bundle files; generate took it for the removal
+    of every bundle and deleted every stack config, workflow and CODEOWNERS."""
+    for bundle in (generated / "bundles").iterdir():
+        bundle.unlink()
+    (generated / "bundles/README.md").write_text("bundles go here\n")
+    before = snapshot(generated)
+    code, out, err = generate(generated, check=check)
+    assert code == 2, (out, err)
+    assert "bundles: no bundle files (*.yaml, *.yml); nothing was generated or deleted" in err
+    assert snapshot(generated) == before
