@@ -115,6 +115,16 @@ MISTAKES = [
         "spec.compute.pools[0].max",
         "has 5001 digits, far more than any field holds: write the number the field needs",
     ),
+    # --- rollout ------------------------------------------------------------------------------------
+    Mistake(
+        "an A/B split sending everything to B reads as English",
+        FRAUD,
+        "rollout: { strategy: canary, percent: 10 }",
+        "rollout: { strategy: ab, percent: 100 }",
+        "100",
+        "spec.serving.endpoints[0].rollout.percent",
+        "an A/B (ab) rollout with percent 100 sends all traffic one way; use 1–99 or strategy `direct`",
+    ),
     # --- the deployment pattern -------------------------------------------------------------------
     Mistake(
         "an environment that overrides the deployment pattern is one error, not also its consequences",

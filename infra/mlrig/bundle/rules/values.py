@@ -31,7 +31,8 @@ def rollout_percent_meaningful(view: ProjectView) -> Iterator[Finding]:
         if rollout.strategy in ("canary", "ab") and rollout.percent in (0, 100):
             yield Finding(
                 path,
-                f"a {rollout.strategy} rollout with percent {rollout.percent} sends all traffic one way; use 1–99 or strategy `direct`",
+                f"{'an A/B (ab)' if rollout.strategy == 'ab' else 'a canary'} rollout with percent {rollout.percent} "
+                "sends all traffic one way; use 1–99 or strategy `direct`",
             )
         elif rollout.strategy == "shadow" and rollout.percent == 0:
             yield Finding(
