@@ -115,6 +115,25 @@ MISTAKES = [
         "spec.compute.pools[0].max",
         "has 5001 digits, far more than any field holds: write the number the field needs",
     ),
+    # --- characters that look like YAML's and are not ----------------------------------------------
+    Mistake(
+        "a fullwidth colon after a key (a CJK input method) is named where it is, not a line later",
+        FRAUD,
+        "      pool: gpu-train\n",
+        "      pool\uff1a gpu-train\n",
+        "\uff1a",
+        "(document)",
+        "this key ends with U+FF1A (fullwidth colon), which YAML does not read as the colon after a key",
+    ),
+    Mistake(
+        "a ratio sign glued to the value is named too",
+        RAG,
+        "      image: tuning\n      pool: gpu-tune\n",
+        "      image: tuning\n      pool\u2236gpu-tune\n",
+        "\u2236",
+        "(document)",
+        "U+2236 (ratio), which YAML does not read as the colon after a key",
+    ),
     # --- rollout ------------------------------------------------------------------------------------
     Mistake(
         "an A/B split sending everything to B reads as English",

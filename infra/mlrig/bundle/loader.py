@@ -502,6 +502,14 @@ def load_text(text: str, file: str) -> Document:
                 "retype it as a plain space"
             )
             raise LoadError(Diagnostic(file, line, column, "(document)", message, rule="load")) from None
+        odd_colon = _odd_colon_before(text, mark) if _GLUE_PROBLEMS.search(problem) else None
+        if odd_colon is not None:
+            line, column, char = odd_colon
+            message = (
+                f"YAML syntax error: this key ends with {_character_name(char)}, which YAML does not read as "
+                "the colon after a key (an input method or a pasted text put it there); retype it as ':'"
+            )
+            raise LoadError(Diagnostic(file, line, column, "(document)", message, rule="load")) from None
         glued = _key_glued_to_value_before(text, mark) if _GLUE_PROBLEMS.search(problem) else None
         if glued is not None:
             line, column, written = glued
@@ -569,6 +577,25 @@ def _odd_space_before(text: str, mark: Any) -> tuple[int, int, str] | None:
 # `tier:dev`: to YAML one word, which turns the next line's `key: value` into an error.
 _GLUE_PROBLEMS = re.compile("mapping values are not allowed|could not find expected ':'")
 _GLUED_KEY = re.compile(r"^(\s*(?:- )?)([A-Za-z_][A-Za-z0-9_.-]*):([^\s/:][^#]*?)\s*(?:#.*)?$")
+
+
+# A key followed by a colon look-alike (fullwidth, small, ratio, modifier-letter or Armenian
+# colon): to YAML one word, so the next line's `key: value` is the error.
+_ODD_COLON_KEY = re.compile(r"^\s*(?:- )?[A-Za-z_][A-Za-z0-9_.-]*([\uff1a\ufe55\ufe13\u2236\ua789\u0589])")
+
+
+def _odd_colon_before(text: str, mark: Any) -> tuple[int, int, str] | None:
+    """(line, column, character) of a colon look-alike after a key, on the error's line or the
+    line before it."""
+    if mark is None:
+        return None
+    lines = text.splitlines()
+    for index in (mark.line - 1, mark.line):
+        if 0 <= index < len(lines):
+            found = _ODD_COLON_KEY.match(lines[index])
+            if found:
+                return index + 1, found.start(1) + 1, found.group(1)
+    return None
 
 
 def _key_glued_to_value_before(text: str, mark: Any) -> tuple[int, int, str] | None:
