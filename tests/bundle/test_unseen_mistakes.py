@@ -134,6 +134,33 @@ MISTAKES = [
         "(document)",
         "U+2236 (ratio), which YAML does not read as the colon after a key",
     ),
+    Mistake(
+        "an alert address with a Cyrillic letter names the letter, not just 'not an email address'",
+        FRAUD,
+        '      - { type: slack, target: "#fraud-ml-alerts" }',
+        '      - { type: email, target: "ml@\u0430cme.example" }',
+        '"ml@',
+        "spec.monitoring.alerts[0].target",
+        "is not an email address; character 4 is U+0430 (cyrillic small letter a), not ASCII: retype it",
+    ),
+    Mistake(
+        "a webhook host spelt with a Cyrillic letter names the letter",
+        FRAUD,
+        '      - { type: slack, target: "#fraud-ml-alerts" }',
+        '      - { type: webhook, target: "https://hooks.\u0430cme.example/alerts" }',
+        '"https',
+        "spec.monitoring.alerts[0].target",
+        "character 15 is U+0430 (cyrillic small letter a), not ASCII: retype it",
+    ),
+    Mistake(
+        "a Unicode hyphen in an admitted project's name names the character",
+        "platform.yaml",
+        "      fraud-detection:\n        repository",
+        "      fraud\u2010detection:\n        repository",
+        "fraud\u2010detection:",
+        'spec.tenancy.projects["fraud\u2010detection"]',
+        "character 6 is U+2010 (hyphen), not ASCII: retype it",
+    ),
     # --- rollout ------------------------------------------------------------------------------------
     Mistake(
         "an A/B split sending everything to B reads as English",

@@ -204,13 +204,14 @@ def describe(kind: str, error: ErrorDetails, prefix: Path = (), data: Any = None
     ctx = error.get("ctx") or {}
     if loc and loc[-1] == "[key]":
         path = loc[:-1]
-        return path, f"invalid key {_show(path[-1] if path else value)}: {_key_message(kind_, ctx, value)}", True
+        key = path[-1] if path else value
+        return path, f"invalid key {_show(key)}: {_key_message(kind_, ctx, value)}{non_ascii_hint(key)}", True
     if kind_ == "extra_forbidden":
         key = str(loc[-1])
         allowed = allowed_keys(kind, loc[:-1])
         hint = did_you_mean(key, allowed) or did_you_mean(_ascii_only(key), allowed)
         tail = hint or (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
-        return loc, f"unknown key {_show(key)}{tail}{_non_ascii_hint(key)}", True
+        return loc, f"unknown key {_show(key)}{tail}{non_ascii_hint(key)}", True
     if kind_ == "missing":
         return loc, f"missing required key '{loc[-1]}'{_missing_hint(kind, loc)}", True
     if kind_ in ("literal_error", "enum"):
@@ -225,7 +226,7 @@ def describe(kind: str, error: ErrorDetails, prefix: Path = (), data: Any = None
         hint += _session_arn_hint(value) if "role ARN" in expected else ""
         if isinstance(value, str) and value != value.strip():
             hint += "; it starts or ends with a space: remove it"
-        return loc, f"{_show(value)} is not {expected}{hint}{_non_ascii_hint(value)}", False
+        return loc, f"{_show(value)} is not {expected}{hint}{non_ascii_hint(value)}", False
     if kind_ in _EXPECTED:
         shown = "" if value is None or isinstance(value, (dict, list)) else f" {_show(value)}"
         message = f"expected {_EXPECTED[kind_]}, got {_type_name(value)}{shown}"
@@ -288,7 +289,7 @@ def _ascii_only(text: str) -> str:
     return "".join(c for c in text if c.isascii() and not c.isspace())
 
 
-def _non_ascii_hint(value: Any) -> str:
+def non_ascii_hint(value: Any) -> str:
     """Names the first character that is not ASCII: keys and names are ASCII, and a character
     that looks like a space or a Latin letter (a no-break space, a Cyrillic 'а') is invisible in
     the message otherwise."""
