@@ -379,6 +379,8 @@ def apply_changes(root: Path, files: list[GeneratedFile], found: list[Change]) -
                         moved = target.with_name(f".{target.name}.{os.getpid()}.deleted")
                         os.rename(target, moved)
                         staged.aside.append((moved, target))
+                        # Interrupted, the run deletes what it was deleting, and leaves no litter.
+                        registered.enter_context(interrupt.removed_if_interrupted(moved))
                     continue
                 _make_directories(target.parent, staged.made)
                 temporary = _stage(target, contents[change.path])
