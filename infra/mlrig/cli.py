@@ -30,6 +30,7 @@ from .bundle.diagnostics import BundleError, Diagnostic, UsageError, sanitize
 from .bundle.root import BUNDLES_DIR, repository_root
 
 if TYPE_CHECKING:
+    from .bundle.resolved import Platform, Project
     from .bundle.validate import FileReport, ValidationResult
 
 stdout = Console(soft_wrap=True, highlight=False, emoji=False)
@@ -113,6 +114,45 @@ def root_option(explicit: str | None) -> Path:
             2,
         )
     return found
+
+
+def platform_of(path: str | None, command: str) -> tuple[Platform, list[Project]]:
+    """The one Platform bundle PATH names (its file, or a directory holding it; default the
+    repository's bundles/) and every valid project of it in its bundles root, whichever file was
+    named: a platform's quotas, state and roles concern all of its projects. Invalid bundles
+    exit 1; a PATH that holds no Platform bundle, or several, is a usage error that says which
+    file to name instead."""
+    from .bundle.validate import validate_paths
+
+    where = path or default_bundles()
+    result = validate_paths([where])
+    if not result.valid:
+        print_diagnostics(result.diagnostics)
+        sys.exit(1)
+    named_files = {report.file for report in result.reports if not report.context}
+    named = sorted((p for p in result.platforms.values() if p.file in named_files), key=lambda p: p.file)
+    if len(named) > 1:
+        listed = ", ".join(f"{p.file} ({p.name})" for p in named)
+        fail(
+            f"{where} holds {len(named)} Platform bundles ({listed}); name the one: mlrig {command} {named[0].file} …",
+            2,
+        )
+    if not named:
+        projects = [p for p in result.projects.values() if p.file in named_files]
+        if len(projects) == 1 and projects[0].platform.name in result.platforms:
+            platform = result.platforms[projects[0].platform.name]
+            fail(
+                f"{where} is the Project bundle {projects[0].name}; mlrig {command} works on a platform: name "
+                f"its platform's bundle instead (mlrig {command} {platform.file})",
+                2,
+            )
+        fail(
+            f"{where} holds no Platform bundle; mlrig {command} works on a platform: name its Platform bundle "
+            "or the bundles directory",
+            2,
+        )
+    platform = named[0]
+    return platform, [p for p in result.projects.values() if p.platform.name == platform.name]
 
 
 @click.group(cls=MlrigGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -407,18 +447,10 @@ def bootstrap(path: str | None, region: str | None, dry_run: bool) -> None:
     """Create the S3 state bucket and the KMS secrets key of each environment (idempotent), with
     the caller's AWS credentials. PATH is the Platform bundle or its directory (default: the
     repository's bundles/); it prints the `pulumi login` and `pulumi stack init` to run next."""
-    from .bundle.validate import validate_paths
     from .platform.bootstrap import bootstrap as run_bootstrap
     from .platform.bootstrap import next_steps, state_backend
 
-    where = path or default_bundles()
-    result = validate_paths([where], with_context=False)
-    if not result.valid:
-        print_diagnostics(result.diagnostics)
-        sys.exit(1)
-    if len(result.platforms) != 1:
-        fail(f"expected exactly one Platform bundle in {where}, found {len(result.platforms)}")
-    platform = next(iter(result.platforms.values()))
+    platform, _ = platform_of(path, "bootstrap")
     backend = state_backend(platform, region)
     try:
         report = run_bootstrap(backend, dry_run=dry_run)
@@ -468,7 +500,9 @@ def policy_pack_config(path: str | None) -> None:
     from .checks.adapter import policy_pack_config as config_of
     from .checks.runner import principal_owners
 
-    result = validate_paths([path or default_bundles()], with_context=False)
+    # With the named file's neighbours: the pack must know every stack's roles, whichever file
+    # was named (a platform's alone would leave its projects' roles unknown to MLRIG-DEP-005).
+    result = validate_paths([path or default_bundles()])
     if not result.valid:
         print_diagnostics(result.diagnostics)
         sys.exit(1)
@@ -488,22 +522,14 @@ Examples:
 def preflight(path: str | None, environment: str) -> None:
     """Check an AWS account before a first apply: quotas, instance offerings, state backend, OIDC.
     Needs credentials for the environment's account. Exit 1 on a blocker."""
-    from .bundle.validate import validate_paths
     from .checks.preflight import preflight as run_preflight
 
-    result = validate_paths([path or default_bundles()], with_context=False)
-    if not result.valid:
-        print_diagnostics(result.diagnostics)
-        sys.exit(1)
-    if len(result.platforms) != 1:
-        fail(f"expected exactly one Platform bundle in {path or default_bundles()}, found {len(result.platforms)}", 2)
-    platform = next(iter(result.platforms.values()))
+    platform, projects = platform_of(path, "preflight")
     if environment not in platform.environments:
         fail(
             f"platform {platform.name} has no environment '{environment}'; its environments: {', '.join(platform.environments)}",
             2,
         )
-    projects = [p for p in result.projects.values() if p.platform.name == platform.name]
     import boto3
 
     try:

@@ -7,8 +7,10 @@ workflows in `.github/workflows/`, each project repository's workflows in
 (`mlrig-deployer-policy.json`, and under `account` isolation `mlrig-deployer-trust-<account>.json`
 per environment account) and (when its renderer is installed) `docs/bundle-reference.md`. Stack
 configs and workflows carry a header; files with that header, and trust documents, that no
-bundle produces any more are deleted. Each file is written
-atomically (temporary file + rename), so an interrupted run leaves old or new files, never half.
+bundle produces any more are deleted. The run is all or nothing: every new file is first
+written beside its target and every file to delete moved aside, and only then are they renamed
+into place, so a failed write (a directory that is not writable, a file where a directory must
+be) leaves the tree as it was, and an interrupted run leaves old or new files, never half.
 
 `--check` writes nothing and exits 1 listing every stale, missing or extra file (`--diff`: with
 a unified diff of each). A deleted stack config means a stack left without a bundle (a deleted
@@ -26,7 +28,8 @@ import difflib
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -35,7 +38,7 @@ from rich.console import Console
 
 from . import interrupt, state
 from .bundle.loader import LoadError, load_text
-from .bundle.resolved import Platform, Project
+from .bundle.resolved import Platform, Project, locate
 from .bundle.root import BUNDLES_DIR
 from .bundle.validate import UsageError, ValidationResult, validate_paths
 from .ci.affected import DeletedBundle, GitError, git, orphan_note
@@ -284,7 +287,10 @@ def changes(root: Path, files: list[GeneratedFile]) -> list[Change]:
     found = []
     expected = {f.path for f in files}
     for file in files:
-        current = read_text(root / file.path)
+        try:
+            current = read_text(root / file.path)
+        except OSError as error:  # a directory where the file goes, a file where a directory does
+            raise WriteFailed(file_problem(root, file.path, error, "read")) from None
         if current is None:
             found.append(Change(file.path, "missing", f"+{len(file.content.splitlines())} lines"))
         elif current != file.content:
@@ -295,28 +301,114 @@ def changes(root: Path, files: list[GeneratedFile]) -> list[Change]:
     return found
 
 
-def write_atomically(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with interrupt.removed_if_interrupted(temporary):
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-                out.write(content)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+class WriteFailed(Exception):
+    """A generated file could not be written or deleted; the tree is as it was before the run."""
+
+
+def file_problem(root: Path, relative: str, error: OSError, verb: str = "write") -> str:
+    """What stops mlrig from writing or deleting `relative`, named where the user can act: the
+    file that stands where a directory must be, the directory that is not writable, the
+    directory that stands where a file must be. Paths are relative to `root`."""
+    target = root / relative
+    current = root
+    for part in PurePosixPath(relative).parent.parts:
+        current = current / part
+        if current.exists() and not current.is_dir():
+            where = current.relative_to(root).as_posix()
+            return f"{where} is a file, but mlrig writes {relative} inside a directory of that name: move the file away"
+    if target.is_dir():
+        return f"{relative} is a directory where mlrig writes a file: move the directory away"
+    if isinstance(error, PermissionError):
+        existing = target if verb == "read" and target.exists() else target.parent
+        while not existing.exists() and existing != root:
+            existing = existing.parent
+        where = existing.relative_to(root).as_posix() if existing != root else "the repository root"
+        access = "readable" if verb == "read" else "writable"
+        return f"cannot {verb} {relative}: {where} is not {access} by this user: make it {access}, or run as its owner"
+    return f"cannot {verb} {relative}: {error.strerror or error}"
+
+
+def _make_directories(directory: Path, made: list[Path]) -> None:
+    """`mkdir -p directory`, recording each directory created (outermost first)."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir()
+        made.append(path)
+
+
+@dataclass
+class _Staged:
+    """What `apply_changes` did before anything took effect, so that it can be undone."""
+
+    written: list[tuple[Path, Path]] = field(default_factory=list)  # (temporary, target)
+    aside: list[tuple[Path, Path]] = field(default_factory=list)  # (moved-aside name, original)
+    made: list[Path] = field(default_factory=list)  # directories created
+
+    def undo(self) -> None:
+        for temporary, _ in self.written:
+            with suppress(OSError):
+                temporary.unlink(missing_ok=True)
+        for moved, original in reversed(self.aside):
+            with suppress(OSError):
+                os.rename(moved, original)
+        for directory in reversed(self.made):
+            with suppress(OSError):
+                directory.rmdir()
 
 
 def apply_changes(root: Path, files: list[GeneratedFile], found: list[Change]) -> None:
+    """Write every changed file and delete every extra one, all or nothing. First each new
+    content is written to a temporary file beside its target and each file to delete is moved
+    aside under a temporary name; only when all of that worked are the temporary files renamed
+    into place and the moved-aside ones removed. A failure on the way (a directory that is not
+    writable, a file where a directory must be, a full disk) undoes what was staged and raises
+    WriteFailed, so a failed run leaves the tree exactly as it was."""
     contents = {f.path: f.content for f in files}
-    for change in found:
-        target = root / change.path
-        if change.status == "extra":
-            target.unlink(missing_ok=True)
-        else:
-            write_atomically(target, contents[change.path])
+    staged = _Staged()
+    with ExitStack() as registered:  # an interrupt removes the temporary files written so far
+        current = ""
+        try:
+            for change in found:
+                current = change.path
+                target = root / change.path
+                if change.status == "extra":
+                    if target.exists():
+                        moved = target.with_name(f".{target.name}.{os.getpid()}.deleted")
+                        os.rename(target, moved)
+                        staged.aside.append((moved, target))
+                        # Interrupted, the run deletes what it was deleting, and leaves no litter.
+                        registered.enter_context(interrupt.removed_if_interrupted(moved))
+                    continue
+                _make_directories(target.parent, staged.made)
+                temporary = _stage(target, contents[change.path])
+                registered.enter_context(interrupt.removed_if_interrupted(temporary))
+                staged.written.append((temporary, target))
+        except BaseException as error:
+            staged.undo()
+            if isinstance(error, OSError):
+                raise WriteFailed(file_problem(root, current, error)) from None
+            raise
+        for temporary, target in staged.written:
+            os.replace(temporary, target)
+    for moved, _ in staged.aside:
+        moved.unlink(missing_ok=True)
+
+
+def _stage(target: Path, content: str) -> Path:
+    """`content` in a new temporary file beside `target` (removed again if writing it fails)."""
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temporary = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(content)
+        os.chmod(temporary, 0o644)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
 
 
 # --- the command ----------------------------------------------------------------------------------
@@ -443,9 +535,23 @@ def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Con
     except UsageError as error:
         stderr.print(f"error: {error}", markup=False)
         return 2
+    if not result.reports:
+        # As `mlrig validate` refuses it: an emptied bundles/ (a bad checkout, the wrong --root)
+        # would otherwise delete every stack config and workflow as if each bundle were removed.
+        stderr.print(
+            f"error: {base / BUNDLES_DIR}: no bundle files (*.yaml, *.yml); nothing was generated or deleted "
+            "(is --root the platform repository?)",
+            markup=False,
+        )
+        return 2
     if not result.valid:
         print_diagnostics(stderr, result.diagnostics)
         stderr.print("error: the bundles are invalid; nothing was generated (see `mlrig validate`)", markup=False)
+        return 1
+    several = several_platforms(base, result)
+    if several:
+        stderr.print(f"error: {several}", markup=False)
+        stderr.print("error: nothing was generated", markup=False)
         return 1
     note = lock_note(base)
     if note:
@@ -456,7 +562,12 @@ def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Con
         stderr.print(f"error: {error}", markup=False)
         stderr.print("error: nothing was generated", markup=False)
         return 1
-    found = changes(base, files)
+    try:
+        found = changes(base, files)
+    except WriteFailed as error:
+        stderr.print(f"error: {error}", markup=False)
+        stderr.print("error: nothing was generated", markup=False)
+        return 2
     unsafe = unsafe_paths(base, [f.path for f in files] + [c.path for c in found])
     if unsafe:
         for path, problem in unsafe:
@@ -472,7 +583,12 @@ def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Con
             stdout.file.write(unified_diff(base, files, found))
         code = report_check(found, stdout, stderr)
     else:
-        apply_changes(base, files, found)
+        try:
+            apply_changes(base, files, found)
+        except WriteFailed as error:
+            stderr.print(f"error: {error}", markup=False)
+            stderr.print("error: nothing was generated; the repository is as it was", markup=False)
+            return 2
         for change in found:
             stdout.print(f"{VERBS[change.status]} {change.path} ({change.summary})", markup=False)
         code = None
@@ -483,6 +599,24 @@ def run_generate_command(root: str, *, check: bool, stdout: Console, stderr: Con
     unchanged = len(files) - sum(c.status != "extra" for c in found)
     stdout.print(f"{len(found)} file(s) changed, {unchanged} unchanged", markup=False)
     return 0
+
+
+def several_platforms(root: Path, result: ValidationResult) -> str | None:
+    """Why these bundles cannot be generated into one repository, or None: a platform
+    repository's workflows (`.github/workflows/`) deploy one platform's stacks with that
+    platform's roles and state, so a second Platform bundle would silently replace the first's
+    workflows (every file of the same name, written twice)."""
+    platforms = sorted(result.platforms.values(), key=lambda p: p.name)
+    if len(platforms) < 2:
+        return None
+    where = [
+        f"{locate(relative_bundle_path(root, p.file), p.document, ('metadata', 'name'))} ({p.name})" for p in platforms
+    ]
+    return (
+        f"{BUNDLES_DIR}/ holds {len(platforms)} Platform bundles: {', '.join(where)}; a platform repository holds "
+        f"one, since its workflows in {WORKFLOWS_DIR}/ deploy one platform's stacks with that platform's roles: "
+        "keep one Platform bundle here and move each other platform, with its projects, to a repository of its own"
+    )
 
 
 def report_check(found: list[Change], stdout: Console, stderr: Console) -> int:

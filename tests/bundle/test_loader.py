@@ -237,4 +237,6 @@ def test_plain_numbers_are_read_as_yaml_1_2_and_editors_read_them():
 
 def test_a_number_with_more_digits_than_python_converts_is_a_clean_error():
     line, column, message = load_error("a: " + "1" * 5000 + "\n")
-    assert (line, column) == (1, 4) and "is not a valid int; quote it if it is text" in message
+    assert (line, column) == (1, 4) and "has 5000 digits, far more than any field holds" in message
+    assert "write the number the field needs" in message
+    assert len(message) < 300, "the message shows the number's ends, not its 5000 digits"

@@ -263,3 +263,24 @@ def test_an_aws_resource_type_without_a_price_rule_is_reported(
     cost = stack_cost(project(example_result, "fraud-detection"), "prod", {"resources": [*plan.resources, reservation]})
     assert "resource type aws:ec2/capacityReservation:CapacityReservation (no price rule)" in cost.unpriced
     assert stack_cost(project(example_result, "fraud-detection"), "prod", plan).unpriced == []
+
+
+@pytest.mark.parametrize(
+    ("region", "message"),
+    [
+        ("us-east-9", "--region us-east-9: unknown AWS region (did you mean 'us-east-2'?)"),
+        ("eu-west-1", "--region eu-west-1: the price snapshot holds no prices for eu-west-1 (it prices us-east-1)"),
+    ],
+)
+def test_refresh_prices_of_a_region_the_snapshot_does_not_price_writes_nothing(
+    tmp_path: Path, run: Callable[..., Any], region: str, message: str
+) -> None:
+    """It wrote an empty price table for the region under today's date, exit 0, as if refreshed."""
+    from mlrig.cost.command import run_refresh_command
+
+    out = tmp_path / "prices.json"
+    client = StubPricing()
+    code, stdout, stderr = run(run_refresh_command, str(out), [region], client=client)
+    assert code == 2, (stdout, stderr)
+    assert message in stderr and "nothing was written" in stderr
+    assert not out.exists() and client.asked == []

@@ -183,9 +183,13 @@ class ProjectDefaults:
     once per distinct input (the same block object and the same values it depends on), and an
     environment's spec copied once, with every derived block."""
 
-    def __init__(self, project: str, platform: PlatformBundle | None):
+    def __init__(self, project: str, platform: PlatformBundle | None, pattern: str | None = None):
         self.project = project
         self.platform = platform
+        # The project's deployment pattern decides which pipelines every environment has: an
+        # environment that overrides it is refused by its own rule, and must not also lose (or
+        # keep) its training pipelines, or every rule about them would report a consequence.
+        self.pattern = pattern
         # (step, id of the block, the other inputs) -> (the block, its derived block). The block
         # is kept so that its id is not reused while the memo lives.
         self._derived: dict[tuple[object, ...], tuple[object, object]] = {}
@@ -194,7 +198,8 @@ class ProjectDefaults:
         first_registry = spec.registries[0] if spec.registries else None
         compute = self._once(_compute_with_defaults, spec.compute)
         gpu_pools = frozenset(pool.name for pool in compute.pools if pool.gpu is not None)
-        pipelines = self._once(_pipelines_of_pattern, spec.pipelines, spec.deployment_pattern, tier)
+        pattern = self.pattern or spec.deployment_pattern
+        pipelines = self._once(_pipelines_of_pattern, spec.pipelines, pattern, tier)
         blocks: dict[str, object] = {
             "pipelines": self._once(_pipelines_with_defaults, pipelines, first_registry, spec.monitoring.schedule),
             "compute": compute,

@@ -291,12 +291,7 @@ class _Builder:
             try:
                 number = _core_number(event.value)
             except ValueError:  # more digits than Python converts
-                raise _fail(
-                    self.file,
-                    event.start_mark,
-                    f"{event.value!r} is not a valid int; quote it if it is text",
-                    _path_text(path),
-                ) from None
+                raise _fail(self.file, event.start_mark, _too_many_digits(event.value), _path_text(path)) from None
             if number is not None:
                 return number
             tag = _plain_tag(event.value)
@@ -507,6 +502,14 @@ def load_text(text: str, file: str) -> Document:
                 "retype it as a plain space"
             )
             raise LoadError(Diagnostic(file, line, column, "(document)", message, rule="load")) from None
+        odd_colon = _odd_colon_before(text, mark) if _GLUE_PROBLEMS.search(problem) else None
+        if odd_colon is not None:
+            line, column, char = odd_colon
+            message = (
+                f"YAML syntax error: this key ends with {_character_name(char)}, which YAML does not read as "
+                "the colon after a key (an input method or a pasted text put it there); retype it as ':'"
+            )
+            raise LoadError(Diagnostic(file, line, column, "(document)", message, rule="load")) from None
         glued = _key_glued_to_value_before(text, mark) if _GLUE_PROBLEMS.search(problem) else None
         if glued is not None:
             line, column, written = glued
@@ -576,6 +579,25 @@ _GLUE_PROBLEMS = re.compile("mapping values are not allowed|could not find expec
 _GLUED_KEY = re.compile(r"^(\s*(?:- )?)([A-Za-z_][A-Za-z0-9_.-]*):([^\s/:][^#]*?)\s*(?:#.*)?$")
 
 
+# A key followed by a colon look-alike (fullwidth, small, ratio, modifier-letter or Armenian
+# colon): to YAML one word, so the next line's `key: value` is the error.
+_ODD_COLON_KEY = re.compile(r"^\s*(?:- )?[A-Za-z_][A-Za-z0-9_.-]*([\uff1a\ufe55\ufe13\u2236\ua789\u0589])")
+
+
+def _odd_colon_before(text: str, mark: Any) -> tuple[int, int, str] | None:
+    """(line, column, character) of a colon look-alike after a key, on the error's line or the
+    line before it."""
+    if mark is None:
+        return None
+    lines = text.splitlines()
+    for index in (mark.line - 1, mark.line):
+        if 0 <= index < len(lines):
+            found = _ODD_COLON_KEY.match(lines[index])
+            if found:
+                return index + 1, found.start(1) + 1, found.group(1)
+    return None
+
+
 def _key_glued_to_value_before(text: str, mark: Any) -> tuple[int, int, str] | None:
     """(line, column, `key: value`) of a key written without a space after its colon on the
     line of the error or the line before it, which is what YAML's "mapping values are not
@@ -611,6 +633,16 @@ def _unclosed_quote_before(text: str, mark: Any) -> tuple[int, int] | None:
         if closed is None:
             return index + 1, found.start(1) + 1
     return None
+
+
+def _too_many_digits(value: str) -> str:
+    """A number with more digits than any field holds (Python refuses to convert it)."""
+    digits = sum(c.isdigit() for c in value)
+    shown = value if len(value) <= 24 else f"{value[:10]}…{value[-10:]}"
+    return (
+        f"the number {shown} has {digits} digits, far more than any field holds: write the number the "
+        "field needs (docs/bundle-reference.md gives each field's range), or quote it if it is text"
+    )
 
 
 def _flow_hint(problem: str, opened: Any) -> str:

@@ -200,7 +200,8 @@ def required(description: str, example: Any) -> Any:
 
 
 class Strict(BaseModel):
-    """Base of every bundle model: camelCase keys, no unknown keys, no coercion, immutable."""
+    """Base of every bundle model: camelCase keys, no unknown keys, no coercion, immutable,
+    finite numbers."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -209,6 +210,10 @@ class Strict(BaseModel):
         strict=True,
         frozen=True,
         use_attribute_docstrings=False,
+        # `.inf`, `.nan` and numbers too large for a float (1e400) are YAML numbers, but no
+        # threshold, budget or parameter means them: a budget of infinity is no budget, and an
+        # alert compared with NaN never fires.
+        allow_inf_nan=False,
     )
 
 

@@ -165,6 +165,10 @@ def describe_all(
         if meant is not None
     }
     kept = [(d, error) for d, error in described if error["type"] != "missing" or d[0] not in misspelt]
+    # A non-finite number in a union (`str | int | float | bool`) is one error: it is a number
+    # the float member refuses, not a value of the wrong type for every member.
+    non_finite = {d[0] for d, error in kept if error["type"] == "finite_number"}
+    kept = [(d, error) for d, error in kept if not (d[0] in non_finite and error["type"] in _EXPECTED)]
     return _one_per_union(kept)
 
 
@@ -200,13 +204,14 @@ def describe(kind: str, error: ErrorDetails, prefix: Path = (), data: Any = None
     ctx = error.get("ctx") or {}
     if loc and loc[-1] == "[key]":
         path = loc[:-1]
-        return path, f"invalid key {_show(path[-1] if path else value)}: {_key_message(kind_, ctx, value)}", True
+        key = path[-1] if path else value
+        return path, f"invalid key {_show(key)}: {_key_message(kind_, ctx, value)}{non_ascii_hint(key)}", True
     if kind_ == "extra_forbidden":
         key = str(loc[-1])
         allowed = allowed_keys(kind, loc[:-1])
         hint = did_you_mean(key, allowed) or did_you_mean(_ascii_only(key), allowed)
         tail = hint or (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
-        return loc, f"unknown key {_show(key)}{tail}{_non_ascii_hint(key)}", True
+        return loc, f"unknown key {_show(key)}{tail}{non_ascii_hint(key)}", True
     if kind_ == "missing":
         return loc, f"missing required key '{loc[-1]}'{_missing_hint(kind, loc)}", True
     if kind_ in ("literal_error", "enum"):
@@ -221,7 +226,7 @@ def describe(kind: str, error: ErrorDetails, prefix: Path = (), data: Any = None
         hint += _session_arn_hint(value) if "role ARN" in expected else ""
         if isinstance(value, str) and value != value.strip():
             hint += "; it starts or ends with a space: remove it"
-        return loc, f"{_show(value)} is not {expected}{hint}{_non_ascii_hint(value)}", False
+        return loc, f"{_show(value)} is not {expected}{hint}{non_ascii_hint(value)}", False
     if kind_ in _EXPECTED:
         shown = "" if value is None or isinstance(value, (dict, list)) else f" {_show(value)}"
         message = f"expected {_EXPECTED[kind_]}, got {_type_name(value)}{shown}"
@@ -263,16 +268,28 @@ def describe(kind: str, error: ErrorDetails, prefix: Path = (), data: Any = None
     if kind_ in comparisons:
         key, words = comparisons[kind_]
         return loc, f"{_show(value)} must be {words} {ctx.get(key)}", False
+    if kind_ == "finite_number":
+        return loc, _non_finite_message(value), False
     if kind_ in ("int_from_float",):
         return loc, f"expected an integer, got {_show(value)}", False
     return loc, error["msg"], False
+
+
+def _non_finite_message(value: Any) -> str:
+    """`.nan`, `.inf` or a number too large for a float: YAML numbers no field means."""
+    if isinstance(value, float) and value != value:
+        got = "not-a-number (.nan)"
+    else:
+        sign = "-" if isinstance(value, float) and value < 0 else ""
+        got = f"{sign}infinity ({sign}.inf, or a number too large for a float such as 1e400)"
+    return f"expected a finite number, got {got}: no threshold, budget or parameter means it; write the number itself"
 
 
 def _ascii_only(text: str) -> str:
     return "".join(c for c in text if c.isascii() and not c.isspace())
 
 
-def _non_ascii_hint(value: Any) -> str:
+def non_ascii_hint(value: Any) -> str:
     """Names the first character that is not ASCII: keys and names are ASCII, and a character
     that looks like a space or a Latin letter (a no-break space, a Cyrillic 'а') is invisible in
     the message otherwise."""

@@ -37,7 +37,7 @@ from .model import (
 from .resolve import Merged, merge_override
 from .resolved import Platform, PlatformEnvironment, Project, ProjectEnvironment
 from .root import bundle_files_under, bundles_root
-from .schema_errors import describe_all
+from .schema_errors import describe_all, non_ascii_hint
 
 BUNDLE_SUFFIXES = (".yaml", ".yml")
 
@@ -217,6 +217,10 @@ class _FileCheck:
     def add(self, path: Path, message: str, *, key: bool = False, rule: str = "schema") -> None:
         if rule != "schema" and any(tuple(path[: len(p)]) == p for p in self.pruned):
             return
+        if rule != "schema" and "U+" not in message:
+            # A rule refuses a value that looks right ('ml@аcme.example' with a Cyrillic 'а'):
+            # name the character, as schema errors do, or the message reads as nonsense.
+            message += non_ascii_hint(path[-1] if key and path else _value_at(self.document, path))
         text_path = format_path(path)
         if (text_path, message) in self._seen:
             return
@@ -477,7 +481,7 @@ def _project_views(check: _FileCheck, platform: Platform | None) -> Iterable[tup
     project = bundle.metadata.name
     names: list[str | None] = list(platform.environments) if platform else [*bundle.spec.environments] or [None]
     resolved_by_tier: dict[tuple[int, str], ProjectSpec] = {}
-    defaults = ProjectDefaults(project, platform.bundle if platform else None)
+    defaults = ProjectDefaults(project, platform.bundle if platform else None, bundle.spec.deployment_pattern)
     for env_name in names:
         override = bundle.spec.environments.get(env_name, {}) if env_name else {}
         merged: Merged | None = None
@@ -535,6 +539,19 @@ def _check_project(check: _FileCheck, platforms: dict[str, Platform], platform_f
     if len(check.report.diagnostics) > before:
         return None
     return Project(check.report.file, bundle, platform, environments)
+
+
+def _value_at(document: Document | None, path: Path) -> object:
+    """The value written at `path` in the document, or None where there is none."""
+    value: object = document.data if document is not None else None
+    for part in path:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+        else:
+            return None
+    return value
 
 
 # --- the whole set -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
+from ..bundle.diagnostics import did_you_mean
 from ..plan.command import CommandError, plan_all, requested_targets, select_environments
 from ..plan.runner import Planner
 from ..program import Target
@@ -55,6 +56,24 @@ def run_cost_command(
     return 0
 
 
+def region_problem(regions: Sequence[str], priced: Sequence[str]) -> str | None:
+    """Why `--region` cannot be refreshed, or None. A refresh asks for the prices the snapshot
+    holds: a region it does not hold would be written empty (every estimate there unpriced)
+    under a new date, as if it had been refreshed."""
+    from ..aws_catalog import REGIONS
+
+    for region in regions:
+        if region not in REGIONS:
+            return f"--region {region}: unknown AWS region{did_you_mean(region, REGIONS)}"
+        if region not in priced:
+            return (
+                f"--region {region}: the price snapshot holds no prices for {region} (it prices "
+                f"{', '.join(priced)}), and a refresh only updates the prices it holds, since the per-unit ones "
+                f"are checked by hand: refresh {', '.join(priced)}, or leave out --region"
+            )
+    return None
+
+
 def run_refresh_command(
     out: str | None, regions: Sequence[str], *, stdout: Console, stderr: Console, client: Any = None
 ) -> int:
@@ -64,6 +83,10 @@ def run_refresh_command(
 
     source = snapshot_path()
     old = json.loads(source.read_text(encoding="utf-8"))
+    problem = region_problem(regions, sorted(old.get("regions", {})))
+    if problem:
+        stderr.print(f"error: {problem}; nothing was written", markup=False)
+        return 2
     if client is None:
         try:
             import boto3

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,15 +62,15 @@ def write_all(documents: list[Document]) -> None:
         for document in changed:
             destination = document.new_path or document.path
             fd, temp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            with os.fdopen(fd, "w", encoding="utf-8", newline=document.newline) as handle:
                 handle.write(document.text)
             os.chmod(temp_name, document.path.stat().st_mode & 0o777)
             staged.append((Path(temp_name), destination))
             fd, backup_name = tempfile.mkstemp(
                 prefix=f".{document.path.name}.", suffix=".bak", dir=document.path.parent
             )
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(document.original)
+            os.close(fd)
+            shutil.copyfile(document.path, backup_name)  # byte for byte: line endings, BOM and all
             backups.append((Path(backup_name), document.path))
         for temp, destination in staged:
             os.replace(temp, destination)

@@ -36,6 +36,9 @@ class Document:
     text: str = ""
     new_path: Path | None = None
     changes: list[str] = field(default_factory=list)
+    # The file's line ending: the text is edited with "\n" and written back with this, so a
+    # Windows file stays a Windows file (a migration that only renames it changes no byte).
+    newline: str = "\n"
 
     def __post_init__(self) -> None:
         self.text = self.text or self.original
@@ -143,7 +146,9 @@ def load_documents(paths: Sequence[str | Path]) -> list[Document]:
             raise FileNotFoundError(2, "no such file or directory", str(path))
     documents = []
     for file in sorted(set(files)):
-        document = Document(file, file.read_text(encoding="utf-8"))
+        raw = file.read_bytes().decode("utf-8")
+        newline = "\r\n" if "\r\n" in raw else "\n"
+        document = Document(file, raw.replace("\r\n", "\n"), newline=newline)
         if document.kind in ("Platform", "Project"):
             documents.append(document)
     return documents

@@ -19,6 +19,21 @@ def test_real_regions_are_accepted(region: str):
     assert check_platform({f"spec.environments.{env}.region": region for env in ("dev", "staging", "prod")}).valid
 
 
+@pytest.mark.parametrize("region", ["us-gov-west-1", "cn-north-1"])
+def test_one_platforms_environments_share_one_partition(region: str):
+    """A GovCloud prod beside a commercial dev validated, and each project's people were reported
+    instead, in files nobody had touched: no role can trust across partitions."""
+    error = only(check_platform({"spec.environments.prod.region": region}), "environments_share_one_partition")
+    assert error.path == "spec.environments.prod.region"
+    assert f"{region} is in the AWS partition" in error.message and "environment 'dev'" in error.message
+    assert "do not cross partitions" in error.message
+
+
+def test_environments_of_one_partition_in_several_regions_are_accepted():
+    changes = {"spec.environments.dev.region": "eu-west-1", "spec.environments.prod.region": "ap-southeast-2"}
+    assert errors(check_platform(changes), "environments_share_one_partition") == []
+
+
 def test_a_network_cannot_span_more_zones_than_its_region_has():
     error = only(
         check_platform(

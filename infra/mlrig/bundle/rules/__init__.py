@@ -35,6 +35,13 @@ class ProjectView:
     platform: Platform | None
     platform_environment: PlatformEnvironment | None
 
+    @property
+    def deployment_pattern(self) -> str:
+        """The project's deployment pattern, as rules read it in every environment: an
+        environment that overrides it is one error (`deployment_pattern_same_in_every_environment`),
+        not also each rule the other pattern breaks there (a `retrainOnDrift` in prod, say)."""
+        return self.bundle.spec.deployment_pattern
+
 
 @dataclass(frozen=True)
 class BundleSetView:

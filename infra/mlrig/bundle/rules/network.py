@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+from ... import naming
 from ...aws_catalog import REGIONS, availability_zones
 from ...instance_facts import facts_of
 from ..diagnostics import did_you_mean
@@ -22,6 +23,29 @@ def regions_exist(platform: Platform) -> Iterator[Finding]:
     for name, env in platform.environments.items():
         if env.region not in REGIONS:
             yield Finding(_env(name, "region"), f"unknown AWS region '{env.region}'{did_you_mean(env.region, REGIONS)}")
+
+
+@platform_rule
+def environments_share_one_partition(platform: Platform) -> Iterator[Finding]:
+    """One platform's environments live in one AWS partition (aws, aws-cn or aws-us-gov): IAM
+    roles trust no principal of another partition, so the deployment roles cannot trust the
+    state account, the state bucket is out of reach of the other partition's credentials, and a
+    project's people (whose ARNs name one partition) could reach only some environments."""
+    environments = [(name, env) for name, env in platform.environments.items() if env.region in REGIONS]
+    if not environments:
+        return
+    first_name, first = environments[0]
+    expected = naming.partition(first.region)
+    for name, env in environments[1:]:
+        found = naming.partition(env.region)
+        if found != expected:
+            yield Finding(
+                _env(name, "region"),
+                f"{env.region} is in the AWS partition {found}, but environment '{first_name}' ({first.region}) is "
+                f"in {expected}: IAM trust, the state bucket and CI's credentials do not cross partitions, so one "
+                f"platform's environments share one; choose a region of {expected}, or give the {found} "
+                "environments a platform of their own",
+            )
 
 
 @platform_rule

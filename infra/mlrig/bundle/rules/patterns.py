@@ -27,7 +27,7 @@ def deployment_pattern_same_in_every_environment(view: ProjectView) -> Iterator[
 @project_rule
 def deploy_models_promotes_through_model_deployment(view: ProjectView) -> Iterator[Finding]:
     """Under deploy-models a model reaches staging and prod only through the model CD pipeline."""
-    if view.spec.deployment_pattern != promotion.DEPLOY_MODELS:
+    if view.deployment_pattern != promotion.DEPLOY_MODELS:
         return
     if not promotion.has_model_deployment(view.spec):
         yield Finding(
@@ -42,7 +42,7 @@ def deploy_models_promotes_through_model_deployment(view: ProjectView) -> Iterat
 def deploy_models_has_one_source_environment(view: ProjectView) -> Iterator[Finding]:
     """The environment a staging or prod model is imported from must be unambiguous."""
     platform, here = view.platform, view.platform_environment
-    if platform is None or here is None or not promotion.imports_models(view.spec.deployment_pattern, here.tier):
+    if platform is None or here is None or not promotion.imports_models(view.deployment_pattern, here.tier):
         return
     if not promotion.has_model_deployment(view.spec):
         return  # deploy_models_promotes_through_model_deployment reports it
@@ -67,7 +67,7 @@ def deploy_models_retrains_in_dev_only(view: ProjectView) -> Iterator[Finding]:
     """Staging and prod have no training pipeline under deploy-models: drift there cannot retrain
     (and prod must not reach into dev to start it); the drift alert notifies the team instead."""
     here = view.platform_environment
-    if here is None or promotion.trains(view.spec.deployment_pattern, here.tier):
+    if here is None or promotion.trains(view.deployment_pattern, here.tier):
         return
     if view.spec.monitoring.retrain_on_drift:
         yield Finding(

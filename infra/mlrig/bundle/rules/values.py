@@ -31,7 +31,8 @@ def rollout_percent_meaningful(view: ProjectView) -> Iterator[Finding]:
         if rollout.strategy in ("canary", "ab") and rollout.percent in (0, 100):
             yield Finding(
                 path,
-                f"a {rollout.strategy} rollout with percent {rollout.percent} sends all traffic one way; use 1–99 or strategy `direct`",
+                f"{'an A/B (ab)' if rollout.strategy == 'ab' else 'a canary'} rollout with percent {rollout.percent} "
+                "sends all traffic one way; use 1–99 or strategy `direct`",
             )
         elif rollout.strategy == "shadow" and rollout.percent == 0:
             yield Finding(
@@ -56,7 +57,7 @@ def mode_only_for_inference(view: ProjectView) -> Iterator[Finding]:
 @project_rule
 def retraining_needs_training(view: ProjectView) -> Iterator[Finding]:
     here = view.platform_environment
-    if here is not None and not promotion.trains(view.spec.deployment_pattern, here.tier):
+    if here is not None and not promotion.trains(view.deployment_pattern, here.tier):
         return  # no tier above dev trains under deploy-models: `deploy_models_retrains_in_dev_only`
     if view.spec.monitoring.retrain_on_drift and not any(p.type == "training" for p in view.spec.pipelines.values()):
         yield Finding(
