@@ -187,12 +187,12 @@ def persona_trust_fits_iam(view: ProjectView) -> Iterator[Finding]:
     found = _bounds(view)
     if found is None:
         return
-    conditions = tenancy.persona_trust_conditions(found[1])
+    organization_id = found[1].aws_organization_id
     for key, field in PERSONA_FIELDS.items():
         principals = getattr(view.spec.access, field)
         if not principals:
             continue
-        size = tenancy.policy_characters(tenancy.persona_trust_policy(principals, conditions))
+        size = tenancy.persona_trust_characters(tuple(principals), organization_id or None)
         if size > tenancy.TRUST_POLICY_CHARACTERS:
             yield Finding(
                 ("spec", "access", key),
