@@ -153,7 +153,7 @@ def argo_metrics(graph: StackGraph) -> set[str]:
     """`argo_workflows_<name>` (and `_total` for counters) of every custom metric a workflow declares."""
     names: set[str] = set()
     for template in graph.kubernetes("WorkflowTemplate", "CronWorkflow", "Workflow", everywhere=True):
-        spec = template.spec.get("workflowSpec") or template.spec if template.kind == "CronWorkflow" else template.spec
+        spec = template.workflow_spec
         declared = list(dig(spec, "metrics", "prometheus") or [])
         for step in spec.get("templates") or []:
             declared += list(dig(step, "metrics", "prometheus") or [])

@@ -76,6 +76,12 @@ class Resource:
         return dict(self.inputs.get("spec") or {})
 
     @property
+    def workflow_spec(self) -> dict[str, Any]:
+        """The Workflow spec an Argo object runs: a CronWorkflow's `workflowSpec`, else its spec."""
+        spec = self.spec
+        return dict(spec.get("workflowSpec") or {}) if self.kind == "CronWorkflow" else spec
+
+    @property
     def provider_urn(self) -> str | None:
         return self.options.get("provider")
 

@@ -191,12 +191,6 @@ def undisrupted(metadata: object) -> bool:
     return str((annotations or {}).get(naming.DO_NOT_DISRUPT_ANNOTATION, "")).lower() == "true"
 
 
-def workflow_spec(resource: Resource) -> dict[str, Any]:
-    """The Workflow spec an Argo object runs (a CronWorkflow's `workflowSpec`)."""
-    spec = resource.spec
-    return dict(spec.get("workflowSpec") or {}) if resource.kind == "CronWorkflow" else spec
-
-
 def disruptable_steps(spec: dict[str, Any]) -> list[str]:
     """Templates of a Workflow spec whose pods Karpenter may evict before they end."""
     if undisrupted(spec.get("podMetadata")):
@@ -218,7 +212,7 @@ def disruptable_steps(spec: dict[str, Any]) -> list[str]:
 )
 def pipeline_steps_are_not_disrupted(graph: StackGraph) -> Iterator[Violation]:
     for resource in graph.kubernetes(*ARGO_KINDS):
-        steps = disruptable_steps(workflow_spec(resource))
+        steps = disruptable_steps(resource.workflow_spec)
         if steps:
             yield Violation(
                 resource,

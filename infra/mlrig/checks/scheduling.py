@@ -180,9 +180,7 @@ def _fan_out(templates: list[Mapping[str, Any]], name: str) -> int:
 
 
 def _workflow_pods(workload: Resource) -> Iterator[Pod]:
-    spec = workload.spec
-    if workload.kind == "CronWorkflow":
-        spec = spec.get("workflowSpec") or {}
+    spec = workload.workflow_spec
     templates = [t for t in spec.get("templates") or [] if isinstance(t, Mapping)]
     parallelism = spec.get("parallelism") if isinstance(spec.get("parallelism"), int) else None
     for template in templates:
