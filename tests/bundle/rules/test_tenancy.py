@@ -647,3 +647,32 @@ def test_a_platforms_bounds_are_its_tenancy_computed_once(example_result):
     platform = example_result.platforms["acme-ml"]
     assert platform.tenancy_bounds is platform.tenancy_bounds
     assert platform.tenancy_bounds == tenancy.bounds(platform.bundle)
+
+
+# --- bundle owners and the platform repository's CODEOWNERS ---------------------------------------
+
+
+def test_a_project_owned_by_a_team_of_another_organisation_is_refused():
+    """CODEOWNERS of the platform repository (acme/…) cannot name `@evil/ml`: GitHub skips the line,
+    and the team's bundle file would have no owner of its own."""
+    fraud = example("fraud")
+    fraud["metadata"]["owners"] = ["@acme/risk-ml", "@evil/ml"]
+    error = only(admitted(fraud), "owner_teams_in_platform_organization")
+    assert error.path == "metadata.owners" and "@evil/ml" in error.message and "'acme'" in error.message
+    assert "@acme/risk-ml" not in error.message
+
+
+def test_project_owners_that_are_users_or_teams_of_the_platform_organisation_pass():
+    fraud = example("fraud")
+    fraud["metadata"]["owners"] = ["@ACME/risk-ml", "@alice"]
+    result = admitted(fraud)
+    assert not [d for d in result.diagnostics if d.rule == "owner_teams_in_platform_organization"], explain(result)
+
+
+def test_a_platform_owned_by_a_team_of_another_organisation_is_refused():
+    platform = example("platform")
+    platform["metadata"]["owners"] = ["@other/platform"]
+    result = validate(platform)
+    error = only(result, "platform_owner_teams_in_platform_organization")
+    assert error.path == "metadata.owners" and "@other/platform" in error.message
+    assert "'acme', the organisation of the platform repository 'acme/ml-platform'" in error.message

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from ... import naming, tenancy
 from ..diagnostics import closest
-from ..model import ProjectAdmission
+from ..model import PlatformBundle, ProjectAdmission
 from ..resolved import Platform
 from . import BundleSetView, Finding, ProjectView, platform_rule, project_rule, set_rule
 
@@ -261,6 +261,34 @@ def prod_approver_teams_in_platform_organization(view: ProjectView) -> Iterator[
         f"so the prod stack would fail; name teams of '{organization}' (admitted in {where})",
         key=True,
     )
+
+
+def _foreign_owner_teams(platform: PlatformBundle, owners: list[str], whose: str) -> Iterator[Finding]:
+    foreign = tenancy.codeowner_teams_outside(platform, owners)
+    if not foreign:
+        return
+    repository = tenancy.platform_repository(platform)
+    organization = str(repository).split("/", 1)[0]
+    yield Finding(
+        ("metadata", "owners"),
+        f"owner team(s) {', '.join(foreign)} are not teams of '{organization}', the organisation of the platform "
+        f"repository '{repository}': its CODEOWNERS cannot name them (GitHub reports an unknown owner and skips "
+        f"the line), so {whose} would have no owner of its own; name teams of '{organization}', or users",
+        key=True,
+    )
+
+
+@project_rule
+def owner_teams_in_platform_organization(view: ProjectView) -> Iterator[Finding]:
+    """Each team that owns a project's bundle file is one the platform repository's CODEOWNERS can name."""
+    if view.platform is not None:
+        yield from _foreign_owner_teams(view.platform.bundle, view.bundle.metadata.owners, "this bundle")
+
+
+@platform_rule
+def platform_owner_teams_in_platform_organization(platform: Platform) -> Iterator[Finding]:
+    """Each team that owns the platform's files is one its repository's CODEOWNERS can name."""
+    yield from _foreign_owner_teams(platform.bundle, platform.bundle.metadata.owners, "the platform's files")
 
 
 @project_rule
