@@ -190,13 +190,14 @@ def teams_outside(organization: str | None, handles: Sequence[str]) -> list[str]
     return [h for h in handles if "/" in h and h.lstrip("@").split("/", 1)[0].casefold() != home]
 
 
-def codeowner_teams_outside(platform: PlatformBundle, owners: Sequence[str]) -> list[str]:
-    """The owner teams (`@org/team`) the platform repository's CODEOWNERS cannot name: a team owns
-    code only where it is visible and holds write access, which is only in its own organisation's
-    repositories. GitHub reports another organisation's team as an unknown owner and skips its
-    line (older GitHub Enterprise Server ignores the whole file)."""
+def codeowners_organization(platform: PlatformBundle) -> str | None:
+    """The one organisation whose teams the platform repository's CODEOWNERS can name (None: the
+    platform names no repository): a team owns code only where it is visible and holds write
+    access, which is only in its own organisation's repositories. GitHub reports another
+    organisation's team as an unknown owner and skips its line (older GitHub Enterprise Server
+    ignores the whole file)."""
     repository = platform_repository(platform)
-    return teams_outside(repository.split("/", 1)[0], owners) if repository else []
+    return repository.split("/", 1)[0] if repository else None
 
 
 def repository_admitted(admitted: ProjectAdmission, repository: str) -> bool:

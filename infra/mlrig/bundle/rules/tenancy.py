@@ -264,11 +264,11 @@ def prod_approver_teams_in_platform_organization(view: ProjectView) -> Iterator[
 
 
 def _foreign_owner_teams(platform: PlatformBundle, owners: list[str], whose: str) -> Iterator[Finding]:
-    foreign = tenancy.codeowner_teams_outside(platform, owners)
+    organization = tenancy.codeowners_organization(platform)
+    foreign = tenancy.teams_outside(organization, owners) if organization else []
     if not foreign:
         return
     repository = tenancy.platform_repository(platform)
-    organization = str(repository).split("/", 1)[0]
     yield Finding(
         ("metadata", "owners"),
         f"owner team(s) {', '.join(foreign)} are not teams of '{organization}', the organisation of the platform "
