@@ -145,3 +145,61 @@ def test_options_of_a_group_with_a_default_command_are_checked_against_that_comm
 def test_user_documents_send_nobody_to_notes_they_do_not_have(document: str):
     text = (ROOT / document).read_text(encoding="utf-8")
     assert re.findall(r"DESIGN(?:\.md| §)|reviews/|\bissue \d+\b|docs/notes", text) == []
+
+
+# --- the quick start's sample output is what `mlrig plan` prints for the examples ----------------
+
+BUNDLE_LINE = re.compile(r"^(Platform|Project) (\S+) \(bundles/(\S+)\): .*$")
+STACK_LINE = re.compile(r"^(\w+): stack \S+, .*$")
+
+
+def quick_start_output() -> list[str]:
+    """The lines of the quick start's sample output block (the block after the two commands)."""
+    quick_start = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return [line.strip() for line in FENCE.findall(quick_start)[1].splitlines()[1:-1] if line.strip()]
+
+
+def printed_plan_lines(example_result, platform_plan, project_plan) -> dict[str, str]:
+    """What `mlrig plan bundles` prints for the example bundles, per line's subject: a bundle's
+    line by bundle name, a stack's head line by `<bundle>/<env>`, and the final `Planned` line."""
+    from mlrig.plan.command import BundlePlan, summary_line
+    from mlrig.plan.render import stack_summary, summary_lines
+
+    targets = [*example_result.platforms.values(), *example_result.projects.values()]
+    plans = []
+    lines: dict[str, str] = {}
+    for target in targets:
+        plan_of = platform_plan if target.bundle.kind == "Platform" else lambda env, t=target: project_plan(t.name, env)
+        environments = {env: plan_of(env) for env in target.environments}
+        plans.append(BundlePlan(target, environments))
+        first = summary_lines(target, environments)[0]
+        lines[target.name] = first.replace(f"({target.file})", f"(bundles/{Path(target.file).name})")
+        for env, plan in environments.items():
+            lines[f"{target.name}/{env}"] = stack_summary(env, plan)[0]
+    lines["Planned"] = summary_line(plans)
+    return lines
+
+
+def test_the_quick_starts_sample_plan_output_is_what_mlrig_prints_for_the_examples(
+    example_result, platform_plan, project_plan
+):
+    """Counts in the README drift silently as the program grows: every bundle line, stack line and
+    the total the quick start shows must be the ones `python3 dev.py plan` prints today."""
+    printed = printed_plan_lines(example_result, platform_plan, project_plan)
+    shown = quick_start_output()
+    compared, problems = 0, []
+    bundle = None
+    for line in shown:
+        if match := BUNDLE_LINE.match(line):
+            bundle, key = match.group(2), match.group(2)
+        elif (match := STACK_LINE.match(line)) and bundle is not None:
+            key = f"{bundle}/{match.group(1)}"
+        elif line.startswith("Planned "):
+            key = "Planned"
+        else:
+            continue
+        compared += 1
+        if printed.get(key) != line:
+            problems.append(f"README shows   {line}\nmlrig prints   {printed.get(key)}")
+    assert compared >= 5, shown
+    assert problems == [], "update the quick start's sample output:\n" + "\n".join(problems)
