@@ -2,14 +2,21 @@
 
 CPU seconds are the child's user + system time (`resource.getrusage(RUSAGE_CHILDREN)` before and
 after each run): other jobs on a shared machine stretch wall time far more than CPU time.
+
+`bytecode_cached` runs each command once, untimed, with Python allowed to write its bytecode
+caches: an installed mlrig has them (pip compiles on install), but a shell that sets
+`PYTHONDONTWRITEBYTECODE` makes every run of a source checkout whose caches are stale compile
+those modules again, which is no part of what is measured.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,3 +54,16 @@ def load_average() -> str:
             return " ".join(file.read().split()[:3])
     except OSError:
         return "unknown"
+
+
+@contextmanager
+def bytecode_cached(commands: Sequence[Sequence[str]], cwd: Path | None = None) -> Iterator[None]:
+    """Children may write their bytecode caches, and have: each command has run once."""
+    forbidden = os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    try:
+        for command in commands:
+            run_once(command, cwd)
+        yield
+    finally:
+        if forbidden is not None:
+            os.environ["PYTHONDONTWRITEBYTECODE"] = forbidden
