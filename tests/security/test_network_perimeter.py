@@ -153,3 +153,24 @@ def test_every_namespace_has_both_policies_and_every_service_mlrig_writes_is_adm
     assert services, "expected mlrig's own Services (tracking server, endpoints)"
     for service in services:
         assert passes(own, service, "CREATE", username=DEPLOYER), service["metadata"]["name"]
+
+
+# --- volumes: a bound on what a namespace may claim ----------------------------------------------
+
+
+def gib(quantity: str) -> float:
+    units = {"Ti": 1024, "Gi": 1, "Mi": 1 / 1024}
+    return next(float(quantity[: -len(u)]) * f for u, f in units.items() if quantity.endswith(u))
+
+
+@pytest.mark.parametrize(
+    ("project", "environment"),
+    [("fraud-detection", "dev"), ("fraud-detection", "prod"), ("rag-assistant", "dev"), ("rag-assistant", "prod")],
+)
+def test_a_data_scientist_cannot_claim_hundreds_of_terabytes_of_volumes(project_plan, project, environment):
+    # 20 claims of gp2's 16 TiB each were 320 TiB of EBS, billed to the shared account with no project tag.
+    plan = project_plan(project, environment)
+    hard = named(plan, "ResourceQuota", "project-quota")["spec"]["hard"]
+    assert gib(hard["requests.storage"]) <= 2048
+    claimed = sum(gib(c["spec"]["resources"]["requests"]["storage"]) for c in objects(plan, "PersistentVolumeClaim"))
+    assert claimed <= gib(hard["requests.storage"]), "mlrig's own claims must fit the quota"

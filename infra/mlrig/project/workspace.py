@@ -22,6 +22,7 @@ from ..platform.cluster import SYSTEM_TAINT_KEY
 from .context import ProjectContext, reads_pgvector
 from .handoff import Prerequisites
 from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, cpu_cores, memory_gib, metadata, secret_store_spec
+from .serving import MODEL_CACHE_SIZE
 from .monitoring_rules import ALERT_SECRET, scrape_targets
 from .pools import OWNER_KEY, node_capacity, pool_nodes, slices_per_node
 from .queues import queueing_active
@@ -39,6 +40,13 @@ CLUSTER_ROLES: dict[str, dict[str, str]] = {
 # loggers, pipeline gates), on top of the pools and of unpooled endpoints and pipelines.
 GENERAL_CPU = 16
 GENERAL_MEMORY_GIB = 64
+
+# Volumes a namespace may claim (`requests.storage`): the model hub's static claim (S3 through
+# Mountpoint; it costs nothing, but the quota counts its nominal size) plus an allowance for the
+# volumes a team claims itself. Without the bound, `edit` (a data scientist in dev) claims 20
+# volumes of the largest size a StorageClass of the cluster provisions (16 TiB of gp2 each):
+# EBS volumes of hundreds of TiB, billed to the shared account and tagged with no project.
+VOLUME_ALLOWANCE_GIB = 1024
 
 # Container defaults when a pod does not say (the quota requires requests and limits).
 DEFAULT_REQUEST = {"cpu": "250m", "memory": "512Mi"}
@@ -109,6 +117,7 @@ def quota_hard(spec: ProjectSpec) -> dict[str, str]:
         "limits.memory": f"{memory}Gi",
         "requests.nvidia.com/gpu": str(gpus),
         "persistentvolumeclaims": "20",
+        "requests.storage": f"{math.ceil(memory_gib(MODEL_CACHE_SIZE)) + VOLUME_ALLOWANCE_GIB}Gi",
         "services.loadbalancers": "0",
         "services.nodeports": "0",
     }
