@@ -22,10 +22,10 @@ from ..platform.cluster import SYSTEM_TAINT_KEY
 from .context import ProjectContext, reads_pgvector
 from .handoff import Prerequisites
 from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, cpu_cores, memory_gib, metadata, secret_store_spec
-from .serving import MODEL_CACHE_SIZE
 from .monitoring_rules import ALERT_SECRET, scrape_targets
 from .pools import OWNER_KEY, node_capacity, pool_nodes, slices_per_node
 from .queues import queueing_active
+from .serving import MODEL_CACHE_SIZE
 
 # Persona → ClusterRole in the namespace, per tier. `view` cannot read Secrets nor change
 # anything; `edit` changes workloads; `admin` also manages Roles in the namespace. Prod is
