@@ -94,13 +94,25 @@ POD_PLACEMENT = "pod-placement"
 # ... that keeps the custom metrics of the namespace's Argo workflows labelled with its own project
 # and environment (the controller serves every namespace's metrics as one set of series).
 WORKFLOW_METRICS = "workflow-metrics"
+# ... that keeps the namespace's NetworkPolicies the platform's (its people and workloads may not
+# write them), and the one that refuses Services redirecting other pods' traffic (`externalIPs`).
+NETWORK_PERIMETER = "network-perimeter"
+SERVICE_SCOPE = "service-scope"
+# ... that lets only the platform write the Secret the platform's Alertmanager takes the project's
+# receiver URLs from.
+ALERT_ROUTES_LOCKED = "alert-routes-locked"
 ADMISSION_POLICIES: tuple[str, ...] = (
     EXTERNAL_SECRETS_SCOPE,
     PUSH_SECRETS_DENIED,
     SECRET_STORE_SCOPE,
     POD_PLACEMENT,
     WORKFLOW_METRICS,
+    NETWORK_PERIMETER,
+    SERVICE_SCOPE,
+    ALERT_ROUTES_LOCKED,
 )
+# Every Kubernetes group an EKS access entry maps a project persona to starts with this.
+KUBERNETES_GROUP_PREFIX = "mlrig:"
 PERSONAS: tuple[str, ...] = ("data-scientist", "ml-engineer", "ci-deployer", "workload")
 # Cluster-scoped queueing objects of a project: Kueue WorkloadPriorityClasses and Kubernetes
 # PriorityClasses, one per kind of work (named `<namespace>--<kind>`).
@@ -411,7 +423,7 @@ class ProjectNames:
     def kubernetes_group(self, persona: str) -> str:
         """Kubernetes group an EKS access entry maps a persona role to. Named after the namespace,
         so that under `namespace` isolation dev and prod groups of one project differ."""
-        return f"mlrig:{self.namespace}:{persona}"
+        return f"{KUBERNETES_GROUP_PREFIX}{self.namespace}:{persona}"
 
     def node_pool(self, pool: str) -> str:
         """Karpenter NodePool / EC2NodeClass name: cluster-scoped, so unique per namespace."""

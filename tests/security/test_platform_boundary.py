@@ -79,3 +79,15 @@ def test_alarms_publish_only_to_topics_of_the_stacks_own_account(monkeypatch: py
     )
     assert topics == [own]
     assert len(warnings) == 1 and "999999999999" in warnings[0]
+
+
+def test_a_data_scientist_cannot_make_cert_manager_post_for_them(platform_plan: Callable[[str], StackPlan]):
+    # cert-manager's chart aggregates Issuers into `edit` (upstream default `aggregateClusterRoles:
+    # true`): an ACME Issuer in dev whose directory names `http://<prometheus>.monitoring:9090/-/quit`
+    # as its newAccount URL made the controller POST there, past every project NetworkPolicy.
+    (release,) = [
+        r["inputs"]
+        for r in platform_plan("dev").resources
+        if r["type"] == "kubernetes:helm.sh/v3:Release" and r["inputs"]["name"] == "cert-manager"
+    ]
+    assert release["values"]["global"]["rbac"]["aggregateClusterRoles"] is False

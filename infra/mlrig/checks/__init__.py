@@ -92,6 +92,7 @@ def check(
 def load_all() -> list[Check]:
     """Import every check module (registration happens on import); the catalogue in id order."""
     from . import (  # noqa: F401
+        alert_routes,
         alerting,
         argo_wiring,
         baseline,
@@ -101,6 +102,7 @@ def load_all() -> list[Check]:
         identity_wiring,
         karpenter_parity,
         lifecycle,
+        network_perimeter,
         network_policy,
         opensearch_access,
         principals,

@@ -254,6 +254,24 @@ def argo_values(*, service_monitor: bool) -> dict[str, Any]:
     }
 
 
+def cert_manager_values() -> dict[str, Any]:
+    """cert-manager, for KServe's webhook certificates only. Its chart aggregates Issuers and
+    Certificates into `edit` and `admin` by default, and an Issuer makes the controller, in the
+    platform's namespace and past every project's NetworkPolicies, call the servers it names: an
+    ACME issuer's directory (any URL) names the URLs the controller then POSTs to, so a data
+    scientist in dev could make it POST to Prometheus' lifecycle API (`/-/quit` stops every
+    team's alerting) or any in-cluster service. No project needs its own issuer: the aggregation
+    is off."""
+    return {
+        "crds": {"enabled": True},
+        "global": {"rbac": {"aggregateClusterRoles": False}},
+        **TOLERATE_SYSTEM,
+        "webhook": TOLERATE_SYSTEM,
+        "cainjector": TOLERATE_SYSTEM,
+        "startupapicheck": TOLERATE_SYSTEM,
+    }
+
+
 class ClusterAddons(pulumi.ComponentResource):
     monitoring: k8s.helm.v3.Release | None
 
@@ -442,17 +460,7 @@ class ClusterAddons(pulumi.ComponentResource):
         cert-manager certificates, so cert-manager comes first; KEDA scales endpoints on their
         request concurrency (KServe creates a ScaledObject per `autoscalerClass: keda` endpoint)."""
         cert_manager = self._release(
-            "cert-manager",
-            CERT_MANAGER,
-            None,
-            self._namespace(CERT_MANAGER_NAMESPACE),
-            {
-                "crds": {"enabled": True},
-                **TOLERATE_SYSTEM,
-                "webhook": TOLERATE_SYSTEM,
-                "cainjector": TOLERATE_SYSTEM,
-                "startupapicheck": TOLERATE_SYSTEM,
-            },
+            "cert-manager", CERT_MANAGER, None, self._namespace(CERT_MANAGER_NAMESPACE), cert_manager_values()
         )
         keda = self._release("keda", KEDA, None, self._namespace(KEDA_NAMESPACE), {**TOLERATE_SYSTEM})
         namespace = self._namespace(KSERVE_NAMESPACE)

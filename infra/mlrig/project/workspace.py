@@ -15,16 +15,17 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from .. import naming, promotion
+from .. import naming, promotion, tenancy
 from ..bundle.model import ProjectSpec
 from ..hub import hub_models
 from ..platform.cluster import SYSTEM_TAINT_KEY
 from .context import ProjectContext, reads_pgvector
 from .handoff import Prerequisites
 from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, cpu_cores, memory_gib, metadata, secret_store_spec
-from .monitoring_rules import scrape_targets
+from .monitoring_rules import ALERT_SECRET, scrape_targets
 from .pools import OWNER_KEY, node_capacity, pool_nodes, slices_per_node
 from .queues import queueing_active
+from .serving import MODEL_CACHE_SIZE
 
 # Persona → ClusterRole in the namespace, per tier. `view` cannot read Secrets nor change
 # anything; `edit` changes workloads; `admin` also manages Roles in the namespace. Prod is
@@ -39,6 +40,13 @@ CLUSTER_ROLES: dict[str, dict[str, str]] = {
 # loggers, pipeline gates), on top of the pools and of unpooled endpoints and pipelines.
 GENERAL_CPU = 16
 GENERAL_MEMORY_GIB = 64
+
+# Volumes a namespace may claim (`requests.storage`): the model hub's static claim (S3 through
+# Mountpoint; it costs nothing, but the quota counts its nominal size) plus an allowance for the
+# volumes a team claims itself. Without the bound, `edit` (a data scientist in dev) claims 20
+# volumes of the largest size a StorageClass of the cluster provisions (16 TiB of gp2 each):
+# EBS volumes of hundreds of TiB, billed to the shared account and tagged with no project.
+VOLUME_ALLOWANCE_GIB = 1024
 
 # Container defaults when a pod does not say (the quota requires requests and limits).
 DEFAULT_REQUEST = {"cpu": "250m", "memory": "512Mi"}
@@ -109,6 +117,7 @@ def quota_hard(spec: ProjectSpec) -> dict[str, str]:
         "limits.memory": f"{memory}Gi",
         "requests.nvidia.com/gpu": str(gpus),
         "persistentvolumeclaims": "20",
+        "requests.storage": f"{math.ceil(memory_gib(MODEL_CACHE_SIZE)) + VOLUME_ALLOWANCE_GIB}Gi",
         "services.loadbalancers": "0",
         "services.nodeports": "0",
     }
@@ -467,6 +476,125 @@ def workflow_metric_policy_spec(project: str, environment: str) -> dict[str, Any
 # --- access ---------------------------------------------------------------------------------
 
 
+# --- the namespace's network perimeter stays the platform's ----------------------------------------
+
+
+# Who acts for a project in the cluster: its people (their access entries map them into
+# `mlrig:<namespace>:<persona>` groups), any service account of a namespace that is not
+# Kubernetes', AWS's or the platform's (the namespace's own, or one its `admin` bound a role to),
+# and anonymous requests (a role an `admin` bound to `system:unauthenticated`). kube-system's
+# controllers (namespace deletion, garbage collection), the platform's add-ons (the External
+# Secrets controller) and the platform's deployer are none of these.
+def acts_for_a_project() -> str:
+    """CEL over `request.userInfo`: whether the requester acts for some project."""
+    user = "request.userInfo.username"
+    system_accounts = _cel_list([f"system:serviceaccount:{ns}:" for ns in tenancy.RESERVED_NAMESPACES])
+    project_account = (
+        f"({user}.startsWith('system:serviceaccount:') && "
+        f"!{user}.startsWith('system:serviceaccount:{tenancy.RESERVED_NAMESPACE_PREFIXES[0]}') && "
+        f"!{system_accounts}.exists(p, {user}.startsWith(p)))"
+    )
+    project_group = (
+        "(has(request.userInfo.groups) && request.userInfo.groups.exists(g, "
+        f"g.startsWith('{naming.KUBERNETES_GROUP_PREFIX}') || g == 'system:unauthenticated'))"
+    )
+    return f"({user} == 'system:anonymous' || {project_group} || {project_account})"
+
+
+def network_perimeter_rules() -> list[dict[str, str]]:
+    """CEL rules for the namespace's NetworkPolicies. `edit` (a data scientist in dev) and `admin`
+    (the CI deployer) include writing NetworkPolicies, and policies only add up: so whoever acts
+    for the project could delete `default-deny` or add an allow-all egress, and reach what only
+    the project's own egress rules kept it from — the platform's namespaces, which have no
+    ingress policies (Alertmanager's API silences every team's alerts or posts alerts routed to
+    another team's receivers; Prometheus reads every team's series), every port in the VPC. The
+    policies here are the platform's: only its deployer (and kube-system's controllers) write them."""
+    return [
+        {
+            "expression": f"!{acts_for_a_project()}",
+            "message": (
+                "NetworkPolicies here are the platform's: the project's people and workloads may not create, "
+                "change or delete them (change network access through the platform team)"
+            ),
+        }
+    ]
+
+
+def network_perimeter_policy_spec() -> dict[str, Any]:
+    spec = admission_policy_spec("networking.k8s.io", ["networkpolicies"], network_perimeter_rules())
+    spec["matchConstraints"]["resourceRules"][0]["operations"] = ["CREATE", "UPDATE", "DELETE"]
+    return spec
+
+
+def service_scope_rules() -> list[dict[str, str]]:
+    """CEL rules for the namespace's Services. kube-proxy on every node sends traffic for a
+    Service's `externalIPs` to the Service's pods, whoever the traffic is from (CVE-2020-8554,
+    which EKS leaves open: its API server does not enable `DenyServiceExternalIPs`): a Service here
+    naming another team's database address takes its connections and the passwords they send, one
+    naming the Pod Identity agent's address takes every pod's credential requests. No mlrig
+    Service uses them; load balancers and node ports are already held at 0 by the quota."""
+    return [
+        {
+            "expression": "!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0",
+            "message": "Services here may not set externalIPs: they would redirect other pods' traffic to this namespace",
+        }
+    ]
+
+
+def service_scope_policy_spec() -> dict[str, Any]:
+    return admission_policy_spec("", ["services"], service_scope_rules(), api_versions=["v1"])
+
+
+def alert_routes_rules(secret: str) -> list[dict[str, str]]:
+    """CEL rules for the namespace's Secrets and ExternalSecrets. The platform's Alertmanager
+    takes the project's webhook and Slack URLs from the Secret `secret` of the namespace (the
+    AlertmanagerConfig's `urlSecret`/`apiURL`), and `edit` (a data scientist in dev) and `admin`
+    (the CI deployer) write Secrets and ExternalSecrets: so whoever acts for the project could put
+    any URL there — directly, or through an ExternalSecret whose template targets that Secret —
+    and Alertmanager, in the monitoring namespace and past every project's rules, POSTs to it on
+    each alert the team raises: Prometheus' lifecycle API (`/-/quit` stops every team's
+    alerting), any in-cluster service, any host the platform did not list. That Secret, and any
+    ExternalSecret named or targeting it, is written only by the platform's deployer and the
+    External Secrets controller."""
+    selected = "(request.operation == 'DELETE' ? oldObject : object)"
+    targets = (
+        f"({selected}.metadata.name == '{secret}' || "
+        f"(has({selected}.spec) && has({selected}.spec.target) && has({selected}.spec.target.name) && "
+        f"{selected}.spec.target.name == '{secret}'))"
+    )
+    return [
+        {
+            "expression": f"!{targets} || !{acts_for_a_project()}",
+            "message": (
+                f"the Secret '{secret}' holds the URLs the platform's Alertmanager posts to: only the platform "
+                "writes it (alert routes are changed in the bundle, their credentials in Secrets Manager)"
+            ),
+        }
+    ]
+
+
+def alert_routes_policy_spec(secret: str) -> dict[str, Any]:
+    rules = [
+        {
+            "apiGroups": [""],
+            "apiVersions": ["v1"],
+            "operations": ["CREATE", "UPDATE", "DELETE"],
+            "resources": ["secrets"],
+        },
+        {
+            "apiGroups": ["external-secrets.io"],
+            "apiVersions": ["*"],
+            "operations": ["CREATE", "UPDATE", "DELETE"],
+            "resources": ["externalsecrets"],
+        },
+    ]
+    return {
+        "failurePolicy": "Fail",
+        "matchConstraints": {"resourceRules": rules},
+        "validations": alert_routes_rules(secret),
+    }
+
+
 def personas_with_roles(spec: ProjectSpec) -> list[str]:
     """Persona roles exist iff their access list is non-empty; the CI deployer always exists."""
     personas = []
@@ -517,6 +645,24 @@ class Workspace(pulumi.ComponentResource):
         self.service_accounts = {w: self._service_account(w, spec, after_ns) for w in workloads}
         self.foundation += self._access(spec, access_roles, after_ns)
         self.foundation += self._keep_pods_on_own_nodes(after_ns)
+        self.foundation += self._admission_policy(
+            naming.NETWORK_PERIMETER,
+            "network-perimeter-policy",
+            network_perimeter_policy_spec(),
+            after_ns,
+            component="network",
+        )
+        self.foundation += self._admission_policy(
+            naming.SERVICE_SCOPE, "service-scope-policy", service_scope_policy_spec(), after_ns, component="network"
+        )
+        if addons_of(ctx).monitoring.enabled:
+            self.foundation += self._admission_policy(
+                naming.ALERT_ROUTES_LOCKED,
+                "alert-routes-policy",
+                alert_routes_policy_spec(ALERT_SECRET),
+                after_ns,
+                component="monitoring",
+            )
         if addons_of(ctx).argo_workflows.enabled:
             self.foundation += self._admission_policy(
                 naming.WORKFLOW_METRICS,
