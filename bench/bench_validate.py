@@ -15,19 +15,30 @@ and retention, and some pipelines left out. Then times, in the same run and on t
 Each is run `--repeat` times (default 5) and the best time is kept. CPU seconds are the steadier
 figure on a shared machine. Target: whole-process ratio ≤ 2.0.
 
+Every timed command runs once untimed first, with Python allowed to write its bytecode caches
+(`PYTHONDONTWRITEBYTECODE` is removed from the children's environment): an installed mlrig has
+them, as PyYAML of the baseline has, while a shell that forbids writing them makes every run of a
+source checkout compile all of mlrig again (a tenth of a second that is no part of validation).
+
+`--before PATH` times another build as well, in the same rounds (e.g. a script running the
+mainline's export with this interpreter), and reports its ratio and after / before.
+
     .venv/bin/python bench/bench_validate.py [--files 1000] [--repeat 5] [--mode both|process|in-process]
                                              [--mlrig PATH]   # the whole-process mlrig: another install's
+                                             [--before PATH]  # a second mlrig, timed in the same rounds
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -36,7 +47,7 @@ from mlrig import examples
 from mlrig.bundle.validate import validate_paths
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from process_timing import Timing, best_of, load_average
+from process_timing import Timing, best_of, load_average, run_once
 
 PLATFORMS = 10
 TARGET = 2.0
@@ -171,6 +182,19 @@ def report(title: str, baseline_label: str, baseline: Timing, label: str, measur
     )
 
 
+@contextmanager
+def bytecode_cached(commands: Sequence[Sequence[str]]) -> Iterator[None]:
+    """Children may write their bytecode caches, and have: each command has run once."""
+    forbidden = os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    try:
+        for command in commands:
+            run_once(command)
+        yield
+    finally:
+        if forbidden is not None:
+            os.environ["PYTHONDONTWRITEBYTECODE"] = forbidden
+
+
 def mlrig_command() -> str:
     """The console script beside this interpreter (`.venv/bin/mlrig`)."""
     return str(Path(sys.executable).with_name("mlrig"))
@@ -182,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--mode", choices=["both", "process", "in-process"], default="both")
     parser.add_argument("--mlrig", default=None, help="the mlrig script to time whole (default: this install's)")
+    parser.add_argument("--before", default=None, help="a second mlrig script, timed in the same rounds")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mlrig-bench-") as tmp:
         directory = Path(tmp)
@@ -195,20 +220,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"files: {len(files)} ({PLATFORMS} platforms, {len(files) - PLATFORMS} projects)")
         print(f"load average before: {load_average()}")
         if args.mode in ("both", "process"):
-            timings = best_of(
-                args.repeat,
-                {
-                    "parse": [sys.executable, "-c", PARSE_SCRIPT, str(directory)],
-                    "validate": [args.mlrig or mlrig_command(), "validate", str(directory)],
-                },
-            )
+            commands = {
+                "parse": [sys.executable, "-c", PARSE_SCRIPT, str(directory)],
+                "validate": [args.mlrig or mlrig_command(), "validate", str(directory)],
+            }
+            if args.before:
+                commands["before"] = [args.before, "validate", str(directory)]
+            with bytecode_cached(list(commands.values())):
+                timings = best_of(args.repeat, commands)
             report(
-                f"whole process, best of {args.repeat}:",
+                f"whole process, best of {args.repeat} (bytecode cached):",
                 "python -c (CSafeLoader every file)",
                 timings["parse"],
                 "mlrig validate DIR",
                 timings["validate"],
             )
+            if args.before:
+                report(
+                    f"the same rounds, --before {args.before}:",
+                    "python -c (CSafeLoader every file)",
+                    timings["parse"],
+                    "mlrig validate DIR (before)",
+                    timings["before"],
+                )
+                print(
+                    f"  {'after / before:':34} {timings['validate'].cpu / timings['before'].cpu:5.2f}x"
+                    f"   {timings['validate'].wall / timings['before'].wall:5.2f}x"
+                )
         if args.mode in ("both", "in-process"):
 
             def parse_only() -> None:

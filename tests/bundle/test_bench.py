@@ -4,6 +4,7 @@ the shipped examples, and both benches run and report against their baselines.""
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,20 @@ def test_the_benchmark_runs_and_reports_a_ratio(capsys: pytest.CaptureFixture[st
     assert load_bench().main(["--files", "20", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     assert "whole process" in out and "mlrig validate DIR" in out and out.count("ratio:") == 2
+
+
+def test_the_benchmark_times_a_before_build_in_the_same_rounds_with_bytecode_allowed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    """`--before` adds a row and after / before; a shell forbidding bytecode caches gets its
+    setting back once the children have run."""
+    bench = load_bench()
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    mlrig = bench.mlrig_command()
+    assert bench.main(["--files", "20", "--repeat", "1", "--mode", "process", "--before", mlrig]) == 0
+    out = capsys.readouterr().out
+    assert "mlrig validate DIR (before)" in out and "after / before:" in out and out.count("ratio:") == 2
+    assert os.environ["PYTHONDONTWRITEBYTECODE"] == "1"
 
 
 def test_the_start_benchmark_runs_against_the_interpreters_floor(capsys: pytest.CaptureFixture[str]):

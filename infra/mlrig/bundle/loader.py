@@ -393,7 +393,13 @@ class _FastBuilder:
                 raise _Unsure  # a merge key, or a key that is not a string
             if key in mapping:
                 raise _Unsure  # a duplicate: _Builder names both lines
-            mapping[key] = self._value(get_event(), depth + 1)
+            event = get_event()
+            if type(event) is _ScalarEvent and event.anchor is None and event.tag is None:
+                # `_value`'s first case, inline: most values are plain scalars.
+                self.nodes += 1
+                mapping[key] = _plain_value(event.value) if event.implicit[0] else event.value
+            else:
+                mapping[key] = self._value(event, depth + 1)
 
 
 @lru_cache(maxsize=8192)

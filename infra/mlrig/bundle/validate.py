@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import rules
-from .defaults import ProjectDefaults, resolve_environment
+from .defaults import ProjectDefaults, copied, resolve_environment
 from .diagnostics import Diagnostic, Path, UsageError, did_you_mean, format_path, sanitize
 from .loader import Document, LoadError, load_file
 from .model import (
@@ -471,7 +471,7 @@ def _merge_project_override(
             _schema_errors(check, "Project", error, merged, prefix=("spec",), data={key: merged_raw[key]})
     if len(update) < len(override) or base is None:
         return None, merged
-    return base.model_copy(update=update), merged
+    return copied(base, update), merged
 
 
 def _project_views(check: _FileCheck, platform: Platform | None) -> Iterable[tuple[rules.ProjectView, Merged | None]]:
