@@ -31,14 +31,12 @@ mainline's export with this interpreter), and reports its ratio and after / befo
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -47,7 +45,7 @@ from mlrig import examples
 from mlrig.bundle.validate import validate_paths
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from process_timing import Timing, best_of, load_average, run_once
+from process_timing import Timing, best_of, bytecode_cached, load_average
 
 PLATFORMS = 10
 TARGET = 2.0
@@ -180,19 +178,6 @@ def report(title: str, baseline_label: str, baseline: Timing, label: str, measur
         f"  {'ratio:':34} {measured.cpu / baseline.cpu:5.2f}x   {measured.wall / baseline.wall:5.2f}x"
         f"   (target <= {TARGET}x)"
     )
-
-
-@contextmanager
-def bytecode_cached(commands: Sequence[Sequence[str]]) -> Iterator[None]:
-    """Children may write their bytecode caches, and have: each command has run once."""
-    forbidden = os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    try:
-        for command in commands:
-            run_once(command)
-        yield
-    finally:
-        if forbidden is not None:
-            os.environ["PYTHONDONTWRITEBYTECODE"] = forbidden
 
 
 def mlrig_command() -> str:
