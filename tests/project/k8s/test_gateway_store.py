@@ -183,3 +183,17 @@ def test_a_changed_limit_rolls_the_gateways_pods(project_plan, plan_variant):
         project["spec"]["llm"]["gateway"]["limits"]["openai"]["requestsPerMinute"] = 900
 
     assert digest(plan_variant("rag-assistant", more_requests, "staging")) != digest(before)
+
+
+def test_the_scheduling_check_places_the_store_on_the_platforms_general_nodes(example_result, example_planner):
+    """The store's pod is one the scheduling check sees (not skipped for want of a pool): its
+    on-demand selector matches the platform's general NodePool, and it fits a node there."""
+    from mlrig.checks.runner import principal_owners, stack_graph
+    from mlrig.checks.scheduling import placement_fits, placements
+
+    target = example_result.projects["rag-assistant"]
+    targets = [*example_result.platforms.values(), *example_result.projects.values()]
+    graph = stack_graph(target, "prod", example_planner, principal_owners(targets))
+    [store] = [p for p in placements(graph) if STORE in p.pod.label]
+    assert store.shapes and {shape.pool_name for shape in store.shapes} == {"general"}
+    assert placement_fits(store)
