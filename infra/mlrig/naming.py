@@ -164,6 +164,9 @@ DO_NOT_DISRUPT_ANNOTATION = "karpenter.sh/do-not-disrupt"
 # pulumi-kubernetes forces its server-side apply of an object carrying this annotation: it takes
 # back the fields another manager changed since, instead of failing with a conflict.
 PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
+# A server's pod template carries the digest of the configuration file it reads from a ConfigMap:
+# a changed configuration rolls its pods (a ConfigMap update alone reaches no running process).
+CONFIG_DIGEST_ANNOTATION = "mlrig.io/config-digest"
 # Field manager of the project release CI's image roll-outs (`kubectl patch --field-manager`).
 RELEASE_FIELD_MANAGER = "mlrig-release"
 # Field manager of the model CD pipeline's promote step (`kubectl patch --field-manager`), which

@@ -234,8 +234,17 @@ def normalised(value: Any, side: Side) -> Any:
 PROVIDER_PATHS = ("defaultTags", "region", "ignoreTags")
 
 
+# Digests of another input (a server's configuration file, `naming.CONFIG_DIGEST_ANNOTATION`):
+# they differ wherever what they digest does, and that is compared itself, normalised.
+DERIVED_PATH_SUFFIXES = (f"annotations.{naming.CONFIG_DIGEST_ANNOTATION}",)
+
+
 def _leaves(resource: Resource, side: Side) -> dict[str, Any]:
-    leaves = dict(flatten(normalised(resource.get("inputs") or {}, side)))
+    leaves = {
+        p: v
+        for p, v in flatten(normalised(resource.get("inputs") or {}, side))
+        if not p.endswith(DERIVED_PATH_SUFFIXES)
+    }
     if resource["type"].startswith("pulumi:providers:"):
         leaves = {p: v for p, v in leaves.items() if p.startswith(PROVIDER_PATHS)}
     options = resource.get("options") or {}

@@ -88,6 +88,16 @@ LITELLM = ImagePin(
     "BerriAI/litellm stable release image (GHCR package berriai/litellm, `v<version>-stable` tags); "
     "without a database the proxy runs no Prisma migration and writes only to HOME (/tmp).",
 )
+VALKEY = ImagePin(
+    "valkey",
+    "valkey/valkey",
+    "8.1.8-trixie",
+    "valkey-io/valkey-container (Docker Hub valkey/valkey, BSD-3-Clause): versions.json pins 8.1 to "
+    "8.1.8 on Debian trixie and generate-stackbrew-library.sh tags it `<version>-<suite>`. "
+    "8.1/debian/Dockerfile creates the user `valkey` as uid 999, gid 999 and makes /data (its "
+    "WORKDIR) writable; docker-entrypoint.sh drops root only when started as root and otherwise "
+    "needs the working directory writable. The LLM gateway's shared counter store (Redis protocol).",
+)
 VECTOR = ImagePin(
     "vector",
     "timberio/vector",
@@ -128,7 +138,7 @@ POSTGRES = ImagePin(
     "version of mlrig's RDS databases (project/tracking.py).",
 )
 
-IMAGES: tuple[ImagePin, ...] = (MLFLOW, LITELLM, VECTOR, PAUSE, KSERVE_HUGGINGFACE_SERVER, PYTHON, POSTGRES)
+IMAGES: tuple[ImagePin, ...] = (MLFLOW, LITELLM, VALKEY, VECTOR, PAUSE, KSERVE_HUGGINGFACE_SERVER, PYTHON, POSTGRES)
 
 # --- Helm charts of the cluster add-ons --------------------------------------------------------
 

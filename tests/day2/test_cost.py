@@ -284,3 +284,12 @@ def test_refresh_prices_of_a_region_the_snapshot_does_not_price_writes_nothing(
     assert code == 2, (stdout, stderr)
     assert message in stderr and "nothing was written" in stderr
     assert not out.exists() and client.asked == []
+
+
+def test_the_gateways_counter_store_is_an_always_on_pod_on_on_demand_capacity(
+    example_result: ValidationResult, project_plan: Plan
+) -> None:
+    cost = stack_cost(project(example_result, "rag-assistant"), "prod", project_plan("rag-assistant", "prod"))
+    [store] = [line for line in cost.lines if line.resource.endswith("llm-gateway-store")]
+    assert store.part == "fixed" and store.what == "always-on pods"
+    assert store.monthly and store.monthly > 0 and store.note.startswith("1 × ") and "spot" not in store.note

@@ -1048,13 +1048,22 @@ class VectorDatabaseSettings(Strict):
 
 class ProviderLimits(Strict):
     requests_per_minute: Annotated[int, Field(ge=1)] | None = spec_field(
-        None, "Requests per minute. Default: unlimited.", 600
+        None,
+        "Requests per minute to each of the provider's models (LiteLLM counts a provider's route per model "
+        "it resolves to), counted once for all gateway replicas. Default: unlimited.",
+        600,
     )
     tokens_per_minute: Annotated[int, Field(ge=1)] | None = spec_field(
-        None, "Tokens per minute. Default: unlimited.", 200000
+        None,
+        "Tokens per minute to each of the provider's models; each gateway replica stops at its share "
+        "(the limit divided by `replicas`). Default: unlimited.",
+        200000,
     )
     monthly_budget_usd: Annotated[float, Field(gt=0)] | None = spec_field(
-        None, "Monthly spend cap in USD. Default: none.", 500.0
+        None,
+        "Spend cap in USD per 30-day window, counted for all gateway replicas in the gateway's store; "
+        "it starts over when the store's pod is replaced. Default: none.",
+        500.0,
     )
 
 
@@ -1066,10 +1075,16 @@ class GatewaySettings(Strict):
         {}, "Per-provider rate limits and budgets.", {"openai": {"requestsPerMinute": 600, "monthlyBudgetUsd": 500}}
     )
     requests_per_minute: Annotated[int, Field(ge=1)] | None = spec_field(
-        None, "Overall request rate limit for the project. Default: unlimited.", 1000
+        None,
+        "Overall request rate limit for the project. Not enforced: LiteLLM limits a whole proxy only per "
+        "virtual key, which needs its database; use per-provider limits. Default: unlimited.",
+        1000,
     )
     monthly_budget_usd: Annotated[float, Field(gt=0)] | None = spec_field(
-        None, "Overall monthly budget in USD. Default: none.", 1000.0
+        None,
+        "Overall monthly budget in USD. Not enforced: LiteLLM keeps a proxy-wide budget only in its "
+        "database, which the gateway does not run; use per-provider budgets. Default: none.",
+        1000.0,
     )
     replicas: Annotated[int, Field(ge=1, le=50)] = spec_field(2, "Gateway replicas.", 2)
 

@@ -10,6 +10,14 @@ Rate limits (`rpm`/`tpm`) and monthly budgets come from `llm.gateway`; every req
 logged to `s3://<logs bucket>/llm-gateway/` — per project, so cost is attributed to the project,
 team and cost centre by construction.
 
+Shared counters: LiteLLM keeps its rate-limit counters and provider spend in each process's memory
+unless its router names a Redis. With several replicas, and across the restarts every config
+change rolls, each pod would count alone and forget. When a provider has a limit or a budget, the
+gateway gets its own small store (Valkey, Redis-protocol) in the namespace, which the router's
+`redis_host` points at: request counts are shared exactly, spend within a second, and both outlive
+the gateway's pods. The store keeps them on an emptyDir with an append-only file: a container
+restart keeps them, a deleted pod (a node replaced, the store's spec changed) starts from zero.
+
 Feedback: a small collector (Vector) accepting JSON POSTs on `http://feedback-collector/` and
 forwarding them to the project's Firehose stream, which lands them in the logs bucket
 partitioned by date.
@@ -17,6 +25,8 @@ partitioned by date.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 from typing import Any, cast
 
 import pulumi
@@ -58,6 +68,21 @@ PROVIDERS = GATEWAY_PROVIDERS
 # The LiteLLM model parameter each provider setting fills.
 LITELLM_SETTING = {"AZURE_API_BASE": "api_base"}
 GATEWAY_LABELS = {"app.kubernetes.io/name": GATEWAY}
+# The gateway's shared counter store (rate-limit windows, provider spend).
+STORE = "llm-gateway-store"
+STORE_IMAGE = pins.VALKEY.reference
+STORE_PORT = 6379
+STORE_USER = 999  # the image's `valkey` user and group (pins.VALKEY)
+STORE_LABELS = {"app.kubernetes.io/name": STORE}
+CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"
+# Well under the container's memory limit, leaving room for the fork of an append-only-file rewrite.
+# Every key LiteLLM writes has a TTL; `volatile-ttl` drops the one-minute rate windows before the
+# 30-day spend.
+STORE_MAX_MEMORY = "96mb"
+# LiteLLM 1.83.10 enforces a deployment's `rpm`/`tpm` only with this pre-call check
+# (router_utils/pre_call_checks/model_rate_limit_check.py); under `simple-shuffle` they are otherwise
+# just the weights of the random pick.
+ENFORCE_RATE_LIMITS = "enforce_model_rate_limits"
 FEEDBACK_LABELS = {"app.kubernetes.io/name": FEEDBACK}
 
 
@@ -73,13 +98,44 @@ def model_entry(provider: str, gateway: GatewaySettings) -> dict[str, Any]:
         if limits.requests_per_minute:
             params["rpm"] = limits.requests_per_minute
         if limits.tokens_per_minute:
-            params["tpm"] = limits.tokens_per_minute
+            params["tpm"] = tokens_per_replica(limits.tokens_per_minute, gateway.replicas)
     return {"model_name": f"{prefix}/*", "litellm_params": params}
 
 
-# Placeholder key for the project's own LLM endpoints, which take none: without it the OpenAI client
-# LiteLLM uses would send OPENAI_API_KEY (the real provider key) to them.
+def tokens_per_replica(tokens_per_minute: int, replicas: int) -> int:
+    """Each replica's share of a per-minute token limit. LiteLLM 1.83.10 counts requests in the
+    shared store (an atomic increment), but checks tokens against the replica's own in-memory count
+    (`local_only=True`): with the limit split, the replicas together never pass it."""
+    return max(1, tokens_per_minute // replicas)
+
+
+def rate_limited(gateway: GatewaySettings) -> bool:
+    return any(
+        limits.requests_per_minute or limits.tokens_per_minute
+        for provider, limits in gateway.limits.items()
+        if provider in gateway.providers
+    )
+
+
+def counts_in_store(gateway: GatewaySettings) -> bool:
+    """Whether the gateway has anything to count across replicas: a provider's rate limit or budget.
+    (The overall budget and rate are not enforced by LiteLLM without its database.)"""
+    return any(
+        limits.requests_per_minute or limits.tokens_per_minute or limits.monthly_budget_usd
+        for provider, limits in gateway.limits.items()
+        if provider in gateway.providers
+    )
+
+
+def store_host(ctx: ProjectContext) -> str:
+    return f"{STORE}.{ctx.names.namespace}.svc.cluster.local"
+
+
+# Placeholder key for the project's own LLM endpoints, which take none: the route names its key, so
+# no provider key from the gateway's environment (OPENAI_API_KEY) is ever sent to them.
 HOSTED_API_KEY = "none"
+# LiteLLM's provider for an OpenAI-compatible vLLM server (`hosted_vllm/<served model name>`).
+HOSTED_PROVIDER = "hosted_vllm"
 
 
 def hosted_api_base(ctx: ProjectContext, endpoint: Endpoint) -> str:
@@ -98,7 +154,10 @@ def hosted_model_entries(ctx: ProjectContext) -> list[dict[str, Any]]:
         {
             "model_name": endpoint.name,
             "litellm_params": {
-                "model": f"openai/{endpoint.name}",  # vLLM serves the endpoint's name (`--model_name`)
+                # vLLM serves the endpoint's name (`--model_name`). LiteLLM's `hosted_vllm` provider
+                # (OpenAI API), not `openai`: a route's provider is what a provider budget counts
+                # and blocks, so an exhausted OpenAI budget must not take the project's own LLM away.
+                "model": f"{HOSTED_PROVIDER}/{endpoint.name}",
                 "api_base": hosted_api_base(ctx, endpoint),
                 "api_key": HOSTED_API_KEY,
             },
@@ -116,6 +175,13 @@ def gateway_config(ctx: ProjectContext, gateway: GatewaySettings) -> dict[str, A
         if p in gateway.providers and limits.monthly_budget_usd
     }
     router: dict[str, Any] = {"routing_strategy": "simple-shuffle"}
+    if counts_in_store(gateway):
+        # The router's DualCache writes through to this store (router.py: `redis_host` and
+        # `redis_port` both set); rate windows and provider spend are then the same for every replica.
+        router["redis_host"] = store_host(ctx)
+        router["redis_port"] = STORE_PORT
+    if rate_limited(gateway):
+        router["optional_pre_call_checks"] = [ENFORCE_RATE_LIMITS]
     if provider_budgets:
         router["provider_budget_config"] = provider_budgets
     settings: dict[str, Any] = {
@@ -135,9 +201,9 @@ def gateway_config(ctx: ProjectContext, gateway: GatewaySettings) -> dict[str, A
         "require_auth_for_metrics_endpoint": False,
         "drop_params": True,
     }
-    if gateway.monthly_budget_usd:
-        settings["max_budget"] = gateway.monthly_budget_usd
-        settings["budget_duration"] = BUDGET_PERIOD
+    # `llm.gateway.monthlyBudgetUsd` is not written: LiteLLM keeps a proxy-wide `max_budget` only
+    # in its database (proxy_server.py, `prisma_client is not None and litellm.max_budget > 0`), and
+    # its in-process fallback never counts a chat completion. The README says so.
     return {
         "model_list": [*(model_entry(p, gateway) for p in gateway.providers), *hosted_model_entries(ctx)],
         "router_settings": router,
@@ -237,6 +303,94 @@ def gateway_deployment(ctx: ProjectContext, gateway: GatewaySettings) -> dict[st
     }
 
 
+def store_arguments() -> list[str]:
+    """Valkey as a counter store: the append-only file on the pod's emptyDir (fsync every second)
+    keeps the counters through a container restart; no RDB snapshots."""
+    return [
+        "valkey-server",
+        "--port",
+        str(STORE_PORT),
+        "--dir",
+        "/data",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+        "--maxmemory",
+        STORE_MAX_MEMORY,
+        "--maxmemory-policy",
+        "volatile-ttl",
+    ]
+
+
+def store_placement(ctx: ProjectContext) -> tuple[dict[str, str], dict[str, str]]:
+    """(nodeSelector, pod annotations) of the store. With Karpenter, its pod keeps its node: on
+    on-demand capacity (no spot reclaim) and `do-not-disrupt` (no consolidation or drift), since
+    each move empties the spend it holds. Node expiry (`expireAfter` of the general pool) still
+    replaces it. Without Karpenter the system node group takes every pod and replaces nodes only on
+    upgrades."""
+    if not addons_of(ctx).karpenter.enabled:
+        return {}, {}
+    return {CAPACITY_TYPE_LABEL: "on-demand"}, {naming.DO_NOT_DISRUPT_ANNOTATION: "true"}
+
+
+def store_deployment(ctx: ProjectContext) -> dict[str, Any]:
+    """One Valkey pod: the counters must be one. `Recreate`: a new pod never runs beside the old one
+    with counters of its own."""
+    node_selector, annotations = store_placement(ctx)
+    pod_metadata: dict[str, Any] = {"labels": STORE_LABELS}
+    if annotations:
+        pod_metadata["annotations"] = annotations
+    pod: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": restricted_pod_security(STORE_USER),
+        "containers": [
+            {
+                "name": "valkey",
+                "image": STORE_IMAGE,
+                "args": store_arguments(),
+                "ports": [{"name": "redis", "containerPort": STORE_PORT}],
+                "resources": {
+                    "requests": {"cpu": "50m", "memory": "64Mi"},
+                    "limits": {"cpu": "500m", "memory": "256Mi"},
+                },
+                "readinessProbe": {"tcpSocket": {"port": "redis"}, "periodSeconds": 10},
+                "livenessProbe": {"tcpSocket": {"port": "redis"}, "periodSeconds": 20, "initialDelaySeconds": 10},
+                "securityContext": restricted_container_security(),
+                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+            }
+        ],
+        "volumes": [{"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}],
+    }
+    if node_selector:
+        pod["nodeSelector"] = node_selector
+    return {
+        "replicas": 1,
+        "strategy": {"type": "Recreate"},
+        "selector": {"matchLabels": STORE_LABELS},
+        "template": {"metadata": pod_metadata, "spec": pod},
+    }
+
+
+def config_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def rolled_on_change(deployment: dict[str, Any], config_text: str) -> dict[str, Any]:
+    """The Deployment with its configuration's digest on the pod template: LiteLLM and Vector read
+    their file once, at start, so an updated ConfigMap alone changes nothing until the pods roll."""
+    rolled = copy.deepcopy(deployment)
+    template_metadata = rolled["template"].setdefault("metadata", {})
+    template_metadata["annotations"] = {
+        **template_metadata.get("annotations", {}),
+        naming.CONFIG_DIGEST_ANNOTATION: config_digest(config_text),
+    }
+    return rolled
+
+
 def feedback_config(ctx: ProjectContext) -> dict[str, Any]:
     return {
         "data_dir": "/var/lib/vector",
@@ -301,16 +455,17 @@ class LlmWorkloads(pulumi.ComponentResource):
         after: list[pulumi.Resource],
     ) -> None:
         ctx = self._ctx
+        config_text = yaml.safe_dump(config, sort_keys=False)
         config_map = k8s.core.v1.ConfigMap(
             f"{self._name}-{app}-config",
             metadata=metadata(ctx, app, component="llm", labels=labels),
-            data={config_file: yaml.safe_dump(config, sort_keys=False)},
+            data={config_file: config_text},
             opts=ctx.k8s_opts(self, depends_on=after),
         )
         k8s.apps.v1.Deployment(
             f"{self._name}-{app}",
             metadata=metadata(ctx, app, component="llm", labels=labels),
-            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, deployment),
+            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, rolled_on_change(deployment, config_text)),
             opts=ctx.k8s_opts(self, depends_on=[*after, config_map]),
         )
         disruption_budget(
@@ -339,6 +494,7 @@ class LlmWorkloads(pulumi.ComponentResource):
                     spec=key_secret_spec(ctx, provider, key_env),
                     opts=ctx.k8s_opts(self, depends_on=after),
                 )
+        store = self._store(after) if counts_in_store(gateway) else []
         self._app(
             GATEWAY,
             GATEWAY_LABELS,
@@ -346,8 +502,34 @@ class LlmWorkloads(pulumi.ComponentResource):
             "config.yaml",
             gateway_deployment(ctx, gateway),
             GATEWAY_PORT,
-            after,
+            [*after, *store],
         )
+
+    def _store(self, after: list[pulumi.Resource]) -> list[pulumi.Resource]:
+        """The shared counter store and its Service; the gateway waits for it (and is deleted
+        before it)."""
+        ctx = self._ctx
+        deployment = store_deployment(ctx)
+        server = k8s.apps.v1.Deployment(
+            f"{self._name}-gateway-store",
+            metadata=metadata(ctx, STORE, component="llm", labels=STORE_LABELS),
+            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, deployment),
+            opts=ctx.k8s_opts(self, depends_on=after),
+        )
+        # One replica: no budget (it would block every drain); `disruption_budget` decides so.
+        disruption_budget(
+            ctx, self, f"{self._name}-gateway-store-disruption-budget", STORE, STORE_LABELS, deployment["replicas"]
+        )
+        service = k8s.core.v1.Service(
+            f"{self._name}-gateway-store-service",
+            metadata=metadata(ctx, STORE, component="llm", labels=STORE_LABELS),
+            spec=cast(
+                k8s.core.v1.ServiceSpecArgsDict,
+                {"selector": STORE_LABELS, "ports": [{"name": "redis", "port": STORE_PORT, "targetPort": "redis"}]},
+            ),
+            opts=ctx.k8s_opts(self, depends_on=after),
+        )
+        return [server, service]
 
     def _feedback(self, after: list[pulumi.Resource]) -> None:
         ctx = self._ctx
