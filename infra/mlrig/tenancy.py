@@ -333,18 +333,34 @@ def capacity_allowed(limits: Bounds, project: str) -> Capacity:
 
 
 # mlrig's own servers on the general nodes (tracking server, gateway, loggers, pipeline gates):
-# the namespace quota's allowance on top of the endpoints and pipelines without a pool.
+# the namespace quota's allowance on top of the endpoints and pipelines without a pool. It holds
+# the LLM gateway's first `GATEWAY_REPLICAS_IN_ALLOWANCE` replicas; each one past them adds its
+# limits (`GATEWAY_LIMITS`, which its pod template sets): the quota counts limits, and a replica
+# it cannot hold is never created (the Deployment waits until the apply times out).
 GENERAL_CPU = 16
+GENERAL_MEMORY_GIB = 64
+GATEWAY_LIMITS = {"cpu": "2", "memory": "2Gi"}
+GATEWAY_REPLICAS_IN_ALLOWANCE = 2
 
 
 def _cores(quantity: str) -> float:
     return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
 
 
+def general_allowance(spec: ProjectSpec) -> tuple[int, int]:
+    """(cores, GiB) of the namespace quota for mlrig's own servers: `GENERAL_CPU` and
+    `GENERAL_MEMORY_GIB`, plus the limits of each gateway replica past the ones they hold."""
+    gateway = spec.llm.gateway
+    extra = max(0, gateway.replicas - GATEWAY_REPLICAS_IN_ALLOWANCE) if gateway is not None else 0
+    cores = math.ceil(extra * _cores(GATEWAY_LIMITS["cpu"]))
+    gib = math.ceil(extra * float(GATEWAY_LIMITS["memory"].removesuffix("Gi")))
+    return GENERAL_CPU + cores, GENERAL_MEMORY_GIB + gib
+
+
 def general_cpu_requested(spec: ProjectSpec) -> int:
     """CPU cores the project may use on the general nodes, as its namespace quota allows them:
     endpoints without a pool at `maxReplicas` (twice for a split or shadow rollout), pipelines
-    without a pool with all their workers, and `GENERAL_CPU`."""
+    without a pool with all their workers, and the allowance for mlrig's own servers."""
     cores = 0.0
     for endpoint in spec.serving.endpoints:
         if endpoint.pool is None:
@@ -353,7 +369,7 @@ def general_cpu_requested(spec: ProjectSpec) -> int:
     for pipeline in spec.pipelines.values():
         if pipeline.pool is None:
             cores += pipeline.workers * _cores(pipeline.resources.cpu)
-    return GENERAL_CPU + math.ceil(cores)
+    return general_allowance(spec)[0] + math.ceil(cores)
 
 
 def pool_capacity(pool: ComputePool) -> Capacity:

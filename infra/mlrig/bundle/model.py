@@ -1086,7 +1086,12 @@ class GatewaySettings(Strict):
         "database, which the gateway does not run; use per-provider budgets. Default: none.",
         1000.0,
     )
-    replicas: Annotated[int, Field(ge=1, le=50)] = spec_field(2, "Gateway replicas.", 2)
+    replicas: Annotated[int, Field(ge=1, le=50)] = spec_field(
+        2,
+        "Gateway replicas. Each one past the second adds its limits (2 cores, 2 GiB) to the namespace quota "
+        "and counts against the platform's `maxGeneralCpu`.",
+        2,
+    )
 
 
 class FeedbackSettings(Strict):

@@ -33,7 +33,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from .. import naming, pins
+from .. import naming, pins, tenancy
 from ..bundle.model import Endpoint, GatewaySettings
 from .context import ProjectContext
 from .filled_secrets import (
@@ -283,7 +283,7 @@ def gateway_deployment(ctx: ProjectContext, gateway: GatewaySettings) -> dict[st
                         ],
                         "resources": {
                             "requests": {"cpu": "500m", "memory": "1Gi"},
-                            "limits": {"cpu": "2", "memory": "2Gi"},
+                            "limits": dict(tenancy.GATEWAY_LIMITS),
                         },
                         "readinessProbe": {**probe, "httpGet": {"path": "/health/readiness", "port": "http"}},
                         "livenessProbe": {**probe, "initialDelaySeconds": 30},

@@ -36,11 +36,6 @@ CLUSTER_ROLES: dict[str, dict[str, str]] = {
     "prod": {"data-scientist": "view", "ml-engineer": "view", "ci-deployer": "admin"},
 }
 
-# The quota's allowance for mlrig's own servers on the general nodes (tracking server, gateway,
-# loggers, pipeline gates), on top of the pools and of unpooled endpoints and pipelines.
-GENERAL_CPU = 16
-GENERAL_MEMORY_GIB = 64
-
 # Volumes a namespace may claim (`requests.storage`): the model hub's static claim (S3 through
 # Mountpoint; it costs nothing, but the quota counts its nominal size) plus an allowance for the
 # volumes a team claims itself. Without the bound, `edit` (a data scientist in dev) claims 20
@@ -100,8 +95,9 @@ def quota_hard(spec: ProjectSpec) -> dict[str, str]:
     """The namespace's quota: what its pools can hold at `max`, what runs unpooled at its
     maximum, plus the general allowance (tracking server, gateway, loggers, pipeline gates)."""
     unpooled_cpu, unpooled_memory = unpooled_demand(spec)
-    cpu = GENERAL_CPU + math.ceil(unpooled_cpu)
-    memory = GENERAL_MEMORY_GIB + math.ceil(unpooled_memory)
+    general_cpu, general_memory = tenancy.general_allowance(spec)
+    cpu = general_cpu + math.ceil(unpooled_cpu)
+    memory = general_memory + math.ceil(unpooled_memory)
     gpus = 0
     for pool in spec.compute.pools:
         node_cpu, node_memory = node_capacity(pool)

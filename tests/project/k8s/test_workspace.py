@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from mlrig.project.kube import cpu_cores, memory_gib
 from mlrig.project.workspace import CLUSTER_ROLES
 
 from .conftest import named, objects
@@ -216,3 +217,30 @@ def test_a_project_with_only_the_required_fields_gets_a_working_namespace(plan_v
         s["name"] for b in objects(plan, "RoleBinding") for s in b["subjects"]
     }
     assert not objects(plan, "WorkflowTemplate") and not objects(plan, "InferenceService")
+
+
+def gateway_replicas(count: int):
+    def edit(project):
+        project["spec"]["llm"]["gateway"]["replicas"] = count
+
+    return edit
+
+
+def test_the_quota_holds_every_gateway_replica_the_bundle_asks_for(plan_variant):
+    """The quota counts limits, and a replica it cannot hold is never created: the apply waits on
+    the Deployment until it times out. Twelve replicas of 2 cores / 2 GiB were refused past the
+    fixed allowance for mlrig's own servers (16 cores), which the bundle allows up to 50."""
+    quota = {
+        count: named(plan_variant("rag-assistant", gateway_replicas(count), "dev"), "ResourceQuota", "project-quota")
+        for count in (2, 12)
+    }
+    plan = plan_variant("rag-assistant", gateway_replicas(12), "dev")
+    gateway = named(plan, "Deployment", "llm-gateway")["spec"]
+    limits = gateway["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert gateway["replicas"] == 12
+    more_cpu = int(quota[12]["spec"]["hard"]["limits.cpu"]) - int(quota[2]["spec"]["hard"]["limits.cpu"])
+    more_memory = memory_gib(quota[12]["spec"]["hard"]["limits.memory"]) - memory_gib(
+        quota[2]["spec"]["hard"]["limits.memory"]
+    )
+    assert more_cpu >= 10 * cpu_cores(limits["cpu"])
+    assert more_memory >= 10 * memory_gib(limits["memory"])
