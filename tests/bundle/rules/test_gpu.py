@@ -259,6 +259,25 @@ def test_awake_hours_on_an_endpoint_that_never_sleeps_are_a_mistake():
     assert error.path == f"{SCORER}.autoscaling.awakeHoursUtc"
 
 
+def test_a_team_that_keeps_prod_awake_learns_to_drop_the_hours_in_its_override():
+    """Scale to zero by day everywhere, two replicas in prod: the prod override must clear the hours,
+    and the message says how (it used to say only that the hours apply to `minReplicas: 0`)."""
+    changes = {
+        f"{SCORER}.autoscaling.minReplicas": 0,
+        f"{SCORER}.autoscaling.awakeHoursUtc": {"start": 6, "end": 22},
+        "spec.environments.prod.serving.endpoints": [{"name": "scorer", "autoscaling": {"minReplicas": 2}}],
+    }
+    error = only(check_project(changes), "scale_to_zero_has_a_way_back")
+    assert "in environment prod" in error.message and "set `awakeHoursUtc: null` in that override" in error.message
+    cleared = {
+        **changes,
+        "spec.environments.prod.serving.endpoints": [
+            {"name": "scorer", "autoscaling": {"minReplicas": 2, "awakeHoursUtc": None}}
+        ],
+    }
+    assert check_project(cleared).valid
+
+
 def test_scale_to_zero_needs_the_monitoring_add_on():
     platform = set_path(example("platform"), "spec.cluster.addons.monitoring", {"enabled": False})
     project = example("fraud")

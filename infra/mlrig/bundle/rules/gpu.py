@@ -340,7 +340,11 @@ def scale_to_zero_has_a_way_back(view: ProjectView) -> Iterator[Finding]:
                     "(KEDA reads Prometheus); without it endpoints scale on CPU and keep one replica",
                 )
         elif hours is not None:
-            yield Finding((*path, "awakeHoursUtc"), "`awakeHoursUtc` applies to endpoints with `minReplicas: 0` only")
+            yield Finding(
+                (*path, "awakeHoursUtc"),
+                "`awakeHoursUtc` applies to endpoints with `minReplicas: 0` only: remove it, or where an environment "
+                "override raises `minReplicas`, set `awakeHoursUtc: null` in that override too",
+            )
         if hours is not None and hours.start >= hours.end:
             yield Finding((*path, "awakeHoursUtc"), f"start ({hours.start}) must be before end ({hours.end})")
 
