@@ -102,6 +102,7 @@ def load_all() -> list[Check]:
         karpenter_parity,
         lifecycle,
         network_policy,
+        object_names,
         opensearch_access,
         principals,
         reconcile,

@@ -440,3 +440,70 @@ def file_names_match_bundle_names(view: BundleSetView) -> Iterator[tuple[str, Fi
                     "become CODEOWNERS paths, so they hold only a bundle name",
                 ),
             )
+
+
+def _kserve_objects(endpoint: str, strategy: str) -> list[tuple[str, str]]:
+    """(kind, name) of what KServe runs for one endpoint: its InferenceServices, their predictor
+    Deployments (`<service>-predictor`) and, for a split rollout, the InferenceGraph router's
+    Deployment (named as the endpoint)."""
+    services = list(naming.rollout_service_names(endpoint, strategy).values())
+    objects = [("InferenceService", s) for s in services] + [
+        ("Deployment", naming.kserve_predictor(s)) for s in services
+    ]
+    if strategy in naming.SPLIT_VARIANTS:
+        objects.append(("Deployment", endpoint))
+    return objects
+
+
+@project_rule
+def inference_service_names_fit(view: ProjectView) -> Iterator[Finding]:
+    """KServe labels an InferenceService's predictor pods `app: isvc.<service>-predictor`, and a
+    label value holds 63 characters: the API server refuses the Deployment of a longer one, so the
+    endpoint never serves while everything else deploys."""
+    for k, endpoint in enumerate(view.spec.serving.endpoints):
+        strategy = endpoint.rollout.strategy
+        longest = max(naming.rollout_service_names(endpoint.name, strategy).values(), key=len)
+        label = naming.kserve_pod_label(longest)
+        if len(label) > naming.LABEL_VALUE_LIMIT:
+            room = naming.LABEL_VALUE_LIMIT - (len(label) - len(endpoint.name))
+            yield Finding(
+                ("spec", "serving", "endpoints", k, "name"),
+                f"endpoint name '{endpoint.name}' is too long for KServe: its `{strategy}` rollout runs the "
+                f"InferenceService '{longest}', whose pods KServe labels '{label}' ({len(label)} characters, over "
+                f"Kubernetes' {naming.LABEL_VALUE_LIMIT} for a label value), so its Deployment is refused; "
+                f"use at most {room} characters",
+            )
+
+
+@project_rule
+def kserve_object_names_unique(view: ProjectView) -> Iterator[Finding]:
+    """Two endpoints whose rollouts derive the same InferenceService or Deployment name (`api`'s
+    canary `api-canary` and an endpoint called `api-canary`) fight over one object: the second
+    create fails, or one endpoint serves the other's model."""
+    owners: dict[tuple[str, str], str] = {}
+    for k, endpoint in enumerate(view.spec.serving.endpoints):
+        for kind, name in _kserve_objects(endpoint.name, endpoint.rollout.strategy):
+            other = owners.setdefault((kind, name), endpoint.name)
+            if other != endpoint.name:
+                yield Finding(
+                    ("spec", "serving", "endpoints", k, "name"),
+                    f"endpoints '{other}' and '{endpoint.name}' would both make the {kind} '{name}' (an endpoint "
+                    f"with a canary, ab or shadow rollout also runs '<name>-stable', '-canary', '-a', '-b' or "
+                    f"'-shadow'); rename '{endpoint.name}'",
+                )
+                break
+
+
+@project_rule
+def scheduled_pipeline_names_fit_argo(view: ProjectView) -> Iterator[Finding]:
+    """A scheduled pipeline runs as a CronWorkflow named after it; Argo refuses one whose name is
+    over 52 characters (its runs are `<name>-<timestamp>`), so the schedule never fires."""
+    for name, pipeline in view.spec.pipelines.items():
+        if pipeline.schedule and len(name) > naming.ARGO_CRON_NAME_LIMIT:
+            yield Finding(
+                ("spec", "pipelines", name),
+                f"pipeline name '{name}' ({len(name)} characters) is too long for a schedule: Argo refuses a "
+                f"CronWorkflow name over {naming.ARGO_CRON_NAME_LIMIT} characters (it names each run "
+                f"`<name>-<timestamp>`); use at most {naming.ARGO_CRON_NAME_LIMIT} characters",
+                key=True,
+            )
