@@ -721,6 +721,31 @@ def kserve_pod_label(inference_service: str) -> str:
     return KSERVE_POD_LABEL_PREFIX + kserve_predictor(inference_service)
 
 
+def kserve_host_label(component: str, namespace: str) -> str:
+    """The first DNS label of the host KServe (RawDeployment) derives for a predictor
+    (`<service>-predictor`) or an InferenceGraph (`<graph>`) from its default domain template
+    `{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}`; KServe fails the reconcile of a component
+    whose host is no valid domain name (raw_kube_reconciler.go `createRawURL`), so each label holds
+    at most 63 characters."""
+    return f"{component}-{namespace}"
+
+
+def kserve_derived_labels(endpoint: str, strategy: str, namespace: str | None) -> list[tuple[str, str]]:
+    """(what, value) of every pod label and host DNS label KServe derives from an endpoint's
+    InferenceServices and InferenceGraph, each limited to 63 characters. Without a namespace (the
+    platform is unknown), the pod labels only."""
+    found: list[tuple[str, str]] = []
+    for service in rollout_service_names(endpoint, strategy).values():
+        found.append(("pod label", kserve_pod_label(service)))
+        if namespace is not None:
+            found.append(("host", kserve_host_label(kserve_predictor(service), namespace)))
+    if strategy in SPLIT_VARIANTS:
+        found.append(("pod label", KSERVE_POD_LABEL_PREFIX + endpoint))
+        if namespace is not None:
+            found.append(("host", kserve_host_label(endpoint, namespace)))
+    return found
+
+
 def model_prefix(model: str, stage: str) -> str:
     """`models/<model>/<stage>/` in the artifacts bucket: `champion` (what the model-deployment
     pipeline promoted) or `candidate` (what it imported under deploy-models)."""

@@ -47,20 +47,32 @@ def test_an_object_the_platform_already_declares_is_found_in_the_project():
     assert found.resource == "project-reader" and "ClusterRole 'reader' is also declared" in found.message
 
 
-def test_kserve_labels_the_pods_of_a_48_character_inference_service():
-    assert findings("MLRIG-DEP-108", k8s(*ISVC, "s" * 48, {"predictor": {}})) == []
+def test_kserve_labels_and_addresses_the_pods_of_names_at_the_limits():
+    """In namespace `demo` (4 characters): `<47>-predictor-demo` and `isvc.<48>-predictor` fit."""
+    assert findings("MLRIG-DEP-108", k8s(*ISVC, "s" * 47, {"predictor": {}})) == []
+    assert findings("MLRIG-DEP-108", k8s(*ISVC, "s" * 48, {"predictor": {}}, namespace=None)) == []
     assert findings("MLRIG-DEP-108", k8s(*GRAPH, "g" * 58, {"nodes": {}})) == []
 
 
 def test_a_longer_inference_service_gets_no_pods():
     """`isvc.<49 characters>-predictor` is 64 characters: the API server refuses the Deployment."""
-    [found] = findings("MLRIG-DEP-108", k8s(*ISVC, "s" * 49, {"predictor": {}}))
-    assert f"'isvc.{'s' * 49}-predictor' (64 characters, over 63)" in found.message
+    [found] = findings("MLRIG-DEP-108", k8s(*ISVC, "s" * 49, {"predictor": {}}, namespace=None))
+    assert f"pod label 'isvc.{'s' * 49}-predictor' (64 characters, over 63)" in found.message
+
+
+def test_an_inference_service_whose_host_label_is_too_long_is_never_reconciled():
+    """KServe derives `<service>-predictor-<namespace>.<domain>`: a 64-character first label fails
+    its reconcile (`failed creating host name`) and no Deployment is made."""
+    namespace = "customer-churn-prediction"
+    service = "churn-scorer-realtime-stable"  # 28 + 11 + 25 = 64
+    [found] = findings("MLRIG-DEP-108", k8s(*ISVC, service, {"predictor": {}}, namespace=namespace))
+    assert f"host label '{service}-predictor-{namespace}' (64 characters" in found.message
 
 
 def test_a_longer_inference_graph_gets_no_router():
-    [found] = findings("MLRIG-DEP-108", k8s(*GRAPH, "g" * 59, {"nodes": {}}))
-    assert f"'isvc.{'g' * 59}' (64 characters" in found.message
+    messages = " | ".join(f.message for f in findings("MLRIG-DEP-108", k8s(*GRAPH, "g" * 59, {"nodes": {}})))
+    assert f"pod label 'isvc.{'g' * 59}' (64 characters" in messages
+    assert f"host label '{'g' * 59}-demo' (64 characters" in messages
 
 
 CRON = ("CronWorkflow", "argoproj.io/v1alpha1")

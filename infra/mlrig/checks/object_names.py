@@ -50,34 +50,41 @@ def one_resource_per_object(graph: StackGraph) -> Iterator[Violation]:
             )
 
 
-def kserve_pod_label(resource: Resource) -> str:
-    """The `app` label KServe (RawDeployment) puts on the pods it runs for an InferenceService
-    (`isvc.<name>-predictor`) or an InferenceGraph's router (`isvc.<name>`)."""
+def kserve_labels(resource: Resource) -> list[tuple[str, str]]:
+    """(what, value) of the pod label and the host DNS label KServe (RawDeployment) derives for an
+    InferenceService's predictor (`isvc.<name>-predictor`, `<name>-predictor-<namespace>`) or an
+    InferenceGraph's router (`isvc.<name>`, `<name>-<namespace>`)."""
+    component = resource.k8s_name
     if resource.kind == "InferenceService":
-        return naming.kserve_pod_label(resource.k8s_name)
-    return naming.KSERVE_POD_LABEL_PREFIX + resource.k8s_name
+        component = naming.kserve_predictor(component)
+    found = [("pod label", naming.KSERVE_POD_LABEL_PREFIX + component)]
+    if resource.namespace:
+        found.append(("host label", naming.kserve_host_label(component, resource.namespace)))
+    return found
 
 
 @check(
     "MLRIG-DEP-108",
-    "KServe can label the pods of every InferenceService and InferenceGraph",
+    "KServe can label and address the pods of every InferenceService and InferenceGraph",
     "KServe labels the pods it runs `app: isvc.<service>-predictor` (a graph's router `isvc.<graph>`) "
-    "and selects them by it; a label value holds 63 characters, so the API server refuses the "
-    "Deployment of a longer name and the endpoint never serves, while everything else deploys.",
+    "and derives their host `<service>-predictor-<namespace>.<domain>`; a label value and a DNS label "
+    "each hold 63 characters, so for a longer name the API server refuses the Deployment or KServe's "
+    "reconcile fails on the host, and the endpoint never serves while everything else deploys.",
     applies_to=(
         "kubernetes:serving.kserve.io/v1beta1:InferenceService",
         "kubernetes:serving.kserve.io/v1alpha1:InferenceGraph",
     ),
 )
-def kserve_pod_labels_fit(graph: StackGraph) -> Iterator[Violation]:
+def kserve_derived_names_fit(graph: StackGraph) -> Iterator[Violation]:
     for resource in graph.kubernetes("InferenceService", "InferenceGraph"):
-        label = kserve_pod_label(resource)
-        if len(label) > naming.LABEL_VALUE_LIMIT:
-            yield Violation(
-                resource,
-                f"KServe would label its pods '{label}' ({len(label)} characters, over {naming.LABEL_VALUE_LIMIT})",
-                "shorten the endpoint's name",
-            )
+        for what, value in kserve_labels(resource):
+            if len(value) > naming.LABEL_VALUE_LIMIT:
+                yield Violation(
+                    resource,
+                    f"KServe would derive the {what} '{value}' ({len(value)} characters, over "
+                    f"{naming.LABEL_VALUE_LIMIT})",
+                    "shorten the endpoint's name (or the project's)",
+                )
 
 
 @check(

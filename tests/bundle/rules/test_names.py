@@ -18,6 +18,7 @@ from ..helpers import (
     minimal_project,
     only,
     project_with,
+    set_path,
     validate,
 )
 
@@ -368,24 +369,49 @@ def test_the_model_importer_of_a_deploy_models_project_counts_above_dev_only():
 SCORER = "spec.serving.endpoints[0]"  # fraud's `scorer`: a canary rollout
 
 
-def test_a_canary_endpoint_name_leaves_room_for_kserves_pod_label():
-    """`<endpoint>-stable` gets pods labelled `isvc.<endpoint>-stable-predictor`: 63 characters at most."""
-    longest = "s" * 41
+def test_a_canary_endpoint_name_leaves_room_for_kserves_host_in_the_projects_namespace():
+    """KServe serves `<endpoint>-stable` at `<endpoint>-stable-predictor-fraud-detection.<domain>`:
+    its first DNS label holds 63 characters, so in namespace `fraud-detection` a canary endpoint's
+    name holds 30 (it used to be accepted up to 63, and KServe never created its Deployment)."""
+    longest = "s" * 30
     assert check_project({f"{SCORER}.name": longest, "spec.environments.prod.serving": {}}).valid
     changes = {f"{SCORER}.name": longest + "x", "spec.environments.prod.serving": {}}
     error = only(check_project(changes), "inference_service_names_fit")
     assert error.path == f"{SCORER}.name"
-    assert f"isvc.{longest}x-stable-predictor" in error.message and "use at most 41 characters" in error.message
+    assert f"host label '{longest}x-stable-predictor-fraud-detection'" in error.message
+    assert "use at most 30 characters (or shorten the project name)" in error.message
+
+
+def test_a_realistic_endpoint_of_a_realistic_project_is_refused_when_kserve_cannot_address_it():
+    project = project_with({"metadata.name": "customer-churn-prediction"}, "fraud")
+    project["spec"]["repository"] = "acme/customer-churn-prediction"
+    set_path(project, SCORER + ".name", "churn-scorer-realtime")
+    project["spec"]["environments"]["prod"].pop("serving")
+    result = validate(admitting(example("platform"), project), project)
+    error = only(result, "inference_service_names_fit")
+    assert "'churn-scorer-realtime-stable-predictor-customer-churn-prediction' (of " in error.message
+
+
+def test_a_short_namespace_leaves_the_pod_label_as_the_limit():
+    """Project `q`: the host label `<endpoint>-stable-predictor-q` fits longer names than the pod
+    label `isvc.<endpoint>-stable-predictor` (63 characters), so that is what bounds the name: 41."""
+    platform = minimal_platform(environments={"dev": {"tier": "dev", "region": "us-east-1"}})
+    endpoint = {"runtime": "sklearn", "rollout": {"strategy": "canary", "percent": 10}}
+    fits = minimal_project(name="q", serving={"endpoints": [{"name": "e" * 41, **endpoint}]})
+    assert validate(admitting(platform, fits), fits).valid
+    long = minimal_project(name="q", serving={"endpoints": [{"name": "e" * 42, **endpoint}]})
+    error = only(validate(admitting(platform, long), long), "inference_service_names_fit")
+    assert f"pod label 'isvc.{'e' * 42}-stable-predictor'" in error.message and "at most 41" in error.message
 
 
 def test_a_direct_endpoint_may_be_longer_than_a_split_one():
-    changes = {f"{SCORER}.name": "d" * 48, f"{SCORER}.rollout": {"strategy": "direct"}}
+    changes = {f"{SCORER}.name": "d" * 36, f"{SCORER}.rollout": {"strategy": "direct"}}
     assert check_project({**changes, "spec.environments.prod.serving": {}}).valid
     error = only(
-        check_project({**changes, f"{SCORER}.name": "d" * 49, "spec.environments.prod.serving": {}}),
+        check_project({**changes, f"{SCORER}.name": "d" * 38, "spec.environments.prod.serving": {}}),
         "inference_service_names_fit",
     )
-    assert "use at most 48 characters" in error.message
+    assert "use at most 37 characters" in error.message
 
 
 def test_an_endpoint_named_like_anothers_canary_is_refused():

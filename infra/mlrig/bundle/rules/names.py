@@ -455,24 +455,42 @@ def _kserve_objects(endpoint: str, strategy: str) -> list[tuple[str, str]]:
     return objects
 
 
+def _namespace(view: ProjectView) -> str | None:
+    """The project's namespace in the view's environment, when its platform is known."""
+    if view.platform is None or view.environment is None:
+        return None
+    names = naming.ProjectNames(
+        view.bundle.metadata.name, view.environment, naming.PLACEHOLDER_ACCOUNT, "us-east-1", view.platform.isolation
+    )
+    return names.namespace
+
+
 @project_rule
 def inference_service_names_fit(view: ProjectView) -> Iterator[Finding]:
-    """KServe labels an InferenceService's predictor pods `app: isvc.<service>-predictor`, and a
-    label value holds 63 characters: the API server refuses the Deployment of a longer one, so the
-    endpoint never serves while everything else deploys."""
+    """KServe (RawDeployment) labels an InferenceService's predictor pods
+    `app: isvc.<service>-predictor` and derives its host `<service>-predictor-<namespace>.<domain>`;
+    a label value and a DNS label each hold 63 characters. A longer one and KServe never creates
+    the predictor's Deployment (the API server refuses the label; the reconcile fails on the host),
+    so the endpoint never serves while everything else deploys."""
+    namespace = _namespace(view)
     for k, endpoint in enumerate(view.spec.serving.endpoints):
         strategy = endpoint.rollout.strategy
-        longest = max(naming.rollout_service_names(endpoint.name, strategy).values(), key=len)
-        label = naming.kserve_pod_label(longest)
-        if len(label) > naming.LABEL_VALUE_LIMIT:
-            room = naming.LABEL_VALUE_LIMIT - (len(label) - len(endpoint.name))
-            yield Finding(
-                ("spec", "serving", "endpoints", k, "name"),
-                f"endpoint name '{endpoint.name}' is too long for KServe: its `{strategy}` rollout runs the "
-                f"InferenceService '{longest}', whose pods KServe labels '{label}' ({len(label)} characters, over "
-                f"Kubernetes' {naming.LABEL_VALUE_LIMIT} for a label value), so its Deployment is refused; "
-                f"use at most {room} characters",
-            )
+        derived = naming.kserve_derived_labels(endpoint.name, strategy, namespace)
+        too_long = [(what, value) for what, value in derived if len(value) > naming.LABEL_VALUE_LIMIT]
+        if not too_long:
+            continue
+        what, value = max(too_long, key=lambda item: len(item[1]))
+        room = min(naming.LABEL_VALUE_LIMIT - (len(v) - len(endpoint.name)) for _, v in derived)
+        where = f"the {what} '{value}'" if what == "pod label" else f"the host label '{value}' (of '{value}.<domain>')"
+        advice = f"use at most {room} characters" if room > 0 else "shorten the project name"
+        if what == "host" and room > 0:
+            advice += " (or shorten the project name)"
+        yield Finding(
+            ("spec", "serving", "endpoints", k, "name"),
+            f"endpoint name '{endpoint.name}' is too long for KServe: with its `{strategy}` rollout KServe derives "
+            f"{where}, {len(value)} characters, over the {naming.LABEL_VALUE_LIMIT} Kubernetes allows, so it never "
+            f"creates the endpoint's Deployment; {advice}",
+        )
 
 
 @project_rule
