@@ -287,6 +287,35 @@ def test_scale_to_zero_needs_the_monitoring_add_on():
     assert "monitoring add-on" in " ".join(e.message for e in errors(result, "scale_to_zero_has_a_way_back"))
 
 
+def test_endpoints_on_a_platform_without_kserve_are_refused():
+    """The stack builds no InferenceService without the add-on, and said nothing: the team's
+    endpoints never served."""
+    platform = set_path(example("platform"), "spec.cluster.addons.kserve", {"enabled": False})
+    result = validate(platform, example("fraud"), example("rag"))
+    found = errors(result, "workloads_have_their_add_ons")
+    assert found and all(e.path.endswith("serving.endpoints") for e in found)  # in each environment
+    assert all("`kserve` add-on, which is off in this environment" in e.message for e in found)
+
+
+def test_pipelines_and_the_model_hub_on_a_platform_without_argo_are_refused():
+    platform = set_path(example("platform"), "spec.cluster.addons.argoWorkflows", {"enabled": False})
+    result = validate(platform, example("fraud"), example("rag"))
+    paths = {(e.file, e.path) for e in errors(result, "workloads_have_their_add_ons")}
+    assert ("rag-assistant.yaml", "spec.llm.modelHub") in paths
+    assert ("fraud-detection.yaml", "spec.pipelines") in paths
+
+
+def test_a_project_without_endpoints_or_pipelines_needs_neither_engine():
+    platform = example("platform")
+    for addon in ("kserve", "argoWorkflows"):
+        set_path(platform, f"spec.cluster.addons.{addon}", {"enabled": False})
+    project = example("fraud")
+    for key in ("pipelines", "serving", "environments"):
+        project["spec"].pop(key)
+    project["spec"]["monitoring"].pop("retrainOnDrift", None)
+    assert "workloads_have_their_add_ons" not in {d.rule for d in validate(platform, project).diagnostics}
+
+
 def test_mounting_the_model_hub_is_for_large_model_runtimes():
     error = only(check_project({f"{SCORER}.startup.modelCache": "mount"}), "model_cache_mount_is_available")
     assert "`custom`" in error.message
