@@ -481,9 +481,11 @@ def inference_service_names_fit(view: ProjectView) -> Iterator[Finding]:
             continue
         what, value = max(too_long, key=lambda item: len(item[1]))
         room = min(naming.LABEL_VALUE_LIMIT - (len(v) - len(endpoint.name)) for _, v in derived)
+        if room < 1:
+            continue  # no endpoint name fits beside this namespace: the project name is the cause (derived_names_fit)
         where = f"the {what} '{value}'" if what == "pod label" else f"the host label '{value}' (of '{value}.<domain>')"
-        advice = f"use at most {room} characters" if room > 0 else "shorten the project name"
-        if what == "host" and room > 0:
+        advice = f"use at most {room} characters"
+        if what == "host":
             advice += " (or shorten the project name)"
         yield Finding(
             ("spec", "serving", "endpoints", k, "name"),
