@@ -703,6 +703,64 @@ def github_oidc_provider_arn(account: str, region: str) -> str:
 ARTIFACT_PREFIXES: dict[str, str] = {"models": "models/", "tracking": "mlflow/", "hub": "hub/"}
 
 
+# Two variants behind an InferenceGraph: (first, second) suffixes; `percent` goes to the second.
+SPLIT_VARIANTS: dict[str, tuple[str, str]] = {"canary": ("stable", "canary"), "ab": ("a", "b")}
+# KServe (RawDeployment) names an InferenceService's Deployment, Service and autoscaler
+# `<name>-predictor` and labels its pods `app: isvc.<name>-predictor` (constants.go
+# `PredictorServiceName`, `GetRawServiceLabel`); a label value holds at most 63 characters.
+KSERVE_PREDICTOR_SUFFIX = "-predictor"
+KSERVE_POD_LABEL_PREFIX = "isvc."
+LABEL_VALUE_LIMIT = 63
+# Argo names a CronWorkflow's runs `<name>-<10-digit timestamp>` and refuses a CronWorkflow whose
+# name leaves no room for it (workflow/validate `ValidateCronWorkflow`).
+ARGO_CRON_NAME_LIMIT = 52
+
+
+def rollout_service_names(endpoint: str, strategy: str) -> dict[str, str]:
+    """An endpoint's InferenceServices by their part in the rollout: `stable`/`canary`, `a`/`b`,
+    `primary`/`shadow`, or `primary` alone. A split rollout's InferenceGraph is `endpoint` itself."""
+    if strategy in SPLIT_VARIANTS:
+        return {variant: f"{endpoint}-{variant}" for variant in SPLIT_VARIANTS[strategy]}
+    if strategy == "shadow":
+        return {"primary": endpoint, "shadow": f"{endpoint}-shadow"}
+    return {"primary": endpoint}
+
+
+def kserve_predictor(inference_service: str) -> str:
+    """The Deployment and Service KServe makes for an InferenceService's predictor."""
+    return inference_service + KSERVE_PREDICTOR_SUFFIX
+
+
+def kserve_pod_label(inference_service: str) -> str:
+    """The `app` label KServe puts on the predictor's pods (and selects them by)."""
+    return KSERVE_POD_LABEL_PREFIX + kserve_predictor(inference_service)
+
+
+def kserve_host_label(component: str, namespace: str) -> str:
+    """The first DNS label of the host KServe (RawDeployment) derives for a predictor
+    (`<service>-predictor`) or an InferenceGraph (`<graph>`) from its default domain template
+    `{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}`; KServe fails the reconcile of a component
+    whose host is no valid domain name (raw_kube_reconciler.go `createRawURL`), so each label holds
+    at most 63 characters."""
+    return f"{component}-{namespace}"
+
+
+def kserve_derived_labels(endpoint: str, strategy: str, namespace: str | None) -> list[tuple[str, str]]:
+    """(what, value) of every pod label and host DNS label KServe derives from an endpoint's
+    InferenceServices and InferenceGraph, each limited to 63 characters. Without a namespace (the
+    platform is unknown), the pod labels only."""
+    found: list[tuple[str, str]] = []
+    for service in rollout_service_names(endpoint, strategy).values():
+        found.append(("pod label", kserve_pod_label(service)))
+        if namespace is not None:
+            found.append(("host", kserve_host_label(kserve_predictor(service), namespace)))
+    if strategy in SPLIT_VARIANTS:
+        found.append(("pod label", KSERVE_POD_LABEL_PREFIX + endpoint))
+        if namespace is not None:
+            found.append(("host", kserve_host_label(endpoint, namespace)))
+    return found
+
+
 def model_prefix(model: str, stage: str) -> str:
     """`models/<model>/<stage>/` in the artifacts bucket: `champion` (what the model-deployment
     pipeline promoted) or `candidate` (what it imported under deploy-models)."""

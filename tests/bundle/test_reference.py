@@ -33,3 +33,9 @@ def test_every_documented_field_has_a_description_and_an_example():
     for kind in ("Platform", "Project"):
         for doc in field_docs(kind):
             assert doc.description and doc.example, doc.path
+
+
+def test_a_range_that_excludes_its_lower_end_says_so():
+    """`stagingDataFraction: 0` is refused (more than 0, at most 1): the reference said 0–1."""
+    project = {d.path.strip("`"): d for d in field_docs("Project")}
+    assert project["spec.pipelines.<pipeline>.stagingDataFraction"].type == "number, > 0 and ≤ 1"

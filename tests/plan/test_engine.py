@@ -247,3 +247,16 @@ def test_an_exported_output_type_becomes_a_dict_with_wire_names():
 
     ca = plan_of(program).outputs["ca"]
     assert set(ca) == {"data"} and ca["data"]
+
+
+def test_two_resources_under_one_urn_fail_the_plan_as_the_engine_does():
+    """`pulumi up` refuses a second registration of one URN ("Duplicate resource URN"); the plan
+    kept the last one silently, so two bundle items deriving one resource name planned clean."""
+
+    def twice() -> None:
+        aws.s3.Bucket("data")
+        aws.s3.Bucket("data")
+
+    with pytest.raises(PlanError) as caught:
+        plan_of(twice)
+    assert "Duplicate resource URN" in str(caught.value) and "aws:s3/bucket:Bucket::data'" in str(caught.value)

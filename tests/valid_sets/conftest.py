@@ -27,6 +27,7 @@ PLANNED = {
     "every-kind": "staging",
     "five-envs": "dev-b",  # the second dev-tier environment
     "gpu-sharing": "dev",
+    "long-names": "p",  # every name a bundle item gives at the longest its derived names allow
     "llm-opensearch": "prod",
     "max-counts": "prod",
     "minimal": "dev",

@@ -153,6 +153,9 @@ def test_generated_files_of_every_set_pass_zizmor_and_the_workflow_schema(
 # --- what the sets showed, one behaviour each ----------------------------------------------------
 
 
+ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
+
+
 def resources_of(plan_set: PlannedSet, type_: str) -> list[dict[str, Any]]:
     return [r for plan in plan_set.plans.values() for r in plan.resources if r["type"] == type_]
 
@@ -261,3 +264,13 @@ def test_a_thirty_percent_shadow_is_sent_thirty_percent_of_the_requests(planned)
         if r["inputs"]["metadata"]["name"] == "inference-logger"
     ]
     assert config["transforms"]["shadow_embed_sample"]["ratio"] == 0.3
+
+
+def test_names_at_their_limits_plan_objects_kserve_and_argo_accept(planned) -> None:
+    """A 41-character canary endpoint, a 48-character direct one and a 52-character scheduled
+    pipeline: the longest names validation admits, exactly at KServe's and Argo's limits."""
+    plan_set = planned("long-names")
+    services = [r["inputs"]["metadata"]["name"] for r in resources_of(plan_set, ISVC)]
+    assert max(len(f"isvc.{name}-predictor") for name in services) == 63
+    crons = resources_of(plan_set, "kubernetes:argoproj.io/v1alpha1:CronWorkflow")
+    assert max(len(c["inputs"]["metadata"]["name"]) for c in crons) == 52

@@ -944,7 +944,12 @@ class Startup(Strict):
 
 
 class Endpoint(Strict):
-    name: DnsName = required("Name of the endpoint.", "scorer")
+    name: DnsName = required(
+        "Name of the endpoint. KServe derives `<name>-predictor-<namespace>` (a host's DNS label) and "
+        "`isvc.<name>-predictor` (a pod label) from each of its InferenceServices (`<name>-stable`, "
+        "`-canary`, `-a`, `-b` or `-shadow` with a split or shadow rollout), 63 characters at most each.",
+        "scorer",
+    )
     image: DnsName | None = spec_field(
         None, "Registry holding the server image (custom runtime). Default: the first registry.", "serving"
     )

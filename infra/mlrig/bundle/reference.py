@@ -67,7 +67,11 @@ class _Walker:
         low = node.get("minimum", node.get("exclusiveMinimum"))
         high = node.get("maximum", node.get("exclusiveMaximum"))
         if low is not None and high is not None:
-            return f", {low}–{high}"
+            if "minimum" in node and "maximum" in node:
+                return f", {low}–{high}"
+            above = f"≥ {low}" if "minimum" in node else f"> {low}"  # 0–1 would admit the excluded end
+            below = f"≤ {high}" if "maximum" in node else f"< {high}"
+            return f", {above} and {below}"
         if low is not None:
             return f", ≥ {low}" if "minimum" in node else f", > {low}"
         if high is not None:

@@ -104,6 +104,7 @@ def load_all() -> list[Check]:
         lifecycle,
         network_perimeter,
         network_policy,
+        object_names,
         opensearch_access,
         principals,
         reconcile,

@@ -76,6 +76,10 @@ def urn_of_ref(ref: str) -> str | None:
     return ref.rsplit("::", 1)[0] if ref else None
 
 
+class DuplicateUrn(RuntimeError):
+    """Two resources of one stack registered under one URN (type, parent and name)."""
+
+
 class RecordingMonitor(MockMonitor):
     """A MockMonitor that keeps every registration with its options (as the plan JSON shows them)."""
 
@@ -98,6 +102,9 @@ class RecordingMonitor(MockMonitor):
         if request.type == STACK_TYPE:
             self.stack_urn = urn
             return resource_pb2.RegisterResourceResponse(urn=urn)
+        with self._lock:
+            if urn in self.records:  # the engine refuses a second registration, as `pulumi up` does
+                raise DuplicateUrn(f"Duplicate resource URN '{urn}'; try giving it a unique name")
         inputs = plain(request.object)
         if request.type.startswith("pulumi:providers:"):
             self.mocks.remember_provider(urn, inputs)

@@ -13,8 +13,7 @@ from .context import ProjectContext
 
 # vLLM's OpenAI API under KServe's Hugging Face server (`/openai/v1/chat/completions`, …).
 OPENAI_API_BASE = "/openai/v1"
-# Two variants behind an InferenceGraph: (first, second) suffixes; `percent` goes to the second.
-SPLIT_VARIANTS: dict[str, tuple[str, str]] = {"canary": ("stable", "canary"), "ab": ("a", "b")}
+SPLIT_VARIANTS = naming.SPLIT_VARIANTS
 
 
 def model_hub_uri(ctx: ProjectContext, model: str) -> str:
@@ -36,9 +35,4 @@ def has_server(endpoint: Endpoint) -> bool:
 def rollout_services(endpoint: Endpoint) -> dict[str, str]:
     """The endpoint's InferenceServices by their part in the rollout: `stable`/`canary`, `a`/`b`,
     `primary`/`shadow`, or `primary` alone."""
-    strategy = endpoint.rollout.strategy
-    if strategy in SPLIT_VARIANTS:
-        return {variant: f"{endpoint.name}-{variant}" for variant in SPLIT_VARIANTS[strategy]}
-    if strategy == "shadow":
-        return {"primary": endpoint.name, "shadow": f"{endpoint.name}-shadow"}
-    return {"primary": endpoint.name}
+    return naming.rollout_service_names(endpoint.name, endpoint.rollout.strategy)

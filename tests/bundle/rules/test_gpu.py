@@ -259,6 +259,25 @@ def test_awake_hours_on_an_endpoint_that_never_sleeps_are_a_mistake():
     assert error.path == f"{SCORER}.autoscaling.awakeHoursUtc"
 
 
+def test_a_team_that_keeps_prod_awake_learns_to_drop_the_hours_in_its_override():
+    """Scale to zero by day everywhere, two replicas in prod: the prod override must clear the hours,
+    and the message says how (it used to say only that the hours apply to `minReplicas: 0`)."""
+    changes = {
+        f"{SCORER}.autoscaling.minReplicas": 0,
+        f"{SCORER}.autoscaling.awakeHoursUtc": {"start": 6, "end": 22},
+        "spec.environments.prod.serving.endpoints": [{"name": "scorer", "autoscaling": {"minReplicas": 2}}],
+    }
+    error = only(check_project(changes), "scale_to_zero_has_a_way_back")
+    assert "in environment prod" in error.message and "set `awakeHoursUtc: null` in that override" in error.message
+    cleared = {
+        **changes,
+        "spec.environments.prod.serving.endpoints": [
+            {"name": "scorer", "autoscaling": {"minReplicas": 2, "awakeHoursUtc": None}}
+        ],
+    }
+    assert check_project(cleared).valid
+
+
 def test_scale_to_zero_needs_the_monitoring_add_on():
     platform = set_path(example("platform"), "spec.cluster.addons.monitoring", {"enabled": False})
     project = example("fraud")
@@ -266,6 +285,35 @@ def test_scale_to_zero_needs_the_monitoring_add_on():
     set_path(project, f"{SCORER}.autoscaling.awakeHoursUtc", {"start": 6, "end": 22})
     result = validate(platform, project, example("rag"))
     assert "monitoring add-on" in " ".join(e.message for e in errors(result, "scale_to_zero_has_a_way_back"))
+
+
+def test_endpoints_on_a_platform_without_kserve_are_refused():
+    """The stack builds no InferenceService without the add-on, and said nothing: the team's
+    endpoints never served."""
+    platform = set_path(example("platform"), "spec.cluster.addons.kserve", {"enabled": False})
+    result = validate(platform, example("fraud"), example("rag"))
+    found = errors(result, "workloads_have_their_add_ons")
+    assert found and all(e.path.endswith("serving.endpoints") for e in found)  # in each environment
+    assert all("`kserve` add-on, which is off in this environment" in e.message for e in found)
+
+
+def test_pipelines_and_the_model_hub_on_a_platform_without_argo_are_refused():
+    platform = set_path(example("platform"), "spec.cluster.addons.argoWorkflows", {"enabled": False})
+    result = validate(platform, example("fraud"), example("rag"))
+    paths = {(e.file, e.path) for e in errors(result, "workloads_have_their_add_ons")}
+    assert ("rag-assistant.yaml", "spec.llm.modelHub") in paths
+    assert ("fraud-detection.yaml", "spec.pipelines") in paths
+
+
+def test_a_project_without_endpoints_or_pipelines_needs_neither_engine():
+    platform = example("platform")
+    for addon in ("kserve", "argoWorkflows"):
+        set_path(platform, f"spec.cluster.addons.{addon}", {"enabled": False})
+    project = example("fraud")
+    for key in ("pipelines", "serving", "environments"):
+        project["spec"].pop(key)
+    project["spec"]["monitoring"].pop("retrainOnDrift", None)
+    assert "workloads_have_their_add_ons" not in {d.rule for d in validate(platform, project).diagnostics}
 
 
 def test_mounting_the_model_hub_is_for_large_model_runtimes():

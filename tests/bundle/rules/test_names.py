@@ -18,6 +18,7 @@ from ..helpers import (
     minimal_project,
     only,
     project_with,
+    set_path,
     validate,
 )
 
@@ -361,3 +362,93 @@ def test_the_model_importer_of_a_deploy_models_project_counts_above_dev_only():
 
     assert role in roles("staging", "staging")
     assert not any(name.endswith(naming.MODEL_IMPORT) for name in roles("dev", "dev"))
+
+
+# --- what KServe derives from an endpoint's name -------------------------------------------------
+
+SCORER = "spec.serving.endpoints[0]"  # fraud's `scorer`: a canary rollout
+
+
+def test_a_canary_endpoint_name_leaves_room_for_kserves_host_in_the_projects_namespace():
+    """KServe serves `<endpoint>-stable` at `<endpoint>-stable-predictor-fraud-detection.<domain>`:
+    its first DNS label holds 63 characters, so in namespace `fraud-detection` a canary endpoint's
+    name holds 30 (it used to be accepted up to 63, and KServe never created its Deployment)."""
+    longest = "s" * 30
+    assert check_project({f"{SCORER}.name": longest, "spec.environments.prod.serving": {}}).valid
+    changes = {f"{SCORER}.name": longest + "x", "spec.environments.prod.serving": {}}
+    error = only(check_project(changes), "inference_service_names_fit")
+    assert error.path == f"{SCORER}.name"
+    assert f"host label '{longest}x-stable-predictor-fraud-detection'" in error.message
+    assert "use at most 30 characters (or shorten the project name)" in error.message
+
+
+def test_a_realistic_endpoint_of_a_realistic_project_is_refused_when_kserve_cannot_address_it():
+    project = project_with({"metadata.name": "customer-churn-prediction"}, "fraud")
+    project["spec"]["repository"] = "acme/customer-churn-prediction"
+    set_path(project, SCORER + ".name", "churn-scorer-realtime")
+    project["spec"]["environments"]["prod"].pop("serving")
+    result = validate(admitting(example("platform"), project), project)
+    error = only(result, "inference_service_names_fit")
+    assert "'churn-scorer-realtime-stable-predictor-customer-churn-prediction' (of " in error.message
+
+
+def test_a_short_namespace_leaves_the_pod_label_as_the_limit():
+    """Project `q`: the host label `<endpoint>-stable-predictor-q` fits longer names than the pod
+    label `isvc.<endpoint>-stable-predictor` (63 characters), so that is what bounds the name: 41."""
+    platform = minimal_platform(environments={"dev": {"tier": "dev", "region": "us-east-1"}})
+    endpoint = {"runtime": "sklearn", "rollout": {"strategy": "canary", "percent": 10}}
+    fits = minimal_project(name="q", serving={"endpoints": [{"name": "e" * 41, **endpoint}]})
+    assert validate(admitting(platform, fits), fits).valid
+    long = minimal_project(name="q", serving={"endpoints": [{"name": "e" * 42, **endpoint}]})
+    error = only(validate(admitting(platform, long), long), "inference_service_names_fit")
+    assert f"pod label 'isvc.{'e' * 42}-stable-predictor'" in error.message and "at most 41" in error.message
+
+
+def test_a_direct_endpoint_may_be_longer_than_a_split_one():
+    changes = {f"{SCORER}.name": "d" * 36, f"{SCORER}.rollout": {"strategy": "direct"}}
+    assert check_project({**changes, "spec.environments.prod.serving": {}}).valid
+    error = only(
+        check_project({**changes, f"{SCORER}.name": "d" * 38, "spec.environments.prod.serving": {}}),
+        "inference_service_names_fit",
+    )
+    assert "use at most 37 characters" in error.message
+
+
+def test_an_endpoint_named_like_anothers_canary_is_refused():
+    """`scorer` (canary) runs `scorer-canary`; an endpoint called `scorer-canary` would be the same
+    InferenceService, so one create fails or one endpoint serves the other's model."""
+    second = {"name": "scorer-canary", "runtime": "sklearn"}
+    error = only(check_project({"spec.serving.endpoints[1]": second}), "kserve_object_names_unique")
+    assert error.path == "spec.serving.endpoints[1].name"
+    assert "'scorer' and 'scorer-canary' would both make the InferenceService 'scorer-canary'" in error.message
+
+
+def test_an_inference_graph_named_like_anothers_predictor_is_refused():
+    """A canary endpoint `x-predictor` runs its router as Deployment `x-predictor`: the Deployment
+    KServe makes for a direct endpoint `x`."""
+    changes = {
+        f"{SCORER}.name": "x-predictor",
+        "spec.serving.endpoints[1]": {"name": "x", "runtime": "sklearn"},
+        "spec.environments.prod.serving": {},
+    }
+    error = only(check_project(changes), "kserve_object_names_unique")
+    assert "would both make the Deployment 'x-predictor'" in error.message
+
+
+def test_endpoints_with_distinct_kserve_objects_are_fine():
+    second = {"name": "scorer-v2", "runtime": "sklearn", "rollout": {"strategy": "shadow", "percent": 10}}
+    assert check_project({"spec.serving.endpoints[1]": second}).valid
+
+
+def test_a_scheduled_pipeline_name_leaves_room_for_argos_run_names():
+    """Project `ab` in environment `q` leaves a pipeline 53 characters for its role name, but a
+    scheduled one runs as a CronWorkflow, which Argo caps at 52."""
+    platform = minimal_platform(environments={"q": {"tier": "dev", "region": "us-east-1"}})
+    fits = minimal_project(name="ab", pipelines={"p" * 52: {"type": "training"}}, registries=["img"])
+    assert validate(admitting(platform, fits), fits).valid, explain(validate(admitting(platform, fits), fits))
+    long = minimal_project(name="ab", pipelines={"p" * 53: {"type": "training"}}, registries=["img"])
+    error = only(validate(admitting(platform, long), long), "scheduled_pipeline_names_fit_argo")
+    assert error.path == f"spec.pipelines.{'p' * 53}" and "over 52 characters" in error.message
+    triggered = minimal_project(name="ab", pipelines={"p" * 53: {"type": "fine-tuning"}}, registries=["img"])
+    found = validate(admitting(platform, triggered), triggered).diagnostics
+    assert "scheduled_pipeline_names_fit_argo" not in {d.rule for d in found}

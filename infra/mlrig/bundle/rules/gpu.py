@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ... import gpu_sharing, tenancy
+from ...hub import hub_models
 from ...instance_facts import InstanceFacts, all_facts, facts_of
 from ..diagnostics import Path, did_you_mean
 from ..model import Addons, ComputePool, ProjectSpec
@@ -149,6 +150,35 @@ def pools_have_their_add_ons(view: ProjectView) -> Iterator[Finding]:
                 _pool(i, "efa"),
                 f"pool '{pool.name}' asks for EFA, which needs the platform's `efaDevicePlugin` add-on, off in this "
                 "environment: its nodes would advertise no `vpc.amazonaws.com/efa`, and its pods would stay Pending",
+            )
+
+
+@project_rule
+def workloads_have_their_add_ons(view: ProjectView) -> Iterator[Finding]:
+    """Endpoints are KServe InferenceServices; pipelines and the model hub's mirror job are Argo
+    workflows. Without the add-on the stack makes none of them and says nothing: the bundle's
+    endpoints never serve and its schedules never run."""
+    addons = _addons(view)
+    if addons is None:
+        return
+    if view.spec.serving.endpoints and not addons.kserve.enabled:
+        yield Finding(
+            ("spec", "serving", "endpoints"),
+            "endpoints need the platform's `kserve` add-on, which is off in this environment: none of them "
+            "would be deployed; ask the platform team to enable it, or remove the endpoints",
+        )
+    if not addons.argo_workflows.enabled:
+        if view.spec.pipelines:
+            yield Finding(
+                ("spec", "pipelines"),
+                "pipelines need the platform's `argoWorkflows` add-on, which is off in this environment: none of "
+                "them would be created or run; ask the platform team to enable it",
+            )
+        if hub_models(view.spec):
+            yield Finding(
+                ("spec", "llm", "modelHub"),
+                "the model hub's mirror job needs the platform's `argoWorkflows` add-on, which is off in this "
+                "environment: no base model would be mirrored; ask the platform team to enable it",
             )
 
 
@@ -340,7 +370,11 @@ def scale_to_zero_has_a_way_back(view: ProjectView) -> Iterator[Finding]:
                     "(KEDA reads Prometheus); without it endpoints scale on CPU and keep one replica",
                 )
         elif hours is not None:
-            yield Finding((*path, "awakeHoursUtc"), "`awakeHoursUtc` applies to endpoints with `minReplicas: 0` only")
+            yield Finding(
+                (*path, "awakeHoursUtc"),
+                "`awakeHoursUtc` applies to endpoints with `minReplicas: 0` only: remove it, or where an environment "
+                "override raises `minReplicas`, set `awakeHoursUtc: null` in that override too",
+            )
         if hours is not None and hours.start >= hours.end:
             yield Finding((*path, "awakeHoursUtc"), f"start ({hours.start}) must be before end ({hours.end})")
 

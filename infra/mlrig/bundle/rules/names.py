@@ -447,3 +447,90 @@ def file_names_match_bundle_names(view: BundleSetView) -> Iterator[tuple[str, Fi
                     "become CODEOWNERS paths, so they hold only a bundle name",
                 ),
             )
+
+
+def _kserve_objects(endpoint: str, strategy: str) -> list[tuple[str, str]]:
+    """(kind, name) of what KServe runs for one endpoint: its InferenceServices, their predictor
+    Deployments (`<service>-predictor`) and, for a split rollout, the InferenceGraph router's
+    Deployment (named as the endpoint)."""
+    services = list(naming.rollout_service_names(endpoint, strategy).values())
+    objects = [("InferenceService", s) for s in services] + [
+        ("Deployment", naming.kserve_predictor(s)) for s in services
+    ]
+    if strategy in naming.SPLIT_VARIANTS:
+        objects.append(("Deployment", endpoint))
+    return objects
+
+
+def _namespace(view: ProjectView) -> str | None:
+    """The project's namespace in the view's environment, when its platform is known."""
+    if view.platform is None or view.environment is None:
+        return None
+    names = naming.ProjectNames(
+        view.bundle.metadata.name, view.environment, naming.PLACEHOLDER_ACCOUNT, "us-east-1", view.platform.isolation
+    )
+    return names.namespace
+
+
+@project_rule
+def inference_service_names_fit(view: ProjectView) -> Iterator[Finding]:
+    """KServe (RawDeployment) labels an InferenceService's predictor pods
+    `app: isvc.<service>-predictor` and derives its host `<service>-predictor-<namespace>.<domain>`;
+    a label value and a DNS label each hold 63 characters. A longer one and KServe never creates
+    the predictor's Deployment (the API server refuses the label; the reconcile fails on the host),
+    so the endpoint never serves while everything else deploys."""
+    namespace = _namespace(view)
+    for k, endpoint in enumerate(view.spec.serving.endpoints):
+        strategy = endpoint.rollout.strategy
+        derived = naming.kserve_derived_labels(endpoint.name, strategy, namespace)
+        too_long = [(what, value) for what, value in derived if len(value) > naming.LABEL_VALUE_LIMIT]
+        if not too_long:
+            continue
+        what, value = max(too_long, key=lambda item: len(item[1]))
+        room = min(naming.LABEL_VALUE_LIMIT - (len(v) - len(endpoint.name)) for _, v in derived)
+        if room < 1:
+            continue  # no endpoint name fits beside this namespace: the project name is the cause (derived_names_fit)
+        where = f"the {what} '{value}'" if what == "pod label" else f"the host label '{value}' (of '{value}.<domain>')"
+        advice = f"use at most {room} characters"
+        if what == "host":
+            advice += " (or shorten the project name)"
+        yield Finding(
+            ("spec", "serving", "endpoints", k, "name"),
+            f"endpoint name '{endpoint.name}' is too long for KServe: with its `{strategy}` rollout KServe derives "
+            f"{where}, {len(value)} characters, over the {naming.LABEL_VALUE_LIMIT} Kubernetes allows, so it never "
+            f"creates the endpoint's Deployment; {advice}",
+        )
+
+
+@project_rule
+def kserve_object_names_unique(view: ProjectView) -> Iterator[Finding]:
+    """Two endpoints whose rollouts derive the same InferenceService or Deployment name (`api`'s
+    canary `api-canary` and an endpoint called `api-canary`) fight over one object: the second
+    create fails, or one endpoint serves the other's model."""
+    owners: dict[tuple[str, str], str] = {}
+    for k, endpoint in enumerate(view.spec.serving.endpoints):
+        for kind, name in _kserve_objects(endpoint.name, endpoint.rollout.strategy):
+            other = owners.setdefault((kind, name), endpoint.name)
+            if other != endpoint.name:
+                yield Finding(
+                    ("spec", "serving", "endpoints", k, "name"),
+                    f"endpoints '{other}' and '{endpoint.name}' would both make the {kind} '{name}' (an endpoint "
+                    f"with a canary, ab or shadow rollout also runs '<name>-stable', '-canary', '-a', '-b' or "
+                    f"'-shadow'); rename '{endpoint.name}'",
+                )
+                break
+
+
+@project_rule
+def scheduled_pipeline_names_fit_argo(view: ProjectView) -> Iterator[Finding]:
+    """A scheduled pipeline runs as a CronWorkflow named after it; Argo refuses one whose name is
+    over 52 characters (its runs are `<name>-<timestamp>`), so the schedule never fires."""
+    for name, pipeline in view.spec.pipelines.items():
+        if pipeline.schedule and len(name) > naming.ARGO_CRON_NAME_LIMIT:
+            yield Finding(
+                ("spec", "pipelines", name),
+                f"pipeline name '{name}' ({len(name)} characters) is too long for a schedule: Argo refuses a "
+                f"CronWorkflow name over {naming.ARGO_CRON_NAME_LIMIT} characters (it names each run "
+                f"`<name>-<timestamp>`); use at most {naming.ARGO_CRON_NAME_LIMIT} characters",
+                key=True,
+            )
