@@ -20,8 +20,9 @@ the whole bundle set for collisions, so that exception is caught before anything
 from __future__ import annotations
 
 import hashlib
+import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -167,6 +168,15 @@ PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
 # A server's pod template carries the digest of the configuration file it reads from a ConfigMap:
 # a changed configuration rolls its pods (a ConfigMap update alone reaches no running process).
 CONFIG_DIGEST_ANNOTATION = "mlrig.io/config-digest"
+
+
+def config_digest(data: Mapping[str, str]) -> str:
+    """The value of `CONFIG_DIGEST_ANNOTATION` for a ConfigMap's `data`: the stack writes it on the
+    pod template, and the deployability check recomputes it from the planned ConfigMap."""
+    canonical = json.dumps(dict(data), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
 # Field manager of the project release CI's image roll-outs (`kubectl patch --field-manager`).
 RELEASE_FIELD_MANAGER = "mlrig-release"
 # Field manager of the model CD pipeline's promote step (`kubectl patch --field-manager`), which

@@ -96,6 +96,7 @@ def load_all() -> list[Check]:
         alerting,
         argo_wiring,
         baseline,
+        config_rollout,
         database_access,
         field_writers,
         iam_limits,

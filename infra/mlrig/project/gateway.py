@@ -25,8 +25,6 @@ partitioned by date.
 
 from __future__ import annotations
 
-import copy
-import hashlib
 from typing import Any, cast
 
 import pulumi
@@ -53,6 +51,7 @@ from .kube import (
     metadata,
     restricted_container_security,
     restricted_pod_security,
+    rolled_on_change,
     vector_collector_deployment,
 )
 from .model_locations import OPENAI_API_BASE, SPLIT_VARIANTS, rollout_services
@@ -375,22 +374,6 @@ def store_deployment(ctx: ProjectContext) -> dict[str, Any]:
     }
 
 
-def config_digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def rolled_on_change(deployment: dict[str, Any], config_text: str) -> dict[str, Any]:
-    """The Deployment with its configuration's digest on the pod template: LiteLLM and Vector read
-    their file once, at start, so an updated ConfigMap alone changes nothing until the pods roll."""
-    rolled = copy.deepcopy(deployment)
-    template_metadata = rolled["template"].setdefault("metadata", {})
-    template_metadata["annotations"] = {
-        **template_metadata.get("annotations", {}),
-        naming.CONFIG_DIGEST_ANNOTATION: config_digest(config_text),
-    }
-    return rolled
-
-
 def feedback_config(ctx: ProjectContext) -> dict[str, Any]:
     return {
         "data_dir": "/var/lib/vector",
@@ -465,7 +448,7 @@ class LlmWorkloads(pulumi.ComponentResource):
         k8s.apps.v1.Deployment(
             f"{self._name}-{app}",
             metadata=metadata(ctx, app, component="llm", labels=labels),
-            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, rolled_on_change(deployment, config_text)),
+            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, rolled_on_change(deployment, {config_file: config_text})),
             opts=ctx.k8s_opts(self, depends_on=[*after, config_map]),
         )
         disruption_budget(

@@ -3,6 +3,7 @@ which platform add-ons are installed."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -223,3 +224,16 @@ def vector_collector_deployment(
             },
         },
     }
+
+
+def rolled_on_change(deployment: dict[str, Any], data: pulumi.Input[Mapping[str, str]]) -> dict[str, Any]:
+    """The Deployment with the digest of its ConfigMap's `data` on the pod template: LiteLLM and
+    Vector read their file once, at start, so an updated ConfigMap alone changes nothing until
+    the pods roll (`naming.CONFIG_DIGEST_ANNOTATION`; MLRIG-DEP-110 holds every server to it)."""
+    rolled = copy.deepcopy(deployment)
+    template_metadata = rolled["template"].setdefault("metadata", {})
+    template_metadata["annotations"] = {
+        **template_metadata.get("annotations", {}),
+        naming.CONFIG_DIGEST_ANNOTATION: pulumi.Output.from_input(data).apply(naming.config_digest),
+    }
+    return rolled

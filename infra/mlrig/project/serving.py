@@ -75,6 +75,7 @@ from .kube import (
     metadata,
     restricted_container_security,
     restricted_pod_security,
+    rolled_on_change,
     server_replicas,
     vector_collector_deployment,
 )
@@ -810,7 +811,10 @@ class Serving(pulumi.ComponentResource):
         k8s.apps.v1.Deployment(
             f"{name}-logger",
             metadata=metadata(ctx, LOGGER, component="serving", labels=LOGGER_LABELS),
-            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, logger_deployment(ctx)),
+            spec=cast(
+                k8s.apps.v1.DeploymentSpecArgsDict,
+                rolled_on_change(logger_deployment(ctx), rendered.apply(lambda text: {"vector.yaml": text})),
+            ),
             opts=ctx.k8s_opts(self, depends_on=[*after, config]),
         )
         disruption_budget(

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import pytest
 import yaml
 
-from mlrig import pins
+from mlrig import naming, pins
 from mlrig.project.gateway import STORE_PORT, STORE_USER
 
 from .conftest import Graph, named, objects
@@ -176,8 +175,7 @@ def test_a_changed_limit_rolls_the_gateways_pods(project_plan, plan_variant):
         return gateway["annotations"]["mlrig.io/config-digest"]
 
     before = project_plan("rag-assistant", "staging")
-    text = named(before, "ConfigMap", "llm-gateway")["data"]["config.yaml"]
-    assert digest(before) == hashlib.sha256(text.encode()).hexdigest()[:16]
+    assert digest(before) == naming.config_digest(named(before, "ConfigMap", "llm-gateway")["data"])
 
     def more_requests(project):
         project["spec"]["llm"]["gateway"]["limits"]["openai"]["requestsPerMinute"] = 900
