@@ -54,16 +54,6 @@ TEMPLATED_INTO_IT = {
 }
 
 
-@pytest.fixture(scope="module")
-def dev_plan(project_plan):
-    return project_plan("fraud-detection", "dev")
-
-
-@pytest.fixture(scope="module")
-def policy(dev_plan):
-    return named(dev_plan, "ValidatingAdmissionPolicy", POLICY)
-
-
 def test_the_policy_guards_secrets_and_external_secrets_of_the_projects_namespace(dev_plan, policy):
     binding = named(dev_plan, "ValidatingAdmissionPolicyBinding", POLICY)["spec"]
     assert binding["validationActions"] == ["Deny"]

@@ -54,11 +54,6 @@ PROJECT_REQUESTERS = {
 
 
 @pytest.fixture(scope="module")
-def dev_plan(project_plan):
-    return project_plan("fraud-detection", "dev")
-
-
-@pytest.fixture(scope="module")
 def perimeter(dev_plan):
     return named(dev_plan, "ValidatingAdmissionPolicy", PERIMETER)
 

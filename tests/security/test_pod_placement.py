@@ -44,16 +44,6 @@ def scheduling_specs(value: Any) -> Iterator[dict[str, Any]]:
             yield from scheduling_specs(item)
 
 
-@pytest.fixture(scope="module")
-def dev_plan(project_plan):
-    return project_plan("fraud-detection", "dev")
-
-
-@pytest.fixture(scope="module")
-def policy(dev_plan):
-    return named(dev_plan, "ValidatingAdmissionPolicy", POLICY)
-
-
 def test_the_policy_guards_every_pod_of_the_projects_namespace_only(dev_plan, policy):
     binding = named(dev_plan, "ValidatingAdmissionPolicyBinding", POLICY)["spec"]
     assert binding["policyName"] == POLICY and binding["validationActions"] == ["Deny"]

@@ -21,16 +21,6 @@ POLICY = "fraud-detection--secret-store-scope"
 
 
 @pytest.fixture(scope="module")
-def dev_plan(project_plan):
-    return project_plan("fraud-detection", "dev")
-
-
-@pytest.fixture(scope="module")
-def policy(dev_plan):
-    return named(dev_plan, "ValidatingAdmissionPolicy", POLICY)
-
-
-@pytest.fixture(scope="module")
 def own_store(dev_plan):
     return named(dev_plan, "SecretStore", "aws-secrets-manager")
 

@@ -21,16 +21,6 @@ from .admission import named, objects, passes
 POLICY = "fraud-detection--workflow-metrics"
 
 
-@pytest.fixture(scope="module")
-def dev_plan(project_plan):
-    return project_plan("fraud-detection", "dev")
-
-
-@pytest.fixture(scope="module")
-def policy(dev_plan):
-    return named(dev_plan, "ValidatingAdmissionPolicy", POLICY)
-
-
 def gauge(project: str = "fraud-detection", environment: str = "dev", **extra: str) -> dict[str, Any]:
     labels = [{"key": "project", "value": project}, {"key": "environment", "value": environment}]
     labels += [{"key": k, "value": v} for k, v in extra.items()]
