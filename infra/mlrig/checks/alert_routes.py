@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import naming
 from . import Violation, check
-from .graph import StackGraph
+from .graph import StackGraph, mapping_items
 from .network_perimeter import unguarded
 
 WRITES = frozenset({"CREATE", "UPDATE", "DELETE"})
@@ -32,15 +32,9 @@ URL_SECRET_FIELDS = ("urlSecret", "apiURL")
 
 def url_secrets(value: Any) -> Iterator[str]:
     """Names of the Secrets a receiver takes a URL from, anywhere in an AlertmanagerConfig spec."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if key in URL_SECRET_FIELDS and isinstance(item, Mapping) and item.get("name"):
-                yield str(item["name"])
-            else:
-                yield from url_secrets(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from url_secrets(item)
+    for key, item in mapping_items(value):
+        if key in URL_SECRET_FIELDS and isinstance(item, Mapping) and item.get("name"):
+            yield str(item["name"])
 
 
 @check(

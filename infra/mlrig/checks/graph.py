@@ -181,3 +181,27 @@ def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string anywhere in a nested structure of mappings and lists."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
+def mapping_items(value: Any) -> Iterator[tuple[Any, Any]]:
+    """Every (key, value) of every mapping anywhere in a nested structure of mappings and lists,
+    outer ones first."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield key, item
+            yield from mapping_items(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from mapping_items(item)

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from . import Violation, check
-from .graph import Resource, StackGraph
+from .graph import Resource, StackGraph, as_list, mapping_items
 from .service_wiring import strings
 
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
@@ -56,16 +56,10 @@ def calls_aws(pod: Mapping[str, Any]) -> bool:
 
 
 def env_names(value: Any) -> Iterator[str]:
-    if isinstance(value, Mapping):
-        for env in value.get("env") or []:
-            if isinstance(env, Mapping) and env.get("name"):
-                yield str(env["name"])
-        for key, item in value.items():
-            if key != "env":
-                yield from env_names(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from env_names(item)
+    """Names of the environment variables set anywhere in a pod spec."""
+    for key, item in mapping_items(value):
+        if key == "env":
+            yield from (str(env["name"]) for env in as_list(item) if isinstance(env, Mapping) and env.get("name"))
 
 
 @check(

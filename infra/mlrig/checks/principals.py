@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import Violation, check
-from .graph import AWS_PROVIDER, Resource, StackGraph, as_list, json_value
+from .graph import AWS_PROVIDER, Resource, StackGraph, as_list, json_value, strings
 
 KEY = "aws:kms/key:Key"
 KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
@@ -101,17 +101,6 @@ def keys_keep_their_root(graph: StackGraph) -> Iterator[Violation]:
 # --- principals that exist --------------------------------------------------------------------
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
 def assumed_roles(graph: StackGraph) -> set[str]:
     """Roles the stack's AWS providers assume: they exist before the stack runs."""
     found: set[str] = set()
@@ -148,7 +137,7 @@ def owner_of(graph: StackGraph, name: str) -> str | None:
 def principals_exist(graph: StackGraph) -> Iterator[Violation]:
     here = created_here(graph)
     assumed = assumed_roles(graph)
-    exported = set(_strings(graph.reference_outputs()))
+    exported = set(strings(graph.reference_outputs()))
     dependencies = graph.dependencies()
     for resource in graph.of_type(*POLICY_FIELDS):
         reported: set[str] = set()

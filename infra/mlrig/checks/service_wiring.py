@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from . import Violation, check
-from .graph import Resource, StackGraph
+from .graph import Resource, StackGraph, strings
 
 SERVICE = "kubernetes:core/v1:Service"
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -35,17 +35,6 @@ URL = re.compile(
     r"https?://([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?(:(\d+))?"
 )
 OPENAI_PATHS = ("/openai/v1/chat/completions", "/openai/v1/completions")
-
-
-def strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from strings(item)
 
 
 def service_ports(graph: StackGraph) -> dict[tuple[str | None, str], set[int]]:
