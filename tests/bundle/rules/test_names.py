@@ -120,6 +120,19 @@ def test_only_the_names_of_resources_the_project_has_count():
     assert "development--artifacts" in error.message and "use at most 25 characters" in error.message
 
 
+def test_a_project_and_a_pipeline_too_long_together_are_told_either_can_be_shortened():
+    """Neither name is too long alone: the pipeline's role joins them (`<project>--<env>--wl--<pipeline>`,
+    64 characters at most), so the message names the pipeline as the other way out."""
+    name, pipeline = "a" * 20, "p" * 30
+    project = project_with({"metadata.name": name, "spec.repository": f"acme/{name}"})
+    project["spec"]["pipelines"][pipeline] = project["spec"]["pipelines"].pop("features")
+    result = validate(admitting(example("platform"), project), project)
+    [error] = [e for e in result.diagnostics if e.rule == "derived_names_fit"]
+    assert error.path == "metadata.name", explain(result)
+    assert f"wl--{pipeline}" in error.message
+    assert f"or shorten '{pipeline}', whose name it joins" in error.message
+
+
 def test_a_pipeline_name_too_long_for_any_project_name_is_reported_on_the_pipeline():
     pipeline = example("fraud")["spec"]["pipelines"]["features"]
     long_name = "f" * 60

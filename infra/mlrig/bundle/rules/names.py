@@ -282,11 +282,13 @@ def derived_names_fit(view: ProjectView) -> Iterator[Finding]:
     worst = max(rest, key=lambda d: len(d.name) - naming.LIMITS[d.limit_key])
     fits = [k for k in range(len(project) - 1, 0, -1) if not _remaining_too_long(derived("a" * k), item_causes)]
     longest = fits[0] if fits else 0
+    # A name joining the project's with an item's (a pipeline's role) can be fixed on either side.
+    either = f", or shorten '{worst.item_name}', whose name it joins" if worst.item is not None else ""
     yield Finding(
         ("metadata", "name"),
         f"project name '{project}' ({len(project)} characters) is too long for the AWS names derived from it "
         f"(e.g. the {worst.limit_key} name '{worst.name}' is {len(worst.name)} characters, over the limit of "
-        f"{naming.LIMITS[worst.limit_key]}); use at most {longest} characters",
+        f"{naming.LIMITS[worst.limit_key]}); use at most {longest} characters{either}",
     )
 
 
