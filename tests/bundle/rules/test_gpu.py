@@ -305,6 +305,16 @@ def test_pipelines_and_the_model_hub_on_a_platform_without_argo_are_refused():
     assert ("fraud-detection.yaml", "spec.pipelines") in paths
 
 
+def test_a_project_on_a_platform_without_external_secrets_is_refused():
+    """The tracking server's database Secret is synced by the External Secrets Operator: without
+    it the Secret never exists, MLflow never starts and the first apply times out on it."""
+    platform = set_path(example("platform"), "spec.cluster.addons.externalSecrets", {"enabled": False})
+    result = validate(platform, example("fraud"), example("rag"))
+    paths = {(e.file, e.path) for e in errors(result, "workloads_have_their_add_ons")}
+    assert paths == {("fraud-detection.yaml", "spec.platform"), ("rag-assistant.yaml", "spec.platform")}
+    assert all("`externalSecrets` add-on" in e.message for e in errors(result, "workloads_have_their_add_ons"))
+
+
 def test_a_project_without_endpoints_or_pipelines_needs_neither_engine():
     platform = example("platform")
     for addon in ("kserve", "argoWorkflows"):

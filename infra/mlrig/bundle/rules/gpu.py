@@ -157,10 +157,20 @@ def pools_have_their_add_ons(view: ProjectView) -> Iterator[Finding]:
 def workloads_have_their_add_ons(view: ProjectView) -> Iterator[Finding]:
     """Endpoints are KServe InferenceServices; pipelines and the model hub's mirror job are Argo
     workflows. Without the add-on the stack makes none of them and says nothing: the bundle's
-    endpoints never serve and its schedules never run."""
+    endpoints never serve and its schedules never run. Every project's tracking server reads its
+    database credentials from a Secret the External Secrets Operator syncs: without it the Secret
+    never exists, MLflow never starts and the first apply times out waiting for it."""
     addons = _addons(view)
     if addons is None:
         return
+    if not addons.external_secrets.enabled:
+        yield Finding(
+            ("spec", "platform"),
+            "a project needs the platform's `externalSecrets` add-on, which is off: its "
+            "tracking server reads its database credentials through it (MLflow would never start, and the "
+            "first apply would time out waiting for it), as do its alert routes and provider keys; ask the "
+            "platform team to enable it",
+        )
     if view.spec.serving.endpoints and not addons.kserve.enabled:
         yield Finding(
             ("spec", "serving", "endpoints"),
