@@ -1,4 +1,5 @@
-"""MLRIG-DEP-003: nothing Pulumi awaits waits for a secret value nobody sets."""
+"""MLRIG-DEP-003: nothing Pulumi awaits waits for a secret value nobody sets; MLRIG-DEP-111: nor for a
+Secret nobody creates."""
 
 from __future__ import annotations
 
@@ -130,3 +131,28 @@ def test_a_secret_rotated_by_a_secret_rotation_counts_as_rotating():
     )
     [found] = findings("MLRIG-DEP-009", secret, rotation, still, server())
     assert "mlrig/demo/prod/db" in found.message
+
+
+# --- MLRIG-DEP-111: a Secret an awaited pod needs is created by something ------------------------
+
+
+def test_an_awaited_deployment_needing_a_secret_nothing_creates_fails():
+    """A project on a platform without the External Secrets Operator: the ExternalSecret that would
+    make the tracking server's database Secret was never planned, and MLflow never started."""
+    [found] = findings("MLRIG-DEP-111", gateway())
+    assert "needs Secret 'keys', which no resource creates" in found.message
+    assert "optional: true" in found.hint
+
+
+def test_a_secret_an_external_secret_syncs_or_the_stack_declares_is_created():
+    assert findings("MLRIG-DEP-111", SYNC, gateway()) == []
+    declared = k8s("Secret", "v1", "keys", {})
+    assert findings("MLRIG-DEP-111", declared, gateway()) == []
+    assert findings("MLRIG-DEP-111", gateway(), context=(declared,)) == []  # the platform's stack made it
+
+
+def test_an_optional_secret_a_skipped_await_or_another_namespaces_secret():
+    assert findings("MLRIG-DEP-111", gateway(optional=True)) == []
+    assert findings("MLRIG-DEP-111", gateway(annotations={"pulumi.com/skipAwait": "true"})) == []
+    elsewhere = k8s("Secret", "v1", "keys", {}, namespace="other")
+    assert len(findings("MLRIG-DEP-111", elsewhere, gateway())) == 1

@@ -122,6 +122,36 @@ def awaited_workloads_have_secret_values(graph: StackGraph) -> Iterator[Violatio
                 )
 
 
+def created_secrets(graph: StackGraph) -> set[tuple[str | None, str]]:
+    """(namespace, name) of the Secrets the stack (or its platform's) makes: Secret objects, and
+    the targets of ExternalSecrets, which the External Secrets Operator creates."""
+    made = {(s.namespace, s.k8s_name) for s in graph.kubernetes("Secret", everywhere=True)}
+    return made | {(e.namespace, target_name(e)) for e in graph.kubernetes(EXTERNAL_SECRET, everywhere=True)}
+
+
+@check(
+    "MLRIG-DEP-111",
+    "Nothing Pulumi awaits needs a Secret nobody creates",
+    "A pod that needs a Secret (not marked optional) no resource creates never starts: the Deployment or "
+    "Job never becomes ready, and the first `pulumi up` times out after about ten minutes (a project on a "
+    "platform without the External Secrets Operator waited for its tracking server's database Secret).",
+    applies_to=(*AWAITED, "kubernetes:external-secrets.io/v1:ExternalSecret", "kubernetes:core/v1:Secret"),
+)
+def awaited_workloads_have_their_secrets(graph: StackGraph) -> Iterator[Violation]:
+    made = created_secrets(graph)
+    for workload in graph.of_type(*AWAITED):
+        if not is_awaited(workload):
+            continue
+        for secret in sorted(required_secrets(pod_template(workload))):
+            if (workload.namespace, secret) not in made:
+                yield Violation(
+                    workload,
+                    f"{workload.k8s_name} needs Secret '{secret}', which no resource creates: its pods never "
+                    "start and Pulumi's await fails",
+                    "create the Secret (or the ExternalSecret that syncs it), or mark the reference `optional: true`",
+                )
+
+
 # --- rotation ------------------------------------------------------------------------------------
 
 LONG_RUNNING = (
