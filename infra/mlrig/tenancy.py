@@ -35,6 +35,7 @@ from . import naming
 from .aws_catalog import nvidia_gpus
 from .bundle.model import AlertRoute, ComputePool, PlatformBundle, ProjectAdmission, ProjectBundle, ProjectSpec
 from .capacity_types import node_pool_capacity_types
+from .checks import quantities
 
 # --- what a project's servers may add to the shared Prometheus ----------------------------------
 
@@ -352,8 +353,8 @@ def general_allowance(spec: ProjectSpec) -> tuple[int, int]:
     `GENERAL_MEMORY_GIB`, plus the limits of each gateway replica past the ones they hold."""
     gateway = spec.llm.gateway
     extra = max(0, gateway.replicas - GATEWAY_REPLICAS_IN_ALLOWANCE) if gateway is not None else 0
-    cores = math.ceil(extra * _cores(GATEWAY_LIMITS["cpu"]))
-    gib = math.ceil(extra * float(GATEWAY_LIMITS["memory"].removesuffix("Gi")))
+    cores = math.ceil(extra * (quantities.cpu_millis(GATEWAY_LIMITS["cpu"]) or 0) / 1000)
+    gib = math.ceil(extra * (quantities.memory_mib(GATEWAY_LIMITS["memory"]) or 0) / 1024)
     return GENERAL_CPU + cores, GENERAL_MEMORY_GIB + gib
 
 
