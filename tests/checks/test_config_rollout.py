@@ -88,3 +88,16 @@ def test_mlrigs_servers_roll_when_their_configuration_changes(project_plan, proj
     ]
     assert "inference-logger" in readers or "llm-gateway" in readers, readers
     assert run_check(catalogue()["MLRIG-DEP-110"], graph) == []
+
+
+def test_a_server_reading_two_config_maps_carries_the_digest_of_both():
+    other = {"url": "https://search.example"}
+    both = {f"logger/{k}": v for k, v in CONFIG.items()} | {f"search/{k}": v for k, v in other.items()}
+    deployment = server({naming.CONFIG_DIGEST_ANNOTATION: naming.config_digest(both)})
+    container = deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]
+    container["envFrom"] = [{"configMapRef": {"name": "search"}}]
+    assert findings("MLRIG-DEP-110", config_map(), config_map("search", other), deployment) == []
+    only_one = server({naming.CONFIG_DIGEST_ANNOTATION: naming.config_digest(CONFIG)})
+    only_one["inputs"]["spec"]["template"]["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"name": "search"}}]
+    [found] = findings("MLRIG-DEP-110", config_map(), config_map("search", other), only_one)
+    assert "reads ConfigMap(s) logger, search" in found.message and "a stale" in found.message
