@@ -92,6 +92,7 @@ def check(
 def load_all() -> list[Check]:
     """Import every check module (registration happens on import); the catalogue in id order."""
     from . import (  # noqa: F401
+        addon_wiring,
         alert_routes,
         alerting,
         argo_wiring,

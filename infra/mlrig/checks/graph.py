@@ -155,6 +155,27 @@ class StackGraph:
             parent = self.by_urn(parent.parent)
 
 
+def waiting_for(graph: StackGraph, target: str) -> set[str]:
+    """URNs whose wait reaches `target`, as the engine reads `dependsOn`: a component in the list
+    stands for every resource under it, and what each of those waits for counts too. One walk
+    backwards from `target` over the whole stack (a walk forwards from every resource grows with
+    the square of the stack)."""
+    waited_on_by: dict[str, list[str]] = {}
+    for item in graph.resources:
+        for urn in item.options.get("dependsOn") or []:
+            waited_on_by.setdefault(urn, []).append(item.urn)
+        if item.parent:
+            waited_on_by.setdefault(item.urn, []).append(item.parent)
+    reached = {target}
+    queue = [target]
+    while queue:
+        for urn in waited_on_by.get(queue.pop(), []):
+            if urn not in reached:
+                reached.add(urn)
+                queue.append(urn)
+    return reached
+
+
 def dig(value: Any, *path: str | int) -> Any:
     for key in path:
         if isinstance(value, Mapping):

@@ -30,7 +30,7 @@ from typing import Any
 from .. import naming
 from . import Violation, check
 from .field_writers import ROLLED_KINDS, paths, recorded_fields, writers_of
-from .graph import Resource, StackGraph, as_list
+from .graph import Resource, StackGraph, as_list, waiting_for
 
 JOB = "kubernetes:batch/v1:Job"
 BUCKET = "aws:s3/bucket:Bucket"
@@ -87,27 +87,6 @@ def non_prod_state_can_be_deleted(graph: StackGraph) -> Iterator[Violation]:
 NAMESPACE = "kubernetes:core/v1:Namespace"
 
 
-def _reaching(graph: StackGraph, target: str) -> set[str]:
-    """URNs whose wait reaches `target`, as the engine reads `dependsOn`: a component in the list
-    stands for every resource under it, and what each of those waits for counts too. One walk
-    backwards from `target` over the whole stack (a walk forwards from every resource grows with
-    the square of the stack)."""
-    waited_on_by: dict[str, list[str]] = {}
-    for item in graph.resources:
-        for urn in item.options.get("dependsOn") or []:
-            waited_on_by.setdefault(urn, []).append(item.urn)
-        if item.parent:
-            waited_on_by.setdefault(item.urn, []).append(item.parent)
-    reached = {target}
-    queue = [target]
-    while queue:
-        for urn in waited_on_by.get(queue.pop(), []):
-            if urn not in reached:
-                reached.add(urn)
-                queue.append(urn)
-    return reached
-
-
 def _waits_for(resource: Resource, reaching: set[str]) -> bool:
     return any(urn in reaching for urn in resource.options.get("dependsOn") or [])
 
@@ -119,7 +98,7 @@ def _waits_for(resource: Resource, reaching: set[str]) -> bool:
     "answers NotFound and the provider gives up after five retries) and deleted after it on destroy.",
 )
 def objects_wait_for_their_namespace(graph: StackGraph) -> Iterator[Violation]:
-    reaching = {ns.k8s_name: _reaching(graph, ns.urn) for ns in graph.of_type(NAMESPACE)}
+    reaching = {ns.k8s_name: waiting_for(graph, ns.urn) for ns in graph.of_type(NAMESPACE)}
     for resource in graph.resources:
         if not resource.is_kubernetes or resource.namespace not in reaching:
             continue
