@@ -142,6 +142,17 @@ def test_a_platform_that_drops_monitoring_in_prod_breaks_parity_and_exits_1(tmp_
         "        systemNodeGroup: { min: 3, max: 6 }",
         "        systemNodeGroup: { min: 3, max: 6 }\n        addons: { monitoring: { enabled: false } }",
     )
+    # Without Alertmanager only the routes CloudWatch's alarms reach are accepted.
+    edit(
+        bundles / "fraud-detection.yaml",
+        '{ type: slack, target: "#fraud-ml-alerts" }',
+        "{ type: email, target: ml@example.com }",
+    )
+    edit(
+        bundles / "rag-assistant.yaml",
+        "{ type: pagerduty, target: genai-oncall }",
+        "{ type: email, target: ml@example.com }",
+    )
     code, out, err = run(run_parity_command, "fraud-detection", str(bundles), ["staging:prod"], "json")
     assert code == 1, err
     report = json.loads(out)

@@ -47,6 +47,7 @@ import pulumi_kubernetes as k8s
 
 from .. import naming, tenancy
 from ..bundle.model import AlertRoute, Endpoint, MonitoringSettings, ProjectSpec
+from ..observability import server_metrics
 from .context import ProjectContext
 from .gateway import GATEWAY_LABELS, GATEWAY_PORT, hosted_model_entries
 from .kube import EXTERNAL_SECRETS_API, SECRET_REFRESH, SECRET_STORE, addons_of, metadata
@@ -91,40 +92,6 @@ def pipeline_rules(ctx: ProjectContext) -> list[dict[str, Any]]:
 
 
 ISVC_LABEL = "inference_service"
-
-
-@dataclass(frozen=True)
-class ServerMetrics:
-    """The request metrics a model server exports on its `/metrics`: a histogram of request
-    seconds, and (when it has one) a counter of requests labelled with their `status` class."""
-
-    latency: str
-    requests: str | None = None
-
-
-# The project's own server (the `serve.py` `mlrig init` scaffolds; a custom image must export the
-# same): prometheus-fastapi-instrumentator's names, `status` as "2xx"/"4xx"/"5xx".
-CUSTOM_SERVER = ServerMetrics("http_request_duration_seconds", "http_requests_total")
-# KServe's model server (python/kserve/kserve/metrics.py at v0.15) times each stage, labelled
-# `model_name`; it counts no requests by status.
-KSERVE_SERVER = ServerMetrics("request_predict_seconds")
-# vLLM's engine metrics, served on KServe's /metrics (the Hugging Face server with the vllm
-# backend runs the engine in process, and /metrics encodes the default registry).
-VLLM_SERVER = ServerMetrics("vllm:e2e_request_latency_seconds")
-# KServe's built-in runtimes on its python model server. `pytorch` is TorchServe, whose metrics
-# are on another port and under other names: no alert or autoscaler reads them.
-KSERVE_PYTHON_RUNTIMES = ("sklearn", "xgboost", "lightgbm", "huggingface")
-
-
-def server_metrics(endpoint: Endpoint) -> ServerMetrics | None:
-    """What the endpoint's model server exports, or None when mlrig reads none of it."""
-    if endpoint.runtime == "custom":
-        return CUSTOM_SERVER
-    if endpoint.runtime == "vllm":
-        return VLLM_SERVER
-    if endpoint.runtime in KSERVE_PYTHON_RUNTIMES:
-        return KSERVE_SERVER
-    return None
 
 
 # kube-prometheus-stack's Prometheus Service (release `kube-prometheus-stack`).

@@ -61,8 +61,9 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import yaml
 
-from .. import naming, pins
+from .. import naming, observability, pins
 from ..bundle.model import Addons, Endpoint
+from ..observability import ServerMetrics, server_metrics
 from ..settings import DEFAULT_IMAGE_TAG
 from .context import ProjectContext
 from .gateway import FEEDBACK
@@ -87,7 +88,7 @@ from .model_locations import (
     model_hub_uri,
     rollout_services,
 )
-from .monitoring_rules import ISVC_LABEL, ServerMetrics, prometheus_url, server_metrics
+from .monitoring_rules import ISVC_LABEL, prometheus_url
 from .pipelines import deployment_pipeline
 from .pools import PAUSE_IMAGE, find_pool, pools_selected, scheduling
 from .queues import serving_priority_class
@@ -241,9 +242,7 @@ def vector_env_from(ctx: ProjectContext) -> list[dict[str, Any]]:
 
 
 def scales_on_concurrency(ctx: ProjectContext, endpoint: Endpoint) -> bool:
-    """Concurrency is measured in Prometheus: only with the monitoring add-on, and only for
-    servers whose request histogram mlrig knows (the others scale on CPU)."""
-    return addons_of(ctx).monitoring.enabled and server_metrics(endpoint) is not None
+    return observability.scales_on_concurrency(endpoint, monitoring=addons_of(ctx).monitoring.enabled)
 
 
 def concurrency_query(ctx: ProjectContext, metrics: ServerMetrics, isvc_name: str) -> str:

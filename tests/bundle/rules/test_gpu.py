@@ -365,3 +365,51 @@ def test_queue_objects_are_derived_names_the_collision_rule_sees():
     for name in ("churn", "churn--training", "churn--batch-inference", "churn--serving", "churn--model-hub"):
         assert name in derived
     assert "churn--gpu--gpu" in derived and "churn--gpu--fallback" in derived
+
+
+def test_an_endpoint_scaling_on_cpu_without_metrics_server_is_refused_as_it_would_never_scale():
+    """Without Prometheus, endpoints scale on CPU through KServe's HPA, which reads metrics-server:
+    the scorer would have kept its two replicas under any load, and nothing would have failed."""
+    platform = without_addon("monitoring", "metricsServer")
+    result = validate(platform, example("fraud"))
+    found = errors(result, "cpu_scaled_endpoints_have_metrics_server")
+    assert {e.path for e in found} == {
+        f"{SCORER}.autoscaling.maxReplicas",
+        "spec.environments.prod.serving.endpoints[0].autoscaling.maxReplicas",
+    }
+    assert all("scales on CPU (the platform's monitoring add-on is off)" in e.message for e in found)
+    assert "keep 2 replica(s)" in found[0].message
+
+
+def test_an_endpoint_scaling_on_its_requests_or_at_a_fixed_size_needs_no_metrics_server():
+    assert "cpu_scaled_endpoints_have_metrics_server" not in {
+        d.rule for d in validate(without_addon("metricsServer"), example("fraud"), example("rag")).diagnostics
+    }
+    fixed = example("fraud")
+    set_path(fixed, f"{SCORER}.autoscaling.maxReplicas", 2)
+    fixed["spec"]["environments"]["prod"]["serving"]["endpoints"][0]["autoscaling"]["maxReplicas"] = 3
+    result = validate(without_addon("monitoring", "metricsServer"), fixed)
+    assert "cpu_scaled_endpoints_have_metrics_server" not in {d.rule for d in result.diagnostics}
+
+
+def test_a_runtime_whose_requests_mlrig_does_not_read_scales_on_cpu_even_with_prometheus():
+    project = set_path(example("fraud"), f"{SCORER}.runtime", "pytorch")
+    result = validate(without_addon("metricsServer"), project)
+    found = errors(result, "cpu_scaled_endpoints_have_metrics_server")
+    assert found and "its runtime `pytorch` exports no request metrics mlrig reads" in found[0].message
+
+
+def test_alert_routes_only_alertmanager_serves_are_refused_without_the_monitoring_add_on():
+    """With monitoring off the stack creates no AlertmanagerConfig: the team's Slack channel would
+    never have heard of a failed pipeline or a drifting model."""
+    project = example("fraud")
+    project["spec"]["monitoring"]["alerts"] = [
+        {"type": "slack", "target": "#fraud-ml-alerts"},
+        {"type": "email", "target": "ml-oncall@example.com"},
+        {"type": "pagerduty", "target": "fraud-pagerduty-key"},
+    ]
+    result = validate(without_addon("monitoring"), project)
+    found = errors(result, "alert_routes_have_alertmanager")
+    assert [e.path for e in found] == ["spec.monitoring.alerts[0].type", "spec.monitoring.alerts[2].type"]
+    assert "no alert would ever reach '#fraud-ml-alerts'" in found[0].message and "email or sns" in found[0].message
+    assert "alert_routes_have_alertmanager" not in {d.rule for d in validate(example("platform"), project).diagnostics}

@@ -84,8 +84,12 @@ def test_nothing_is_built_on_add_ons_the_platform_does_not_install(plan_variant)
         for addon in ("argoWorkflows", "kserve", "monitoring"):
             platform["spec"]["cluster"]["addons"][addon] = {"enabled": False}
 
-    plan = plan_variant("fraud-detection", without_workloads, "dev", platform_edit=without_engines)
-    for kind in ("WorkflowTemplate", "CronWorkflow", "InferenceService", "PrometheusRule"):
+    def without_alertmanager_routes(project):
+        without_workloads(project)  # and routes only CloudWatch's alarms reach (validation refuses the others)
+        project["spec"]["monitoring"]["alerts"] = [{"type": "email", "target": "ml-oncall@example.com"}]
+
+    plan = plan_variant("fraud-detection", without_alertmanager_routes, "dev", platform_edit=without_engines)
+    for kind in ("WorkflowTemplate", "CronWorkflow", "InferenceService", "PrometheusRule", "AlertmanagerConfig"):
         assert not objects(plan, kind), kind
     assert named(plan, "Deployment", "mlflow")
     assert named(plan, "NetworkPolicy", "default-deny")
@@ -207,7 +211,7 @@ def scaffolded_server(tmp_path, monkeypatch):
 
 def test_the_server_mlrig_init_scaffolds_exports_the_metrics_custom_endpoint_alerts_read(tmp_path, monkeypatch):
     # It exported nothing: the latency and error alerts never fired, KEDA saw no load.
-    from mlrig.project.monitoring_rules import CUSTOM_SERVER
+    from mlrig.observability import CUSTOM_SERVER
 
     serve = scaffolded_server(tmp_path, monkeypatch)
     metrics = serve.Metrics()

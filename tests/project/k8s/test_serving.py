@@ -172,7 +172,10 @@ def test_without_prometheus_endpoints_scale_on_cpu(plan_variant):
     def without_monitoring(platform):
         platform["spec"]["cluster"]["addons"]["monitoring"] = {"enabled": False}
 
-    plan = plan_variant("fraud-detection", None, "dev", platform_edit=without_monitoring)
+    def email_alerts(project):  # validation refuses routes only Alertmanager serves
+        project["spec"]["monitoring"]["alerts"] = [{"type": "email", "target": "ml-oncall@example.com"}]
+
+    plan = plan_variant("fraud-detection", email_alerts, "dev", platform_edit=without_monitoring)
     for isvc in endpoint_services(plan, "scorer").values():
         assert "serving.kserve.io/autoscalerClass" not in isvc["metadata"]["annotations"]
         assert isvc["spec"]["predictor"]["scaleMetric"] == "cpu"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ... import gpu_sharing, tenancy
+from ... import gpu_sharing, observability, tenancy
 from ...hub import hub_models
 from ...instance_facts import InstanceFacts, all_facts, facts_of
 from ..diagnostics import Path, did_you_mean
@@ -387,6 +387,51 @@ def scale_to_zero_has_a_way_back(view: ProjectView) -> Iterator[Finding]:
             )
         if hours is not None and hours.start >= hours.end:
             yield Finding((*path, "awakeHoursUtc"), f"start ({hours.start}) must be before end ({hours.end})")
+
+
+@project_rule
+def cpu_scaled_endpoints_have_metrics_server(view: ProjectView) -> Iterator[Finding]:
+    """An endpoint that does not scale on its in-flight requests is scaled by KServe's HPA on CPU,
+    which it reads from metrics-server: without that add-on the endpoint deploys, keeps its
+    minimum replicas and never scales, and nothing fails."""
+    addons = _addons(view)
+    if addons is None or addons.metrics_server.enabled:
+        return
+    monitoring = addons.monitoring.enabled
+    for k, endpoint in enumerate(view.spec.serving.endpoints):
+        scaling = endpoint.autoscaling
+        floor = max(scaling.min_replicas, 1)  # the HPA keeps at least one replica
+        if scaling.max_replicas <= floor or observability.scales_on_concurrency(endpoint, monitoring=monitoring):
+            continue
+        why = (
+            "the platform's monitoring add-on is off"
+            if not monitoring
+            else f"its runtime `{endpoint.runtime}` exports no request metrics mlrig reads"
+        )
+        yield Finding(
+            ("spec", "serving", "endpoints", k, "autoscaling", "maxReplicas"),
+            f"endpoint '{endpoint.name}' scales on CPU ({why}), which KServe's HPA reads from the platform's "
+            f"`metricsServer` add-on, off in this environment: it would keep {floor} replica(s) and never scale; "
+            "ask the platform team to enable it, or set `maxReplicas` to the replicas it needs",
+        )
+
+
+@project_rule
+def alert_routes_have_alertmanager(view: ProjectView) -> Iterator[Finding]:
+    """Every route type but the CloudWatch alarms' (`email`, `sns`) is an Alertmanager receiver
+    only: without the monitoring add-on nothing would ever be sent to it."""
+    addons = _addons(view)
+    if addons is None or addons.monitoring.enabled:
+        return
+    for i, route in enumerate(view.spec.monitoring.alerts):
+        if route.type not in observability.ALARM_ROUTE_TYPES:
+            yield Finding(
+                ("spec", "monitoring", "alerts", i, "type"),
+                f"`{route.type}` routes are served by Alertmanager, part of the platform's `monitoring` add-on, "
+                f"which is off in this environment: no alert would ever reach '{route.target}'; ask the platform "
+                f"team to enable it, or route alerts to {' or '.join(observability.ALARM_ROUTE_TYPES)} (which "
+                "receive the AWS-side alarms only)",
+            )
 
 
 @project_rule
