@@ -56,8 +56,9 @@ def test_the_diff_help_names_the_report_file_the_pull_request_workflow_writes() 
 # What the commands a person runs most often must not load: the Pulumi SDK and its providers
 # (plan, diff, cost, graph), boto3/botocore (bootstrap, preflight, price refresh; instance type
 # names are checked against the snapshot shipped in the package), Jinja (init, generate) and
-# ruamel (migrate, init), and mlrig's own modules of those commands. Each would add from 20 ms
-# to seconds to a command that needs none of it.
+# ruamel (migrate, init), croniter (cost; it runs `file` on the interpreter when imported), and
+# mlrig's own modules of those commands. Each would add from 20 ms to seconds to a command that
+# needs none of it.
 NOT_FOR_HELP_OR_VALIDATE = (
     "pulumi",
     "pulumi_aws",
@@ -66,6 +67,7 @@ NOT_FOR_HELP_OR_VALIDATE = (
     "botocore",
     "jinja2",
     "ruamel",
+    "croniter",
     "mlrig.plan",
     "mlrig.init",
     "mlrig.generate",
