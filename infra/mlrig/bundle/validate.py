@@ -461,7 +461,10 @@ def _merge_project_override(
             hint = did_you_mean(key, OVERRIDABLE_KEYS) or f"; an override may hold {', '.join(OVERRIDABLE_KEYS)}"
             message = f"unknown key '{key}'{hint}"
         check.add((*source, key), message, key=True)
-    merged_raw, merged = merge_override(raw_spec, touched, ("spec",), source)
+    # Only the touched blocks are merged (and validated again): any other path of the spec maps
+    # to itself (`Merged.source_of` falls back to the base), as it would had they been merged.
+    raw_blocks = {key: raw_spec[key] for key in touched if key in raw_spec}
+    merged_raw, merged = merge_override(raw_blocks, touched, ("spec",), source)
     update: dict[str, Any] = {}
     for key in touched:
         field_name, block = single_field_model(key)
