@@ -156,25 +156,23 @@ LARGE_MODEL_RUNTIMES = ("vllm", "huggingface")
 DEFAULT_MODEL_GIB = {"vllm": 16, "huggingface": 16}
 
 
-def _startup_defaults(endpoint: Endpoint, gpu_pools: frozenset[str]) -> Endpoint:
+def _startup_defaults(endpoint: Endpoint, gpu_pools: frozenset[str]) -> dict[str, object]:
+    """The update of `endpoint` that gives its startup block its defaults (empty: none needed)."""
     startup = endpoint.startup
     update: dict[str, object] = {}
     if startup.model_size_gib is None:
         update["model_size_gib"] = DEFAULT_MODEL_GIB.get(endpoint.runtime, 1)
     if startup.pre_pull is None:
         update["pre_pull"] = endpoint.pool in gpu_pools
-    if not update:
-        return endpoint
-    return copied(endpoint, {"startup": copied(startup, update)})
+    return {"startup": copied(startup, update)} if update else {}
 
 
 def _serving_with_defaults(
     serving: ServingSettings, project: str, first_registry: str | None, gpu_pools: frozenset[str]
 ) -> ServingSettings:
     endpoints = []
-    for original in serving.endpoints:
-        endpoint = _startup_defaults(original, gpu_pools)
-        update: dict[str, object] = {}
+    for endpoint in serving.endpoints:
+        update = _startup_defaults(endpoint, gpu_pools)  # one copy of the endpoint for all its defaults
         if endpoint.model is None:
             update["model"] = project
         if endpoint.image is None and endpoint.runtime == "custom" and first_registry:
