@@ -20,6 +20,7 @@ overrides with schema errors or unknown keys, numbers for strings and strings fo
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import re
@@ -125,8 +126,9 @@ def mutated_sets(count: int, seed: int = 12) -> dict[str, dict[str, str]]:
     return sets
 
 
-def digest(files: dict[str, str]) -> Iterator[str]:
-    """Every report of validating `files` together, as lines of text."""
+def digest(files: dict[str, str], *, hashed: bool = False) -> Iterator[str]:
+    """Every report of validating `files` together, as lines of text (`hashed`: each resolved
+    spec as a SHA-256 of its text, for a golden file of reasonable size)."""
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp) / "bundles"
         directory.mkdir()
@@ -140,7 +142,10 @@ def digest(files: dict[str, str]) -> Iterator[str]:
                 yield f"    {d.line}:{d.column} {d.path} [{d.rule}] {d.message}".replace(str(directory), "<dir>")
         for name, project in sorted(result.projects.items()):
             for env_name, env in project.environments.items():
-                yield f"  project {name} {env_name} {_spec(env.spec)}"
+                spec = _spec(env.spec)
+                if hashed:
+                    spec = hashlib.sha256(spec.encode()).hexdigest()
+                yield f"  project {name} {env_name} {spec}"
         shutil.rmtree(directory)
 
 
@@ -152,11 +157,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", type=int, default=300, help="mutated sets, besides the unmutated ones")
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--hashed", action="store_true", help="resolved specs as SHA-256 digests")
     args = parser.parse_args(argv)
     sets = {**base_sets(), **mutated_sets(args.sets, args.seed)}
     for name, files in sets.items():
         sys.stdout.write(f"{name}\n")
-        for line in digest(files):
+        for line in digest(files, hashed=args.hashed):
             sys.stdout.write(line + "\n")
     sys.stderr.write(f"{len(sets)} sets\n")
 

@@ -18,12 +18,9 @@ from .diagnostics import Path
 
 
 def _is_named_list(value: Any) -> bool:
-    if not isinstance(value, list):
-        return False
-    for item in value:
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            return False
-    return True
+    return isinstance(value, list) and all(
+        isinstance(item, dict) and isinstance(item.get("name"), str) for item in value
+    )
 
 
 class Merged:
