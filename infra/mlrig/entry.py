@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from . import interrupt
+from . import collector, interrupt
 
 
 def main() -> None:
@@ -17,6 +17,7 @@ def main() -> None:
     # should a plugin see a team's bundle. Pydantic's documented switch turns them off for this
     # process; an explicit PYDANTIC_DISABLE_PLUGINS is kept.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    from .cli import main as run
+    with collector.paused():  # the command line's modules live as long as the process
+        from .cli import main as run
 
     run(ends_at_once=True)
