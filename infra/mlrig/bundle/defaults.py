@@ -53,7 +53,8 @@ DEFAULT_EXPECTED_MINUTES: dict[str, int] = {
 
 M = TypeVar("M", bound=BaseModel)
 
-# The slots pydantic keeps a model's state in, besides its field values (`__dict__`).
+# The slots pydantic keeps a model's state in: its field values (`__dict__`), and the rest.
+_DICT = BaseModel.__dict__["__dict__"].__set__
 _FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
 _PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
@@ -67,9 +68,7 @@ def copied(model: M, update: Mapping[str, Any]) -> M:
     if model.__pydantic_extra__ is not None or model.__pydantic_private__ is not None:
         return model.model_copy(update=update)
     new = object.__new__(type(model))
-    values = model.__dict__.copy()
-    values.update(update)
-    object.__setattr__(new, "__dict__", values)
+    _DICT(new, {**model.__dict__, **update})
     _FIELDS_SET(new, model.__pydantic_fields_set__ | update.keys())
     _EXTRA(new, None)
     _PRIVATE(new, None)
