@@ -25,7 +25,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from . import console
+from . import collector, console
 from .bundle.diagnostics import BundleError, Diagnostic, UsageError, sanitize
 from .bundle.root import BUNDLES_DIR, repository_root
 
@@ -282,7 +282,8 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
     unknown platform is found whichever file you name. Errors are printed as
     `file:line:column: path: message`. Exit 0 valid, 1 invalid, 2 usage error.
     """
-    from .bundle.validate import validate_paths
+    with collector.paused():  # pydantic building the bundle models: kept until the process ends
+        from .bundle.validate import validate_paths
 
     targets = list(paths) or [default_bundles_or_fail()]
     result = validate_paths(targets)

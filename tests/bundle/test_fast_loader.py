@@ -108,6 +108,19 @@ HOSTILE = {
     "exactly the most values": "a: [" + ", ".join(["1"] * (MAX_NODES - 2)) + "]\n",
     "too many keys and values": "a:\n" + "".join(f"  k{i}: {i}\n" for i in range(MAX_NODES)),
     "core values": "a: 3\nb: '3'\nc: true\nd: ~\ne: 1.5\nf: .nan\ng: 0x10\nh: 2024-01-02\ni: 0o17\nj: -.inf\n",
+    # List items that are scalars are read inline, like mapping values: each check still applies.
+    "an alias as a list item": "a: &x 1\nb: [*x, 2]\n",
+    "an anchor on a list item": "a: [&x 1, 2]\n",
+    "a tag on a list item": "a: [!!str 1, 2]\n",
+    "a custom tag on a list item": "a: [1, !thing 2]\n",
+    "core values as list items": "a: [3, '3', true, ~, 1.5, .nan, 0x10, 2024-01-02, 0o17, -.inf, 08, 1_000]\n",
+    "a list item with more digits than Python converts": "a: [" + "9" * 5000 + "]\n",
+    "too many values in nested lists": "a: [" + ", ".join(["[1]"] * (MAX_NODES // 2)) + "]\n",
+    "exactly the most values in nested lists": "a: [" + ", ".join(["[1]"] * ((MAX_NODES - 2) // 2)) + "]\n",
+    # A plain key is judged once by its text: the same text quoted, or written again, is judged alike.
+    "a key quoted, then the same key plain": "'yes': 1\nyes: 2\n",
+    "a text key, then a merge key": "k: 1\nx: {k: 2, <<: {y: 1}}\n",
+    "a text key, then a number key": "a: {k: 1}\nb: {k: 1, 3: x}\n",
 }
 
 
@@ -140,6 +153,10 @@ def test_the_limits_are_where_the_positioned_builder_puts_them():
     assert outcome(HOSTILE["exactly the most values"])[0] == "loaded"
     assert outcome(HOSTILE["too many values"])[0] == "error"
     assert outcome(HOSTILE["a date key"])[1] == typed({"2024-01-02": "x"})
+    assert outcome(HOSTILE["exactly the most values in nested lists"])[0] == "loaded"
+    assert outcome(HOSTILE["too many values in nested lists"])[0] == "error"
+    assert fast_path_accepts(HOSTILE["exactly the most values in nested lists"])
+    assert not fast_path_accepts(HOSTILE["too many values in nested lists"])
 
 
 @FUZZ

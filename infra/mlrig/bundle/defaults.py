@@ -53,7 +53,8 @@ DEFAULT_EXPECTED_MINUTES: dict[str, int] = {
 
 M = TypeVar("M", bound=BaseModel)
 
-# The slots pydantic keeps a model's state in, besides its field values (`__dict__`).
+# The slots pydantic keeps a model's state in: its field values (`__dict__`), and the rest.
+_DICT = BaseModel.__dict__["__dict__"].__set__
 _FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
 _PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
@@ -67,9 +68,7 @@ def copied(model: M, update: Mapping[str, Any]) -> M:
     if model.__pydantic_extra__ is not None or model.__pydantic_private__ is not None:
         return model.model_copy(update=update)
     new = object.__new__(type(model))
-    values = model.__dict__.copy()
-    values.update(update)
-    object.__setattr__(new, "__dict__", values)
+    _DICT(new, {**model.__dict__, **update})
     _FIELDS_SET(new, model.__pydantic_fields_set__ | update.keys())
     _EXTRA(new, None)
     _PRIVATE(new, None)
@@ -156,25 +155,23 @@ LARGE_MODEL_RUNTIMES = ("vllm", "huggingface")
 DEFAULT_MODEL_GIB = {"vllm": 16, "huggingface": 16}
 
 
-def _startup_defaults(endpoint: Endpoint, gpu_pools: frozenset[str]) -> Endpoint:
+def _startup_defaults(endpoint: Endpoint, gpu_pools: frozenset[str]) -> dict[str, object]:
+    """The update of `endpoint` that gives its startup block its defaults (empty: none needed)."""
     startup = endpoint.startup
     update: dict[str, object] = {}
     if startup.model_size_gib is None:
         update["model_size_gib"] = DEFAULT_MODEL_GIB.get(endpoint.runtime, 1)
     if startup.pre_pull is None:
         update["pre_pull"] = endpoint.pool in gpu_pools
-    if not update:
-        return endpoint
-    return copied(endpoint, {"startup": copied(startup, update)})
+    return {"startup": copied(startup, update)} if update else {}
 
 
 def _serving_with_defaults(
     serving: ServingSettings, project: str, first_registry: str | None, gpu_pools: frozenset[str]
 ) -> ServingSettings:
     endpoints = []
-    for original in serving.endpoints:
-        endpoint = _startup_defaults(original, gpu_pools)
-        update: dict[str, object] = {}
+    for endpoint in serving.endpoints:
+        update = _startup_defaults(endpoint, gpu_pools)  # one copy of the endpoint for all its defaults
         if endpoint.model is None:
             update["model"] = project
         if endpoint.image is None and endpoint.runtime == "custom" and first_registry:

@@ -353,12 +353,15 @@ class _FastBuilder:
             raise _Unsure
         return data
 
+    # Nodes are counted as `_Builder` counts them when there are no aliases: every value once
+    # (keys not), added when its mapping or sequence ends; one addition per collection instead of
+    # one per value. `_value` checks the count so far before it opens a collection.
+
     def _value(self, event: Any, depth: int) -> Any:
         """The value of a node at `depth` (its mapping or sequence at `depth - 1`)."""
         kind = type(event)
         if event.anchor is not None or event.tag is not None:
             raise _Unsure
-        self.nodes += 1
         if kind is _ScalarEvent:
             return _plain_value(event.value) if event.implicit[0] else event.value
         if depth > MAX_DEPTH or self.nodes > MAX_NODES:
@@ -371,12 +374,19 @@ class _FastBuilder:
 
     def _sequence(self, depth: int) -> list[Any]:
         items: list[Any] = []
+        append = items.append
         get_event = self.loader.get_event
         while True:
             event = get_event()
-            if type(event) is _SequenceEnd:
+            kind = type(event)
+            if kind is _ScalarEvent and event.anchor is None and event.tag is None:
+                # `_value`'s first case, inline: most items are plain scalars.
+                append(_plain_value(event.value) if event.implicit[0] else event.value)
+            elif kind is _SequenceEnd:
+                self.nodes += len(items)
                 return items
-            items.append(self._value(event, depth + 1))
+            else:
+                append(self._value(event, depth + 1))
 
     def _mapping(self, depth: int) -> dict[str, Any]:
         mapping: dict[str, Any] = {}
@@ -385,21 +395,32 @@ class _FastBuilder:
             event = get_event()
             kind = type(event)
             if kind is _MappingEnd:
+                self.nodes += len(mapping)
                 return mapping
             if kind is not _ScalarEvent or event.anchor is not None or event.tag is not None:
                 raise _Unsure
             key = event.value
-            if event.implicit[0] and (key == "<<" or type(_plain_value(key)) is not str):
-                raise _Unsure  # a merge key, or a key that is not a string
+            if event.implicit[0] and key not in _TEXT_KEYS:
+                if key == "<<" or type(_plain_value(key)) is not str:
+                    raise _Unsure  # a merge key, or a key that is not a string
+                if len(_TEXT_KEYS) < _TEXT_KEYS_KEPT:
+                    _TEXT_KEYS.add(key)
             if key in mapping:
                 raise _Unsure  # a duplicate: _Builder names both lines
             event = get_event()
             if type(event) is _ScalarEvent and event.anchor is None and event.tag is None:
                 # `_value`'s first case, inline: most values are plain scalars.
-                self.nodes += 1
                 mapping[key] = _plain_value(event.value) if event.implicit[0] else event.value
             else:
                 mapping[key] = self._value(event, depth + 1)
+
+
+# Plain keys known to be text (not `<<`, not a number, boolean or null), so that a key is judged
+# once per process, by a set look-up after that: bundles repeat the same few hundred keys. Keyed
+# on the key's text, which alone decides it (`_plain_value`). At most _TEXT_KEYS_KEPT are kept,
+# like `_plain_value`'s cache; others are judged each time.
+_TEXT_KEYS: set[str] = set()
+_TEXT_KEYS_KEPT = 8192
 
 
 @lru_cache(maxsize=8192)

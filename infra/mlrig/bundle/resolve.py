@@ -43,13 +43,13 @@ class Merged:
     def merge(self, base: Any, override: Any, path: Path, base_src: Path, override_src: Path) -> Any:
         if isinstance(base, dict) and isinstance(override, dict):
             result: dict[str, Any] = {}
+            # A key only the base holds needs no entry of its own: `source_of` finds this one.
             self.origins[path] = base_src
             for key, value in base.items():
                 if key in override:
                     result[key] = self.merge(value, override[key], (*path, key), (*base_src, key), (*override_src, key))
                 else:
                     result[key] = value
-                    self.origins[(*path, key)] = (*base_src, key)
             for key, value in override.items():
                 if key not in base:
                     result[key] = value
@@ -57,12 +57,15 @@ class Merged:
             return result
         if _is_named_list(base) and _is_named_list(override) and override:
             index = {item["name"]: i for i, item in enumerate(base)}
+            first_override: dict[str, int] = {}
+            for j, item in enumerate(override):
+                first_override.setdefault(item["name"], j)
             merged_items: list[Any] = []
             used: set[str] = set()
             for i, item in enumerate(base):
                 name = item["name"]
                 # Only the first item of a name takes the override; a duplicate is reported as such.
-                match = None if name in used else next((j for j, o in enumerate(override) if o["name"] == name), None)
+                match = None if name in used else first_override.get(name)
                 if match is None:
                     merged_items.append(item)
                     self.origins[(*path, i)] = (*base_src, i)
