@@ -360,6 +360,20 @@ def _scope(kind: str, account: str, region: str, cluster: str) -> tuple[str, ...
     return ("region", account, region)
 
 
+def _shareable(derived: list[tuple[str, str]], project: str) -> list[tuple[str, str]]:
+    """Of a project's derived names, those another bundle could derive too: all but those that
+    start with `<project>--`. Another bundle's name starting so would start with that bundle's own
+    name followed by `--`: a project's names start with its name followed by `--`, `/`,
+    `-<environment>-` or `_` (Glue's, its `-` read `_`), or with a fixed word (`alias/`,
+    `mlrig/`); a platform's join its own and its environments' names with `-`. While no bundle or
+    environment name holds `--` (checked by the rule), that is only a bundle of the same name,
+    which `bundle_names_unique` reports and this rule skips. Most of a project's names are of
+    that form (roles, buckets, NodePools, admission policies, …): recording only the others finds
+    the same clashes for a fraction of the cost."""
+    own = project + naming.SEPARATOR
+    return [d for d in derived if not d[1].startswith(own)]
+
+
 @set_rule
 def derived_names_unique(view: BundleSetView) -> Iterator[tuple[str, Finding]]:
     """No two bundles derive the same cluster- or account-scoped name (namespace, NodePool,
@@ -372,6 +386,10 @@ def derived_names_unique(view: BundleSetView) -> Iterator[tuple[str, Finding]]:
     owners: dict[tuple[tuple[str, ...], str, str], tuple[str, str] | dict[str, str]] = {}
     counts = Counter([b.metadata.name for _, b in view.platforms] + [b.metadata.name for _, b in view.projects])
     platforms = {bundle.metadata.name: bundle for _, bundle in view.platforms}
+    # What `_shareable` stands on: no bundle or environment name holds the separator. Always so
+    # for validated bundles (`model.DNS_LABEL`), but checked here, not assumed.
+    written = [*counts, *(env for _, platform in view.platforms for env in platform.spec.environments)]
+    unambiguous = not any(naming.SEPARATOR in name for name in written)
 
     def add_all(names: Iterable[tuple[str, str]], account: str, region: str, cluster: str, file: str, who: str) -> None:
         scopes: dict[str, tuple[str, ...]] = {}
@@ -408,6 +426,8 @@ def derived_names_unique(view: BundleSetView) -> Iterator[tuple[str, Finding]]:
             names = naming.ProjectNames(project.metadata.name, env_name, account, env.region, home.spec.isolation)
             who = f"project '{project.metadata.name}' in environment {env_name}"
             derived = names.derived_names(pipelines=pipelines, registries=registries, opensearch=True, pools=pools)
+            if unambiguous:
+                derived = _shareable(derived, project.metadata.name)
             add_all(derived, account, env.region, cluster, file, who)
     clashes: dict[tuple[str, str], list[str]] = {}  # (file, other file) -> descriptions
     for (_, kind, name), by_file in owners.items():

@@ -1,0 +1,80 @@
+"""The rules' shortcuts (work skipped or shared because it cannot change a finding) find exactly
+what the rules find without them: the same diagnostics, in the same order, on the examples, on
+bundle sets built to trigger each rule, and on mutated bundle sets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+from unittest import mock
+
+from hypothesis import HealthCheck, given, settings
+
+from mlrig.bundle.rules import names
+
+from ..helpers import admitting, example, minimal_platform, minimal_project, validate
+from ..test_fuzz import mutated_bundle_sets
+
+
+@contextmanager
+def without_shortcuts() -> Iterator[None]:
+    """Every rule as it reads without its shortcut."""
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.object(names, "_shareable", lambda derived, project: derived))
+        yield
+
+
+def diagnostics(*documents: dict[str, Any], files: list[str] | None = None) -> list[dict[str, object]]:
+    return [{"file": d.file, **d.as_dict()} for d in validate(*documents, files=files).diagnostics]
+
+
+def assert_as_without_shortcuts(make: Callable[[], list[dict[str, Any]]]) -> list[dict[str, object]]:
+    found = diagnostics(*make())
+    with without_shortcuts():
+        assert found == diagnostics(*make())
+    return found
+
+
+def two_projects(first: dict[str, Any], second: dict[str, Any], platform: dict[str, Any] | None = None):
+    return [admitting(platform or example("platform"), first, second), first, second]
+
+
+def test_the_examples_validate_as_without_shortcuts():
+    assert assert_as_without_shortcuts(lambda: [example("platform"), example("fraud"), example("rag")]) == []
+
+
+def test_database_names_clashing_through_environment_names_are_found_as_without_shortcuts():
+    envs = {"prod": {"tier": "prod", "region": "us-east-1"}, "eu-prod": {"tier": "staging", "region": "us-east-1"}}
+    found = assert_as_without_shortcuts(
+        lambda: two_projects(minimal_project("a"), minimal_project("a-eu"), minimal_platform(environments=envs))
+    )
+    assert [d["rule"] for d in found] == ["derived_names_unique", "derived_names_unique"]
+
+
+def test_a_project_copied_under_a_longer_name_is_judged_as_without_shortcuts():
+    # `fraud-detection` in `staging-prod` and `fraud-detection-staging` in `prod`, one account.
+    def sets() -> list[dict[str, Any]]:
+        original, twin = example("fraud"), example("fraud")
+        twin["metadata"]["name"] = "fraud-detection-staging"
+        twin["spec"]["repository"] = "acme/fraud-detection-staging"
+        original["spec"]["environments"] = twin["spec"]["environments"] = {}
+        platform = example("platform")
+        environments = platform["spec"]["environments"]
+        environments["dev"]["account"] = environments["prod"]["account"]
+        platform["spec"]["environments"] = {"staging-prod" if k == "dev" else k: v for k, v in environments.items()}
+        return two_projects(original, twin, platform)
+
+    found = assert_as_without_shortcuts(sets)
+    assert "derived_names_unique" in {d["rule"] for d in found}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_bundle_sets())
+def test_mutated_bundle_sets_validate_as_without_shortcuts(documents: list[dict[str, Any]]):
+    try:
+        found = diagnostics(*documents)
+    except Exception:  # a document the helpers cannot dump or load: the loader's fuzzing covers it
+        return
+    with without_shortcuts():
+        assert found == diagnostics(*documents)
