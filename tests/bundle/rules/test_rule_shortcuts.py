@@ -9,19 +9,27 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
+from mlrig import naming
 from mlrig.bundle.rules import names
 
 from ..helpers import admitting, example, minimal_platform, minimal_project, validate
 from ..test_fuzz import mutated_bundle_sets
 
 
+def every_derived_name(
+    project: naming.ProjectNames, pipelines: list[str], registries: list[str], pools: list[str]
+) -> list[tuple[str, str]]:
+    return project.derived_names(pipelines=pipelines, registries=registries, opensearch=True, pools=pools)
+
+
 @contextmanager
 def without_shortcuts() -> Iterator[None]:
     """Every rule as it reads without its shortcut."""
     with ExitStack() as stack:
-        stack.enter_context(mock.patch.object(names, "_shareable", lambda derived, project: derived))
+        stack.enter_context(mock.patch.object(names, "_shareable_names", every_derived_name))
         yield
 
 
@@ -78,3 +86,23 @@ def test_mutated_bundle_sets_validate_as_without_shortcuts(documents: list[dict[
         return
     with without_shortcuts():
         assert found == diagnostics(*documents)
+
+
+@pytest.mark.parametrize("isolation", ["account", "cluster", "namespace"])
+def test_every_joined_name_starts_with_the_project_name_and_the_separator(isolation: str):
+    names = naming.ProjectNames("fraud-detection", "prod", "111111111111", "eu-west-1", isolation)
+    joined = names.joined_names(pipelines=["train", "serving-x"], opensearch=True, pools=["gpu-train", "cpu"])
+    assert all(name.startswith("fraud-detection--") for _, name in joined)
+    unjoined = names.unjoined_names(registries=["training"])
+    assert (
+        names.derived_names(
+            pipelines=["train", "serving-x"],
+            registries=["training"],
+            opensearch=True,
+            pools=[
+                "gpu-train",
+                "cpu",
+            ],
+        )
+        == joined + unjoined
+    )

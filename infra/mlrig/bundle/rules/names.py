@@ -360,18 +360,21 @@ def _scope(kind: str, account: str, region: str, cluster: str) -> tuple[str, ...
     return ("region", account, region)
 
 
-def _shareable(derived: list[tuple[str, str]], project: str) -> list[tuple[str, str]]:
-    """Of a project's derived names, those another bundle could derive too: all but those that
-    start with `<project>--`. Another bundle's name starting so would start with that bundle's own
-    name followed by `--`: a project's names start with its name followed by `--`, `/`,
-    `-<environment>-` or `_` (Glue's, its `-` read `_`), or with a fixed word (`alias/`,
-    `mlrig/`); a platform's join its own and its environments' names with `-`. While no bundle or
-    environment name holds `--` (checked by the rule), that is only a bundle of the same name,
-    which `bundle_names_unique` reports and this rule skips. Most of a project's names are of
-    that form (roles, buckets, NodePools, admission policies, …): recording only the others finds
-    the same clashes for a fraction of the cost."""
-    own = project + naming.SEPARATOR
-    return [d for d in derived if not d[1].startswith(own)]
+def _shareable_names(
+    names: naming.ProjectNames, pipelines: list[str], registries: list[str], pools: list[str]
+) -> list[tuple[str, str]]:
+    """Of a project's derived names, those another bundle could derive too: not its
+    `joined_names`, which all start with `<project>--`. Another bundle's name starting so would
+    start with that bundle's own name followed by `--`: a project's names start with its name
+    followed by `--`, `/`, `-<environment>-` or `_` (Glue's, its `-` read `_`), or with a fixed
+    word (`alias/`, `mlrig/`); a platform's join its own and its environments' names with `-`.
+    While no bundle or environment name holds `--` (checked by the rule), that is only a bundle
+    of the same name, which `bundle_names_unique` reports and this rule skips. Most of a
+    project's names are joined ones (roles, buckets, NodePools, admission policies, …): deriving
+    and recording only the others finds the same clashes for a fraction of the cost (`pipelines`
+    and `pools` only make joined names)."""
+    own = names.project + naming.SEPARATOR  # the namespace, under `namespace` isolation
+    return [d for d in names.unjoined_names(registries=registries) if not d[1].startswith(own)]
 
 
 @set_rule
@@ -386,7 +389,7 @@ def derived_names_unique(view: BundleSetView) -> Iterator[tuple[str, Finding]]:
     owners: dict[tuple[tuple[str, ...], str, str], tuple[str, str] | dict[str, str]] = {}
     counts = Counter([b.metadata.name for _, b in view.platforms] + [b.metadata.name for _, b in view.projects])
     platforms = {bundle.metadata.name: bundle for _, bundle in view.platforms}
-    # What `_shareable` stands on: no bundle or environment name holds the separator. Always so
+    # What `_shareable_names` stands on: no bundle or environment name holds the separator. Always so
     # for validated bundles (`model.DNS_LABEL`), but checked here, not assumed.
     written = [*counts, *(env for _, platform in view.platforms for env in platform.spec.environments)]
     unambiguous = not any(naming.SEPARATOR in name for name in written)
@@ -425,9 +428,10 @@ def derived_names_unique(view: BundleSetView) -> Iterator[tuple[str, Finding]]:
             cluster = naming.cluster_name(home.metadata.name, env_name, home.spec.isolation)
             names = naming.ProjectNames(project.metadata.name, env_name, account, env.region, home.spec.isolation)
             who = f"project '{project.metadata.name}' in environment {env_name}"
-            derived = names.derived_names(pipelines=pipelines, registries=registries, opensearch=True, pools=pools)
             if unambiguous:
-                derived = _shareable(derived, project.metadata.name)
+                derived = _shareable_names(names, pipelines, registries, pools)
+            else:
+                derived = names.derived_names(pipelines=pipelines, registries=registries, opensearch=True, pools=pools)
             add_all(derived, account, env.region, cluster, file, who)
     clashes: dict[tuple[str, str], list[str]] = {}  # (file, other file) -> descriptions
     for (_, kind, name), by_file in owners.items():
