@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from mlrig import naming
-from mlrig.bundle.rules import names
+from mlrig.bundle.rules import names, schedules
 
 from ..helpers import admitting, example, minimal_platform, minimal_project, validate
 from ..test_fuzz import mutated_bundle_sets
@@ -30,6 +30,9 @@ def without_shortcuts() -> Iterator[None]:
     """Every rule as it reads without its shortcut."""
     with ExitStack() as stack:
         stack.enter_context(mock.patch.object(names, "_shareable_names", every_derived_name))
+        stack.enter_context(mock.patch.object(schedules, "plainly_valid", lambda expression: False))
+        stack.callback(schedules.cron_problem.cache_clear)  # it holds answers of either kind
+        schedules.cron_problem.cache_clear()
         yield
 
 
@@ -75,6 +78,18 @@ def test_a_project_copied_under_a_longer_name_is_judged_as_without_shortcuts():
 
     found = assert_as_without_shortcuts(sets)
     assert "derived_names_unique" in {d["rule"] for d in found}
+
+
+@pytest.mark.parametrize("schedule", ["0 3 * * *", "59 23 * * 7", "60 3 * * *", "0 3 * * 8", "05 3 * * *", "@daily"])
+def test_schedules_are_judged_as_without_shortcuts(schedule: str):
+    def sets() -> list[dict[str, Any]]:
+        fraud = example("fraud")
+        fraud["spec"]["monitoring"]["schedule"] = schedule
+        for pipeline in fraud["spec"]["pipelines"].values():
+            pipeline["schedule"] = schedule
+        return [example("platform"), fraud]
+
+    assert_as_without_shortcuts(sets)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

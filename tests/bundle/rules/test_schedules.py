@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlrig.bundle.rules.schedules import cron_problem
+from mlrig.bundle.rules.schedules import cron_problem, parsed_problem, plainly_valid
 
 from ..helpers import check_project, only
 
@@ -49,3 +49,33 @@ def test_valid_cron_schedules_pass(schedule: str):
 def test_the_monitoring_schedule_is_checked_too():
     error = only(check_project({"spec.monitoring.schedule": "0 0 0 * *"}), "schedules_parse")
     assert error.path == "spec.monitoring.schedule"
+
+
+@pytest.mark.parametrize("day_of_week", ["*", *map(str, range(8))])
+def test_every_schedule_taken_without_croniter_is_one_croniter_accepts(day_of_week: str):
+    # `plainly_valid` spares croniter the schedules written `<minute> <hour> * * <day-of-week>`:
+    # asked about each of them, croniter (and every check of `parsed_problem`) finds no problem.
+    minutes, hours = ["*", *map(str, range(60))], ["*", *map(str, range(24))]
+    schedules = [f"{minute} {hour} * * {day_of_week}" for minute in minutes for hour in hours]
+    assert all(plainly_valid(s) for s in schedules)
+    assert [s for s in schedules if parsed_problem(s) is not None] == []
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        "0  3 * * *",
+        " 0 3 * * *",
+        "0 3 * * * ",
+        "0\t3 * * *",
+        "05 3 * * *",
+        "0 3 1 * *",
+        "0 3 * 1 *",
+        "60 3 * * *",
+        "0 3 * * 8",
+        "٣ 3 * * *",
+    ],
+)
+def test_a_schedule_written_otherwise_is_parsed(schedule: str):
+    assert not plainly_valid(schedule)
+    assert cron_problem(schedule) == parsed_problem(schedule)

@@ -31,8 +31,33 @@ MACROS = {
 _NUMBER = re.compile(r"^\d+$")
 
 
+# Schedules written as `<minute> <hour> * * <day-of-week>`, each a number in its range or `*`,
+# one space apart: croniter accepts every one of them (tests/bundle/rules/test_schedules.py asks
+# it about each), so they need not be parsed. Most schedules are such; croniter's parse and first
+# run cost a fifth of a millisecond each.
+_PLAIN_FIELDS = tuple(frozenset(["*", *map(str, range(low, high + 1))]) for _, low, high, _ in FIELDS)
+
+
+def plainly_valid(expression: str) -> bool:
+    fields = expression.split(" ")
+    return (
+        len(fields) == 5
+        and fields[0] in _PLAIN_FIELDS[0]
+        and fields[1] in _PLAIN_FIELDS[1]
+        and fields[2] == "*"
+        and fields[3] == "*"
+        and fields[4] in _PLAIN_FIELDS[4]
+    )
+
+
 @lru_cache(maxsize=4096)  # the same few schedules recur in every environment and file
 def cron_problem(expression: str) -> str | None:
+    if plainly_valid(expression):
+        return None
+    return parsed_problem(expression)
+
+
+def parsed_problem(expression: str) -> str | None:
     fields = expression.split()
     if expression.startswith("@"):
         equivalent = MACROS.get(expression.strip().lower())
