@@ -66,6 +66,11 @@ S3_RESERVED_PREFIXES: tuple[str, ...] = ("xn--", "sthree-", "amzn-s3-demo-")
 PRIORITY_CLASS_RESERVED_PREFIX = "system-"
 
 
+# The kinds of names `name_problem` judges by more than their length (a prefix their service
+# reserves): a name of any other kind that fits its limit has no problem.
+PREFIX_JUDGED: frozenset[str] = frozenset({"s3-bucket", "k8s-priority-class"})
+
+
 def name_problem(limit_key: str, name: str) -> str | None:
     """Why a derived name cannot be used (too long, or a prefix its service reserves), or None."""
     limit = LIMITS[limit_key]

@@ -31,8 +31,10 @@ def without_shortcuts() -> Iterator[None]:
     with ExitStack() as stack:
         stack.enter_context(mock.patch.object(names, "_shareable_names", every_derived_name))
         stack.enter_context(mock.patch.object(schedules, "plainly_valid", lambda expression: False))
-        stack.callback(schedules.cron_problem.cache_clear)  # it holds answers of either kind
-        schedules.cron_problem.cache_clear()
+        stack.enter_context(mock.patch.object(naming, "PREFIX_JUDGED", frozenset(naming.LIMITS)))
+        for cached in (names._judged_names, names._derived_names, schedules.cron_problem):
+            stack.callback(cached.cache_clear)  # they hold answers of either kind
+            cached.cache_clear()
         yield
 
 
@@ -121,3 +123,17 @@ def test_every_joined_name_starts_with_the_project_name_and_the_separator(isolat
         )
         == joined + unjoined
     )
+
+
+@pytest.mark.parametrize("kind", sorted(naming.LIMITS.keys() - naming.PREFIX_JUDGED))
+def test_a_name_that_fits_has_no_problem_unless_its_kind_is_judged_by_prefix(kind: str):
+    prefixes = [*naming.S3_RESERVED_PREFIXES, naming.PRIORITY_CLASS_RESERVED_PREFIX, "a", "-", "xn--"]
+    assert [p for p in prefixes if naming.name_problem(kind, f"{p}x") is not None] == []
+
+
+def test_a_project_name_with_a_reserved_prefix_is_judged_as_without_shortcuts():
+    for name in ("sthree-fraud", "system-fraud", "amzn-s3-demo-fraud"):
+        fraud = example("fraud")
+        fraud["metadata"]["name"] = name
+        found = assert_as_without_shortcuts(lambda fraud=fraud: two_projects(fraud, example("rag")))
+        assert "derived_names_fit" in {d["rule"] for d in found}

@@ -223,11 +223,11 @@ def _judged_names(
     a service reserves), and whether any is too long. Cached with the names themselves."""
     reserved: set[str] = set()
     too_long = False
-    limits = naming.LIMITS
+    limits, prefix_judged = naming.LIMITS, naming.PREFIX_JUDGED
     for limit_key, name, _, _ in _derived_names(project, inputs, environment, tier, account, isolation):
         if len(name) > limits[limit_key]:
             too_long = True
-        elif problem := naming.name_problem(limit_key, name):
+        elif limit_key in prefix_judged and (problem := naming.name_problem(limit_key, name)):
             reserved.add(problem)
     return frozenset(reserved), too_long
 
