@@ -32,6 +32,8 @@ def without_shortcuts() -> Iterator[None]:
         stack.enter_context(mock.patch.object(names, "_shareable_names", every_derived_name))
         stack.enter_context(mock.patch.object(schedules, "plainly_valid", lambda expression: False))
         stack.enter_context(mock.patch.object(naming, "PREFIX_JUDGED", frozenset(naming.LIMITS)))
+        for cached in (names._inference_service_name_findings, names._kserve_object_name_findings):
+            stack.enter_context(mock.patch.object(names, cached.__name__, cached.__wrapped__))
         for cached in (names._judged_names, names._derived_names, schedules.cron_problem):
             stack.callback(cached.cache_clear)  # they hold answers of either kind
             cached.cache_clear()
@@ -137,3 +139,18 @@ def test_a_project_name_with_a_reserved_prefix_is_judged_as_without_shortcuts():
         fraud["metadata"]["name"] = name
         found = assert_as_without_shortcuts(lambda fraud=fraud: two_projects(fraud, example("rag")))
         assert "derived_names_fit" in {d["rule"] for d in found}
+
+
+@pytest.mark.parametrize("isolation", ["account", "namespace"])
+def test_endpoint_names_are_judged_as_without_shortcuts(isolation: str):
+    def sets() -> list[dict[str, Any]]:
+        rag, platform = example("rag"), example("platform")
+        platform["spec"]["isolation"] = isolation
+        endpoints = rag["spec"]["serving"]["endpoints"]
+        endpoints[0]["name"] = "a-very-long-endpoint-name-that-kserve-labels-cannot-hold-x"
+        endpoints[0]["rollout"] = {"strategy": "canary", "percent": 10}
+        endpoints[-1]["name"] = f"{endpoints[0]['name']}-canary"[:40]
+        return two_projects(example("fraud"), rag, platform)
+
+    found = assert_as_without_shortcuts(sets)
+    assert "inference_service_names_fit" in {d["rule"] for d in found}
