@@ -14,6 +14,7 @@ validation must leave every one of them alike.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import random
@@ -172,10 +173,10 @@ def mutate(rng: random.Random, documents: list[dict[str, Any]]) -> None:
             if isinstance(projects_, dict) and base in projects_:
                 projects_[name] = {**copy.deepcopy(projects_[base]), "repository": repository}
             environments = platform.get("spec", {}).get("environments")
-            if name.endswith("-staging") and rng.random() < 0.7 and isinstance(environments, dict):
-                # `<base>` in `staging-prod` and `<base>-staging` in `prod` make one RDS name
-                if "dev" in environments and "prod" in environments:
-                    rename_key(environments, "dev", "staging-prod")
+            # `<base>` in `staging-prod` and `<base>-staging` in `prod` make one RDS name
+            staged = name.endswith("-staging") and rng.random() < 0.7 and isinstance(environments, dict)
+            if staged and "dev" in environments and "prod" in environments:
+                rename_key(environments, "dev", "staging-prod")
     elif action == "endpoint" and spec.get("serving", {}).get("endpoints"):
         endpoint = rng.choice(spec["serving"]["endpoints"])
         endpoint["rollout"] = rng.choice(
@@ -212,10 +213,9 @@ def write_sets(root: Path, count: int, seed: int) -> list[Path]:
         files = rng.choice(sources)
         documents = [yaml.safe_load(text) for _, text in files]
         for _ in range(rng.randint(1, 4)):
-            try:
+            # an earlier mutation may have left no such block: the set then stays as it is
+            with contextlib.suppress(AttributeError, TypeError, KeyError, IndexError, ValueError):
                 mutate(rng, documents)
-            except (AttributeError, TypeError, KeyError, IndexError, ValueError):
-                pass  # an earlier mutation left no such block: the set stays as it is
         texts = [(f"b{n}.yaml", yaml.safe_dump(d, sort_keys=False)) for n, d in enumerate(documents)]
         directories.append(write(root / f"set-{index:04d}", texts))
     return directories
