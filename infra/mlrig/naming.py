@@ -66,6 +66,11 @@ S3_RESERVED_PREFIXES: tuple[str, ...] = ("xn--", "sthree-", "amzn-s3-demo-")
 PRIORITY_CLASS_RESERVED_PREFIX = "system-"
 
 
+# The kinds of names `name_problem` judges by more than their length (a prefix their service
+# reserves): a name of any other kind that fits its limit has no problem.
+PREFIX_JUDGED: frozenset[str] = frozenset({"s3-bucket", "k8s-priority-class"})
+
+
 def name_problem(limit_key: str, name: str) -> str | None:
     """Why a derived name cannot be used (too long, or a prefix its service reserves), or None."""
     limit = LIMITS[limit_key]
@@ -550,26 +555,40 @@ class ProjectNames:
         """(limit key, name) of every name this project derives, for length checks and for the
         bundle set's collision check. Names the project may derive are all listed (both
         databases, say), so that a collision is found before the feature is switched on."""
+        return self.joined_names(pipelines=pipelines, opensearch=opensearch, pools=pools) + self.unjoined_names(
+            registries=registries
+        )
+
+    def joined_names(
+        self, *, pipelines: Sequence[str], opensearch: bool, pools: Sequence[str] = ()
+    ) -> list[tuple[str, str]]:
+        """Of `derived_names`, those joining the prefix or the namespace with more parts: each
+        starts with `<project>--`."""
         names: list[tuple[str, str]] = [("s3-bucket", self.bucket(c)) for c in DATA_CLASSES]
         names += [("iam-role", self.role(p)) for p in PERSONAS]
         names += [("iam-role", self.workload_role(p)) for p in pipelines]
         names += [("iam-role", self.workload_role(w)) for w in RESERVED_WORKLOADS]
         names += [("iam-role", firehose_delivery_role(self, "feedback"))]
-        names += [("ecr-repository", self.repository(r)) for r in registries]
-        names += [("rds-instance", self.database(p)) for p in DATABASES]
-        names += [("firehose-stream", self.firehose("feedback")), ("k8s-namespace", self.namespace)]
+        names += [("firehose-stream", self.firehose("feedback"))]
         names += [("k8s-name", self.node_pool(pool)) for pool in pools]
         names += [("k8s-name", join(self.node_pool(pool), "fallback")) for pool in pools]
         names += [("k8s-object", self.pool_gpu_flavor(pool)) for pool in pools]
-        names += [("k8s-object", self.cluster_queue())]
         names += [("k8s-object", self.workload_priority_class(k)) for k in WORKLOAD_PRIORITY_KINDS]
         names += [("k8s-object", self.priority_class(k)) for k in POD_PRIORITY_KINDS]
         names += [("k8s-object", self.model_cache_volume())]
         names += [("k8s-object", self.admission_policy(p)) for p in ADMISSION_POLICIES]
-        names += [("kms-alias", self.kms_alias()), ("glue-database", self.glue_database())]
-        names += [("secret", self.secret(""))]
         if opensearch:
             names.append(("opensearch-domain", self.opensearch_domain()))
+        return names
+
+    def unjoined_names(self, *, registries: Sequence[str]) -> list[tuple[str, str]]:
+        """Of `derived_names`, the others: the namespace itself and the names with another
+        separator or a fixed prefix (repositories, databases, the KMS alias, Glue, secrets)."""
+        names = [("ecr-repository", self.repository(r)) for r in registries]
+        names += [("rds-instance", self.database(p)) for p in DATABASES]
+        names += [("k8s-namespace", self.namespace), ("k8s-object", self.cluster_queue())]
+        names += [("kms-alias", self.kms_alias()), ("glue-database", self.glue_database())]
+        names += [("secret", self.secret(""))]
         return names
 
 

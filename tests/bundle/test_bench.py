@@ -73,3 +73,10 @@ def test_every_project_the_scaling_bench_plans_is_valid(tmp_path: Path):
         directory = bench.prepare(size, tmp_path)
         result = validate_paths([directory])
         assert result.valid, (size, [d.text() for d in result.diagnostics[:3]])
+
+
+def test_the_diagnostics_comparison_finds_a_build_alike_to_itself(capsys: pytest.CaptureFixture[str]):
+    compare = load_bench("compare_diagnostics")
+    assert compare.main(["--before", str(ROOT / "infra"), "--sets", "25"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("25 bundle sets") and out.rstrip().endswith(": 0 differ")

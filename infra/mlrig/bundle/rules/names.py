@@ -223,11 +223,11 @@ def _judged_names(
     a service reserves), and whether any is too long. Cached with the names themselves."""
     reserved: set[str] = set()
     too_long = False
-    limits = naming.LIMITS
+    limits, prefix_judged = naming.LIMITS, naming.PREFIX_JUDGED
     for limit_key, name, _, _ in _derived_names(project, inputs, environment, tier, account, isolation):
         if len(name) > limits[limit_key]:
             too_long = True
-        elif problem := naming.name_problem(limit_key, name):
+        elif limit_key in prefix_judged and (problem := naming.name_problem(limit_key, name)):
             reserved.add(problem)
     return frozenset(reserved), too_long
 
@@ -360,6 +360,23 @@ def _scope(kind: str, account: str, region: str, cluster: str) -> tuple[str, ...
     return ("region", account, region)
 
 
+def _shareable_names(
+    names: naming.ProjectNames, pipelines: list[str], registries: list[str], pools: list[str]
+) -> list[tuple[str, str]]:
+    """Of a project's derived names, those another bundle could derive too: not its
+    `joined_names`, which all start with `<project>--`. Another bundle's name starting so would
+    start with that bundle's own name followed by `--`: a project's names start with its name
+    followed by `--`, `/`, `-<environment>-` or `_` (Glue's, its `-` read `_`), or with a fixed
+    word (`alias/`, `mlrig/`); a platform's join its own and its environments' names with `-`.
+    While no bundle or environment name holds `--` (checked by the rule), that is only a bundle
+    of the same name, which `bundle_names_unique` reports and this rule skips. Most of a
+    project's names are joined ones (roles, buckets, NodePools, admission policies, …): deriving
+    and recording only the others finds the same clashes for a fraction of the cost (`pipelines`
+    and `pools` only make joined names)."""
+    own = names.project + naming.SEPARATOR  # the namespace, under `namespace` isolation
+    return [d for d in names.unjoined_names(registries=registries) if not d[1].startswith(own)]
+
+
 @set_rule
 def derived_names_unique(view: BundleSetView) -> Iterator[tuple[str, Finding]]:
     """No two bundles derive the same cluster- or account-scoped name (namespace, NodePool,
@@ -372,6 +389,10 @@ def derived_names_unique(view: BundleSetView) -> Iterator[tuple[str, Finding]]:
     owners: dict[tuple[tuple[str, ...], str, str], tuple[str, str] | dict[str, str]] = {}
     counts = Counter([b.metadata.name for _, b in view.platforms] + [b.metadata.name for _, b in view.projects])
     platforms = {bundle.metadata.name: bundle for _, bundle in view.platforms}
+    # What `_shareable_names` stands on: no bundle or environment name holds the separator. Always so
+    # for validated bundles (`model.DNS_LABEL`), but checked here, not assumed.
+    written = [*counts, *(env for _, platform in view.platforms for env in platform.spec.environments)]
+    unambiguous = not any(naming.SEPARATOR in name for name in written)
 
     def add_all(names: Iterable[tuple[str, str]], account: str, region: str, cluster: str, file: str, who: str) -> None:
         scopes: dict[str, tuple[str, ...]] = {}
@@ -407,7 +428,10 @@ def derived_names_unique(view: BundleSetView) -> Iterator[tuple[str, Finding]]:
             cluster = naming.cluster_name(home.metadata.name, env_name, home.spec.isolation)
             names = naming.ProjectNames(project.metadata.name, env_name, account, env.region, home.spec.isolation)
             who = f"project '{project.metadata.name}' in environment {env_name}"
-            derived = names.derived_names(pipelines=pipelines, registries=registries, opensearch=True, pools=pools)
+            if unambiguous:
+                derived = _shareable_names(names, pipelines, registries, pools)
+            else:
+                derived = names.derived_names(pipelines=pipelines, registries=registries, opensearch=True, pools=pools)
             add_all(derived, account, env.region, cluster, file, who)
     clashes: dict[tuple[str, str], list[str]] = {}  # (file, other file) -> descriptions
     for (_, kind, name), by_file in owners.items():
@@ -474,6 +498,12 @@ def _namespace(view: ProjectView) -> str | None:
     return names.namespace
 
 
+def _endpoint_rollouts(view: ProjectView) -> tuple[tuple[str, str], ...]:
+    """(name, rollout strategy) of each endpoint, in order: all the two KServe rules below read
+    of the endpoints, so their findings are cached on it (the views of a project share it)."""
+    return tuple((endpoint.name, endpoint.rollout.strategy) for endpoint in view.spec.serving.endpoints)
+
+
 @project_rule
 def inference_service_names_fit(view: ProjectView) -> Iterator[Finding]:
     """KServe (RawDeployment) labels an InferenceService's predictor pods
@@ -481,27 +511,39 @@ def inference_service_names_fit(view: ProjectView) -> Iterator[Finding]:
     a label value and a DNS label each hold 63 characters. A longer one and KServe never creates
     the predictor's Deployment (the API server refuses the label; the reconcile fails on the host),
     so the endpoint never serves while everything else deploys."""
-    namespace = _namespace(view)
-    for k, endpoint in enumerate(view.spec.serving.endpoints):
-        strategy = endpoint.rollout.strategy
-        derived = naming.kserve_derived_labels(endpoint.name, strategy, namespace)
+    if view.spec.serving.endpoints:
+        yield from _inference_service_name_findings(_endpoint_rollouts(view), _namespace(view))
+
+
+# Keyed on the endpoints' names and rollouts and the namespace, all the rule reads: the same in
+# every environment of a project (but the namespace under `namespace` isolation).
+@lru_cache(maxsize=4096)
+def _inference_service_name_findings(
+    endpoints: tuple[tuple[str, str], ...], namespace: str | None
+) -> tuple[Finding, ...]:
+    findings = []
+    for k, (name, strategy) in enumerate(endpoints):
+        derived = naming.kserve_derived_labels(name, strategy, namespace)
         too_long = [(what, value) for what, value in derived if len(value) > naming.LABEL_VALUE_LIMIT]
         if not too_long:
             continue
         what, value = max(too_long, key=lambda item: len(item[1]))
-        room = min(naming.LABEL_VALUE_LIMIT - (len(v) - len(endpoint.name)) for _, v in derived)
+        room = min(naming.LABEL_VALUE_LIMIT - (len(v) - len(name)) for _, v in derived)
         if room < 1:
             continue  # no endpoint name fits beside this namespace: the project name is the cause (derived_names_fit)
         where = f"the {what} '{value}'" if what == "pod label" else f"the host label '{value}' (of '{value}.<domain>')"
         advice = f"use at most {room} characters"
         if what == "host":
             advice += " (or shorten the project name)"
-        yield Finding(
-            ("spec", "serving", "endpoints", k, "name"),
-            f"endpoint name '{endpoint.name}' is too long for KServe: with its `{strategy}` rollout KServe derives "
-            f"{where}, {len(value)} characters, over the {naming.LABEL_VALUE_LIMIT} Kubernetes allows, so it never "
-            f"creates the endpoint's Deployment; {advice}",
+        findings.append(
+            Finding(
+                ("spec", "serving", "endpoints", k, "name"),
+                f"endpoint name '{name}' is too long for KServe: with its `{strategy}` rollout KServe derives "
+                f"{where}, {len(value)} characters, over the {naming.LABEL_VALUE_LIMIT} Kubernetes allows, so it "
+                f"never creates the endpoint's Deployment; {advice}",
+            )
         )
+    return tuple(findings)
 
 
 @project_rule
@@ -509,18 +551,28 @@ def kserve_object_names_unique(view: ProjectView) -> Iterator[Finding]:
     """Two endpoints whose rollouts derive the same InferenceService or Deployment name (`api`'s
     canary `api-canary` and an endpoint called `api-canary`) fight over one object: the second
     create fails, or one endpoint serves the other's model."""
+    if view.spec.serving.endpoints:
+        yield from _kserve_object_name_findings(_endpoint_rollouts(view))
+
+
+@lru_cache(maxsize=4096)  # keyed on the endpoints' names and rollouts, all the rule reads
+def _kserve_object_name_findings(endpoints: tuple[tuple[str, str], ...]) -> tuple[Finding, ...]:
+    findings = []
     owners: dict[tuple[str, str], str] = {}
-    for k, endpoint in enumerate(view.spec.serving.endpoints):
-        for kind, name in _kserve_objects(endpoint.name, endpoint.rollout.strategy):
-            other = owners.setdefault((kind, name), endpoint.name)
-            if other != endpoint.name:
-                yield Finding(
-                    ("spec", "serving", "endpoints", k, "name"),
-                    f"endpoints '{other}' and '{endpoint.name}' would both make the {kind} '{name}' (an endpoint "
-                    f"with a canary, ab or shadow rollout also runs '<name>-stable', '-canary', '-a', '-b' or "
-                    f"'-shadow'); rename '{endpoint.name}'",
+    for k, (name, strategy) in enumerate(endpoints):
+        for kind, object_name in _kserve_objects(name, strategy):
+            other = owners.setdefault((kind, object_name), name)
+            if other != name:
+                findings.append(
+                    Finding(
+                        ("spec", "serving", "endpoints", k, "name"),
+                        f"endpoints '{other}' and '{name}' would both make the {kind} '{object_name}' (an "
+                        f"endpoint with a canary, ab or shadow rollout also runs '<name>-stable', '-canary', '-a', "
+                        f"'-b' or '-shadow'); rename '{name}'",
+                    )
                 )
                 break
+    return tuple(findings)
 
 
 @project_rule
