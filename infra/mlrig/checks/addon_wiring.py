@@ -67,9 +67,9 @@ def api_group(resource: Resource) -> str:
     return resource.type.split(":")[1].rsplit("/", 1)[0]
 
 
-def releases_of(graph: StackGraph, chart: ChartPin, *, everywhere: bool) -> list[Resource]:
-    found = graph.everywhere(RELEASE) if everywhere else graph.of_type(RELEASE)
-    return [r for r in found if r.inputs.get("chart") == chart.chart]
+def releases_of(graph: StackGraph, chart: ChartPin) -> list[Resource]:
+    """The releases of `chart` in the stack and in the stacks it reads."""
+    return [r for r in graph.everywhere(RELEASE) if r.inputs.get("chart") == chart.chart]
 
 
 def defines(graph: StackGraph, group: str) -> bool:
@@ -94,7 +94,9 @@ def _custom_resources(graph: StackGraph) -> Iterator[tuple[Resource, str]]:
     "one reads, or in this stack with the object waiting for it, or the stack defines the group itself.",
 )
 def custom_resources_have_their_definitions(graph: StackGraph) -> Iterator[Violation]:
-    reaching: dict[str, set[str]] = {}
+    releases = graph.everywhere(RELEASE)
+    own_urns = {r.urn for r in graph.resources}
+    waiting: dict[str, set[str]] = {}  # chart -> URNs whose wait reaches one of this stack's releases of it
     for resource, group in _custom_resources(graph):
         chart = CRD_CHARTS.get(group)
         if chart is None:
@@ -106,10 +108,10 @@ def custom_resources_have_their_definitions(graph: StackGraph) -> Iterator[Viola
                     "install the group's definitions (and list its chart in checks/addon_wiring.py CRD_CHARTS)",
                 )
             continue
-        if any(r.urn not in {o.urn for o in graph.resources} for r in releases_of(graph, chart, everywhere=True)):
+        installed = [r for r in releases if r.inputs.get("chart") == chart.chart]  # releases_of(graph, chart), listed once
+        if any(r.urn not in own_urns for r in installed):
             continue  # installed by a stack applied before this one
-        own = releases_of(graph, chart, everywhere=False)
-        if not own:
+        if not installed:
             yield Violation(
                 resource,
                 f"{resource.kind} '{resource.k8s_name}' needs the CRDs of {chart.name} ({group}), which neither "
@@ -117,8 +119,9 @@ def custom_resources_have_their_definitions(graph: StackGraph) -> Iterator[Viola
                 f"enable the add-on that installs {chart.name}, or do not create the object without it",
             )
             continue
-        waited = set().union(*(reaching.setdefault(r.urn, waiting_for(graph, r.urn)) for r in own))
-        if not any(urn in waited for urn in resource.options.get("dependsOn") or []):
+        if chart.chart not in waiting:
+            waiting[chart.chart] = set().union(*(waiting_for(graph, r.urn) for r in installed))
+        if not any(urn in waiting[chart.chart] for urn in resource.options.get("dependsOn") or []):
             yield Violation(
                 resource,
                 f"{resource.kind} '{resource.k8s_name}' does not wait for the {chart.name} release that installs "
@@ -136,7 +139,7 @@ RESOURCE_METRICS = ("cpu", "memory")
 
 
 def _installed(graph: StackGraph, chart: ChartPin) -> bool:
-    return bool(releases_of(graph, chart, everywhere=True))
+    return bool(releases_of(graph, chart))
 
 
 def _scales(component: Mapping[str, Any]) -> bool:
