@@ -108,7 +108,9 @@ def custom_resources_have_their_definitions(graph: StackGraph) -> Iterator[Viola
                     "install the group's definitions (and list its chart in checks/addon_wiring.py CRD_CHARTS)",
                 )
             continue
-        installed = [r for r in releases if r.inputs.get("chart") == chart.chart]  # releases_of(graph, chart), listed once
+        installed = [
+            r for r in releases if r.inputs.get("chart") == chart.chart
+        ]  # releases_of(graph, chart), listed once
         if any(r.urn not in own_urns for r in installed):
             continue  # installed by a stack applied before this one
         if not installed:
@@ -136,10 +138,6 @@ INFERENCE_SERVICE = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 AUTOSCALER_CLASS = "serving.kserve.io/autoscalerClass"
 RESOURCE_METRICS = ("cpu", "memory")
-
-
-def _installed(graph: StackGraph, chart: ChartPin) -> bool:
-    return bool(releases_of(graph, chart))
 
 
 def _scales(component: Mapping[str, Any]) -> bool:
@@ -190,7 +188,7 @@ def autoscalers_have_their_metrics(graph: StackGraph) -> Iterator[Violation]:
     for resource in graph.of_type(INFERENCE_SERVICE, HPA):
         needs = inference_service_needs(resource) if resource.type == INFERENCE_SERVICE else hpa_needs(resource)
         for chart, why in dict(needs).items():
-            if not _installed(graph, chart):
+            if not releases_of(graph, chart):
                 yield Violation(
                     resource,
                     f"{resource.kind} '{resource.k8s_name}' would never scale: {why}, and {chart.name} is not "

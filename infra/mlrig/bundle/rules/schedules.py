@@ -72,15 +72,6 @@ def cron_problem(expression: str) -> str | None:
     return None
 
 
-def field_problem(value: str, name: str, lowest: int, highest: int, names: tuple[str, ...]) -> str | None:
-    """Why one field is not what Argo Workflows' cron parser reads, or None."""
-    try:
-        read_field(value, name, lowest, highest, names)
-    except _Unreadable as problem:
-        return str(problem)
-    return None
-
-
 def read_field(value: str, name: str, lowest: int, highest: int, names: tuple[str, ...]) -> tuple[set[int], bool]:
     """The values one field matches, and whether it is unrestricted (`*` or `?`, or `*/1`: what
     robfig/cron's star bit records), read as robfig/cron's `getField` reads it."""
