@@ -15,10 +15,11 @@ NodePools of its own pools, so their nodes drain empty.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from mlrig.checks.graph import mapping_items
 
 from .conftest import Graph
 
@@ -32,26 +33,15 @@ ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
 AWAITED = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
 
-def walk(value: Any) -> Iterator[tuple[str, Any]]:
-    """Every (key, value) pair of a nested document."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield key, item
-            yield from walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from walk(item)
-
-
 def service_accounts_of(resource: dict[str, Any]) -> set[str]:
     """The service accounts the object's pods run as (Deployments, InferenceServices, workflows)."""
-    return {str(v) for k, v in walk(resource["inputs"].get("spec") or {}) if k == "serviceAccountName"}
+    return {str(v) for k, v in mapping_items(resource["inputs"].get("spec") or {}) if k == "serviceAccountName"}
 
 
 def secrets_read(resource: dict[str, Any]) -> set[str]:
     """Secrets the object's pods cannot start without: `envFrom`, `secretKeyRef`, volumes."""
     found: set[str] = set()
-    for key, value in walk(resource["inputs"].get("spec") or {}):
+    for key, value in mapping_items(resource["inputs"].get("spec") or {}):
         if not isinstance(value, dict) or value.get("optional"):
             continue
         if key in ("secretRef", "secretKeyRef") and value.get("name"):
@@ -214,7 +204,7 @@ def pools_scheduled(resource: dict[str, Any]) -> set[str]:
     """The pools the object's pods are scheduled to: `mlrig.io/pool` in a node selector or in a
     required node affinity."""
     found: set[str] = set()
-    for key, value in walk(resource["inputs"].get("spec") or {}):
+    for key, value in mapping_items(resource["inputs"].get("spec") or {}):
         if key == "nodeSelector" and isinstance(value, dict) and POOL_LABEL in value:
             found.add(str(value[POOL_LABEL]))
         elif key == "matchExpressions" and isinstance(value, list):
@@ -225,7 +215,9 @@ def pools_scheduled(resource: dict[str, Any]) -> set[str]:
 
 
 def images_of(resource: dict[str, Any]) -> set[str]:
-    return {str(v) for k, v in walk(resource["inputs"].get("spec") or {}) if k == "image" and isinstance(v, str)}
+    return {
+        str(v) for k, v in mapping_items(resource["inputs"].get("spec") or {}) if k == "image" and isinstance(v, str)
+    }
 
 
 def capacity_of(plan: Any, pool: str) -> list[dict[str, Any]]:
