@@ -59,10 +59,13 @@ def test_the_benchmark_times_a_before_build_in_the_same_rounds_with_bytecode_all
     assert os.environ["PYTHONDONTWRITEBYTECODE"] == "1"
 
 
-def test_the_start_benchmark_runs_against_the_interpreters_floor(capsys: pytest.CaptureFixture[str]):
+def test_the_start_benchmark_runs_against_the_interpreters_and_the_schemas_floors(
+    capsys: pytest.CaptureFixture[str],
+):
     assert load_bench("bench_start").main(["--repeat", "1"]) == 0
     out = capsys.readouterr().out
     assert "python -c pass" in out and "mlrig --help" in out and "mlrig validate fraud-detection.yaml" in out
+    assert 'python -c "import mlrig.bundle.model"' in out and "x the schema floor" in out
 
 
 def test_every_project_the_scaling_bench_plans_is_valid(tmp_path: Path):
