@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pulumi.output import UNKNOWN
+from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc
 
 from mlrig.outputs import platform_stack_reference
@@ -214,9 +216,39 @@ def test_contains_unknowns_follows_shared_and_self_referencing_values_as_the_sdk
 
 
 def test_the_sdks_own_functions_are_back_after_a_plan():
-    stock = (rpc._add_dependency, rpc.contains_unknowns)
+    stock = (rpc._add_dependency, rpc.contains_unknowns, sdk_resource._get_stack_trace)
     plan_stack(lambda: pulumi.CustomResource("test:index:Thing", "one", {}), stack="test.dev")
-    assert (rpc._add_dependency, rpc.contains_unknowns) == stock
+    assert (rpc._add_dependency, rpc.contains_unknowns, sdk_resource._get_stack_trace) == stock
+
+
+class Thing(pulumi.CustomResource):
+    """A resource class of its own, as a provider's are: the SDK's trace starts below its
+    `__init__`."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("test:index:Thing", name, {})
+
+
+def test_registrations_carry_no_stack_trace_under_mlrigs_runtime_and_the_sdks_own_under_the_stock_one(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The SDK reads the whole call stack back, line by line, at every registration, for the
+    engine's error positions; a plan's monitors never read it, so mlrig's runtime skips it (the
+    byte-for-byte tests above hold the plans equal)."""
+    frames: dict[bool, list[int]] = {True: [], False: []}
+    source_position = sdk_resource._get_source_position
+    stock = sdk_resource._get_stack_trace
+    for fast in (True, False):
+
+        def recording(stack: Any, fast: bool = fast) -> Any:  # what a registration's position is read from
+            frames[fast].append(len(stack.frames))
+            return source_position(stack)
+
+        monkeypatch.setattr(sdk_resource, "_get_source_position", recording)
+        plan_stack(lambda: Thing("one"), stack="test.dev", fast=fast)
+    assert frames[True] and not any(frames[True])  # the stack's root and the Thing
+    assert any(frames[False])
+    assert sdk_resource._get_stack_trace is stock
 
 
 def test_a_program_that_waits_for_ever_is_reported_not_waited_for():

@@ -13,7 +13,12 @@ books while the program runs:
   unchanged right after;
 - `rpc.contains_unknowns` (asked for every output the program reads): the same answer without
   the recursive closure the SDK builds per call, a reference cycle per call that only the cyclic
-  collector frees, and the collector waits while a plan runs (`engine._gc_paused`).
+  collector frees, and the collector waits while a plan runs (`engine._gc_paused`);
+- `resource._get_stack_trace` (the call stack of every registration, each frame with its source
+  line read back, for the engine to show where a failing resource was declared): an empty trace.
+  The registration request still carries the fields; no monitor a plan runs against reads them
+  (`monitor.py`, the SDK's MockMonitor), and the deep stacks of components inside the command
+  line made them about an eighth of a platform's plan.
 
 `installed()` swaps them in for one program run and restores the SDK's own functions after.
 """
@@ -27,7 +32,8 @@ from typing import Any
 
 import pulumi.resource
 from pulumi.output import Unknown
-from pulumi.runtime import rpc
+from pulumi.runtime import resource, rpc
+from pulumi.runtime.proto import source_pb2
 
 from .dependencies import DependencyGraph
 
@@ -53,6 +59,11 @@ def contains_unknowns(val: Any) -> bool:
     return False
 
 
+def no_stack_trace() -> source_pb2.StackTrace:
+    """`resource._get_stack_trace` for a plan: no frames, so no source position either."""
+    return source_pb2.StackTrace()
+
+
 # The functions `pulumi.Resource.__init__` ends with, one per way a resource comes to be; each
 # takes the resource first.
 CONSTRUCTORS = ("register_resource", "read_resource", "get_resource")
@@ -73,15 +84,16 @@ def announcing(graph: DependencyGraph, stock: Callable[..., Any]) -> Callable[..
 def installed() -> Iterator[DependencyGraph]:
     """Use mlrig's bookkeeping, with a fresh dependency graph, until the block ends."""
     graph = DependencyGraph()
-    stock = (rpc._add_dependency, rpc.contains_unknowns)
+    stock = (rpc._add_dependency, rpc.contains_unknowns, resource._get_stack_trace)
     constructors = {name: getattr(pulumi.resource, name) for name in CONSTRUCTORS}
     rpc._add_dependency = graph.add_dependency  # type: ignore[assignment]
     rpc.contains_unknowns = contains_unknowns
+    resource._get_stack_trace = no_stack_trace
     for name, function in constructors.items():
         setattr(pulumi.resource, name, announcing(graph, function))
     try:
         yield graph
     finally:
-        rpc._add_dependency, rpc.contains_unknowns = stock
+        rpc._add_dependency, rpc.contains_unknowns, resource._get_stack_trace = stock
         for name, function in constructors.items():
             setattr(pulumi.resource, name, function)
