@@ -1,13 +1,14 @@
 """What a project's signals need from the platform's add-ons, for the program and for validation
 alike (no Pulumi here): which request metrics each model server exports, so which endpoints scale
 on their in-flight requests (KEDA reading Prometheus) and which on CPU (KServe's HPA reading
-metrics-server); and which alert routes CloudWatch alarms reach without Alertmanager."""
+metrics-server); which alert routes CloudWatch alarms reach without Alertmanager; and which
+add-ons the GPU-idle alert's metrics come from."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .bundle.model import Endpoint
+from .bundle.model import Addons, Endpoint
 
 
 @dataclass(frozen=True)
@@ -54,3 +55,10 @@ def scales_on_concurrency(endpoint: Endpoint, *, monitoring: bool) -> bool:
 # its alarm topic, `sns` routes are alarm actions. Every route type is also an Alertmanager
 # receiver; the other types are only that.
 ALARM_ROUTE_TYPES = ("email", "sns")
+
+
+def gpu_metrics_missing(addons: Addons) -> list[str]:
+    """The add-ons, by their bundle names, that the GPU-idle alert (`MlrigGpuIdle`) lacks: it reads
+    the DCGM exporter's utilisation, which Prometheus scrapes through the platform's PodMonitor."""
+    needed = (("dcgmExporter", addons.dcgm_exporter), ("monitoring", addons.monitoring))
+    return [name for name, addon in needed if not addon.enabled]

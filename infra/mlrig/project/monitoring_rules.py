@@ -47,7 +47,7 @@ import pulumi_kubernetes as k8s
 
 from .. import naming, tenancy
 from ..bundle.model import AlertRoute, Endpoint, MonitoringSettings, ProjectSpec
-from ..observability import server_metrics
+from ..observability import gpu_metrics_missing, server_metrics
 from .context import ProjectContext
 from .gateway import GATEWAY_LABELS, GATEWAY_PORT, hosted_model_entries
 from .kube import EXTERNAL_SECRETS_API, SECRET_REFRESH, SECRET_STORE, addons_of, metadata
@@ -340,7 +340,7 @@ GPU_NAMESPACE_LABEL = "mlrig_namespace"  # set by the platform's DCGM PodMonitor
 def watches_gpus(ctx: ProjectContext) -> bool:
     addons = addons_of(ctx)
     has_gpus = any(pool.gpu is not None for pool in ctx.env.spec.compute.pools)
-    return has_gpus and addons.dcgm_exporter.enabled and addons.monitoring.enabled and addons.karpenter.enabled
+    return has_gpus and not gpu_metrics_missing(addons) and addons.karpenter.enabled
 
 
 def gpu_rules(ctx: ProjectContext, monitoring: MonitoringSettings) -> list[dict[str, Any]]:

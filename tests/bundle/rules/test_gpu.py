@@ -413,3 +413,21 @@ def test_alert_routes_only_alertmanager_serves_are_refused_without_the_monitorin
     assert [e.path for e in found] == ["spec.monitoring.alerts[0].type", "spec.monitoring.alerts[2].type"]
     assert "no alert would ever reach '#fraud-ml-alerts'" in found[0].message and "email or sns" in found[0].message
     assert "alert_routes_have_alertmanager" not in {d.rule for d in validate(example("platform"), project).diagnostics}
+
+
+def test_a_gpu_idle_alert_the_bundle_asks_for_is_refused_without_the_gpu_metrics_add_ons():
+    """Without the DCGM exporter (or the Prometheus that scrapes it) the stack creates no
+    MlrigGpuIdle alert: the team's idle-GPU threshold would have watched nothing, silently."""
+    project = example("fraud")  # sets `monitoring.gpuIdle`, and has a GPU pool in every environment
+    for off, named in ((("dcgmExporter",), "`dcgmExporter` add-on is"), (("dcgmExporter", "monitoring"), "add-ons are")):
+        found = errors(validate(without_addon(*off), project), "gpu_idle_alerts_have_gpu_metrics")
+        assert [e.path for e in found] == ["spec.monitoring.gpuIdle"], off
+        assert named in found[0].message and "remove `gpuIdle`" in found[0].message
+    assert "gpu_idle_alerts_have_gpu_metrics" not in {d.rule for d in validate(example("platform"), project).diagnostics}
+
+
+def test_a_gpu_idle_alert_left_at_its_default_asks_for_nothing():
+    default = example("fraud")
+    del default["spec"]["monitoring"]["gpuIdle"]
+    rules = {d.rule for d in validate(without_addon("dcgmExporter"), default).diagnostics}
+    assert "gpu_idle_alerts_have_gpu_metrics" not in rules

@@ -172,8 +172,9 @@ def test_without_prometheus_endpoints_scale_on_cpu(plan_variant):
     def without_monitoring(platform):
         platform["spec"]["cluster"]["addons"]["monitoring"] = {"enabled": False}
 
-    def email_alerts(project):  # validation refuses routes only Alertmanager serves
+    def email_alerts(project):  # validation refuses routes only Alertmanager serves, and GPU alerts
         project["spec"]["monitoring"]["alerts"] = [{"type": "email", "target": "ml-oncall@example.com"}]
+        del project["spec"]["monitoring"]["gpuIdle"]
 
     plan = plan_variant("fraud-detection", email_alerts, "dev", platform_edit=without_monitoring)
     for isvc in endpoint_services(plan, "scorer").values():

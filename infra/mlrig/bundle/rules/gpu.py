@@ -435,6 +435,29 @@ def alert_routes_have_alertmanager(view: ProjectView) -> Iterator[Finding]:
 
 
 @project_rule
+def gpu_idle_alerts_have_gpu_metrics(view: ProjectView) -> Iterator[Finding]:
+    """`monitoring.gpuIdle`, when the bundle sets it, asks for an alert over the utilisation the
+    platform's DCGM exporter reports: without its add-ons no GPU series exists, and the stack
+    creates no such alert, silently. Left at its default, it asks for nothing."""
+    addons = _addons(view)
+    if addons is None or "gpu_idle" not in view.spec.monitoring.model_fields_set:
+        return
+    if not any(pool.gpu is not None for pool in view.spec.compute.pools):
+        return
+    missing = observability.gpu_metrics_missing(addons)
+    if missing:
+        names = " and ".join(f"`{name}`" for name in missing)
+        verb, them = ("is", "it") if len(missing) == 1 else ("are", "them")
+        yield Finding(
+            ("spec", "monitoring", "gpuIdle"),
+            f"`gpuIdle` alerts on the GPU utilisation the platform's DCGM exporter reports to Prometheus, and "
+            f"the platform's {names} add-on{'s' if len(missing) > 1 else ''} {verb} off in this environment: no GPU "
+            f"of the project's pools would ever be watched; ask the platform team to enable {them}, or remove "
+            "`gpuIdle`",
+        )
+
+
+@project_rule
 def model_cache_mount_is_available(view: ProjectView) -> Iterator[Finding]:
     addons = _addons(view)
     for k, endpoint in enumerate(view.spec.serving.endpoints):
