@@ -153,6 +153,8 @@ def test_a_platform_that_drops_monitoring_in_prod_breaks_parity_and_exits_1(tmp_
         "{ type: pagerduty, target: genai-oncall }",
         "{ type: email, target: ml@example.com }",
     )
+    # ... and no GPU-idle alert (DCGM's metrics are scraped by that Prometheus): left at its default.
+    edit(bundles / "fraud-detection.yaml", "    gpuIdle: { belowPercent: 5, forMinutes: 60 }\n", "")
     code, out, err = run(run_parity_command, "fraud-detection", str(bundles), ["staging:prod"], "json")
     assert code == 1, err
     report = json.loads(out)

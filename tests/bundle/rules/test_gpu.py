@@ -422,7 +422,7 @@ def test_a_gpu_idle_alert_the_bundle_asks_for_is_refused_without_the_gpu_metrics
     for off, named in ((("dcgmExporter",), "`dcgmExporter` add-on is"), (("dcgmExporter", "monitoring"), "add-ons are")):
         found = errors(validate(without_addon(*off), project), "gpu_idle_alerts_have_gpu_metrics")
         assert [e.path for e in found] == ["spec.monitoring.gpuIdle"], off
-        assert named in found[0].message and "remove `gpuIdle`" in found[0].message
+        assert named in found[0].message and "`environments.<env>.monitoring`" in found[0].message
     assert "gpu_idle_alerts_have_gpu_metrics" not in {d.rule for d in validate(example("platform"), project).diagnostics}
 
 
@@ -431,3 +431,20 @@ def test_a_gpu_idle_alert_left_at_its_default_asks_for_nothing():
     del default["spec"]["monitoring"]["gpuIdle"]
     rules = {d.rule for d in validate(without_addon("dcgmExporter"), default).diagnostics}
     assert "gpu_idle_alerts_have_gpu_metrics" not in rules
+
+
+def test_a_gpu_idle_alert_set_only_where_the_platform_scrapes_gpus_is_accepted():
+    """The way out the message names: the platform drops monitoring in prod only, and the team
+    sets its threshold in the overrides of the environments that keep it."""
+    platform = example("platform")
+    platform["spec"]["environments"]["prod"]["cluster"]["addons"] = {"monitoring": {"enabled": False}}
+    project = example("fraud")
+    project["spec"]["monitoring"]["alerts"] = [{"type": "email", "target": "ml-oncall@example.com"}]
+    idle = project["spec"]["monitoring"].pop("gpuIdle")
+    everywhere = validate(platform, set_path(example("fraud"), "spec.monitoring.alerts", project["spec"]["monitoring"]["alerts"]))
+    [refused] = errors(everywhere, "gpu_idle_alerts_have_gpu_metrics")
+    assert refused.message.startswith("in environment prod: ")
+    for env in ("dev", "staging"):
+        project["spec"]["environments"].setdefault(env, {})["monitoring"] = {"gpuIdle": idle}
+    result = validate(platform, project)
+    assert result.valid, explain(result)

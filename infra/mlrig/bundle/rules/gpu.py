@@ -452,8 +452,9 @@ def gpu_idle_alerts_have_gpu_metrics(view: ProjectView) -> Iterator[Finding]:
             ("spec", "monitoring", "gpuIdle"),
             f"`gpuIdle` alerts on the GPU utilisation the platform's DCGM exporter reports to Prometheus, and "
             f"the platform's {names} add-on{'s' if len(missing) > 1 else ''} {verb} off in this environment: no GPU "
-            f"of the project's pools would ever be watched; ask the platform team to enable {them}, or remove "
-            "`gpuIdle`",
+            f"of the project's pools would ever be watched; ask the platform team to enable {them}, or set "
+            "`gpuIdle` only in the overrides of the environments that have them (`environments.<env>.monitoring`), "
+            "or remove it",
         )
 
 
