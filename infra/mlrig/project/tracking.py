@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from .. import naming
 from .context import ProjectContext
@@ -128,7 +129,7 @@ class PostgresDatabase(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             deletion_protection=prod,
             skip_final_snapshot=not prod,
-            final_snapshot_identifier=f"{identifier}-final" if prod else None,
+            final_snapshot_identifier=self._final_snapshot(identifier) if prod else None,
             auto_minor_version_upgrade=True,
             performance_insights_enabled=True,
             performance_insights_kms_key_id=key_arn,
@@ -145,6 +146,19 @@ class PostgresDatabase(pulumi.ComponentResource):
             master_secret_arn=self.instance.master_user_secrets.apply(_master_secret_arn),
         )
         self.register_outputs({"address": self.instance.address, "masterSecretArn": self.connection.master_secret_arn})
+
+    def _final_snapshot(self, identifier: str) -> pulumi.Output[str]:
+        """`<identifier>-final-<8 hex>`: a snapshot outlives its database, so a fixed name would
+        make deleting a re-created database fail (`DBSnapshotAlreadyExists`). The suffix is made
+        and deleted with this component, so every database it creates gets a name of its own.
+        Never a secret, and held in state only: changing it updates no AWS object."""
+        suffix = random.RandomId(
+            f"{identifier}-final-snapshot",
+            byte_length=4,
+            keepers={"identifier": identifier},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return pulumi.Output.concat(identifier, "-final-", suffix.hex)
 
 
 class TrackingStore(pulumi.ComponentResource):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -85,12 +86,38 @@ def test_the_tracking_store_is_private_encrypted_backed_up_and_guarded_in_prod(
     assert db["backupRetentionPeriod"] == (30 if prod else 7)
     assert db["deletionProtection"] is prod
     assert database["options"]["protect"] is prod
+    assert db["skipFinalSnapshot"] is not prod
+    assert ("finalSnapshotIdentifier" in db) is prod
+
     (rule,) = [
         r for r in inputs(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") if r["fromPort"] == 5432
     ]
     assert (rule["toPort"], rule["ipProtocol"]) == (5432, "tcp")
     assert rule["referencedSecurityGroupId"] == platform["clusterSecurityGroupId"]
     assert "cidrIpv4" not in rule
+
+
+@pytest.mark.parametrize("project", ["fraud-detection", "rag-assistant"])
+def test_a_prod_databases_final_snapshot_is_named_for_that_database_alone(
+    project: str, project_plan: Callable[[str, str], StackPlan]
+) -> None:
+    """A final snapshot outlives its database: under a fixed `<identifier>-final` the deletion of a
+    database created again after one deletion failed (`DBSnapshotAlreadyExists`). The suffix is a
+    RandomId made and deleted with the database's component, so each database gets its own name."""
+    plan = project_plan(project, "prod")
+    databases = plan.of_type("aws:rds/instance:Instance")
+    suffixes = {r["parent"]: r for r in plan.of_type("random:index/randomId:RandomId")}
+    names = []
+    for database in databases:
+        identifier = database["inputs"]["identifier"]
+        suffix = suffixes[database["parent"]]  # a child of the same component: made and deleted with it
+        assert suffix["inputs"]["keepers"] == {"identifier": identifier}
+        name = database["inputs"]["finalSnapshotIdentifier"]
+        assert name == f"{identifier}-final-{suffix['outputs']['hex']}"
+        # RDS: 1-255 letters, digits and hyphens, a letter first, no "--", no hyphen last
+        assert re.fullmatch(r"[a-z][a-z0-9-]{0,254}", name) and "--" not in name and not name.endswith("-")
+        names.append(name)
+    assert len(set(names)) == len(names) == len(suffixes)
 
 
 def test_database_passwords_are_managed_by_rds_and_never_pass_through_pulumi(
