@@ -79,6 +79,13 @@ TIER_RULES: tuple[TierRule, ...] = (
         ),
     ),
     TierRule(
+        "final-snapshot-name-in-prod",
+        "prod databases take a final snapshot named with a suffix made with the database",
+        ("random:index/randomId:RandomId",),
+        (r"",),
+        names=r".*-final-snapshot",
+    ),
+    TierRule(
         "search-by-tier",
         "OpenSearch: node count, zone awareness (and so the subnets, one per zone) and instance type by tier",
         ("aws:opensearch/domain:Domain",),

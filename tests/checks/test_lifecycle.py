@@ -1,5 +1,6 @@
 """Day 2 checks: a Job run on apply runs again after a failure; outside prod, what a stack holds
-can be deleted and created again."""
+can be deleted and created again; a prod database's final snapshot never blocks the deletion of
+the next database of its name."""
 
 from __future__ import annotations
 
@@ -152,3 +153,47 @@ def test_a_training_step_karpenter_may_evict_when_its_pool_changes_is_reported()
     assert "Karpenter may evict the pods of train before they end" in template.message
     assert cron.message.startswith("CronWorkflow train:")
     assert "karpenter.sh/do-not-disrupt" in template.hint
+
+
+# --- final snapshots -----------------------------------------------------------------------------
+
+DATABASE = "aws:rds/instance:Instance"
+RANDOM_ID = "random:index/randomId:RandomId"
+
+
+def database(snapshot: dict, *suffixes: dict, component: dict | None = None) -> list[dict]:
+    inputs = {"identifier": "churn-prod-mlflow", "skipFinalSnapshot": False, **snapshot}
+    db = record(DATABASE, "churn-prod-mlflow", inputs, dependencies=[s["urn"] for s in suffixes])
+    parent = component["urn"] if component else None
+    return [*([component] if component else []), {**db, "parent": parent}, *({**s, "parent": parent} for s in suffixes)]
+
+
+def suffix(hex_value: str = "fd2c9844") -> dict:
+    return record(RANDOM_ID, "churn-prod-mlflow-final-snapshot", {"byteLength": 4}, {"hex": hex_value})
+
+
+def test_a_final_snapshot_suffixed_by_a_random_id_made_with_the_database_passes():
+    component = record("mlrig:project:PostgresDatabase", "mlflow-db")
+    made = database({"finalSnapshotIdentifier": "churn-prod-mlflow-final-fd2c9844"}, suffix(), component=component)
+    assert findings("MLRIG-DEP-018", *made) == []
+
+
+def test_a_fixed_final_snapshot_name_blocks_the_next_deletion():
+    [found] = findings("MLRIG-DEP-018", *database({"finalSnapshotIdentifier": "churn-prod-mlflow-final"}))
+    assert "always 'churn-prod-mlflow-final'" in found.message and "DBSnapshotAlreadyExists" in found.message
+
+
+def test_a_random_value_the_name_does_not_carry_or_made_elsewhere_does_not_count():
+    unrelated = database({"finalSnapshotIdentifier": "churn-prod-mlflow-final"}, suffix())
+    assert len(findings("MLRIG-DEP-018", *unrelated)) == 1
+    elsewhere = suffix()
+    elsewhere_parent = record("mlrig:project:Other", "other")
+    made = database({"finalSnapshotIdentifier": "churn-prod-mlflow-final-fd2c9844"}, elsewhere)
+    made[-1] = {**made[-1], "parent": elsewhere_parent["urn"]}  # outlives the database: a name reused
+    assert len(findings("MLRIG-DEP-018", elsewhere_parent, *made)) == 1
+
+
+def test_a_database_that_takes_a_final_snapshot_needs_its_name_and_one_that_skips_it_needs_none():
+    [found] = findings("MLRIG-DEP-018", *database({}))
+    assert "names none" in found.message
+    assert findings("MLRIG-DEP-018", *database({"skipFinalSnapshot": True}), tier="dev") == []

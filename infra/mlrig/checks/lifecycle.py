@@ -9,6 +9,10 @@
   (`RepositoryNotEmptyException`), and a deleted secret keeps its name through its recovery window,
   so adding it back (or applying a destroyed dev stack again) fails to create it. Prod keeps its
   data instead: protected and retained (MLRIG-SEC-003).
+- A prod database takes a final snapshot when it is deleted, and the snapshot outlives it: under
+  a fixed name, the next database of that name (the stack applied again after a deliberate
+  deletion) cannot be deleted (`DBSnapshotAlreadyExists`). Its name carries a random suffix made
+  and deleted with the database.
 - A value another writer records for the stack to build with (the release CI's image tag, the
   promote step's model URI) lives in an SSM parameter. One the writer creates is no resource of
   the stack, so `pulumi destroy` leaves it behind, and the environment created again builds with,
@@ -81,6 +85,54 @@ def non_prod_state_can_be_deleted(graph: StackGraph) -> Iterator[Violation]:
                 resource,
                 f"{graph.tier} {resource.type.rsplit(':', 1)[-1]} {resource.name} has {field}={value!r}",
                 f"set {field}={wanted!r} outside prod",
+            )
+
+
+DATABASE_TYPES = ("aws:rds/instance:Instance", "aws:rds/cluster:Cluster")
+RANDOM_SUFFIXES = {"random:index/randomId:RandomId": "hex", "random:index/randomString:RandomString": "result"}
+
+
+def _lifetime_suffixes(graph: StackGraph, resource: Resource) -> list[str]:
+    """The random values `resource` is built from, each made and deleted with it (a sibling under
+    the same component, or its own child)."""
+    values = []
+    for urn in as_list(resource.options.get("dependencies")):
+        made = graph.by_urn(str(urn))
+        if made is None or made.type not in RANDOM_SUFFIXES or made.parent not in (resource.parent, resource.urn):
+            continue
+        value = made.outputs.get(RANDOM_SUFFIXES[made.type])
+        if value:
+            values.append(str(value))
+    return values
+
+
+@check(
+    "MLRIG-DEP-018",
+    "A database's final snapshot is named for that database alone",
+    "A final snapshot outlives its database: under a fixed name, the deletion of a database created again "
+    "after an earlier deletion fails (DBSnapshotAlreadyExists), and a database without a name for it cannot be "
+    "deleted at all.",
+    applies_to=DATABASE_TYPES,
+)
+def final_snapshots_are_named_per_database(graph: StackGraph) -> Iterator[Violation]:
+    for resource in graph.of_type(*DATABASE_TYPES):
+        if resource.inputs.get("skipFinalSnapshot") is True:
+            continue
+        name = resource.inputs.get("finalSnapshotIdentifier")
+        kind = resource.type.rsplit(":", 1)[-1]
+        if not name:
+            yield Violation(
+                resource,
+                f"{kind} {resource.name} takes a final snapshot but names none: RDS refuses to delete it",
+                "set finalSnapshotIdentifier, or skipFinalSnapshot outside prod",
+            )
+        elif not any(value in str(name) for value in _lifetime_suffixes(graph, resource)):
+            yield Violation(
+                resource,
+                f"{kind} {resource.name}'s final snapshot is always '{name}': once a database of this name was "
+                "deleted, deleting the next one fails (DBSnapshotAlreadyExists)",
+                "suffix the name with a random value made and deleted with the database "
+                "(a RandomId under the same component)",
             )
 
 
