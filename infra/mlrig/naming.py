@@ -688,6 +688,12 @@ def flow_log_role(platform: str, environment: str) -> str:
     return platform_resource(platform, environment, "flow-logs")
 
 
+def final_snapshot(database: str, suffix: str) -> str:
+    """A database's final snapshot, named for that database alone (it outlives it): the
+    identifier, then a random suffix made with the database. RDS allows 255 characters."""
+    return f"{database}-final-{suffix}"
+
+
 def database_subnet_group(platform: str, environment: str) -> str:
     return platform_resource(platform, environment, "databases")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
+import pulumi_random
 
 from .. import naming
 from .context import ProjectContext
@@ -152,13 +152,13 @@ class PostgresDatabase(pulumi.ComponentResource):
         make deleting a re-created database fail (`DBSnapshotAlreadyExists`). The suffix is made
         and deleted with this component, so every database it creates gets a name of its own.
         Never a secret, and held in state only: changing it updates no AWS object."""
-        suffix = random.RandomId(
+        suffix = pulumi_random.RandomId(
             f"{identifier}-final-snapshot",
             byte_length=4,
             keepers={"identifier": identifier},
             opts=pulumi.ResourceOptions(parent=self),
         )
-        return pulumi.Output.concat(identifier, "-final-", suffix.hex)
+        return suffix.hex.apply(lambda hex_suffix: naming.final_snapshot(identifier, hex_suffix))
 
 
 class TrackingStore(pulumi.ComponentResource):
