@@ -197,3 +197,16 @@ def test_a_database_that_takes_a_final_snapshot_needs_its_name_and_one_that_skip
     [found] = findings("MLRIG-DEP-018", *database({}))
     assert "names none" in found.message
     assert findings("MLRIG-DEP-018", *database({"skipFinalSnapshot": True}), tier="dev") == []
+
+
+def test_under_crossguard_a_name_still_unknown_is_skipped_and_dependencies_come_as_depends_on():
+    """In a real preview of the first creation the name waits for its suffix (unknowns are None,
+    `checks/adapter.py`), and CrossGuard lists every dependency under `dependsOn`."""
+    unknown = database({"finalSnapshotIdentifier": None}, suffix())
+    assert findings("MLRIG-DEP-018", *unknown) == []
+    component = record("mlrig:project:PostgresDatabase", "mlflow-db")
+    made = database({"finalSnapshotIdentifier": "churn-prod-mlflow-final-fd2c9844"}, suffix(), component=component)
+    options = dict(made[1]["options"])
+    options["dependsOn"] = options.pop("dependencies")
+    made[1] = {**made[1], "options": options}
+    assert findings("MLRIG-DEP-018", *made) == []

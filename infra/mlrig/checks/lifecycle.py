@@ -94,9 +94,11 @@ RANDOM_SUFFIXES = {"random:index/randomId:RandomId": "hex", "random:index/random
 
 def _lifetime_suffixes(graph: StackGraph, resource: Resource) -> list[str]:
     """The random values `resource` is built from, each made and deleted with it (a sibling under
-    the same component, or its own child)."""
+    the same component, or its own child). A plan lists every dependency under `dependencies`;
+    CrossGuard (`adapter.py`) under `dependsOn`."""
     values = []
-    for urn in as_list(resource.options.get("dependencies")):
+    options = resource.options
+    for urn in {*as_list(options.get("dependencies")), *as_list(options.get("dependsOn"))}:
         made = graph.by_urn(str(urn))
         if made is None or made.type not in RANDOM_SUFFIXES or made.parent not in (resource.parent, resource.urn):
             continue
@@ -118,6 +120,8 @@ def final_snapshots_are_named_per_database(graph: StackGraph) -> Iterator[Violat
     for resource in graph.of_type(*DATABASE_TYPES):
         if resource.inputs.get("skipFinalSnapshot") is True:
             continue
+        if "finalSnapshotIdentifier" in resource.inputs and resource.inputs["finalSnapshotIdentifier"] is None:
+            continue  # unknown until its suffix is made (a preview's first creation)
         name = resource.inputs.get("finalSnapshotIdentifier")
         kind = resource.type.rsplit(":", 1)[-1]
         if not name:
