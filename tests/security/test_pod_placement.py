@@ -146,6 +146,17 @@ IMAGE_ATTACKS = {
         "containers": [{"name": "x", "image": "busybox"}],
         "ephemeralContainers": [{"name": "d", "image": OTHER_TEAMS_IMAGE}],
     },
+    # containerd starts an image a node already holds by its ID, without pulling: whatever pulled it.
+    "an image a node holds, by its ID": {"containers": [{"name": "x", "image": "sha256:" + "4f" * 32}]},
+    "an image a node holds, by the start of its ID": {"containers": [{"name": "x", "image": "sha256:4f4f4f4f4f4f"}]},
+    "an init container by image ID": {
+        "containers": [{"name": "x", "image": "busybox"}],
+        "initContainers": [{"name": "y", "image": "sha512:" + "0a" * 64}],
+    },
+    "a debug container by image ID": {
+        "containers": [{"name": "x", "image": "busybox"}],
+        "ephemeralContainers": [{"name": "d", "image": "sha256:" + "4f" * 32}],
+    },
 }
 
 
@@ -159,6 +170,20 @@ def test_a_data_scientist_cannot_pull_another_teams_images_with_the_node_role(po
 def test_the_projects_own_images_and_public_ones_are_admitted(policy):
     own = "111111111111.dkr.ecr.us-east-1.amazonaws.com/fraud-detection/dev/training:abc"
     assert admitted(policy, {"containers": [{"name": "x", "image": own}, {"name": "y", "image": "python:3.12"}]})
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "111111111111.dkr.ecr.us-east-1.amazonaws.com/fraud-detection/dev/training@sha256:" + "4f" * 32,
+        "python@sha256:" + "4f" * 32,
+        "docker.io/library/python:3.12@sha256:" + "4f" * 32,
+        "ghcr.io/acme/sha256-tools:1.0",
+    ],
+)
+def test_images_pinned_by_digest_are_not_taken_for_image_ids(policy, image):
+    # A digest after a repository is checked by the registry it is pulled from; only a bare ID is local.
+    assert admitted(policy, {"containers": [{"name": "x", "image": image}]})
 
 
 @pytest.mark.parametrize("attack", list(HOSTILE))

@@ -335,6 +335,30 @@ def pod_image_rule(own_images: str) -> dict[str, str]:
     }
 
 
+# An image ID (`sha256:<hex>`, or its start): containerd's CRI takes a reference that parses as a
+# digest for the ID of an image the node already holds and starts it without pulling, whoever
+# pulled it. Kubelet reads `sha256:<hex>` as the tag of an image `sha256`, which is not `latest`,
+# so its default pull policy (IfNotPresent) asks the node first. An RE2 pattern.
+IMAGE_ID = r"^sha(256|384|512):"
+
+
+def pod_image_id_rule() -> dict[str, str]:
+    """An image named by its ID is whatever image the node holds under it, another team's image
+    included (the node pulled it with the shared node role): only references reach a registry,
+    where the rule above decides whose repository it is."""
+    expression = " && ".join(
+        f"(!has(object.spec.{field}) || object.spec.{field}.all(c, !has(c.image) || !c.image.matches(r'{IMAGE_ID}')))"
+        for field in POD_CONTAINER_FIELDS
+    )
+    return {
+        "expression": expression,
+        "message": (
+            "pods here name images by repository and tag or digest (<repository>@sha256:…), not by an image ID "
+            "(sha256:…): an ID starts whatever image the node holds, another project's included"
+        ),
+    }
+
+
 def pod_placement_rules(owner: str, serving_class: str, placeholder_class: str) -> list[dict[str, str]]:
     """CEL rules for the namespace's pods. Taints keep other pods off a pool only while no pod
     tolerates them, and whoever may create a Deployment here (a data scientist in dev) writes its
@@ -385,7 +409,7 @@ def pod_placement_policy_spec(
     return admission_policy_spec(
         "",
         ["pods", "pods/ephemeralcontainers"],
-        [*pod_placement_rules(owner, serving_class, placeholder_class), pod_image_rule(own_images)],
+        [*pod_placement_rules(owner, serving_class, placeholder_class), pod_image_rule(own_images), pod_image_id_rule()],
         api_versions=["v1"],
     )
 
