@@ -73,10 +73,10 @@ MISTAKES = [
     Mistake(
         "a gateway budget of .inf (no budget at all)",
         RAG,
-        "      monthlyBudgetUsd: 4000\n",
-        "      monthlyBudgetUsd: .inf\n",
+        "anthropic: { requestsPerMinute: 300, monthlyBudgetUsd: 1500 }",
+        "anthropic: { requestsPerMinute: 300, monthlyBudgetUsd: .inf }",
         ".inf",
-        "spec.llm.gateway.monthlyBudgetUsd",
+        "spec.llm.gateway.limits.anthropic.monthlyBudgetUsd",
         f"{NOT_FINITE} infinity",
     ),
     Mistake(

@@ -12,6 +12,7 @@ import pytest
 from mlrig import examples
 from mlrig.bundle.validate import validate_paths
 from mlrig.migrate import command as migrate_command
+from mlrig.migrate import m0004_gateway_caps as gateway_caps
 from mlrig.migrate.command import run_migrate_command
 from mlrig.migrate.document import load_documents
 from mlrig.migrate.registry import applicable, by_version, migrations
@@ -87,7 +88,12 @@ def test_the_tenancy_admits_exactly_what_each_project_uses_today(old_bundles: Pa
 def test_every_comment_and_untouched_line_survives(old_bundles: Path, run: Run) -> None:
     originals = {p.name: p.read_text().splitlines() for p in old_bundles.iterdir()}
     migrate(run, old_bundles)
-    assert (old_bundles / "rag-assistant.yaml").read_text().splitlines() == originals["rag-assistant.yaml"]
+    # rag-assistant's gateway-wide budget is commented out under a review line, nothing else moves.
+    rag = (old_bundles / "rag-assistant.yaml").read_text().splitlines()
+    cap = "      monthlyBudgetUsd: 4000"
+    at = originals["rag-assistant.yaml"].index(cap)
+    assert rag[at : at + 2] == [f"      # {gateway_caps.REVIEW}", "      # monthlyBudgetUsd: 4000"]
+    assert rag[:at] + rag[at + 2 :] == originals["rag-assistant.yaml"][:at] + originals["rag-assistant.yaml"][at + 1 :]
     assert (old_bundles / "fraud-detection.yaml").read_text().splitlines() == originals["fraud.yaml"]
     platform = (old_bundles / "platform.yaml").read_text().splitlines()
     changed = {line for line in originals["platform.yaml"] if "secretsProvider" in line}
@@ -134,7 +140,12 @@ def test_bad_yaml_gets_validates_diagnostics_and_a_missing_path_exits_2(old_bund
 
 
 def test_the_registry_is_keyed_by_format_version_and_validate_names_the_way_forward() -> None:
-    assert [m.id for m in migrations()] == ["0001-tenancy", "0002-secrets-provider", "0003-file-names"]
+    assert [m.id for m in migrations()] == [
+        "0001-tenancy",
+        "0002-secrets-provider",
+        "0003-file-names",
+        "0004-gateway-caps",
+    ]
     assert set(by_version()) == {CURRENT}
     assert applicable(load_documents([examples.DIRECTORY])) == migrations()
     assert "upgrade mlrig" in version_hint("mlrig/v9")
@@ -158,3 +169,42 @@ def test_a_bundle_of_an_older_format_is_pointed_at_mlrig_migrate(monkeypatch: py
     monkeypatch.setattr(versions, "OLDER", ("mlrig/v0",))
     hint = versions.version_hint("mlrig/v0")
     assert "`mlrig migrate` rewrites it to mlrig/v1" in hint and "{" not in hint
+
+
+GATEWAY_CAPS = """\
+apiVersion: mlrig/v1
+kind: Project
+metadata: { name: chat }
+spec:
+  llm:
+    gateway:
+      providers: [openai]
+      requestsPerMinute: 500   # team-wide
+      monthlyBudgetUsd: 900
+  environments:
+    prod:
+      llm:
+        gateway: { providers: [openai], monthlyBudgetUsd: 2000 }
+"""
+
+
+def test_gateway_wide_caps_are_commented_out_for_review_or_left_to_the_team(tmp_path: Path) -> None:
+    (tmp_path / "chat.yaml").write_text(GATEWAY_CAPS)
+    [document] = load_documents([tmp_path])
+    assert len(gateway_caps.pending([document])) == 3
+    done = gateway_caps.apply([document])
+    assert done == [
+        f"{document.path}: spec.llm.gateway.requestsPerMinute commented out (never enforced; cap each provider instead)",
+        f"{document.path}: spec.llm.gateway.monthlyBudgetUsd commented out (never enforced; cap each provider instead)",
+        f"{document.path}: spec.environments.prod.llm.gateway.monthlyBudgetUsd: remove it by hand "
+        "(never enforced; cap each provider instead)",
+    ]
+    lines = document.text.splitlines()
+    assert lines[7:11] == [
+        f"      # {gateway_caps.REVIEW}",
+        "      # requestsPerMinute: 500   # team-wide",
+        f"      # {gateway_caps.REVIEW}",
+        "      # monthlyBudgetUsd: 900",
+    ]
+    assert "gateway: { providers: [openai], monthlyBudgetUsd: 2000 }" in document.text  # a flow map: by hand
+    assert [p for p in gateway_caps.pending([document]) if "spec.llm" in p] == []

@@ -1081,14 +1081,14 @@ class GatewaySettings(Strict):
     )
     requests_per_minute: Annotated[int, Field(ge=1)] | None = spec_field(
         None,
-        "Overall request rate limit for the project. Not enforced: LiteLLM limits a whole proxy only per "
-        "virtual key, which needs its database; use per-provider limits. Default: unlimited.",
+        "Refused by validation: LiteLLM limits a whole proxy only per virtual key, which needs its database, "
+        "and the gateway runs without one. Set `limits.<provider>.requestsPerMinute` instead.",
         1000,
     )
     monthly_budget_usd: Annotated[float, Field(gt=0)] | None = spec_field(
         None,
-        "Overall monthly budget in USD. Not enforced: LiteLLM keeps a proxy-wide budget only in its "
-        "database, which the gateway does not run; use per-provider budgets. Default: none.",
+        "Refused by validation: LiteLLM keeps a proxy-wide budget only in its database, which the gateway "
+        "does not run. Set `limits.<provider>.monthlyBudgetUsd` instead.",
         1000.0,
     )
     replicas: Annotated[int, Field(ge=1, le=50)] = spec_field(

@@ -103,12 +103,36 @@ class Document:
         lines[line] = text[:start] + new + text[end:]
         self.reload("".join(lines))
 
+    def comment_out(self, mapping: CommentedMap, key: str, comment: str) -> bool:
+        """Turn `key: <scalar>`, alone on its line in a block mapping, into a comment, with
+        `comment` above it. False (nothing changed) when the key is not written that way (a flow
+        mapping, a value over several lines): a migration then asks for the edit by hand."""
+        if mapping.fa.flow_style() or isinstance(mapping[key], dict | list):
+            return False
+        line = mapping.lc.key(key)[0]
+        lines = self.text.splitlines(keepends=True)
+        text = lines[line]
+        body = text.lstrip()
+        if not body.startswith(f"{key}:") or (line + 1 < len(lines) and _continues(lines[line + 1], text)):
+            return False
+        pad = text[: len(text) - len(body)]
+        lines[line : line + 1] = [f"{pad}# {comment}\n", f"{pad}# {body}"]
+        self.reload("".join(lines))
+        return True
+
     def add_comment_above(self, mapping: CommentedMap, key: str, comment: str) -> None:
         line = mapping.lc.key(key)[0]
         lines = self.text.splitlines(keepends=True)
         indent = len(lines[line]) - len(lines[line].lstrip())
         lines.insert(line, f"{' ' * indent}# {comment}\n")
         self.reload("".join(lines))
+
+
+def _continues(following: str, line: str) -> bool:
+    """Whether `following` goes on with the value of the key on `line` (a folded scalar's next
+    line, indented deeper than the key)."""
+    depth = len(line) - len(line.lstrip())
+    return bool(following.strip()) and len(following) - len(following.lstrip()) > depth
 
 
 def _end_of_mapping(lines: list[str], start: int, width: int) -> int:

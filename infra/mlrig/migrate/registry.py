@@ -29,9 +29,14 @@ class Migration:
 
 
 def migrations() -> list[Migration]:
-    from . import m0001_tenancy, m0002_secrets_provider, m0003_file_names
+    from . import m0001_tenancy, m0002_secrets_provider, m0003_file_names, m0004_gateway_caps
 
-    return [m0001_tenancy.MIGRATION, m0002_secrets_provider.MIGRATION, m0003_file_names.MIGRATION]
+    return [
+        m0001_tenancy.MIGRATION,
+        m0002_secrets_provider.MIGRATION,
+        m0003_file_names.MIGRATION,
+        m0004_gateway_caps.MIGRATION,
+    ]
 
 
 def by_version() -> dict[str, list[Migration]]:

@@ -109,3 +109,23 @@ def test_a_vector_database_class_of_the_other_engine_is_rejected(engine: str, va
 def test_a_vector_database_class_of_its_engine_passes(engine: str, value: str):
     changes = {"spec.llm.vectorDatabase.engine": engine, "spec.llm.vectorDatabase.instanceClass": value}
     assert check_project(changes, base="rag").valid
+
+
+@pytest.mark.parametrize(("key", "value"), [("monthlyBudgetUsd", 4000), ("requestsPerMinute", 1000)])
+def test_a_gateway_wide_cap_nothing_enforces_is_refused(key: str, value: int):
+    # LiteLLM caps a whole proxy only with its database; the gateway runs without one, so a team
+    # that wrote an overall budget planned its spend on a cap that never held.
+    error = only(check_project({f"spec.llm.gateway.{key}": value}, base="rag"), "gateway_caps_are_enforced")
+    assert error.path == f"spec.llm.gateway.{key}"
+    assert f"llm.gateway.limits.<provider>.{key}" in error.message
+
+
+def test_a_gateway_wide_cap_set_in_one_environment_is_refused_there():
+    result = check_project({"spec.environments.prod.llm.gateway.monthlyBudgetUsd": 4000}, base="rag")
+    error = only(result, "gateway_caps_are_enforced")
+    assert error.path == "spec.environments.prod.llm.gateway.monthlyBudgetUsd", explain(result)
+    assert error.message.startswith("in environment prod:")
+
+
+def test_per_provider_caps_are_accepted():
+    assert check_project({}, base="rag").valid

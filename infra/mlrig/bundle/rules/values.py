@@ -87,6 +87,30 @@ def gateway_has_providers(view: ProjectView) -> Iterator[Finding]:
         )
 
 
+# The gateway's overall caps, by field: LiteLLM caps a whole proxy (every provider and the
+# project's own models together) only with its database, which mlrig's gateway does not run.
+UNENFORCED_GATEWAY_CAPS = {"requests_per_minute": "requestsPerMinute", "monthly_budget_usd": "monthlyBudgetUsd"}
+
+
+@project_rule
+def gateway_caps_are_enforced(view: ProjectView) -> Iterator[Finding]:
+    """A cap the gateway cannot enforce is worse than none: the team plans its spend on it. So
+    `llm.gateway.requestsPerMinute` and `monthlyBudgetUsd` (overall) are refused, pointing at the
+    per-provider limits, which the gateway's store enforces across replicas."""
+    gateway = view.spec.llm.gateway
+    if gateway is None:
+        return
+    for field, key in UNENFORCED_GATEWAY_CAPS.items():
+        if getattr(gateway, field) is None:
+            continue
+        yield Finding(
+            ("spec", "llm", "gateway", key),
+            f"`llm.gateway.{key}` caps the whole gateway, which LiteLLM enforces only with its database, and "
+            "mlrig's gateway runs without one: nothing would enforce it. Cap each provider instead "
+            f"(`llm.gateway.limits.<provider>.{key}`, enforced across the gateway's replicas), or remove it",
+        )
+
+
 @project_rule
 def vector_instance_class_fits_engine(view: ProjectView) -> Iterator[Finding]:
     """RDS classes start with `db.`, OpenSearch ones end with `.search`: the other engine's
