@@ -318,19 +318,23 @@ ECR_IMAGE = r"(?i)^[^/]*dkr[.-]ecr"
 POD_CONTAINER_FIELDS = ("containers", "initContainers", "ephemeralContainers")
 
 
+def every_container_image(condition: str) -> str:
+    """A CEL expression: `condition` (over a container `c`) holds for every container of the pod
+    that names an image, ephemeral and init containers included."""
+    return " && ".join(
+        f"(!has(object.spec.{field}) || object.spec.{field}.all(c, !has(c.image) || {condition}))"
+        for field in POD_CONTAINER_FIELDS
+    )
+
+
 def pod_image_rule(own_images: str) -> dict[str, str]:
     """Every node pulls with the node role, which reads every ECR repository of the account (and
     every project repository's policy names it): so a pod here may take an ECR image only from the
     project's own repositories of this environment (`own_images`, `<registry>/<project>/<env>/`).
     Images outside ECR (KServe's, the tracking server's) stay allowed."""
     own = own_images.replace("\\", "\\\\").replace("'", "\\'")
-    image_ok = f"(!c.image.matches(r'{ECR_IMAGE}') || c.image.startsWith('{own}'))"
-    expression = " && ".join(
-        f"(!has(object.spec.{field}) || object.spec.{field}.all(c, !has(c.image) || {image_ok}))"
-        for field in POD_CONTAINER_FIELDS
-    )
     return {
-        "expression": expression,
+        "expression": every_container_image(f"(!c.image.matches(r'{ECR_IMAGE}') || c.image.startsWith('{own}'))"),
         "message": f"pods here may run ECR images of the project's own repositories only ({own_images}…)",
     }
 
@@ -346,12 +350,8 @@ def pod_image_id_rule() -> dict[str, str]:
     """An image named by its ID is whatever image the node holds under it, another team's image
     included (the node pulled it with the shared node role): only references reach a registry,
     where the rule above decides whose repository it is."""
-    expression = " && ".join(
-        f"(!has(object.spec.{field}) || object.spec.{field}.all(c, !has(c.image) || !c.image.matches(r'{IMAGE_ID}')))"
-        for field in POD_CONTAINER_FIELDS
-    )
     return {
-        "expression": expression,
+        "expression": every_container_image(f"!c.image.matches(r'{IMAGE_ID}')"),
         "message": (
             "pods here name images by repository and tag or digest (<repository>@sha256:…), not by an image ID "
             "(sha256:…): an ID starts whatever image the node holds, another project's included"
