@@ -251,12 +251,66 @@ def test_workers_are_never_more_than_the_stacks_and_default_to_the_usable_cores(
     assert parallel.worker_count(4, 1) == 1, "one stack is planned in the command's own process"
 
 
-def test_the_usable_cores_are_those_this_process_may_run_on():
+def test_the_usable_cores_are_those_this_process_may_run_on(monkeypatch):
     import os
 
+    monkeypatch.setattr(parallel, "cgroup_cpu_quota", lambda: None)
     if hasattr(os, "sched_getaffinity"):
         assert parallel.usable_cores() == len(os.sched_getaffinity(0))
     assert parallel.usable_cores() >= 1
+
+
+@pytest.mark.parametrize(("quota", "cores"), [(0.5, 1), (1.0, 1), (1.5, 2), (10_000.0, None)])
+def test_a_cgroup_cpu_quota_bounds_the_default_workers(monkeypatch, quota, cores):
+    # A runner pod limited to 2 CPUs on a 64-core node sees 64 cores in its affinity mask.
+    monkeypatch.setattr(parallel, "cgroup_cpu_quota", lambda: quota)
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda _: set(range(64)), raising=False)
+    monkeypatch.delattr(parallel.os, "process_cpu_count", raising=False)
+    assert parallel.usable_cores() == (cores or 64)
+    assert parallel.worker_count(None, 93) == (cores or 64)
+
+
+def cgroups(tmp_path: Path, self_cgroup: str, files: dict[str, str]) -> tuple[Path, Path]:
+    root = tmp_path / "sys/fs/cgroup"
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (tmp_path / "cgroup").write_text(self_cgroup)
+    return root, tmp_path / "cgroup"
+
+
+@pytest.mark.parametrize(
+    ("self_cgroup", "files", "quota"),
+    [
+        # cgroup v2 in a container: the container's own cgroup at the mount's root.
+        ("0::/\n", {"cpu.max": "200000 100000\n"}, 2.0),
+        ("0::/\n", {"cpu.max": "max 100000\n"}, None),
+        # v2 on a host: the tightest of the process's cgroup and its ancestors.
+        (
+            "0::/kubepods/pod1/runner\n",
+            {"kubepods/pod1/cpu.max": "150000 100000", "kubepods/pod1/runner/cpu.max": "max 100000"},
+            1.5,
+        ),
+        # cgroup v1: the cpu controller's quota over its period; -1 is none.
+        (
+            "4:memory:/docker/abc\n2:cpu,cpuacct:/docker/abc\n",
+            {"cpu,cpuacct/cpu.cfs_quota_us": "300000", "cpu,cpuacct/cpu.cfs_period_us": "100000"},
+            3.0,
+        ),
+        ("2:cpu,cpuacct:/\n", {"cpu,cpuacct/cpu.cfs_quota_us": "-1", "cpu,cpuacct/cpu.cfs_period_us": "100000"}, None),
+        # Nothing readable, or a line that is not a cgroup: no quota.
+        ("0::/\n", {}, None),
+        ("garbage\n", {"cpu.max": "100000 100000"}, None),
+        ("0::/\n", {"cpu.max": "lots 0"}, None),
+    ],
+)
+def test_the_cgroup_cpu_quota_is_read_as_the_kernel_writes_it(tmp_path: Path, self_cgroup, files, quota):
+    root, self_file = cgroups(tmp_path, self_cgroup, files)
+    assert parallel.cgroup_cpu_quota(root, self_file) == quota
+
+
+def test_without_cgroups_there_is_no_quota(tmp_path: Path):
+    assert parallel.cgroup_cpu_quota(tmp_path / "none", tmp_path / "no-such-file") is None
 
 
 def test_one_stack_is_planned_without_starting_a_pool(tmp_path: Path, monkeypatch):

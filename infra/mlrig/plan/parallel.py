@@ -34,6 +34,7 @@ ends it with `os._exit`) or was killed. No worker writes anything to disk.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import pickle
@@ -46,6 +47,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 
 from ..bundle.resolved import Project
 from ..checks import Finding
@@ -65,13 +67,71 @@ PRELOAD = [
 
 
 def usable_cores() -> int:
-    """The CPUs this process may run on (its affinity mask, as a container or `taskset` sets it)."""
+    """The CPUs this process may use: those it may run on (its affinity mask, as `taskset` or a
+    cpuset sets it), fewer when its cgroup has a CPU quota (a container's `--cpus`, a Kubernetes
+    runner pod's CPU limit), which the affinity mask does not show: a runner pod limited to 2 CPUs
+    on a 64-core node would otherwise start 64 workers, each 200-300 MB, and be killed for memory."""
     counted = getattr(os, "process_cpu_count", None)  # Python 3.13+
     if counted is not None:
-        return int(counted() or 1)
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
+        cores = int(counted() or 1)
+    elif hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0)) or 1
+    else:
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_quota()
+    return max(1, min(cores, math.ceil(quota))) if quota is not None else cores
+
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+SELF_CGROUP = Path("/proc/self/cgroup")
+
+
+def cgroup_cpu_quota(root: Path = CGROUP_ROOT, self_cgroup: Path = SELF_CGROUP) -> float | None:
+    """The CPUs per period this process's cgroup and its ancestors allow (the tightest quota), or
+    None where none is set or none can be read (not Linux, no cgroup file system). cgroup v2:
+    `cpu.max` ("<quota> <period>" or "max <period>"); v1: `cpu.cfs_quota_us` (-1 for none) over
+    `cpu.cfs_period_us`, under the `cpu` controller's mount. Inside a container the file system
+    shows the container's own cgroup at the mount's root, whatever path `/proc/self/cgroup` names."""
+    try:
+        lines = self_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    quotas: list[float] = []
+    for line in lines:
+        if line.count(":") < 2:
+            continue
+        _, controllers, path = line.split(":", 2)
+        relative = Path(path.lstrip("/"))
+        if controllers == "":  # v2, the unified hierarchy
+            for directory in _ancestors(root, relative):
+                quotas += _v2_quota(directory / "cpu.max")
+        elif "cpu" in controllers.split(","):
+            for mount in (root / controllers, root / "cpu"):
+                for directory in _ancestors(mount, relative):
+                    quotas += _v1_quota(directory)
+    return min(quotas) if quotas else None
+
+
+def _ancestors(mount: Path, relative: Path) -> list[Path]:
+    """`mount/relative` and every directory above it up to `mount` itself."""
+    return [mount / relative, *(mount / parent for parent in relative.parents)]
+
+
+def _v2_quota(cpu_max: Path) -> list[float]:
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        return [] if quota == "max" else [int(quota) / int(period)]
+    except (OSError, ValueError, ZeroDivisionError):
+        return []
+
+
+def _v1_quota(directory: Path) -> list[float]:
+    try:
+        quota = int((directory / "cpu.cfs_quota_us").read_text())
+        period = int((directory / "cpu.cfs_period_us").read_text())
+        return [] if quota <= 0 or period <= 0 else [quota / period]
+    except (OSError, ValueError):
+        return []
 
 
 def worker_count(jobs: int | None, stacks: int) -> int:
