@@ -253,7 +253,7 @@ def platform_bundle(rng: random.Random, shape: PlatformShape) -> dict[str, Any]:
     if chance(rng, 0.2):
         tenancy["maxNodes"], tenancy["maxGpus"] = rng.choice(((400, 256), (1000, 512)))
     if chance(rng, 0.15):
-        tenancy["maxGeneralCpu"] = rng.choice((64, 128, 512))
+        tenancy["maxGeneralCpu"] = rng.choice((256, 512, 1024))
     spec["tenancy"] = tenancy
     spec["tags"] = {"department": rng.choice(("ml", "data-science"))} if chance(rng, 0.7) else {}
     if chance(rng, 0.3):
@@ -498,7 +498,28 @@ def override(rng: random.Random, spec: dict[str, Any], tier: str, context: Proje
     pools = spec["compute"]["pools"]
     if pools and chance(rng, 0.5):
         pool = rng.choice(pools)
-        found["compute"] = {"pools": [{"name": pool["name"], "max": max(pool["max"], rng.choice((1, 2, 8)))}]}
+        changed_pool: dict[str, Any] = {"name": pool["name"], "max": max(pool["max"], rng.choice((1, 2, 8)))}
+        users = [p for p in spec["pipelines"].values() if p.get("pool") == pool["name"]]
+        users += [e for e in spec["serving"]["endpoints"] if e.get("pool") == pool["name"]]
+        whole = all(u.get("workers", 1) == 1 and u.get("resources", {}).get("gpu", 0) <= 1 for u in users)
+        if "gpu" in pool and "sharing" not in pool and whole and chance(rng, 0.3):
+            changed_pool["sharing"] = {"mode": "time-slicing", "replicas": rng.randint(2, 8)}
+        elif "reservations" not in pool and chance(rng, 0.3):
+            changed_pool["capacity"] = rng.choice(("spot", "on-demand"))
+        elif chance(rng, 0.2):
+            changed_pool["diskGiB"] = rng.choice((100, 400))
+        found["compute"] = {"pools": [changed_pool]}
+    if chance(rng, 0.15):
+        found.setdefault("compute", {})["queueing"] = {"enabled": False}
+    if chance(rng, 0.15):
+        found["modelDeployment"] = {"approval": "automatic" if tier == "dev" else "manual"}
+    llm = spec.get("llm", {})
+    if llm.get("gateway") and chance(rng, 0.3):
+        found["llm"] = {"gateway": {"replicas": rng.randint(1, 4)}}
+    if llm.get("vectorDatabase") and tier == "prod" and chance(rng, 0.3):
+        engine = llm["vectorDatabase"].get("engine", "pgvector")
+        instance_class = "db.r6g.xlarge" if engine == "pgvector" else "r6g.xlarge.search"
+        found["llm"] = {"vectorDatabase": {"instanceClass": instance_class, "storageGiB": 500}}
     endpoints = spec.get("serving", {}).get("endpoints", [])
     roll = rng.random()
     if endpoints and roll < 0.15:
@@ -630,7 +651,8 @@ def project_bundle(rng: random.Random, context: ProjectContext) -> dict[str, Any
     if chance(rng, 0.3):
         monitoring["latencyP99Ms"] = rng.choice((50, 1000, 600000))
         monitoring["errorRate"] = rng.choice((0.0, 0.05, 1.0))
-    monitoring["alerts"] = alert_routes(rng, context, None if shape.isolation == "account" else first_env(shape))
+    one_place = shape.isolation != "account" and len({e["region"] for e in shape.environments.values()}) == 1
+    monitoring["alerts"] = alert_routes(rng, context, first_env(shape) if one_place else None)
     trains = any(p["type"] == "training" for p in spec["pipelines"].values())
     monitoring["retrainOnDrift"] = trains and spec["deploymentPattern"] == "deploy-code" and chance(rng, 0.5)
     if {"dcgmExporter", "monitoring"} & shape.addons_off:
@@ -657,15 +679,31 @@ def project_bundle(rng: random.Random, context: ProjectContext) -> dict[str, Any
             if found.get("startup", {}).get("modelCache") == "mount":
                 found["startup"]["modelCache"] = "download"
 
+    # The example's own overrides (by tier) are kept in some variants, with new ones merged in.
+    by_tier = {"dev": "dev", "staging": "staging", "prod": "prod"}
+    examples_overrides = spec["environments"] if chance(rng, 0.5) and "monitoring" not in shape.addons_off else {}
+    for kept in examples_overrides.values():
+        for changed_pool in kept.get("compute", {}).get("pools", []):
+            base_pool = next(p for p in pools if p["name"] == changed_pool["name"])
+            if "sharing" in base_pool or spec["pipelines"].get("train", {}).get("workers", 1) > 1:
+                changed_pool.pop("sharing", None)
+            if "reservations" in base_pool:
+                changed_pool.pop("capacity", None)
     environments = {}
     for env_name, env in shape.environments.items():
+        if by_tier[env["tier"]] in examples_overrides:
+            environments[env_name] = examples_overrides[env["tier"]]
         if chance(rng, 0.5):
             found = override(rng, spec, env["tier"], context, env)
             if found:
-                environments[env_name] = found
+                environments[env_name] = {**environments.get(env_name, {}), **found}
     spec["environments"] = environments
 
     pools_hold_their_endpoints(spec)
+    for part in spec["environments"].values():
+        for found in part.get("serving", {}).get("endpoints", []):
+            if found.get("autoscaling", {}).get("minReplicas", 0) > 0:
+                found["autoscaling"]["awakeHoursUtc"] = None  # the base's, where it scales to zero
     if "metricsServer" in shape.addons_off:
         fixed_replicas(spec)
     admission: dict[str, Any] = {"repository": spec["repository"], "principals": list(context.principals)}
@@ -741,12 +779,22 @@ def variant(seed: int, index: int) -> dict[str, str]:
     rng = random.Random(f"explore-valid-plans:{seed}:{index}")
     shape = platform_shape(rng, index)
     names = rng.sample(WORDS, k=rng.randint(2, 4))
-    projects = [project_bundle(rng, ProjectContext(f"{word}-{index}", shape)) for word in names]
+    projects = [project_bundle(rng, ProjectContext(project_name(rng, word, index), shape)) for word in names]
     platform = platform_bundle(rng, shape)  # after the projects: it admits them
     files = {"platform.yaml": dump(platform)}
     for project in projects:
         files[f"{project['metadata']['name']}.yaml"] = dump(project)
     return files
+
+
+# Validation refuses longer project names: some AWS names derived from them would not fit.
+MAX_PROJECT_NAME = 18
+
+
+def project_name(rng: random.Random, word: str, index: int) -> str:
+    """Mostly short; some as long as a team might name it (derived names then near their limits)."""
+    long = f"{word}-{rng.choice(('realtime', 'batch', 'global', 'x'))}-{index}"
+    return long if chance(rng, 0.2) and len(long) <= MAX_PROJECT_NAME else f"{word}-{index}"
 
 
 def dump(bundle: dict[str, Any]) -> str:
