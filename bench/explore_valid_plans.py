@@ -71,7 +71,19 @@ ENVIRONMENT_LAYOUTS = (
     (("dev", "dev"), ("dev2", "dev"), ("staging", "staging"), ("prod", "prod")),
     (("dev", "dev"),),
 )
-CPU_TYPES = ("m6i.xlarge", "m6i.2xlarge", "m7i.2xlarge", "m6i.4xlarge", "c6i.4xlarge", "r6i.2xlarge", "m5.2xlarge")
+CPU_TYPES = (
+    "m6i.xlarge",
+    "m6i.2xlarge",
+    "m7i.2xlarge",
+    "m6i.4xlarge",
+    "c6i.4xlarge",
+    "r6i.2xlarge",
+    "m5.2xlarge",
+    "r7i.4xlarge",
+    "c5n.4xlarge",
+    "i4i.2xlarge",
+    "m6i.metal",
+)
 ARM_CPU_TYPES = ("m7g.2xlarge", "m6g.2xlarge", "c7g.4xlarge", "r7g.2xlarge")
 SYSTEM_TYPES = (("m6i.large", "m7i.large"), ("m6i.large",), ("m5.large", "m6i.xlarge"), ("m7g.large", "m6g.large"))
 # GPU instance types by the GPUs a node must have, smallest first; (type, has EFA).
@@ -306,6 +318,12 @@ def vary_pool(rng: random.Random, context: ProjectContext, pool: dict[str, Any],
         types, _, profiles = rng.choice([m for m in MIG_OPTIONS if m[1] >= count])
         pool["instanceTypes"] = list(types)
         pool["sharing"] = {"mode": "mig", "profile": rng.choice(profiles)}
+    elif 0.35 <= roll < 0.45 and count == 1 and big_gpu <= 1:
+        pool["instanceTypes"] = ["g5g.8xlarge", "g5g.16xlarge"][: rng.randint(1, 2)]
+        pool["architecture"] = "arm64"
+        pool.pop("sharing", None)
+        pool.pop("efa", None)
+        pool.pop("placementGroup", None)
     elif roll < 0.35 and workers == 1 and big_gpu <= 1:
         pool["instanceTypes"] = gpu_types(rng, count, smallest=2)
         pool["sharing"] = {"mode": "time-slicing", "replicas": rng.randint(2, 8)}
