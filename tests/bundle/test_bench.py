@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ def load_bench(name: str = "bench_validate"):
     spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -83,3 +85,48 @@ def test_the_diagnostics_comparison_finds_a_build_alike_to_itself(capsys: pytest
     assert compare.main(["--before", str(ROOT / "infra"), "--sets", "25"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("25 bundle sets") and out.rstrip().endswith(": 0 differ")
+
+
+def test_the_valid_plans_explorer_makes_the_same_variants_for_a_seed():
+    explore = load_bench("explore_valid_plans")
+    assert explore.variant(7, 3) == explore.variant(7, 3)
+    assert explore.variant(7, 3) != explore.variant(8, 3) and explore.variant(7, 3) != explore.variant(7, 4)
+
+
+def test_most_of_the_explorers_variants_validate(tmp_path: Path):
+    """Only valid variants are planned: a generator whose variants mostly fail validation
+    explores nothing. Each is one platform with 2-4 projects, from the shipped examples."""
+    explore = load_bench("explore_valid_plans")
+    valid = 0
+    for seed, index in ((1, 0), (2, 1), (3, 2), (4, 3), (5, 4), (6, 5)):
+        files = explore.variant(seed, index)
+        assert 3 <= len(files) <= 5 and "platform.yaml" in files
+        result = validate_paths([explore.write_variant(tmp_path / f"{seed}-{index}", files)])
+        valid += result.valid
+    assert valid >= 3
+
+
+def test_the_explorers_variants_reach_the_corners_of_the_schema():
+    """Across a seed's variants the generator uses what the examples alone never do."""
+    explore = load_bench("explore_valid_plans")
+    text = "\n".join(t for index in range(30) for t in explore.variant(1, index).values())
+    for corner in (
+        "mode: mig",
+        "mode: time-slicing",
+        "efa: true",
+        "placementGroup: cluster",
+        "fallback: []",
+        "deploymentPattern: deploy-models",
+        "strategy: shadow",
+        "strategy: ab",
+        "strategy: direct",
+        "minReplicas: 0",
+        "endpoints: []",
+        "engine: opensearch",
+        "isolation: namespace",
+        "isolation: cluster",
+        "mode: streaming",
+        "architecture: arm64",
+        "enabled: false",
+    ):
+        assert corner in text, corner
