@@ -75,7 +75,12 @@ def test_the_pulumi_program_builds_its_models_without_plugins(tmp_path: Path) ->
     environment |= {"PYTHONPATH": path, "SPY_LOG": str(log)}
 
     done = subprocess.run(
-        [sys.executable, "-c", PROGRAM_PROBE], capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=120
+        [sys.executable, "-c", PROGRAM_PROBE],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=120,
     )
 
     assert done.returncode == 0, done.stderr

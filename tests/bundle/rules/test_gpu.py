@@ -419,11 +419,16 @@ def test_a_gpu_idle_alert_the_bundle_asks_for_is_refused_without_the_gpu_metrics
     """Without the DCGM exporter (or the Prometheus that scrapes it) the stack creates no
     MlrigGpuIdle alert: the team's idle-GPU threshold would have watched nothing, silently."""
     project = example("fraud")  # sets `monitoring.gpuIdle`, and has a GPU pool in every environment
-    for off, named in ((("dcgmExporter",), "`dcgmExporter` add-on is"), (("dcgmExporter", "monitoring"), "add-ons are")):
+    for off, named in (
+        (("dcgmExporter",), "`dcgmExporter` add-on is"),
+        (("dcgmExporter", "monitoring"), "add-ons are"),
+    ):
         found = errors(validate(without_addon(*off), project), "gpu_idle_alerts_have_gpu_metrics")
         assert [e.path for e in found] == ["spec.monitoring.gpuIdle"], off
         assert named in found[0].message and "`environments.<env>.monitoring`" in found[0].message
-    assert "gpu_idle_alerts_have_gpu_metrics" not in {d.rule for d in validate(example("platform"), project).diagnostics}
+    assert "gpu_idle_alerts_have_gpu_metrics" not in {
+        d.rule for d in validate(example("platform"), project).diagnostics
+    }
 
 
 def test_a_gpu_idle_alert_left_at_its_default_asks_for_nothing():
@@ -441,7 +446,9 @@ def test_a_gpu_idle_alert_set_only_where_the_platform_scrapes_gpus_is_accepted()
     project = example("fraud")
     project["spec"]["monitoring"]["alerts"] = [{"type": "email", "target": "ml-oncall@example.com"}]
     idle = project["spec"]["monitoring"].pop("gpuIdle")
-    everywhere = validate(platform, set_path(example("fraud"), "spec.monitoring.alerts", project["spec"]["monitoring"]["alerts"]))
+    everywhere = validate(
+        platform, set_path(example("fraud"), "spec.monitoring.alerts", project["spec"]["monitoring"]["alerts"])
+    )
     [refused] = errors(everywhere, "gpu_idle_alerts_have_gpu_metrics")
     assert refused.message.startswith("in environment prod: ")
     for env in ("dev", "staging"):
