@@ -32,7 +32,7 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .. import naming
+from .. import naming, pool_sizing
 from ..bundle.model import Pipeline, ProjectSpec
 from ..init.project import python_package
 from ..settings import DEFAULT_IMAGE_TAG
@@ -49,7 +49,7 @@ from .kube import (
 )
 from .model_import import IMPORT_STEP, candidate_uri, import_template, source_model_uri
 from .model_locations import champion_uri, model_hub_uri, rollout_services
-from .pools import efa_per_pod, find_pool, pools_selected, scheduling
+from .pools import find_pool, pools_selected, scheduling
 from .queues import QUEUE_LABEL, gang, step_labels
 from .tracking import DatabaseConnection
 from .tracking_server import tracking_uri
@@ -117,10 +117,7 @@ def step_resources(pipeline: Pipeline, efa: int = 0) -> dict[str, Any]:
 
 def step_efa(ctx: ProjectContext, pipeline: Pipeline) -> int:
     """EFA interfaces a GPU step on an EFA pool requests (0 elsewhere)."""
-    pool = find_pool(ctx, pipeline.pool)
-    if pool is None or not pool.efa or (pool.gpu is not None and pipeline.resources.gpu == 0):
-        return 0
-    return efa_per_pod(pool, pipeline.resources.gpu)
+    return pool_sizing.step_efa(find_pool(ctx, pipeline.pool), pipeline.resources.gpu)
 
 
 def step_env(ctx: ProjectContext, name: str, pipeline: Pipeline) -> list[dict[str, Any]]:

@@ -32,10 +32,11 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from .. import gpu_sharing, naming, pins
-from ..aws_catalog import nvidia_gpus, split_instance_type
+from ..aws_catalog import nvidia_gpus
 from ..bundle.model import ComputePool, ProjectSpec
 from ..capacity_types import node_pool_capacity_types
 from ..instance_facts import facts_of
+from ..pool_sizing import node_capacity, workers_per_node
 from .context import ProjectContext
 from .kube import cpu_cores, metadata, restricted_container_security, restricted_pod_security
 
@@ -54,62 +55,6 @@ GPU_TAINT = "nvidia.com/gpu"
 GPU_CONSOLIDATE_AFTER = "5m"
 CPU_CONSOLIDATE_AFTER = "2m"
 NODE_EXPIRY = "720h"
-
-# vCPUs per instance size and GiB of memory per vCPU by family, for pool limits and quotas.
-VCPUS_BY_SIZE: dict[str, int] = {
-    "medium": 1,
-    "large": 2,
-    "xlarge": 4,
-    "2xlarge": 8,
-    "3xlarge": 12,
-    "4xlarge": 16,
-    "6xlarge": 24,
-    "8xlarge": 32,
-    "9xlarge": 36,
-    "12xlarge": 48,
-    "16xlarge": 64,
-    "18xlarge": 72,
-    "24xlarge": 96,
-    "32xlarge": 128,
-    "48xlarge": 192,
-    "metal": 96,
-}
-GIB_PER_VCPU_BY_FAMILY: dict[str, int] = {
-    "c": 2,
-    "m": 4,
-    "r": 8,
-    "x": 16,
-    "z": 8,
-    "t": 4,
-    "g4dn": 4,
-    "g5": 4,
-    "g5g": 2,
-    "g6": 4,
-    "g6e": 8,
-    "gr6": 8,
-    "p3": 8,
-    "p3dn": 8,
-    "p4d": 12,
-    "p4de": 12,
-    "p5": 11,
-    "p5e": 11,
-    "p5en": 11,
-    "p6-b200": 11,
-}
-
-
-def instance_capacity(instance_type: str) -> tuple[int, int]:
-    """(vCPUs, GiB of memory) of an instance type, from its size and family."""
-    family, size = split_instance_type(instance_type)
-    vcpus = VCPUS_BY_SIZE.get(size, 4)
-    per_vcpu = GIB_PER_VCPU_BY_FAMILY.get(family, GIB_PER_VCPU_BY_FAMILY.get(family[:1], 4))
-    return vcpus, vcpus * per_vcpu
-
-
-def node_capacity(pool: ComputePool) -> tuple[int, int]:
-    """The largest node the pool may launch: its limits are `max` of these."""
-    sizes = [instance_capacity(t) for t in pool.instance_types]
-    return max(c for c, _ in sizes), max(m for _, m in sizes)
 
 
 def gpus_per_node(pool: ComputePool) -> int:
@@ -133,35 +78,6 @@ def slices_per_node(pool: ComputePool) -> int:
         per_gpu = gpu_sharing.slices_per_gpu(sharing.mode, sharing.replicas, sharing.profile, facts) if facts else 1
         best = max(best, physical * per_gpu)
     return best
-
-
-def efa_per_node(pool: ComputePool) -> int:
-    """EFA interfaces every instance type of the pool has (0 without `efa`)."""
-    if not pool.efa:
-        return 0
-    counts = [f.efa for t in pool.instance_types if (f := facts_of(t)) is not None]
-    return min(counts) if counts else 0
-
-
-def efa_per_pod(pool: ComputePool, gpus: int) -> int:
-    """EFA interfaces a pod requests on an EFA pool: its share of the node's, by GPUs (all of them
-    for a pod taking every GPU). Requesting `vpc.amazonaws.com/efa` is what makes Karpenter attach
-    EFA interfaces when it launches the node."""
-    per_node = efa_per_node(pool)
-    if per_node == 0:
-        return 0
-    gpus_here = min((nvidia_gpus(t) or 1) for t in pool.instance_types) if pool.gpu is not None else 1
-    share = per_node * max(gpus, 1) // max(gpus_here, 1) if pool.gpu is not None else per_node
-    return max(1, min(per_node, share))
-
-
-def workers_per_node(pool: ComputePool, cpu: float, gpus: int) -> int:
-    """How many workers of a job fit on the pool's smallest node, at least one."""
-    if pool.gpu is not None and gpus:
-        smallest = min((nvidia_gpus(t) or pool.gpu.count) for t in pool.instance_types)
-        return max(1, smallest // gpus)
-    smallest_cpu = min(instance_capacity(t)[0] for t in pool.instance_types)
-    return max(1, int(smallest_cpu // max(cpu, 1)))
 
 
 def largest_job_nodes(pool: ComputePool, spec: ProjectSpec) -> int:

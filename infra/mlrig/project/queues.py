@@ -36,9 +36,10 @@ import pulumi_kubernetes as k8s
 
 from .. import gpu_sharing, naming
 from ..bundle.model import ComputePool, Endpoint, Pipeline, ProjectSpec
+from ..pool_sizing import node_capacity
 from .context import ProjectContext
 from .kube import addons_of, cpu_cores, memory_gib, metadata
-from .pools import find_pool, node_capacity, pool_labels, pool_nodes, pool_taints
+from .pools import find_pool, pool_labels, pool_nodes, pool_taints
 
 KUEUE_API = "kueue.x-k8s.io/v1beta2"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"

@@ -19,11 +19,12 @@ from .. import naming, promotion, tenancy
 from ..bundle.model import ProjectSpec
 from ..hub import hub_models
 from ..platform.cluster import SYSTEM_TAINT_KEY
+from ..pool_sizing import node_capacity
 from .context import ProjectContext, reads_pgvector
 from .handoff import Prerequisites
 from .kube import EXTERNAL_SECRETS_API, SECRET_STORE, addons_of, cpu_cores, memory_gib, metadata, secret_store_spec
 from .monitoring_rules import ALERT_SECRET, scrape_targets
-from .pools import OWNER_KEY, node_capacity, pool_nodes, slices_per_node
+from .pools import OWNER_KEY, pool_nodes, slices_per_node
 from .queues import queueing_active
 from .serving import MODEL_CACHE_SIZE
 
@@ -409,7 +410,11 @@ def pod_placement_policy_spec(
     return admission_policy_spec(
         "",
         ["pods", "pods/ephemeralcontainers"],
-        [*pod_placement_rules(owner, serving_class, placeholder_class), pod_image_rule(own_images), pod_image_id_rule()],
+        [
+            *pod_placement_rules(owner, serving_class, placeholder_class),
+            pod_image_rule(own_images),
+            pod_image_id_rule(),
+        ],
         api_versions=["v1"],
     )
 

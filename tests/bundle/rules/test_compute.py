@@ -237,3 +237,18 @@ def test_a_pool_whose_max_holds_every_worker_passes():
     assert check_project(
         {"spec.environments.dev": {"compute": {"pools": [{"name": "gpu-tune", "max": 2}]}}}, base="rag"
     ).valid
+
+
+def test_workers_that_each_take_a_nodes_only_efa_interface_need_a_node_each():
+    """A g5.24xlarge holds 4 one-GPU workers by GPUs, but has one EFA interface, and every GPU
+    step on an EFA pool requests one: validation counted GPUs only and passed `max: 1` for two
+    workers, whose second worker then never found a node (the plan's MLRIG-DEP-002 said so)."""
+    efa_pool = {"spec.compute.pools[1].instanceTypes": ["g5.24xlarge"], "spec.compute.pools[1].efa": True}
+    changes = {**efa_pool, "spec.pipelines.train.workers": 2}
+    one_node = {"spec.environments.dev.compute.pools[0]": {"name": "gpu-train", "max": 1}}
+    error = only(check_project({**changes, **one_node}), "pool_max_holds_workloads")
+    assert error.path == "spec.environments.dev.compute.pools[0].max"
+    assert "'train' runs 2 pods of 7 CPU, 26Gi memory, 1 GPU(s), 1 EFA interface(s) together" in error.message
+    assert "raise max to 2" in error.message
+    two_nodes = {"spec.environments.dev.compute.pools[0]": {"name": "gpu-train", "max": 2}}
+    assert check_project({**changes, **two_nodes}).valid

@@ -531,7 +531,8 @@ def test_a_team_cannot_take_the_general_nodes_every_project_shares():
 
 def test_the_general_cpu_bound_counts_what_the_namespace_quota_allows():
     """The rule and the quota count alike: the quota's CPU is the pools' plus the general nodes'."""
-    from mlrig.project.pools import node_capacity, pool_nodes
+    from mlrig.pool_sizing import node_capacity
+    from mlrig.project.pools import pool_nodes
     from mlrig.project.workspace import quota_hard
     from mlrig.tenancy import general_cpu_requested
 

@@ -274,3 +274,50 @@ def test_every_pod_pinned_to_a_pool_fits_one_of_its_instance_types_after_reserva
         ):
             misfits.append(f"{what}: {requests} fits none of {types}")
     assert misfits == []
+
+
+# --- limits hold real nodes -----------------------------------------------------------------------
+
+
+def _single_type_pool(facts, nodes: int, **extra) -> ComputePool:
+    gpu = {"count": facts.nvidia_gpus} if facts.nvidia_gpus else None
+    return ComputePool.model_validate(
+        {"name": "p", "instanceTypes": [facts.name], "gpu": gpu, "architecture": facts.architecture, "max": nodes}
+        | extra
+    )
+
+
+def test_every_known_instance_types_nodes_fit_the_limits_of_a_pool_of_it():
+    """NodePool limits were estimated from a size table and a GiB-per-vCPU guess per family: a
+    p5.4xlarge pool (256 GiB) got 176Gi, an i4i.2xlarge pool 32Gi for a 64 GiB node, m6i.metal
+    96 CPU for 128: Karpenter launched no node at all. Whatever type EC2 knows, `max` nodes of it
+    now fit the pool's limits, and the namespace quota and Kueue quotas use the same capacity."""
+    from mlrig.bundle.model import ProjectSpec
+    from mlrig.instance_facts import all_facts
+    from mlrig.project.pools import pool_limits
+
+    spec = ProjectSpec.model_construct(pipelines={})
+    too_small = []
+    for facts in all_facts().values():
+        if facts.gpus and not facts.nvidia_gpus:
+            continue  # other accelerators: no GPU pool of mlrig runs them
+        limits = pool_limits(_single_type_pool(facts, 3), spec)
+        memory_gib = int(limits["memory"].removesuffix("Gi"))
+        if int(limits["cpu"]) < 3 * facts.vcpus or memory_gib * 1024 < 3 * facts.memory_mib:
+            too_small.append(f"{facts.name}: {limits} for {facts.vcpus} CPU / {facts.memory_mib} MiB")
+    assert not too_small, too_small[:10]
+
+
+def test_workers_that_take_a_nodes_only_efa_interface_get_a_node_each():
+    """A g5.24xlarge has 4 GPUs but one EFA interface, and every GPU step on an EFA pool asks for
+    one: two one-GPU workers need two nodes, and the pool's limits must allow both."""
+    from mlrig.instance_facts import facts_of
+    from mlrig.pool_sizing import step_efa, workers_per_node
+
+    facts = facts_of("g5.24xlarge")
+    assert facts is not None and facts.nvidia_gpus == 4 and facts.efa == 1
+    efa_pool = _single_type_pool(facts, 1, efa=True)
+    assert step_efa(efa_pool, 1) == 1
+    assert workers_per_node(efa_pool, 7, 1) == 1
+    assert workers_per_node(_single_type_pool(facts, 1), 7, 1) == 4  # without EFA, by GPUs
+    assert step_efa(efa_pool, 0) == 0  # a CPU-only step takes no GPU's share of the fabric

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
-from ... import gpu_sharing
+from ... import gpu_sharing, pool_sizing
 from ...aws_catalog import (
     ARM64_GPU_FAMILIES,
     NON_NVIDIA_ACCELERATORS,
@@ -237,11 +237,14 @@ class _Workload:
     gpus: int
     together: int
     note: str = ""
+    efa: int = 0  # EFA interfaces per pod (pipeline steps on an EFA pool: `pool_sizing.step_efa`)
 
     def text(self) -> str:
         parts = [f"{quantities.show_cpu(self.cpu_millis)} CPU", f"{quantities.show_memory(self.memory_mib)} memory"]
         if self.gpus:
             parts.append(f"{self.gpus} GPU(s)")
+        if self.efa:
+            parts.append(f"{self.efa} EFA interface(s)")
         return ", ".join(parts)
 
 
@@ -258,12 +261,15 @@ def _workloads(view: ProjectView) -> list[_Workload]:
 
 
 def _derive_workloads(view: ProjectView) -> Iterator[_Workload]:
+    pools = {p.name: p for p in view.spec.compute.pools}
     for name, pipeline in view.spec.pipelines.items():
         if pipeline.pool is None or pipeline.type not in POOL_PIPELINE_TYPES:
             continue
         cpu, memory, gpus = _requests(pipeline.resources)
         together = pipeline.workers if pipeline.type in DISTRIBUTED_TYPES else 1
-        yield _Workload(("spec", "pipelines", name, "resources"), name, pipeline.pool, cpu, memory, gpus, together)
+        efa = pool_sizing.step_efa(pools.get(pipeline.pool), gpus)
+        path: Path = ("spec", "pipelines", name, "resources")
+        yield _Workload(path, name, pipeline.pool, cpu, memory, gpus, together, efa=efa)
     for i, endpoint in enumerate(view.spec.serving.endpoints):
         if endpoint.pool is None:
             continue
@@ -342,6 +348,7 @@ def _fits(workload: _Workload, offer: Allocatable) -> bool:
         workload.cpu_millis <= offer.cpu_millis
         and workload.memory_mib <= offer.memory_mib
         and workload.gpus <= offer.gpus
+        and workload.efa <= offer.efa
     )
 
 
@@ -483,6 +490,8 @@ def pool_max_holds_workloads(view: ProjectView) -> Iterator[Finding]:
                 ]
                 if workload.gpus:
                     per_node.append(offer.gpus // workload.gpus)
+                if workload.efa:
+                    per_node.append(offer.efa // workload.efa)
                 needs.append((math.ceil(workload.together / max(min(per_node), 1)), facts.name))
             if not needs:
                 continue  # reported by workloads_fit_pool_nodes
